@@ -1,0 +1,98 @@
+/**
+ * Logging: LogTape in place of @std/log (JSR, where @std/log lives, is unreachable from
+ * the machines this project is built on). Entry points call {@link setupLogging} once and
+ * pass `getLogger([...])` loggers down; modules only see the {@link Logger} interface.
+ * @module
+ */
+import {
+  configure,
+  getConsoleSink,
+  getJsonLinesFormatter,
+  getLogger as ltGetLogger,
+  getTextFormatter,
+  type LogRecord,
+} from "@logtape/logtape";
+import type { Logger } from "./types.ts";
+
+const SECRET_KEYS = /authorization|apikey|api_key|secret|password|token|service_role_key|key$/i;
+const BEARER = /\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
+const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
+
+/** Replaces secrets (bearer tokens, JWTs, values of secret-named keys) by `[REDACTED]`. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") {
+    return value.replace(BEARER, "$1[REDACTED]").replace(JWT, "[REDACTED]");
+  }
+  if (depth > 6 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  if (value instanceof Error) return redact(`${value.name}: ${value.message}`, depth + 1);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = SECRET_KEYS.test(k) && v != null ? "[REDACTED]" : redact(v, depth + 1);
+  }
+  return out;
+}
+
+/** Wraps a logger so every message and property is passed through {@link redact}. */
+export function redactingLogger(inner: Logger): Logger {
+  const wrap = (level: keyof Logger) => (message: string, properties?: Record<string, unknown>) =>
+    inner[level](
+      redact(message) as string,
+      properties && (redact(properties) as Record<string, unknown>),
+    );
+  return { debug: wrap("debug"), info: wrap("info"), warn: wrap("warn"), error: wrap("error") };
+}
+
+let configured = false;
+
+/**
+ * Configures LogTape once: JSON lines (for the hosted edge runtime and log files) or
+ * readable text. Idempotent.
+ */
+export async function setupLogging(
+  options: { format?: "json" | "text"; level?: "debug" | "info" | "warning" | "error" } = {},
+): Promise<void> {
+  if (configured) return;
+  configured = true;
+  const formatter = options.format === "text" ? getTextFormatter() : getJsonLinesFormatter();
+  await configure({
+    sinks: { console: getConsoleSink({ formatter }) },
+    loggers: [
+      { category: ["policy-monitor"], lowestLevel: options.level ?? "info", sinks: ["console"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+}
+
+/** A redacting LogTape logger under the `policy-monitor` category. */
+export function getLogger(...category: string[]): Logger {
+  return redactingLogger(ltGetLogger(["policy-monitor", ...category]));
+}
+
+/** One captured log line of {@link captureLogger}. */
+export interface CapturedLog {
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  properties: Record<string, unknown>;
+  /** The message with `{placeholders}` filled from properties. */
+  text: string;
+}
+
+/** A logger that keeps what it is given, for tests. */
+export function captureLogger(): Logger & { records: CapturedLog[] } {
+  const records: CapturedLog[] = [];
+  const put = (level: CapturedLog["level"]) =>
+  (
+    message: string,
+    properties: Record<string, unknown> = {},
+  ) => {
+    const text = message.replace(
+      /\{(\w+)\}/g,
+      (m, k: string) => (k in properties ? String(properties[k]) : m),
+    );
+    records.push({ level, message, properties, text });
+  };
+  return { records, debug: put("debug"), info: put("info"), warn: put("warn"), error: put("error") };
+}
+
+export type { LogRecord };
