@@ -1,0 +1,78 @@
+/**
+ * Every number that tunes behaviour, in one place: read from the environment with
+ * defaults and validated by zod at start-up. Modules take the slice they need as a
+ * parameter; only entry points call {@link loadConfig}.
+ * @module
+ */
+import { z } from "zod";
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const bool = (def: boolean) =>
+  z.enum(["true", "false", "1", "0"]).default(def ? "true" : "false").transform((v) =>
+    v === "true" || v === "1"
+  );
+
+/** Environment variables and their defaults. */
+export const ConfigSchema = z.object({
+  // Fetch pipeline
+  FETCH_TIMEOUT_MS: int(30_000, 100, 600_000),
+  FETCH_MAX_BYTES: int(10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+  FETCH_MAX_REDIRECTS: int(5, 0, 20),
+  FETCH_RETRIES: int(2, 0, 10),
+  FETCH_RETRY_BASE_MS: int(500, 0, 60_000),
+  FETCH_RETRY_MAX_WAIT_MS: int(10_000, 0, 300_000),
+  FETCH_PER_HOST_CONCURRENCY: int(4, 1, 100),
+  FETCH_POLITENESS_DELAY_MS: int(0, 0, 60_000),
+  FETCH_GLOBAL_CONCURRENCY: int(32, 1, 1000),
+  FETCH_ALLOW_PRIVATE_NETWORKS: bool(false),
+  FETCH_USER_AGENT: z.string().min(1).default(
+    "PolicyChangeMonitor/1.0 (+https://github.com/policy-monitor; policy change checker)",
+  ),
+  // Alerts
+  ALERT_TIMEOUT_MS: int(10_000, 100, 120_000),
+  ALERT_MAX_ATTEMPTS: int(5, 1, 50),
+  ALERT_BACKOFF_BASE_MS: int(60_000, 0, 86_400_000),
+  ALERT_CONCURRENCY: int(8, 1, 100),
+  ALERT_FAILING_THRESHOLD: int(3, 1, 100),
+  EMAIL_API_URL: z.string().url().default("https://api.resend.com/emails"),
+  EMAIL_API_KEY: z.string().default(""),
+  EMAIL_FROM: z.string().default("Policy Monitor <alerts@example.com>"),
+  // Job
+  JOB_DUE_TOLERANCE_MS: int(5 * 60_000, 0, 86_400_000),
+  JOB_RUN_DEADLINE_MS: int(2 * 3_600_000, 60_000, 7 * 86_400_000),
+  JOB_LEASE_MS: int(120_000, 1_000, 3_600_000),
+  JOB_BATCH_SIZE: int(50, 1, 10_000),
+  JOB_INVOCATION_MAX_ITEMS: int(2_000, 1, 1_000_000),
+  JOB_INVOCATION_WALL_MS: int(120_000, 1_000, 3_600_000),
+  JOB_INVOCATION_CPU_MS: int(1_500, 50, 3_600_000),
+  // Logging
+  LOG_FORMAT: z.enum(["json", "text"]).default("json"),
+  LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
+});
+
+/** Validated configuration. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * Reads and validates the configuration; throws a readable error listing every bad
+ * variable.
+ * @example
+ * const config = loadConfig(Deno.env.toObject());
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== "") picked[key] = v;
+  }
+  const parsed = ConfigSchema.safeParse(picked);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid configuration: ${details}`);
+  }
+  return parsed.data;
+}
+
+/** The defaults, for tests and benches. */
+export const DEFAULT_CONFIG: Config = loadConfig({});
