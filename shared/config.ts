@@ -26,6 +26,13 @@ export const ConfigSchema = z.object({
   FETCH_POLITENESS_DELAY_MS: int(0, 0, 60_000),
   FETCH_GLOBAL_CONCURRENCY: int(32, 1, 1000),
   FETCH_ALLOW_PRIVATE_NETWORKS: bool(false),
+  // Loopback only (127.0.0.0/8, ::1): the local stack fetches its demo site on loopback
+  // while private networks and cloud metadata addresses stay refused.
+  FETCH_ALLOW_LOOPBACK: bool(false),
+  // Diff of a change: lines of context, size cap of the stored diff, time budget of jsdiff.
+  FETCH_DIFF_CONTEXT_LINES: int(3, 0, 100),
+  FETCH_DIFF_MAX_CHARS: int(200_000, 1_000, 20_000_000),
+  FETCH_DIFF_TIMEOUT_MS: int(1_000, 10, 60_000),
   FETCH_USER_AGENT: z.string().min(1).default(
     "PolicyChangeMonitor/1.0 (+https://github.com/policy-monitor; policy change checker)",
   ),
