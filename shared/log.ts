@@ -92,7 +92,13 @@ export function captureLogger(): Logger & { records: CapturedLog[] } {
     );
     records.push({ level, message, properties, text });
   };
-  return { records, debug: put("debug"), info: put("info"), warn: put("warn"), error: put("error") };
+  return {
+    records,
+    debug: put("debug"),
+    info: put("info"),
+    warn: put("warn"),
+    error: put("error"),
+  };
 }
 
 export type { LogRecord };

