@@ -1,0 +1,88 @@
+/**
+ * Hono middleware that admits only the listed kinds of caller and puts the verified caller
+ * in the context as `caller`.
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { AuthError } from "./auth_error.ts";
+import type { Caller, CallerKind } from "./caller.ts";
+import { MAX_TOKEN_LENGTH } from "./verify.ts";
+
+/** Hono environment of routes behind {@link requireCaller}: `c.get("caller")` is typed. */
+export type AuthEnv = { Variables: { caller: Caller } };
+
+/** Options of {@link requireCaller}. */
+export interface RequireCallerOptions {
+  /** Verifies a bearer token, e.g. `createVerifier(deps)`; throws `AuthError` to refuse. */
+  verify: (token: string) => Promise<Caller>;
+  /** Kinds of caller that may pass; everyone else gets 403. */
+  allow: CallerKind[];
+}
+
+// "Bearer" + separator + the longest token we accept; longer headers are refused unread.
+const MAX_HEADER_LENGTH = MAX_TOKEN_LENGTH + 64;
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/**
+ * Requires `Authorization: Bearer <token>` from an allowed kind of caller.
+ * Refusals are `HTTPException`s whose `cause` is the {@link AuthError} (its `code` is
+ * `unauthorized`, `forbidden` or `auth_unavailable`, for the app's error body): 401 with
+ * `WWW-Authenticate: Bearer …` for missing or invalid tokens, 403 for callers not in
+ * `allow`, 503 when the signing keys cannot be loaded.
+ * @example
+ * app.post("/jobs/daily-fetch",
+ *   requireCaller({ verify: createVerifier(deps), allow: ["service_role", "admin"] }),
+ *   (c) => c.json({ by: c.get("caller").kind }));
+ */
+export function requireCaller(options: RequireCallerOptions): MiddlewareHandler<AuthEnv> {
+  const allowed = new Set<CallerKind>(options.allow);
+  return async (c, next) => {
+    let caller: Caller;
+    try {
+      const token = _bearerToken(c.req.header("Authorization"));
+      caller = await options.verify(token);
+      if (!allowed.has(caller.kind)) {
+        throw new AuthError(
+          "forbidden",
+          `Caller not allowed: requires ${[...allowed].join(" or ")}`,
+        );
+      }
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      const headers = new Headers();
+      if (error.status === 401) {
+        // RFC 6750: no error attribute when the request had no credentials at all.
+        const value = c.req.header("Authorization") === undefined
+          ? "Bearer"
+          : 'Bearer error="invalid_token"';
+        headers.set("WWW-Authenticate", value);
+        c.header("WWW-Authenticate", value);
+      }
+      throw new HTTPException(error.status, {
+        message: error.message,
+        cause: error,
+        res: new Response(error.message, { status: error.status, headers }),
+      });
+    }
+    c.set("caller", caller);
+    await next();
+  };
+}
+
+function _bearerToken(header: string | undefined): string {
+  if (header === undefined) {
+    throw new AuthError("unauthorized", "Missing credentials: send Authorization: Bearer <token>");
+  }
+  if (header.length > MAX_HEADER_LENGTH) {
+    throw new AuthError("unauthorized", "Invalid Authorization header: too long");
+  }
+  const match = BEARER.exec(header);
+  if (match === null || match[1] === undefined) {
+    throw new AuthError(
+      "unauthorized",
+      "Invalid Authorization header: expected Bearer followed by a token",
+    );
+  }
+  return match[1];
+}

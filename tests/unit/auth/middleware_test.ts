@@ -1,0 +1,297 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { FetchFn } from "../../../shared/types.ts";
+import {
+  generateSigningKeyPair,
+  LOCAL_JWT_SECRET,
+  makeAnonKey,
+  makeServiceRoleKey,
+  signHs256,
+  signWithJwk,
+} from "../../../shared/auth/keys.ts";
+import { type AuthEnv, requireCaller } from "../../../shared/auth/middleware.ts";
+import {
+  type AuthDeps,
+  AuthError,
+  type Caller,
+  createVerifier,
+} from "../../../shared/auth/verify.ts";
+import { closedJwksUrl } from "./_jwks_server.ts";
+
+const NOW = new Date("2026-12-01T12:00:00Z");
+const NOW_S = Math.floor(NOW.getTime() / 1000);
+const USER_ID = "0b7c6a52-7f4e-4f38-a5a4-2d3c1e9f8a60";
+const realFetch: FetchFn = (input, init) => fetch(input, init);
+
+const user = (appRole?: string, extra: Record<string, unknown> = {}) => ({
+  sub: USER_ID,
+  aud: "authenticated",
+  role: "authenticated",
+  exp: NOW_S + 3600,
+  app_metadata: appRole === undefined ? {} : { role: appRole },
+  ...extra,
+});
+
+/**
+ * The app under test: the job route behind requireCaller, and an onError doing what the
+ * app's does (status from HTTPException, code from the AuthError cause).
+ */
+function makeApp(verify: (token: string) => Promise<Caller>) {
+  const app = new Hono<AuthEnv>().basePath("/api");
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      const code = err.cause instanceof AuthError ? err.cause.code : "http_error";
+      return c.json({ error: { code, message: err.message } }, err.status);
+    }
+    return c.json({ error: { code: "internal", message: "Internal error" } }, 500);
+  });
+  app.post(
+    "/jobs/daily-fetch",
+    requireCaller({ verify, allow: ["service_role", "admin"] }),
+    (c) => {
+      const caller = c.get("caller");
+      return c.json({ kind: caller.kind, subject: caller.subject });
+    },
+  );
+  return app;
+}
+
+function deps(overrides: Partial<AuthDeps> = {}): AuthDeps {
+  return { jwtSecret: LOCAL_JWT_SECRET, fetch: realFetch, clock: () => NOW, ...overrides };
+}
+
+async function post(app: Hono<AuthEnv>, authorization?: string) {
+  const headers = new Headers();
+  if (authorization !== undefined) headers.set("Authorization", authorization);
+  const res = await app.request("/api/jobs/daily-fetch", { method: "POST", headers });
+  const text = await res.text();
+  return { res, text, body: JSON.parse(text) as Record<string, Record<string, string>> };
+}
+
+Deno.test("requireCaller() answers each kind of request with the right status", async (t) => {
+  const app = makeApp(createVerifier(deps()));
+  const admin = await signHs256(user("admin"), LOCAL_JWT_SECRET);
+  const cases: Array<{
+    name: string;
+    authorization: () => Promise<string | undefined>;
+    status: number;
+    code?: string;
+    kind?: string;
+    challenge?: string;
+  }> = [
+    {
+      name: "no Authorization header",
+      authorization: () => Promise.resolve(undefined),
+      status: 401,
+      code: "unauthorized",
+      challenge: "Bearer",
+    },
+    {
+      name: "a Basic scheme",
+      authorization: () => Promise.resolve("Basic dXNlcjpwYXNz"),
+      status: 401,
+      code: "unauthorized",
+      challenge: 'Bearer error="invalid_token"',
+    },
+    {
+      name: "a token without scheme",
+      authorization: () => Promise.resolve(admin),
+      status: 401,
+      code: "unauthorized",
+      challenge: 'Bearer error="invalid_token"',
+    },
+    {
+      name: "Bearer with an empty token",
+      authorization: () => Promise.resolve("Bearer "),
+      status: 401,
+      code: "unauthorized",
+    },
+    {
+      name: "Bearer with two tokens",
+      authorization: () => Promise.resolve(`Bearer ${admin} ${admin}`),
+      status: 401,
+      code: "unauthorized",
+    },
+    {
+      name: "a malformed token",
+      authorization: () => Promise.resolve("Bearer not.a-jwt"),
+      status: 401,
+      code: "unauthorized",
+      challenge: 'Bearer error="invalid_token"',
+    },
+    {
+      name: "an expired admin token",
+      authorization: async () =>
+        `Bearer ${await signHs256(user("admin", { exp: NOW_S - 1 }), LOCAL_JWT_SECRET)}`,
+      status: 401,
+      code: "unauthorized",
+    },
+    {
+      name: "an admin token signed with a wrong secret",
+      authorization: async () => `Bearer ${await signHs256(user("admin"), "x".repeat(40))}`,
+      status: 401,
+      code: "unauthorized",
+    },
+    {
+      name: "a 100 KB Authorization header",
+      authorization: () => Promise.resolve(`Bearer ${"A".repeat(100 * 1024)}`),
+      status: 401,
+      code: "unauthorized",
+    },
+    {
+      name: "the anon key",
+      authorization: async () => `Bearer ${await makeAnonKey(LOCAL_JWT_SECRET)}`,
+      status: 403,
+      code: "forbidden",
+    },
+    {
+      name: "a signed-in user who is not admin",
+      authorization: async () => `Bearer ${await signHs256(user(), LOCAL_JWT_SECRET)}`,
+      status: 403,
+      code: "forbidden",
+    },
+    {
+      name: "a user with user_metadata.role admin",
+      authorization: async () =>
+        `Bearer ${await signHs256(
+          user(undefined, { user_metadata: { role: "admin" } }),
+          LOCAL_JWT_SECRET,
+        )}`,
+      status: 403,
+      code: "forbidden",
+    },
+    {
+      name: "a token without role",
+      authorization: async () =>
+        `Bearer ${await signHs256({ exp: NOW_S + 60, sub: USER_ID }, LOCAL_JWT_SECRET)}`,
+      status: 403,
+      code: "forbidden",
+    },
+    {
+      name: "the service-role key",
+      authorization: async () => `Bearer ${await makeServiceRoleKey(LOCAL_JWT_SECRET)}`,
+      status: 200,
+      kind: "service_role",
+    },
+    {
+      name: "an admin user token",
+      authorization: () => Promise.resolve(`Bearer ${admin}`),
+      status: 200,
+      kind: "admin",
+    },
+    {
+      name: "an admin user token with a lower-case scheme",
+      authorization: () => Promise.resolve(`bearer ${admin}`),
+      status: 200,
+      kind: "admin",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(`${c.status} for ${c.name}`, async () => {
+      const authorization = await c.authorization();
+      const { res, text, body } = await post(app, authorization);
+      assert.equal(res.status, c.status);
+      if (c.kind !== undefined) {
+        assert.equal(body.kind, c.kind);
+        return;
+      }
+      assert.equal(body.error?.code, c.code);
+      assert.equal(typeof body.error?.message, "string");
+      for (const part of (authorization ?? "").split(/[ .]/)) {
+        if (part.length >= 8) assert.ok(!text.includes(part), "the body must not echo the token");
+      }
+      const challenge = res.headers.get("WWW-Authenticate");
+      if (c.status === 401) {
+        assert.equal(challenge, c.challenge ?? 'Bearer error="invalid_token"');
+      } else {
+        assert.equal(challenge, null);
+      }
+    });
+  }
+});
+
+Deno.test("requireCaller() puts the verified caller in the context for the handler", async () => {
+  const admin = await signHs256(user("admin"), LOCAL_JWT_SECRET);
+  const { res, body } = await post(makeApp(createVerifier(deps())), `Bearer ${admin}`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(body, { kind: "admin", subject: USER_ID });
+});
+
+Deno.test("requireCaller() refuses an oversized header without calling verify", async () => {
+  let calls = 0;
+  const verify = (token: string) => {
+    calls++;
+    return createVerifier(deps())(token);
+  };
+  const app = makeApp(verify);
+  assert.equal((await post(app, `Bearer ${"A".repeat(100 * 1024)}`)).res.status, 401);
+  assert.equal(calls, 0);
+  assert.equal(
+    (await post(app, `Bearer ${await makeServiceRoleKey(LOCAL_JWT_SECRET)}`)).res.status,
+    200,
+  );
+  assert.equal(calls, 1);
+});
+
+Deno.test("requireCaller() admits only the kinds listed in allow", async (t) => {
+  const app = new Hono<AuthEnv>();
+  app.onError((err, c) => c.json({}, err instanceof HTTPException ? err.status : 500));
+  app.get(
+    "/any",
+    requireCaller({ verify: createVerifier(deps()), allow: ["anon", "user"] }),
+    (c) => c.text(c.get("caller").kind),
+  );
+  const tokens = {
+    anon: await makeAnonKey(LOCAL_JWT_SECRET),
+    user: await signHs256(user(), LOCAL_JWT_SECRET),
+    admin: await signHs256(user("admin"), LOCAL_JWT_SECRET),
+    service_role: await makeServiceRoleKey(LOCAL_JWT_SECRET),
+  };
+  const expected = { anon: 200, user: 200, admin: 403, service_role: 403 };
+  for (const [kind, token] of Object.entries(tokens)) {
+    await t.step(`${kind} gets ${expected[kind as keyof typeof expected]}`, async () => {
+      const res = await app.request("/any", { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(res.status, expected[kind as keyof typeof expected]);
+      await res.body?.cancel();
+    });
+  }
+});
+
+Deno.test("requireCaller() answers 503 auth_unavailable when the JWKS cannot be fetched", async () => {
+  const pair = await generateSigningKeyPair();
+  const token = await signWithJwk(user("admin"), pair.privateJwk);
+  const app = makeApp(createVerifier(deps({ jwksUrl: await closedJwksUrl() })));
+  const { res, body } = await post(app, `Bearer ${token}`);
+  assert.equal(res.status, 503);
+  assert.deepEqual(body, {
+    error: {
+      code: "auth_unavailable",
+      message: "Cannot verify token: signing keys are unavailable",
+    },
+  });
+  assert.equal(res.headers.get("WWW-Authenticate"), null);
+});
+
+Deno.test("requireCaller() lets unexpected verifier errors through as 500, not 401", async () => {
+  const app = makeApp(() => Promise.reject(new TypeError("bug in the verifier")));
+  const { res, body } = await post(app, "Bearer abc.def.ghi");
+  assert.equal(res.status, 500);
+  assert.equal(body.error?.code, "internal");
+});
+
+Deno.test("requireCaller() carries the challenge header on the exception's own response", async () => {
+  const app = new Hono<AuthEnv>();
+  app.onError((
+    err,
+  ) => (err instanceof HTTPException ? err.getResponse() : new Response(null, { status: 500 })));
+  app.get(
+    "/x",
+    requireCaller({ verify: createVerifier(deps()), allow: ["admin"] }),
+    (c) => c.text("ok"),
+  );
+  const res = await app.request("/x");
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get("WWW-Authenticate"), "Bearer");
+  assert.match(await res.text(), /Missing credentials/);
+});
