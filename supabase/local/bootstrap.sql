@@ -217,3 +217,8 @@ revoke all on all functions in schema net from public, anon, authenticated;
 grant execute on function net.http_get(text, jsonb, jsonb, int) to service_role, postgres;
 grant execute on function net.http_post(text, jsonb, jsonb, jsonb, int) to service_role, postgres;
 grant select on net._http_response to service_role;
+
+-- pgTAP for the database tests (supabase/tests/*.sql, run with pg_prove); Supabase's
+-- search_path puts extensions after public.
+create extension if not exists pgtap with schema extensions;
+alter database postgres set search_path = "$user", public, extensions;

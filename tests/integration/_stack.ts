@@ -1,0 +1,53 @@
+/**
+ * Access to the running local stack for integration tests (`deno task test` starts it).
+ * @module
+ */
+import postgres from "postgres";
+import { readKeys } from "../../supabase/local/keys.ts";
+import {
+  DB_URL,
+  DEMO_URL,
+  JWT_SECRET,
+  SUPABASE_URL,
+} from "../../supabase/local/ports.ts";
+import { type Db, serviceClient } from "../../shared/store/client.ts";
+
+export { DB_URL, DEMO_URL, JWT_SECRET, SUPABASE_URL };
+
+/** The stack's anon and service-role keys. */
+export async function stackKeys(): Promise<
+  { anonKey: string; serviceRoleKey: string }
+> {
+  const keys = await readKeys();
+  return { anonKey: keys.anonKey, serviceRoleKey: keys.serviceRoleKey };
+}
+
+/** A service-role supabase-js client of the local stack. */
+export async function serviceDb(): Promise<Db> {
+  return serviceClient(SUPABASE_URL, (await stackKeys()).serviceRoleKey);
+}
+
+/** An anon supabase-js client of the local stack. */
+export async function anonDb(): Promise<Db> {
+  return serviceClient(SUPABASE_URL, (await stackKeys()).anonKey);
+}
+
+/** A direct Postgres connection (superuser); call `end()` when done. */
+export function sqlClient(): postgres.Sql {
+  return postgres(DB_URL, { max: 2, onnotice: () => {} });
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Timed out waiting for ${what} after ${ms} ms`);
+}
