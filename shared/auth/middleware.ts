@@ -5,7 +5,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { AuthError } from "./auth_error.ts";
+import { AuthError, type AuthErrorCode } from "./auth_error.ts";
 import type { Caller, CallerKind } from "./caller.ts";
 import { MAX_TOKEN_LENGTH } from "./verify.ts";
 
@@ -20,13 +20,34 @@ export interface RequireCallerOptions {
   allow: CallerKind[];
 }
 
+/**
+ * The refusal {@link requireCaller} throws: an `HTTPException` (so `onError` treats it like
+ * any other) with the machine-readable `code` for the error body and the `AuthError` as
+ * `cause`. Its `getResponse()` carries `WWW-Authenticate` on 401.
+ */
+export class AuthHttpException extends HTTPException {
+  /** `unauthorized` (401), `forbidden` (403) or `auth_unavailable` (503). */
+  readonly code: AuthErrorCode;
+
+  /** Wraps `error`; `headers` go on the exception's response. */
+  constructor(error: AuthError, headers: Headers) {
+    super(error.status, {
+      message: error.message,
+      cause: error,
+      res: new Response(error.message, { status: error.status, headers }),
+    });
+    this.name = "AuthHttpException";
+    this.code = error.code;
+  }
+}
+
 // "Bearer" + separator + the longest token we accept; longer headers are refused unread.
 const MAX_HEADER_LENGTH = MAX_TOKEN_LENGTH + 64;
 const BEARER = /^Bearer +(\S+) *$/i;
 
 /**
  * Requires `Authorization: Bearer <token>` from an allowed kind of caller.
- * Refusals are `HTTPException`s whose `cause` is the {@link AuthError} (its `code` is
+ * Refusals are {@link AuthHttpException}s (an `HTTPException` with `code` =
  * `unauthorized`, `forbidden` or `auth_unavailable`, for the app's error body): 401 with
  * `WWW-Authenticate: Bearer …` for missing or invalid tokens, 403 for callers not in
  * `allow`, 503 when the signing keys cannot be loaded.
@@ -59,11 +80,7 @@ export function requireCaller(options: RequireCallerOptions): MiddlewareHandler<
         headers.set("WWW-Authenticate", value);
         c.header("WWW-Authenticate", value);
       }
-      throw new HTTPException(error.status, {
-        message: error.message,
-        cause: error,
-        res: new Response(error.message, { status: error.status, headers }),
-      });
+      throw new AuthHttpException(error, headers);
     }
     c.set("caller", caller);
     await next();

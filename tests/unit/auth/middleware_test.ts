@@ -10,7 +10,7 @@ import {
   signHs256,
   signWithJwk,
 } from "../../../shared/auth/keys.ts";
-import { type AuthEnv, requireCaller } from "../../../shared/auth/middleware.ts";
+import { type AuthEnv, AuthHttpException, requireCaller } from "../../../shared/auth/middleware.ts";
 import {
   type AuthDeps,
   AuthError,
@@ -41,7 +41,8 @@ function makeApp(verify: (token: string) => Promise<Caller>) {
   const app = new Hono<AuthEnv>().basePath("/api");
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
-      const code = err.cause instanceof AuthError ? err.cause.code : "http_error";
+      const code = err instanceof AuthHttpException ? err.code : "http_error";
+      assert.ok(!(err instanceof AuthHttpException) || err.cause instanceof AuthError);
       return c.json({ error: { code, message: err.message } }, err.status);
     }
     return c.json({ error: { code: "internal", message: "Internal error" } }, 500);
