@@ -1,0 +1,77 @@
+/**
+ * Shapes of the daily-fetch job shared by the job, its store and the HTTP API.
+ * @module
+ */
+
+/** Status of a run. */
+export type RunStatus = "running" | "succeeded" | "partial" | "failed";
+
+/** Who started a run. */
+export type RunTrigger = "cron" | "manual";
+
+/** What a run did; the API's response body (contract). */
+export interface JobResult {
+  run_id: string;
+  status: RunStatus;
+  trigger: RunTrigger;
+  started_at: string;
+  completed_at: string | null;
+  sources_processed: number;
+  sources_succeeded: number;
+  sources_failed: number;
+  sources_skipped: number;
+  changes_detected: number;
+  alerts_sent: number;
+  /** e.g. `source <id> (<name>): timeout: no response after 30000 ms` */
+  errors: string[];
+}
+
+/** Per-source outcome of a run (`job_run_sources`). */
+export interface RunSourceOutcome {
+  source_id: string;
+  source_name: string | null;
+  status: "pending" | "claimed" | "succeeded" | "failed" | "skipped";
+  changed: boolean;
+  baseline: boolean;
+  policy_change_id: string | null;
+  error_class: string | null;
+  error_message: string | null;
+  duration_ms: number | null;
+}
+
+/** A run with its progress and per-source outcomes (`GET /api/jobs/runs/{id}`). */
+export interface RunDetails extends JobResult {
+  progress: { done: number; total: number };
+  sources: RunSourceOutcome[];
+}
+
+/** Options of a run, as the API accepts them. */
+export interface RunOptions {
+  trigger: RunTrigger;
+  /** Treat every active source as due. */
+  force?: boolean;
+  /** Only these sources (still only active ones). */
+  source_ids?: string[];
+}
+
+/** Thrown by {@link JobService.startRun} when a run of the job is already in progress. */
+export class RunInProgressError extends Error {
+  constructor(readonly runningRunId: string | null) {
+    super(
+      `Cannot start daily-fetch: run ${runningRunId ?? "(unknown)"} is in progress`,
+    );
+    this.name = "RunInProgressError";
+  }
+}
+
+/** What the HTTP API needs from the job. */
+export interface JobService {
+  /** Creates the run row and its work items; throws {@link RunInProgressError}. */
+  startRun(options: RunOptions): Promise<JobResult>;
+  /** Works on a started run until it is finished (or this invocation's budget ends). */
+  processRun(runId: string): Promise<JobResult>;
+  /** A run with progress and per-source outcomes, or null. */
+  getRun(runId: string): Promise<RunDetails | null>;
+  /** Most recent runs first. */
+  listRuns(limit: number): Promise<JobResult[]>;
+}
