@@ -1,0 +1,456 @@
+/**
+ * The alert engine: queue outbox rows, claim them, send them through their channel,
+ * record the result. Delivery is at least once per (change, subscription) and
+ * (event, subscription): rows are unique, a claim moves a row to `sending` with a lease
+ * so two engines never send the same row, and a sender that dies mid-way leaves a row
+ * whose lease expires and is claimed again; receivers dedupe the rare resend with
+ * `X-Alert-Id`. Nothing here throws to the caller: failures become outcomes.
+ * @module
+ */
+import pLimit from "p-limit";
+import type { PolicyChange, Source } from "../types.ts";
+import { retryDelayMs } from "./backoff.ts";
+import { CHANNELS, PermanentDeliveryError } from "./channels/mod.ts";
+import type { HttpDelivery } from "./channels/mod.ts";
+import { sendDelivery } from "./http_delivery.ts";
+import { type AlertMessage, buildAlertMessage } from "./message.ts";
+import type {
+  AbandonedAlert,
+  AlertDeps,
+  AlertKind,
+  AlertOutcome,
+  ClaimedAlert,
+  OperationalEvent,
+  QueuedAlert,
+} from "./types.ts";
+
+/** A claimed row is only sent when its lease outlasts the request by this much. */
+const LEASE_MARGIN_MS = 2_000;
+
+/**
+ * Announces a recorded policy change to every active subscription covering its source
+ * (and every all-sources subscription): queues one outbox row per subscription, then
+ * sends the rows that are due. Calling it again for the same change sends nothing more.
+ * Never throws.
+ * @example
+ * const outcomes = await deliverAlerts(change, deps);
+ * const alertsSent = outcomes.filter((o) => o.status === "sent").length;
+ */
+export async function deliverAlerts(
+  change: PolicyChange,
+  deps: AlertDeps,
+): Promise<AlertOutcome[]> {
+  let queued: QueuedAlert[];
+  try {
+    queued = await deps.store.enqueueChangeAlerts(change.id, deps.clock());
+  } catch (error) {
+    return [
+      _engineFailure(
+        "policy_change",
+        `Cannot queue alerts of policy change ${change.id}`,
+        error,
+        deps,
+      ),
+    ];
+  }
+  return await _deliverQueued(queued, deps, new Map([[change.id, change]]));
+}
+
+/**
+ * Sends every due alert of earlier calls: failed rows past their backoff, pending rows a
+ * crashed run left behind and `sending` rows whose lease expired. The job calls it first
+ * in each run. At most ALERT_RETRY_MAX_PER_CALL rows per call; never throws.
+ */
+export async function retryPendingAlerts(deps: AlertDeps): Promise<AlertOutcome[]> {
+  const { config } = deps;
+  const outcomes: AlertOutcome[] = [];
+  const seen: string[] = [];
+  const changes = new Map<string, PolicyChange>();
+  const limiter = deps.limit ?? pLimit(config.ALERT_CONCURRENCY);
+  while (seen.length < config.ALERT_RETRY_MAX_PER_CALL) {
+    const limit = Math.min(config.ALERT_BATCH_SIZE, config.ALERT_RETRY_MAX_PER_CALL - seen.length);
+    let claimed: ClaimedAlert[];
+    try {
+      const result = await deps.store.claimAlerts({
+        now: deps.clock(),
+        leaseMs: _leaseMs(limit, deps),
+        limit,
+        maxAttempts: config.ALERT_MAX_ATTEMPTS,
+        alertIds: null,
+        excludeIds: seen,
+      });
+      claimed = result.claimed;
+      outcomes.push(...result.abandoned.map((a) => _abandonedOutcome(a, deps)));
+    } catch (error) {
+      outcomes.push(_engineFailure("policy_change", "Cannot claim due alerts", error, deps));
+      break;
+    }
+    seen.push(...claimed.map((a) => a.id));
+    outcomes.push(...await _sendClaimed(claimed, deps, changes, limiter));
+    if (claimed.length < limit) break;
+  }
+  return outcomes;
+}
+
+/**
+ * Failing/recovered alerts of a source, to call after the job recorded the source's
+ * outcome of this run (so `consecutive_failures` is current). Sends one "source failing"
+ * alert when the streak reaches ALERT_FAILING_THRESHOLD, none on later failures, and one
+ * "source recovered" alert on the next success; only to operational subscriptions.
+ * Never throws.
+ */
+export async function handleSourceHealth(
+  source: Pick<Source, "id">,
+  succeeded: boolean,
+  deps: AlertDeps,
+): Promise<AlertOutcome[]> {
+  const kind: AlertKind = succeeded ? "source_recovered" : "source_failing";
+  try {
+    const result = await deps.store.recordSourceHealth(
+      source.id,
+      succeeded,
+      deps.config.ALERT_FAILING_THRESHOLD,
+      deps.clock(),
+    );
+    if (result.transition === null) return [];
+    const log = result.transition === "source_failing" ? deps.logger.warn : deps.logger.info;
+    log.call(deps.logger, "Source {source_id} {transition}: {count} alerts queued", {
+      source_id: source.id,
+      transition: result.transition === "source_failing" ? "is failing" : "recovered",
+      consecutive_failures: result.consecutive_failures,
+      count: result.alerts.length,
+    });
+    return await _deliverQueued(result.alerts, deps, new Map());
+  } catch (error) {
+    return [_engineFailure(kind, `Cannot record the health of source ${source.id}`, error, deps)];
+  }
+}
+
+/**
+ * Sends an operational event (e.g. `run_missed`) to the operational subscriptions it
+ * concerns, once per `event_key` and subscription. Never throws.
+ * @example
+ * await deliverOperationalAlert({
+ *   kind: "run_missed",
+ *   event_key: "run_missed:daily-fetch:2026-11-28",
+ *   source_id: null,
+ *   payload: { job_name: "daily-fetch", expected_at: "2026-11-28T02:00:00Z" },
+ * }, deps);
+ */
+export async function deliverOperationalAlert(
+  event: OperationalEvent,
+  deps: AlertDeps,
+): Promise<AlertOutcome[]> {
+  let queued: QueuedAlert[];
+  try {
+    if (!event.event_key) throw new Error("event_key is empty");
+    queued = await deps.store.enqueueOperationalAlerts(event, deps.clock());
+  } catch (error) {
+    return [_engineFailure(event.kind, `Cannot queue ${event.kind} alerts`, error, deps)];
+  }
+  return await _deliverQueued(queued, deps, new Map());
+}
+
+/** Claims the given queued rows (those that are due) and sends them. */
+async function _deliverQueued(
+  queued: QueuedAlert[],
+  deps: AlertDeps,
+  changes: Map<string, PolicyChange>,
+): Promise<AlertOutcome[]> {
+  const outcomes: AlertOutcome[] = [];
+  const handled = new Set<string>();
+  const limiter = deps.limit ?? pLimit(deps.config.ALERT_CONCURRENCY);
+  for (let i = 0; i < queued.length; i += deps.config.ALERT_BATCH_SIZE) {
+    const batch = queued.slice(i, i + deps.config.ALERT_BATCH_SIZE);
+    let claimed: ClaimedAlert[];
+    try {
+      const result = await deps.store.claimAlerts({
+        now: deps.clock(),
+        leaseMs: _leaseMs(batch.length, deps),
+        limit: batch.length,
+        maxAttempts: deps.config.ALERT_MAX_ATTEMPTS,
+        alertIds: batch.map((q) => q.id),
+        excludeIds: [],
+      });
+      claimed = result.claimed;
+      for (const a of result.abandoned) {
+        handled.add(a.id);
+        outcomes.push(_abandonedOutcome(a, deps));
+      }
+    } catch (error) {
+      const message = `Cannot claim alerts: ${_message(error)}`;
+      deps.logger.error("Cannot claim {count} alerts: {error}", {
+        count: batch.length,
+        error: _message(error),
+      });
+      for (const q of batch) {
+        handled.add(q.id);
+        outcomes.push({ ..._queuedRef(q), status: "failed", error: message });
+      }
+      continue;
+    }
+    for (const a of claimed) handled.add(a.id);
+    outcomes.push(...await _sendClaimed(claimed, deps, changes, limiter));
+  }
+  for (const q of queued) {
+    if (!handled.has(q.id)) {
+      outcomes.push({ ..._queuedRef(q), status: "skipped", error: _skipReason(q) });
+    }
+  }
+  return outcomes;
+}
+
+/** Sends claimed rows with bounded concurrency, loading the changes they need. */
+async function _sendClaimed(
+  claimed: ClaimedAlert[],
+  deps: AlertDeps,
+  changes: Map<string, PolicyChange>,
+  limiter: NonNullable<AlertDeps["limit"]>,
+): Promise<AlertOutcome[]> {
+  if (claimed.length === 0) return [];
+  const missing = [
+    ...new Set(
+      claimed.map((a) => a.policy_change_id).filter((id): id is string =>
+        id !== null && !changes.has(id)
+      ),
+    ),
+  ];
+  let loadError: string | null = null;
+  if (missing.length > 0) {
+    try {
+      for (const change of await deps.store.getPolicyChanges(missing)) {
+        changes.set(change.id, change);
+      }
+    } catch (error) {
+      loadError = `Cannot load policy changes: ${_message(error)}`;
+      deps.logger.error("Cannot load {count} policy changes: {error}", {
+        count: missing.length,
+        error: _message(error),
+      });
+    }
+  }
+  return await Promise.all(
+    claimed.map((alert) =>
+      limiter(() => {
+        const change = alert.policy_change_id ? changes.get(alert.policy_change_id) : undefined;
+        return _sendOne(alert, change ?? null, loadError, deps);
+      })
+    ),
+  );
+}
+
+/** One attempt of one claimed row; records the result and returns the outcome. */
+async function _sendOne(
+  alert: ClaimedAlert,
+  change: PolicyChange | null,
+  loadError: string | null,
+  deps: AlertDeps,
+): Promise<AlertOutcome> {
+  const { config, clock } = deps;
+  const sub = alert.subscription;
+  const what = `Cannot deliver alert ${alert.id} by ${sub.channel}`;
+  try {
+    if (!sub.active) {
+      return await _finish(alert, {
+        status: "dead",
+        error: `${what}: the subscription is no longer active`,
+      }, deps);
+    }
+    const leaseLeft = Date.parse(alert.lease_until) - clock().getTime();
+    if (leaseLeft < config.ALERT_TIMEOUT_MS + LEASE_MARGIN_MS) {
+      // Another engine may claim the row once the lease ends: sending now could overlap.
+      const error = `${what}: the claim ran out while waiting for a free slot`;
+      return await _retryOrDie(alert, error, null, undefined, deps);
+    }
+    if (alert.kind === "policy_change" && change === null && loadError !== null) {
+      return await _retryOrDie(alert, `${what}: ${loadError}`, null, undefined, deps);
+    }
+    let message: AlertMessage;
+    let delivery: HttpDelivery;
+    try {
+      message = buildAlertMessage(alert, change);
+      delivery = await CHANNELS[sub.channel].render(message, sub, {
+        config,
+        now: clock(),
+        sign: (body) => deps.store.signBody(sub.id, body),
+      });
+    } catch (error) {
+      if (error instanceof PermanentDeliveryError || alert.kind === "policy_change" && !change) {
+        return await _finish(alert, { status: "dead", error: `${what}: ${_message(error)}` }, deps);
+      }
+      return await _retryOrDie(alert, `${what}: ${_message(error)}`, null, undefined, deps);
+    }
+    const result = await sendDelivery(delivery, {
+      fetch: deps.fetch,
+      timeoutMs: config.ALERT_TIMEOUT_MS,
+      now: clock(),
+    });
+    if (result.ok) {
+      return await _finish(alert, { status: "sent", error: null, httpStatus: result.status }, deps);
+    }
+    const error = `${what}: ${result.error ?? "unknown error"}`;
+    if (result.permanent) {
+      return await _finish(alert, { status: "dead", error, httpStatus: result.status }, deps);
+    }
+    return await _retryOrDie(alert, error, result.retryAfterMs, result.status, deps);
+  } catch (error) {
+    // Not expected (every step above classifies its errors); the row keeps its claim and
+    // is claimed again when the lease ends.
+    deps.logger.error("{error}", { alert_id: alert.id, error: `${what}: ${_message(error)}` });
+    return { ..._claimedRef(alert), status: "failed", error: `${what}: ${_message(error)}` };
+  }
+}
+
+/** Failed attempt: retry after a backoff, or dead once the attempts are used up. */
+function _retryOrDie(
+  alert: ClaimedAlert,
+  error: string,
+  retryAfterMs: number | null,
+  httpStatus: number | undefined,
+  deps: AlertDeps,
+): Promise<AlertOutcome> {
+  const { config } = deps;
+  if (alert.attempt >= config.ALERT_MAX_ATTEMPTS) {
+    return _finish(alert, {
+      status: "dead",
+      error: `${error} (gave up after ${alert.attempt} attempts)`,
+      httpStatus,
+    }, deps);
+  }
+  const delay = retryDelayMs(
+    alert.attempt,
+    { baseMs: config.ALERT_BACKOFF_BASE_MS, maxMs: config.ALERT_BACKOFF_MAX_MS },
+    retryAfterMs,
+  );
+  return _finish(alert, {
+    status: "failed",
+    error,
+    httpStatus,
+    retryAt: new Date(deps.clock().getTime() + delay),
+  }, deps);
+}
+
+interface _Result {
+  status: "sent" | "failed" | "dead";
+  error: string | null;
+  httpStatus?: number;
+  retryAt?: Date;
+}
+
+/** Records an attempt's result in the outbox, logs it and builds the outcome. */
+async function _finish(alert: ClaimedAlert, r: _Result, deps: AlertDeps): Promise<AlertOutcome> {
+  let recorded = true;
+  let recordError: string | null = null;
+  try {
+    recorded = await deps.store.finishAlert({
+      id: alert.id,
+      attempt: alert.attempt,
+      status: r.status,
+      error: r.error,
+      nextAttemptAt: r.status === "failed" ? r.retryAt ?? deps.clock() : null,
+      now: deps.clock(),
+    });
+  } catch (error) {
+    // The row keeps its claim and is claimed again when the lease ends; a receiver that
+    // already got it dedupes the resend by X-Alert-Id.
+    recordError = `Cannot record the result of alert ${alert.id}: ${_message(error)}`;
+    deps.logger.error("{record_error}", { alert_id: alert.id, record_error: recordError });
+  }
+  const props = {
+    alert_id: alert.id,
+    subscription_id: alert.subscription.id,
+    channel: alert.subscription.channel,
+    kind: alert.kind,
+    attempt: alert.attempt,
+    http_status: r.httpStatus,
+    error: r.error,
+  };
+  if (!recorded) {
+    deps.logger.warn(
+      "Alert {alert_id} was claimed again by another engine before attempt {attempt} was recorded",
+      props,
+    );
+  }
+  if (r.status === "sent") deps.logger.info("Alert {alert_id} sent by {channel}", props);
+  else if (r.status === "failed") deps.logger.warn("{error}; will retry", props);
+  else deps.logger.error("{error}; giving up", props);
+  const outcome: AlertOutcome = { ..._claimedRef(alert), status: r.status };
+  if (r.httpStatus !== undefined) outcome.http_status = r.httpStatus;
+  const errors = [r.error, recordError].filter((e): e is string => e !== null);
+  if (errors.length > 0) outcome.error = errors.join("; ");
+  return outcome;
+}
+
+function _leaseMs(rows: number, deps: AlertDeps): number {
+  const { config } = deps;
+  const rounds = Math.ceil(rows / config.ALERT_CONCURRENCY);
+  return config.ALERT_LEASE_MS + rounds * (config.ALERT_TIMEOUT_MS + LEASE_MARGIN_MS);
+}
+
+function _claimedRef(alert: ClaimedAlert) {
+  return {
+    alert_id: alert.id,
+    subscription_id: alert.subscription.id,
+    channel: alert.subscription.channel,
+    kind: alert.kind,
+    attempts: alert.attempt,
+  };
+}
+
+function _queuedRef(q: QueuedAlert) {
+  return {
+    alert_id: q.id,
+    subscription_id: q.subscription_id,
+    channel: q.channel,
+    kind: q.kind,
+    attempts: q.attempts,
+  };
+}
+
+function _abandonedOutcome(a: AbandonedAlert, deps: AlertDeps): AlertOutcome {
+  deps.logger.error("{error}", { alert_id: a.id, error: a.error });
+  return {
+    alert_id: a.id,
+    subscription_id: a.subscription_id,
+    channel: a.channel,
+    kind: a.kind,
+    attempts: a.attempts,
+    status: "dead",
+    error: a.error,
+  };
+}
+
+function _skipReason(q: QueuedAlert): string {
+  switch (q.status) {
+    case "sent":
+      return "already sent";
+    case "dead":
+      return "given up earlier";
+    case "failed":
+      return `waiting to retry at ${q.next_attempt_at}`;
+    default:
+      return "being sent by another run";
+  }
+}
+
+function _engineFailure(
+  kind: AlertKind,
+  what: string,
+  error: unknown,
+  deps: AlertDeps,
+): AlertOutcome {
+  const message = `${what}: ${_message(error)}`;
+  deps.logger.error("{error}", { error: message });
+  return {
+    alert_id: null,
+    subscription_id: null,
+    channel: null,
+    kind,
+    status: "failed",
+    error: message,
+  };
+}
+
+function _message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

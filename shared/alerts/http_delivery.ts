@@ -1,0 +1,110 @@
+/**
+ * Sends one channel request with a timeout and classifies the answer: 2xx is success;
+ * 4xx other than 408/429 (and the channel's own exceptions) is permanent; anything else
+ * (5xx, 3xx, timeouts, connection errors) is worth retrying.
+ * @module
+ */
+import type { FetchFn } from "../types.ts";
+import { parseRetryAfter } from "./backoff.ts";
+import type { HttpDelivery } from "./channels/channel.ts";
+import { truncateText } from "./truncate.ts";
+
+/** Result of {@link sendDelivery}. */
+export interface DeliveryResult {
+  ok: boolean;
+  /** True when retrying cannot help. */
+  permanent: boolean;
+  status?: number;
+  /** Receiver's `Retry-After`, in ms. */
+  retryAfterMs: number | null;
+  /** Readable reason of a failure, without the target's path or query (they may be secret). */
+  error?: string;
+}
+
+/** Options of {@link sendDelivery}. */
+export interface SendOptions {
+  fetch: FetchFn;
+  timeoutMs: number;
+  now: Date;
+}
+
+const ALWAYS_RETRYABLE = [408, 429];
+const ERROR_BODY_CHARS = 200;
+
+/**
+ * POSTs the delivery and classifies the outcome. Never throws. The timeout covers the
+ * whole exchange, including reading the start of an error body.
+ */
+export async function sendDelivery(
+  delivery: HttpDelivery,
+  options: SendOptions,
+): Promise<DeliveryResult> {
+  const where = describeTarget(delivery.url);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+  try {
+    const response = await options.fetch(delivery.url, {
+      method: "POST",
+      headers: delivery.headers,
+      body: delivery.body,
+      redirect: "manual",
+      signal: controller.signal,
+    });
+    const status = response.status;
+    if (status >= 200 && status < 300) {
+      await response.body?.cancel();
+      return { ok: true, permanent: false, status, retryAfterMs: null };
+    }
+    const excerpt = await _readExcerpt(response);
+    const retryable = [...ALWAYS_RETRYABLE, ...(delivery.retryableStatuses ?? [])];
+    const permanent = status >= 400 && status < 500 && !retryable.includes(status);
+    return {
+      ok: false,
+      permanent,
+      status,
+      retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), options.now),
+      error: `HTTP ${status} from ${where}${excerpt ? `: ${excerpt}` : ""}`,
+    };
+  } catch (error) {
+    const message = controller.signal.aborted
+      ? `timed out after ${options.timeoutMs} ms`
+      : scrubUrls(error instanceof Error ? error.message : String(error));
+    return { ok: false, permanent: false, retryAfterMs: null, error: `${where}: ${message}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The origin of a URL, the only part safe to log (Slack webhook paths are secrets). */
+export function describeTarget(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "an invalid URL";
+  }
+}
+
+/** Replaces every URL in a message by its origin (runtime errors quote the full URL). */
+export function scrubUrls(message: string): string {
+  return message.replace(/\b(https?:\/\/[^\s/?#)'"]+)[^\s)'"]*/gi, "$1/…");
+}
+
+async function _readExcerpt(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (text.length < ERROR_BODY_CHARS) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    // The excerpt is only for the error message; a body that cannot be cancelled (already
+    // errored) has nothing more to release.
+    await reader.cancel().catch(() => undefined);
+  }
+  const oneLine = scrubUrls(text.replace(/\s+/g, " ").trim());
+  return truncateText(oneLine, ERROR_BODY_CHARS, { marker: "…" }).text;
+}
