@@ -1,0 +1,182 @@
+/**
+ * SSRF guard: before each request (the first and every redirect hop) the host of the URL
+ * is resolved and every address it resolves to is checked, so a public-looking name that
+ * points at a private network, loopback, link-local or a cloud metadata endpoint is
+ * refused as `blocked` before any connection is made.
+ *
+ * Limit: `fetch` resolves the name again when it connects, so a DNS answer that changes
+ * between the check and the connection (DNS rebinding) is not caught here; the guard
+ * still stops every static mapping and every redirect to such an address.
+ * @module
+ */
+import ipaddr from "ipaddr.js";
+import { PipelineError } from "./errors.ts";
+
+/** Resolves a host name to its IP addresses (A and AAAA). Rejects when the name does not exist. */
+export type ResolveHost = (host: string) => Promise<string[]>;
+
+/** What the guard lets through; everything not allowed here is refused. */
+export interface AddressPolicy {
+  /** Allow 127.0.0.0/8 and ::1 (the local stack's demo site). */
+  allowLoopback: boolean;
+  /** Allow private, unique-local, CGNAT, link-local and loopback ranges. Cloud metadata stays refused. */
+  allowPrivateNetworks: boolean;
+}
+
+/** Kinds of address, from most to least dangerous. */
+export type AddressKind =
+  | "metadata"
+  | "unspecified"
+  | "reserved"
+  | "loopback"
+  | "link_local"
+  | "private"
+  | "public";
+
+/** Cloud metadata endpoints: never fetched, whatever the policy says. */
+const METADATA_ADDRESSES = new Set([
+  "169.254.169.254", // AWS, GCP, Azure, OpenStack, DigitalOcean
+  "169.254.170.2", // AWS ECS task metadata
+  "169.254.169.123", // AWS time sync
+  "100.100.100.200", // Alibaba Cloud
+  "192.0.0.192", // Oracle Cloud
+  "fd00:ec2::254", // AWS IMDS over IPv6
+]);
+
+/** Names that mean the metadata service without resolving to it from here. */
+const METADATA_NAMES = new Set(["metadata.google.internal", "metadata", "metadata.azure.internal"]);
+
+/**
+ * Classifies one IP address literal (IPv4 or IPv6, IPv4-mapped IPv6 unwrapped).
+ * @example
+ * classifyAddress("169.254.169.254"); // "metadata"
+ */
+export function classifyAddress(address: string): AddressKind {
+  const bare = address.replace(/^\[|\]$/g, "");
+  if (!ipaddr.isValid(bare)) return "reserved";
+  const parsed = ipaddr.process(bare); // unwraps ::ffff:a.b.c.d
+  const normal = parsed.toNormalizedString();
+  if (METADATA_ADDRESSES.has(normal) || METADATA_ADDRESSES.has(parsed.toString())) {
+    return "metadata";
+  }
+  const range = parsed.range();
+  switch (range) {
+    case "unicast":
+      return "public";
+    case "unspecified":
+      return "unspecified";
+    case "loopback":
+      return "loopback";
+    case "linkLocal":
+      return "link_local";
+    case "private":
+    case "uniqueLocal":
+    case "carrierGradeNat":
+      return "private";
+    default:
+      // multicast, broadcast, reserved, documentation ranges, 6to4, teredo, NAT64
+      // (rfc6052/rfc6145: may embed any IPv4), benchmarking, as112...: nothing a public
+      // policy page is served from.
+      return "reserved";
+  }
+}
+
+/** True when the policy lets a connection to an address of this kind through. */
+export function isAllowed(kind: AddressKind, policy: AddressPolicy): boolean {
+  switch (kind) {
+    case "public":
+      return true;
+    case "loopback":
+      return policy.allowLoopback || policy.allowPrivateNetworks;
+    case "private":
+    case "link_local":
+      return policy.allowPrivateNetworks;
+    default:
+      return false;
+  }
+}
+
+/**
+ * The default resolver: `Deno.resolveDns` (A and AAAA) when the runtime has it, else
+ * `undefined` (then only IP literals and well-known names are checked).
+ */
+export function defaultResolveHost(): ResolveHost | undefined {
+  const deno = (globalThis as { Deno?: { resolveDns?: unknown } }).Deno;
+  if (!deno || typeof deno.resolveDns !== "function") return undefined;
+  return async (host: string) => {
+    const [a, aaaa] = await Promise.allSettled([
+      Deno.resolveDns(host, "A"),
+      Deno.resolveDns(host, "AAAA"),
+    ]);
+    const addresses = [
+      ...(a.status === "fulfilled" ? a.value : []),
+      ...(aaaa.status === "fulfilled" ? aaaa.value : []),
+    ];
+    if (addresses.length === 0) {
+      const reason = a.status === "rejected"
+        ? a.reason
+        : aaaa.status === "rejected"
+        ? aaaa.reason
+        : undefined;
+      throw reason ?? new Error(`no A or AAAA records for ${host}`);
+    }
+    return addresses;
+  };
+}
+
+/** Options of {@link checkUrl}. */
+export interface CheckUrlOptions {
+  policy: AddressPolicy;
+  resolveHost?: ResolveHost;
+}
+
+/**
+ * Refuses (throws a `blocked` or `dns` {@link PipelineError}) a URL whose scheme is not
+ * http(s) or whose host is or resolves to an address the policy does not allow.
+ * Resolves to the addresses that were checked.
+ */
+export async function checkUrl(url: URL, options: CheckUrlOptions): Promise<string[]> {
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new PipelineError(
+      "blocked",
+      `refused ${url.protocol} URL: only http and https are fetched`,
+    );
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase();
+  let addresses: string[];
+  if (ipaddr.isValid(host)) {
+    addresses = [host];
+  } else if (METADATA_NAMES.has(host)) {
+    throw new PipelineError("blocked", `refused ${host}: cloud metadata endpoint`);
+  } else if (host === "localhost" || host.endsWith(".localhost")) {
+    addresses = ["127.0.0.1", "::1"]; // RFC 6761: always loopback, never sent to DNS
+  } else if (host === "invalid" || host.endsWith(".invalid")) {
+    throw new PipelineError(
+      "dns",
+      `DNS lookup failed: ${host} does not exist (.invalid is never resolvable)`,
+    );
+  } else if (options.resolveHost) {
+    try {
+      addresses = await options.resolveHost(host);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new PipelineError("dns", `DNS lookup failed for ${host}: ${detail}`, { cause: error });
+    }
+    if (addresses.length === 0) {
+      throw new PipelineError("dns", `DNS lookup failed for ${host}: no addresses`);
+    }
+  } else {
+    return []; // no resolver in this runtime: the name cannot be checked here
+  }
+  for (const address of addresses) {
+    const kind = classifyAddress(address);
+    if (!isAllowed(kind, options.policy)) {
+      const via = address === host ? "" : ` (resolves to ${address})`;
+      throw new PipelineError(
+        "blocked",
+        `refused ${host}${via}: ${kind.replace("_", "-")} address not allowed`,
+      );
+    }
+  }
+  return addresses;
+}

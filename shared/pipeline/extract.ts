@@ -1,0 +1,123 @@
+/**
+ * Chooses the extractor for a response: HTML, PDF, plain text or JSON, by media type
+ * (and by magic bytes when the server says nothing useful). Anything else is an
+ * `unsupported_content` failure.
+ * @module
+ */
+import { decodeBody, parseContentType } from "./charset.ts";
+import { PipelineError } from "./errors.ts";
+import { extractHtmlText } from "./html_extractor.ts";
+import { extractPdfText } from "./pdf_extractor.ts";
+
+/** What {@link extractDocument} reads. */
+export interface ExtractInput {
+  body: Uint8Array;
+  /** The Content-Type header, as received. */
+  contentType: string | null;
+  /** The source's CSS selector (HTML only). */
+  selector?: string | null;
+}
+
+/** Kinds of document the pipeline reads. */
+export type DocumentKind = "html" | "pdf" | "text" | "json";
+
+/** Text of a document and what it was. */
+export interface Extracted {
+  kind: DocumentKind;
+  /** Media type to store with the snapshot, e.g. `text/html`. */
+  mediaType: string;
+  text: string;
+  /** Charset used to decode it (not for PDF). */
+  encoding: string | null;
+  /** A declared charset nobody knows; UTF-8 was used instead. */
+  unknownCharset: string | null;
+}
+
+const HTML_TYPES = new Set(["text/html", "application/xhtml+xml"]);
+const PDF_TYPES = new Set(["application/pdf", "application/x-pdf", "application/acrobat"]);
+const TEXT_TYPES = new Set(["text/plain", "text/markdown", "text/x-markdown", "text/csv"]);
+const VAGUE_TYPES = new Set([
+  null,
+  "application/octet-stream",
+  "binary/octet-stream",
+  "application/unknown",
+]);
+
+/** Looks at the first bytes when the media type does not say what the body is. */
+function _sniff(body: Uint8Array): DocumentKind | null {
+  const head = new TextDecoder("windows-1252").decode(body.subarray(0, 512)).replace(
+    /^\uFEFF|^ï»¿/,
+    "",
+  )
+    .trimStart().toLowerCase();
+  if (head.startsWith("%pdf-")) return "pdf";
+  if (head.startsWith("<!doctype html") || head.startsWith("<html")) return "html";
+  return null;
+}
+
+/** The kind of document a media type names, or null. */
+export function documentKind(mediaType: string | null): DocumentKind | null {
+  if (!mediaType) return null;
+  if (HTML_TYPES.has(mediaType)) return "html";
+  if (PDF_TYPES.has(mediaType)) return "pdf";
+  if (TEXT_TYPES.has(mediaType)) return "text";
+  if (
+    mediaType === "application/json" || mediaType === "text/json" || mediaType.endsWith("+json")
+  ) return "json";
+  return null;
+}
+
+/**
+ * Extracts the text of a fetched document.
+ * @example
+ * const { text, kind } = await extractDocument({ body, contentType: "text/html; charset=utf-8" });
+ */
+export async function extractDocument(input: ExtractInput): Promise<Extracted> {
+  const { mediaType, charset } = parseContentType(input.contentType);
+  const sniffed = _sniff(input.body);
+  // A PDF served as text/html or octet-stream is still a PDF: trust its magic bytes.
+  const kind = sniffed === "pdf"
+    ? "pdf"
+    : documentKind(mediaType) ?? (VAGUE_TYPES.has(mediaType) ? sniffed : null);
+  if (!kind) {
+    throw new PipelineError(
+      "unsupported_content",
+      `unsupported content type ${
+        mediaType ?? "(none)"
+      }: only HTML, PDF, plain text and JSON are read`,
+    );
+  }
+  if (kind === "pdf") {
+    const text = await extractPdfText(input.body);
+    return { kind, mediaType: "application/pdf", text, encoding: null, unknownCharset: null };
+  }
+  const decoded = decodeBody(input.body, { headerCharset: charset, html: kind === "html" });
+  const base = { kind, encoding: decoded.encoding, unknownCharset: decoded.unknownLabel };
+  if (kind === "html") {
+    const text = extractHtmlText(decoded.text, { selector: input.selector });
+    return {
+      ...base,
+      mediaType: mediaType === "application/xhtml+xml" ? mediaType : "text/html",
+      text,
+    };
+  }
+  if (kind === "json") {
+    return { ...base, mediaType: mediaType ?? "application/json", text: _prettyJson(decoded.text) };
+  }
+  return { ...base, mediaType: mediaType ?? "text/plain", text: decoded.text };
+}
+
+/** Pretty-prints JSON (one value per line, key order kept) so diffs are per field. */
+function _prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch (error) {
+    throw new PipelineError(
+      "parse",
+      `invalid JSON: ${error instanceof Error ? error.message : error}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * Fetcher: one GET of a source's URL with everything a polite, safe monitor needs: a
+ * total deadline, a body size cap, manual redirects checked hop by hop by the SSRF guard,
+ * conditional GET, retries with backoff, a per-host limit and a User-Agent naming us.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { Clock, FetchFn, Logger } from "../types.ts";
+import { checkUrl, type ResolveHost } from "./address_guard.ts";
+import { backoffDelayMs, parseRetryAfter } from "./backoff.ts";
+import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from "./errors.ts";
+import type { HostLimiter } from "./host_limiter.ts";
+import { sleep as realSleep, type SleepFn } from "./sleep.ts";
+
+/** The slice of {@link Config} the fetcher reads. */
+export type FetcherConfig = Pick<
+  Config,
+  | "FETCH_TIMEOUT_MS"
+  | "FETCH_MAX_BYTES"
+  | "FETCH_MAX_REDIRECTS"
+  | "FETCH_RETRIES"
+  | "FETCH_RETRY_BASE_MS"
+  | "FETCH_RETRY_MAX_WAIT_MS"
+  | "FETCH_ALLOW_PRIVATE_NETWORKS"
+  | "FETCH_ALLOW_LOOPBACK"
+  | "FETCH_USER_AGENT"
+>;
+
+/** Dependencies of {@link fetchDocument}. */
+export interface FetcherDeps {
+  fetch: FetchFn;
+  config: FetcherConfig;
+  logger: Logger;
+  clock: Clock;
+  limiter?: HostLimiter;
+  /** Resolver for the SSRF guard; without one only IP literals and well-known names are checked. */
+  resolveHost?: ResolveHost;
+  sleep?: SleepFn;
+  random?: () => number;
+  /** Aborts the whole fetch from outside (e.g. the invocation's budget ran out). */
+  signal?: AbortSignal;
+}
+
+/** What to fetch, with the validators of the last stored response. */
+export interface FetchRequest {
+  url: string;
+  /** Sent as If-None-Match. */
+  etag?: string | null;
+  /** Sent as If-Modified-Since. */
+  lastModified?: string | null;
+}
+
+/** Fields common to both outcomes of {@link fetchDocument}. */
+interface _FetchOutcomeBase {
+  /** URL after redirects. */
+  url: string;
+  status: number;
+  etag: string | null;
+  lastModified: string | null;
+  /** HTTP requests made, counting retries and redirect hops. */
+  requests: number;
+  redirects: number;
+}
+
+/** A 2xx response whose body was read in full (within the cap). */
+export interface FetchedDocument extends _FetchOutcomeBase {
+  notModified: false;
+  contentType: string | null;
+  body: Uint8Array;
+}
+
+/** A 304 to our conditional GET: the stored snapshot is still current. */
+export interface NotModified extends _FetchOutcomeBase {
+  notModified: true;
+}
+
+/** Outcome of {@link fetchDocument}. */
+export type FetchOutcome = FetchedDocument | NotModified;
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const ACCEPT =
+  "text/html,application/xhtml+xml,application/pdf;q=0.9,text/plain;q=0.8,application/json;q=0.8,*/*;q=0.5";
+
+/** A URL safe to put in messages and logs: no credentials, no query, no fragment. */
+export function displayUrl(url: string | URL): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/**
+ * Fetches a document. Resolves to the body or to "not modified"; rejects with a
+ * classified {@link PipelineError} (timeout, dns, connect, tls, blocked, http_4xx,
+ * http_5xx, too_large, too_many_redirects, parse).
+ * @example
+ * const outcome = await fetchDocument({ url, etag: source.etag }, deps);
+ * if (!outcome.notModified) console.log(outcome.body.length);
+ */
+export async function fetchDocument(
+  request: FetchRequest,
+  deps: FetcherDeps,
+): Promise<FetchOutcome> {
+  const { config } = deps;
+  const timeoutMs = config.FETCH_TIMEOUT_MS;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DeadlineExceeded(timeoutMs)), timeoutMs);
+  const signal = deps.signal ? AbortSignal.any([deadline.signal, deps.signal]) : deadline.signal;
+  const deadlineAt = deps.clock().getTime() + timeoutMs;
+  const sleep = deps.sleep ?? realSleep;
+  const counters = { requests: 0 };
+  try {
+    for (let retry = 0;; retry++) {
+      try {
+        return await _attempt(request, deps, signal, counters);
+      } catch (thrown) {
+        const error = signal.aborted
+          ? classifyFetchError(signal.reason)
+          : classifyFetchError(thrown);
+        const status = error instanceof _HttpError ? error.status : undefined;
+        if (retry >= config.FETCH_RETRIES || !isRetryable(error, status)) throw error;
+        if (
+          error.retryAfterMs !== undefined && error.retryAfterMs > config.FETCH_RETRY_MAX_WAIT_MS
+        ) {
+          throw new PipelineError(
+            error.errorClass,
+            `${error.message} (server asked to retry after ${error.retryAfterMs} ms, more than ${config.FETCH_RETRY_MAX_WAIT_MS} ms)`,
+            { cause: error },
+          );
+        }
+        const waitMs = error.retryAfterMs ?? backoffDelayMs(retry, {
+          baseMs: config.FETCH_RETRY_BASE_MS,
+          maxMs: config.FETCH_RETRY_MAX_WAIT_MS,
+          random: deps.random ?? Math.random,
+        });
+        if (deps.clock().getTime() + waitMs >= deadlineAt) throw error; // no time left to retry
+        deps.logger.warn("Retrying {url} in {waitMs} ms after {errorClass}: {error}", {
+          url: displayUrl(request.url),
+          waitMs,
+          errorClass: error.errorClass,
+          error: error.message,
+          retry: retry + 1,
+        });
+        try {
+          await sleep(waitMs, signal);
+        } catch (aborted) {
+          throw classifyFetchError(signal.aborted ? signal.reason : aborted);
+        }
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An HTTP error status, remembered so 429 can be told from other 4xx. */
+class _HttpError extends PipelineError {
+  readonly status: number;
+  constructor(status: number, message: string, retryAfterMs: number | undefined) {
+    super(status >= 500 ? "http_5xx" : "http_4xx", message, { retryAfterMs });
+    this.status = status;
+  }
+}
+
+/** One try: follows redirects by hand, checking each hop with the SSRF guard. */
+async function _attempt(
+  request: FetchRequest,
+  deps: FetcherDeps,
+  signal: AbortSignal,
+  counters: { requests: number },
+): Promise<FetchOutcome> {
+  const { config } = deps;
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch (error) {
+    throw new PipelineError("parse", `invalid URL ${JSON.stringify(request.url)}`, {
+      cause: error,
+    });
+  }
+  const headers = new Headers({ "user-agent": config.FETCH_USER_AGENT, accept: ACCEPT });
+  const conditional = Boolean(request.etag || request.lastModified);
+  if (request.etag) headers.set("if-none-match", request.etag);
+  if (request.lastModified) headers.set("if-modified-since", request.lastModified);
+  const policy = {
+    allowLoopback: config.FETCH_ALLOW_LOOPBACK,
+    allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
+  };
+
+  for (let redirects = 0;;) {
+    await checkUrl(url, { policy, resolveHost: deps.resolveHost });
+    const release = deps.limiter ? await deps.limiter.acquire(url.host, signal) : undefined;
+    try {
+      counters.requests++;
+      const response = await deps.fetch(url.href, {
+        method: "GET",
+        redirect: "manual",
+        headers,
+        signal,
+      });
+      const status = response.status;
+      const base = {
+        url: url.href,
+        status,
+        etag: response.headers.get("etag"),
+        lastModified: response.headers.get("last-modified"),
+        requests: counters.requests,
+        redirects,
+      };
+      if (REDIRECTS.has(status)) {
+        await _discard(response);
+        const location = response.headers.get("location");
+        if (!location) {
+          throw new PipelineError(
+            "parse",
+            `HTTP ${status} redirect without a Location header from ${displayUrl(url)}`,
+          );
+        }
+        redirects++;
+        if (redirects > config.FETCH_MAX_REDIRECTS) {
+          throw new PipelineError(
+            "too_many_redirects",
+            `more than ${config.FETCH_MAX_REDIRECTS} redirects (last from ${displayUrl(url)})`,
+          );
+        }
+        try {
+          url = new URL(location, url);
+        } catch (error) {
+          throw new PipelineError(
+            "parse",
+            `invalid redirect Location ${JSON.stringify(location)}`,
+            { cause: error },
+          );
+        }
+        deps.logger.debug("Following redirect {status} to {location}", {
+          status,
+          location: displayUrl(url),
+        });
+        continue;
+      }
+      if (status === 304) {
+        await _discard(response);
+        if (!conditional) {
+          throw new PipelineError(
+            "http_4xx",
+            `HTTP 304 to an unconditional request from ${displayUrl(url)}`,
+          );
+        }
+        return { ...base, notModified: true };
+      }
+      if (status >= 400) {
+        await _discard(response);
+        const retryAfterMs = status === 429 || status === 503
+          ? parseRetryAfter(response.headers.get("retry-after"), deps.clock())
+          : undefined;
+        const text = response.statusText ? ` ${response.statusText}` : "";
+        throw new _HttpError(status, `HTTP ${status}${text} from ${displayUrl(url)}`, retryAfterMs);
+      }
+      if (status < 200 || status >= 300) {
+        await _discard(response);
+        throw new PipelineError("parse", `unexpected HTTP ${status} from ${displayUrl(url)}`);
+      }
+      const body = await _readCapped(response, config.FETCH_MAX_BYTES, signal);
+      return {
+        ...base,
+        notModified: false,
+        contentType: response.headers.get("content-type"),
+        body,
+      };
+    } finally {
+      release?.();
+    }
+  }
+}
+
+async function _discard(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // the connection is going away anyway; nothing to report
+  }
+}
+
+/**
+ * Reads a body up to `maxBytes`; past that, cancels the stream (the rest is never
+ * downloaded) and throws `too_large`. Honours the deadline between chunks, so a server
+ * dripping one byte a second cannot outlive it.
+ */
+async function _readCapped(
+  response: Response,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await _discard(response);
+    throw new PipelineError(
+      "too_large",
+      `body of ${declared} bytes exceeds the cap of ${maxBytes} bytes`,
+    );
+  }
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // observed through the race below
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (true) {
+      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        throw new PipelineError("too_large", `body exceeds the cap of ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}

@@ -1,0 +1,293 @@
+/**
+ * The fetch pipeline of one source: fetch → extract → normalise → hash → compare →
+ * record (snapshot + policy change in one transaction) → bookkeeping.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { Clock, FetchFn, Logger, Source } from "../types.ts";
+import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
+import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
+import { diffTexts, sha256Hex } from "./detect.ts";
+import { PipelineError } from "./errors.ts";
+import { extractDocument } from "./extract.ts";
+import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
+import type { HostLimiter } from "./host_limiter.ts";
+import { compileIgnorePatterns, normaliseText } from "./normalise.ts";
+import type { SleepFn } from "./sleep.ts";
+import type {
+  PipelineResult,
+  PipelineStore,
+  PipelineTimings,
+  RecordSnapshotInput,
+  RecordSnapshotResult,
+  SourceBookkeeping,
+} from "./types.ts";
+
+export type {
+  PipelineResult,
+  PipelineStore,
+  PipelineTimings,
+  RecordSnapshotInput,
+  RecordSnapshotResult,
+  SourceBookkeeping,
+} from "./types.ts";
+
+/** The slice of {@link Config} the pipeline reads. */
+export type PipelineConfig =
+  & FetcherConfig
+  & Pick<Config, "FETCH_DIFF_CONTEXT_LINES" | "FETCH_DIFF_MAX_CHARS" | "FETCH_DIFF_TIMEOUT_MS">;
+
+/** Dependencies of {@link runFetchPipeline}. */
+export interface PipelineDeps {
+  fetch: FetchFn;
+  clock: Clock;
+  logger: Logger;
+  store: PipelineStore;
+  config: PipelineConfig;
+  /** Shared per-host concurrency and politeness across the sources of one invocation. */
+  limiter?: HostLimiter;
+  /** Resolver for the SSRF guard; default `Deno.resolveDns` when the runtime has it. */
+  resolveHost?: ResolveHost;
+  /** Injectable wait for retries and politeness. */
+  sleep?: SleepFn;
+  /** Jitter source, [0, 1). */
+  random?: () => number;
+  /** Aborts the fetch from outside (e.g. the invocation's budget ran out). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link runFetchPipeline}. */
+export interface PipelineOptions {
+  /** Id of this fetch; a retry with the same id cannot record a second change. Default: a new UUID. */
+  fetchId?: string;
+  /** Write the bookkeeping patch here (default) or leave it to the caller to batch. */
+  writeBookkeeping?: boolean;
+}
+
+/** Stopwatch over the injected clock. */
+function _stopwatch(clock: Clock) {
+  let last = clock().getTime();
+  return () => {
+    const now = clock().getTime();
+    const elapsed = Math.max(0, now - last);
+    last = now;
+    return elapsed;
+  };
+}
+
+/**
+ * Checks one source. Never throws: failures come back with `status: "failed"`,
+ * `error_class` and `error_message`.
+ * @example
+ * const result = await runFetchPipeline(source, deps, { fetchId: item.fetch_id, writeBookkeeping: false });
+ * patches.push(result.bookkeeping); // later: await store.updateSources(patches)
+ */
+export async function runFetchPipeline(
+  source: Source,
+  deps: PipelineDeps,
+  options: PipelineOptions = {},
+): Promise<PipelineResult> {
+  const fetchId = options.fetchId ?? crypto.randomUUID();
+  const writeBookkeeping = options.writeBookkeeping ?? true;
+  const startedAt = deps.clock();
+  const lap = _stopwatch(deps.clock);
+  const timings: PipelineTimings = {
+    total_ms: 0,
+    fetch_ms: 0,
+    extract_ms: 0,
+    normalise_ms: 0,
+    detect_ms: 0,
+    store_ms: 0,
+  };
+  const result: Omit<PipelineResult, "bookkeeping" | "bookkeeping_written"> = {
+    source_id: source.id,
+    fetch_id: fetchId,
+    status: "ok",
+    changed: false,
+    baseline: false,
+    not_modified: false,
+    policy_change_id: null,
+    snapshot_id: null,
+    content_hash: null,
+    summary: null,
+    http_status: null,
+    error_class: null,
+    error_message: null,
+    timings,
+  };
+  let bookkeeping: SourceBookkeeping;
+  let bookkeepingWritten = false;
+  const log = { sourceId: source.id, url: displayUrl(source.url), fetchId };
+
+  try {
+    const ignorePatterns = compileIgnorePatterns(source.ignore_patterns);
+    // Conditional GET only when there is a snapshot to fall back on: validators without
+    // a stored text (a failed first write) would make the server answer 304 forever.
+    const hasSnapshot = source.last_hash !== null && source.last_snapshot_id !== null;
+    const outcome = await fetchDocument(
+      {
+        url: source.url,
+        etag: hasSnapshot ? source.etag : null,
+        lastModified: hasSnapshot ? source.last_modified : null,
+      },
+      {
+        fetch: deps.fetch,
+        config: deps.config,
+        logger: deps.logger,
+        clock: deps.clock,
+        limiter: deps.limiter,
+        resolveHost: deps.resolveHost ?? defaultResolveHost(),
+        sleep: deps.sleep,
+        random: deps.random,
+        signal: deps.signal,
+      },
+    );
+    timings.fetch_ms = lap();
+    result.http_status = outcome.status;
+    const fetchedAt = deps.clock();
+
+    if (outcome.notModified) {
+      result.not_modified = true;
+      // A 304 may refresh the validators; when it does not, keep the stored ones.
+      bookkeeping = successBookkeeping(
+        source,
+        fetchedAt,
+        outcome.etag || outcome.lastModified
+          ? {
+            etag: outcome.etag ?? source.etag,
+            lastModified: outcome.lastModified ?? source.last_modified,
+          }
+          : undefined,
+      );
+      deps.logger.debug("Source {sourceId} not modified (304)", log);
+    } else {
+      const extracted = await extractDocument({
+        body: outcome.body,
+        contentType: outcome.contentType,
+        selector: source.css_selector,
+      });
+      if (extracted.unknownCharset) {
+        deps.logger.warn("Source {sourceId} declares unknown charset {charset}; decoded as UTF-8", {
+          ...log,
+          charset: extracted.unknownCharset,
+        });
+      }
+      timings.extract_ms = lap();
+      const text = normaliseText(extracted.text, { ignorePatterns });
+      if (text === "") {
+        throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
+      }
+      const hash = await sha256Hex(text);
+      timings.normalise_ms = lap();
+      result.content_hash = hash;
+      bookkeeping = successBookkeeping(source, fetchedAt, {
+        etag: outcome.etag,
+        lastModified: outcome.lastModified,
+      });
+
+      if (hash !== source.last_hash) {
+        let diff: string | null = null;
+        if (source.last_hash !== null) {
+          const previous = source.last_snapshot_id
+            ? await deps.store.getSnapshotContent(source.last_snapshot_id)
+            : null;
+          if (previous === null) {
+            deps.logger.warn(
+              "Source {sourceId}: previous snapshot text is gone; diffing against nothing",
+              log,
+            );
+          }
+          const change = diffTexts(previous ?? "", text, {
+            contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
+            maxChars: deps.config.FETCH_DIFF_MAX_CHARS,
+            timeoutMs: deps.config.FETCH_DIFF_TIMEOUT_MS,
+            newHeader: fetchedAt.toISOString(),
+          });
+          diff = change.diff;
+          result.summary = change.summary;
+        }
+        timings.detect_ms = lap();
+        const recorded = await _record(deps.store, {
+          source_id: source.id,
+          fetch_id: fetchId,
+          previous_hash: source.last_hash,
+          content_hash: hash,
+          content: text,
+          content_type: extracted.mediaType,
+          diff,
+          summary: result.summary,
+          fetched_at: fetchedAt.toISOString(),
+          bookkeeping,
+        });
+        timings.store_ms = lap();
+        bookkeepingWritten = true; // the RPC moved the bookkeeping with the snapshot
+        result.snapshot_id = recorded.snapshot_id;
+        result.policy_change_id = recorded.policy_change_id;
+        result.baseline = recorded.baseline;
+        result.changed = recorded.policy_change_id !== null;
+        if (!result.changed) result.summary = null;
+        deps.logger.info(
+          result.changed
+            ? "Source {sourceId} changed: policy change {changeId}"
+            : "Source {sourceId}: baseline stored",
+          { ...log, changeId: recorded.policy_change_id, snapshotId: recorded.snapshot_id },
+        );
+      } else {
+        timings.detect_ms = lap();
+        deps.logger.debug("Source {sourceId} unchanged", log);
+      }
+    }
+  } catch (thrown) {
+    const error = thrown instanceof PipelineError ? thrown : _internal(thrown);
+    const message = `Cannot fetch source ${source.id}: ${error.message}`;
+    result.status = "failed";
+    result.error_class = error.errorClass;
+    result.error_message = message;
+    result.changed = false;
+    result.baseline = false;
+    bookkeeping = failureBookkeeping(source, deps.clock(), error.errorClass, message);
+    bookkeepingWritten = false;
+    const level = error.errorClass === "internal" ? "error" : "warn";
+    deps.logger[level]("Source {sourceId} failed with {errorClass}: {error}", {
+      ...log,
+      errorClass: error.errorClass,
+      error: message,
+    });
+  }
+
+  if (writeBookkeeping && !bookkeepingWritten) {
+    const storeLap = _stopwatch(deps.clock);
+    try {
+      await deps.store.updateSources([bookkeeping]);
+      bookkeepingWritten = true;
+    } catch (error) {
+      deps.logger.error("Cannot write bookkeeping of source {sourceId}: {error}", {
+        ...log,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    timings.store_ms += storeLap();
+  }
+  timings.total_ms = Math.max(0, deps.clock().getTime() - startedAt.getTime());
+  return { ...result, bookkeeping, bookkeeping_written: bookkeepingWritten };
+}
+
+/** Calls the store's transactional write; its failures are `internal` (not the site's fault). */
+async function _record(
+  store: PipelineStore,
+  input: RecordSnapshotInput,
+): Promise<RecordSnapshotResult> {
+  try {
+    return await store.recordSnapshot(input);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new PipelineError("internal", `recording the snapshot failed: ${detail}`, {
+      cause: error,
+    });
+  }
+}
+
+function _internal(error: unknown): PipelineError {
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new PipelineError("internal", `unexpected error: ${detail}`, { cause: error });
+}
