@@ -59,6 +59,8 @@ export const ConfigSchema = z.object({
   JOB_INVOCATION_MAX_ITEMS: int(2_000, 1, 1_000_000),
   JOB_INVOCATION_WALL_MS: int(120_000, 1_000, 3_600_000),
   JOB_INVOCATION_CPU_MS: int(1_500, 50, 3_600_000),
+  // HTTP API: largest request body read (bigger ones are refused with 413 unread).
+  API_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
   // Logging
   LOG_FORMAT: z.enum(["json", "text"]).default("json"),
   LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
