@@ -25,8 +25,11 @@ export interface Truncated {
 
 const ENCODER = new TextEncoder();
 const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-/** How far back a grapheme boundary is looked for; longer clusters fall back to code points. */
-const GRAPHEME_WINDOW = 1024;
+/**
+ * How far back a safe place to start segmenting is looked for (segmenting is fast: about
+ * 10 ms for 400,000 units of emoji).
+ */
+const SEGMENT_LOOKBACK = 1_000_000;
 
 /** Length of `text` in the given measure. */
 export function measureText(text: string, measure: TextMeasure = "utf16"): number {
@@ -93,7 +96,7 @@ function _graphemeCut(text: string, cut: number): number {
  * pair regional-indicator flags wrongly all the way to the cut.
  */
 function _segmentStart(text: string, cut: number): number {
-  const floor = Math.max(0, cut - GRAPHEME_WINDOW);
+  const floor = Math.max(0, cut - SEGMENT_LOOKBACK);
   for (let i = cut; i > floor; i--) {
     const code = text.charCodeAt(i);
     if (code < 0x80) return code === 0x0a && text.charCodeAt(i - 1) === 0x0d ? i - 1 : i;

@@ -9,7 +9,9 @@
  * @module
  */
 import { truncateText } from "../truncate.ts";
-import type { AlertChannel } from "./channel.ts";
+import type { AlertMessage } from "../message.ts";
+import type { AlertSubscription } from "../types.ts";
+import type { AlertChannel, ChannelContext, HttpDelivery } from "./channel.ts";
 import { PermanentDeliveryError } from "./channel.ts";
 import { httpTarget } from "./target_url.ts";
 import { ALERT_USER_AGENT } from "./webhook.ts";
@@ -20,48 +22,57 @@ const SUBJECT_MAX = 200;
 export const emailChannel: AlertChannel = {
   name: "email",
   render(message, subscription, context) {
-    const { config } = context;
-    const url = httpTarget(config.EMAIL_API_URL, "EMAIL_API_URL");
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(subscription.target)) {
-      throw new PermanentDeliveryError("email target is not an email address");
-    }
-    const subject = truncateText(message.title.replace(/[\r\n]+/g, " "), SUBJECT_MAX, {
-      marker: "…",
-    }).text;
-    const diff = message.change && message.change.diff.length > 0
-      ? truncateText(message.change.diff, config.ALERT_EMAIL_MAX_DIFF_CHARS, {
-        preferLineBreak: true,
-      }).text
-      : null;
-    const text = [
-      ...message.lines,
-      ...(diff === null ? [] : ["", "Diff:", diff]),
-      "",
-      `Alert ${message.alert_id}`,
-    ].join("\n");
-    const body = JSON.stringify({
-      from: config.EMAIL_FROM,
-      to: [subscription.target],
-      subject,
-      text,
-      html: _html(
-        message.title,
-        message.lines,
-        message.source?.url ?? null,
-        diff,
-        message.alert_id,
-      ),
-    });
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      "user-agent": ALERT_USER_AGENT,
-      "idempotency-key": message.alert_id,
-      "x-alert-id": message.alert_id,
-    };
-    if (config.EMAIL_API_KEY) headers.authorization = `Bearer ${config.EMAIL_API_KEY}`;
-    return Promise.resolve({ url, headers, body, retryableStatuses: [401, 403] });
+    // Promise.try semantics: a thrown error becomes a rejection, as for async channels.
+    return new Promise((resolve) => resolve(_build(message, subscription, context)));
   },
 };
+
+function _build(
+  message: AlertMessage,
+  subscription: AlertSubscription,
+  context: ChannelContext,
+): HttpDelivery {
+  const { config } = context;
+  const url = httpTarget(config.EMAIL_API_URL, "EMAIL_API_URL");
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(subscription.target)) {
+    throw new PermanentDeliveryError("email target is not an email address");
+  }
+  const subject = truncateText(message.title.replace(/[\r\n]+/g, " "), SUBJECT_MAX, {
+    marker: "…",
+  }).text;
+  const diff = message.change && message.change.diff.length > 0
+    ? truncateText(message.change.diff, config.ALERT_EMAIL_MAX_DIFF_CHARS, {
+      preferLineBreak: true,
+    }).text
+    : null;
+  const text = [
+    ...message.lines,
+    ...(diff === null ? [] : ["", "Diff:", diff]),
+    "",
+    `Alert ${message.alert_id}`,
+  ].join("\n");
+  const body = JSON.stringify({
+    from: config.EMAIL_FROM,
+    to: [subscription.target],
+    subject,
+    text,
+    html: _html(
+      message.title,
+      message.lines,
+      message.source?.url ?? null,
+      diff,
+      message.alert_id,
+    ),
+  });
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": ALERT_USER_AGENT,
+    "idempotency-key": message.alert_id,
+    "x-alert-id": message.alert_id,
+  };
+  if (config.EMAIL_API_KEY) headers.authorization = `Bearer ${config.EMAIL_API_KEY}`;
+  return { url, headers, body, retryableStatuses: [401, 403] };
+}
 
 /** Escapes text for HTML element content and attribute values. */
 export function htmlEscape(text: string): string {

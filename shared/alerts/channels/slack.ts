@@ -10,7 +10,9 @@
  * @module
  */
 import { truncateText } from "../truncate.ts";
-import type { AlertChannel } from "./channel.ts";
+import type { AlertMessage } from "../message.ts";
+import type { AlertSubscription } from "../types.ts";
+import type { AlertChannel, HttpDelivery } from "./channel.ts";
 import { httpTarget } from "./target_url.ts";
 import { ALERT_USER_AGENT } from "./webhook.ts";
 
@@ -30,53 +32,61 @@ const FENCE = "```";
 export const slackChannel: AlertChannel = {
   name: "slack",
   render(message, subscription) {
-    const url = httpTarget(subscription.target, "slack target");
-    const source = message.source;
-    const link = source ? `<${_escapeUrl(source.url)}|${slackEscape(source.name)}>` : "";
-    // The source line is the link above.
-    const detail = message.lines.filter((line) => !line.startsWith("Source: ")).map(slackEscape)
-      .join("\n");
-    const summaryText = fitEscaped(
-      [link ? `*${link}*` : "", detail].filter(Boolean).join("\n"),
-      SLACK_SECTION_MAX,
-    );
-    const blocks: unknown[] = [
-      {
-        type: "header",
-        text: {
-          type: "plain_text",
-          text: truncateText(message.title, SLACK_HEADER_MAX, { marker: "…" }).text,
-          emoji: true,
-        },
-      },
-      { type: "section", text: { type: "mrkdwn", text: summaryText } },
-    ];
-    if (message.change && message.change.diff.length > 0) {
-      // The fences and newlines around the excerpt count in the section limit.
-      const room = SLACK_SECTION_MAX - (FENCE.length * 2 + 2);
-      const excerpt = fitEscaped(_defuseFences(message.change.diff), room, true);
-      blocks.push({
-        type: "section",
-        text: { type: "mrkdwn", text: `${FENCE}\n${excerpt}\n${FENCE}` },
-      });
-    }
-    blocks.push({
-      type: "context",
-      elements: [{ type: "mrkdwn", text: `alert ${slackEscape(message.alert_id)}` }],
-    });
-    const fallback = [message.title, ...message.lines].map(slackEscape).join("\n");
-    const body = JSON.stringify({ text: fitEscaped(fallback, SLACK_TEXT_MAX), blocks });
-    return Promise.resolve({
-      url,
-      headers: {
-        "content-type": "application/json",
-        "user-agent": ALERT_USER_AGENT,
-        "x-alert-id": message.alert_id,
-      },
-      body,
-    });
+    // Promise.try semantics: a thrown error becomes a rejection, as for async channels.
+    return new Promise((resolve) => resolve(_build(message, subscription)));
   },
 };
+
+function _build(
+  message: AlertMessage,
+  subscription: AlertSubscription,
+): HttpDelivery {
+  const url = httpTarget(subscription.target, "slack target");
+  const source = message.source;
+  const link = source ? `<${_escapeUrl(source.url)}|${slackEscape(source.name)}>` : "";
+  // The source line is the link above.
+  const detail = message.lines.filter((line) => !line.startsWith("Source: ")).map(slackEscape)
+    .join("\n");
+  const summaryText = fitEscaped(
+    [link ? `*${link}*` : "", detail].filter(Boolean).join("\n"),
+    SLACK_SECTION_MAX,
+  );
+  const blocks: unknown[] = [
+    {
+      type: "header",
+      text: {
+        type: "plain_text",
+        text: truncateText(message.title, SLACK_HEADER_MAX, { marker: "…" }).text,
+        emoji: true,
+      },
+    },
+    { type: "section", text: { type: "mrkdwn", text: summaryText } },
+  ];
+  if (message.change && message.change.diff.length > 0) {
+    // The fences and newlines around the excerpt count in the section limit.
+    const room = SLACK_SECTION_MAX - (FENCE.length * 2 + 2);
+    const excerpt = fitEscaped(_defuseFences(message.change.diff), room, true);
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: `${FENCE}\n${excerpt}\n${FENCE}` },
+    });
+  }
+  blocks.push({
+    type: "context",
+    elements: [{ type: "mrkdwn", text: `alert ${slackEscape(message.alert_id)}` }],
+  });
+  const fallback = [message.title, ...message.lines].map(slackEscape).join("\n");
+  const body = JSON.stringify({ text: fitEscaped(fallback, SLACK_TEXT_MAX), blocks });
+  return {
+    url,
+    headers: {
+      "content-type": "application/json",
+      "user-agent": ALERT_USER_AGENT,
+      "x-alert-id": message.alert_id,
+    },
+    body,
+  };
+}
 
 /** Escapes the three characters Slack's mrkdwn reserves. */
 export function slackEscape(text: string): string {
