@@ -1,0 +1,94 @@
+/**
+ * What the daily-fetch job needs from the database. `shared/store/job_store.ts` implements
+ * it on supabase-js; unit tests use an in-memory fake.
+ * @module
+ */
+import type { DueCandidate } from "./due_sources.ts";
+import type { RunSourceOutcome, RunStatus, RunTrigger } from "./types.ts";
+import type { PolicyChange, Source } from "../types.ts";
+
+/** A row of `public.job_runs`. */
+export interface JobRunRow {
+  id: string;
+  job_name: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  started_at: string;
+  completed_at: string | null;
+  deadline_at: string;
+  options: Record<string, unknown>;
+  total_items: number;
+  sources_processed: number;
+  sources_succeeded: number;
+  sources_failed: number;
+  sources_skipped: number;
+  changes_detected: number;
+  alerts_sent: number;
+  errors: string[];
+}
+
+/** Result of {@link JobStore.startRun}. */
+export type StartRunResult =
+  | { conflict: false; run: JobRunRow }
+  | { conflict: true; runningRunId: string | null };
+
+/** A work item claimed by one invocation, with what the pipeline needs. */
+export interface ClaimedItem {
+  source: Source;
+  /** The claim's number: the fencing token of its outcome. */
+  attempt: number;
+  /** Idempotency key of this item's fetch. */
+  fetch_id: string;
+  lease_until: string;
+  /** Set when an earlier (dead) claim of this item already recorded its change. */
+  prior_policy_change_id: string | null;
+  prior_snapshot_id: string | null;
+}
+
+/** Outcome of one item, written by {@link JobStore.completeItems}. */
+export interface ItemOutcome {
+  source_id: string;
+  attempt: number;
+  status: "succeeded" | "failed";
+  changed: boolean;
+  baseline: boolean;
+  policy_change_id: string | null;
+  error_class: string | null;
+  error_message: string | null;
+  duration_ms: number;
+  alerts_sent: number;
+  /** Line for `job_runs.errors`, e.g. `source <id> (<name>): timeout: …`. */
+  error_text: string | null;
+}
+
+/** Persistence of the job. */
+export interface JobStore {
+  startRun(
+    jobName: string,
+    trigger: RunTrigger,
+    options: Record<string, unknown>,
+    deadlineMs: number,
+  ): Promise<StartRunResult>;
+  /** Active sources (only these ids when given). */
+  listActiveSources(sourceIds?: string[]): Promise<DueCandidate[]>;
+  /** Frequency name → interval in ms. */
+  listFrequencies(): Promise<Map<string, number>>;
+  addItems(runId: string, due: string[], skipped: string[]): Promise<JobRunRow>;
+  claimItems(
+    runId: string,
+    claimedBy: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<ClaimedItem[]>;
+  completeItems(
+    runId: string,
+    outcomes: ItemOutcome[],
+  ): Promise<{ completed: number; finalised: boolean; run: JobRunRow }>;
+  failRun(runId: string, message: string): Promise<JobRunRow>;
+  getRun(runId: string): Promise<JobRunRow | null>;
+  listRuns(jobName: string, limit: number): Promise<JobRunRow[]>;
+  getRunSources(runId: string): Promise<RunSourceOutcome[]>;
+  getPolicyChange(id: string): Promise<PolicyChange | null>;
+  /** Rows the missed-run watchdog wrote within the last `sinceMs`. */
+  listMissedRuns(jobName: string, sinceMs: number): Promise<JobRunRow[]>;
+}
