@@ -4,8 +4,9 @@
  * <EMAIL_API_KEY>` (left out when no key is configured, e.g. a local capture server) and
  * `Idempotency-Key: <alert id>` so a retried request is not sent twice.
  *
- * A 401 or 403 from the email API means our key is wrong, not that the recipient refuses
- * the alert: those are retried (fixing the key delivers them) rather than dead.
+ * A 401 or 403 from the email API, or a bad EMAIL_API_URL, means our configuration is
+ * wrong, not that the recipient refuses the alert: those are retried (fixing the
+ * configuration delivers them) rather than dead.
  * @module
  */
 import { truncateText } from "../truncate.ts";
@@ -33,7 +34,13 @@ function _build(
   context: ChannelContext,
 ): HttpDelivery {
   const { config } = context;
-  const url = httpTarget(config.EMAIL_API_URL, "EMAIL_API_URL");
+  let url: string;
+  try {
+    url = httpTarget(config.EMAIL_API_URL, "EMAIL_API_URL");
+  } catch (error) {
+    // Our configuration, not the recipient: retried, so fixing it delivers the alert.
+    throw new Error((error as Error).message);
+  }
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(subscription.target)) {
     throw new PermanentDeliveryError("email target is not an email address");
   }

@@ -70,7 +70,7 @@ Deno.test("email channel escapes HTML and cuts a 200 KB diff without breaking UT
   assert.equal(roundTrip, delivery.body);
 });
 
-Deno.test("email channel refuses an invalid address or API URL as permanent", async () => {
+Deno.test("email channel refuses an invalid address as permanent, a bad API URL as retryable", async () => {
   const { message, alert } = changeMessage();
   await assert.rejects(
     emailChannel.render(
@@ -80,14 +80,14 @@ Deno.test("email channel refuses an invalid address or API URL as permanent", as
     ),
     PermanentDeliveryError,
   );
-  await assert.rejects(
-    emailChannel.render(
-      message,
-      { ...alert.subscription, ...TARGET },
-      context({ EMAIL_API_URL: "mailto:x@y.z" }),
-    ),
-    PermanentDeliveryError,
-  );
+  const configError = await emailChannel.render(
+    message,
+    { ...alert.subscription, ...TARGET },
+    context({ EMAIL_API_URL: "mailto:x@y.z" }),
+  ).then(() => null, (e: Error) => e);
+  assert.ok(configError instanceof Error);
+  assert.ok(!(configError instanceof PermanentDeliveryError));
+  assert.match(configError.message, /EMAIL_API_URL must be http\(s\)/);
 });
 
 Deno.test("email channel retries 401/403 from the email API (our key), not the recipient", async () => {
