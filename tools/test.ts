@@ -50,8 +50,7 @@ function proveCounts(text: string): { passed: number; failed: number } | null {
     (n, m) => n + Number(m[1]),
     0,
   );
-  const badFiles =
-    [...text.matchAll(/Wstat: \d+ \(exited \d+\) Tests: 0/g)].length;
+  const badFiles = [...text.matchAll(/Wstat: \d+ \(exited \d+\) Tests: 0/g)].length;
   return { passed: Number(total[1]) - failed, failed: failed + badFiles };
 }
 

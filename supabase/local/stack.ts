@@ -64,9 +64,7 @@ async function run(
   const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) {
     throw new Error(
-      `Command failed: ${cmd} ${
-        args.join(" ")
-      }: exit ${out.code}\n${stdout}\n${stderr}`.trim(),
+      `Command failed: ${cmd} ${args.join(" ")}: exit ${out.code}\n${stdout}\n${stderr}`.trim(),
     );
   }
   return stdout + (opts.quiet ? "" : stderr);
@@ -83,9 +81,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** Runs a command as the postgres user when we are root (the server refuses root). */
 function asPostgres(cmd: string, args: string[]): [string, string[]] {
-  return isRoot
-    ? ["runuser", ["-u", "postgres", "--", cmd, ...args]]
-    : [cmd, args];
+  return isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
 }
 
 async function ensurePackages(): Promise<void> {
@@ -101,14 +97,10 @@ async function ensurePackages(): Promise<void> {
     missing.push("libtap-parser-sourcehandler-pgtap-perl");
   }
   if (missing.length > 0) {
-    const command = `apt-get update && apt-get install -y ${
-      APT_PACKAGES.join(" ")
-    }`;
+    const command = `apt-get update && apt-get install -y ${APT_PACKAGES.join(" ")}`;
     if (!isRoot) {
       throw new Error(
-        `Missing Debian packages ${
-          missing.join(", ")
-        }: run as root: ${command}`,
+        `Missing Debian packages ${missing.join(", ")}: run as root: ${command}`,
       );
     }
     say(`installing ${missing.join(", ")} (apt-get)`);
@@ -363,9 +355,7 @@ async function codeHash(): Promise<string> {
     "SHA-256",
     new TextEncoder().encode(parts.join("\n")),
   );
-  return Array.from(new Uint8Array(digest)).map((b) =>
-    b.toString(16).padStart(2, "0")
-  ).join("");
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function serviceCommand(
@@ -457,9 +447,7 @@ export async function processEnv(): Promise<Record<string, string>> {
   return {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
-    ...(Deno.env.get("DENO_DIR")
-      ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
-      : {}),
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
     SUPABASE_URL,
     SUPABASE_ANON_KEY: keys.anonKey,
     SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
@@ -518,9 +506,7 @@ export async function start(): Promise<void> {
     }
     if (pid !== null) await stopService(service);
     say(
-      `starting ${service}${
-        codeChanged && pid !== null ? " (code changed)" : ""
-      }`,
+      `starting ${service}${codeChanged && pid !== null ? " (code changed)" : ""}`,
     );
     await startService(service, env);
   }

@@ -4,12 +4,7 @@
  */
 import postgres from "postgres";
 import { readKeys } from "../../supabase/local/keys.ts";
-import {
-  DB_URL,
-  DEMO_URL,
-  JWT_SECRET,
-  SUPABASE_URL,
-} from "../../supabase/local/ports.ts";
+import { DB_URL, DEMO_URL, JWT_SECRET, SUPABASE_URL } from "../../supabase/local/ports.ts";
 import { type Db, serviceClient } from "../../shared/store/client.ts";
 
 export { DB_URL, DEMO_URL, JWT_SECRET, SUPABASE_URL };
