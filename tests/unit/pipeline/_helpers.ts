@@ -1,0 +1,61 @@
+/**
+ * Shared test helpers of the pipeline tests: a config that lets loopback through, a
+ * recording sleep, a fetch that records the URLs it was asked for, and source rows.
+ * @module
+ */
+import { DEFAULT_CONFIG } from "../../../shared/config.ts";
+import type { PipelineConfig } from "../../../shared/pipeline/pipeline.ts";
+import type { SleepFn } from "../../../shared/pipeline/sleep.ts";
+import type { FetchFn, Source } from "../../../shared/types.ts";
+
+/** Defaults, with loopback allowed (the fixture site is on 127.0.0.1). */
+export function testConfig(overrides: Partial<PipelineConfig> = {}): PipelineConfig {
+  return { ...DEFAULT_CONFIG, FETCH_ALLOW_LOOPBACK: true, ...overrides };
+}
+
+/** A sleep that resolves at once and remembers what it was asked to wait. */
+export function recordingSleep(): SleepFn & { waits: number[] } {
+  const waits: number[] = [];
+  const fn = ((ms: number, signal?: AbortSignal) => {
+    waits.push(ms);
+    return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve();
+  }) as SleepFn & { waits: number[] };
+  fn.waits = waits;
+  return fn;
+}
+
+/** The real fetch, recording every URL it is asked for (to prove what was not requested). */
+export function recordingFetch(): FetchFn & { urls: string[] } {
+  const urls: string[] = [];
+  const fn = ((input: Request | URL | string, init?: RequestInit) => {
+    urls.push(input instanceof Request ? input.url : String(input));
+    return fetch(input, init);
+  }) as FetchFn & { urls: string[] };
+  fn.urls = urls;
+  return fn;
+}
+
+let _n = 0;
+
+/** A never-fetched source row for `url`. */
+export function newSource(url: string, overrides: Partial<Source> = {}): Source {
+  _n++;
+  return {
+    id: crypto.randomUUID(),
+    name: `Test source ${_n}`,
+    url,
+    active: true,
+    check_frequency: "daily",
+    css_selector: null,
+    ignore_patterns: [],
+    etag: null,
+    last_modified: null,
+    last_hash: null,
+    last_snapshot_id: null,
+    last_checked_at: null,
+    last_success_at: null,
+    consecutive_failures: 0,
+    failing_alerted: false,
+    ...overrides,
+  };
+}

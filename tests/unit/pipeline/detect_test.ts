@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { diffTexts, sha256Hex } from "../../../shared/pipeline/detect.ts";
+
+const OPTIONS = { contextLines: 1, maxChars: 100_000, timeoutMs: 1_000 };
+
+Deno.test("sha256Hex() hashes UTF-8 text to lowercase hex", async () => {
+  assert.equal(
+    await sha256Hex("abc"),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  );
+  assert.match(await sha256Hex("£719"), /^[0-9a-f]{64}$/);
+});
+
+Deno.test("diffTexts() produces a unified diff of the changed lines with context", () => {
+  const change = diffTexts("a\nb\nc\nd\ne", "a\nb\nC\nd\ne", {
+    ...OPTIONS,
+    newHeader: "2026-11-28T02:00:00.000Z",
+  });
+  assert.equal(
+    change.diff,
+    "--- previous\n+++ current\t2026-11-28T02:00:00.000Z\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n d\n",
+  );
+  assert.deepEqual(change.summary, {
+    lines_added: 1,
+    lines_removed: 1,
+    first_changed_lines: ["-c", "+C"],
+  });
+  assert.equal(change.truncated, false);
+  assert.equal(change.coarse, false);
+});
+
+Deno.test("diffTexts() summarises at most five changed lines, each shortened", () => {
+  const old = Array.from({ length: 10 }, (_, i) => `line ${i}`).join("\n");
+  const next = Array.from({ length: 10 }, (_, i) => `LINE ${i} ${"x".repeat(300)}`).join("\n");
+  const { summary } = diffTexts(old, next, OPTIONS);
+  assert.equal(summary.lines_added, 10);
+  assert.equal(summary.lines_removed, 10);
+  assert.equal(summary.first_changed_lines.length, 5);
+  assert.ok(summary.first_changed_lines.every((line) => line.length <= 200));
+});
+
+Deno.test("diffTexts() cuts a long diff at a line end and says so", () => {
+  const old = Array.from({ length: 2_000 }, (_, i) => `old ${i}`).join("\n");
+  const next = Array.from({ length: 2_000 }, (_, i) => `new ${i}`).join("\n");
+  const change = diffTexts(old, next, { ...OPTIONS, maxChars: 1_000 });
+  assert.equal(change.truncated, true);
+  assert.ok(change.diff.length < 1_100);
+  assert.match(change.diff, /\n\.\.\. diff truncated: \d+ more characters\n$/);
+  assert.equal(change.summary.lines_added, 2_000);
+});
+
+Deno.test("diffTexts() shows a wholesale replacement when the line diff runs out of time", () => {
+  const lines = (seed: string) =>
+    Array.from({ length: 6_000 }, (_, i) => `${seed} ${(i * 7919) % 6_007}`).join("\n");
+  const change = diffTexts(lines("a"), lines("b"), { ...OPTIONS, timeoutMs: 1 });
+  assert.equal(change.coarse, true);
+  assert.equal(change.summary.lines_removed, 6_000);
+  assert.equal(change.summary.lines_added, 6_000);
+  assert.match(change.diff, /^@@ -1,6000 \+1,6000 @@$/m);
+});
+
+Deno.test("diffTexts() diffs against an empty previous text", () => {
+  const change = diffTexts("", "new rule", OPTIONS);
+  assert.deepEqual(change.summary, {
+    lines_added: 1,
+    lines_removed: 0,
+    first_changed_lines: ["+new rule"],
+  });
+});

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { PipelineError } from "../../../shared/pipeline/errors.ts";
+import { extractDocument } from "../../../shared/pipeline/extract.ts";
+import { policyPdf } from "../../fixtures/pipeline_pages.ts";
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+const isClass = (errorClass: string) => (error: unknown) =>
+  error instanceof PipelineError && error.errorClass === errorClass;
+
+Deno.test("extractDocument() reads HTML through the HTML extractor", async () => {
+  const out = await extractDocument({
+    body: utf8("<html><body><nav>Menu</nav><main><p>Rule</p></main></body></html>"),
+    contentType: "text/html; charset=utf-8",
+  });
+  assert.equal(out.kind, "html");
+  assert.equal(out.mediaType, "text/html");
+  assert.equal(out.text.trim(), "Rule");
+});
+
+Deno.test("extractDocument() reads plain text as it is", async () => {
+  const out = await extractDocument({ body: utf8("Rule 1\nRule 2"), contentType: "text/plain" });
+  assert.equal(out.kind, "text");
+  assert.equal(out.text, "Rule 1\nRule 2");
+});
+
+Deno.test("extractDocument() pretty-prints JSON so a diff shows the changed field", async () => {
+  const out = await extractDocument({
+    body: utf8('{"fees":{"visa":719},"updated":"2026-11-28"}'),
+    contentType: "application/vnd.api+json",
+  });
+  assert.equal(out.kind, "json");
+  assert.equal(out.text, '{\n  "fees": {\n    "visa": 719\n  },\n  "updated": "2026-11-28"\n}');
+  await assert.rejects(
+    extractDocument({ body: utf8("{oops"), contentType: "application/json" }),
+    isClass("parse"),
+  );
+});
+
+Deno.test("extractDocument() recognises a PDF by its magic bytes whatever the server calls it", async () => {
+  const pdf = await policyPdf({ pages: 1 });
+  for (const contentType of ["application/octet-stream", null, "text/html"]) {
+    const out = await extractDocument({ body: pdf, contentType });
+    assert.equal(out.kind, "pdf", String(contentType));
+    assert.match(out.text, /Part 1: rules for applicants/);
+  }
+});
+
+Deno.test("extractDocument() recognises HTML without a content type by its doctype", async () => {
+  const out = await extractDocument({
+    body: utf8("<!DOCTYPE html><main><p>Rule</p></main>"),
+    contentType: null,
+  });
+  assert.equal(out.kind, "html");
+});
+
+Deno.test("extractDocument() refuses other content as unsupported_content", async () => {
+  await assert.rejects(
+    extractDocument({ body: new Uint8Array([0x89, 0x50, 0x4e, 0x47]), contentType: "image/png" }),
+    (error) => isClass("unsupported_content")(error) && /image\/png/.test((error as Error).message),
+  );
+  await assert.rejects(
+    extractDocument({ body: utf8("just bytes"), contentType: "application/octet-stream" }),
+    isClass("unsupported_content"),
+  );
+});
