@@ -1,95 +1,193 @@
 /**
- * The `api` edge function as a Hono app: routes under `/api`, one error handler that turns
- * every failure into `{"error": {"code", "message"}}`, dependencies passed in.
+ * The `api` edge function as a Hono app: routes under `/api` (the gateway adds
+ * `/functions/v1`), bearer auth on the job routes, zod validation of every input, an OpenAPI
+ * 3.1 document generated from the same schemas, and one error handler that turns every
+ * failure into `{"error": {"code", "message"}}`. Dependencies are passed in.
  * @module
  */
-import { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Config } from "../../shared/config.ts";
+import { type AuthEnv, requireCaller } from "../../shared/auth/middleware.ts";
+import type { Caller } from "../../shared/auth/caller.ts";
+import type { JobService, RunOptions } from "../../shared/jobs/types.ts";
 import type { Db } from "../../shared/store/client.ts";
 import { pingDatabase } from "../../shared/store/client.ts";
 import type { Clock, Logger } from "../../shared/types.ts";
+import { ApiError, errorHandler, validationError } from "./errors.ts";
+import { optionalJsonBody } from "./json_body.ts";
+import {
+  BEARER_SCHEME,
+  dailyFetchRoute,
+  getRunRoute,
+  healthRoute,
+  listRunsRoute,
+} from "./routes.ts";
+
+export { ApiError } from "./errors.ts";
 
 /** What the app needs from the outside world. */
 export interface AppDeps {
-  /** Service-role client for the job's own work. */
+  /** Service-role client for the function's own work (health check). */
   db: Db;
   logger: Logger;
   clock: Clock;
+  /** The daily-fetch job: start, process and read runs. */
+  jobs: JobService;
+  /** Verifies a bearer token (build it once: it holds the JWKS cache); throws AuthError. */
+  verify: (token: string) => Promise<Caller>;
+  /**
+   * Keeps the function alive until `promise` settles after the response is sent
+   * (`EdgeRuntime.waitUntil` on Supabase). Without it the promise just runs on.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  /** Tuning: the largest request body. */
+  config: Pick<Config, "API_MAX_BODY_BYTES">;
 }
 
-const CODES: Record<number, string> = {
-  400: "bad_request",
-  401: "unauthorized",
-  403: "forbidden",
-  404: "not_found",
-  405: "method_not_allowed",
-  409: "conflict",
-  413: "payload_too_large",
-  415: "unsupported_media_type",
-  422: "unprocessable_entity",
-  429: "too_many_requests",
-  503: "unavailable",
-};
+/** The prefix the Supabase gateway puts before the function's own paths. */
+export const PUBLIC_PREFIX = "/functions/v1";
 
-/** An HTTP error with a machine-readable code, for `{"error": {"code", "message"}}`. */
-export class ApiError extends HTTPException {
-  constructor(status: ContentfulStatusCode, readonly code: string, message: string) {
-    super(status, { message });
-  }
-}
+/** Kinds of caller allowed to start and read runs. */
+const JOB_CALLERS = ["service_role", "admin"] as const;
 
-/** Builds the app. */
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono().basePath("/api");
+/**
+ * Builds the app.
+ * @example
+ * Deno.serve(createApp(await realDeps()).fetch);
+ * const res = await createApp(fakeDeps).request("/api/health");
+ */
+export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
+  const app = new OpenAPIHono<AuthEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.target, result.error);
+    },
+  }).basePath("/api");
 
-  app.get("/health", async (c) => {
+  app.onError(errorHandler(deps.logger));
+  app.notFound((c) => {
+    throw new ApiError(404, "not_found", `No route for ${c.req.method} ${_printable(c.req.path)}`);
+  });
+
+  app.openapi(healthRoute, async (c) => {
     try {
       const latency = await pingDatabase(deps.db);
       return c.json({
-        status: "ok",
-        database: "reachable",
+        status: "ok" as const,
+        database: "reachable" as const,
         latency_ms: latency,
         time: deps.clock().toISOString(),
-      });
+      }, 200);
     } catch (e) {
       deps.logger.error("Health check: database unreachable: {error}", { error: String(e) });
       return c.json({
-        status: "degraded",
-        database: "unreachable",
+        status: "degraded" as const,
+        database: "unreachable" as const,
         time: deps.clock().toISOString(),
       }, 503);
     }
   });
 
-  app.notFound((c) =>
-    c.json(
-      { error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}` } },
-      404,
-    )
+  // Auth before anything reads the body: an unauthenticated caller gets 401, never 400/413.
+  app.use("/jobs/*", requireCaller({ verify: deps.verify, allow: [...JOB_CALLERS] }));
+  app.post(
+    dailyFetchRoute.getRoutingPath(),
+    optionalJsonBody({ maxBytes: deps.config.API_MAX_BODY_BYTES }),
   );
 
-  app.onError((err, c) => {
-    if (err instanceof HTTPException) {
-      const status = err.status;
-      const code = err instanceof ApiError ? err.code : CODES[status] ?? "error";
-      const res = err.getResponse();
-      const headers: Record<string, string> = {};
-      const www = res.headers.get("www-authenticate");
-      if (www) headers["WWW-Authenticate"] = www;
-      return c.json(
-        { error: { code, message: err.message || code } },
-        status as ContentfulStatusCode,
-        headers,
+  app.openapi(dailyFetchRoute, async (c) => {
+    const caller = c.get("caller");
+    const body = c.req.valid("json");
+    const trigger = body.trigger ?? "manual";
+    if (trigger === "cron" && caller.kind !== "service_role") {
+      throw new ApiError(
+        403,
+        "forbidden",
+        "Caller not allowed: only the service role may start a cron run",
       );
     }
-    deps.logger.error("Unhandled error on {method} {path}: {error}", {
-      method: c.req.method,
-      path: c.req.path,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    const options: RunOptions = {
+      trigger,
+      ...(body.force !== undefined ? { force: body.force } : {}),
+      ...(body.source_ids !== undefined ? { source_ids: body.source_ids } : {}),
+    };
+    const started = await deps.jobs.startRun(options);
+    deps.logger.info("Run {run_id} started by {caller} ({trigger})", {
+      run_id: started.run_id,
+      caller: caller.kind,
+      trigger,
     });
-    return c.json({ error: { code: "internal", message: "Internal error" } }, 500);
+    if (_prefersAsync(c.req.header("Prefer"))) {
+      _inBackground(deps, started.run_id);
+      return c.json(started, 202, {
+        Location: `${PUBLIC_PREFIX}/api/jobs/runs/${started.run_id}`,
+        "Preference-Applied": "respond-async",
+      });
+    }
+    return c.json(await deps.jobs.processRun(started.run_id), 200);
   });
 
+  app.openapi(listRunsRoute, async (c) => {
+    const { limit } = c.req.valid("query");
+    return c.json({ runs: await deps.jobs.listRuns(limit) }, 200);
+  });
+
+  app.openapi(getRunRoute, async (c) => {
+    const { run_id } = c.req.valid("param");
+    const run = await deps.jobs.getRun(run_id);
+    if (run === null) throw new ApiError(404, "not_found", `Cannot find run ${run_id}`);
+    return c.json(run, 200);
+  });
+
+  app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "The project's service-role key, or the access token of a user whose " +
+      "`app_metadata.role` is `admin`.",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Policy change monitor API",
+      version: "1.0.0",
+      description: "Starts and reports the daily fetch of policy sources. Errors are " +
+        '`{"error": {"code", "message"}}`.',
+    },
+    // The function sees `/api/...`; callers reach it through the gateway's prefix.
+    servers: [{ url: PUBLIC_PREFIX, description: "Supabase functions gateway" }],
+  });
+  // Relative, so the page finds the document behind any prefix (…/api/docs → …/api/openapi.json).
+  app.get("/docs", swaggerUI({ url: "./openapi.json", title: "Policy change monitor API" }));
+
   return app;
+}
+
+/** RFC 7240: `Prefer: respond-async` among comma-separated preferences (case-insensitive). */
+function _prefersAsync(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(",").some((pref) =>
+    pref.split(";")[0]?.split("=")[0]?.trim().toLowerCase() === "respond-async"
+  );
+}
+
+/** Processes a started run after the response; failures are logged, never unhandled. */
+function _inBackground(deps: AppDeps, runId: string): void {
+  const work = deps.jobs.processRun(runId).then(
+    (result) =>
+      deps.logger.info("Run {run_id} processed in the background: {status}", {
+        run_id: runId,
+        status: result.status,
+      }),
+    (error) =>
+      deps.logger.error("Cannot process run {run_id} in the background: {error}", {
+        run_id: runId,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      }),
+  );
+  deps.waitUntil?.(work);
+}
+
+function _printable(path: string): string {
+  return path.length <= 200 && /^[\x21-\x7e]*$/.test(path) ? path : "(path not shown)";
 }

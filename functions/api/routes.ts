@@ -1,0 +1,143 @@
+/**
+ * The API's routes as OpenAPI route definitions: what each accepts (validated by
+ * @hono/zod-openapi before the handler runs) and answers (documented in `openapi.json`).
+ * Paths are relative to the app's base path `/api`.
+ * @module
+ */
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
+import {
+  DailyFetchRequestSchema,
+  ErrorBodySchema,
+  JobResultSchema,
+  RunDetailsSchema,
+  RunListSchema,
+  UuidSchema,
+} from "../../shared/schemas.ts";
+
+/** Name of the bearer security scheme in the OpenAPI document. */
+export const BEARER_SCHEME = "BearerAuth";
+
+/** Default and largest `limit` of the run list. */
+export const RUNS_LIMIT = { default: 20, max: 100 } as const;
+
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
+const error = (description: string) => ({ description, content: json(ErrorBodySchema) });
+
+const AUTH_ERRORS = {
+  401: error("Missing or invalid bearer token (missing, malformed, expired, badly signed)."),
+  403: error("Valid token, but the caller is neither the service role nor an admin."),
+  503: error("The token cannot be checked now: the signing keys are unavailable."),
+} as const;
+
+const HealthSchema = z.object({
+  status: z.enum(["ok", "degraded"]),
+  database: z.enum(["reachable", "unreachable"]),
+  latency_ms: z.number().optional(),
+  time: z.string().meta({ format: "date-time" }),
+}).meta({ id: "Health" });
+
+/** `GET /api/health`: liveness and database reachability; no auth. */
+export const healthRoute = createRoute({
+  method: "get",
+  path: "/health",
+  tags: ["ops"],
+  summary: "Health check",
+  description: "Whether the function runs and reaches the database. Needs no token.",
+  responses: {
+    200: { description: "Healthy.", content: json(HealthSchema) },
+    503: { description: "The database is unreachable.", content: json(HealthSchema) },
+  },
+});
+
+/** `POST /api/jobs/daily-fetch`: start a run, synchronously or in the background. */
+export const dailyFetchRoute = createRoute({
+  method: "post",
+  path: "/jobs/daily-fetch",
+  tags: ["jobs"],
+  summary: "Run the daily fetch",
+  description: "Checks the due sources (or the ones named) for changes and sends alerts. " +
+    "Synchronous by default (200 with the result); with `Prefer: respond-async` the run " +
+    "continues in the background and the answer is 202 with a `Location` to poll. " +
+    "Allowed: the service-role key, or a user whose `app_metadata.role` is `admin`.",
+  security: [{ [BEARER_SCHEME]: [] }],
+  request: {
+    headers: z.object({
+      prefer: z.string().optional().meta({
+        description: "`respond-async` to get 202 at once and run in the background.",
+        example: "respond-async",
+      }),
+    }),
+    body: {
+      required: false,
+      description: "Optional; an empty body means `{}`. Unknown fields are refused.",
+      content: json(DailyFetchRequestSchema),
+    },
+  },
+  responses: {
+    200: {
+      description: "The run finished (or this invocation's budget ended).",
+      content: json(JobResultSchema),
+    },
+    202: {
+      description: "The run started and continues in the background.",
+      headers: z.object({
+        location: z.string().meta({
+          description: "Where to poll the run: `/functions/v1/api/jobs/runs/{run_id}`.",
+        }),
+        "preference-applied": z.string().meta({ example: "respond-async" }),
+      }),
+      content: json(JobResultSchema),
+    },
+    400: error("Malformed JSON or a body that does not match the schema; see `details`."),
+    ...AUTH_ERRORS,
+    409: error("A run is already in progress (`code` run_in_progress, `run_id` names it)."),
+    413: error("The body is larger than the limit (64 KB by default)."),
+    415: error("The body is not application/json."),
+    500: error("Unexpected failure."),
+  },
+});
+
+/** `GET /api/jobs/runs`: the most recent runs. */
+export const listRunsRoute = createRoute({
+  method: "get",
+  path: "/jobs/runs",
+  tags: ["jobs"],
+  summary: "List recent runs",
+  security: [{ [BEARER_SCHEME]: [] }],
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(RUNS_LIMIT.max).default(RUNS_LIMIT.default)
+        .meta({ description: "How many runs, 1 to 100.", example: RUNS_LIMIT.default }),
+    }),
+  },
+  responses: {
+    200: { description: "Most recent runs first.", content: json(RunListSchema) },
+    400: error("`limit` is not an integer from 1 to 100."),
+    ...AUTH_ERRORS,
+    500: error("Unexpected failure."),
+  },
+});
+
+/** `GET /api/jobs/runs/{run_id}`: one run with progress and per-source outcomes. */
+export const getRunRoute = createRoute({
+  method: "get",
+  path: "/jobs/runs/{run_id}",
+  tags: ["jobs"],
+  summary: "Get a run",
+  description: "A run's result so far, its progress and what it did with each source.",
+  security: [{ [BEARER_SCHEME]: [] }],
+  request: {
+    params: z.object({
+      run_id: UuidSchema.meta({ param: { name: "run_id", in: "path" } }),
+    }),
+  },
+  responses: {
+    200: { description: "The run.", content: json(RunDetailsSchema) },
+    400: error("`run_id` is not a UUID."),
+    ...AUTH_ERRORS,
+    404: error("No run has this id."),
+    500: error("Unexpected failure."),
+  },
+});

@@ -1,0 +1,237 @@
+/**
+ * Test helpers of the API: a recording fake JobService, real tokens signed with the local
+ * JWT secret, and the app built from fakes.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type AppDeps, createApp } from "../../../functions/api/app.ts";
+import {
+  LOCAL_JWT_SECRET,
+  makeAnonKey,
+  makeServiceRoleKey,
+  signHs256,
+} from "../../../shared/auth/keys.ts";
+import { createVerifier } from "../../../shared/auth/verify.ts";
+import { DEFAULT_CONFIG } from "../../../shared/config.ts";
+import {
+  type JobResult,
+  type JobService,
+  type RunDetails,
+  RunInProgressError,
+  type RunOptions,
+} from "../../../shared/jobs/types.ts";
+import { captureLogger } from "../../../shared/log.ts";
+import { serviceClient } from "../../../shared/store/client.ts";
+import type { FetchFn } from "../../../shared/types.ts";
+
+/** The fixed "now" of the tests. */
+export const NOW = new Date("2026-12-01T12:00:00Z");
+const NOW_S = Math.floor(NOW.getTime() / 1000);
+
+/** A user id for user tokens. */
+export const USER_ID = "0b7c6a52-7f4e-4f38-a5a4-2d3c1e9f8a60";
+
+/** A JobResult with the given overrides. */
+export function jobResult(overrides: Partial<JobResult> = {}): JobResult {
+  return {
+    run_id: crypto.randomUUID(),
+    status: "running",
+    trigger: "manual",
+    started_at: NOW.toISOString(),
+    completed_at: null,
+    sources_processed: 0,
+    sources_succeeded: 0,
+    sources_failed: 0,
+    sources_skipped: 0,
+    changes_detected: 0,
+    alerts_sent: 0,
+    errors: [],
+    ...overrides,
+  };
+}
+
+/** A deferred promise the test resolves itself (no timers, so no leaks). */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Options of {@link fakeJobs}. */
+export interface FakeJobsOptions {
+  /** startRun throws RunInProgressError naming this run. */
+  inProgress?: string | null;
+  /** processRun waits for this before answering (a slow run). */
+  processGate?: Promise<void>;
+  /** processRun rejects with this. */
+  processError?: Error;
+  /** Any method throws this (an unexpected failure). */
+  explode?: Error;
+}
+
+/** A JobService that keeps runs in memory and records every call. */
+export function fakeJobs(options: FakeJobsOptions = {}) {
+  const runs = new Map<string, RunDetails>();
+  const calls = {
+    startRun: [] as RunOptions[],
+    processRun: [] as string[],
+    getRun: [] as string[],
+    listRuns: [] as number[],
+  };
+  const service: JobService = {
+    startRun(opts) {
+      calls.startRun.push(opts);
+      if (options.explode) return Promise.reject(options.explode);
+      if (options.inProgress !== undefined) {
+        return Promise.reject(new RunInProgressError(options.inProgress));
+      }
+      const total = opts.source_ids?.length ?? 3;
+      const result = jobResult({ trigger: opts.trigger });
+      runs.set(result.run_id, { ...result, progress: { done: 0, total }, sources: [] });
+      return Promise.resolve(result);
+    },
+    async processRun(runId) {
+      calls.processRun.push(runId);
+      if (options.processGate) await options.processGate;
+      if (options.processError) throw options.processError;
+      const run = runs.get(runId);
+      if (run === undefined) throw new Error(`Cannot process run ${runId}: unknown`);
+      const total = run.progress.total;
+      const done: RunDetails = {
+        ...run,
+        status: "succeeded",
+        completed_at: NOW.toISOString(),
+        sources_processed: total,
+        sources_succeeded: total,
+        progress: { done: total, total },
+      };
+      runs.set(runId, done);
+      const { progress: _p, sources: _s, ...result } = done;
+      return result;
+    },
+    getRun(runId) {
+      calls.getRun.push(runId);
+      if (options.explode) return Promise.reject(options.explode);
+      return Promise.resolve(runs.get(runId) ?? null);
+    },
+    listRuns(limit) {
+      calls.listRuns.push(limit);
+      if (options.explode) return Promise.reject(options.explode);
+      const all = [...runs.values()].map(({ progress: _p, sources: _s, ...r }) => r);
+      return Promise.resolve(all.slice(0, limit));
+    },
+  };
+  return { service, calls, runs };
+}
+
+/** A fetch that answers PostgREST-like `[]` (health) and never reaches the network. */
+const fakeRestFetch: FetchFn = () =>
+  Promise.resolve(
+    new Response("[]", { status: 200, headers: { "content-type": "application/json" } }),
+  );
+
+/** A fetch that must not be called (the tests sign HS256 only, so no JWKS is fetched). */
+const noFetch: FetchFn = (input) => Promise.reject(new Error(`Unexpected fetch of ${input}`));
+
+/** Builds the app from fakes; returns it with the fakes to inspect. */
+export function makeTestApp(
+  options: FakeJobsOptions & { maxBodyBytes?: number; verify?: AppDeps["verify"] } = {},
+) {
+  const jobs = fakeJobs(options);
+  const logger = captureLogger();
+  const background: Promise<unknown>[] = [];
+  const app = createApp({
+    db: serviceClient("http://db.invalid", "service-key", fakeRestFetch),
+    logger,
+    clock: () => NOW,
+    jobs: jobs.service,
+    verify: options.verify ??
+      createVerifier({ jwtSecret: LOCAL_JWT_SECRET, fetch: noFetch, clock: () => NOW }),
+    waitUntil: (p) => background.push(p),
+    config: {
+      ...DEFAULT_CONFIG,
+      ...(options.maxBodyBytes !== undefined ? { API_MAX_BODY_BYTES: options.maxBodyBytes } : {}),
+    },
+  });
+  return { app, jobs, logger, background };
+}
+
+const user = (appRole?: string, extra: Record<string, unknown> = {}) => ({
+  sub: USER_ID,
+  aud: "authenticated",
+  role: "authenticated",
+  exp: NOW_S + 3600,
+  app_metadata: appRole === undefined ? {} : { role: appRole },
+  ...extra,
+});
+
+const b64url = (value: unknown) =>
+  btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+
+/** Real tokens of every kind of caller, signed with the local JWT secret. */
+export async function tokens() {
+  return {
+    service: await makeServiceRoleKey(LOCAL_JWT_SECRET),
+    anon: await makeAnonKey(LOCAL_JWT_SECRET),
+    user: await signHs256(user(), LOCAL_JWT_SECRET),
+    admin: await signHs256(user("admin"), LOCAL_JWT_SECRET),
+    /** user_metadata is editable by the user: it must not make an admin. */
+    selfMadeAdmin: await signHs256(
+      user(undefined, { user_metadata: { role: "admin" } }),
+      LOCAL_JWT_SECRET,
+    ),
+    expiredAdmin: await signHs256(user("admin", { exp: NOW_S - 60 }), LOCAL_JWT_SECRET),
+    wrongSecretService: await makeServiceRoleKey(
+      "another-secret-that-is-at-least-32-characters-long",
+    ),
+    algNone: `${b64url({ alg: "none", typ: "JWT" })}.${
+      b64url({ role: "service_role", exp: NOW_S + 3600 })
+    }.`,
+  };
+}
+
+/** Asserts that a response body shows no stack trace. */
+export function assertNoStack(text: string): void {
+  assert.doesNotMatch(text, /\bat \S*\s?\(?\S+:\d+:\d+/);
+  assert.doesNotMatch(text, /\n\s+at /);
+  assert.doesNotMatch(text, /file:\/\//);
+}
+
+/** Reads an error response: asserts the JSON error shape and returns it. */
+export async function errorBody(res: Response) {
+  const text = await res.text();
+  assertNoStack(text);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  const body = JSON.parse(text) as {
+    error: {
+      code: string;
+      message: string;
+      details?: { path: string; message: string }[];
+      run_id?: string;
+    };
+  };
+  assert.equal(typeof body.error?.code, "string");
+  assert.equal(typeof body.error?.message, "string");
+  assert.ok(body.error.message.length > 0);
+  return body.error;
+}
+
+/** The contract fields of a JobResult, in order. */
+export const JOB_RESULT_FIELDS = [
+  "run_id",
+  "status",
+  "trigger",
+  "started_at",
+  "completed_at",
+  "sources_processed",
+  "sources_succeeded",
+  "sources_failed",
+  "sources_skipped",
+  "changes_detected",
+  "alerts_sent",
+  "errors",
+] as const;
