@@ -267,12 +267,11 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
         assert.equal(typeof res.body.error?.code, "string", name);
         assert.equal(typeof res.body.error?.message, "string", name);
       }
-      for (
-        const [name, token] of [["admin (HS256)", await userToken("admin")], [
-          "admin (ES256 via JWKS)",
-          es256Admin,
-        ]]
-      ) {
+      const admins: Array<[string, string]> = [
+        ["admin (HS256)", await userToken("admin")],
+        ["admin (ES256 via JWKS)", es256Admin],
+      ];
+      for (const [name, token] of admins) {
         const res = await post(token, { source_ids: ids });
         assert.equal(res.status, 200, `${name}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.trigger, "manual");
