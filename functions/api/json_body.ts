@@ -19,8 +19,7 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
  * Middleware for routes whose JSON body is optional. Run it before the route's zod
- * validator: it leaves the parsed body in hono's body cache, where the validator's
- * `c.req.json()` finds it.
+ * validator, which then reads the body with `c.req.json()`.
  * - body larger than `maxBytes` (declared or streamed) → 413 `payload_too_large`;
  * - a body with a content type other than `application/json` (or `+json`) → 415;
  * - no body, or an empty / blank JSON body → `{}`;
@@ -44,21 +43,22 @@ export function optionalJsonBody(options: JsonBodyOptions): MiddlewareHandler {
       if (c.req.raw.body !== null && (await c.req.arrayBuffer()).byteLength > 0) {
         throw _unsupported("none");
       }
-      c.req.bodyCache.json = Promise.resolve({});
       return await next();
     }
     const mediaType = contentType.split(";")[0]?.trim() ?? "";
     if (!JSON_MEDIA_TYPE.test(mediaType)) throw _unsupported(mediaType);
-    const text = await c.req.text();
-    let value: unknown = {};
-    if (text.trim() !== "") {
+    // A clone, so the validator after us still reads the body through hono's c.req.json().
+    const text = await c.req.raw.clone().text();
+    if (text.trim() === "") {
+      // As hono's bodyLimit does, swap the request to change what later readers see.
+      c.req.raw = new Request(c.req.raw, { body: "{}" });
+    } else {
       try {
-        value = JSON.parse(text);
+        JSON.parse(text);
       } catch {
         throw new ApiError(400, "bad_request", "Invalid request body: malformed JSON");
       }
     }
-    c.req.bodyCache.json = Promise.resolve(value);
     await next();
   };
   return (c, next) => limit(c, () => parse(c, next));
