@@ -239,7 +239,8 @@ export async function runFetchPipeline(
     }
   } catch (thrown) {
     const error = thrown instanceof PipelineError ? thrown : _internal(thrown);
-    const message = `Cannot fetch source ${source.id}: ${error.message}`;
+    // Library messages often end with a period; ours never do.
+    const message = `Cannot fetch source ${source.id}: ${error.message.trim().replace(/\.+$/, "")}`;
     result.status = "failed";
     result.error_class = error.errorClass;
     result.error_message = message;
