@@ -1,0 +1,207 @@
+/**
+ * The alert outbox on Supabase: an {@link AlertStore} over a service-role supabase-js
+ * client, calling the RPCs of `supabase/migrations/*_alerts.sql` (atomic enqueue, claim
+ * with `for update skip locked` and a lease, fenced finish, source-health transitions,
+ * signing inside the database). Answers are validated with zod before the engine sees
+ * them.
+ * @module
+ */
+import { z } from "zod";
+import type {
+  AlertStore,
+  ClaimOptions,
+  ClaimResult,
+  FinishOptions,
+  OperationalEvent,
+  QueuedAlert,
+  SourceHealthResult,
+} from "../alerts/types.ts";
+import type { PolicyChange } from "../types.ts";
+import type { Db } from "./client.ts";
+
+const Kind = z.enum(["policy_change", "source_failing", "source_recovered", "run_missed"]);
+const Channel = z.enum(["webhook", "slack", "email"]);
+const Timestamp = z.string().transform((s) => new Date(s).toISOString());
+
+const QueuedSchema = z.object({
+  id: z.string(),
+  subscription_id: z.string(),
+  channel: Channel,
+  kind: Kind,
+  status: z.enum(["pending", "sending", "sent", "failed", "dead"]),
+  attempts: z.number().int(),
+  next_attempt_at: Timestamp,
+});
+
+const ClaimSchema = z.object({
+  claimed: z.array(z.object({
+    id: z.string(),
+    kind: Kind,
+    attempt: z.number().int(),
+    lease_until: Timestamp,
+    policy_change_id: z.string().nullable(),
+    event_key: z.string().nullable(),
+    payload: z.record(z.string(), z.unknown()).nullable(),
+    created_at: Timestamp,
+    subscription: z.object({
+      id: z.string(),
+      source_id: z.string().nullable(),
+      channel: Channel,
+      target: z.string(),
+      has_secret: z.boolean(),
+      active: z.boolean(),
+    }),
+    source: z.object({ id: z.string(), name: z.string(), url: z.string() }).nullable(),
+  })),
+  abandoned: z.array(z.object({
+    id: z.string(),
+    kind: Kind,
+    subscription_id: z.string(),
+    channel: Channel,
+    attempts: z.number().int(),
+    error: z.string(),
+  })),
+});
+
+const HealthSchema = z.object({
+  transition: z.enum(["source_failing", "source_recovered"]).nullable(),
+  consecutive_failures: z.number().int(),
+  alerts: z.array(QueuedSchema),
+});
+
+const ChangeSchema = z.object({
+  id: z.string(),
+  source_id: z.string(),
+  snapshot_id: z.string().nullable(),
+  previous_snapshot_id: z.string().nullable(),
+  detected_at: Timestamp,
+  diff: z.string(),
+  summary: z.object({
+    lines_added: z.number().default(0),
+    lines_removed: z.number().default(0),
+    first_changed_lines: z.array(z.string()).default([]),
+  }).catch({ lines_added: 0, lines_removed: 0, first_changed_lines: [] }),
+});
+
+/** Largest number of ids per `in (...)` filter (keeps the URL short). */
+const IN_CHUNK = 100;
+
+/**
+ * Creates the Supabase alert store. `db` must be a service-role client: the RPCs are
+ * granted to service_role only.
+ * @example
+ * const store = createSupabaseAlertStore(serviceClient(url, serviceRoleKey));
+ */
+export function createSupabaseAlertStore(db: Db): AlertStore {
+  async function rpc<T>(
+    what: string,
+    fn: string,
+    args: Record<string, unknown>,
+    schema: z.ZodType<T>,
+  ) {
+    const { data, error } = await db.rpc(fn, args);
+    if (error) throw new Error(`${what}: ${error.message}`);
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      throw new Error(`${what}: unexpected answer from ${fn}: ${parsed.error.issues[0]?.message}`);
+    }
+    return parsed.data;
+  }
+
+  return {
+    enqueueChangeAlerts(changeId, now): Promise<QueuedAlert[]> {
+      return rpc(
+        `Cannot queue alerts of policy change ${changeId}`,
+        "enqueue_policy_change_alerts",
+        { p_policy_change_id: changeId, p_now: now.toISOString() },
+        z.array(QueuedSchema),
+      );
+    },
+
+    enqueueOperationalAlerts(event: OperationalEvent, now): Promise<QueuedAlert[]> {
+      return rpc(
+        `Cannot queue ${event.kind} alerts`,
+        "enqueue_operational_alerts",
+        {
+          p_kind: event.kind,
+          p_event_key: event.event_key,
+          p_source_id: event.source_id,
+          p_payload: event.payload,
+          p_now: now.toISOString(),
+        },
+        z.array(QueuedSchema),
+      );
+    },
+
+    recordSourceHealth(sourceId, succeeded, threshold, now): Promise<SourceHealthResult> {
+      return rpc(
+        `Cannot record the health of source ${sourceId}`,
+        "record_source_health",
+        {
+          p_source_id: sourceId,
+          p_succeeded: succeeded,
+          p_threshold: threshold,
+          p_now: now.toISOString(),
+        },
+        HealthSchema,
+      );
+    },
+
+    claimAlerts(options: ClaimOptions): Promise<ClaimResult> {
+      return rpc(
+        "Cannot claim alerts",
+        "claim_alerts",
+        {
+          p_now: options.now.toISOString(),
+          p_lease_ms: options.leaseMs,
+          p_limit: options.limit,
+          p_max_attempts: options.maxAttempts,
+          p_alert_ids: options.alertIds,
+          p_exclude_ids: options.excludeIds,
+        },
+        ClaimSchema,
+      );
+    },
+
+    finishAlert(options: FinishOptions): Promise<boolean> {
+      return rpc(
+        `Cannot record the result of alert ${options.id}`,
+        "finish_alert",
+        {
+          p_alert_id: options.id,
+          p_attempt: options.attempt,
+          p_status: options.status,
+          p_error: options.error,
+          p_next_attempt_at: options.nextAttemptAt?.toISOString() ?? null,
+          p_now: options.now.toISOString(),
+        },
+        z.boolean(),
+      );
+    },
+
+    async getPolicyChanges(ids: string[]): Promise<PolicyChange[]> {
+      const changes: PolicyChange[] = [];
+      for (let i = 0; i < ids.length; i += IN_CHUNK) {
+        const { data, error } = await db.from("policy_changes")
+          .select("id, source_id, snapshot_id, previous_snapshot_id, detected_at, diff, summary")
+          .in("id", ids.slice(i, i + IN_CHUNK));
+        if (error) throw new Error(`Cannot load policy changes: ${error.message}`);
+        const parsed = z.array(ChangeSchema).safeParse(data);
+        if (!parsed.success) {
+          throw new Error(`Cannot load policy changes: ${parsed.error.issues[0]?.message}`);
+        }
+        changes.push(...parsed.data);
+      }
+      return changes;
+    },
+
+    signBody(subscriptionId, body): Promise<string> {
+      return rpc(
+        `Cannot sign alert body for subscription ${subscriptionId}`,
+        "sign_alert_body",
+        { p_subscription_id: subscriptionId, p_body: body },
+        z.string().regex(/^[0-9a-f]{64}$/),
+      );
+    },
+  };
+}

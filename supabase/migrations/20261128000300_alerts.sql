@@ -1,0 +1,271 @@
+-- The alert engine's database side: the outbox in public.alerts is written, claimed and
+-- completed only through these RPCs, so every step is atomic and idempotent.
+--   * enqueue: one row per (change, subscription) or (event_key, subscription); the unique
+--     keys make a second enqueue a no-op.
+--   * claim: due rows (pending, failed past their backoff, or sending past their lease)
+--     move to 'sending' with attempts + 1 and next_attempt_at = end of the lease, under
+--     `for update skip locked`, so two engines never claim the same row and a crashed
+--     sender's row is claimed again after its lease.
+--   * finish: records sent / failed (with the next attempt time) / dead, fenced by the
+--     attempt number so a sender that lost its lease cannot overwrite a newer attempt.
+--   * source health: flips sources.failing_alerted and queues the "source failing" or
+--     "source recovered" alerts in the same transaction.
+--   * signing: subscription secrets never leave the database; the engine asks for the
+--     HMAC-SHA256 of a body instead (pgcrypto, schema extensions).
+-- All of them are security definer with an empty search_path and are executable by
+-- service_role only (the edge function's own work).
+
+create schema if not exists extensions;
+create extension if not exists pgcrypto with schema extensions;
+
+create index if not exists alerts_subscription_idx on public.alerts (subscription_id);
+create index if not exists alerts_event_key_idx on public.alerts (event_key) where event_key is not null;
+
+-- ---------------------------------------------------------------------------
+-- Rows as the engine reads them: no secret, only whether there is one.
+create or replace function private.alert_queued_json(p_alert public.alerts)
+returns jsonb
+language sql stable set search_path = '' as $$
+  select jsonb_build_object(
+    'id', p_alert.id,
+    'subscription_id', p_alert.subscription_id,
+    'channel', (select s.channel from public.subscriptions s where s.id = p_alert.subscription_id),
+    'kind', p_alert.kind,
+    'status', p_alert.status,
+    'attempts', p_alert.attempts,
+    'next_attempt_at', p_alert.next_attempt_at)
+$$;
+comment on function private.alert_queued_json(public.alerts) is 'An alerts row as returned by the enqueue RPCs (QueuedAlert in shared/alerts/types.ts).';
+
+create or replace function private.enqueue_operational_alerts(
+  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz)
+returns jsonb
+language plpgsql set search_path = '' as $$
+declare v_rows jsonb;
+begin
+  if p_kind not in ('source_failing', 'source_recovered', 'run_missed') then
+    raise exception 'Cannot queue operational alerts: unknown kind %', p_kind using errcode = '22023';
+  end if;
+  if p_event_key is null or length(p_event_key) = 0 then
+    raise exception 'Cannot queue % alerts: empty event_key', p_kind using errcode = '22023';
+  end if;
+  insert into public.alerts (kind, event_key, source_id, payload, subscription_id, status, next_attempt_at)
+  select p_kind, p_event_key, p_source_id, coalesce(p_payload, '{}'::jsonb), s.id, 'pending', p_now
+  from public.subscriptions s
+  where s.active and s.operational_alerts
+    and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
+  on conflict (event_key, subscription_id) do nothing;
+  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
+  into v_rows
+  from public.alerts a where a.event_key = p_event_key;
+  return v_rows;
+end $$;
+comment on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz) is 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events) and returns every row of the event.';
+revoke all on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz) from public;
+
+-- ---------------------------------------------------------------------------
+create or replace function public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamptz)
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_source_id uuid;
+  v_rows jsonb;
+begin
+  select pc.source_id into v_source_id from public.policy_changes pc where pc.id = p_policy_change_id;
+  if not found then
+    raise exception 'Cannot queue alerts of policy change %: not found', p_policy_change_id
+      using errcode = 'P0002';
+  end if;
+  insert into public.alerts (policy_change_id, subscription_id, kind, source_id, status, next_attempt_at)
+  select p_policy_change_id, s.id, 'policy_change', v_source_id, 'pending', p_now
+  from public.subscriptions s
+  where s.active and (s.source_id is null or s.source_id = v_source_id)
+  on conflict (policy_change_id, subscription_id) do nothing;
+  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
+  into v_rows
+  from public.alerts a where a.policy_change_id = p_policy_change_id;
+  return v_rows;
+end $$;
+comment on function public.enqueue_policy_change_alerts(uuid, timestamptz) is 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (a second call adds nothing). Returns every alert row of the change.';
+
+create or replace function public.enqueue_operational_alerts(
+  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz)
+returns jsonb
+language sql security definer set search_path = '' as $$
+  select private.enqueue_operational_alerts(p_kind, p_event_key, p_source_id, p_payload, p_now)
+$$;
+comment on function public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz) is 'Queues an operational event (source_failing, source_recovered, run_missed) once per event_key and operational subscription; returns every row of the event.';
+
+-- ---------------------------------------------------------------------------
+create or replace function public.record_source_health(
+  p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamptz)
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_source public.sources;
+  v_kind text;
+  v_payload jsonb;
+  v_event_key text;
+begin
+  select * into v_source from public.sources where id = p_source_id for update;
+  if not found then
+    raise exception 'Cannot record the health of source %: not found', p_source_id using errcode = 'P0002';
+  end if;
+  if not p_succeeded and v_source.consecutive_failures >= p_threshold and not v_source.failing_alerted then
+    v_kind := 'source_failing';
+    v_payload := jsonb_build_object(
+      'consecutive_failures', v_source.consecutive_failures,
+      'threshold', p_threshold,
+      'last_error', v_source.last_error,
+      'last_error_class', v_source.last_error_class,
+      'last_success_at', v_source.last_success_at,
+      'last_checked_at', v_source.last_checked_at);
+    update public.sources set failing_alerted = true where id = p_source_id;
+  elsif p_succeeded and v_source.failing_alerted then
+    v_kind := 'source_recovered';
+    v_payload := jsonb_build_object('recovered_at', p_now, 'last_success_at', v_source.last_success_at);
+    update public.sources set failing_alerted = false where id = p_source_id;
+  else
+    return jsonb_build_object('transition', null,
+      'consecutive_failures', v_source.consecutive_failures, 'alerts', '[]'::jsonb);
+  end if;
+  v_event_key := v_kind || ':' || p_source_id || ':' || (extract(epoch from p_now) * 1000)::bigint;
+  return jsonb_build_object(
+    'transition', v_kind,
+    'consecutive_failures', v_source.consecutive_failures,
+    'alerts', private.enqueue_operational_alerts(v_kind, v_event_key, p_source_id, v_payload, p_now));
+end $$;
+comment on function public.record_source_health(uuid, boolean, integer, timestamptz) is 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips.';
+
+-- ---------------------------------------------------------------------------
+create or replace function public.claim_alerts(
+  p_now timestamptz, p_lease_ms integer, p_limit integer, p_max_attempts integer,
+  p_alert_ids uuid[], p_exclude_ids uuid[])
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_lease_until timestamptz := p_now + make_interval(secs => greatest(p_lease_ms, 0) / 1000.0);
+  v_abandoned jsonb;
+  v_claimed jsonb;
+begin
+  -- A sender that held the last allowed attempt and never reported: give up on the row.
+  with gone as (
+    select a.id from public.alerts a
+    where a.status = 'sending' and a.next_attempt_at <= p_now and a.attempts >= p_max_attempts
+      and (p_alert_ids is null or a.id = any (p_alert_ids))
+    for update skip locked
+  ), dead as (
+    update public.alerts a set
+      status = 'dead', updated_at = p_now,
+      error = 'Cannot deliver alert ' || a.id || ': the sender of attempt ' || a.attempts
+        || ' stopped before recording a result (gave up after ' || a.attempts || ' attempts)'
+    from gone where a.id = gone.id
+    returning a.*
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', d.id, 'kind', d.kind, 'subscription_id', d.subscription_id, 'channel', s.channel,
+      'attempts', d.attempts, 'error', d.error) order by d.created_at, d.id), '[]'::jsonb)
+  into v_abandoned
+  from dead d join public.subscriptions s on s.id = d.subscription_id;
+
+  with due as (
+    select a.id from public.alerts a
+    where a.status in ('pending', 'failed', 'sending') and a.next_attempt_at <= p_now
+      and a.attempts < p_max_attempts
+      and (p_alert_ids is null or a.id = any (p_alert_ids))
+      and (p_exclude_ids is null or not (a.id = any (p_exclude_ids)))
+    order by a.next_attempt_at, a.created_at, a.id
+    limit greatest(p_limit, 0)
+    for update skip locked
+  ), claimed as (
+    update public.alerts a set
+      status = 'sending', attempts = a.attempts + 1, next_attempt_at = v_lease_until,
+      updated_at = p_now
+    from due where a.id = due.id
+    returning a.*
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', c.id,
+      'kind', c.kind,
+      'attempt', c.attempts,
+      'lease_until', v_lease_until,
+      'policy_change_id', c.policy_change_id,
+      'event_key', c.event_key,
+      'payload', c.payload,
+      'created_at', c.created_at,
+      'subscription', jsonb_build_object(
+        'id', s.id, 'source_id', s.source_id, 'channel', s.channel, 'target', s.target,
+        'has_secret', s.secret is not null, 'active', s.active),
+      'source', case when src.id is null then null
+        else jsonb_build_object('id', src.id, 'name', src.name, 'url', src.url) end)
+      order by c.created_at, c.id), '[]'::jsonb)
+  into v_claimed
+  from claimed c
+  join public.subscriptions s on s.id = c.subscription_id
+  left join public.sources src on src.id = c.source_id;
+
+  return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned);
+end $$;
+comment on function public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[]) is 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned. Subscriptions come without their secret (has_secret only).';
+
+-- ---------------------------------------------------------------------------
+create or replace function public.finish_alert(
+  p_alert_id uuid, p_attempt integer, p_status text, p_error text,
+  p_next_attempt_at timestamptz, p_now timestamptz)
+returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_status not in ('sent', 'failed', 'dead') then
+    raise exception 'Cannot record alert %: invalid status %', p_alert_id, p_status using errcode = '22023';
+  end if;
+  if p_status = 'failed' and p_next_attempt_at is null then
+    raise exception 'Cannot record alert %: failed without a retry time', p_alert_id using errcode = '22023';
+  end if;
+  update public.alerts a set
+    status = p_status,
+    error = case when p_status = 'sent' then null else left(p_error, 2000) end,
+    sent_at = case when p_status = 'sent' then p_now else a.sent_at end,
+    next_attempt_at = case when p_status = 'failed' then p_next_attempt_at else p_now end,
+    updated_at = p_now
+  where a.id = p_alert_id and a.status = 'sending' and a.attempts = p_attempt;
+  return found;
+end $$;
+comment on function public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz) is 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it).';
+
+-- ---------------------------------------------------------------------------
+create or replace function public.sign_alert_body(p_subscription_id uuid, p_body text)
+returns text
+language plpgsql stable security definer set search_path = '' as $$
+declare v_secret text;
+begin
+  select s.secret into v_secret from public.subscriptions s where s.id = p_subscription_id;
+  if not found then
+    raise exception 'Cannot sign alert body for subscription %: not found', p_subscription_id
+      using errcode = 'P0002';
+  end if;
+  if v_secret is null then
+    raise exception 'Cannot sign alert body for subscription %: it has no secret', p_subscription_id
+      using errcode = '22023';
+  end if;
+  return encode(extensions.hmac(convert_to(p_body, 'UTF8'), convert_to(v_secret, 'UTF8'), 'sha256'), 'hex');
+end $$;
+comment on function public.sign_alert_body(uuid, text) is 'Hex HMAC-SHA256 of p_body (UTF-8) keyed with the subscription''s webhook secret, for the X-Signature-256 header. The secret itself never leaves the database.';
+
+-- ---------------------------------------------------------------------------
+-- Only the service role (the edge function's own work) may call these.
+do $$
+declare f text;
+begin
+  foreach f in array array[
+    'public.enqueue_policy_change_alerts(uuid, timestamptz)',
+    'public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz)',
+    'public.record_source_health(uuid, boolean, integer, timestamptz)',
+    'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[])',
+    'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz)',
+    'public.sign_alert_body(uuid, text)'
+  ] loop
+    execute format('revoke execute on function %s from public, anon, authenticated', f);
+    execute format('grant execute on function %s to service_role', f);
+  end loop;
+end $$;
+revoke all on function private.alert_queued_json(public.alerts) from public;
