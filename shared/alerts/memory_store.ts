@@ -196,7 +196,11 @@ export class MemoryAlertStore implements AlertStore {
         a.next_attempt_at.getTime() <= now && a.attempts < options.maxAttempts && within(a) &&
         !options.excludeIds.includes(a.id)
       )
-      .sort((x, y) => x.next_attempt_at.getTime() - y.next_attempt_at.getTime() || x.seq - y.seq)
+      // Same order as the SQL claim: fewer attempts first among rows due at the same time.
+      .sort((x, y) =>
+        x.next_attempt_at.getTime() - y.next_attempt_at.getTime() || x.attempts - y.attempts ||
+        x.seq - y.seq
+      )
       .slice(0, options.limit);
     const leaseUntil = new Date(now + options.leaseMs);
     const claimed: ClaimedAlert[] = due.map((a) => {

@@ -93,7 +93,11 @@ export function buildAlertMessage(alert: ClaimedAlert, change: PolicyChange | nu
       const job = typeof d.job_name === "string" ? d.job_name : "daily-fetch";
       const by = typeof d.expected_at === "string" ? ` by ${d.expected_at}` : "";
       const lines = [`The scheduled ${job} run did not start${by}.`];
+      if (typeof d.noticed_at === "string") lines.push(`Noticed at: ${d.noticed_at}`);
       if (typeof d.message === "string" && d.message) lines.push(_clip(d.message));
+      if (Array.isArray(d.errors)) {
+        for (const e of d.errors.slice(0, 3)) if (typeof e === "string") lines.push(_clip(e));
+      }
       return { ...base, change: null, title: `Run missed: ${job}`, lines };
     }
   }

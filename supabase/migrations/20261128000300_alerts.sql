@@ -174,7 +174,8 @@ begin
       and a.attempts < p_max_attempts
       and (p_alert_ids is null or a.id = any (p_alert_ids))
       and (p_exclude_ids is null or not (a.id = any (p_exclude_ids)))
-    order by a.next_attempt_at, a.created_at, a.id
+    -- Fewer attempts first among rows due at the same time, so retries cannot starve new rows.
+    order by a.next_attempt_at, a.attempts, a.created_at, a.id
     limit greatest(p_limit, 0)
     for update skip locked
   ), claimed as (

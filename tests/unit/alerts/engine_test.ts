@@ -495,3 +495,27 @@ Deno.test("deliverAlerts() returns nothing for a change nobody subscribed to", a
   const { change, store } = world();
   assert.deepEqual(await deliverAlerts(change, makeDeps(store)), []);
 });
+
+Deno.test("retryPendingAlerts() tries each row once per call, in batches, up to its cap", async () => {
+  await using down = startAlertSink(500);
+  const { change, store } = world();
+  for (let i = 0; i < 5; i++) {
+    const s = makeSubscription({ target: `${down.url}/hook/${i}` });
+    store.subscriptions.set(s.id, s);
+  }
+  // No backoff: without the exclusion a failed row would be claimed again at once.
+  const deps = makeDeps(store, {
+    ALERT_BACKOFF_BASE_MS: 0,
+    ALERT_MAX_ATTEMPTS: 10,
+    ALERT_BATCH_SIZE: 2,
+    ALERT_RETRY_MAX_PER_CALL: 4,
+  });
+  await store.enqueueChangeAlerts(change.id, deps.clock());
+  const outcomes = await retryPendingAlerts(deps);
+  assert.equal(outcomes.length, 4);
+  assert.equal(new Set(outcomes.map((o) => o.alert_id)).size, 4);
+  assert.equal(down.requests.length, 4);
+  const again = await retryPendingAlerts(deps);
+  assert.equal(again.length, 4, "the next call continues with due rows");
+  assert.ok(again.some((o) => outcomes.every((p) => p.alert_id !== o.alert_id)));
+});
