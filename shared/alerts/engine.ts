@@ -454,3 +454,28 @@ function _engineFailure(
 function _message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The engine's four operations bound to one set of dependencies (see {@link bindAlertEngine}). */
+export interface BoundAlertEngine {
+  deliver(change: PolicyChange): Promise<AlertOutcome[]>;
+  retryPending(): Promise<AlertOutcome[]>;
+  sourceHealth(source: Pick<Source, "id">, succeeded: boolean): Promise<AlertOutcome[]>;
+  operational(event: OperationalEvent): Promise<AlertOutcome[]>;
+}
+
+/**
+ * Binds the engine to its dependencies with one limiter shared by every call, so a job
+ * that alerts on several sources at once stays within ALERT_CONCURRENCY overall.
+ * @example
+ * const alerts = bindAlertEngine({ fetch, clock, logger, store, config });
+ * await alerts.retryPending();
+ */
+export function bindAlertEngine(deps: AlertDeps): BoundAlertEngine {
+  const shared: AlertDeps = { ...deps, limit: deps.limit ?? pLimit(deps.config.ALERT_CONCURRENCY) };
+  return {
+    deliver: (change) => deliverAlerts(change, shared),
+    retryPending: () => retryPendingAlerts(shared),
+    sourceHealth: (source, succeeded) => handleSourceHealth(source, succeeded, shared),
+    operational: (event) => deliverOperationalAlert(event, shared),
+  };
+}

@@ -4,11 +4,13 @@
  * @module
  */
 export {
+  bindAlertEngine,
   deliverAlerts,
   deliverOperationalAlert,
   handleSourceHealth,
   retryPendingAlerts,
 } from "./engine.ts";
+export type { BoundAlertEngine } from "./engine.ts";
 export { MemoryAlertStore } from "./memory_store.ts";
 export type { MemoryAlertStoreSeed, MemorySource } from "./memory_store.ts";
 export {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  bindAlertEngine,
   deliverAlerts,
   deliverOperationalAlert,
   handleSourceHealth,
@@ -518,4 +519,27 @@ Deno.test("retryPendingAlerts() tries each row once per call, in batches, up to 
   const again = await retryPendingAlerts(deps);
   assert.equal(again.length, 4, "the next call continues with due rows");
   assert.ok(again.some((o) => outcomes.every((p) => p.alert_id !== o.alert_id)));
+});
+
+Deno.test("bindAlertEngine() shares one concurrency limit across concurrent deliveries", async () => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  await using hooks = startAlertSink(async () => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    return new Response("ok");
+  });
+  const { source, store } = world();
+  const changes = [makeChange(source.id), makeChange(source.id), makeChange(source.id)];
+  for (const c of changes) store.changes.set(c.id, c);
+  for (let i = 0; i < 2; i++) {
+    const s = makeSubscription({ target: `${hooks.url}/hook/${i}` });
+    store.subscriptions.set(s.id, s);
+  }
+  const engine = bindAlertEngine(makeDeps(store, { ALERT_CONCURRENCY: 1 }));
+  const results = await Promise.all(changes.map((c) => engine.deliver(c)));
+  assert.deepEqual(statuses(results.flat()), Array(6).fill("sent"));
+  assert.equal(maxInFlight, 1, "three calls together still send one at a time");
 });
