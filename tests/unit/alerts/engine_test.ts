@@ -543,3 +543,25 @@ Deno.test("bindAlertEngine() shares one concurrency limit across concurrent deli
   assert.deepEqual(statuses(results.flat()), Array(6).fill("sent"));
   assert.equal(maxInFlight, 1, "three calls together still send one at a time");
 });
+
+Deno.test("deliverAlerts() does not send a claimed alert whose lease ran out while it waited", async () => {
+  const { change, store } = world();
+  const deps = makeDeps(store, { ALERT_CONCURRENCY: 1, ALERT_LEASE_MS: 1_000 });
+  // Each request takes longer (by the manual clock) than the whole claim's lease.
+  await using slow = startAlertSink(() => {
+    deps.clock.advance(600_000);
+    return new Response("ok");
+  });
+  for (let i = 0; i < 3; i++) {
+    const s = makeSubscription({ target: `${slow.url}/hook/${i}` });
+    store.subscriptions.set(s.id, s);
+  }
+  const outcomes = await deliverAlerts(change, deps);
+  assert.deepEqual(statuses(outcomes), ["failed", "failed", "sent"]);
+  assert.ok(
+    outcomes.filter((o) => o.status === "failed").every((o) => /claim ran out/.test(o.error!)),
+  );
+  assert.equal(slow.requests.length, 1, "another engine may own those rows by now");
+  deps.clock.advance(3_600_000);
+  assert.deepEqual(statuses(await retryPendingAlerts(deps)), ["failed", "sent"]);
+});
