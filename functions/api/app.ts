@@ -14,7 +14,7 @@ import type { JobService, RunOptions } from "../../shared/jobs/types.ts";
 import type { Db } from "../../shared/store/client.ts";
 import { pingDatabase } from "../../shared/store/client.ts";
 import type { Clock, Logger } from "../../shared/types.ts";
-import { ApiError, errorHandler, validationError } from "./errors.ts";
+import { ApiError, catchNonErrors, errorHandler, validationError } from "./errors.ts";
 import { optionalJsonBody } from "./json_body.ts";
 import {
   BEARER_SCHEME,
@@ -65,6 +65,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   }).basePath("/api");
 
   app.onError(errorHandler(deps.logger));
+  app.use(catchNonErrors());
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `No route for ${c.req.method} ${_printable(c.req.path)}`);
   });

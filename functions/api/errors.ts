@@ -5,7 +5,7 @@
  * status and a `{"error": {"code", "message"}}` body.
  * @module
  */
-import type { Context, ErrorHandler } from "hono";
+import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
@@ -123,6 +123,22 @@ export function errorHandler(logger: Logger): ErrorHandler {
     }
     _logUnexpected(logger, c, err);
     return _answer(c, 500, "internal", "Internal error");
+  };
+}
+
+/**
+ * Outermost middleware: hono hands only `Error`s to `onError` and lets anything else thrown
+ * (a string, a rejected promise's plain value) escape as the runtime's own 500. This wraps
+ * such values in an Error so they get the same JSON answer and log line.
+ */
+export function catchNonErrors(): MiddlewareHandler {
+  return async (_c, next) => {
+    try {
+      await next();
+    } catch (thrown) {
+      if (thrown instanceof Error) throw thrown;
+      throw new Error(`Non-error thrown: ${String(thrown)}`, { cause: thrown });
+    }
   };
 }
 

@@ -69,8 +69,8 @@ export interface FakeJobsOptions {
   processGate?: Promise<void>;
   /** processRun rejects with this. */
   processError?: Error;
-  /** Any method throws this (an unexpected failure). */
-  explode?: Error;
+  /** Any method rejects with this (an unexpected failure; not always an Error). */
+  explode?: unknown;
 }
 
 /** A JobService that keeps runs in memory and records every call. */
@@ -85,7 +85,7 @@ export function fakeJobs(options: FakeJobsOptions = {}) {
   const service: JobService = {
     startRun(opts) {
       calls.startRun.push(opts);
-      if (options.explode) return Promise.reject(options.explode);
+      if (options.explode !== undefined) return Promise.reject(options.explode);
       if (options.inProgress !== undefined) {
         return Promise.reject(new RunInProgressError(options.inProgress));
       }
@@ -115,12 +115,12 @@ export function fakeJobs(options: FakeJobsOptions = {}) {
     },
     getRun(runId) {
       calls.getRun.push(runId);
-      if (options.explode) return Promise.reject(options.explode);
+      if (options.explode !== undefined) return Promise.reject(options.explode);
       return Promise.resolve(runs.get(runId) ?? null);
     },
     listRuns(limit) {
       calls.listRuns.push(limit);
-      if (options.explode) return Promise.reject(options.explode);
+      if (options.explode !== undefined) return Promise.reject(options.explode);
       const all = [...runs.values()].map(({ progress: _p, sources: _s, ...r }) => r);
       return Promise.resolve(all.slice(0, limit));
     },

@@ -295,3 +295,12 @@ Deno.test("an unexpected job failure is a 500 internal that shows nothing and is
   assert.match(logged[0]?.text ?? "", /POST \/api\/jobs\/daily-fetch/);
   assert.ok(!JSON.stringify(logged).includes(tk.admin), "the token must not be logged");
 });
+
+Deno.test("a job rejecting with a non-Error still gets the JSON 500", async () => {
+  const tk = await tokens();
+  const { app, logger } = makeTestApp({ explode: "connection lost" });
+  const res = await post(app, { token: tk.admin });
+  assert.equal(res.status, 500);
+  assert.deepEqual(await errorBody(res), { code: "internal", message: "Internal error" });
+  assert.match(logger.records[0]?.text ?? "", /Non-error thrown: connection lost/);
+});
