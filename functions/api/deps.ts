@@ -5,11 +5,11 @@
  * @module
  */
 import { createVerifier } from "../../shared/auth/verify.ts";
-import { type Config, loadConfig } from "../../shared/config.ts";
-import type { JobService } from "../../shared/jobs/types.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { createJobService } from "../../shared/jobs/service.ts";
 import { getLogger, setupLogging } from "../../shared/log.ts";
-import { type Db, serviceClient } from "../../shared/store/client.ts";
-import type { Clock, FetchFn, Logger } from "../../shared/types.ts";
+import { serviceClient } from "../../shared/store/client.ts";
+import type { Clock, FetchFn } from "../../shared/types.ts";
 import type { AppDeps } from "./app.ts";
 
 function required(env: Record<string, string | undefined>, ...names: string[]): string {
@@ -47,7 +47,7 @@ export async function realDeps(
     db,
     logger,
     clock,
-    jobs: jobService({ db, fetch: fetchFn, clock, logger: getLogger("job"), config }),
+    jobs: createJobService({ db, fetch: fetchFn, clock, logger: getLogger("job"), config }),
     verify: createVerifier({
       jwtSecret: required(env, "SUPABASE_JWT_SECRET", "JWT_SECRET"),
       jwksUrl: `${url}/auth/v1/.well-known/jwks.json`,
@@ -58,22 +58,4 @@ export async function realDeps(
     ...(waitUntil !== undefined ? { waitUntil } : {}),
     config,
   };
-}
-
-/**
- * WIRING PENDING — the real job service.
- *
- * Should be `createJobService(deps)` from `shared/jobs/service.ts`, which did not exist when
- * the API was written. Until it is wired, every job route answers 500 `internal` and logs
- * this error; replace the body with `return createJobService(deps);`.
- */
-function jobService(
-  deps: { db: Db; fetch: FetchFn; clock: Clock; logger: Logger; config: Config },
-): JobService {
-  const missing = () =>
-    Promise.reject(
-      new Error("Cannot run the daily-fetch job: createJobService is not wired in deps.ts"),
-    );
-  void deps;
-  return { startRun: missing, processRun: missing, getRun: missing, listRuns: missing };
 }
