@@ -179,7 +179,12 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
         const res = await post(service, { source_ids: ids, force: true });
         assert.equal(res.status, 200);
         assert.equal(res.body.changes_detected, 1, JSON.stringify(res.body));
-        assert.equal(res.body.alerts_sent, 1);
+        // Every active subscription covering the source: ours plus all-sources ones (the seed's).
+      const { count: covering } = await db.from("subscriptions").select("id", {
+        count: "exact",
+        head: true,
+      }).eq("active", true).or(`source_id.eq.${visa!.id},source_id.is.null`);
+      assert.equal(res.body.alerts_sent, covering);
         const { data: changes } = await db.from("policy_changes").select("id, diff, detected_at")
           .eq("source_id", visa!.id);
         assert.equal(changes?.length, 1);
