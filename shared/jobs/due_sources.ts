@@ -36,9 +36,9 @@ export interface SkippedSource {
  */
 export function isDue(source: DueCandidate, options: DueOptions): boolean {
   if (options.force) return true;
-  if (source.last_checked_at === null) return true;
   const interval = options.intervals.get(source.check_frequency);
   if (interval === undefined) return false;
+  if (source.last_checked_at === null) return true;
   const last = Date.parse(source.last_checked_at);
   if (Number.isNaN(last)) return true;
   return last + interval <= options.now.getTime() + options.toleranceMs;

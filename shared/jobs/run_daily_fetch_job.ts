@@ -8,6 +8,7 @@
  */
 import pLimit from "p-limit";
 import type { AlertOutcome, OperationalEvent } from "../alerts/types.ts";
+import { failureBookkeeping } from "../pipeline/bookkeeping.ts";
 import type { PipelineResult, SourceBookkeeping } from "../pipeline/types.ts";
 import type { Clock, Logger, PolicyChange, Source } from "../types.ts";
 import { splitDueSources } from "./due_sources.ts";
@@ -124,7 +125,8 @@ export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Pr
       skipped.map((s) => s.source.id),
     );
     if (due.length === 0) {
-      // Nothing to fetch: finalise now (completing no item finalises an empty run).
+      // Nothing to fetch: still retry alerts, then finalise (no item left finalises).
+      await _alertsBeforeRun(deps, run.id);
       const done = await store.completeItems(run.id, []);
       _logCompleted(deps, done.run);
       return toJobResult(done.run);
@@ -226,7 +228,8 @@ async function _alertsBeforeRun(deps: JobDeps, runId: string): Promise<void> {
     logger.error("Cannot retry pending alerts: {error}", { run_id: runId, error: _message(error) });
   }
   try {
-    const missed = await deps.store.listMissedRuns(JOB_NAME, 7 * 86_400_000);
+    const since = new Date(deps.clock().getTime() - 7 * 86_400_000);
+    const missed = await deps.store.listMissedRuns(JOB_NAME, since);
     for (const m of missed) {
       await deps.alerts.operational({
         kind: "run_missed",
@@ -283,8 +286,13 @@ async function _processBatch(
     ),
   );
   // One write for the whole batch's bookkeeping, before the health alerts read it.
+  // A pipeline that threw still counts as a failed check of its source.
   const patches = fetched.flatMap((f) =>
-    f.result && !f.result.bookkeeping_written ? [f.result.bookkeeping] : []
+    f.result
+      ? (f.result.bookkeeping_written ? [] : [f.result.bookkeeping])
+      : f.error !== null
+      ? [failureBookkeeping(f.item.source, deps.clock(), "internal", f.error)]
+      : []
   );
   let bookkeepingError: string | null = null;
   if (patches.length > 0) {
@@ -330,6 +338,8 @@ async function _finishItem(
     status = "succeeded";
   }
 
+  const fetchSucceeded = status === "succeeded";
+  let alertError: string | null = null;
   if (changeId) {
     logger.info("Change detected for source {source_id}", {
       source_id: source.id,
@@ -342,7 +352,8 @@ async function _finishItem(
       if (!change) throw new Error(`policy change ${changeId} not found`);
       const outcomes = await deps.alerts.deliver(change);
       alertsSent += _countSent(outcomes);
-      for (const o of outcomes.filter((o) => o.status === "failed" || o.status === "dead")) {
+      const undelivered = outcomes.filter((o) => o.status === "failed" || o.status === "dead");
+      for (const o of undelivered) {
         logger.error("Alert {alert_id} of change {policy_change_id} {status}: {error}", {
           alert_id: o.alert_id,
           policy_change_id: changeId,
@@ -350,30 +361,44 @@ async function _finishItem(
           error: o.error ?? "",
         });
       }
+      if (undelivered.length > 0) {
+        const dead = undelivered.filter((o) => o.status === "dead").length;
+        alertError = `${undelivered.length} of ${outcomes.length} alerts not delivered` +
+          ` (${dead} given up, ${undelivered.length - dead} to retry): ` +
+          (undelivered[0]?.error ?? "unknown error");
+      }
     } catch (error) {
+      alertError = _message(error);
       logger.error("Cannot alert on change {policy_change_id} of source {source_id}: {error}", {
         source_id: source.id,
         policy_change_id: changeId,
-        error: _message(error),
+        error: alertError,
       });
     }
   }
 
   // Failing/recovered alerts, only when this outcome can cross a threshold.
   const failures = result?.bookkeeping.consecutive_failures ??
-    (status === "failed" ? source.consecutive_failures + 1 : 0);
-  const mayTransition = status === "failed"
-    ? failures >= deps.config.ALERT_FAILING_THRESHOLD && !source.failing_alerted
-    : source.failing_alerted;
+    (fetchSucceeded ? 0 : source.consecutive_failures + 1);
+  const mayTransition = fetchSucceeded
+    ? source.failing_alerted
+    : failures >= deps.config.ALERT_FAILING_THRESHOLD && !source.failing_alerted;
   if (mayTransition && bookkeepingError === null) {
     try {
-      alertsSent += _countSent(await deps.alerts.sourceHealth(source, status === "succeeded"));
+      alertsSent += _countSent(await deps.alerts.sourceHealth(source, fetchSucceeded));
     } catch (error) {
       logger.error("Cannot send health alerts of source {source_id}: {error}", {
         source_id: source.id,
         error: _message(error),
       });
     }
+  }
+
+  // Subscribers not told of a change: the source's work is not done; report it.
+  if (alertError !== null && status === "succeeded") {
+    status = "failed";
+    errorClass = "alert";
+    errorMessage = `Cannot alert subscribers of change ${changeId}: ${alertError}`;
   }
 
   const props = {

@@ -89,6 +89,6 @@ export interface JobStore {
   listRuns(jobName: string, limit: number): Promise<JobRunRow[]>;
   getRunSources(runId: string): Promise<RunSourceOutcome[]>;
   getPolicyChange(id: string): Promise<PolicyChange | null>;
-  /** Rows the missed-run watchdog wrote within the last `sinceMs`. */
-  listMissedRuns(jobName: string, sinceMs: number): Promise<JobRunRow[]>;
+  /** Rows the missed-run watchdog wrote since `since`. */
+  listMissedRuns(jobName: string, since: Date): Promise<JobRunRow[]>;
 }

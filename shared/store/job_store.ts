@@ -141,10 +141,9 @@ export function supabaseJobStore(db: Db): JobStore {
       return data as PolicyChange | null;
     },
 
-    async listMissedRuns(jobName, sinceMs): Promise<JobRunRow[]> {
-      const since = new Date(Date.now() - sinceMs).toISOString();
+    async listMissedRuns(jobName, since): Promise<JobRunRow[]> {
       const { data, error } = await db.from("job_runs").select("*").eq("job_name", jobName)
-        .eq("options->>watchdog", "missed_run").gte("started_at", since)
+        .eq("options->>watchdog", "missed_run").gte("started_at", since.toISOString())
         .order("started_at").limit(20);
       if (error || !data) fail("Cannot read missed runs", error);
       return data as JobRunRow[];

@@ -418,9 +418,9 @@ export class MemoryJobStore implements JobStore {
   }
 
   /** Rows the missed-run watchdog wrote (`options.watchdog = 'missed_run'`) lately. */
-  async listMissedRuns(jobName: string, sinceMs: number): Promise<JobRunRow[]> {
+  async listMissedRuns(jobName: string, sinceDate: Date): Promise<JobRunRow[]> {
     await this.#enter("listMissedRuns");
-    const since = this.clock().getTime() - sinceMs;
+    const since = sinceDate.getTime();
     return this.runs
       .filter((r) =>
         r.job_name === jobName && r.options.watchdog === "missed_run" &&

@@ -271,7 +271,7 @@ Deno.test({
   // catch around deps.alerts.deliver) or returns failed/dead outcomes is only logged; the
   // item's outcome stays `succeeded` with error_text null, so JobResult.errors and
   // sources_failed never show that subscribers were not told of a change.
-  ignore: true,
+  ignore: false,
   fn: async (t) => {
     const expectReported = async (
       deliverB: () => Promise<ReturnType<typeof outcome>[]>,
@@ -378,7 +378,9 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
     });
     h.store.failAlways("getPolicyChange", new Error("Cannot read policy change: 500"));
     const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-    assert.deepEqual([result.status, result.sources_processed], ["partial", 2]);
+    // src-a's change could not be announced (reported as an alert failure), src-b timed out.
+    assert.deepEqual([result.status, result.sources_processed], ["failed", 2]);
+    assert.match(result.errors.join("\n"), /source src-a \(Source src-a\): alert: /);
     assert.equal(logTexts(h, /^Cannot alert on change .* of source src-a: /).length, 1);
     assertLogged(h, "error", "Cannot send health alerts of source src-b: health store down");
   });
@@ -621,6 +623,7 @@ Deno.test("runDailyFetchJob() asks for failing/recovered alerts only when a thre
       "src-c",
       "src-d",
       "src-e",
+      "src-f",
     ]);
     const write = h.events.findIndex((e) => e.startsWith("writeBookkeeping "));
     const firstHealth = h.events.findIndex((e) => e.startsWith("sourceHealth "));
@@ -663,7 +666,7 @@ Deno.test({
   // row (AlertStore.recordSourceHealth: "written by the job before this call"), which was
   // never incremented, so a source whose pipeline keeps crashing never reaches the
   // failing threshold, and its last_checked_at/last_error never move.
-  ignore: true,
+  ignore: false,
   fn: async () => {
     const h = jobHarness({
       sources: [watchedSource({ id: "src-a", consecutive_failures: 2 })],
