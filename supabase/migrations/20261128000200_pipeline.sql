@@ -1,0 +1,142 @@
+-- The fetch pipeline's database side: a new snapshot of a source, the policy change it
+-- makes (when the source had a previous snapshot) and the source's hash, pointer and
+-- bookkeeping move together in ONE transaction (public.record_snapshot), so a crash never
+-- leaves a snapshot without its change or a change without its snapshot; and the
+-- bookkeeping of many sources is written in one call (public.update_source_bookkeeping).
+-- Both are called by the edge function with the service-role key only.
+
+-- ---------------------------------------------------------------------------
+create or replace function public.update_source_bookkeeping(p_patches jsonb)
+returns integer
+language plpgsql security definer set search_path = '' as $$
+declare v_count integer;
+begin
+  if p_patches is null or jsonb_typeof(p_patches) <> 'array' then
+    raise exception 'Cannot update source bookkeeping: p_patches must be a JSON array'
+      using errcode = '22023';
+  end if;
+  if exists (
+    select 1 from jsonb_array_elements(p_patches) as e
+    where jsonb_typeof(e) <> 'object' or not (e ? 'id') or not (e ? 'last_checked_at')
+  ) then
+    raise exception 'Cannot update source bookkeeping: every patch needs id and last_checked_at'
+      using errcode = '22023';
+  end if;
+
+  -- Lock the rows in id order, so two batches (or a batch and record_snapshot) never
+  -- wait on each other in a cycle.
+  perform 1 from public.sources s
+    where s.id in (select (e->>'id')::uuid from jsonb_array_elements(p_patches) as e)
+    order by s.id
+    for update;
+
+  with patches as (
+    -- The last patch of a source in the batch wins.
+    select distinct on ((e->>'id')::uuid) (e->>'id')::uuid as id, e as p
+    from jsonb_array_elements(p_patches) with ordinality as t(e, ord)
+    order by (e->>'id')::uuid, ord desc
+  )
+  update public.sources s set
+    last_checked_at = (x.p->>'last_checked_at')::timestamptz,
+    last_success_at = case when x.p ? 'last_success_at'
+      then (x.p->>'last_success_at')::timestamptz else s.last_success_at end,
+    etag = case when x.p ? 'etag' then x.p->>'etag' else s.etag end,
+    last_modified = case when x.p ? 'last_modified' then x.p->>'last_modified' else s.last_modified end,
+    last_error = case when x.p ? 'last_error' then x.p->>'last_error' else s.last_error end,
+    last_error_class = case when x.p ? 'last_error_class'
+      then x.p->>'last_error_class' else s.last_error_class end,
+    consecutive_failures = case when x.p ? 'consecutive_failures'
+      then (x.p->>'consecutive_failures')::integer else s.consecutive_failures end
+  from patches x
+  where s.id = x.id
+    -- A late patch (an invocation whose lease expired) never overwrites a newer check.
+    and (s.last_checked_at is null or (x.p->>'last_checked_at')::timestamptz >= s.last_checked_at);
+  get diagnostics v_count = row_count;
+  return v_count;
+end $$;
+comment on function public.update_source_bookkeeping(jsonb) is 'Applies many source bookkeeping patches in one call: a JSON array of {id, last_checked_at, last_success_at?, etag?, last_modified?, last_error?, last_error_class?, consecutive_failures?}; keys left out keep their value. A patch older than the row''s last_checked_at is skipped. Returns the number of sources updated.';
+
+-- ---------------------------------------------------------------------------
+create or replace function public.record_snapshot(
+  p_source_id uuid,
+  p_fetch_id uuid,
+  p_previous_hash text,
+  p_content_hash text,
+  p_content text,
+  p_content_type text,
+  p_diff text,
+  p_summary jsonb,
+  p_fetched_at timestamptz,
+  p_bookkeeping jsonb
+) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_source public.sources;
+  v_snapshot public.snapshots;
+  v_change_id uuid;
+begin
+  -- The source row lock serialises writers of one source: the idempotency check and the
+  -- previous-hash check below see every earlier write.
+  select * into v_source from public.sources where id = p_source_id for update;
+  if not found then
+    raise exception 'Cannot record snapshot: source % not found', p_source_id using errcode = 'P0002';
+  end if;
+
+  -- A retry of the same fetch returns what the first call wrote, and writes nothing.
+  select * into v_snapshot from public.snapshots where fetch_id = p_fetch_id;
+  if found then
+    if v_snapshot.source_id <> p_source_id then
+      raise exception 'Cannot record snapshot: fetch % belongs to source %, not %',
+        p_fetch_id, v_snapshot.source_id, p_source_id using errcode = '22023';
+    end if;
+    select id into v_change_id from public.policy_changes where snapshot_id = v_snapshot.id;
+    return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
+      'baseline', v_change_id is null, 'replayed', true);
+  end if;
+
+  if v_source.last_hash is distinct from p_previous_hash then
+    raise exception 'Cannot record snapshot of source %: last_hash is % but the fetch compared against %',
+      p_source_id, coalesce(v_source.last_hash, 'null'), coalesce(p_previous_hash, 'null')
+      using errcode = 'PT409', hint = 'Another writer recorded a snapshot meanwhile; fetch again.';
+  end if;
+  if p_content_hash is not distinct from p_previous_hash then
+    raise exception 'Cannot record snapshot of source %: the content did not change', p_source_id
+      using errcode = '22023';
+  end if;
+  if p_previous_hash is not null and p_diff is null then
+    raise exception 'Cannot record policy change of source %: diff is missing', p_source_id
+      using errcode = '22023';
+  end if;
+
+  insert into public.snapshots (source_id, fetch_id, content_hash, content, content_type, fetched_at)
+  values (p_source_id, p_fetch_id, p_content_hash, p_content, p_content_type,
+          coalesce(p_fetched_at, now()))
+  returning * into v_snapshot;
+
+  if p_previous_hash is not null then
+    insert into public.policy_changes (source_id, snapshot_id, previous_snapshot_id, detected_at, diff, summary)
+    values (p_source_id, v_snapshot.id, v_source.last_snapshot_id, coalesce(p_fetched_at, now()),
+            p_diff, coalesce(p_summary, '{}'::jsonb))
+    returning id into v_change_id;
+  end if;
+
+  update public.sources
+    set last_hash = p_content_hash, last_snapshot_id = v_snapshot.id
+    where id = p_source_id;
+  if p_bookkeeping is not null then
+    perform public.update_source_bookkeeping(
+      jsonb_build_array(p_bookkeeping || jsonb_build_object('id', p_source_id)));
+  end if;
+
+  return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
+    'baseline', v_change_id is null, 'replayed', false);
+end $$;
+comment on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb) is 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed}.';
+
+-- ---------------------------------------------------------------------------
+revoke execute on function public.update_source_bookkeeping(jsonb) from public, anon, authenticated;
+grant execute on function public.update_source_bookkeeping(jsonb) to service_role;
+revoke execute on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb)
+  from public, anon, authenticated;
+grant execute on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb)
+  to service_role;
