@@ -57,8 +57,15 @@ export const ConfigSchema = z.object({
   JOB_LEASE_MS: int(120_000, 1_000, 3_600_000),
   JOB_BATCH_SIZE: int(50, 1, 10_000),
   JOB_INVOCATION_MAX_ITEMS: int(2_000, 1, 1_000_000),
-  JOB_INVOCATION_WALL_MS: int(120_000, 1_000, 3_600_000),
+  // An invocation stops claiming after this wall time; a batch already claimed may still
+  // take up to FETCH_TIMEOUT_MS, so 60 s + 30 s stays inside the free plan's 150 s.
+  JOB_INVOCATION_WALL_MS: int(60_000, 1_000, 3_600_000),
+  // Stop claiming after this much CPU (hosted limit: 2 s per invocation).
   JOB_INVOCATION_CPU_MS: int(1_500, 50, 3_600_000),
+  // Invocations working on one run at once (the first one starts the others).
+  JOB_PARALLEL_INVOCATIONS: int(2, 1, 32),
+  // A synchronous POST waits this long for other invocations to finish the run.
+  JOB_SYNC_WAIT_MS: int(120_000, 0, 3_600_000),
   // HTTP API: largest request body read (bigger ones are refused with 413 unread).
   API_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
   // Logging

@@ -10,7 +10,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Config } from "../../shared/config.ts";
 import { type AuthEnv, requireCaller } from "../../shared/auth/middleware.ts";
 import type { Caller } from "../../shared/auth/caller.ts";
-import type { JobService, RunOptions } from "../../shared/jobs/types.ts";
+import type { JobService, ProcessOptions, RunOptions } from "../../shared/jobs/types.ts";
 import type { Db } from "../../shared/store/client.ts";
 import { pingDatabase } from "../../shared/store/client.ts";
 import type { Clock, Logger } from "../../shared/types.ts";
@@ -18,6 +18,7 @@ import { ApiError, catchNonErrors, errorHandler, validationError } from "./error
 import { optionalJsonBody } from "./json_body.ts";
 import {
   BEARER_SCHEME,
+  continueRunRoute,
   dailyFetchRoute,
   getRunRoute,
   healthRoute,
@@ -118,14 +119,32 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
       caller: caller.kind,
       trigger,
     });
+    if (started.status !== "running") return c.json(started, 200); // nothing was due
     if (_prefersAsync(c.req.header("Prefer"))) {
-      _inBackground(deps, started.run_id);
+      _inBackground(deps, started.run_id, { fanOut: true });
       return c.json(started, 202, {
         Location: `${PUBLIC_PREFIX}/api/jobs/runs/${started.run_id}`,
         "Preference-Applied": "respond-async",
       });
     }
-    return c.json(await deps.jobs.processRun(started.run_id), 200);
+    return c.json(await deps.jobs.processRun(started.run_id, { fanOut: true, wait: true }), 200);
+  });
+
+  app.openapi(continueRunRoute, async (c) => {
+    if (c.get("caller").kind !== "service_role") {
+      throw new ApiError(
+        403,
+        "forbidden",
+        "Caller not allowed: only the service role continues runs",
+      );
+    }
+    const { run_id } = c.req.valid("param");
+    const run = await deps.jobs.getRun(run_id);
+    if (run === null) throw new ApiError(404, "not_found", `Cannot find run ${run_id}`);
+    const { progress: _p, sources: _s, ...result } = run;
+    if (result.status !== "running") return c.json(result, 200);
+    _inBackground(deps, run_id, {});
+    return c.json(result, 202);
   });
 
   app.openapi(listRunsRoute, async (c) => {
@@ -173,8 +192,8 @@ function _prefersAsync(header: string | undefined): boolean {
 }
 
 /** Processes a started run after the response; failures are logged, never unhandled. */
-function _inBackground(deps: AppDeps, runId: string): void {
-  const work = deps.jobs.processRun(runId).then(
+function _inBackground(deps: AppDeps, runId: string, options: ProcessOptions): void {
+  const work = deps.jobs.processRun(runId, options).then(
     (result) =>
       deps.logger.info("Run {run_id} processed in the background: {status}", {
         run_id: runId,

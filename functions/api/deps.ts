@@ -6,6 +6,7 @@
  */
 import { createVerifier } from "../../shared/auth/verify.ts";
 import { loadConfig } from "../../shared/config.ts";
+import { httpHandover } from "../../shared/jobs/handover.ts";
 import { createJobService } from "../../shared/jobs/service.ts";
 import { getLogger, setupLogging } from "../../shared/log.ts";
 import { serviceClient } from "../../shared/store/client.ts";
@@ -41,13 +42,21 @@ export async function realDeps(
   const logger = getLogger("api");
   const clock: Clock = () => new Date();
   const fetchFn: FetchFn = (input, init) => fetch(input, init);
-  const db = serviceClient(url, required(env, "SUPABASE_SERVICE_ROLE_KEY"));
+  const serviceRoleKey = required(env, "SUPABASE_SERVICE_ROLE_KEY");
+  const db = serviceClient(url, serviceRoleKey);
   const waitUntil = edgeWaitUntil();
+  const jobLogger = getLogger("job");
+  const handover = httpHandover({
+    projectUrl: url,
+    serviceRoleKey,
+    fetch: fetchFn,
+    logger: jobLogger,
+  });
   return {
     db,
     logger,
     clock,
-    jobs: createJobService({ db, fetch: fetchFn, clock, logger: getLogger("job"), config }),
+    jobs: createJobService({ db, fetch: fetchFn, clock, logger: jobLogger, config, handover }),
     verify: createVerifier({
       jwtSecret: required(env, "SUPABASE_JWT_SECRET", "JWT_SECRET"),
       jwksUrl: `${url}/auth/v1/.well-known/jwks.json`,

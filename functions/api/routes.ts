@@ -141,3 +141,29 @@ export const getRunRoute = createRoute({
     500: error("Unexpected failure."),
   },
 });
+
+/** `POST /api/jobs/runs/{run_id}/continue`: another invocation on a run (handover). */
+export const continueRunRoute = createRoute({
+  method: "post",
+  path: "/jobs/runs/{run_id}/continue",
+  tags: ["jobs"],
+  summary: "Continue a run in another invocation",
+  description: "Used by the function itself to hand a run over when an invocation's budget " +
+    "(CPU, wall time, items) ends, and by pg_cron to resume a stalled run. Service role only. " +
+    "202 while the run is running (it is processed in the background), 200 with the result " +
+    "when it is already finished.",
+  security: [{ [BEARER_SCHEME]: [] }],
+  request: {
+    params: z.object({
+      run_id: UuidSchema.meta({ param: { name: "run_id", in: "path" } }),
+    }),
+  },
+  responses: {
+    200: { description: "The run is already finished.", content: json(JobResultSchema) },
+    202: { description: "An invocation is working on the run.", content: json(JobResultSchema) },
+    400: error("`run_id` is not a UUID."),
+    ...AUTH_ERRORS,
+    404: error("No run has this id."),
+    500: error("Unexpected failure."),
+  },
+});

@@ -26,6 +26,7 @@ export interface JobConfig {
   JOB_BATCH_SIZE: number;
   JOB_INVOCATION_MAX_ITEMS: number;
   JOB_INVOCATION_WALL_MS: number;
+  JOB_INVOCATION_CPU_MS: number;
   FETCH_GLOBAL_CONCURRENCY: number;
   ALERT_FAILING_THRESHOLD: number;
 }
@@ -56,6 +57,8 @@ export interface JobDeps {
    * on the run (the edge function re-invokes itself).
    */
   handover?(runId: string): Promise<void>;
+  /** CPU time this process has used so far, in ms (the CPU budget is measured with it). */
+  cpuMs?(): number;
 }
 
 /**
@@ -148,25 +151,45 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
   const { store, logger, config } = deps;
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const t0 = deps.clock().getTime();
+  const cpu0 = deps.cpuMs?.() ?? 0;
   let handled = 0;
+  let unbounded = false; // set when a handover failed: finish the run here instead
   try {
     await _alertsBeforeRun(deps, runId);
     const limit = pLimit(config.FETCH_GLOBAL_CONCURRENCY);
     for (;;) {
       const elapsed = deps.clock().getTime() - t0;
-      if (handled >= config.JOB_INVOCATION_MAX_ITEMS || elapsed >= config.JOB_INVOCATION_WALL_MS) {
+      const cpu = (deps.cpuMs?.() ?? 0) - cpu0;
+      if (
+        !unbounded &&
+        (handled >= config.JOB_INVOCATION_MAX_ITEMS || elapsed >= config.JOB_INVOCATION_WALL_MS ||
+          cpu >= config.JOB_INVOCATION_CPU_MS)
+      ) {
         const run = await store.getRun(runId);
         if (run?.status === "running" && deps.handover) {
           logger.info("Handing run {run_id} over to another invocation after {handled} sources", {
             run_id: runId,
             handled,
             elapsed_ms: elapsed,
+            cpu_ms: Math.round(cpu),
           });
-          await deps.handover(runId);
+          try {
+            await deps.handover(runId);
+          } catch (error) {
+            // Nobody else would pick the run up before the leases expire: keep working.
+            logger.error("Cannot hand run {run_id} over: {error}; this invocation goes on", {
+              run_id: runId,
+              error: _message(error),
+            });
+            unbounded = true;
+            continue;
+          }
         }
         break;
       }
-      const size = Math.min(config.JOB_BATCH_SIZE, config.JOB_INVOCATION_MAX_ITEMS - handled);
+      const size = unbounded
+        ? config.JOB_BATCH_SIZE
+        : Math.min(config.JOB_BATCH_SIZE, config.JOB_INVOCATION_MAX_ITEMS - handled);
       const items = await store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS);
       if (items.length === 0) break;
       handled += items.length;

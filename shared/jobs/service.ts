@@ -3,6 +3,7 @@
  * engine and stores on one service-role supabase-js client.
  * @module
  */
+import process from "node:process";
 import { bindAlertEngine } from "../alerts/engine.ts";
 import type { Config } from "../config.ts";
 import { HostLimiter } from "../pipeline/host_limiter.ts";
@@ -19,7 +20,13 @@ import {
   startDailyFetchRun,
   toJobResult,
 } from "./run_daily_fetch_job.ts";
-import type { JobResult, JobService, RunDetails } from "./types.ts";
+import {
+  type JobResult,
+  type JobService,
+  type ProcessOptions,
+  type RunDetails,
+  RunInProgressError,
+} from "./types.ts";
 
 /** What {@link createJobService} needs. */
 export interface JobServiceDeps {
@@ -28,8 +35,18 @@ export interface JobServiceDeps {
   clock: Clock;
   logger: Logger;
   config: Config;
-  /** Starts another invocation on a run whose items are not all done (scale: handover). */
+  /** Starts another invocation on a run whose items are not all done (see handover.ts). */
   handover?: (runId: string) => Promise<void>;
+  /** CPU used by this process in ms; default `process.cpuUsage()`. */
+  cpuMs?: () => number;
+  /** Waits between polls of a run; injectable for tests. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** CPU time (user + system) of this process in ms. */
+export function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /** Builds the job's dependencies for one invocation. */
@@ -62,26 +79,87 @@ export function createJobDeps(deps: JobServiceDeps): JobDeps {
     logger,
     config,
     handover: deps.handover,
+    cpuMs: deps.cpuMs ?? processCpuMs,
   };
 }
 
 /** The real {@link JobService}. */
 export function createJobService(deps: JobServiceDeps): JobService {
   const store = supabaseJobStore(deps.db);
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const { logger, config } = deps;
+
+  /** A running run whose items nobody holds (its invocations died): start one again. */
+  async function resumeIfStalled(runId: string | null): Promise<void> {
+    if (runId === null || !deps.handover) return;
+    try {
+      const nowIso = deps.clock().toISOString();
+      const [held, open] = await Promise.all([
+        deps.db.from("job_run_sources").select("source_id", { count: "exact", head: true })
+          .eq("run_id", runId).eq("status", "claimed").gt("lease_until", nowIso),
+        deps.db.from("job_run_sources").select("source_id", { count: "exact", head: true })
+          .eq("run_id", runId).in("status", ["pending", "claimed"]),
+      ]);
+      if (held.error || open.error) return;
+      if ((held.count ?? 0) === 0 && (open.count ?? 0) > 0) {
+        logger.warn("Run {run_id} is stalled ({open} items left, none held): resuming it", {
+          run_id: runId,
+          open: open.count,
+        });
+        await deps.handover(runId);
+      }
+    } catch (error) {
+      logger.error("Cannot resume run {run_id}: {error}", {
+        run_id: runId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
   return {
-    startRun: (options) => startDailyFetchRun(createJobDeps(deps), options),
-    processRun: (runId) => processDailyFetchRun(createJobDeps(deps), runId),
+    async startRun(options) {
+      try {
+        return await startDailyFetchRun(createJobDeps(deps), options);
+      } catch (error) {
+        if (error instanceof RunInProgressError) await resumeIfStalled(error.runningRunId);
+        throw error;
+      }
+    },
+
+    async processRun(runId: string, options: ProcessOptions = {}): Promise<JobResult> {
+      if (options.fanOut && deps.handover) {
+        for (let i = 1; i < config.JOB_PARALLEL_INVOCATIONS; i++) {
+          await deps.handover(runId).catch((error) =>
+            logger.error("Cannot start a parallel invocation on run {run_id}: {error}", {
+              run_id: runId,
+              error: error instanceof Error ? error.message : String(error),
+            })
+          );
+        }
+      }
+      let result = await processDailyFetchRun(createJobDeps(deps), runId);
+      if (options.wait && result.status === "running") {
+        const until = deps.clock().getTime() + config.JOB_SYNC_WAIT_MS;
+        while (result.status === "running" && deps.clock().getTime() < until) {
+          await sleep(250);
+          const run = await store.getRun(runId).catch(() => null);
+          if (run) result = toJobResult(run);
+        }
+      }
+      return result;
+    },
+
     async getRun(runId): Promise<RunDetails | null> {
       const run = await store.getRun(runId);
       if (!run) return null;
       const sources = (await store.getRunSources(runId)).filter((s) => s.status !== "skipped");
-      const done = sources.filter((s) => s.status === "succeeded" || s.status === "failed").length;
       return {
         ...toJobResult(run),
-        progress: { done, total: run.total_items - run.sources_skipped },
+        progress: { done: run.sources_processed, total: run.total_items - run.sources_skipped },
         sources,
       };
     },
+
     async listRuns(limit): Promise<JobResult[]> {
       return (await store.listRuns(JOB_NAME, limit)).map(toJobResult);
     },

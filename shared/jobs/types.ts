@@ -64,12 +64,22 @@ export class RunInProgressError extends Error {
   }
 }
 
+/** Options of {@link JobService.processRun}. */
+export interface ProcessOptions {
+  fanOut?: boolean;
+  wait?: boolean;
+}
+
 /** What the HTTP API needs from the job. */
 export interface JobService {
   /** Creates the run row and its work items; throws {@link RunInProgressError}. */
   startRun(options: RunOptions): Promise<JobResult>;
-  /** Works on a started run until it is finished (or this invocation's budget ends). */
-  processRun(runId: string): Promise<JobResult>;
+  /**
+   * Works on a started run until it is finished or this invocation's budget ends (then
+   * another invocation takes over). `fanOut` first starts the other parallel invocations;
+   * `wait` waits (bounded) for the other invocations to finish the run.
+   */
+  processRun(runId: string, options?: ProcessOptions): Promise<JobResult>;
   /** A run with progress and per-source outcomes, or null. */
   getRun(runId: string): Promise<RunDetails | null>;
   /** Most recent runs first. */

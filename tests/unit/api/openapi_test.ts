@@ -23,6 +23,7 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
     "/api/jobs/daily-fetch",
     "/api/jobs/runs",
     "/api/jobs/runs/{run_id}",
+    "/api/jobs/runs/{run_id}/continue",
   ]);
   assert.deepEqual(doc.components.securitySchemes.BearerAuth, {
     type: "http",
