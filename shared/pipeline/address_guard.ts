@@ -97,6 +97,28 @@ export function isAllowed(kind: AddressKind, policy: AddressPolicy): boolean {
 }
 
 /**
+ * Thrown by a resolver that cannot work in this runtime (no permission, not supported):
+ * the guard then checks IP literals and well-known names only, as without a resolver.
+ * A name that does not exist is not this: it is a `dns` failure.
+ */
+export class ResolverUnavailable extends Error {
+  /** Wraps the runtime's refusal. */
+  constructor(cause: unknown) {
+    super(`DNS resolution unavailable: ${cause instanceof Error ? cause.message : cause}`, {
+      cause,
+    });
+    this.name = "ResolverUnavailable";
+  }
+}
+
+/** True for errors that mean "this runtime cannot resolve", not "the name is bad". */
+function _unavailable(error: unknown): boolean {
+  return error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotSupported ||
+    (error instanceof Error && /not (implemented|supported)/i.test(error.message));
+}
+
+/**
  * The default resolver: `Deno.resolveDns` (A and AAAA) when the runtime has it, else
  * `undefined` (then only IP literals and well-known names are checked).
  */
@@ -113,12 +135,11 @@ export function defaultResolveHost(): ResolveHost | undefined {
       ...(aaaa.status === "fulfilled" ? aaaa.value : []),
     ];
     if (addresses.length === 0) {
-      const reason = a.status === "rejected"
-        ? a.reason
-        : aaaa.status === "rejected"
-        ? aaaa.reason
-        : undefined;
-      throw reason ?? new Error(`no A or AAAA records for ${host}`);
+      const reasons = [a, aaaa].flatMap((r) => r.status === "rejected" ? [r.reason] : []);
+      if (reasons.length > 0 && reasons.every(_unavailable)) {
+        throw new ResolverUnavailable(reasons[0]);
+      }
+      throw reasons[0] ?? new Error(`no A or AAAA records for ${host}`);
     }
     return addresses;
   };
@@ -133,7 +154,8 @@ export interface CheckUrlOptions {
 /**
  * Refuses (throws a `blocked` or `dns` {@link PipelineError}) a URL whose scheme is not
  * http(s) or whose host is or resolves to an address the policy does not allow.
- * Resolves to the addresses that were checked.
+ * Resolves to the addresses that were checked; an empty list means the name could not be
+ * checked in this runtime (no resolver).
  */
 export async function checkUrl(url: URL, options: CheckUrlOptions): Promise<string[]> {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -159,6 +181,7 @@ export async function checkUrl(url: URL, options: CheckUrlOptions): Promise<stri
     try {
       addresses = await options.resolveHost(host);
     } catch (error) {
+      if (error instanceof ResolverUnavailable) return []; // cannot check here: as without a resolver
       const detail = error instanceof Error ? error.message : String(error);
       throw new PipelineError("dns", `DNS lookup failed for ${host}: ${detail}`, { cause: error });
     }

@@ -13,6 +13,7 @@ export class PipelineError extends Error {
   readonly retryAfterMs: number | undefined;
 
   /**
+   * Creates a classified failure.
    * @example
    * throw new PipelineError("timeout", "timed out after 30000 ms");
    */
@@ -33,7 +34,10 @@ export class DeadlineExceeded extends Error {
   /** The deadline that passed, in ms. */
   readonly timeoutMs: number;
 
-  /** @param timeoutMs the deadline that passed */
+  /**
+   * Creates the abort reason.
+   * @param timeoutMs the deadline that passed
+   */
   constructor(timeoutMs: number) {
     super(`timed out after ${timeoutMs} ms`);
     this.name = "DeadlineExceeded";

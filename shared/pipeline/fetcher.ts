@@ -190,7 +190,12 @@ async function _attempt(
   };
 
   for (let redirects = 0;;) {
-    await checkUrl(url, { policy, resolveHost: deps.resolveHost });
+    const checked = await checkUrl(url, { policy, resolveHost: deps.resolveHost });
+    if (checked.length === 0) {
+      deps.logger.debug("SSRF guard could not resolve {host} in this runtime; fetching unchecked", {
+        host: url.hostname,
+      });
+    }
     const release = deps.limiter ? await deps.limiter.acquire(url.host, signal) : undefined;
     try {
       counters.requests++;

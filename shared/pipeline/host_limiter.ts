@@ -12,7 +12,9 @@ export interface HostLimiterOptions {
   perHost: number;
   /** Minimum time between the starts of two requests to one host (FETCH_POLITENESS_DELAY_MS). */
   politenessDelayMs: number;
+  /** Time source; default the system clock. */
   clock?: Clock;
+  /** Wait used for the politeness delay; default a real timer. */
   sleep?: SleepFn;
 }
 
@@ -34,7 +36,10 @@ export class HostLimiter {
   readonly #options: Required<HostLimiterOptions>;
   readonly #hosts = new Map<string, _HostState>();
 
-  /** @param options limits and injected clock/sleep */
+  /**
+   * Creates a limiter with no hosts busy.
+   * @param options limits and injected clock/sleep
+   */
   constructor(options: HostLimiterOptions) {
     this.#options = {
       clock: () => new Date(),

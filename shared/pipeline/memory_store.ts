@@ -67,7 +67,10 @@ export class MemoryPipelineStore implements PipelineStore {
   /** When set, the next recordSnapshot fails after staging the snapshot row (nothing is kept). */
   failNextRecord: string | null = null;
 
-  /** @param sources initial source rows (copied) */
+  /**
+   * Creates a store holding copies of the given sources and nothing else.
+   * @param sources initial source rows
+   */
   constructor(sources: Source[] = []) {
     for (const source of sources) this.sources.set(source.id, { ...source });
   }
@@ -79,13 +82,13 @@ export class MemoryPipelineStore implements PipelineStore {
     return { ...row, ignore_patterns: [...row.ignore_patterns] };
   }
 
-  /** @inheritdoc */
+  /** Normalised text of a snapshot, or null. */
   getSnapshotContent(snapshotId: string): Promise<string | null> {
     this.calls.getSnapshotContent++;
     return Promise.resolve(this.snapshots.get(snapshotId)?.content ?? null);
   }
 
-  /** @inheritdoc */
+  /** Snapshot + change + source pointer, all or nothing; idempotent on fetch_id. */
   recordSnapshot(input: RecordSnapshotInput): Promise<RecordSnapshotResult> {
     this.calls.recordSnapshot++;
     try {
@@ -153,7 +156,7 @@ export class MemoryPipelineStore implements PipelineStore {
     };
   }
 
-  /** @inheritdoc */
+  /** Applies bookkeeping patches (keys left out keep their value). */
   updateSources(patches: SourceBookkeeping[]): Promise<void> {
     this.calls.updateSources++;
     for (const patch of patches) this.#apply(patch);

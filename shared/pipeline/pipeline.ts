@@ -39,10 +39,15 @@ export type PipelineConfig =
 
 /** Dependencies of {@link runFetchPipeline}. */
 export interface PipelineDeps {
+  /** HTTP client (redirects are followed by hand, so it must honour `redirect: "manual"`). */
   fetch: FetchFn;
+  /** Time of fetches and bookkeeping. */
   clock: Clock;
+  /** Where progress and failures are logged. */
   logger: Logger;
+  /** Snapshots, changes and bookkeeping. */
   store: PipelineStore;
+  /** Timeouts, caps, retries, network policy, User-Agent, diff limits. */
   config: PipelineConfig;
   /** Shared per-host concurrency and politeness across the sources of one invocation. */
   limiter?: HostLimiter;

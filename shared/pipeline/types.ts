@@ -12,14 +12,17 @@ import type { ChangeSummary, ErrorClass } from "../types.ts";
 export interface SourceBookkeeping {
   /** The source's id. */
   id: string;
+  /** When this fetch happened (ISO 8601). */
   last_checked_at: string;
   /** Set on success only. */
   last_success_at?: string;
   /** Validators of the last 200 (or refreshed by a 304); set on success only. */
   etag?: string | null;
+  /** Last-Modified of the last 200 (or refreshed by a 304); set on success only. */
   last_modified?: string | null;
   /** Null after a success. */
   last_error: string | null;
+  /** Class of the failure; null after a success. */
   last_error_class: ErrorClass | null;
   /** 0 after a success; the previous count + 1 after a failure. */
   consecutive_failures: number;
@@ -27,26 +30,35 @@ export interface SourceBookkeeping {
 
 /** What {@link PipelineStore.recordSnapshot} writes in one transaction. */
 export interface RecordSnapshotInput {
+  /** The source fetched. */
   source_id: string;
   /** Id of this fetch: a retried write with the same id returns the first write's ids. */
   fetch_id: string;
   /** The source's `last_hash` the change was computed against (null for a baseline). */
   previous_hash: string | null;
+  /** SHA-256 (hex) of `content`. */
   content_hash: string;
+  /** Normalised text. */
   content: string;
+  /** Media type of the document, e.g. `text/html`. */
   content_type: string | null;
   /** Unified diff; null for a baseline. */
   diff: string | null;
+  /** Summary of the diff; null for a baseline. */
   summary: ChangeSummary | null;
+  /** When the response was fetched (ISO 8601). */
   fetched_at: string;
+  /** The source row patch, applied in the same transaction. */
   bookkeeping: SourceBookkeeping;
 }
 
 /** Ids written by {@link PipelineStore.recordSnapshot}. */
 export interface RecordSnapshotResult {
+  /** The stored snapshot (the first write's, on a retry). */
   snapshot_id: string;
   /** Null for a baseline. */
   policy_change_id: string | null;
+  /** True when this was the source's first snapshot. */
   baseline: boolean;
 }
 
@@ -67,18 +79,27 @@ export interface PipelineStore {
 
 /** Time spent in each stage, in ms. */
 export interface PipelineTimings {
+  /** The whole call. */
   total_ms: number;
+  /** HTTP, redirects and retries included. */
   fetch_ms: number;
+  /** Decoding and HTML/PDF/text extraction. */
   extract_ms: number;
+  /** Normalisation and hashing. */
   normalise_ms: number;
+  /** Reading the previous text and diffing. */
   detect_ms: number;
+  /** Database writes. */
   store_ms: number;
 }
 
 /** Outcome of one fetch of one source. `runFetchPipeline` never throws: failures come back here. */
 export interface PipelineResult {
+  /** The source fetched. */
   source_id: string;
+  /** Id of this fetch (idempotency key of the snapshot write). */
   fetch_id: string;
+  /** `failed` when any stage failed; see `error_class`. */
   status: "ok" | "failed";
   /** A policy change was recorded. */
   changed: boolean;
@@ -86,14 +107,17 @@ export interface PipelineResult {
   baseline: boolean;
   /** The server answered 304 to the conditional GET (nothing was extracted). */
   not_modified: boolean;
+  /** The recorded change, when there was one. */
   policy_change_id: string | null;
   /** New snapshot, when one was stored. */
   snapshot_id: string | null;
   /** Hash of the normalised text, when the body was read. */
   content_hash: string | null;
+  /** Summary of the recorded change. */
   summary: ChangeSummary | null;
   /** Final HTTP status, when a response arrived. */
   http_status: number | null;
+  /** Class of the failure; null on success. */
   error_class: ErrorClass | null;
   /** E.g. `Cannot fetch source 42: timed out after 30000 ms`. */
   error_message: string | null;
@@ -101,5 +125,6 @@ export interface PipelineResult {
   bookkeeping: SourceBookkeeping;
   /** False when the caller still has to write `bookkeeping` (see `writeBookkeeping`). */
   bookkeeping_written: boolean;
+  /** Time spent per stage. */
   timings: PipelineTimings;
 }

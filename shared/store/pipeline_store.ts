@@ -40,12 +40,15 @@ function _error(
 export class SupabasePipelineStore implements PipelineStore {
   readonly #db: Db;
 
-  /** @param db a service-role client (the RPCs are granted to service_role only) */
+  /**
+   * Creates the store over a client.
+   * @param db a service-role client (the RPCs are granted to service_role only)
+   */
   constructor(db: Db) {
     this.#db = db;
   }
 
-  /** @inheritdoc */
+  /** Normalised text of a snapshot, or null when it no longer exists. */
   async getSnapshotContent(snapshotId: string): Promise<string | null> {
     const { data, error } = await this.#db.from("snapshots").select("content").eq("id", snapshotId)
       .maybeSingle();
@@ -53,7 +56,7 @@ export class SupabasePipelineStore implements PipelineStore {
     return (data as { content: string } | null)?.content ?? null;
   }
 
-  /** @inheritdoc */
+  /** Calls `record_snapshot`: snapshot, change and source move in one transaction. */
   async recordSnapshot(input: RecordSnapshotInput): Promise<RecordSnapshotResult> {
     const { id: _id, ...bookkeeping } = input.bookkeeping;
     const { data, error } = await this.#db.rpc("record_snapshot", {
@@ -81,7 +84,7 @@ export class SupabasePipelineStore implements PipelineStore {
     return { snapshot_id, policy_change_id, baseline };
   }
 
-  /** @inheritdoc */
+  /** Calls `update_source_bookkeeping` once for all patches. */
   async updateSources(patches: SourceBookkeeping[]): Promise<void> {
     if (patches.length === 0) return;
     const { error } = await this.#db.rpc("update_source_bookkeeping", { p_patches: patches });

@@ -3,6 +3,7 @@ import {
   type AddressKind,
   checkUrl,
   classifyAddress,
+  ResolverUnavailable,
 } from "../../../shared/pipeline/address_guard.ts";
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
 
@@ -133,4 +134,18 @@ Deno.test("checkUrl() reports a name that does not resolve as dns", async () => 
 
 Deno.test("checkUrl() without a resolver checks literals only and lets names through", async () => {
   assert.deepEqual(await checkUrl(new URL("https://www.gov.uk/"), { policy: STRICT }), []);
+});
+
+Deno.test("checkUrl() lets a name through unchecked when the runtime cannot resolve at all", async () => {
+  const unavailable = () =>
+    Promise.reject(new ResolverUnavailable(new Deno.errors.PermissionDenied("resolveDns")));
+  assert.deepEqual(
+    await checkUrl(new URL("https://www.gov.uk/"), { policy: STRICT, resolveHost: unavailable }),
+    [],
+  );
+  // Literals are still checked without a resolver.
+  const error = await refusal(
+    checkUrl(new URL("http://169.254.169.254/"), { policy: STRICT, resolveHost: unavailable }),
+  );
+  assert.equal(error.errorClass, "blocked");
 });
