@@ -46,3 +46,17 @@ export async function eventually<T>(
   }
   throw new Error(`Timed out waiting for ${what} after ${ms} ms`);
 }
+
+/** Waits until no daily-fetch run is running (one run at a time is the rule). */
+export async function waitForNoRunningRun(ms = 90_000): Promise<void> {
+  const sql = sqlClient();
+  try {
+    await eventually("no running daily-fetch run", async () => {
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.job_runs
+        where job_name = 'daily-fetch' and status = 'running'`;
+      return row!.n === 0 ? true : undefined;
+    }, ms);
+  } finally {
+    await sql.end();
+  }
+}

@@ -180,11 +180,11 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
         assert.equal(res.status, 200);
         assert.equal(res.body.changes_detected, 1, JSON.stringify(res.body));
         // Every active subscription covering the source: ours plus all-sources ones (the seed's).
-      const { count: covering } = await db.from("subscriptions").select("id", {
-        count: "exact",
-        head: true,
-      }).eq("active", true).or(`source_id.eq.${visa!.id},source_id.is.null`);
-      assert.equal(res.body.alerts_sent, covering);
+        const { count: covering } = await db.from("subscriptions").select("id", {
+          count: "exact",
+          head: true,
+        }).eq("active", true).or(`source_id.eq.${visa!.id},source_id.is.null`);
+        assert.equal(res.body.alerts_sent, covering);
         const { data: changes } = await db.from("policy_changes").select("id, diff, detected_at")
           .eq("source_id", visa!.id);
         assert.equal(changes?.length, 1);
@@ -350,9 +350,9 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
           where active and id <> all(${ids}) returning id`;
           try {
             // Make this test's sources due, as they are every night.
-          await sql`update public.sources set last_checked_at = now() - interval '1 day 1 minute'
+            await sql`update public.sources set last_checked_at = now() - interval '1 day 1 minute'
             where id = any(${ids})`;
-          const [job] = await sql`select command from cron.job where jobname = 'daily-fetch'`;
+            const [job] = await sql`select command from cron.job where jobname = 'daily-fetch'`;
             assert.match(job!.command, /net\.http_post/);
             assert.match(job!.command, /vault\.decrypted_secrets/);
             const before = new Date();

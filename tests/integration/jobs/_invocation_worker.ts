@@ -1,0 +1,27 @@
+/**
+ * One job invocation in its own process, for the scale tests that kill an invocation
+ * mid-batch: `deno run -A _invocation_worker.ts <run_id> <invocation_id> <lease_ms> <batch>`.
+ */
+import { DEFAULT_CONFIG } from "../../../shared/config.ts";
+import { captureLogger } from "../../../shared/log.ts";
+import { processDailyFetchRun } from "../../../shared/jobs/run_daily_fetch_job.ts";
+import { createJobDeps } from "../../../shared/jobs/service.ts";
+import { serviceDb } from "../_stack.ts";
+
+const [runId, invocationId, leaseMs, batch] = Deno.args;
+const db = await serviceDb();
+const deps = createJobDeps({
+  db,
+  fetch,
+  clock: () => new Date(),
+  logger: captureLogger(),
+  config: {
+    ...DEFAULT_CONFIG,
+    FETCH_ALLOW_PRIVATE_NETWORKS: true,
+    JOB_LEASE_MS: Number(leaseMs),
+    JOB_BATCH_SIZE: Number(batch),
+  },
+});
+console.log("ready");
+await processDailyFetchRun({ ...deps, invocationId }, runId!);
+console.log("done");

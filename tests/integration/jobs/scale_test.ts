@@ -1,0 +1,304 @@
+/**
+ * A run is data, not a call stack: invocations with small budgets hand a run over to each
+ * other, a killed invocation's items are claimed again after their lease, and two
+ * invocations claiming at once never share an item. Real database (PostgREST + Postgres),
+ * real HTTP fixture site; the invocations run in this process or in a child process.
+ */
+import assert from "node:assert/strict";
+import { type Config, DEFAULT_CONFIG } from "../../../shared/config.ts";
+import { captureLogger } from "../../../shared/log.ts";
+import {
+  processDailyFetchRun,
+  startDailyFetchRun,
+} from "../../../shared/jobs/run_daily_fetch_job.ts";
+import { createJobDeps } from "../../../shared/jobs/service.ts";
+import type { JobResult } from "../../../shared/jobs/types.ts";
+import { REPO_ROOT } from "../../../supabase/local/ports.ts";
+import { eventually, serviceDb, sqlClient, waitForNoRunningRun } from "../_stack.ts";
+
+interface Site {
+  base: string;
+  /** page number → version shown */
+  versions: Map<number, number>;
+  hits: Map<string, number>;
+  delayMs: number;
+  /** Pages answering at once regardless of delayMs. */
+  fast: Set<number>;
+  deliveries: Array<{ alertId: string | null; changeId: string }>;
+  server: Deno.HttpServer<Deno.NetAddr>;
+}
+
+function startSite(): Site {
+  const site: Site = {
+    base: "",
+    versions: new Map(),
+    hits: new Map(),
+    delayMs: 0,
+    fast: new Set(),
+    deliveries: [],
+    server: undefined as unknown as Deno.HttpServer<Deno.NetAddr>,
+  };
+  site.server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/hook") {
+      const body = await req.json();
+      site.deliveries.push({ alertId: req.headers.get("x-alert-id"), changeId: body.change.id });
+      return new Response("ok");
+    }
+    site.hits.set(url.pathname, (site.hits.get(url.pathname) ?? 0) + 1);
+    const n = Number(url.pathname.match(/^\/p\/(\d+)$/)?.[1] ?? NaN);
+    if (site.delayMs > 0 && !site.fast.has(n)) {
+      await new Promise((r) => setTimeout(r, site.delayMs));
+    }
+    if (Number.isNaN(n)) return new Response("not found", { status: 404 });
+    const v = site.versions.get(n) ?? 0;
+    return new Response(
+      `<html><body><script>var x=${Math.random()}</script><main><h1>Policy ${n}</h1>` +
+        `<p>Rule one of policy ${n}, version ${v}.</p><p>Rule two stays.</p></main>` +
+        `<footer>${new Date().toISOString()}</footer></body></html>`,
+      { headers: { "content-type": "text/html; charset=utf-8" } },
+    );
+  });
+  site.base = `http://127.0.0.1:${site.server.addr.port}`;
+  return site;
+}
+
+function config(overrides: Partial<Config> = {}): Config {
+  return { ...DEFAULT_CONFIG, FETCH_ALLOW_PRIVATE_NETWORKS: true, ...overrides };
+}
+
+async function createSources(site: Site, count: number, tag: string): Promise<string[]> {
+  const sql = sqlClient();
+  try {
+    const rows = Array.from({ length: count }, (_, i) => ({
+      name: `scale ${tag} ${i}`,
+      url: `${site.base}/p/${i}`,
+    }));
+    const ids = await sql<{ id: string }[]>`insert into public.sources ${sql(rows)} returning id`;
+    return ids.map((r) => r.id);
+  } finally {
+    await sql.end();
+  }
+}
+
+async function dropSources(ids: string[]): Promise<void> {
+  const sql = sqlClient();
+  try {
+    await sql`delete from public.sources where id = any(${ids})`;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Runs a job over `ids` with in-process invocations chained through `handover`. */
+async function runChained(
+  ids: string[],
+  overrides: Partial<Config>,
+): Promise<{ result: JobResult; invocations: number }> {
+  const db = await serviceDb();
+  let invocations = 0;
+  const pending: Promise<unknown>[] = [];
+  const make = (): ReturnType<typeof createJobDeps> =>
+    createJobDeps({
+      db,
+      fetch,
+      clock: () => new Date(),
+      logger: captureLogger(),
+      config: config(overrides),
+      handover: (runId) => {
+        // Like the platform: a new invocation starts; this one returns.
+        pending.push(
+          Promise.resolve().then(() => {
+            invocations++;
+            return processDailyFetchRun({ ...make(), invocationId: `inv-${invocations}` }, runId);
+          }),
+        );
+        return Promise.resolve();
+      },
+    });
+  await waitForNoRunningRun();
+  const started = await startDailyFetchRun(make(), {
+    trigger: "manual",
+    force: true,
+    source_ids: ids,
+  });
+  invocations++;
+  await processDailyFetchRun({ ...make(), invocationId: "inv-1" }, started.run_id);
+  while (pending.length > 0) await pending.shift();
+  const { data } = await db.from("job_runs").select("*").eq("id", started.run_id).single();
+  return {
+    invocations,
+    result: {
+      run_id: data.id,
+      status: data.status,
+      trigger: data.trigger,
+      started_at: data.started_at,
+      completed_at: data.completed_at,
+      sources_processed: data.sources_processed,
+      sources_succeeded: data.sources_succeeded,
+      sources_failed: data.sources_failed,
+      sources_skipped: data.sources_skipped,
+      changes_detected: data.changes_detected,
+      alerts_sent: data.alerts_sent,
+      errors: data.errors,
+    },
+  };
+}
+
+function counts(r: JobResult) {
+  const { run_id: _r, started_at: _s, completed_at: _c, ...rest } = r;
+  return rest;
+}
+
+Deno.test("a 200-source run with a budget of 20 items per invocation equals a single-invocation run", async () => {
+  const site = startSite();
+  const tag = crypto.randomUUID().slice(0, 6);
+  const ids = await createSources(site, 200, tag);
+  try {
+    await runChained(ids, {}); // baseline
+    for (let i = 0; i < 200; i += 20) site.versions.set(i, 1); // 10 edits
+    const single = await runChained(ids, { JOB_INVOCATION_MAX_ITEMS: 100_000 });
+    assert.equal(single.invocations, 1);
+    for (let i = 0; i < 200; i += 20) site.versions.set(i, 2); // the same 10 pages again
+    const chained = await runChained(ids, { JOB_INVOCATION_MAX_ITEMS: 20, JOB_BATCH_SIZE: 10 });
+    assert.ok(chained.invocations >= 10, `only ${chained.invocations} invocations`);
+    assert.deepEqual(counts(chained.result), counts(single.result));
+    assert.equal(chained.result.status, "succeeded");
+    assert.equal(chained.result.sources_processed, 200);
+    assert.equal(chained.result.changes_detected, 10);
+  } finally {
+    await dropSources(ids);
+    await site.server.shutdown();
+  }
+});
+
+Deno.test("two invocations claiming at once never process the same item", async () => {
+  const site = startSite();
+  const tag = crypto.randomUUID().slice(0, 6);
+  const ids = await createSources(site, 100, tag);
+  const db = await serviceDb();
+  try {
+    site.delayMs = 20;
+    const deps = () =>
+      createJobDeps({
+        db,
+        fetch,
+        clock: () => new Date(),
+        logger: captureLogger(),
+        config: config({ JOB_BATCH_SIZE: 5 }),
+      });
+    await waitForNoRunningRun();
+    const started = await startDailyFetchRun(deps(), {
+      trigger: "manual",
+      force: true,
+      source_ids: ids,
+    });
+    await Promise.all([
+      processDailyFetchRun({ ...deps(), invocationId: "a" }, started.run_id),
+      processDailyFetchRun({ ...deps(), invocationId: "b" }, started.run_id),
+    ]);
+    const { data: items } = await db.from("job_run_sources").select("attempts, claimed_by, status")
+      .eq("run_id", started.run_id);
+    assert.equal(items!.length, 100);
+    assert.ok(items!.every((i) => i.attempts === 1 && i.status === "succeeded"));
+    const byInvocation = new Set(items!.map((i) => i.claimed_by));
+    assert.deepEqual([...byInvocation].sort(), ["a", "b"], "both invocations worked");
+    assert.equal(site.hits.size, 100);
+    assert.ok([...site.hits.values()].every((n) => n === 1), "a page was fetched twice");
+    const { data: run } = await db.from("job_runs").select("status, sources_processed")
+      .eq("id", started.run_id).single();
+    assert.deepEqual(run, { status: "succeeded", sources_processed: 100 });
+  } finally {
+    await dropSources(ids);
+    await site.server.shutdown();
+  }
+});
+
+Deno.test("a killed invocation's items are claimed again after the lease; nothing lost or sent twice", async () => {
+  const site = startSite();
+  const tag = crypto.randomUUID().slice(0, 6);
+  const ids = await createSources(site, 30, tag);
+  const db = await serviceDb();
+  const sql = sqlClient();
+  const { data: sub } = await db.from("subscriptions").insert({
+    channel: "webhook",
+    target: `${site.base}/hook`,
+    source_id: null,
+  }).select("id").single();
+  try {
+    await runChained(ids, {}); // baseline
+    for (let i = 0; i < 30; i += 3) {
+      site.versions.set(i, 1); // 10 edits, answered at once: their changes get recorded
+      site.fast.add(i);
+    }
+    site.delayMs = 5_000; // the other pages hold the batch open: the kill lands mid-batch
+    const deps = createJobDeps({
+      db,
+      fetch,
+      clock: () => new Date(),
+      logger: captureLogger(),
+      config: config(),
+    });
+    await waitForNoRunningRun();
+    const started = await startDailyFetchRun(deps, {
+      trigger: "manual",
+      force: true,
+      source_ids: ids,
+    });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${REPO_ROOT}/tests/integration/jobs/_invocation_worker.ts`,
+        started.run_id,
+        "doomed",
+        "3000",
+        "30",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // Wait until the doomed invocation holds items, then kill it like the runtime does.
+    await eventually("the doomed invocation to claim items", async () => {
+      const [r] = await sql`select count(*)::int as n from public.job_run_sources
+        where run_id = ${started.run_id} and claimed_by = 'doomed' and status = 'claimed'`;
+      return r!.n > 0 ? true : undefined;
+    }, 30_000);
+    // Kill once the changes are recorded but before any alert or outcome was written.
+    await eventually("the doomed invocation to record the changes", async () => {
+      const [r] = await sql`select count(*)::int as n from public.policy_changes
+        where source_id = any(${ids})`;
+      return r!.n >= 10 ? true : undefined;
+    }, 30_000);
+    child.kill("SIGKILL");
+    await child.status;
+    site.delayMs = 0;
+    const [held] = await sql`select count(*)::int as n from public.job_run_sources
+      where run_id = ${started.run_id} and status = 'claimed'`;
+    assert.equal(held!.n, 30, "the kill left every item claimed");
+    assert.equal(site.deliveries.length, 0, "nothing was delivered before the kill");
+    // Another invocation: nothing to claim until the lease (3 s) expires; then all of it.
+    await new Promise((r) => setTimeout(r, 3_200));
+    const result = await processDailyFetchRun({ ...deps, invocationId: "rescuer" }, started.run_id);
+    assert.equal(result.status, "succeeded", JSON.stringify(result.errors));
+    assert.equal(result.sources_processed, 30);
+    assert.equal(result.changes_detected, 10);
+    const [changes] = await sql`select count(*)::int as n from public.policy_changes
+      where source_id = any(${ids})`;
+    assert.equal(changes!.n, 10, "no change lost, none recorded twice");
+    const perChange = new Map<string, number>();
+    for (const d of site.deliveries) {
+      perChange.set(d.changeId, (perChange.get(d.changeId) ?? 0) + 1);
+    }
+    assert.equal(perChange.size, 10, "every change delivered");
+    assert.ok([...perChange.values()].every((n) => n === 1), "an alert was sent twice");
+    const [again] = await sql`select count(*)::int as n from public.job_runs
+      where id = ${started.run_id} and status = 'running'`;
+    assert.equal(again!.n, 0);
+  } finally {
+    if (sub) await db.from("subscriptions").delete().eq("id", sub.id);
+    await sql.end();
+    await dropSources(ids);
+    await site.server.shutdown();
+  }
+});
