@@ -54,7 +54,11 @@ export function isRetryable(error: PipelineError, status?: number): boolean {
 const TLS = /certificate|\btls\b|ssl|handshake|UnknownIssuer|CaUsedAsEndEntity/i;
 const DNS = /dns error|failed to lookup address|name or service not known|no records found/i;
 const CONNECT =
-  /connect(ion)? (error|refused|reset|closed|aborted)|tcp connect|os error (104|110|111|113|101)|requests to port \d+ are blocked|network is unreachable|broken pipe|connection closed|unexpected eof|error sending request|hyper|socket/i;
+  /connect(ion)? (error|refused|reset|closed|aborted)|tcp connect|os error (104|110|111|113|101)|requests to port \d+ are blocked|network is unreachable|broken pipe|connection closed|unexpected eof|error sending request|error reading a body from connection|hyper|socket/i;
+// The server sent a Content-Encoding body that does not decompress (a corrupt gzip stream):
+// the response is unreadable, which is the site's fault, not ours.
+const DECODE =
+  /decompression error|error decoding response body|invalid gzip header|corrupt deflate stream/i;
 
 /** Messages of an error and its causes, outermost first. */
 function _messages(error: unknown): string[] {
@@ -93,6 +97,11 @@ export function classifyFetchError(error: unknown): PipelineError {
     return new PipelineError("dns", `DNS lookup failed: ${detail}`, { cause: error });
   }
   if (TLS.test(text)) return new PipelineError("tls", `TLS failed: ${detail}`, { cause: error });
+  if (DECODE.test(text)) {
+    return new PipelineError("parse", `cannot decode the response body: ${detail}`, {
+      cause: error,
+    });
+  }
   if (CONNECT.test(text) || (error instanceof TypeError && /fetch failed/i.test(text))) {
     return new PipelineError("connect", `connection failed: ${detail}`, { cause: error });
   }
