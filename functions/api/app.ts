@@ -139,7 +139,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
       );
     }
     const { run_id } = c.req.valid("param");
-    const run = await deps.jobs.getRun(run_id);
+    const run = await deps.jobs.getRun(run_id, { sources: false });
     if (run === null) throw new ApiError(404, "not_found", `Cannot find run ${run_id}`);
     const { progress: _p, sources: _s, ...result } = run;
     if (result.status !== "running") return c.json(result, 200);

@@ -25,7 +25,9 @@ export interface HandoverOptions {
  * const handover = httpHandover({ projectUrl, serviceRoleKey, fetch, logger });
  * await handover(runId);
  */
-export function httpHandover(options: HandoverOptions): (runId: string) => Promise<void> {
+export function httpHandover(
+  options: HandoverOptions,
+): (runId: string) => Promise<void> {
   const attempts = options.attempts ?? 3;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const base = options.projectUrl.replace(/\/+$/, "");
@@ -34,26 +36,34 @@ export function httpHandover(options: HandoverOptions): (runId: string) => Promi
     for (let i = 0; i < attempts; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** i));
       try {
-        const res = await options.fetch(`${base}/functions/v1/api/jobs/runs/${runId}/continue`, {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${options.serviceRoleKey}`,
-            prefer: "respond-async",
+        const res = await options.fetch(
+          `${base}/functions/v1/api/jobs/runs/${runId}/continue`,
+          {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${options.serviceRoleKey}`,
+              prefer: "respond-async",
+            },
+            signal: AbortSignal.timeout(timeoutMs),
           },
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        );
         await res.body?.cancel();
         if (res.status === 202 || res.status === 200) return;
         last = `HTTP ${res.status}`;
       } catch (error) {
         last = error instanceof Error ? error.message : String(error);
       }
-      options.logger.warn("Handover of run {run_id} failed (attempt {attempt}): {error}", {
-        run_id: runId,
-        attempt: i + 1,
-        error: last,
-      });
+      options.logger.warn(
+        "Handover of run {run_id} failed (attempt {attempt}): {error}",
+        {
+          run_id: runId,
+          attempt: i + 1,
+          error: last,
+        },
+      );
     }
-    throw new Error(`Cannot start another invocation for run ${runId}: ${last}`);
+    throw new Error(
+      `Cannot start another invocation for run ${runId}: ${last}`,
+    );
   };
 }

@@ -43,7 +43,10 @@ export interface JobAlerts {
 export interface JobDeps {
   store: JobStore;
   /** Runs the fetch pipeline on one source without writing its bookkeeping. */
-  pipeline(source: Source, options: { fetchId: string }): Promise<PipelineResult>;
+  pipeline(
+    source: Source,
+    options: { fetchId: string },
+  ): Promise<PipelineResult>;
   /** Writes the bookkeeping of many sources at once. */
   writeBookkeeping(patches: SourceBookkeeping[]): Promise<void>;
   alerts: JobAlerts;
@@ -66,7 +69,10 @@ export interface JobDeps {
  * @example
  * const result = await runDailyFetchJob(deps, { trigger: "manual", force: true });
  */
-export async function runDailyFetchJob(deps: JobDeps, options: RunOptions): Promise<JobResult> {
+export async function runDailyFetchJob(
+  deps: JobDeps,
+  options: RunOptions,
+): Promise<JobResult> {
   const started = await startDailyFetchRun(deps, options);
   if (started.status !== "running") return started;
   return await processDailyFetchRun(deps, started.run_id);
@@ -77,7 +83,10 @@ export async function runDailyFetchJob(deps: JobDeps, options: RunOptions): Prom
  * Throws {@link RunInProgressError} when a run is in progress; any other failure
  * finalises the run as failed and is reported in its result.
  */
-export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Promise<JobResult> {
+export async function startDailyFetchRun(
+  deps: JobDeps,
+  options: RunOptions,
+): Promise<JobResult> {
   const { store, logger, config } = deps;
   const now = deps.clock();
   logger.info("Starting daily fetch job at {timestamp}", {
@@ -114,13 +123,16 @@ export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Pr
       force: options.force,
     });
     for (const s of skipped) {
-      logger.info("Skipping source {source_id}: check_frequency {frequency} not due", {
-        source_id: s.source.id,
-        source_name: s.source.name,
-        frequency: s.source.check_frequency,
-        next_due_at: s.next_due_at,
-        reason: s.reason,
-      });
+      logger.info(
+        "Skipping source {source_id}: check_frequency {frequency} not due",
+        {
+          source_id: s.source.id,
+          source_name: s.source.name,
+          frequency: s.source.check_frequency,
+          next_due_at: s.next_due_at,
+          reason: s.reason,
+        },
+      );
     }
     const withItems = await store.addItems(
       run.id,
@@ -137,7 +149,10 @@ export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Pr
     return toJobResult(withItems);
   } catch (error) {
     const message = `run could not start: ${_message(error)}`;
-    logger.error("Daily fetch job failed: {error}", { run_id: run.id, error: message });
+    logger.error("Daily fetch job failed: {error}", {
+      run_id: run.id,
+      error: message,
+    });
     return toJobResult(await _failRun(deps, run, message));
   }
 }
@@ -147,7 +162,10 @@ export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Pr
  * until none is left or this invocation's budget (items, wall time) is used up, in which
  * case it hands over to another invocation. Never throws.
  */
-export async function processDailyFetchRun(deps: JobDeps, runId: string): Promise<JobResult> {
+export async function processDailyFetchRun(
+  deps: JobDeps,
+  runId: string,
+): Promise<JobResult> {
   const { store, logger, config } = deps;
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const t0 = deps.clock().getTime();
@@ -162,35 +180,48 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
       const cpu = (deps.cpuMs?.() ?? 0) - cpu0;
       if (
         !unbounded &&
-        (handled >= config.JOB_INVOCATION_MAX_ITEMS || elapsed >= config.JOB_INVOCATION_WALL_MS ||
+        (handled >= config.JOB_INVOCATION_MAX_ITEMS ||
+          elapsed >= config.JOB_INVOCATION_WALL_MS ||
           cpu >= config.JOB_INVOCATION_CPU_MS)
       ) {
         const run = await store.getRun(runId);
         if (run?.status === "running" && deps.handover) {
-          logger.info("Handing run {run_id} over to another invocation after {handled} sources", {
-            run_id: runId,
-            handled,
-            elapsed_ms: elapsed,
-            cpu_ms: Math.round(cpu),
-          });
+          logger.info(
+            "Handing run {run_id} over to another invocation after {handled} sources",
+            {
+              run_id: runId,
+              handled,
+              elapsed_ms: elapsed,
+              cpu_ms: Math.round(cpu),
+            },
+          );
           try {
             await deps.handover(runId);
           } catch (error) {
             // Nobody else would pick the run up before the leases expire: keep working.
-            logger.error("Cannot hand run {run_id} over: {error}; this invocation goes on", {
-              run_id: runId,
-              error: _message(error),
-            });
+            logger.error(
+              "Cannot hand run {run_id} over: {error}; this invocation goes on",
+              {
+                run_id: runId,
+                error: _message(error),
+              },
+            );
             unbounded = true;
             continue;
           }
         }
         break;
       }
-      const size = unbounded
-        ? config.JOB_BATCH_SIZE
-        : Math.min(config.JOB_BATCH_SIZE, config.JOB_INVOCATION_MAX_ITEMS - handled);
-      const items = await store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS);
+      const size = unbounded ? config.JOB_BATCH_SIZE : Math.min(
+        config.JOB_BATCH_SIZE,
+        config.JOB_INVOCATION_MAX_ITEMS - handled,
+      );
+      const items = await store.claimItems(
+        runId,
+        invocationId,
+        size,
+        config.JOB_LEASE_MS,
+      );
       if (items.length === 0) break;
       handled += items.length;
       const outcomes = await _processBatch(deps, items, limit);
@@ -200,18 +231,37 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
   } catch (error) {
     // Infrastructure failure (database, API): leave the items to their leases so another
     // invocation (or the watchdog) finishes the run; report it.
-    logger.error("Daily fetch job invocation stopped on run {run_id}: {error}", {
-      run_id: runId,
-      error: _message(error),
-    });
+    logger.error(
+      "Daily fetch job invocation stopped on run {run_id}: {error}",
+      {
+        run_id: runId,
+        error: _message(error),
+      },
+    );
     const run = await store.getRun(runId).catch(() => null);
     if (run) {
       const result = toJobResult(run);
-      result.errors = [...result.errors, `invocation ${invocationId}: ${_message(error)}`];
+      result.errors = [
+        ...result.errors,
+        `invocation ${invocationId}: ${_message(error)}`,
+      ];
       return result;
     }
     return _unknownRun(deps, runId, _message(error));
   }
+  const memory = typeof Deno !== "undefined" ? Deno.memoryUsage() : null;
+  logger.info(
+    "Invocation {invocation_id} on run {run_id} done: {handled} sources",
+    {
+      invocation_id: invocationId,
+      run_id: runId,
+      handled,
+      wall_ms: deps.clock().getTime() - t0,
+      cpu_ms: Math.round((deps.cpuMs?.() ?? 0) - cpu0),
+      rss_bytes: memory?.rss ?? null,
+      heap_used_bytes: memory?.heapUsed ?? null,
+    },
+  );
   const run = await store.getRun(runId).catch(() => null);
   return run ? toJobResult(run) : _unknownRun(deps, runId, "run not found");
 }
@@ -248,7 +298,10 @@ async function _alertsBeforeRun(deps: JobDeps, runId: string): Promise<void> {
       });
     }
   } catch (error) {
-    logger.error("Cannot retry pending alerts: {error}", { run_id: runId, error: _message(error) });
+    logger.error("Cannot retry pending alerts: {error}", {
+      run_id: runId,
+      error: _message(error),
+    });
   }
   try {
     const since = new Date(deps.clock().getTime() - 7 * 86_400_000);
@@ -258,7 +311,11 @@ async function _alertsBeforeRun(deps: JobDeps, runId: string): Promise<void> {
         kind: "run_missed",
         event_key: `run_missed:${m.id}`,
         source_id: null,
-        payload: { job_name: JOB_NAME, noticed_at: m.started_at, errors: m.errors },
+        payload: {
+          job_name: JOB_NAME,
+          noticed_at: m.started_at,
+          errors: m.errors,
+        },
       });
     }
   } catch (error) {
@@ -295,8 +352,15 @@ async function _processBatch(
           return { item, result: null, error: null, ms: 0 };
         }
         try {
-          const result = await deps.pipeline(item.source, { fetchId: item.fetch_id });
-          return { item, result, error: null, ms: Math.round(performance.now() - t0) };
+          const result = await deps.pipeline(item.source, {
+            fetchId: item.fetch_id,
+          });
+          return {
+            item,
+            result,
+            error: null,
+            ms: Math.round(performance.now() - t0),
+          };
         } catch (error) {
           return {
             item,
@@ -329,7 +393,9 @@ async function _processBatch(
       });
     }
   }
-  return await Promise.all(fetched.map((f) => limit(() => _finishItem(deps, f, bookkeepingError))));
+  return await Promise.all(
+    fetched.map((f) => limit(() => _finishItem(deps, f, bookkeepingError))),
+  );
 }
 
 async function _finishItem(
@@ -377,12 +443,15 @@ async function _finishItem(
       alertsSent += _countSent(outcomes);
       const undelivered = outcomes.filter((o) => o.status === "failed" || o.status === "dead");
       for (const o of undelivered) {
-        logger.error("Alert {alert_id} of change {policy_change_id} {status}: {error}", {
-          alert_id: o.alert_id,
-          policy_change_id: changeId,
-          status: o.status,
-          error: o.error ?? "",
-        });
+        logger.error(
+          "Alert {alert_id} of change {policy_change_id} {status}: {error}",
+          {
+            alert_id: o.alert_id,
+            policy_change_id: changeId,
+            status: o.status,
+            error: o.error ?? "",
+          },
+        );
       }
       if (undelivered.length > 0) {
         const dead = undelivered.filter((o) => o.status === "dead").length;
@@ -392,11 +461,14 @@ async function _finishItem(
       }
     } catch (error) {
       alertError = _message(error);
-      logger.error("Cannot alert on change {policy_change_id} of source {source_id}: {error}", {
-        source_id: source.id,
-        policy_change_id: changeId,
-        error: alertError,
-      });
+      logger.error(
+        "Cannot alert on change {policy_change_id} of source {source_id}: {error}",
+        {
+          source_id: source.id,
+          policy_change_id: changeId,
+          error: alertError,
+        },
+      );
     }
   }
 
@@ -405,10 +477,13 @@ async function _finishItem(
     (fetchSucceeded ? 0 : source.consecutive_failures + 1);
   const mayTransition = fetchSucceeded
     ? source.failing_alerted
-    : failures >= deps.config.ALERT_FAILING_THRESHOLD && !source.failing_alerted;
+    : failures >= deps.config.ALERT_FAILING_THRESHOLD &&
+      !source.failing_alerted;
   if (mayTransition && bookkeepingError === null) {
     try {
-      alertsSent += _countSent(await deps.alerts.sourceHealth(source, fetchSucceeded));
+      alertsSent += _countSent(
+        await deps.alerts.sourceHealth(source, fetchSucceeded),
+      );
     } catch (error) {
       logger.error("Cannot send health alerts of source {source_id}: {error}", {
         source_id: source.id,
@@ -435,8 +510,9 @@ async function _finishItem(
     error: errorMessage,
     duration_ms: f.ms,
   };
-  if (status === "succeeded") logger.info("Source {source_id} processed: {status}", props);
-  else logger.error("Source {source_id} processed: {status}", props);
+  if (status === "succeeded") {
+    logger.info("Source {source_id} processed: {status}", props);
+  } else logger.error("Source {source_id} processed: {status}", props);
 
   return {
     source_id: source.id,
@@ -484,7 +560,11 @@ function _logCompleted(deps: JobDeps, run: JobRunRow): void {
   else deps.logger.info(message, props);
 }
 
-async function _failRun(deps: JobDeps, run: JobRunRow, message: string): Promise<JobRunRow> {
+async function _failRun(
+  deps: JobDeps,
+  run: JobRunRow,
+  message: string,
+): Promise<JobRunRow> {
   try {
     const failed = await deps.store.failRun(run.id, message);
     _logCompleted(deps, failed);

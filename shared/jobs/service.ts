@@ -69,7 +69,14 @@ export function createJobDeps(deps: JobServiceDeps): JobDeps {
   return {
     store: supabaseJobStore(db),
     pipeline: (source, options) =>
-      runFetchPipeline(source, { fetch, clock, logger, store: pipelineStore, config, limiter }, {
+      runFetchPipeline(source, {
+        fetch,
+        clock,
+        logger,
+        store: pipelineStore,
+        config,
+        limiter,
+      }, {
         fetchId: options.fetchId,
         writeBookkeeping: false,
       }),
@@ -86,7 +93,8 @@ export function createJobDeps(deps: JobServiceDeps): JobDeps {
 /** The real {@link JobService}. */
 export function createJobService(deps: JobServiceDeps): JobService {
   const store = supabaseJobStore(deps.db);
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = deps.sleep ??
+    ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { logger, config } = deps;
 
   /** A running run whose items nobody holds (its invocations died): start one again. */
@@ -95,17 +103,29 @@ export function createJobService(deps: JobServiceDeps): JobService {
     try {
       const nowIso = deps.clock().toISOString();
       const [held, open] = await Promise.all([
-        deps.db.from("job_run_sources").select("source_id", { count: "exact", head: true })
-          .eq("run_id", runId).eq("status", "claimed").gt("lease_until", nowIso),
-        deps.db.from("job_run_sources").select("source_id", { count: "exact", head: true })
+        deps.db.from("job_run_sources").select("source_id", {
+          count: "exact",
+          head: true,
+        })
+          .eq("run_id", runId).eq("status", "claimed").gt(
+            "lease_until",
+            nowIso,
+          ),
+        deps.db.from("job_run_sources").select("source_id", {
+          count: "exact",
+          head: true,
+        })
           .eq("run_id", runId).in("status", ["pending", "claimed"]),
       ]);
       if (held.error || open.error) return;
       if ((held.count ?? 0) === 0 && (open.count ?? 0) > 0) {
-        logger.warn("Run {run_id} is stalled ({open} items left, none held): resuming it", {
-          run_id: runId,
-          open: open.count,
-        });
+        logger.warn(
+          "Run {run_id} is stalled ({open} items left, none held): resuming it",
+          {
+            run_id: runId,
+            open: open.count,
+          },
+        );
         await deps.handover(runId);
       }
     } catch (error) {
@@ -121,19 +141,27 @@ export function createJobService(deps: JobServiceDeps): JobService {
       try {
         return await startDailyFetchRun(createJobDeps(deps), options);
       } catch (error) {
-        if (error instanceof RunInProgressError) await resumeIfStalled(error.runningRunId);
+        if (error instanceof RunInProgressError) {
+          await resumeIfStalled(error.runningRunId);
+        }
         throw error;
       }
     },
 
-    async processRun(runId: string, options: ProcessOptions = {}): Promise<JobResult> {
+    async processRun(
+      runId: string,
+      options: ProcessOptions = {},
+    ): Promise<JobResult> {
       if (options.fanOut && deps.handover) {
         for (let i = 1; i < config.JOB_PARALLEL_INVOCATIONS; i++) {
           await deps.handover(runId).catch((error) =>
-            logger.error("Cannot start a parallel invocation on run {run_id}: {error}", {
-              run_id: runId,
-              error: error instanceof Error ? error.message : String(error),
-            })
+            logger.error(
+              "Cannot start a parallel invocation on run {run_id}: {error}",
+              {
+                run_id: runId,
+                error: error instanceof Error ? error.message : String(error),
+              },
+            )
           );
         }
       }
@@ -149,13 +177,18 @@ export function createJobService(deps: JobServiceDeps): JobService {
       return result;
     },
 
-    async getRun(runId): Promise<RunDetails | null> {
+    async getRun(runId, options = {}): Promise<RunDetails | null> {
       const run = await store.getRun(runId);
       if (!run) return null;
-      const sources = (await store.getRunSources(runId)).filter((s) => s.status !== "skipped");
+      const sources = options.sources === false
+        ? []
+        : (await store.getRunSources(runId)).filter((s) => s.status !== "skipped");
       return {
         ...toJobResult(run),
-        progress: { done: run.sources_processed, total: run.total_items - run.sources_skipped },
+        progress: {
+          done: run.sources_processed,
+          total: run.total_items - run.sources_skipped,
+        },
         sources,
       };
     },

@@ -80,8 +80,8 @@ export interface JobService {
    * `wait` waits (bounded) for the other invocations to finish the run.
    */
   processRun(runId: string, options?: ProcessOptions): Promise<JobResult>;
-  /** A run with progress and per-source outcomes, or null. */
-  getRun(runId: string): Promise<RunDetails | null>;
+  /** A run with progress and per-source outcomes (`sources: false`: without), or null. */
+  getRun(runId: string, options?: { sources?: boolean }): Promise<RunDetails | null>;
   /** Most recent runs first. */
   listRuns(limit: number): Promise<JobResult[]>;
 }

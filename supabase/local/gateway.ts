@@ -47,6 +47,9 @@ async function proxy(req: Request, upstream: string): Promise<Response> {
   }
 }
 
+const WORKERS = [PORTS.functions, PORTS.functions2];
+let next = 0;
+
 /** Routes one request of the gateway. */
 export async function handle(req: Request): Promise<Response> {
   const url = new URL(req.url);
@@ -61,7 +64,23 @@ export async function handle(req: Request): Promise<Response> {
   }
   const fn = path.match(/^\/functions\/v1(\/[^/]+(?:\/.*)?)$/);
   if (fn?.[1]) {
-    return await proxy(req, `http://127.0.0.1:${PORTS.functions}${fn[1]}${url.search}`);
+    // Round robin over the function workers; a worker that refuses the connection (it
+    // died) is skipped while the other is up, as the edge runtime routes around a dead one.
+    const first = next++ % WORKERS.length;
+    const length = Number(req.headers.get("content-length") ?? (req.body ? NaN : 0));
+    if (!(length <= 1_048_576)) {
+      // Large or unknown-length bodies are streamed to one worker, never buffered here.
+      return await proxy(req, `http://127.0.0.1:${WORKERS[first]}${fn[1]}${url.search}`);
+    }
+    const body = req.body ? new Uint8Array(await req.arrayBuffer()) : null;
+    let res: Response | null = null;
+    for (let i = 0; i < WORKERS.length; i++) {
+      const port = WORKERS[(first + i) % WORKERS.length]!;
+      const attempt = new Request(req.url, { method: req.method, headers: req.headers, body });
+      res = await proxy(attempt, `http://127.0.0.1:${port}${fn[1]}${url.search}`);
+      if (res.status !== 502) return res;
+    }
+    return res!;
   }
   return errorResponse(404, "not_found", `No route for ${req.method} ${path}`);
 }

@@ -19,6 +19,7 @@ export const PORTS = {
   postgres: 54322,
   postgrest: 54331,
   functions: 54332,
+  functions2: 54333,
   demo: 54340,
 } as const;
 

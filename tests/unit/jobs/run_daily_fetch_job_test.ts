@@ -852,9 +852,11 @@ Deno.test("runDailyFetchJob() logs the run's start, each source, each change and
   assertLogged(h, "info", "Change detected for source src-a");
   assert.deepEqual(logTexts(h, /^Change detected/), ["Change detected for source src-a"]);
   assertLogged(h, "info", "Daily fetch job completed: 3 processed, 1 changes, 1 errors");
-  const texts = h.logger.records.map((r) => r.text);
+  // The invocation's own accounting line (CPU, memory) may follow the summary.
+  const texts = h.logger.records.map((r) => r.text).filter((t) => !t.startsWith("Invocation "));
   assert.match(texts[0] ?? "", /^Starting daily fetch job at /);
   assert.match(texts.at(-1) ?? "", /^Daily fetch job completed: /);
+  assertLogged(h, "info", `Invocation invocation-1 on run ${h.store.runs[0]?.id} done: 3 sources`);
   const failure = h.logger.records.find((r) => r.text === "Source src-b processed: failure");
   assert.deepEqual(
     [failure?.properties.error_class, failure?.properties.error],

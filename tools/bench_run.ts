@@ -1,0 +1,407 @@
+/**
+ * `deno task bench:run`: throughput of the real path (POST → gateway → edge function →
+ * PostgREST → Postgres) on a local fixture site of N noisy 40 KB pages with 100 ms latency,
+ * for a baseline run and a change run (5 % of the pages edited), and urlwatch 2.25 on the
+ * same pages in the same session, side by side. Prints a table; not a test.
+ *
+ *   deno task bench:run                      # N = 2000 and 20000, urlwatch at 2000
+ *   deno task bench:run --n 500 --urlwatch   # quick look
+ * @module
+ */
+import postgres from "postgres";
+import { start } from "../supabase/local/stack.ts";
+import { readKeys } from "../supabase/local/keys.ts";
+import { DB_URL, LOG_DIR, REPO_ROOT, STATE_DIR, SUPABASE_URL } from "../supabase/local/ports.ts";
+import { HOSTS } from "./bench_site.ts";
+
+const SITE_PORT = 54350;
+const LATENCY_MS = 100;
+const TICK = 100; // clock ticks per second (USER_HZ)
+
+const args = Deno.args;
+const nArg = args[args.indexOf("--n") + 1];
+const SIZES = args.includes("--n") && nArg ? nArg.split(",").map(Number) : [2000, 20000];
+const URLWATCH_MAX_N = args.includes("--urlwatch") ? Infinity : 2000;
+
+const sql = postgres(DB_URL, { max: 2, onnotice: () => {} });
+
+interface Cpu {
+  functions: number;
+  postgrest: number;
+  postgres: number;
+}
+
+function statTimes(
+  pid: number,
+): { self: number; children: number; comm: string; ppid: number } | null {
+  try {
+    const raw = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const comm = raw.slice(raw.indexOf("(") + 1, raw.lastIndexOf(")"));
+    const f = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
+    // f[0] is field 3 (state): utime = field 14 → f[11]
+    return {
+      comm,
+      ppid: Number(f[1]),
+      self: (Number(f[11]) + Number(f[12])) / TICK,
+      children: (Number(f[13]) + Number(f[14])) / TICK,
+    };
+  } catch {
+    return null;
+  }
+}
+
+function pidOf(service: string): number {
+  return Number(
+    Deno.readTextFileSync(`${STATE_DIR}/pids/${service}.pid`).trim(),
+  );
+}
+
+function functionPids(): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync(`${STATE_DIR}/pids`)) {
+    if (e.name.startsWith("functions")) {
+      pids.push(pidOf(e.name.replace(/\.pid$/, "")));
+    }
+  }
+  return pids;
+}
+
+function cpuNow(): Cpu {
+  let pg = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const s = statTimes(Number(e.name));
+    if (!s || s.comm !== "postgres") continue;
+    const parent = statTimes(s.ppid);
+    pg += s.self + (parent?.comm === "postgres" ? 0 : s.children); // postmaster: + reaped backends
+  }
+  const fn = functionPids().reduce((t, p) => t + (statTimes(p)?.self ?? 0), 0);
+  return {
+    functions: fn,
+    postgrest: statTimes(pidOf("postgrest"))?.self ?? 0,
+    postgres: pg,
+  };
+}
+
+function peakRssMb(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0) / 1024;
+}
+
+async function transactions(): Promise<number> {
+  const [r] = await sql`select (xact_commit + xact_rollback)::bigint as n from pg_stat_database
+    where datname = 'postgres'`;
+  return Number(r!.n);
+}
+
+interface RunFigures {
+  n: number;
+  wall: number;
+  rate: number;
+  cpu: Cpu;
+  cpuPerSourceMs: number;
+  invocations: number;
+  maxInvocationCpuMs: number;
+  maxInvocationRssMb: number;
+  functionPeakRssMb: number;
+  roundTripsPerSource: number;
+  changes: number;
+  expected: number;
+  failed: number;
+}
+
+async function ourRun(
+  n: number,
+  expected: number,
+  serviceKey: string,
+): Promise<RunFigures> {
+  const logFiles = [...Deno.readDirSync(LOG_DIR)].filter((e) => e.name.startsWith("functions"))
+    .map((e) => `${LOG_DIR}/${e.name}`);
+  const offsets = new Map(logFiles.map((f) => [f, Deno.statSync(f).size]));
+  const cpu0 = cpuNow();
+  const tx0 = await transactions();
+  const t0 = performance.now();
+  const res = await fetch(`${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${serviceKey}`,
+      "content-type": "application/json",
+      prefer: "respond-async",
+    },
+    body: JSON.stringify({ force: true }),
+  });
+  const started = await res.json();
+  if (res.status !== 202) {
+    throw new Error(
+      `Cannot start the run: HTTP ${res.status} ${JSON.stringify(started)}`,
+    );
+  }
+  let run: Record<string, unknown> = {};
+  for (;;) {
+    const [r] = await sql`select * from public.job_runs where id = ${started.run_id}`;
+    run = r!;
+    if (run.status !== "running") break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const tx1 = await transactions();
+  const cpu1 = cpuNow();
+  let maxCpu = 0;
+  let maxRss = 0;
+  let invocations = 0;
+  for (const f of logFiles) {
+    const file = await Deno.open(f);
+    await file.seek(offsets.get(f) ?? 0, Deno.SeekMode.Start);
+    const text = new TextDecoder().decode(
+      await new Response(file.readable).arrayBuffer(),
+    );
+    for (const line of text.split("\n")) {
+      if (!line.includes("Invocation") || !line.includes(started.run_id)) {
+        continue;
+      }
+      try {
+        const p = JSON.parse(line).properties;
+        invocations++;
+        maxCpu = Math.max(maxCpu, p.cpu_ms ?? 0);
+        maxRss = Math.max(maxRss, (p.rss_bytes ?? 0) / 1048576);
+      } catch { /* not JSON */ }
+    }
+  }
+  const cpu: Cpu = {
+    functions: cpu1.functions - cpu0.functions,
+    postgrest: cpu1.postgrest - cpu0.postgrest,
+    postgres: cpu1.postgres - cpu0.postgres,
+  };
+  return {
+    n,
+    wall,
+    rate: n / wall,
+    cpu,
+    cpuPerSourceMs: ((cpu.functions + cpu.postgrest + cpu.postgres) / n) * 1000,
+    invocations,
+    maxInvocationCpuMs: maxCpu,
+    maxInvocationRssMb: maxRss,
+    functionPeakRssMb: Math.max(...functionPids().map(peakRssMb)),
+    roundTripsPerSource: (tx1 - tx0) / n,
+    changes: Number(run.changes_detected),
+    expected,
+    failed: Number(run.sources_failed),
+  };
+}
+
+interface UrlwatchFigures {
+  wall: number;
+  cpu: number;
+  changes: number;
+  maxRssMb: number;
+}
+
+async function urlwatchRun(dir: string): Promise<UrlwatchFigures> {
+  const py = `
+import json, re, resource, subprocess, sys, time
+t = time.time()
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+w = time.time() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "maxrss_kb": r.ru_maxrss,
+  "changes": len(re.findall(r"^\\d+\\. CHANGED:", p.stdout, re.M)), "rc": p.returncode,
+  "err": p.stderr[-500:]}))
+`;
+  const out = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      py,
+      "urlwatch",
+      "--urls",
+      `${dir}/urls.yaml`,
+      "--config",
+      `${dir}/config.yaml`,
+      "--cache",
+      `${dir}/cache.db`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  if (r.rc !== 0 && r.changes === 0 && r.rc !== 1) {
+    throw new Error(`urlwatch failed: ${r.err}`);
+  }
+  return {
+    wall: r.wall,
+    cpu: r.cpu,
+    changes: r.changes,
+    maxRssMb: r.maxrss_kb / 1024,
+  };
+}
+
+/** Page i on one of the site's loopback hosts. */
+function pageUrl(i: number): string {
+  return `http://127.0.0.${(i % HOSTS) + 1}:${SITE_PORT}/p/${i}`;
+}
+
+async function setupSources(n: number): Promise<void> {
+  await sql`delete from public.sources where name like 'bench %'`;
+  const rows = Array.from({ length: n }, (_, i) => ({ name: `bench ${i}`, url: pageUrl(i) }));
+  for (let i = 0; i < rows.length; i += 5000) {
+    await sql`insert into public.sources ${sql(rows.slice(i, i + 5000))}`;
+  }
+}
+
+async function waitIdle(): Promise<void> {
+  for (;;) {
+    const [r] = await sql`select count(*)::int as n from public.job_runs
+      where job_name = 'daily-fetch' and status = 'running'`;
+    if (r!.n === 0) return;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+function fmt(x: number, d = 1): string {
+  return x.toFixed(d);
+}
+
+if (import.meta.main) {
+  await start();
+  const { serviceRoleKey } = await readKeys();
+  const site = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${REPO_ROOT}/tools/bench_site.ts`,
+      String(SITE_PORT),
+      String(LATENCY_MS),
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const base = `http://127.0.0.1:${SITE_PORT}`;
+  for (let i = 0; i < 50; i++) {
+    try {
+      await (await fetch(`${base}/stats`)).body?.cancel();
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await waitIdle();
+  // Only the bench's sources are active during the bench; the others are restored after.
+  const others = await sql`update public.sources set active = false
+    where active and name not like 'bench %' returning id`;
+  const rows: string[] = [];
+  const results: Array<{ ours: RunFigures[]; urlwatch?: UrlwatchFigures[] }> = [];
+  let round = 0;
+  try {
+    for (const n of SIZES) {
+      console.log(`\n== N = ${n}`);
+      await setupSources(n);
+      const baseline = await ourRun(n, 0, serviceRoleKey);
+      console.log(
+        `ours baseline: ${fmt(baseline.wall)} s, ${fmt(baseline.rate)} sources/s`,
+      );
+      const edited = (await (await fetch(`${base}/edit?round=${++round}&n=${n}`, {
+        method: "POST",
+      })).json()).edited;
+      const change = await ourRun(n, edited, serviceRoleKey);
+      console.log(
+        `ours change run: ${fmt(change.wall)} s, ${
+          fmt(change.rate)
+        } sources/s, ${change.changes}/${edited} changes`,
+      );
+      const entry: { ours: RunFigures[]; urlwatch?: UrlwatchFigures[] } = {
+        ours: [baseline, change],
+      };
+      if (n <= URLWATCH_MAX_N) {
+        const dir = await Deno.makeTempDir({ prefix: "bench-urlwatch-" });
+        const jobs = Array.from(
+          { length: n },
+          (_, i) => `name: bench ${i}\nurl: ${pageUrl(i)}\nfilter:\n  - css: main\n  - html2text\n`,
+        ).join("---\n");
+        await Deno.writeTextFile(`${dir}/urls.yaml`, jobs);
+        const uwBase = await urlwatchRun(dir);
+        console.log(
+          `urlwatch baseline: ${fmt(uwBase.wall)} s, ${fmt(n / uwBase.wall)} sources/s`,
+        );
+        const uwEdited = (await (await fetch(`${base}/edit?round=${++round}&n=${n}`, {
+          method: "POST",
+        })).json()).edited;
+        const uwChange = await urlwatchRun(dir);
+        console.log(
+          `urlwatch change run: ${fmt(uwChange.wall)} s, ${
+            fmt(n / uwChange.wall)
+          } sources/s, ${uwChange.changes}/${uwEdited} changes`,
+        );
+        entry.urlwatch = [uwBase, uwChange];
+        await Deno.remove(dir, { recursive: true });
+      }
+      results.push(entry);
+    }
+  } finally {
+    await sql`delete from public.sources where name like 'bench %'`;
+    if (others.length > 0) {
+      await sql`update public.sources set active = true where id = any(${others.map((o) => o.id)})`;
+    }
+    site.kill("SIGTERM");
+    await site.status;
+  }
+
+  rows.push(
+    `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores; site latency ${LATENCY_MS} ms, ~40 KB noisy pages, 5 % edited per change run`,
+    "",
+    "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | max CPU ms per invocation | max RSS MB per invocation (fn peak) | DB round-trips per source | changes (expected) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  );
+  for (const r of results) {
+    for (const [i, o] of r.ours.entries()) {
+      rows.push(
+        `| ${o.n} | ${i === 0 ? "baseline" : "change"} | ours | ${fmt(o.wall)} | ${fmt(o.rate)} | ${
+          fmt(o.cpu.functions, 2)
+        } / ${fmt(o.cpu.postgrest, 2)} / ${fmt(o.cpu.postgres, 2)} | ${
+          fmt(o.cpuPerSourceMs, 2)
+        } | ${o.invocations} | ${fmt(o.maxInvocationCpuMs, 0)} | ${fmt(o.maxInvocationRssMb, 0)} (${
+          fmt(o.functionPeakRssMb, 0)
+        }) | ${fmt(o.roundTripsPerSource, 3)} | ${o.changes} (${o.expected})${
+          o.failed ? `, ${o.failed} failed` : ""
+        } |`,
+      );
+    }
+    if (r.urlwatch) {
+      const n = r.ours[0]!.n;
+      for (const [i, u] of r.urlwatch.entries()) {
+        rows.push(
+          `| ${n} | ${i === 0 ? "baseline" : "change"} | urlwatch 2.25 | ${fmt(u.wall)} | ${
+            fmt(n / u.wall)
+          } | ${fmt(u.cpu, 2)} (one process) | ${fmt((u.cpu / n) * 1000, 2)} | 1 | – | ${
+            fmt(u.maxRssMb, 0)
+          } | – | ${u.changes} |`,
+        );
+      }
+      const ours = r.ours[1]!;
+      const uw = r.urlwatch[1]!;
+      rows.push(
+        "",
+        `N = ${n}, change run: throughput ours/urlwatch = ${
+          fmt(ours.rate / (n / uw.wall), 2)
+        }× (target ≥ 4×); ` +
+          `CPU per source ours/urlwatch = ${
+            fmt(ours.cpuPerSourceMs / ((uw.cpu / n) * 1000), 2)
+          } (target ≤ 0.5)`,
+        "",
+      );
+    }
+  }
+  if (results.length >= 2) {
+    const small = results[0]!.ours[1]!;
+    const large = results.at(-1)!.ours[1]!;
+    rows.push(
+      `N = ${large.n} change run took ${
+        fmt(large.wall / small.wall, 2)
+      }× the N = ${small.n} one (target ≤ ${
+        fmt(large.n / small.n * 1.1, 1)
+      }×); max RSS per invocation ${fmt(small.maxInvocationRssMb, 0)} → ${
+        fmt(large.maxInvocationRssMb, 0)
+      } MB`,
+    );
+  }
+  console.log(`\n${rows.join("\n")}`);
+  await sql.end();
+}
