@@ -13,7 +13,7 @@ set transaction isolation level repeatable read;
 select plan(
   (select count(*)::int * 12 from pg_class c
    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p'))
-  + 8);
+  + 11);
 
 -- ---------------------------------------------------------------------------
 -- Seed, as postgres: one row per table that every probe targets.
@@ -158,6 +158,25 @@ select is(
   (select array_agg(c.relname::text order by 1) from pg_class c
    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and not c.relrowsecurity),
   null, 'every table in public has row level security enabled');
+
+-- subscriptions.secret is write-only for the API roles (20261128000600_security.sql).
+select is(
+  (select array_agg(r.rolname::text order by 1) from pg_roles r
+   where has_column_privilege(r.oid, 'public.subscriptions'::regclass, 'secret', 'select')
+     and not r.rolsuper and r.rolname not like 'pg\_%'),
+  null, 'no role but superusers can read subscriptions.secret');
+select is(
+  (select array_agg(r || '.' || a.attname order by 1)
+   from unnest(array['anon', 'authenticated', 'service_role']) r
+   cross join pg_attribute a
+   where a.attrelid = 'public.subscriptions'::regclass and a.attnum > 0 and not a.attisdropped
+     and a.attname <> 'secret'
+     and not has_column_privilege(r, 'public.subscriptions'::regclass, a.attname, 'select')),
+  null, 'anon, authenticated and service_role can select every other column of subscriptions');
+select ok(
+  has_column_privilege('service_role', 'public.subscriptions', 'secret', 'insert')
+  and has_column_privilege('service_role', 'public.subscriptions', 'secret', 'update'),
+  'service_role can still set and rotate subscriptions.secret');
 
 -- Views: security_invoker, so they apply the caller's RLS instead of their owner's rights.
 select is(
