@@ -224,8 +224,8 @@ export async function processDailyFetchRun(
       );
       if (items.length === 0) break;
       handled += items.length;
-      const outcomes = await _processBatch(deps, items, limit);
-      const done = await store.completeItems(runId, outcomes);
+      const { outcomes, bookkeeping } = await _processBatch(deps, items, limit);
+      const done = await store.completeItems(runId, outcomes, bookkeeping);
       if (done.finalised) _logCompleted(deps, done.run);
     }
   } catch (error) {
@@ -333,11 +333,16 @@ interface Fetched {
   ms: number;
 }
 
+/**
+ * Fetches a claimed batch and finishes its items. The batch's bookkeeping is written in
+ * the same call as its outcomes (one write per batch), except when a failing/recovered
+ * alert may be due: that reads the bookkeeping, so it is written first.
+ */
 async function _processBatch(
   deps: JobDeps,
   items: ClaimedItem[],
   limit: ReturnType<typeof pLimit>,
-): Promise<ItemOutcome[]> {
+): Promise<{ outcomes: ItemOutcome[]; bookkeeping: SourceBookkeeping[] }> {
   const { logger } = deps;
   const fetched: Fetched[] = await Promise.all(
     items.map((item) =>
@@ -382,7 +387,8 @@ async function _processBatch(
       : []
   );
   let bookkeepingError: string | null = null;
-  if (patches.length > 0) {
+  const healthDue = fetched.some((f) => _mayTransition(deps, f));
+  if (patches.length > 0 && healthDue) {
     try {
       await deps.writeBookkeeping(patches);
     } catch (error) {
@@ -393,9 +399,19 @@ async function _processBatch(
       });
     }
   }
-  return await Promise.all(
+  const outcomes = await Promise.all(
     fetched.map((f) => limit(() => _finishItem(deps, f, bookkeepingError))),
   );
+  return { outcomes, bookkeeping: healthDue ? [] : patches };
+}
+
+/** Whether this fetch can cross the failing threshold or end a failing streak. */
+function _mayTransition(deps: JobDeps, f: Fetched): boolean {
+  const source = f.item.source;
+  const fetchSucceeded = f.error === null && f.result?.status !== "failed";
+  if (fetchSucceeded) return source.failing_alerted;
+  const failures = f.result?.bookkeeping.consecutive_failures ?? source.consecutive_failures + 1;
+  return failures >= deps.config.ALERT_FAILING_THRESHOLD && !source.failing_alerted;
 }
 
 async function _finishItem(
@@ -473,13 +489,7 @@ async function _finishItem(
   }
 
   // Failing/recovered alerts, only when this outcome can cross a threshold.
-  const failures = result?.bookkeeping.consecutive_failures ??
-    (fetchSucceeded ? 0 : source.consecutive_failures + 1);
-  const mayTransition = fetchSucceeded
-    ? source.failing_alerted
-    : failures >= deps.config.ALERT_FAILING_THRESHOLD &&
-      !source.failing_alerted;
-  if (mayTransition && bookkeepingError === null) {
+  if (_mayTransition(deps, f) && bookkeepingError === null) {
     try {
       alertsSent += _countSent(
         await deps.alerts.sourceHealth(source, fetchSucceeded),

@@ -6,6 +6,7 @@
 import type { DueCandidate } from "./due_sources.ts";
 import type { RunSourceOutcome, RunStatus, RunTrigger } from "./types.ts";
 import type { PolicyChange, Source } from "../types.ts";
+import type { SourceBookkeeping } from "../pipeline/types.ts";
 
 /** A row of `public.job_runs`. */
 export interface JobRunRow {
@@ -80,9 +81,14 @@ export interface JobStore {
     limit: number,
     leaseMs: number,
   ): Promise<ClaimedItem[]>;
+  /**
+   * Records outcomes (moving the run's counters, finalising it when nothing is left) and,
+   * in the same write, the sources' bookkeeping patches when given.
+   */
   completeItems(
     runId: string,
     outcomes: ItemOutcome[],
+    bookkeeping?: SourceBookkeeping[],
   ): Promise<{ completed: number; finalised: boolean; run: JobRunRow }>;
   failRun(runId: string, message: string): Promise<JobRunRow>;
   getRun(runId: string): Promise<JobRunRow | null>;

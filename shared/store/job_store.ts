@@ -87,10 +87,11 @@ export function supabaseJobStore(db: Db): JobStore {
       return data as ClaimedItem[];
     },
 
-    async completeItems(runId, outcomes: ItemOutcome[]) {
+    async completeItems(runId, outcomes: ItemOutcome[], bookkeeping) {
       const { data, error } = await db.rpc("job_complete_items", {
         p_run_id: runId,
         p_outcomes: outcomes,
+        ...(bookkeeping && bookkeeping.length > 0 ? { p_bookkeeping: bookkeeping } : {}),
       });
       if (error || !data) fail(`Cannot record outcomes of run ${runId}`, error);
       return data as { completed: number; finalised: boolean; run: JobRunRow };

@@ -282,6 +282,11 @@ export function jobHarness(options: HarnessOptions): JobHarness {
   const alerts = fakeAlerts(options.alerts ?? {}, events);
   const bookkeepingWrites: SourceBookkeeping[][] = [];
   const handovers: string[] = [];
+  // Bookkeeping written together with the outcomes counts as a write too.
+  store.onBookkeeping = (patches) => {
+    bookkeepingWrites.push(patches);
+    events.push(`writeBookkeeping ${patches.map((p) => p.id).join(",")}`);
+  };
   const deps: JobHarness["deps"] = {
     store,
     pipeline,

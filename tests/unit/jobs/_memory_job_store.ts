@@ -160,6 +160,9 @@ export class MemoryJobStore implements JobStore {
   }
 
   /** What `updateSources` writes: applies bookkeeping patches to the source rows. */
+  /** Called with the patches `completeItems` wrote in the same call as its outcomes. */
+  onBookkeeping?: (patches: SourceBookkeeping[]) => void;
+
   applyBookkeeping(patches: SourceBookkeeping[]): void {
     for (const { id, ...patch } of patches) {
       Object.assign(this.#source(id), patch);
@@ -311,8 +314,13 @@ export class MemoryJobStore implements JobStore {
   async completeItems(
     runId: string,
     outcomes: ItemOutcome[],
+    bookkeeping?: SourceBookkeeping[],
   ): Promise<{ completed: number; finalised: boolean; run: JobRunRow }> {
     await this.#enter("completeItems");
+    if (bookkeeping && bookkeeping.length > 0) {
+      this.applyBookkeeping(bookkeeping);
+      this.onBookkeeping?.(bookkeeping);
+    }
     const run = this.#run(runId);
     const now = this.clock().toISOString();
     const applied: ItemOutcome[] = [];

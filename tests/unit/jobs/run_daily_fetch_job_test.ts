@@ -354,8 +354,15 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
   });
 
   await t.step("the bookkeeping write rejects: logged, every source still processed", async () => {
+    // A third failure in a row: a failing alert may be due, so the bookkeeping is written
+    // on its own before the outcomes (otherwise it goes with them, in one write).
     const h = jobHarness({
-      sources: three(),
+      sources: [
+        watchedSource({ id: "src-a", consecutive_failures: 2 }),
+        watchedSource({ id: "src-b" }),
+        watchedSource({ id: "src-c" }),
+      ],
+      script: { "src-a": "timeout" },
       writeBookkeeping: () => Promise.reject(new Error("Cannot update sources: 503")),
     });
     const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
