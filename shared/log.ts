@@ -17,11 +17,27 @@ import type { Logger } from "./types.ts";
 const SECRET_KEYS = /authorization|apikey|api_key|secret|password|token|service_role_key|key$/i;
 const BEARER = /\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
 const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
+// Supabase's new-style API keys (sb_secret_…, sb_publishable_…).
+const SUPABASE_KEY = /\bsb_(secret|publishable)_[A-Za-z0-9_-]+/g;
+// A URL in free text (e.g. the message of Deno's fetch errors, which quotes the whole URL):
+// credentials before `@`, the query and the fragment. Query values are often the secret
+// (`?token=`, `?access_token=`, signed URLs), so every value goes, names stay.
+const URL_IN_TEXT =
+  /\b(https?:\/\/)([^\s/?#@"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?(#[^\s"'<>]*)?/gi;
+// Slack incoming-webhook URLs are secrets in their path.
+const SLACK_HOOK = /\b(hooks\.slack\.com\/services\/)[^\s?#"'<>]+/gi;
 
-/** Replaces secrets (bearer tokens, JWTs, values of secret-named keys) by `[REDACTED]`. */
+/**
+ * Replaces secrets by `[REDACTED]`: bearer tokens, JWTs, Supabase API keys, credentials
+ * and query values of URLs in text, Slack webhook paths, and the values of secret-named
+ * keys (`authorization`, `apikey`, `secret`, `token`, ...) of objects.
+ */
 export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === "string") {
-    return value.replace(BEARER, "$1[REDACTED]").replace(JWT, "[REDACTED]");
+    return value.replace(BEARER, "$1[REDACTED]").replace(JWT, "[REDACTED]")
+      .replace(SUPABASE_KEY, "sb_$1_[REDACTED]")
+      .replace(URL_IN_TEXT, _redactUrl)
+      .replace(SLACK_HOOK, "$1[REDACTED]");
   }
   if (depth > 6 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
@@ -31,6 +47,23 @@ export function redact(value: unknown, depth = 0): unknown {
     out[k] = SECRET_KEYS.test(k) && v != null ? "[REDACTED]" : redact(v, depth + 1);
   }
   return out;
+}
+
+function _redactUrl(
+  _match: string,
+  scheme: string,
+  userinfo: string | undefined,
+  rest: string,
+  query: string | undefined,
+  fragment: string | undefined,
+): string {
+  const params = query === undefined ? "" : "?" + query.slice(1).split(/[&;]/).map((param) => {
+    const eq = param.indexOf("=");
+    return eq < 0 ? (param === "" ? "" : "[REDACTED]") : `${param.slice(0, eq)}=[REDACTED]`;
+  }).join("&");
+  return `${scheme}${userinfo ? "[REDACTED]@" : ""}${rest}${params}${
+    fragment ? "#[REDACTED]" : ""
+  }`;
 }
 
 /** Wraps a logger so every message and property is passed through {@link redact}. */
