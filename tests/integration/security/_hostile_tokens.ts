@@ -174,3 +174,15 @@ export async function hostileTokens(): Promise<HostileTokens> {
     critHeader: await _hs256Raw({ alg: "HS256", typ: "JWT", crit: ["x-unknown"] }, service),
   };
 }
+
+// `deno run -A tests/integration/security/_hostile_tokens.ts <name>` prints one token, for
+// the reproduction commands of docs/security.md.
+if (import.meta.main) {
+  const name = Deno.args[0] as keyof HostileTokens | undefined;
+  const tokens = await hostileTokens();
+  if (name === undefined || !(name in tokens)) {
+    console.error(`usage: _hostile_tokens.ts <${Object.keys(tokens).join("|")}>`);
+    Deno.exit(2);
+  }
+  console.log(tokens[name]);
+}

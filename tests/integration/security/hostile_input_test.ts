@@ -37,6 +37,8 @@ interface Case {
   /** Text that must not come back (a token, an injected string). */
   notEchoed?: string;
   send: () => Promise<Answer>;
+  /** A bash command that sends the same request (see docs/security.md for the preamble). */
+  repro: string;
 }
 
 interface CallOptions {
@@ -77,7 +79,7 @@ function fromRaw(answer: RawAnswer): Answer {
   };
 }
 
-/** POST daily-fetch with the service key and `raw` as a JSON body. */
+/** POST daily-fetch with the service key and `raw` as the body. */
 const postBody = (tk: HostileTokens, raw: BodyInit, contentType = "application/json") => () =>
   call("/jobs/daily-fetch", {
     token: tk.service,
@@ -85,43 +87,96 @@ const postBody = (tk: HostileTokens, raw: BodyInit, contentType = "application/j
     body: raw,
   });
 
+// --- reproduction commands (bash, after the preamble in docs/security.md) ---
+
+/** Single-quotes `text` for bash. */
+const sq = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+const SERVICE_AUTH = "Bearer $SUPABASE_SERVICE_ROLE_KEY";
+const tokenAuth = (name: keyof HostileTokens) => `Bearer $(tok ${name})`;
+
+/** A curl command line; `data` is a shell word, `stdin` a command whose output is the body. */
+function curl(o: {
+  method: string;
+  path: string;
+  auth?: string;
+  headers?: Record<string, string>;
+  data?: string;
+  stdin?: string;
+  flags?: string;
+}): string {
+  const parts = [
+    ...(o.stdin ? [`${o.stdin} |`] : []),
+    "curl -s",
+    ...(o.flags ? [o.flags] : []),
+    `-X ${o.method}`,
+    `"$API${o.path}"`,
+    ...(o.auth ? [`-H "Authorization: ${o.auth}"`] : []),
+    ...Object.entries(o.headers ?? {}).map(([k, v]) => `-H "${k}: ${v}"`),
+    ...(o.data !== undefined ? [`--data-binary ${o.data}`] : o.stdin ? ["--data-binary @-"] : []),
+  ];
+  return parts.join(" ");
+}
+
+/** A raw request by python3 (what curl cannot send: a body cut short of its length). */
+function pyRaw(head: string, body: string): string {
+  return `python3 -c ${
+    sq(
+      `import os,socket;s=socket.create_connection(("127.0.0.1",54321));` +
+        `s.sendall(("${head}").encode()+${body});print(s.recv(65536).decode())`,
+    )
+  }`;
+}
+
 /** Builds the table. `marker` is the only source id a body names (see the marker check). */
 function cases(tk: HostileTokens, marker: string): Case[] {
   const valid = { source_ids: [marker] };
-  const withToken = (token: string) => () => call("/jobs/daily-fetch", { token, json: valid });
-  const bad = (name: string, body: string, code = "bad_request"): Case => ({
+  const validRepro = `'{"source_ids": ["'$UUID'"]}'`;
+  const withMarker = (body: string) => sq(body).replaceAll(marker, `'"$UUID"'`);
+  const JSON_CT = { "Content-Type": "application/json" };
+  const bad = (name: string, body: string, stdin?: string): Case => ({
     name,
     status: 400,
-    code,
+    code: "bad_request",
     send: postBody(tk, body),
+    repro: curl({
+      method: "POST",
+      path: "/jobs/daily-fetch",
+      auth: SERVICE_AUTH,
+      headers: JSON_CT,
+      ...(stdin ? { stdin } : { data: withMarker(body) }),
+    }),
   });
-  const unauthorized = (name: string, token: string): Case => ({
+  const withToken = (name: keyof HostileTokens) => ({
+    notEchoed: tk[name],
+    send: () => call("/jobs/daily-fetch", { token: tk[name], json: valid }),
+    repro: curl({
+      method: "POST",
+      path: "/jobs/daily-fetch",
+      auth: tokenAuth(name),
+      headers: JSON_CT,
+      data: validRepro,
+    }),
+  });
+  const unauthorized = (name: string, token: keyof HostileTokens): Case => ({
     name,
     status: 401,
     code: "unauthorized",
-    notEchoed: token,
-    send: withToken(token),
+    ...withToken(token),
   });
-  const forbidden = (name: string, token: string): Case => ({
+  const forbidden = (name: string, token: keyof HostileTokens): Case => ({
     name,
     status: 403,
     code: "forbidden",
-    notEchoed: token,
-    send: withToken(token),
+    ...withToken(token),
   });
   const runs = (name: string, path: string, status: number, code: string): Case => ({
     name,
     status,
     code,
     send: () => call(path, { token: tk.service }),
+    repro: curl({ method: "GET", path, auth: SERVICE_AUTH }),
   });
-  const raw = (
-    name: string,
-    target: string,
-    status: number,
-    code: string,
-    extra: Partial<Parameters<typeof rawRequest>[0]> = {},
-  ): Case => ({
+  const raw = (name: string, target: string, status: number, code: string): Case => ({
     name,
     status,
     code,
@@ -131,12 +186,16 @@ function cases(tk: HostileTokens, marker: string): Case[] {
           port: PORTS.gateway,
           method: "GET",
           target,
-          ...extra,
-          headers: { Authorization: `Bearer ${tk.service}`, ...extra.headers },
+          headers: { Authorization: `Bearer ${tk.service}` },
         }),
       ),
+    repro: `curl -s --path-as-is "$SUPABASE_URL${target}" -H "Authorization: ${SERVICE_AUTH}"`,
   });
   const uuids = (n: number) => Array.from({ length: n }, () => crypto.randomUUID());
+  const rawHead = (extra: string) =>
+    `POST ${FN_PATH}/jobs/daily-fetch HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n` +
+    `Authorization: Bearer "+os.environ["SUPABASE_SERVICE_ROLE_KEY"]+"\\r\\n` +
+    `Content-Type: application/json\\r\\n${extra}Connection: close\\r\\n\\r\\n`;
 
   return [
     // --- bodies (service key, so only the body is wrong) ---
@@ -150,7 +209,11 @@ function cases(tk: HostileTokens, marker: string): Case[] {
     bad("source_ids that is not an array", '{"source_ids": "all"}'),
     bad("a source id that is not a UUID", '{"source_ids": ["1; drop table sources"]}'),
     bad("an empty source_ids", '{"source_ids": []}'),
-    bad("1001 source ids", JSON.stringify({ source_ids: uuids(1001) })),
+    bad(
+      "1001 source ids",
+      JSON.stringify({ source_ids: uuids(1001) }),
+      `python3 -c 'import json,uuid;print(json.dumps({"source_ids":[str(uuid.uuid4()) for _ in range(1001)]}))'`,
+    ),
     bad("a repeated source id", JSON.stringify({ source_ids: [marker, marker] })),
     bad("an unknown trigger", '{"trigger": "sometimes", "source_ids": ["' + marker + '"]}'),
     bad("an unknown field", '{"source_ids": ["' + marker + '"], "sql": "drop table sources"}'),
@@ -159,13 +222,28 @@ function cases(tk: HostileTokens, marker: string): Case[] {
       "a constructor.prototype field (prototype pollution)",
       '{"constructor": {"prototype": {"isAdmin": true}}}',
     ),
-    bad("JSON nested 30000 levels deep", "[".repeat(30_000) + "]".repeat(30_000)),
-    bad("a 60 KB string as force", JSON.stringify({ force: "x".repeat(60_000) })),
+    bad(
+      "JSON nested 30000 levels deep",
+      "[".repeat(30_000) + "]".repeat(30_000),
+      `python3 -c 'print("["*30000+"]"*30000)'`,
+    ),
+    bad(
+      "a 60 KB string as force",
+      JSON.stringify({ force: "x".repeat(60_000) }),
+      `python3 -c 'import json;print(json.dumps({"force":"x"*60000}))'`,
+    ),
     {
       name: "bytes that are not UTF-8",
       status: 400,
       code: "bad_request",
       send: postBody(tk, new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: SERVICE_AUTH,
+        headers: JSON_CT,
+        stdin: `printf '{"\\xff\\xfe":1}'`,
+      }),
     },
     {
       name: "a 10 MB body with Content-Length (1 MB sent, then the client waits)",
@@ -185,6 +263,7 @@ function cases(tk: HostileTokens, marker: string): Case[] {
             bodyPrefix: 1024 * 1024,
           }),
         ),
+      repro: pyRaw(rawHead(`Content-Length: ${TEN_MB}\\r\\n`), `b" "*1048576`),
     },
     {
       name: "a 10 MB chunked body (1 MB sent, then the client waits)",
@@ -205,25 +284,41 @@ function cases(tk: HostileTokens, marker: string): Case[] {
             chunked: true,
           }),
         ),
+      repro: pyRaw(
+        rawHead("Transfer-Encoding: chunked\\r\\n"),
+        `b"100000\\r\\n"+b" "*1048576+b"\\r\\n"`,
+      ),
     },
     {
       name: "a whole 10 MB body sent by fetch",
       status: 413,
       code: "payload_too_large",
       send: postBody(tk, new Uint8Array(TEN_MB).fill(0x20)),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: SERVICE_AUTH,
+        headers: JSON_CT,
+        stdin: `head -c ${TEN_MB} /dev/zero | tr '\\0' ' '`,
+      }),
     },
-    {
-      name: "Content-Type text/plain",
+    ...([
+      ["Content-Type text/plain", "text/plain", JSON.stringify(valid), validRepro],
+      ["a form-encoded body", "application/x-www-form-urlencoded", "force=true", "force=true"],
+      ["Content-Type application/jsonx", "application/jsonx", JSON.stringify(valid), validRepro],
+    ] as const).map(([name, type, body, data]): Case => ({
+      name,
       status: 415,
       code: "unsupported_media_type",
-      send: postBody(tk, JSON.stringify(valid), "text/plain"),
-    },
-    {
-      name: "a form-encoded body",
-      status: 415,
-      code: "unsupported_media_type",
-      send: postBody(tk, "force=true", "application/x-www-form-urlencoded"),
-    },
+      send: postBody(tk, body, type),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: SERVICE_AUTH,
+        headers: { "Content-Type": type },
+        data,
+      }),
+    })),
     {
       name: "a multipart body",
       status: 415,
@@ -233,6 +328,8 @@ function cases(tk: HostileTokens, marker: string): Case[] {
         form.set("force", "true");
         return call("/jobs/daily-fetch", { token: tk.service, body: form });
       },
+      repro: curl({ method: "POST", path: "/jobs/daily-fetch", auth: SERVICE_AUTH }) +
+        " -F force=true",
     },
     {
       name: "a body without Content-Type",
@@ -243,12 +340,13 @@ function cases(tk: HostileTokens, marker: string): Case[] {
           token: tk.service,
           body: new Blob([JSON.stringify(valid)]),
         }),
-    },
-    {
-      name: "Content-Type application/jsonx",
-      status: 415,
-      code: "unsupported_media_type",
-      send: postBody(tk, JSON.stringify(valid), "application/jsonx"),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: SERVICE_AUTH,
+        headers: { "Content-Type": "" }, // curl drops the header when the value is empty
+        data: validRepro,
+      }).replace('-H "Content-Type: "', '-H "Content-Type:"'),
     },
     {
       name: "trigger cron from an admin user (only the service role may)",
@@ -256,28 +354,37 @@ function cases(tk: HostileTokens, marker: string): Case[] {
       code: "forbidden",
       send: () =>
         call("/jobs/daily-fetch", { token: tk.admin, json: { ...valid, trigger: "cron" } }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: tokenAuth("admin"),
+        headers: JSON_CT,
+        data: `'{"trigger": "cron", "source_ids": ["'$UUID'"]}'`,
+      }),
     },
 
     // --- credentials (valid body naming only the marker) ---
-    {
-      name: "no Authorization header",
-      status: 401,
-      code: "unauthorized",
-      send: () => call("/jobs/daily-fetch", { json: valid }),
-    },
-    {
-      name: "Basic credentials",
+    ...([
+      ["no Authorization header", undefined],
+      ["Basic credentials", `Basic ${btoa("admin:admin")}`],
+      ["Bearer without a token", "Bearer "],
+    ] as const).map(([name, authorization]): Case => ({
+      name,
       status: 401,
       code: "unauthorized",
       send: () =>
-        call("/jobs/daily-fetch", { authorization: `Basic ${btoa("admin:admin")}`, json: valid }),
-    },
-    {
-      name: "Bearer without a token",
-      status: 401,
-      code: "unauthorized",
-      send: () => call("/jobs/daily-fetch", { authorization: "Bearer ", json: valid }),
-    },
+        call("/jobs/daily-fetch", {
+          ...(authorization !== undefined ? { authorization } : {}),
+          json: valid,
+        }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        ...(authorization !== undefined ? { auth: authorization } : {}),
+        headers: JSON_CT,
+        data: validRepro,
+      }),
+    })),
     {
       name: "two bearer tokens in one header",
       status: 401,
@@ -287,6 +394,13 @@ function cases(tk: HostileTokens, marker: string): Case[] {
           authorization: `Bearer ${tk.service} Bearer ${tk.service}`,
           json: valid,
         }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: `${SERVICE_AUTH} ${SERVICE_AUTH}`,
+        headers: JSON_CT,
+        data: validRepro,
+      }),
     },
     {
       name: "two Authorization headers (raw request)",
@@ -304,42 +418,56 @@ function cases(tk: HostileTokens, marker: string): Case[] {
             },
           }),
         ),
+      repro: curl({ method: "GET", path: "/jobs/runs", auth: SERVICE_AUTH }) +
+        ` -H "authorization: ${tokenAuth("user")}"`,
     },
-    unauthorized("a token that is not a JWT", "not.a.jwt"),
-    unauthorized("an unsigned JWT (alg none) claiming service_role", tk.algNone),
-    unauthorized("an alg-none JWT without the signature dot", tk.algNoneNoSignatureDot),
+    {
+      name: "a token that is not a JWT",
+      status: 401,
+      code: "unauthorized",
+      send: () => call("/jobs/daily-fetch", { token: "not.a.jwt", json: valid }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: "Bearer not.a.jwt",
+        headers: JSON_CT,
+        data: validRepro,
+      }),
+    },
+    unauthorized("an unsigned JWT (alg none) claiming service_role", "algNone"),
+    unauthorized("an alg-none JWT without the signature dot", "algNoneNoSignatureDot"),
     unauthorized(
       "HS256 signed with the project's public ES256 JWK as HMAC key (algorithm confusion)",
-      tk.hs256WithPublicJwk,
+      "hs256WithPublicJwk",
     ),
     unauthorized(
       "HS256 signed with the public key's PEM as HMAC key (algorithm confusion)",
-      tk.hs256WithPublicPem,
+      "hs256WithPublicPem",
     ),
-    unauthorized("an HS512 token", tk.hs512),
-    unauthorized("an expired service-role token", tk.expired),
-    unauthorized("a service-role token not valid yet (nbf in an hour)", tk.notYetValid),
-    unauthorized("a service-role token without exp", tk.noExpiry),
+    unauthorized("an HS512 token", "hs512"),
+    unauthorized("an expired service-role token", "expired"),
+    unauthorized("a service-role token not valid yet (nbf in an hour)", "notYetValid"),
+    unauthorized("a service-role token without exp", "noExpiry"),
     unauthorized(
       "the anon key with its payload changed to service_role (tampered)",
-      tk.tamperedAnonAsService,
+      "tamperedAnonAsService",
     ),
-    unauthorized("a user token with app_metadata.role changed to admin", tk.tamperedUserAsAdmin),
-    unauthorized("an admin user token without aud", tk.userWithoutAudience),
+    unauthorized("a user token with app_metadata.role changed to admin", "tamperedUserAsAdmin"),
+    unauthorized("an admin user token without aud", "userWithoutAudience"),
     unauthorized(
       "a service-role token of another project (other secret, other issuer)",
-      tk.otherProjectSecret,
+      "otherProjectSecret",
     ),
-    unauthorized("an ES256 admin token of another project (unknown kid)", tk.otherProjectEs256),
-    unauthorized("an ES256 token naming our kid but signed by another key", tk.stackKidForeignKey),
-    unauthorized("an ES256 token whose jku/jwk headers point at the attacker", tk.jkuToAttacker),
-    unauthorized("an ES256 token whose kid is a path (../../etc/passwd)", tk.kidTraversal),
-    unauthorized("an HS256 token with an unknown critical header", tk.critHeader),
-    forbidden("a signed token without a role claim", tk.missingRole),
-    forbidden("a signed token with role postgres", tk.postgresRole),
-    forbidden("the anon key", tk.anon),
-    forbidden("a valid non-admin user", tk.user),
-    forbidden("a user whose user_metadata.role is admin", tk.userMetadataAdmin),
+    unauthorized("an ES256 admin token of another project (unknown kid)", "otherProjectEs256"),
+    unauthorized("an ES256 token naming our kid but signed by another key", "stackKidForeignKey"),
+    unauthorized("an ES256 token whose jku/jwk headers point at the attacker", "jkuToAttacker"),
+    unauthorized("an ES256 token whose kid is a path (../../etc/passwd)", "kidTraversal"),
+    unauthorized("an HS256 token with an unknown critical header", "critHeader"),
+    forbidden("a signed token without a role claim", "missingRole"),
+    forbidden("a signed token with role postgres", "postgresRole"),
+    forbidden("the anon key", "anon"),
+    forbidden("a valid non-admin user", "user"),
+    forbidden("a user whose user_metadata.role is admin", "userMetadataAdmin"),
     {
       name: "a non-admin user asking for an async run",
       status: 403,
@@ -350,18 +478,35 @@ function cases(tk: HostileTokens, marker: string): Case[] {
           json: valid,
           headers: { prefer: "respond-async" },
         }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: tokenAuth("user"),
+        headers: { ...JSON_CT, Prefer: "respond-async" },
+        data: validRepro,
+      }),
     },
     {
       name: "a 60 KB Authorization header",
       status: 401,
       code: "unauthorized",
       send: () => call("/jobs/daily-fetch", { authorization: `Bearer ${"a".repeat(60_000)}` }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: "Bearer $(head -c 60000 /dev/zero | tr '\\0' a)",
+      }),
     },
     {
       name: "a 100 KB Authorization header",
       status: 400,
       by: "server",
       send: () => call("/jobs/daily-fetch", { authorization: `Bearer ${"a".repeat(100_000)}` }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: "Bearer $(head -c 100000 /dev/zero | tr '\\0' a)",
+      }),
     },
     {
       name: "200 headers",
@@ -375,6 +520,13 @@ function cases(tk: HostileTokens, marker: string): Case[] {
             Array.from({ length: 200 }, (_, i) => [`x-hostile-${i}`, "v"]),
           ),
         }),
+      repro: curl({
+        method: "POST",
+        path: "/jobs/daily-fetch",
+        auth: SERVICE_AUTH,
+        headers: JSON_CT,
+        data: validRepro,
+      }) + ` $(for i in $(seq 200); do printf -- '-H x-hostile-%s:v ' $i; done)`,
     },
 
     // --- run ids, query and methods ---
@@ -386,14 +538,29 @@ function cases(tk: HostileTokens, marker: string): Case[] {
       "bad_request",
     ),
     runs("/runs/%00", "/jobs/runs/%00", 400, "bad_request"),
-    runs("/runs/..%2f..%2fetc (encoded traversal)", "/jobs/runs/..%2f..%2fetc", 400, "bad_request"),
-    runs("/runs/ and a 20 KB id", `/jobs/runs/${"a".repeat(20_000)}`, 400, "bad_request"),
     runs(
-      "/runs/ and a well-formed id of no run",
-      `/jobs/runs/${crypto.randomUUID()}`,
-      404,
-      "not_found",
+      "/runs/..%2f..%2fetc (encoded traversal)",
+      "/jobs/runs/..%2f..%2fetc",
+      400,
+      "bad_request",
     ),
+    {
+      ...runs("/runs/ and a 20 KB id", `/jobs/runs/${"a".repeat(20_000)}`, 400, "bad_request"),
+      repro: curl({
+        method: "GET",
+        path: "/jobs/runs/$(head -c 20000 /dev/zero | tr '\\0' a)",
+        auth: SERVICE_AUTH,
+      }),
+    },
+    {
+      ...runs(
+        "/runs/ and a well-formed id of no run",
+        `/jobs/runs/${crypto.randomUUID()}`,
+        404,
+        "not_found",
+      ),
+      repro: curl({ method: "GET", path: "/jobs/runs/$UUID", auth: SERVICE_AUTH }),
+    },
     raw(
       "/runs/../../etc, unnormalised (raw request)",
       `${FN_PATH}/jobs/runs/../../etc`,
@@ -418,42 +585,36 @@ function cases(tk: HostileTokens, marker: string): Case[] {
     runs("limit=abc", "/jobs/runs?limit=abc", 400, "bad_request"),
     runs("limit=1.5", "/jobs/runs?limit=1.5", 400, "bad_request"),
     runs("limit=99999999999999999999", "/jobs/runs?limit=99999999999999999999", 400, "bad_request"),
-    {
-      name: "GET on daily-fetch (wrong method)",
+    ...([
+      ["GET on daily-fetch (wrong method)", "GET", "/jobs/daily-fetch", false],
+      ["PUT on daily-fetch (wrong method)", "PUT", "/jobs/daily-fetch", true],
+      ["DELETE on a run (wrong method)", "DELETE", `/jobs/runs/${crypto.randomUUID()}`, false],
+      ["PATCH on the run list (wrong method)", "PATCH", "/jobs/runs", true],
+    ] as const).map(([name, method, path, withBody]): Case => ({
+      name,
       status: 404,
       code: "not_found",
-      send: () => call("/jobs/daily-fetch", { token: tk.service }),
-    },
-    {
-      name: "PUT on daily-fetch (wrong method)",
-      status: 404,
-      code: "not_found",
-      send: () => call("/jobs/daily-fetch", { method: "PUT", token: tk.service, json: valid }),
-    },
-    {
-      name: "DELETE on a run (wrong method)",
-      status: 404,
-      code: "not_found",
-      send: () =>
-        call(`/jobs/runs/${crypto.randomUUID()}`, { method: "DELETE", token: tk.service }),
-    },
-    {
-      name: "PATCH on the run list (wrong method)",
-      status: 404,
-      code: "not_found",
-      send: () => call("/jobs/runs", { method: "PATCH", token: tk.service, json: valid }),
-    },
+      send: () => call(path, { method, token: tk.service, ...(withBody ? { json: valid } : {}) }),
+      repro: curl({
+        method,
+        path: path.replace(/[0-9a-f-]{36}$/, "$UUID"),
+        auth: SERVICE_AUTH,
+        ...(withBody ? { headers: JSON_CT, data: validRepro } : {}),
+      }),
+    })),
     {
       name: "the run list without a token",
       status: 401,
       code: "unauthorized",
       send: () => call("/jobs/runs"),
+      repro: curl({ method: "GET", path: "/jobs/runs" }),
     },
     {
       name: "a run read by a non-admin user",
       status: 403,
       code: "forbidden",
       send: () => call(`/jobs/runs/${crypto.randomUUID()}`, { token: tk.user }),
+      repro: curl({ method: "GET", path: "/jobs/runs/$UUID", auth: tokenAuth("user") }),
     },
   ];
 }
@@ -529,7 +690,10 @@ Deno.test("hostile API input gets a JSON 4xx, never a 5xx or a stack trace, and 
 
 function _markdown(rows: Array<{ c: Case; answer: Answer }>): string {
   const cell = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
-  const lines = ["| # | input | expected | observed |", "|---|---|---|---|"];
+  const lines = [
+    "| # | input | expected | observed | reproduce |",
+    "|---|---|---|---|---|",
+  ];
   rows.forEach(({ c, answer }, i) => {
     let code = "";
     try {
@@ -538,7 +702,10 @@ function _markdown(rows: Array<{ c: Case; answer: Answer }>): string {
       code = answer.text === "" ? "empty body" : "not JSON";
     }
     const expected = c.by === "server" ? "4xx from the HTTP server" : `${c.status} ${c.code}`;
-    lines.push(`| ${i + 1} | ${cell(c.name)} | ${expected} | ${answer.status} ${cell(code)} |`);
+    lines.push(
+      `| ${i + 1} | ${cell(c.name)} | ${expected} | ${answer.status} ${cell(code)} | ` +
+        `\`${cell(c.repro)}\` |`,
+    );
   });
   return lines.join("\n") + "\n";
 }
