@@ -12,6 +12,7 @@ import { readKeys } from "../../../supabase/local/keys.ts";
 import { LOG_DIR } from "../../../supabase/local/ports.ts";
 import { eventually, JWT_SECRET, serviceDb, sqlClient, SUPABASE_URL } from "../_stack.ts";
 import { logOffsets, newLogText, scanNewLogBytes } from "./_log_tail.ts";
+import { noRunningRun } from "./_no_running_run.ts";
 
 const API = `${SUPABASE_URL}/functions/v1/api`;
 /** The stack's EMAIL_API_KEY (supabase/local/stack.ts). */
@@ -78,11 +79,8 @@ async function post(token: string, body: unknown, headers: Record<string, string
 }
 
 async function idle(sql: ReturnType<typeof sqlClient>): Promise<void> {
-  await eventually("no running daily-fetch run", async () => {
-    const [row] = await sql`select count(*)::int as n from public.job_runs
-      where job_name = 'daily-fetch' and status = 'running'`;
-    return row!.n === 0 ? true : undefined;
-  }, 60_000);
+  const { idle, still } = await noRunningRun(sql, 60_000);
+  assert.ok(idle, `Cannot start a run: still running after 60 s: ${still.join(", ")}`);
 }
 
 /** The parts of a JWT worth searching for: the whole token, its payload and signature. */
