@@ -1,7 +1,13 @@
 /**
- * HTML to readable text. cheerio (parse5) parses the page and removes what is not
- * content; html-to-text renders what is left, keeping headings, paragraphs, list items
- * and table rows on lines of their own so diffs read well.
+ * HTML to readable text, on two paths that give the same text.
+ *
+ * Without a CSS selector (most sources), {@link extractHtmlTextStreaming} reads the page
+ * in one pass with htmlparser2's tokenizer and no DOM, several times faster than a DOM.
+ * With the source's CSS selector, cheerio (parse5) parses the page, cheerio-select finds
+ * the elements and html-to-text renders them, keeping headings, paragraphs, list items and
+ * table rows on lines of their own so diffs read well. {@link extractHtmlTextWithCheerio}
+ * is that path, also without a selector: it is the reference the streaming path is tested
+ * against.
  *
  * What is dropped: never-visible or non-text elements (script, style, noscript, template,
  * iframe, svg, form controls, `hidden`), adverts (ad-like class or id names), and, unless
@@ -9,12 +15,22 @@
  * and footer (those not inside article/main/section), ARIA banner/navigation/contentinfo/
  * complementary/search landmarks, cookie banners and forms that hold no content. Link
  * targets and image sources are never part of the text, so rotating query strings and
- * session tokens in links cannot cause a change.
+ * session tokens in links cannot cause a change. The lists live in `html_rules.ts`.
  * @module
  */
 import * as cheerio from "cheerio";
 import { compile } from "html-to-text";
 import { PipelineError } from "./errors.ts";
+import {
+  CHROME_ROLES,
+  CHROME_TAGS,
+  CONTENT_ANCESTOR_TAGS,
+  FORM_CONTENT_TAGS,
+  isAdLike,
+  MAIN_CANDIDATES,
+  NEVER_TEXT_TAGS,
+} from "./html_rules.ts";
+import { extractHtmlTextStreaming } from "./html_stream_extractor.ts";
 
 /** Options of {@link extractHtmlText}. */
 export interface HtmlExtractOptions {
@@ -23,54 +39,16 @@ export interface HtmlExtractOptions {
 }
 
 const NEVER_TEXT = [
-  "script",
-  "style",
-  "noscript",
-  "template",
-  "iframe",
-  "frame",
-  "frameset",
-  "object",
-  "embed",
-  "svg",
-  "canvas",
-  "audio",
-  "video",
-  "map",
-  "dialog",
-  "button",
-  "input",
-  "select",
-  "textarea",
+  ...NEVER_TEXT_TAGS,
   "[hidden]",
   '[aria-hidden="true"]',
   "ins.adsbygoogle",
 ].join(",");
 
-const CHROME = [
-  "nav",
-  "aside",
-  '[role="navigation"]',
-  '[role="banner"]',
-  '[role="contentinfo"]',
-  '[role="complementary"]',
-  '[role="search"]',
-].join(",");
+const CHROME = [...CHROME_TAGS, ...CHROME_ROLES.map((role) => `[role="${role}"]`)].join(",");
 
-/** Class or id tokens that mark adverts and consent banners (split on - and _). */
-const AD_TOKEN =
-  /^(ad|ads|adv|advert|adverts|advertisement|advertising|adslot|adunit|adbox|adbanner|adcontainer|adsense|adsbygoogle|dfp|gpt|sponsor|sponsored|promoted|doubleclick|taboola|outbrain)$/i;
-const BANNER = /(^|[-_\s])cookie(s)?[-_]?(banner|consent|notice|bar|message|policy-banner)/i;
-
-/** Where the main content usually is, in order of trust. */
-const MAIN_CANDIDATES = [
-  "main",
-  '[role="main"]',
-  "#main-content",
-  "#content",
-  "#main",
-  ".main-content",
-];
+const CONTENT_ANCESTORS = [...CONTENT_ANCESTOR_TAGS, "[role=main]"].join(", ");
+const FORM_CONTENT = FORM_CONTENT_TAGS.join(", ");
 
 /** The parts of html-to-text's formatter API used here (the package ships no types). */
 interface _HtmlNode {
@@ -138,22 +116,12 @@ const _render: (html: string) => string = compile({
 
 /** True when an element's class or id looks like an advert or a cookie banner. */
 function _isAdLike(element: _DomNode): boolean {
-  const names = `${element.attribs?.class ?? ""} ${element.attribs?.id ?? ""}`;
-  if (!names.trim()) return false;
-  if (BANNER.test(names)) return true;
-  for (const name of names.split(/\s+/)) {
-    if (!name) continue;
-    if (AD_TOKEN.test(name)) return true;
-    const parts = name.split(/[-_]/);
-    // "ad-slot", "ad_banner", "top-ad", "adunit-3": a part that is exactly an ad word.
-    if (parts.length > 1 && parts.some((part) => AD_TOKEN.test(part))) return true;
-  }
-  return false;
+  return isAdLike(element.attribs?.class, element.attribs?.id);
 }
 
 /** True when a header/footer belongs to the page (not to an article or section). */
 function _isPageLevel($: cheerio.CheerioAPI, element: Parameters<cheerio.CheerioAPI>[0]): boolean {
-  return $(element).parents("article, main, section, aside, nav, [role=main]").length === 0;
+  return $(element).parents(CONTENT_ANCESTORS).length === 0;
 }
 
 /** Removes what is never content and, when `chrome`, the page's own navigation and frame. */
@@ -164,7 +132,7 @@ function _clean($: cheerio.CheerioAPI, chrome: boolean): void {
   $(CHROME).remove();
   $("header, footer").filter((_, el) => _isPageLevel($, el)).remove();
   // ASP.NET-style pages wrap the whole body in one <form>: keep forms that hold content.
-  $("form").filter((_, el) => $(el).find("main, article, h1, h2, p").length === 0).remove();
+  $("form").filter((_, el) => $(el).find(FORM_CONTENT).length === 0).remove();
 }
 
 /** The elements to render: the source's selector, else the page's main content, else body. */
@@ -190,7 +158,7 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
     return matched.filter((_, el) => $(el).parents().filter((_, p) => matched.is(p)).length === 0);
   }
   for (const candidate of MAIN_CANDIDATES) {
-    const found = $(candidate).first();
+    const found = $(candidate.selector).first();
     if (found.length > 0 && found.text().trim().length > 0) return found;
   }
   const articles = $("article");
@@ -199,11 +167,28 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
 }
 
 /**
- * Extracts the readable text of an HTML page.
+ * Extracts the readable text of an HTML page: with a selector, what it matches; without,
+ * the page's main content (streaming, no DOM).
  * @example
  * extractHtmlText("<main><h1>Fees</h1><p>£719</p></main>"); // "# Fees\n\n£719"
  */
 export function extractHtmlText(html: string, options: HtmlExtractOptions = {}): string {
+  const selector = options.selector?.trim() || null;
+  if (!selector) return extractHtmlTextStreaming(html);
+  return extractHtmlTextWithCheerio(html, { selector });
+}
+
+/**
+ * The DOM path: cheerio parses the page, the chrome is removed, html-to-text renders the
+ * selected elements (or, without a selector, the main content). Used for sources with a
+ * CSS selector, and as the reference of the streaming path in tests and benches.
+ * @example
+ * extractHtmlTextWithCheerio(html, { selector: "main ul" });
+ */
+export function extractHtmlTextWithCheerio(
+  html: string,
+  options: HtmlExtractOptions = {},
+): string {
   let $: cheerio.CheerioAPI;
   try {
     $ = cheerio.load(html);

@@ -1,0 +1,134 @@
+/**
+ * What the HTML extractors drop and where they look for the main content. Both paths read
+ * these lists: the cheerio path (a source with its own CSS selector) turns them into CSS
+ * selectors, the streaming path ({@link extractHtmlTextStreaming}) checks each element
+ * against them when it opens, so the two cannot drift apart.
+ * @module
+ */
+
+/** Elements that are never visible text or are form controls; dropped with their content. */
+export const NEVER_TEXT_TAGS: readonly string[] = [
+  "script",
+  "style",
+  "noscript",
+  "template",
+  "iframe",
+  "frame",
+  "frameset",
+  "object",
+  "embed",
+  "svg",
+  "canvas",
+  "audio",
+  "video",
+  "map",
+  "dialog",
+  "button",
+  "input",
+  "select",
+  "textarea",
+];
+
+/** Page chrome elements, dropped unless the source gives its own selector. */
+export const CHROME_TAGS: readonly string[] = ["nav", "aside"];
+
+/** ARIA landmark roles of page chrome, dropped unless the source gives its own selector. */
+export const CHROME_ROLES: readonly string[] = [
+  "navigation",
+  "banner",
+  "contentinfo",
+  "complementary",
+  "search",
+];
+
+/**
+ * A header or footer inside one of these (or inside `[role=main]`) belongs to the content;
+ * anywhere else it is the page's own and is dropped.
+ */
+export const CONTENT_ANCESTOR_TAGS: readonly string[] = [
+  "article",
+  "main",
+  "section",
+  "aside",
+  "nav",
+];
+
+/**
+ * A form holding one of these is a page-wide wrapper (ASP.NET) and is kept; any other form
+ * (search boxes, newsletter sign-ups) is dropped.
+ */
+export const FORM_CONTENT_TAGS: readonly string[] = ["main", "article", "h1", "h2", "p"];
+
+/** One place the main content may be: a tag name, a role, an id or a class token. */
+export interface MainCandidate {
+  /** The same test as a CSS selector, for the cheerio path. */
+  selector: string;
+  tag?: string;
+  role?: string;
+  id?: string;
+  className?: string;
+}
+
+/**
+ * Where the main content usually is, in order of trust. The first element matching a
+ * candidate is used when it has text; then a page's only `article`; then the body.
+ */
+export const MAIN_CANDIDATES: readonly MainCandidate[] = [
+  { selector: "main", tag: "main" },
+  { selector: '[role="main"]', role: "main" },
+  { selector: "#main-content", id: "main-content" },
+  { selector: "#content", id: "content" },
+  { selector: "#main", id: "main" },
+  { selector: ".main-content", className: "main-content" },
+];
+
+/** Class or id tokens that mark adverts and consent banners (split on - and _). */
+const AD_TOKEN =
+  /^(ad|ads|adv|advert|adverts|advertisement|advertising|adslot|adunit|adbox|adbanner|adcontainer|adsense|adsbygoogle|dfp|gpt|sponsor|sponsored|promoted|doubleclick|taboola|outbrain)$/i;
+const BANNER = /(^|[-_\s])cookie(s)?[-_]?(banner|consent|notice|bar|message|policy-banner)/i;
+/**
+ * Every name {@link isAdLike} accepts contains one of these, so names without any are
+ * answered with one scan (most class names on a page).
+ */
+const AD_HINT = /ad|dfp|gpt|sponsor|promoted|doubleclick|taboola|outbrain|cookie/i;
+
+/**
+ * True when an element's class or id looks like an advert or a cookie banner.
+ * @example
+ * isAdLike("ad-slot wide", undefined); // true
+ * isAdLike("header", "main"); // false
+ */
+export function isAdLike(className: string | undefined, id: string | undefined): boolean {
+  const names = `${className ?? ""} ${id ?? ""}`;
+  if (!AD_HINT.test(names)) return false;
+  if (!names.trim()) return false;
+  if (BANNER.test(names)) return true;
+  for (const name of names.split(/\s+/)) {
+    if (!name) continue;
+    if (AD_TOKEN.test(name)) return true;
+    const parts = name.split(/[-_]/);
+    // "ad-slot", "ad_banner", "top-ad", "adunit-3": a part that is exactly an ad word.
+    if (parts.length > 1 && parts.some((part) => AD_TOKEN.test(part))) return true;
+  }
+  return false;
+}
+
+/** True when a class attribute value holds `token` as one of its whitespace-separated names. */
+export function hasClassToken(className: string, token: string): boolean {
+  let from = 0;
+  for (;;) {
+    const at = className.indexOf(token, from);
+    if (at < 0) return false;
+    const end = at + token.length;
+    if (
+      (at === 0 || _isHtmlSpace(className.charCodeAt(at - 1))) &&
+      (end === className.length || _isHtmlSpace(className.charCodeAt(end)))
+    ) return true;
+    from = at + 1;
+  }
+}
+
+/** Space, tab, LF, FF or CR: what separates class names in HTML. */
+function _isHtmlSpace(code: number): boolean {
+  return code === 32 || code === 9 || code === 10 || code === 12 || code === 13;
+}

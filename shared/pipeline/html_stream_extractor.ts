@@ -1,0 +1,1573 @@
+/**
+ * HTML to readable text in one pass, without a DOM: htmlparser2's tokenizer feeds a small
+ * tree builder that keeps only a stack of open elements. Whether an element is dropped is
+ * decided when it opens (tag, `hidden`, `aria-hidden`, advert and cookie-banner names,
+ * chrome tags and roles, page-level header/footer) from the rules in `html_rules.ts`; the
+ * text of what is kept is recorded as a flat list of open/close/text events, and at the
+ * end the main-content element is chosen and its events are laid out by
+ * {@link HtmlTextBuilder} exactly as html-to-text lays out a DOM.
+ *
+ * The reference is the cheerio path (`extractHtmlTextWithCheerio`): parse5 builds the
+ * tree, chrome is removed, and html-to-text re-parses the serialised main element with
+ * htmlparser2. To produce the same tree, the builder follows the HTML5 tree-construction
+ * rules that change the text's structure: implied end tags (`p`, `li`, `dd`/`dt`, table
+ * cells and rows, headings), end tags that only close what is in scope, ignored table
+ * tags outside tables, an implied `tr` for cells, one form at a time (a `</form>` that
+ * closes a form with open children), forms opened directly in tables, the newline after
+ * `<pre>`, content of `<noscript>` and `<iframe>` as raw text, head content, and
+ * `</body>`/`</html>` that do not end the document.
+ *
+ * Known differences (see tests/unit/pipeline/html_stream_extractor_test.ts): text or
+ * elements placed directly in a table outside any cell (HTML5 moves them before the
+ * table, this extractor keeps them in place); mis-nested formatting tags around blocks
+ * (the adoption agency algorithm); attributes of a second `<body>` tag.
+ * @module
+ */
+import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
+import { HtmlTextBuilder } from "./html_text_builder.ts";
+import {
+  CHROME_ROLES,
+  CHROME_TAGS,
+  CONTENT_ANCESTOR_TAGS,
+  FORM_CONTENT_TAGS,
+  hasClassToken,
+  isAdLike,
+  MAIN_CANDIDATES,
+  NEVER_TEXT_TAGS,
+} from "./html_rules.ts";
+
+// Event opcodes (low two bits); an OPEN carries its layout kind in the upper bits.
+const OPEN = 0;
+const CLOSE = 1;
+const TEXT = 2;
+const COMMENT = 3;
+
+// Layout kinds, as html-to-text formats each tag with the extractor's options.
+const K_INLINE = 0;
+const K_BLOCK1 = 1;
+const K_BLOCK2 = 2;
+const K_PRE = 3;
+const K_QUOTE = 4;
+const K_HEADING = 5;
+const K_HR = 6;
+const K_BR = 7;
+const K_UL = 8;
+const K_OL = 9;
+const K_LI = 10;
+const K_CELL = 11;
+const K_SKIP = 12;
+
+const KIND = new Map<string, number>([
+  ["article", K_BLOCK1],
+  ["aside", K_BLOCK1],
+  ["div", K_BLOCK1],
+  ["footer", K_BLOCK1],
+  ["form", K_BLOCK1],
+  ["header", K_BLOCK1],
+  ["main", K_BLOCK1],
+  ["nav", K_BLOCK1],
+  ["section", K_BLOCK1],
+  ["tr", K_BLOCK1],
+  ["p", K_BLOCK2],
+  ["table", K_BLOCK2],
+  ["caption", K_BLOCK2],
+  ["dt", K_BLOCK2],
+  ["dd", K_BLOCK2],
+  ["pre", K_PRE],
+  ["blockquote", K_QUOTE],
+  ["h1", K_HEADING],
+  ["h2", K_HEADING],
+  ["h3", K_HEADING],
+  ["h4", K_HEADING],
+  ["h5", K_HEADING],
+  ["h6", K_HEADING],
+  ["hr", K_HR],
+  ["br", K_BR],
+  ["ul", K_UL],
+  ["ol", K_OL],
+  ["li", K_LI],
+  ["td", K_CELL],
+  ["th", K_CELL],
+  ["img", K_SKIP],
+]);
+
+const NEVER_TEXT = new Set(NEVER_TEXT_TAGS);
+const CHROME_TAG = new Set(CHROME_TAGS);
+const CHROME_ROLE = new Set(CHROME_ROLES);
+const CONTENT_ANCESTOR = new Set(CONTENT_ANCESTOR_TAGS);
+const FORM_CONTENT = new Set(FORM_CONTENT_TAGS);
+
+const VOID = new Set([
+  "area",
+  "base",
+  "basefont",
+  "bgsound",
+  "br",
+  "col",
+  "embed",
+  "frame",
+  "hr",
+  "img",
+  "input",
+  "keygen",
+  "link",
+  "meta",
+  "param",
+  "source",
+  "track",
+  "wbr",
+]);
+/** Start tags that close an open `<p>` (in button scope) first. */
+const CLOSES_P = new Set([
+  "address",
+  "article",
+  "aside",
+  "blockquote",
+  "center",
+  "details",
+  "dialog",
+  "dir",
+  "div",
+  "dl",
+  "fieldset",
+  "figcaption",
+  "figure",
+  "footer",
+  "header",
+  "hgroup",
+  "main",
+  "menu",
+  "nav",
+  "ol",
+  "p",
+  "search",
+  "section",
+  "summary",
+  "ul",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "pre",
+  "listing",
+  "hr",
+  "xmp",
+  "plaintext",
+  "li",
+  "dd",
+  "dt",
+  // In quirks mode HTML5 leaves a <p> open around a <table>, but html-to-text's
+  // re-parse (htmlparser2) closes it anyway, so the reference always closes it.
+  "table",
+]);
+/** End tags that close their element only when it is in scope. */
+const BLOCK_END = new Set([
+  "address",
+  "article",
+  "aside",
+  "blockquote",
+  "button",
+  "center",
+  "details",
+  "dialog",
+  "dir",
+  "div",
+  "dl",
+  "fieldset",
+  "figcaption",
+  "figure",
+  "footer",
+  "header",
+  "hgroup",
+  "listing",
+  "main",
+  "menu",
+  "nav",
+  "ol",
+  "pre",
+  "search",
+  "section",
+  "summary",
+  "ul",
+  "applet",
+  "marquee",
+  "object",
+]);
+const HEADING = new Set(["h1", "h2", "h3", "h4", "h5", "h6"]);
+const IMPLIED_END = new Set(["dd", "dt", "li", "optgroup", "option", "p", "rb", "rp", "rt", "rtc"]);
+const SCOPE = new Set([
+  "applet",
+  "caption",
+  "html",
+  "table",
+  "td",
+  "th",
+  "marquee",
+  "object",
+  "template",
+  "mi",
+  "mo",
+  "mn",
+  "ms",
+  "mtext",
+  "annotation-xml",
+  "foreignobject",
+  "desc",
+]);
+const BUTTON_SCOPE = new Set([...SCOPE, "button"]);
+const LIST_SCOPE = new Set([...SCOPE, "ol", "ul"]);
+const TABLE_SCOPE = new Set(["html", "table", "template"]);
+const TABLE_BODY = new Set(["tbody", "thead", "tfoot"]);
+/** HTML5's "special" elements: an unmatched end tag stops at them. */
+const SPECIAL = new Set([
+  "address",
+  "applet",
+  "area",
+  "article",
+  "aside",
+  "base",
+  "basefont",
+  "bgsound",
+  "blockquote",
+  "body",
+  "br",
+  "button",
+  "caption",
+  "center",
+  "col",
+  "colgroup",
+  "dd",
+  "details",
+  "dir",
+  "div",
+  "dl",
+  "dt",
+  "embed",
+  "fieldset",
+  "figcaption",
+  "figure",
+  "footer",
+  "form",
+  "frame",
+  "frameset",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "head",
+  "header",
+  "hgroup",
+  "hr",
+  "html",
+  "iframe",
+  "img",
+  "input",
+  "keygen",
+  "li",
+  "link",
+  "listing",
+  "main",
+  "marquee",
+  "menu",
+  "meta",
+  "nav",
+  "noembed",
+  "noframes",
+  "noscript",
+  "object",
+  "ol",
+  "p",
+  "param",
+  "plaintext",
+  "pre",
+  "script",
+  "search",
+  "section",
+  "select",
+  "source",
+  "style",
+  "summary",
+  "table",
+  "tbody",
+  "td",
+  "template",
+  "textarea",
+  "tfoot",
+  "th",
+  "thead",
+  "title",
+  "tr",
+  "track",
+  "ul",
+  "wbr",
+  "xmp",
+]);
+/** Elements that belong to the head when they come before any body content. */
+const HEAD_TAGS = new Set([
+  "base",
+  "basefont",
+  "bgsound",
+  "link",
+  "meta",
+  "title",
+  "noframes",
+  "script",
+  "style",
+  "template",
+  "noscript",
+]);
+/** Start tags that leave SVG or MathML content (HTML5's "breakout" list). */
+const BREAKOUT = new Set([
+  "b",
+  "big",
+  "blockquote",
+  "body",
+  "br",
+  "center",
+  "code",
+  "dd",
+  "div",
+  "dl",
+  "dt",
+  "em",
+  "embed",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "head",
+  "hr",
+  "i",
+  "img",
+  "li",
+  "listing",
+  "menu",
+  "meta",
+  "nobr",
+  "ol",
+  "p",
+  "pre",
+  "ruby",
+  "s",
+  "small",
+  "span",
+  "strong",
+  "strike",
+  "sub",
+  "sup",
+  "table",
+  "tt",
+  "u",
+  "ul",
+  "var",
+]);
+/** SVG and MathML elements whose children are HTML again. */
+const INTEGRATION_POINTS = new Set([
+  "foreignobject",
+  "desc",
+  "title",
+  "mi",
+  "mo",
+  "mn",
+  "ms",
+  "mtext",
+  "annotation-xml",
+]);
+/** Where HTML5 moves other content out of the table ("foster parenting"). */
+const TABLE_CONTEXT = new Set(["table", "tbody", "thead", "tfoot", "tr"]);
+/** Start tags that stay where they are inside a table (not cells' content). */
+const TABLE_ALLOWED = new Set([
+  "caption",
+  "colgroup",
+  "col",
+  "tbody",
+  "tfoot",
+  "thead",
+  "tr",
+  "td",
+  "th",
+  "table",
+  "style",
+  "script",
+  "template",
+  "input",
+  "form",
+]);
+/** Text with something other than HTML whitespace. */
+const HTML_NON_SPACE = /[^ \t\n\f\r]/;
+/** Table tags that end a `<select>` opened inside a table. */
+const TABLE_TAGS = new Set(["caption", "table", "tbody", "tfoot", "thead", "tr", "td", "th"]);
+/** Raw-text elements in HTML5 that htmlparser2 tokenizes as markup (all dropped). */
+const RAW_SKIPPED = new Set(["noscript", "iframe"]);
+
+// Attributes read (bit flags, also used to keep only the first of duplicates).
+const A_CLASS = 1;
+const A_ID = 2;
+const A_ROLE = 4;
+const A_HIDDEN = 8;
+const A_ARIA_HIDDEN = 16;
+const A_START = 32;
+const A_TYPE = 64;
+
+/** Candidate slot not found yet / found on `<html>` or `<body>` (the whole document). */
+const UNSET = -2;
+const WHOLE = -1;
+
+/** The HTML whitespace set, for "is this text only whitespace" before the body. */
+const LEADING_HTML_SPACE = /^[ \t\n\f\r]+/;
+/** What cheerio's `.text().trim()` and html-to-text's list filter call blank. */
+const NON_BLANK = /\S/;
+
+/** Events `from`..`to` that belong before event `at` (content moved out of a table). */
+interface _Segment {
+  at: number;
+  from: number;
+  to: number;
+}
+
+/** A form whose content decides whether it stays. */
+interface _FormState {
+  start: number;
+  hasContent: boolean;
+}
+
+/** An open element. */
+class _Frame {
+  name: string;
+  /** Dropped, with everything inside it. */
+  skip: boolean;
+  /** Has an OPEN event (kept and not an implied wrapper). */
+  emitted = false;
+  landmark = false;
+  /** An SVG or MathML element. */
+  foreign = false;
+  form: _FormState | null = null;
+  /** Candidate slots (bits) this element is the first match of. */
+  candidates = 0;
+  /** Index into the article lists, or -1. */
+  article = -1;
+  /** A form removed from the stack by `</form>` that ends when this element ends. */
+  after: _Frame | null = null;
+  /** Event index where the element starts (tables: where moved content goes). */
+  position = 0;
+  /** Its parent is dropped (for a table: content moved out of it is dropped too). */
+  parentSkip = false;
+  /** Moved out of a table: the table's position, else -1. */
+  fosterAt = -1;
+
+  constructor(name: string, skip: boolean) {
+    this.name = name;
+    this.skip = skip;
+  }
+}
+
+/** Tokenizer callbacks building the event list. */
+class _StreamParser implements TokenizerCallbacks {
+  readonly html: string;
+  readonly ops: number[] = [];
+  readonly vals: string[] = [];
+  /** `start` and `type` of each `<ol>`, by OPEN index. */
+  readonly olAttrs = new Map<number, [string | undefined, string | undefined]>();
+  readonly candStart: number[] = MAIN_CANDIDATES.map(() => UNSET);
+  readonly candEnd: number[] = MAIN_CANDIDATES.map(() => UNSET);
+  readonly articleStart: number[] = [];
+  readonly articleEnd: number[] = [];
+  /** Content moved out of tables, put in place by {@link _placeFosteredContent}. */
+  segments: _Segment[] = [];
+
+  private stack: _Frame[] = [];
+  private top: _Frame | null = null;
+  private pending = "";
+  private bodyStarted = false;
+  private rootSeen = false;
+  /** `<html>` or `<body>` itself is dropped: the page has no text. */
+  dropAll = false;
+  private rawEnd: string | null = null;
+  private dropLf = false;
+  private landmarks = 0;
+  private selects = 0;
+  private formPointer: _Frame | "detached" | null = null;
+  private openForms: _FormState[] = [];
+  /** Text read while a table (not a cell) is the current element. */
+  private tableText = "";
+
+  // The tag being read.
+  private tagName = "";
+  private seen = 0;
+  private attr = 0;
+  private value = "";
+  private aClass: string | undefined;
+  private aId: string | undefined;
+  private aRole: string | undefined;
+  private aHidden = false;
+  private aAriaHidden: string | undefined;
+  private aStart: string | undefined;
+  private aType: string | undefined;
+
+  /** The page has NUL characters, which HTML5 drops from text. */
+  private readonly hasNul: boolean;
+
+  constructor(html: string, hasNul: boolean) {
+    this.html = html;
+    this.hasNul = hasNul;
+  }
+
+  // --- tokenizer callbacks ---
+
+  ontext(start: number, end: number): void {
+    this.text(this.html.slice(start, end));
+  }
+
+  ontextentity(codepoint: number): void {
+    this.text(String.fromCodePoint(codepoint));
+  }
+
+  onopentagname(start: number, end: number): void {
+    this.tagName = this.html.slice(start, end).toLowerCase();
+    this.seen = 0;
+    this.attr = 0;
+    this.aClass =
+      this.aId =
+      this.aRole =
+      this.aAriaHidden =
+      this.aStart =
+      this.aType =
+        undefined;
+    this.aHidden = false;
+  }
+
+  onattribname(start: number, end: number): void {
+    const length = end - start;
+    let code = 0;
+    if (length === 2 || length === 4 || length === 5 || length === 6 || length === 11) {
+      switch (this.html.slice(start, end).toLowerCase()) {
+        case "class":
+          code = A_CLASS;
+          break;
+        case "id":
+          code = A_ID;
+          break;
+        case "role":
+          code = A_ROLE;
+          break;
+        case "hidden":
+          code = A_HIDDEN;
+          break;
+        case "aria-hidden":
+          code = A_ARIA_HIDDEN;
+          break;
+        case "start":
+          code = A_START;
+          break;
+        case "type":
+          code = A_TYPE;
+          break;
+      }
+    }
+    // Like HTML5, the first of duplicate attributes wins.
+    if (code & this.seen) code = 0;
+    this.seen |= code;
+    this.attr = code;
+    this.value = "";
+  }
+
+  onattribdata(start: number, end: number): void {
+    if (this.attr) this.value += this.html.slice(start, end);
+  }
+
+  onattribentity(codepoint: number): void {
+    if (this.attr) this.value += String.fromCodePoint(codepoint);
+  }
+
+  onattribend(): void {
+    switch (this.attr) {
+      case A_CLASS:
+        this.aClass = this.value;
+        break;
+      case A_ID:
+        this.aId = this.value;
+        break;
+      case A_ROLE:
+        this.aRole = this.value;
+        break;
+      case A_HIDDEN:
+        this.aHidden = true;
+        break;
+      case A_ARIA_HIDDEN:
+        this.aAriaHidden = this.value;
+        break;
+      case A_START:
+        this.aStart = this.value;
+        break;
+      case A_TYPE:
+        this.aType = this.value;
+        break;
+    }
+    this.attr = 0;
+  }
+
+  onopentagend(): void {
+    this.start(this.tagName, false);
+  }
+
+  onselfclosingtag(): void {
+    this.start(this.tagName, true);
+  }
+
+  onclosetag(start: number, end: number): void {
+    this.end(this.html.slice(start, end).toLowerCase());
+  }
+
+  oncomment(): void {
+    this.dropLf = false;
+    if (this.rawEnd !== null) return;
+    this.flushTableText();
+    const top = this.top;
+    // Comments only matter as items of a list (html-to-text gives them an empty line).
+    if (!top || !top.emitted || (top.name !== "ul" && top.name !== "ol")) return;
+    this.flush();
+    this.ops.push(COMMENT);
+    this.vals.push("");
+  }
+
+  oncdata(): void {
+    this.oncomment(); // in HTML, CDATA sections are comments
+  }
+
+  onprocessinginstruction(): void {
+    this.oncomment(); // HTML5 reads <?...> as a comment
+  }
+
+  ondeclaration(): void {
+    this.dropLf = false; // doctype (or a bogus <!...> in the body: nothing to show)
+    this.flushTableText();
+  }
+
+  onend(): void {
+    this.flushTableText();
+    while (this.stack.length > 0) this.popFrame();
+    this.flush(); // text after the last element, or kept from before a dropped form
+  }
+
+  // --- tree construction ---
+
+  private text(text: string): void {
+    if (this.rawEnd !== null) return;
+    if (this.hasNul && text.includes("\0")) {
+      text = text.replaceAll("\0", "");
+      if (text === "") return;
+    }
+    if (this.dropLf) {
+      this.dropLf = false;
+      if (text.charCodeAt(0) === 10) {
+        text = text.slice(1);
+        if (text === "") return;
+      }
+    }
+    const top = this.top;
+    if (!this.bodyStarted) {
+      if (top) return; // inside <title>, <style>, ... of the head
+      text = text.replace(LEADING_HTML_SPACE, "");
+      if (text === "") return;
+      this.bodyStarted = true;
+    }
+    if (top && TABLE_CONTEXT.has(top.name) && !top.foreign) {
+      this.tableText += text;
+      return;
+    }
+    if (top ? top.skip : this.dropAll) return;
+    this.pending += text;
+  }
+
+  /**
+   * Text read directly in a table: whitespace stays there, anything else moves before the
+   * table (into the table's parent), as HTML5's "in table text" mode does.
+   */
+  private flushTableText(): void {
+    const text = this.tableText;
+    if (text === "") return;
+    this.tableText = "";
+    const top = this.top;
+    if (!HTML_NON_SPACE.test(text)) {
+      if (top && !top.skip) this.pending += text;
+      return;
+    }
+    const table = this.lastTable();
+    if (!table || table.parentSkip) return;
+    this.flush();
+    const from = this.ops.length;
+    this.ops.push(TEXT);
+    this.vals.push(text);
+    this.segments.push({ at: table.position, from, to: from });
+  }
+
+  private lastTable(): _Frame | null {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frame = this.stack[i] as _Frame;
+      if (frame.name === "table" && !frame.foreign) return frame;
+    }
+    return null;
+  }
+
+  private flush(): void {
+    if (this.pending === "") return;
+    this.ops.push(TEXT);
+    this.vals.push(this.pending);
+    this.pending = "";
+  }
+
+  private start(name: string, selfClosing: boolean): void {
+    this.dropLf = false;
+    if (this.rawEnd !== null) return;
+    this.flushTableText();
+    if (name === "image") name = "img";
+    if (name === "html") {
+      if (!this.bodyStarted) this.rootElement();
+      return;
+    }
+    if (!this.bodyStarted) {
+      if (name === "head") return;
+      if (name === "body") {
+        this.bodyStarted = true;
+        this.rootElement();
+        return;
+      }
+      if (HEAD_TAGS.has(name)) {
+        this.insert(name, selfClosing, true, true);
+        return;
+      }
+      this.bodyStarted = true;
+    } else if (name === "body" || name === "head") {
+      return;
+    }
+    if (this.inForeignContent()) {
+      if (!BREAKOUT.has(name)) {
+        this.insert(name, selfClosing, true, false);
+        return;
+      }
+      this.leaveForeignContent();
+    }
+    if (this.selects > 0 && this.startInSelect(name, selfClosing)) return;
+    const foster = this.top !== null && TABLE_CONTEXT.has(this.top.name) &&
+      !TABLE_ALLOWED.has(name);
+
+    switch (name) {
+      case "td":
+      case "th":
+        this.closeCell();
+        if (this.inScope("tr", TABLE_SCOPE)) this.popToCurrent("tr");
+        else if (this.inScope("table", TABLE_SCOPE)) {
+          this.popToTableBody();
+          this.insert("tr", false, false, false);
+        } else return; // a cell outside any table is ignored
+        break;
+      case "tr":
+        this.closeCell();
+        if (this.inScope("tr", TABLE_SCOPE)) this.popUntil("tr");
+        if (!this.inScope("table", TABLE_SCOPE)) return;
+        this.popToTableBody();
+        break;
+      case "tbody":
+      case "thead":
+      case "tfoot":
+      case "caption":
+      case "colgroup":
+      case "col":
+        this.closeCell();
+        if (!this.inScope("table", TABLE_SCOPE)) return;
+        this.popToCurrent("table");
+        break;
+      case "table": {
+        const mode = this.tableMode();
+        if (mode === "table" || mode === "tbody" || mode === "tr") this.popUntil("table");
+        break;
+      }
+      case "form": {
+        if (this.formPointer !== null) return; // one form at a time
+        const mode = this.tableMode();
+        if (mode === "table" || mode === "tbody" || mode === "tr") {
+          // HTML5 inserts an empty form in the table; having no content, it is dropped.
+          this.formPointer = "detached";
+          return;
+        }
+        this.closeP();
+        const frame = this.insert(name, selfClosing, true, false);
+        this.formPointer = frame;
+        return;
+      }
+      case "li":
+        this.closeListItem(["li"]);
+        break;
+      case "dd":
+      case "dt":
+        this.closeListItem(["dd", "dt"]);
+        break;
+      case "option":
+        if (this.top?.name === "option") this.popFrame();
+        break;
+      case "optgroup":
+        if (this.top?.name === "option") this.popFrame();
+        break;
+      case "a":
+        this.closeOpenLink();
+        break;
+      case "button":
+        if (this.inScope("button", SCOPE)) {
+          this.impliedEnd(null);
+          this.popUntil("button");
+        }
+        break;
+    }
+    if (CLOSES_P.has(name)) this.closeP();
+    if (HEADING.has(name) && this.top && HEADING.has(this.top.name)) this.popFrame();
+    this.insert(name, selfClosing, true, false, foster);
+  }
+
+  /** Attributes of `<html>` and `<body>`: they can drop the page or make it the main content. */
+  private rootElement(): void {
+    if (this.rootSeen && this.tagName === "html") return;
+    this.rootSeen = true;
+    if (this.isRemoved("body")) {
+      this.dropAll = true;
+      return;
+    }
+    this.registerCandidates("body", WHOLE, null);
+    if (this.aRole === "main") this.landmarks++;
+  }
+
+  /** Whether an element that opens here is dropped, by the extractor's rules. */
+  private isRemoved(name: string): boolean {
+    if (NEVER_TEXT.has(name) || this.aHidden || this.aAriaHidden === "true") return true;
+    if ((this.aClass !== undefined || this.aId !== undefined) && isAdLike(this.aClass, this.aId)) {
+      return true;
+    }
+    if (CHROME_TAG.has(name)) return true;
+    if (this.aRole !== undefined && CHROME_ROLE.has(this.aRole)) return true;
+    return (name === "header" || name === "footer") && this.landmarks === 0;
+  }
+
+  private registerCandidates(name: string, index: number, frame: _Frame | null): void {
+    for (let slot = 0; slot < MAIN_CANDIDATES.length; slot++) {
+      if (this.candStart[slot] !== UNSET) continue;
+      const c = MAIN_CANDIDATES[slot];
+      if (!c) continue;
+      const match = c.tag !== undefined
+        ? name === c.tag
+        : c.role !== undefined
+        ? this.aRole === c.role
+        : c.id !== undefined
+        ? this.aId === c.id
+        : c.className !== undefined && this.aClass !== undefined &&
+          hasClassToken(this.aClass, c.className);
+      if (!match) continue;
+      this.candStart[slot] = index;
+      if (frame) frame.candidates |= 1 << slot;
+      else this.candEnd[slot] = WHOLE;
+    }
+  }
+
+  /**
+   * Opens an element. `withAttributes` is false for implied elements (an implied `tr`);
+   * `head` marks head content, never shown.
+   */
+  private insert(
+    name: string,
+    selfClosing: boolean,
+    withAttributes: boolean,
+    head: boolean,
+    foster = false,
+  ) {
+    const parent = this.top;
+    let parentSkip = parent ? parent.skip : this.dropAll;
+    const table = foster ? this.lastTable() : null;
+    if (table) parentSkip = table.parentSkip; // moved before the table, into its parent
+    const skip = parentSkip || head || (withAttributes && this.isRemoved(name)) ||
+      (!withAttributes && (name === "header" || name === "footer") && this.landmarks === 0);
+    const frame = new _Frame(name, skip);
+    frame.parentSkip = parentSkip;
+    // A table's position must follow the text before it, even when the table is dropped.
+    if (name === "table") this.flush();
+    frame.position = this.ops.length;
+    if (!skip) {
+      this.flush();
+      const index = this.ops.length;
+      if (table) frame.fosterAt = table.position;
+      this.ops.push(OPEN | ((KIND.get(name) ?? K_INLINE) << 2));
+      this.vals.push(name);
+      frame.emitted = true;
+      if (name === "ol") this.olAttrs.set(index, [this.aStart, this.aType]);
+      if (withAttributes) {
+        this.registerCandidates(name, index, frame);
+        if (CONTENT_ANCESTOR.has(name) || this.aRole === "main") frame.landmark = true;
+      } else if (CONTENT_ANCESTOR.has(name)) frame.landmark = true;
+      if (name === "article") {
+        frame.article = this.articleStart.length;
+        this.articleStart.push(index);
+        this.articleEnd.push(UNSET);
+      }
+      if (FORM_CONTENT.has(name)) { for (const form of this.openForms) form.hasContent = true; }
+      if (name === "form") {
+        frame.form = { start: index, hasContent: false };
+        this.openForms.push(frame.form);
+      }
+      if (frame.landmark) this.landmarks++;
+    }
+    frame.foreign = name === "svg" || name === "math" ||
+      (parent !== null && parent.foreign && !INTEGRATION_POINTS.has(parent.name));
+    // Self-closing tags only close themselves inside SVG and MathML.
+    if (VOID.has(name) || (selfClosing && frame.foreign)) {
+      this.finish(frame);
+      return frame;
+    }
+    if (name === "select") this.selects++;
+    this.stack.push(frame);
+    this.top = frame;
+    if (RAW_SKIPPED.has(name) && !frame.foreign) this.rawEnd = name;
+    if (name === "pre" || name === "listing" || name === "textarea") this.dropLf = true;
+    return frame;
+  }
+
+  private end(name: string): void {
+    this.dropLf = false;
+    if (this.rawEnd !== null) {
+      if (name !== this.rawEnd) return;
+      this.rawEnd = null;
+      this.popUntil(name);
+      return;
+    }
+    this.flushTableText();
+    if (name === "br") {
+      // HTML5 reads </br> as <br>.
+      this.onopentagname(0, 0);
+      this.start("br", false);
+      return;
+    }
+    if (name === "html" || name === "body" || name === "head") return;
+    if (this.top?.foreign && this.endInForeignContent(name)) return;
+    if (this.selects > 0 && this.endInSelect(name)) return;
+    if (!this.bodyStarted) {
+      this.anyOtherEnd(name);
+      return;
+    }
+    if (name === "p") {
+      if (!this.inScope("p", BUTTON_SCOPE)) {
+        const foster = this.top !== null && TABLE_CONTEXT.has(this.top.name);
+        this.insert("p", false, false, false, foster);
+      }
+      this.impliedEnd("p");
+      this.popUntil("p");
+    } else if (name === "li") {
+      if (this.inScope("li", LIST_SCOPE)) {
+        this.impliedEnd("li");
+        this.popUntil("li");
+      }
+    } else if (name === "dd" || name === "dt") {
+      if (this.inScope(name, SCOPE)) {
+        this.impliedEnd(name);
+        this.popUntil(name);
+      }
+    } else if (HEADING.has(name)) {
+      if (this.headingInScope()) {
+        this.impliedEnd(null);
+        while (this.top && !HEADING.has(this.top.name)) this.popFrame();
+        this.popFrame();
+      }
+    } else if (name === "form") {
+      this.endForm();
+    } else if (name === "template") {
+      if (this.inScope("template", TABLE_SCOPE)) this.popUntil("template");
+    } else if (
+      name === "td" || name === "th" || name === "tr" || TABLE_BODY.has(name) ||
+      name === "table" || name === "caption" || name === "colgroup"
+    ) {
+      if (this.inScope(name, TABLE_SCOPE)) {
+        this.impliedEnd(null);
+        this.popUntil(name);
+      }
+    } else if (BLOCK_END.has(name)) {
+      if (this.inScope(name, SCOPE)) {
+        this.impliedEnd(null);
+        this.popUntil(name);
+      }
+    } else {
+      this.anyOtherEnd(name);
+    }
+  }
+
+  /** True when the current element is SVG or MathML (not a point where HTML resumes). */
+  private inForeignContent(): boolean {
+    const top = this.top;
+    return top !== null && top.foreign && !INTEGRATION_POINTS.has(top.name);
+  }
+
+  /** An HTML tag inside SVG or MathML closes the foreign elements first. */
+  private leaveForeignContent(): void {
+    while (this.inForeignContent()) this.popFrame();
+  }
+
+  /**
+   * An end tag while the current element is SVG or MathML: it closes the nearest foreign
+   * element of that name; reaching an HTML element, the HTML rules decide (returns false).
+   */
+  private endInForeignContent(name: string): boolean {
+    if (name === "br" || name === "p") {
+      this.leaveForeignContent();
+      return false;
+    }
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frame = this.stack[i] as _Frame;
+      if (!frame.foreign) return false;
+      if (frame.name === name) {
+        while (this.stack.length > i) this.popFrame();
+        return true;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * A start tag inside `<select>`: options nest, another select or a form control ends
+   * it, anything else is ignored. Returns false when the tag must be read again outside.
+   */
+  private startInSelect(name: string, selfClosing: boolean): boolean {
+    switch (name) {
+      case "option":
+        if (this.top?.name === "option") this.popFrame();
+        this.insert(name, selfClosing, true, false);
+        return true;
+      case "optgroup":
+        if (this.top?.name === "option") this.popFrame();
+        if (this.top?.name === "optgroup") this.popFrame();
+        this.insert(name, selfClosing, true, false);
+        return true;
+      case "select":
+        this.popUntil("select");
+        return true;
+      case "input":
+      case "keygen":
+      case "textarea":
+        this.popUntil("select");
+        return false;
+      case "script":
+      case "template":
+        this.insert(name, selfClosing, true, false);
+        return true;
+    }
+    if (TABLE_TAGS.has(name) && this.inScope("table", TABLE_SCOPE)) {
+      this.popUntil("select");
+      return false;
+    }
+    return true;
+  }
+
+  /** An end tag inside `<select>`; returns false when the HTML rules must read it too. */
+  private endInSelect(name: string): boolean {
+    switch (name) {
+      case "optgroup": {
+        const below = this.stack[this.stack.length - 2];
+        if (this.top?.name === "option" && below?.name === "optgroup") this.popFrame();
+        if (this.top?.name === "optgroup") this.popFrame();
+        return true;
+      }
+      case "option":
+        if (this.top?.name === "option") this.popFrame();
+        return true;
+      case "select":
+        this.popUntil("select");
+        return true;
+      case "script":
+      case "template":
+        this.anyOtherEnd(name);
+        return true;
+    }
+    if (TABLE_TAGS.has(name) && this.inScope(name, TABLE_SCOPE)) {
+      this.popUntil("select");
+      return false;
+    }
+    return true;
+  }
+
+  /** HTML5 "any other end tag": close the nearest open one, unless a special element is in the way. */
+  private anyOtherEnd(name: string): void {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frame = this.stack[i] as _Frame;
+      if (frame.name === name) {
+        while (this.stack.length > i) this.popFrame();
+        return;
+      }
+      if (SPECIAL.has(frame.name)) return;
+    }
+  }
+
+  /** `</form>` closes the form element even when elements opened inside it are still open. */
+  private endForm(): void {
+    const node = this.formPointer;
+    this.formPointer = null;
+    if (node === null || node === "detached") return;
+    let at = -1;
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frame = this.stack[i] as _Frame;
+      if (frame === node) {
+        at = i;
+        break;
+      }
+      if (SCOPE.has(frame.name)) return;
+    }
+    if (at < 0) return;
+    this.impliedEnd(null);
+    if (this.top === node) {
+      this.popFrame();
+      return;
+    }
+    // The form leaves the stack; it ends (in the tree) when the element above it ends.
+    this.stack.splice(at, 1);
+    const above = this.stack[at] as _Frame;
+    node.after = above.after;
+    above.after = node;
+  }
+
+  private closeP(): void {
+    if (!this.inScope("p", BUTTON_SCOPE)) return;
+    this.impliedEnd("p");
+    this.popUntil("p");
+  }
+
+  /**
+   * A link cannot hold another: HTML5 closes the open `<a>` first. (When a block opened
+   * inside it is still open, HTML5 restructures the tree; the open `<a>` is kept then.)
+   */
+  private closeOpenLink(): void {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const name = (this.stack[i] as _Frame).name;
+      if (name === "a") {
+        while (this.stack.length > i) this.popFrame();
+        return;
+      }
+      if (SPECIAL.has(name)) return;
+    }
+  }
+
+  /** Before `<li>` (or `<dd>`/`<dt>`): close an open item unless a special element is in the way. */
+  private closeListItem(names: string[]): void {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frame = this.stack[i] as _Frame;
+      if (names.includes(frame.name)) {
+        this.impliedEnd(frame.name);
+        this.popUntil(frame.name);
+        return;
+      }
+      if (
+        SPECIAL.has(frame.name) && frame.name !== "address" && frame.name !== "div" &&
+        frame.name !== "p"
+      ) return;
+    }
+  }
+
+  /** Closes an open table cell or caption before a new row, cell or section. */
+  private closeCell(): void {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const name = (this.stack[i] as _Frame).name;
+      if (name === "td" || name === "th" || name === "caption") {
+        this.impliedEnd(null);
+        this.popUntil(name);
+        return;
+      }
+      if (TABLE_SCOPE.has(name)) return;
+    }
+  }
+
+  /** The table part the parser is in (by the nearest table element), or "body". */
+  private tableMode(): string {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const name = (this.stack[i] as _Frame).name;
+      if (name === "td" || name === "th" || name === "caption") return "cell";
+      if (name === "tr" || name === "table") return name;
+      if (TABLE_BODY.has(name)) return "tbody";
+      if (name === "template") return "body";
+    }
+    return "body";
+  }
+
+  private popToCurrent(name: string): void {
+    while (this.top && this.top.name !== name) this.popFrame();
+  }
+
+  private popToTableBody(): void {
+    while (this.top && this.top.name !== "table" && !TABLE_BODY.has(this.top.name)) {
+      this.popFrame();
+    }
+  }
+
+  private impliedEnd(except: string | null): void {
+    while (this.top && IMPLIED_END.has(this.top.name) && this.top.name !== except) {
+      this.popFrame();
+    }
+  }
+
+  private inScope(name: string, scope: Set<string>): boolean {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frameName = (this.stack[i] as _Frame).name;
+      if (frameName === name) return true;
+      if (scope.has(frameName)) return false;
+    }
+    return false;
+  }
+
+  private headingInScope(): boolean {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frameName = (this.stack[i] as _Frame).name;
+      if (HEADING.has(frameName)) return true;
+      if (SCOPE.has(frameName)) return false;
+    }
+    return false;
+  }
+
+  /** Pops until an element called `name` has been popped (it must be open). */
+  private popUntil(name: string): void {
+    while (this.stack.length > 0) {
+      if (this.popFrame().name === name) return;
+    }
+  }
+
+  private popFrame(): _Frame {
+    const frame = this.stack.pop() as _Frame;
+    this.top = this.stack[this.stack.length - 1] ?? null;
+    this.finish(frame);
+    return frame;
+  }
+
+  /** An element ended: emit its CLOSE, or drop a form that held no content. */
+  private finish(frame: _Frame): void {
+    if (frame.landmark) this.landmarks--;
+    if (frame.name === "select" && !VOID.has(frame.name)) this.selects--;
+    if (frame.emitted) {
+      const form = frame.form;
+      if (form) this.openForms.splice(this.openForms.indexOf(form), 1);
+      if (form && !form.hasContent) this.rollback(form.start);
+      else {
+        this.flush();
+        const index = this.ops.length;
+        this.ops.push(CLOSE);
+        this.vals.push("");
+        for (let slot = 0; frame.candidates >> slot; slot++) {
+          if ((frame.candidates >> slot) & 1) this.candEnd[slot] = index;
+        }
+        if (frame.article >= 0) this.articleEnd[frame.article] = index;
+        if (frame.fosterAt >= 0) {
+          this.segments.push({ at: frame.fosterAt, from: frame.position, to: index });
+        }
+      }
+    }
+    const after = frame.after;
+    if (after) this.finish(after);
+  }
+
+  /** Forgets everything from event `start` on (a form without content). */
+  private rollback(start: number): void {
+    this.pending = "";
+    let end = start;
+    // Text before and after the dropped form joins into one text node, as in the DOM.
+    if (end > 0 && this.ops[end - 1] === TEXT) {
+      end--;
+      this.pending = this.vals[end] ?? "";
+    }
+    this.ops.length = end;
+    this.vals.length = end;
+    for (let slot = 0; slot < this.candStart.length; slot++) {
+      if ((this.candStart[slot] ?? UNSET) >= start) this.candStart[slot] = UNSET;
+    }
+    while ((this.articleStart[this.articleStart.length - 1] ?? -1) >= start) {
+      this.articleStart.pop();
+      this.articleEnd.pop();
+    }
+    if (this.segments.length > 0) this.segments = this.segments.filter((s) => s.from < start);
+  }
+}
+
+/**
+ * Moves content read inside tables (outside cells) to just before its table, as HTML5's
+ * foster parenting places it, and renumbers the recorded element positions.
+ */
+function _placeFosteredContent(parser: _StreamParser): void {
+  const { ops, vals } = parser;
+  const byAt = new Map<number, _Segment[]>();
+  const byFrom = new Map<number, _Segment>();
+  for (const segment of parser.segments) {
+    const list = byAt.get(segment.at);
+    if (list) list.push(segment);
+    else byAt.set(segment.at, [segment]);
+    byFrom.set(segment.from, segment);
+  }
+  for (const list of byAt.values()) list.sort((a, b) => a.from - b.from);
+  const newOps: number[] = [];
+  const newVals: string[] = [];
+  const moved = new Int32Array(ops.length);
+  const done = new Set<_Segment>();
+  const emit = (from: number, to: number, self: _Segment | null): void => {
+    for (let i = from; i <= to; i++) {
+      const before = self !== null && i === from ? undefined : byAt.get(i);
+      if (before) {
+        for (const segment of before) {
+          if (done.has(segment)) continue;
+          done.add(segment);
+          emit(segment.from, segment.to, segment);
+        }
+      }
+      const segment = byFrom.get(i);
+      if (segment && segment !== self) {
+        i = segment.to; // placed before its table
+        continue;
+      }
+      moved[i] = newOps.length;
+      newOps.push(ops[i] ?? CLOSE);
+      newVals.push(vals[i] ?? "");
+    }
+  };
+  emit(0, ops.length - 1, null);
+  const renumber = (index: number) => (index >= 0 ? moved[index] ?? index : index);
+  for (let slot = 0; slot < parser.candStart.length; slot++) {
+    parser.candStart[slot] = renumber(parser.candStart[slot] ?? UNSET);
+    parser.candEnd[slot] = renumber(parser.candEnd[slot] ?? UNSET);
+  }
+  for (let i = 0; i < parser.articleStart.length; i++) {
+    parser.articleStart[i] = renumber(parser.articleStart[i] ?? 0);
+    parser.articleEnd[i] = renumber(parser.articleEnd[i] ?? 0);
+  }
+  const olAttrs = [...parser.olAttrs];
+  parser.olAttrs.clear();
+  for (const [index, attrs] of olAttrs) parser.olAttrs.set(renumber(index), attrs);
+  ops.length = 0;
+  vals.length = 0;
+  for (let i = 0; i < newOps.length; i++) {
+    ops.push(newOps[i] ?? CLOSE);
+    vals.push(newVals[i] ?? "");
+  }
+}
+
+/** Roman numerals and letters for `<ol type>`, as html-to-text writes them. */
+function _olIndex(type: string | undefined, n: number): string {
+  switch (type) {
+    case "a":
+      return _letters(n, 97);
+    case "A":
+      return _letters(n, 65);
+    case "i":
+      return _roman(n).toLowerCase();
+    case "I":
+      return _roman(n);
+    default:
+      return String(n);
+  }
+}
+
+function _letters(num: number, base: number): string {
+  const digits: number[] = [];
+  do {
+    num -= 1;
+    digits.push(num % 26);
+    num = (num / 26) >> 0;
+  } while (num > 0);
+  return digits.reverse().map((d) => String.fromCharCode(base + d)).join("");
+}
+
+const _I = ["I", "X", "C", "M"];
+const _V = ["V", "L", "D"];
+function _roman(num: number): string {
+  return [...String(num)]
+    .map((n) => +n)
+    .reverse()
+    .map((v, i) =>
+      v % 5 < 4
+        ? (v < 5 ? "" : _V[i] ?? "") + (_I[i] ?? "").repeat(v % 5)
+        : (_I[i] ?? "") + (v < 5 ? _V[i] ?? "" : _I[i + 1] ?? "")
+    )
+    .reverse()
+    .join("");
+}
+
+function _quote(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && text.charCodeAt(start) === 10) start++;
+  while (end > start && text.charCodeAt(end - 1) === 10) end--;
+  return text.slice(start, end).split("\n").map((line) => `> ${line}`).join("\n");
+}
+
+/** Lays out the events `from`..`to` (one element, or the whole body). */
+function _render(parser: _StreamParser, from: number, to: number): string {
+  const { ops, vals } = parser;
+  const b = new HtmlTextBuilder();
+  // Per open element (index 0 is the fragment root): kind, has an element child yet,
+  // opened a list item, and for lists: opened, nested, next number, type.
+  const kinds: number[] = [K_INLINE];
+  const hasChild: boolean[] = [false];
+  const isItem: boolean[] = [false];
+  const listOpen: boolean[] = [false];
+  const listNested: boolean[] = [false];
+  const listNext: number[] = [0];
+  const listType: (string | undefined)[] = [undefined];
+  let depth = 0;
+
+  const openItem = (prefix: string) => {
+    if (!listOpen[depth]) {
+      b.openList(listNested[depth] ? 1 : 2);
+      listOpen[depth] = true;
+    }
+    b.openListItem(prefix);
+  };
+  const nextPrefix = (): string => {
+    const nested = listNested[depth] ?? false;
+    if (kinds[depth] === K_UL) return nested ? "* " : " * ";
+    const n = listNext[depth] ?? 1;
+    listNext[depth] = n + 1;
+    const prefix = ` ${_olIndex(listType[depth], n)}. `;
+    return nested ? prefix.trimStart() : prefix;
+  };
+
+  for (let i = from; i <= to; i++) {
+    const op = ops[i] ?? CLOSE;
+    const type = op & 3;
+    const parentKind = kinds[depth];
+    const inList = parentKind === K_UL || parentKind === K_OL;
+    if (type === TEXT) {
+      const text = vals[i] ?? "";
+      if (!inList) b.addInline(text);
+      else if (NON_BLANK.test(text)) {
+        openItem("");
+        b.addInline(text);
+        b.closeListItem();
+      }
+      continue;
+    }
+    if (type === COMMENT) {
+      if (inList) {
+        openItem("");
+        b.closeListItem();
+      }
+      continue;
+    }
+    if (type === OPEN) {
+      const kind = op >> 2;
+      if (inList) openItem(kind === K_LI ? nextPrefix() : "");
+      const previousSibling = hasChild[depth] ?? false;
+      hasChild[depth] = true;
+      depth++;
+      kinds[depth] = kind;
+      hasChild[depth] = false;
+      isItem[depth] = inList;
+      switch (kind) {
+        case K_BLOCK1:
+          b.openBlock(1);
+          break;
+        case K_BLOCK2:
+          b.openBlock(2);
+          break;
+        case K_PRE:
+          b.openBlock(2, true);
+          break;
+        case K_QUOTE:
+          b.openBlock(2);
+          break;
+        case K_HEADING: {
+          b.openBlock(2);
+          const level = Number((vals[i] ?? "").slice(1)) || 1;
+          b.addInline(`${"#".repeat(level)} `);
+          break;
+        }
+        case K_HR:
+          b.openBlock(2);
+          b.addInline("-".repeat(40));
+          b.closeBlock(2);
+          break;
+        case K_BR:
+          b.addLineBreak();
+          break;
+        case K_UL:
+        case K_OL: {
+          listOpen[depth] = false;
+          listNested[depth] = parentKind === K_LI;
+          const [start, olType] = kind === K_OL ? parser.olAttrs.get(i) ?? [] : [];
+          listNext[depth] = Number(start || "1");
+          listType[depth] = olType;
+          break;
+        }
+        case K_CELL:
+          if (previousSibling) b.addInline(" | ");
+          break;
+      }
+      continue;
+    }
+    // CLOSE
+    const kind = kinds[depth];
+    const item = isItem[depth];
+    switch (kind) {
+      case K_BLOCK1:
+        b.closeBlock(1);
+        break;
+      case K_BLOCK2:
+      case K_PRE:
+      case K_HEADING:
+        b.closeBlock(2);
+        break;
+      case K_QUOTE:
+        b.closeBlock(2, _quote);
+        break;
+      case K_UL:
+      case K_OL:
+        if (listOpen[depth]) b.closeList(listNested[depth] ? 1 : 2);
+        break;
+    }
+    depth--;
+    if (item) b.closeListItem();
+  }
+  return b.toString();
+}
+
+/** True when the events `from`..`to` hold text that is not only whitespace. */
+function _hasText(parser: _StreamParser, from: number, to: number): boolean {
+  const { ops, vals } = parser;
+  for (let i = from; i <= to; i++) {
+    if (ops[i] === TEXT && NON_BLANK.test(vals[i] ?? "")) return true;
+  }
+  return false;
+}
+
+/**
+ * Extracts the readable text of an HTML page without a DOM, as the cheerio path does
+ * without a selector: the page's main content (first of `main`, `[role=main]`,
+ * `#main-content`, `#content`, `#main`, `.main-content` that has text, else its only
+ * `article`, else the body), without scripts, chrome, forms that hold no content and
+ * adverts; headings `#`-prefixed, one line per list item and table row, cells joined by
+ * ` | `, no link targets, no wrapping.
+ * @example
+ * extractHtmlTextStreaming("<nav>Menu</nav><main><h1>Fees</h1><p>£719</p></main>");
+ * // "# Fees\n\n£719"
+ */
+export function extractHtmlTextStreaming(html: string): string {
+  // HTML5 input preprocessing: one kind of line break.
+  if (html.includes("\r")) html = html.replace(/\r\n?/g, "\n");
+  const parser = new _StreamParser(html, html.includes("\0"));
+  const tokenizer = new Tokenizer({ decodeEntities: true }, parser);
+  tokenizer.write(html);
+  tokenizer.end();
+  if (parser.segments.length > 0) _placeFosteredContent(parser);
+  const last = parser.ops.length - 1;
+  if (last < 0) return "";
+  for (let slot = 0; slot < MAIN_CANDIDATES.length; slot++) {
+    const start = parser.candStart[slot] ?? UNSET;
+    if (start === UNSET) continue;
+    const from = start === WHOLE ? 0 : start;
+    const to = start === WHOLE ? last : parser.candEnd[slot] ?? last;
+    if (_hasText(parser, from, to)) return _render(parser, from, to);
+  }
+  if (parser.articleStart.length === 1) {
+    return _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last);
+  }
+  return _render(parser, 0, last);
+}
