@@ -379,6 +379,52 @@ const INTEGRATION_POINTS = new Set([
   "mtext",
   "annotation-xml",
 ]);
+/** Formatting elements: HTML5 re-opens them after a block that closed them. */
+const FORMATTING = new Set([
+  "a",
+  "b",
+  "big",
+  "code",
+  "em",
+  "font",
+  "i",
+  "nobr",
+  "s",
+  "small",
+  "strike",
+  "strong",
+  "tt",
+  "u",
+]);
+/** Elements that start a new scope of re-opened formatting elements. */
+const MARKER_TAGS = new Set(["applet", "marquee", "object", "template", "td", "th", "caption"]);
+/** Start tags before which HTML5 does not re-open formatting elements. */
+const NO_REOPEN = new Set([
+  ...CLOSES_P,
+  "form",
+  "table",
+  "hr",
+  "textarea",
+  "iframe",
+  "noembed",
+  "noscript",
+  "rb",
+  "rtc",
+  "rp",
+  "rt",
+  "frameset",
+  "caption",
+  "col",
+  "colgroup",
+  "frame",
+  "tbody",
+  "td",
+  "tfoot",
+  "th",
+  "thead",
+  "tr",
+  ...HEAD_TAGS,
+]);
 /** Where HTML5 moves other content out of the table ("foster parenting"). */
 const TABLE_CONTEXT = new Set(["table", "tbody", "thead", "tfoot", "tr"]);
 /** Start tags that stay where they are inside a table (not cells' content). */
@@ -431,6 +477,24 @@ interface _Segment {
   to: number;
 }
 
+/** The attributes the extractor reads, saved to re-open a formatting element. */
+interface _Attrs {
+  cls: string | undefined;
+  id: string | undefined;
+  role: string | undefined;
+  hidden: boolean;
+  ariaHidden: string | undefined;
+  start: string | undefined;
+  type: string | undefined;
+}
+
+/** An entry of HTML5's list of active formatting elements (null is a scope marker). */
+interface _Formatting {
+  name: string;
+  attrs: _Attrs;
+  frame: _Frame;
+}
+
 /** A form whose content decides whether it stays. */
 interface _FormState {
   start: number;
@@ -444,12 +508,13 @@ class _Frame {
   skip: boolean;
   /** Has an OPEN event (kept and not an implied wrapper). */
   emitted = false;
-  landmark = false;
+  /** How many of its ancestors (and itself) make a header/footer part of the content. */
+  landmarks = 0;
   /** An SVG or MathML element. */
   foreign = false;
   form: _FormState | null = null;
-  /** Candidate slots (bits) this element is the first match of. */
-  candidates = 0;
+  /** Entries of the candidate lists this element made, or null. */
+  candidates: number[] | null = null;
   /** Index into the article lists, or -1. */
   article = -1;
   /** A form removed from the stack by `</form>` that ends when this element ends. */
@@ -460,6 +525,10 @@ class _Frame {
   parentSkip = false;
   /** Moved out of a table: the table's position, else -1. */
   fosterAt = -1;
+  /** On the stack of open elements. */
+  open = false;
+  /** Started a scope of formatting elements (cells, captions, objects). */
+  marker = false;
 
   constructor(name: string, skip: boolean) {
     this.name = name;
@@ -474,8 +543,14 @@ class _StreamParser implements TokenizerCallbacks {
   readonly vals: string[] = [];
   /** `start` and `type` of each `<ol>`, by OPEN index. */
   readonly olAttrs = new Map<number, [string | undefined, string | undefined]>();
-  readonly candStart: number[] = MAIN_CANDIDATES.map(() => UNSET);
-  readonly candEnd: number[] = MAIN_CANDIDATES.map(() => UNSET);
+  /**
+   * Elements matching a main-content candidate: slot (index in MAIN_CANDIDATES), first
+   * and last event (WHOLE for `<html>`/`<body>`). All are kept, not only the first, since
+   * moving content out of tables can change which comes first.
+   */
+  readonly candSlot: number[] = [];
+  readonly candStart: number[] = [];
+  readonly candEnd: number[] = [];
   readonly articleStart: number[] = [];
   readonly articleEnd: number[] = [];
   /** Content moved out of tables, put in place by {@link _placeFosteredContent}. */
@@ -485,17 +560,22 @@ class _StreamParser implements TokenizerCallbacks {
   private top: _Frame | null = null;
   private pending = "";
   private bodyStarted = false;
+  /** Index of the first event of the body (a head's `<title>` comes before it). */
+  bodyStart = 0;
   private rootSeen = false;
   /** `<html>` or `<body>` itself is dropped: the page has no text. */
   dropAll = false;
   private rawEnd: string | null = null;
   private dropLf = false;
-  private landmarks = 0;
+  /** 1 when `<html>` or `<body>` has role=main (every header/footer is then content). */
+  private rootLandmarks = 0;
   private selects = 0;
   private formPointer: _Frame | "detached" | null = null;
   private openForms: _FormState[] = [];
   /** Text read while a table (not a cell) is the current element. */
   private tableText = "";
+  /** HTML5's list of active formatting elements; null marks a cell's or object's scope. */
+  private formatting: (_Formatting | null)[] = [];
 
   // The tag being read.
   private tagName = "";
@@ -653,6 +733,7 @@ class _StreamParser implements TokenizerCallbacks {
     this.flushTableText();
     while (this.stack.length > 0) this.popFrame();
     this.flush(); // text after the last element, or kept from before a dropped form
+    if (!this.bodyStarted) this.bodyStart = this.ops.length; // only a head: no body text
   }
 
   // --- tree construction ---
@@ -672,16 +753,21 @@ class _StreamParser implements TokenizerCallbacks {
     }
     const top = this.top;
     if (!this.bodyStarted) {
-      if (top) return; // inside <title>, <style>, ... of the head
-      text = text.replace(LEADING_HTML_SPACE, "");
-      if (text === "") return;
-      this.bodyStarted = true;
+      if (top) {
+        if (top.skip) return; // inside <style>, <script>, ... of the head
+      } else {
+        text = text.replace(LEADING_HTML_SPACE, "");
+        if (text === "") return;
+        this.startBody();
+      }
     }
-    if (top && TABLE_CONTEXT.has(top.name) && !top.foreign) {
+    if (this.inTableContext()) {
       this.tableText += text;
       return;
     }
-    if (top ? top.skip : this.dropAll) return;
+    if (this.formatting.length > 0) this.reopenFormatting();
+    const current = this.top;
+    if (current ? current.skip : this.dropAll) return;
     this.pending += text;
   }
 
@@ -693,9 +779,16 @@ class _StreamParser implements TokenizerCallbacks {
     const text = this.tableText;
     if (text === "") return;
     this.tableText = "";
-    const top = this.top;
     if (!HTML_NON_SPACE.test(text)) {
+      const top = this.top;
       if (top && !top.skip) this.pending += text;
+      return;
+    }
+    if (this.formatting.length > 0) this.reopenFormatting();
+    if (!this.inTableContext()) {
+      // Re-opened formatting elements were moved before the table; the text goes in them.
+      const top = this.top;
+      if (top ? !top.skip : !this.dropAll) this.pending += text;
       return;
     }
     const table = this.lastTable();
@@ -707,12 +800,24 @@ class _StreamParser implements TokenizerCallbacks {
     this.segments.push({ at: table.position, from, to: from });
   }
 
+  /** True when the current element is a table, table section or row (not a cell). */
+  private inTableContext(): boolean {
+    const top = this.top;
+    return top !== null && TABLE_CONTEXT.has(top.name) && !top.foreign;
+  }
+
   private lastTable(): _Frame | null {
     for (let i = this.stack.length - 1; i >= 0; i--) {
       const frame = this.stack[i] as _Frame;
       if (frame.name === "table" && !frame.foreign) return frame;
     }
     return null;
+  }
+
+  private startBody(): void {
+    this.bodyStarted = true;
+    this.flush();
+    this.bodyStart = this.ops.length;
   }
 
   private flush(): void {
@@ -734,15 +839,16 @@ class _StreamParser implements TokenizerCallbacks {
     if (!this.bodyStarted) {
       if (name === "head") return;
       if (name === "body") {
-        this.bodyStarted = true;
+        this.startBody();
         this.rootElement();
         return;
       }
       if (HEAD_TAGS.has(name)) {
-        this.insert(name, selfClosing, true, true);
+        // Never shown, but the head's <title> can be what a main-content candidate matches.
+        this.insert(name, selfClosing, true, name !== "title");
         return;
       }
-      this.bodyStarted = true;
+      this.startBody();
     } else if (name === "body" || name === "head") {
       return;
     }
@@ -754,8 +860,6 @@ class _StreamParser implements TokenizerCallbacks {
       this.leaveForeignContent();
     }
     if (this.selects > 0 && this.startInSelect(name, selfClosing)) return;
-    const foster = this.top !== null && TABLE_CONTEXT.has(this.top.name) &&
-      !TABLE_ALLOWED.has(name);
 
     switch (name) {
       case "td":
@@ -817,6 +921,10 @@ class _StreamParser implements TokenizerCallbacks {
       case "a":
         this.closeOpenLink();
         break;
+      case "nobr":
+        this.reopenFormatting();
+        if (this.inScope("nobr", SCOPE)) this.endFormatting("nobr");
+        break;
       case "button":
         if (this.inScope("button", SCOPE)) {
           this.impliedEnd(null);
@@ -826,35 +934,41 @@ class _StreamParser implements TokenizerCallbacks {
     }
     if (CLOSES_P.has(name)) this.closeP();
     if (HEADING.has(name) && this.top && HEADING.has(this.top.name)) this.popFrame();
-    this.insert(name, selfClosing, true, false, foster);
+    if (!NO_REOPEN.has(name) && this.formatting.length > 0) this.reopenFormatting();
+    const foster = this.inTableContext() && !TABLE_ALLOWED.has(name);
+    const frame = this.insert(name, selfClosing, true, false, foster);
+    if (FORMATTING.has(name) && frame.open) this.pushFormatting(name, frame);
   }
 
   /** Attributes of `<html>` and `<body>`: they can drop the page or make it the main content. */
   private rootElement(): void {
     if (this.rootSeen && this.tagName === "html") return;
     this.rootSeen = true;
-    if (this.isRemoved("body")) {
+    if (this.isRemoved("body", 1)) {
       this.dropAll = true;
       return;
     }
     this.registerCandidates("body", WHOLE, null);
-    if (this.aRole === "main") this.landmarks++;
+    if (this.aRole === "main") this.rootLandmarks = 1;
   }
 
   /** Whether an element that opens here is dropped, by the extractor's rules. */
-  private isRemoved(name: string): boolean {
+  private isRemoved(name: string, landmarks: number): boolean {
     if (NEVER_TEXT.has(name) || this.aHidden || this.aAriaHidden === "true") return true;
     if ((this.aClass !== undefined || this.aId !== undefined) && isAdLike(this.aClass, this.aId)) {
       return true;
     }
     if (CHROME_TAG.has(name)) return true;
     if (this.aRole !== undefined && CHROME_ROLE.has(this.aRole)) return true;
-    return (name === "header" || name === "footer") && this.landmarks === 0;
+    return (name === "header" || name === "footer") && landmarks === 0;
   }
 
   private registerCandidates(name: string, index: number, frame: _Frame | null): void {
+    if (
+      this.aId === undefined && this.aRole === undefined && this.aClass === undefined &&
+      name !== "main"
+    ) return;
     for (let slot = 0; slot < MAIN_CANDIDATES.length; slot++) {
-      if (this.candStart[slot] !== UNSET) continue;
       const c = MAIN_CANDIDATES[slot];
       if (!c) continue;
       const match = c.tag !== undefined
@@ -866,9 +980,10 @@ class _StreamParser implements TokenizerCallbacks {
         : c.className !== undefined && this.aClass !== undefined &&
           hasClassToken(this.aClass, c.className);
       if (!match) continue;
-      this.candStart[slot] = index;
-      if (frame) frame.candidates |= 1 << slot;
-      else this.candEnd[slot] = WHOLE;
+      if (frame) (frame.candidates ??= []).push(this.candSlot.length);
+      this.candSlot.push(slot);
+      this.candStart.push(index);
+      this.candEnd.push(frame ? UNSET : WHOLE);
     }
   }
 
@@ -886,9 +1001,12 @@ class _StreamParser implements TokenizerCallbacks {
     const parent = this.top;
     let parentSkip = parent ? parent.skip : this.dropAll;
     const table = foster ? this.lastTable() : null;
-    if (table) parentSkip = table.parentSkip; // moved before the table, into its parent
-    const skip = parentSkip || head || (withAttributes && this.isRemoved(name)) ||
-      (!withAttributes && (name === "header" || name === "footer") && this.landmarks === 0);
+    // Moved before the table, into the table's parent: that is its parent in the tree.
+    const treeParent = table ? this.stack[this.stack.lastIndexOf(table) - 1] ?? null : parent;
+    if (table) parentSkip = table.parentSkip;
+    const landmarks = treeParent ? treeParent.landmarks : this.rootLandmarks;
+    const skip = parentSkip || head || (withAttributes && this.isRemoved(name, landmarks)) ||
+      (!withAttributes && (name === "header" || name === "footer") && landmarks === 0);
     const frame = new _Frame(name, skip);
     frame.parentSkip = parentSkip;
     // A table's position must follow the text before it, even when the table is dropped.
@@ -902,10 +1020,9 @@ class _StreamParser implements TokenizerCallbacks {
       this.vals.push(name);
       frame.emitted = true;
       if (name === "ol") this.olAttrs.set(index, [this.aStart, this.aType]);
-      if (withAttributes) {
-        this.registerCandidates(name, index, frame);
-        if (CONTENT_ANCESTOR.has(name) || this.aRole === "main") frame.landmark = true;
-      } else if (CONTENT_ANCESTOR.has(name)) frame.landmark = true;
+      if (withAttributes) this.registerCandidates(name, index, frame);
+      const landmark = CONTENT_ANCESTOR.has(name) || (withAttributes && this.aRole === "main");
+      frame.landmarks = landmarks + (landmark ? 1 : 0);
       if (name === "article") {
         frame.article = this.articleStart.length;
         this.articleStart.push(index);
@@ -916,7 +1033,6 @@ class _StreamParser implements TokenizerCallbacks {
         frame.form = { start: index, hasContent: false };
         this.openForms.push(frame.form);
       }
-      if (frame.landmark) this.landmarks++;
     }
     frame.foreign = name === "svg" || name === "math" ||
       (parent !== null && parent.foreign && !INTEGRATION_POINTS.has(parent.name));
@@ -928,6 +1044,11 @@ class _StreamParser implements TokenizerCallbacks {
     if (name === "select") this.selects++;
     this.stack.push(frame);
     this.top = frame;
+    frame.open = true;
+    if (MARKER_TAGS.has(name)) {
+      frame.marker = true;
+      this.formatting.push(null);
+    }
     if (RAW_SKIPPED.has(name) && !frame.foreign) this.rawEnd = name;
     if (name === "pre" || name === "listing" || name === "textarea") this.dropLf = true;
     return frame;
@@ -978,6 +1099,8 @@ class _StreamParser implements TokenizerCallbacks {
         while (this.top && !HEADING.has(this.top.name)) this.popFrame();
         this.popFrame();
       }
+    } else if (FORMATTING.has(name)) {
+      this.endFormatting(name);
     } else if (name === "form") {
       this.endForm();
     } else if (name === "template") {
@@ -1121,15 +1244,7 @@ class _StreamParser implements TokenizerCallbacks {
     }
     if (at < 0) return;
     this.impliedEnd(null);
-    if (this.top === node) {
-      this.popFrame();
-      return;
-    }
-    // The form leaves the stack; it ends (in the tree) when the element above it ends.
-    this.stack.splice(at, 1);
-    const above = this.stack[at] as _Frame;
-    node.after = above.after;
-    above.after = node;
+    this.leaveStack(node);
   }
 
   private closeP(): void {
@@ -1138,19 +1253,137 @@ class _StreamParser implements TokenizerCallbacks {
     this.popUntil("p");
   }
 
-  /**
-   * A link cannot hold another: HTML5 closes the open `<a>` first. (When a block opened
-   * inside it is still open, HTML5 restructures the tree; the open `<a>` is kept then.)
-   */
+  /** A link cannot hold another: HTML5 ends the open `<a>` first (and forgets it). */
   private closeOpenLink(): void {
-    for (let i = this.stack.length - 1; i >= 0; i--) {
-      const name = (this.stack[i] as _Frame).name;
-      if (name === "a") {
-        while (this.stack.length > i) this.popFrame();
-        return;
-      }
-      if (SPECIAL.has(name)) return;
+    const entry = this.lastFormatting("a");
+    if (!entry) return;
+    this.endFormatting("a");
+    const at = this.formatting.indexOf(entry);
+    if (at >= 0) this.formatting.splice(at, 1);
+    if (entry.frame.open) this.leaveStack(entry.frame);
+  }
+
+  /** The latest formatting entry called `name` in the current scope. */
+  private lastFormatting(name: string): _Formatting | null {
+    for (let i = this.formatting.length - 1; i >= 0; i--) {
+      const entry = this.formatting[i];
+      if (!entry) return null;
+      if (entry.name === name) return entry;
     }
+    return null;
+  }
+
+  /** Records a formatting element; like HTML5, at most three identical ones are kept. */
+  private pushFormatting(name: string, frame: _Frame): void {
+    const attrs = this.snapshot();
+    let same = 0;
+    let earliest = -1;
+    for (let i = this.formatting.length - 1; i >= 0; i--) {
+      const entry = this.formatting[i];
+      if (!entry) break;
+      if (entry.name === name && _sameAttrs(entry.attrs, attrs)) {
+        same++;
+        earliest = i;
+      }
+    }
+    if (same >= 3) this.formatting.splice(earliest, 1);
+    this.formatting.push({ name, attrs, frame });
+  }
+
+  /**
+   * Re-opens formatting elements that a block end closed (`<p><b>x</p><p>y` puts y in a
+   * new `<b>` with the same attributes), as HTML5 does before text and inline elements.
+   */
+  private reopenFormatting(): void {
+    const list = this.formatting;
+    const last = list[list.length - 1];
+    if (!last || last.frame.open) return;
+    let i = list.length - 1;
+    while (i > 0) {
+      const previous = list[i - 1];
+      if (!previous || previous.frame.open) break;
+      i--;
+    }
+    const saved = this.snapshot();
+    for (; i < list.length; i++) {
+      const entry = list[i] as _Formatting;
+      this.load(entry.attrs);
+      entry.frame = this.insert(entry.name, false, true, false, this.inTableContext());
+    }
+    this.load(saved);
+  }
+
+  /**
+   * The end tag of a formatting element (HTML5's adoption agency, simplified): it closes
+   * the element with what opened inside it, unless a block opened inside it is still open;
+   * then it is only forgotten (HTML5 would move that block out of it).
+   */
+  private endFormatting(name: string): void {
+    const top = this.top;
+    if (top && top.name === name && !this.formatting.some((e) => e?.frame === top)) {
+      this.popFrame();
+      return;
+    }
+    const entry = this.lastFormatting(name);
+    if (!entry) {
+      this.anyOtherEnd(name);
+      return;
+    }
+    const element = entry.frame;
+    const forget = () => {
+      const at = this.formatting.indexOf(entry);
+      if (at >= 0) this.formatting.splice(at, 1);
+    };
+    if (!element.open) return forget();
+    const at = this.stack.lastIndexOf(element);
+    for (let i = this.stack.length - 1; i > at; i--) {
+      if (SCOPE.has((this.stack[i] as _Frame).name)) return; // not in scope: ignored
+    }
+    for (let i = at + 1; i < this.stack.length; i++) {
+      if (SPECIAL.has((this.stack[i] as _Frame).name)) return forget();
+    }
+    while (this.stack.length > at) this.popFrame();
+    forget();
+  }
+
+  /** The current tag's attributes. */
+  private snapshot(): _Attrs {
+    return {
+      cls: this.aClass,
+      id: this.aId,
+      role: this.aRole,
+      hidden: this.aHidden,
+      ariaHidden: this.aAriaHidden,
+      start: this.aStart,
+      type: this.aType,
+    };
+  }
+
+  private load(attrs: _Attrs): void {
+    this.aClass = attrs.cls;
+    this.aId = attrs.id;
+    this.aRole = attrs.role;
+    this.aHidden = attrs.hidden;
+    this.aAriaHidden = attrs.ariaHidden;
+    this.aStart = attrs.start;
+    this.aType = attrs.type;
+  }
+
+  /**
+   * Takes an element off the stack while elements opened inside it stay open: it ends,
+   * in the tree, when the element above it ends.
+   */
+  private leaveStack(frame: _Frame): void {
+    const at = this.stack.lastIndexOf(frame);
+    if (at < 0) return;
+    if (at === this.stack.length - 1) {
+      this.popFrame();
+      return;
+    }
+    this.stack.splice(at, 1);
+    const above = this.stack[at] as _Frame;
+    frame.after = above.after;
+    above.after = frame;
   }
 
   /** Before `<li>` (or `<dd>`/`<dt>`): close an open item unless a special element is in the way. */
@@ -1244,7 +1477,11 @@ class _StreamParser implements TokenizerCallbacks {
 
   /** An element ended: emit its CLOSE, or drop a form that held no content. */
   private finish(frame: _Frame): void {
-    if (frame.landmark) this.landmarks--;
+    frame.open = false;
+    if (frame.marker) {
+      // Formatting elements opened in a cell or object are not re-opened after it.
+      while (this.formatting.length > 0 && this.formatting.pop() !== null) { /* drop */ }
+    }
     if (frame.name === "select" && !VOID.has(frame.name)) this.selects--;
     if (frame.emitted) {
       const form = frame.form;
@@ -1255,9 +1492,7 @@ class _StreamParser implements TokenizerCallbacks {
         const index = this.ops.length;
         this.ops.push(CLOSE);
         this.vals.push("");
-        for (let slot = 0; frame.candidates >> slot; slot++) {
-          if ((frame.candidates >> slot) & 1) this.candEnd[slot] = index;
-        }
+        if (frame.candidates) { for (const entry of frame.candidates) this.candEnd[entry] = index; }
         if (frame.article >= 0) this.articleEnd[frame.article] = index;
         if (frame.fosterAt >= 0) {
           this.segments.push({ at: frame.fosterAt, from: frame.position, to: index });
@@ -1279,8 +1514,10 @@ class _StreamParser implements TokenizerCallbacks {
     }
     this.ops.length = end;
     this.vals.length = end;
-    for (let slot = 0; slot < this.candStart.length; slot++) {
-      if ((this.candStart[slot] ?? UNSET) >= start) this.candStart[slot] = UNSET;
+    while ((this.candStart[this.candStart.length - 1] ?? -1) >= start) {
+      this.candSlot.pop();
+      this.candStart.pop();
+      this.candEnd.pop();
     }
     while ((this.articleStart[this.articleStart.length - 1] ?? -1) >= start) {
       this.articleStart.pop();
@@ -1324,16 +1561,24 @@ function _placeFosteredContent(parser: _StreamParser): void {
         i = segment.to; // placed before its table
         continue;
       }
+      const op = ops[i] ?? CLOSE;
+      const last = newOps.length - 1;
+      if (op === TEXT && newOps[last] === TEXT) {
+        // Text moved next to text joins it, as in the DOM (one list item, not two).
+        moved[i] = last;
+        newVals[last] += vals[i] ?? "";
+        continue;
+      }
       moved[i] = newOps.length;
-      newOps.push(ops[i] ?? CLOSE);
+      newOps.push(op);
       newVals.push(vals[i] ?? "");
     }
   };
   emit(0, ops.length - 1, null);
   const renumber = (index: number) => (index >= 0 ? moved[index] ?? index : index);
-  for (let slot = 0; slot < parser.candStart.length; slot++) {
-    parser.candStart[slot] = renumber(parser.candStart[slot] ?? UNSET);
-    parser.candEnd[slot] = renumber(parser.candEnd[slot] ?? UNSET);
+  for (let entry = 0; entry < parser.candStart.length; entry++) {
+    parser.candStart[entry] = renumber(parser.candStart[entry] ?? UNSET);
+    parser.candEnd[entry] = renumber(parser.candEnd[entry] ?? UNSET);
   }
   for (let i = 0; i < parser.articleStart.length; i++) {
     parser.articleStart[i] = renumber(parser.articleStart[i] ?? 0);
@@ -1348,6 +1593,11 @@ function _placeFosteredContent(parser: _StreamParser): void {
     ops.push(newOps[i] ?? CLOSE);
     vals.push(newVals[i] ?? "");
   }
+}
+
+function _sameAttrs(a: _Attrs, b: _Attrs): boolean {
+  return a.cls === b.cls && a.id === b.id && a.role === b.role && a.hidden === b.hidden &&
+    a.ariaHidden === b.ariaHidden && a.start === b.start && a.type === b.type;
 }
 
 /** Roman numerals and letters for `<ol type>`, as html-to-text writes them. */
@@ -1559,15 +1809,22 @@ export function extractHtmlTextStreaming(html: string): string {
   if (parser.segments.length > 0) _placeFosteredContent(parser);
   const last = parser.ops.length - 1;
   if (last < 0) return "";
+  const { candSlot, candStart, candEnd } = parser;
   for (let slot = 0; slot < MAIN_CANDIDATES.length; slot++) {
-    const start = parser.candStart[slot] ?? UNSET;
-    if (start === UNSET) continue;
-    const from = start === WHOLE ? 0 : start;
-    const to = start === WHOLE ? last : parser.candEnd[slot] ?? last;
+    // The first element in document order that matches the candidate.
+    let first = -1;
+    for (let entry = 0; entry < candSlot.length; entry++) {
+      if (candSlot[entry] !== slot) continue;
+      if (first < 0 || (candStart[entry] ?? 0) < (candStart[first] ?? 0)) first = entry;
+    }
+    if (first < 0) continue;
+    const start = candStart[first] ?? UNSET;
+    const from = start === WHOLE ? parser.bodyStart : start;
+    const to = start === WHOLE ? last : candEnd[first] ?? last;
     if (_hasText(parser, from, to)) return _render(parser, from, to);
   }
   if (parser.articleStart.length === 1) {
     return _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last);
   }
-  return _render(parser, 0, last);
+  return _render(parser, parser.bodyStart, last);
 }
