@@ -24,6 +24,7 @@
  * @module
  */
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
+import { isQuirksDoctype } from "./html_document_mode.ts";
 import { HtmlTextBuilder } from "./html_text_builder.ts";
 import {
   CHROME_ROLES,
@@ -158,9 +159,6 @@ const CLOSES_P = new Set([
   "li",
   "dd",
   "dt",
-  // In quirks mode HTML5 leaves a <p> open around a <table>, but html-to-text's
-  // re-parse (htmlparser2) closes it anyway, so the reference always closes it.
-  "table",
 ]);
 /** End tags that close their element only when it is in scope. */
 const BLOCK_END = new Set([
@@ -529,6 +527,11 @@ class _Frame {
   open = false;
   /** Started a scope of formatting elements (cells, captions, objects). */
   marker = false;
+  /**
+   * A `<p>` that a `<table>` split in quirks mode: HTML5 keeps it open around the table,
+   * html-to-text's re-parse ends it at the table and turns its end tag into an empty `<p>`.
+   */
+  phantom = false;
 
   constructor(name: string, skip: boolean) {
     this.name = name;
@@ -574,6 +577,10 @@ class _StreamParser implements TokenizerCallbacks {
   private openForms: _FormState[] = [];
   /** Text read while a table (not a cell) is the current element. */
   private tableText = "";
+  /** Quirks mode (no or old doctype); null until the first tag or text decides. */
+  private quirks: boolean | null = null;
+  /** Where content moved out of the next table goes, when a split `<p>` decided it. */
+  private tablePosition = -1;
   /** HTML5's list of active formatting elements; null marks a cell's or object's scope. */
   private formatting: (_Formatting | null)[] = [];
 
@@ -724,9 +731,12 @@ class _StreamParser implements TokenizerCallbacks {
     this.oncomment(); // HTML5 reads <?...> as a comment
   }
 
-  ondeclaration(): void {
+  ondeclaration(start: number, end: number): void {
     this.dropLf = false; // doctype (or a bogus <!...> in the body: nothing to show)
     this.flushTableText();
+    if (this.quirks !== null) return;
+    const declaration = this.html.slice(start, end);
+    if (/^doctype/i.test(declaration)) this.quirks = isQuirksDoctype(declaration);
   }
 
   onend(): void {
@@ -758,6 +768,7 @@ class _StreamParser implements TokenizerCallbacks {
       } else {
         text = text.replace(LEADING_HTML_SPACE, "");
         if (text === "") return;
+        this.quirks ??= true;
         this.startBody();
       }
     }
@@ -831,6 +842,7 @@ class _StreamParser implements TokenizerCallbacks {
     this.dropLf = false;
     if (this.rawEnd !== null) return;
     this.flushTableText();
+    this.quirks ??= true; // no doctype before the first tag
     if (name === "image") name = "img";
     if (name === "html") {
       if (!this.bodyStarted) this.rootElement();
@@ -890,6 +902,8 @@ class _StreamParser implements TokenizerCallbacks {
       case "table": {
         const mode = this.tableMode();
         if (mode === "table" || mode === "tbody" || mode === "tr") this.popUntil("table");
+        if (!this.quirks) this.closeP();
+        else if (this.top?.name === "p" && !this.top.phantom) this.splitParagraph();
         break;
       }
       case "form": {
@@ -938,6 +952,28 @@ class _StreamParser implements TokenizerCallbacks {
     const foster = this.inTableContext() && !TABLE_ALLOWED.has(name);
     const frame = this.insert(name, selfClosing, true, false, foster);
     if (FORMATTING.has(name) && frame.open) this.pushFormatting(name, frame);
+  }
+
+  /**
+   * A `<table>` right inside a `<p>` in quirks mode: the paragraph ends here for the text
+   * (as html-to-text's re-parse ends it), content moved out of the table still goes at its
+   * end, and a phantom `<p>` stays open until HTML5 would close the real one.
+   */
+  private splitParagraph(): void {
+    const paragraph = this.stack.pop() as _Frame;
+    this.top = this.stack[this.stack.length - 1] ?? null;
+    const candidates = paragraph.candidates;
+    paragraph.candidates = null; // the candidate spans the table and what follows it
+    this.finish(paragraph);
+    this.tablePosition = paragraph.emitted ? this.ops.length - 1 : this.ops.length;
+    const phantom = new _Frame("p", paragraph.skip);
+    phantom.phantom = true;
+    phantom.parentSkip = paragraph.parentSkip;
+    phantom.landmarks = paragraph.landmarks;
+    phantom.candidates = candidates;
+    phantom.open = true;
+    this.stack.push(phantom);
+    this.top = phantom;
   }
 
   /** Attributes of `<html>` and `<body>`: they can drop the page or make it the main content. */
@@ -1012,6 +1048,10 @@ class _StreamParser implements TokenizerCallbacks {
     // A table's position must follow the text before it, even when the table is dropped.
     if (name === "table") this.flush();
     frame.position = this.ops.length;
+    if (name === "table" && this.tablePosition >= 0) {
+      frame.position = this.tablePosition;
+      this.tablePosition = -1;
+    }
     if (!skip) {
       this.flush();
       const index = this.ops.length;
@@ -1063,6 +1103,7 @@ class _StreamParser implements TokenizerCallbacks {
       return;
     }
     this.flushTableText();
+    this.quirks ??= true;
     if (name === "br") {
       // HTML5 reads </br> as <br>.
       this.onopentagname(0, 0);
@@ -1478,6 +1519,12 @@ class _StreamParser implements TokenizerCallbacks {
   /** An element ended: emit its CLOSE, or drop a form that held no content. */
   private finish(frame: _Frame): void {
     frame.open = false;
+    if (frame.phantom && !frame.skip) {
+      this.flush();
+      this.ops.push(OPEN | (K_BLOCK2 << 2));
+      this.vals.push("p");
+      frame.emitted = true;
+    }
     if (frame.marker) {
       // Formatting elements opened in a cell or object are not re-opened after it.
       while (this.formatting.length > 0 && this.formatting.pop() !== null) { /* drop */ }
