@@ -24,7 +24,7 @@ export const ConfigSchema = z.object({
   FETCH_RETRY_MAX_WAIT_MS: int(10_000, 0, 300_000),
   FETCH_PER_HOST_CONCURRENCY: int(4, 1, 100),
   FETCH_POLITENESS_DELAY_MS: int(0, 0, 60_000),
-  FETCH_GLOBAL_CONCURRENCY: int(32, 1, 1000),
+  FETCH_GLOBAL_CONCURRENCY: int(64, 1, 1000),
   FETCH_ALLOW_PRIVATE_NETWORKS: bool(false),
   // Loopback only (127.0.0.0/8, ::1): the local stack fetches its demo site on loopback
   // while private networks and cloud metadata addresses stay refused.
@@ -55,7 +55,7 @@ export const ConfigSchema = z.object({
   JOB_DUE_TOLERANCE_MS: int(5 * 60_000, 0, 86_400_000),
   JOB_RUN_DEADLINE_MS: int(2 * 3_600_000, 60_000, 7 * 86_400_000),
   JOB_LEASE_MS: int(120_000, 1_000, 3_600_000),
-  JOB_BATCH_SIZE: int(50, 1, 10_000),
+  JOB_BATCH_SIZE: int(64, 1, 10_000),
   JOB_INVOCATION_MAX_ITEMS: int(2_000, 1, 1_000_000),
   // An invocation stops claiming after this wall time; a batch already claimed may still
   // take up to FETCH_TIMEOUT_MS, so 60 s + 30 s stays inside the free plan's 150 s.

@@ -287,6 +287,9 @@ if (import.meta.main) {
   // Only the bench's sources are active during the bench; the others are restored after.
   const others = await sql`update public.sources set active = false
     where active and name not like 'bench %' returning id`;
+  // Like urlwatch (which only prints its report), the bench measures fetching and change
+  // detection: subscriptions are paused so no alert is delivered; restored after.
+  const subs = await sql`update public.subscriptions set active = false where active returning id`;
   const rows: string[] = [];
   const results: Array<{ ours: RunFigures[]; urlwatch?: UrlwatchFigures[] }> = [];
   let round = 0;
@@ -339,6 +342,9 @@ if (import.meta.main) {
     await sql`delete from public.sources where name like 'bench %'`;
     if (others.length > 0) {
       await sql`update public.sources set active = true where id = any(${others.map((o) => o.id)})`;
+    }
+    if (subs.length > 0) {
+      await sql`update public.subscriptions set active = true where id = any(${subs.map((o) => o.id)})`;
     }
     site.kill("SIGTERM");
     await site.status;
