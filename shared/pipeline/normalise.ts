@@ -36,22 +36,64 @@ const RANDOM_TOKEN = /(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9_-]{32,}
 const GENERATED_IN =
   /^(?:this )?(?:page )?(?:was )?(?:generated|rendered|built|served) in \d+(?:[.,]\d+)?\s*(?:ms|milliseconds?|s|secs?|seconds?)\.?$/gim;
 
+// Cheap tests that every match of the rule below them needs: when a test fails (the
+// usual case), the rule's own scan over the whole text is skipped. They change no result.
+/** Any character that LINE_BREAKS or ZERO_WIDTH rewrites. */
+const ODD_CHARACTER = /[\r\u2028\u2029\u0085\v\f\u00AD\u200B-\u200D\u2060\uFEFF]/;
+/** The time part of SECOND_TIMESTAMP. */
+const TIME_HINT = /\d:\d\d:\d\d/;
+/** The fixed part of GENERATED_IN. */
+const GENERATED_HINT = / in \d/i;
+/** A whitespace run that is not a single space (what folding rewrites). */
+const WHITESPACE_RUN = /\s{2,}|[^\S ]/g;
+
 /** Options of {@link normaliseText}. */
 export interface NormaliseOptions {
   /** Compiled ignore patterns of the source ({@link compileIgnorePatterns}). */
   ignorePatterns?: RegExp[];
 }
 
-/** Folds whitespace within each line, trims lines and collapses blank-line runs. */
+/** A whitespace run becomes a space, a line break (one line end) or a blank line (more). */
+function _foldRun(run: string): string {
+  const first = run.indexOf("\n");
+  if (first < 0) return " ";
+  return run.indexOf("\n", first + 1) < 0 ? "\n" : "\n\n";
+}
+
+/**
+ * Folds whitespace within each line, trims lines and collapses blank-line runs, in one
+ * pass: the run of whitespace between two words holds the ends of the lines between them,
+ * and all lines inside it are blank.
+ */
 function _foldLines(text: string): string {
-  const out: string[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/\s+/g, " ").trim();
-    if (line === "" && (out.length === 0 || out[out.length - 1] === "")) continue;
-    out.push(line);
+  return text.replace(WHITESPACE_RUN, _foldRun).trim();
+}
+
+/** True when `code` is a letter, digit, `_` or `-` (what RANDOM_TOKEN strings are made of). */
+function _isTokenChar(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) ||
+    (code >= 48 && code <= 57) || code === 95 || code === 45;
+}
+
+/**
+ * True when the text has a run of 32 or more token characters (needed by RANDOM_TOKEN).
+ * Such a run covers a whole 16-character block aligned at a multiple of 16, so only blocks
+ * are looked at, each from its end until a character that is not a token character.
+ */
+function _hasLongRun(text: string): boolean {
+  const n = text.length;
+  for (let block = 0; block + 16 <= n; block += 16) {
+    let i = block + 15;
+    while (i >= block && _isTokenChar(text.charCodeAt(i))) i--;
+    if (i >= block) continue;
+    let left = block;
+    while (left > 0 && _isTokenChar(text.charCodeAt(left - 1))) left--;
+    let right = block + 16;
+    while (right < n && _isTokenChar(text.charCodeAt(right))) right++;
+    if (right - left >= 32) return true;
+    block = right - (right % 16); // the run ends before the next block that can hold another
   }
-  while (out.length > 0 && out[out.length - 1] === "") out.pop();
-  return out.join("\n");
+  return false;
 }
 
 /**
@@ -60,12 +102,12 @@ function _foldLines(text: string): string {
  * normaliseText("  Fee:\u00a0£719 \r\n\r\n\r\nNext"); // "Fee: £719\n\nNext"
  */
 export function normaliseText(text: string, options: NormaliseOptions = {}): string {
-  let out = text.normalize("NFC").replace(LINE_BREAKS, "\n").replace(ZERO_WIDTH, "");
-  out = out
-    .replace(URL_QUERY, "$1")
-    .replace(SECOND_TIMESTAMP, "")
-    .replace(RANDOM_TOKEN, "")
-    .replace(GENERATED_IN, "");
+  let out = text.normalize("NFC");
+  if (ODD_CHARACTER.test(out)) out = out.replace(LINE_BREAKS, "\n").replace(ZERO_WIDTH, "");
+  if (out.includes("://")) out = out.replace(URL_QUERY, "$1");
+  if (TIME_HINT.test(out)) out = out.replace(SECOND_TIMESTAMP, "");
+  if (_hasLongRun(out)) out = out.replace(RANDOM_TOKEN, "");
+  if (GENERATED_HINT.test(out)) out = out.replace(GENERATED_IN, "");
   out = _foldLines(out);
   const patterns = options.ignorePatterns ?? [];
   if (patterns.length === 0) return out;

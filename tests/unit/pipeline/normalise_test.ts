@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
+import { extractHtmlText } from "../../../shared/pipeline/html_extractor.ts";
 import {
   compileIgnorePatterns,
   normaliseText,
   validateIgnorePatterns,
 } from "../../../shared/pipeline/normalise.ts";
+import { seeded } from "../../fixtures/pipeline_pages.ts";
+import { sloppyPage, SUITE_FIXTURES } from "./_html_pages.ts";
 
 Deno.test("normaliseText() composes Unicode to NFC", () => {
   assert.equal(normaliseText("Cafe\u0301"), "Café");
@@ -88,4 +91,103 @@ Deno.test("compileIgnorePatterns() fails with parse on a pattern saved before va
     (error) =>
       error instanceof PipelineError && error.errorClass === "parse" && /\(bad/.test(error.message),
   );
+});
+
+/** normaliseText() as it was before the single-pass folding (the behaviour to keep). */
+function _previousNormalise(text: string, ignorePatterns: RegExp[] = []): string {
+  const fold = (input: string) => {
+    const out: string[] = [];
+    for (const raw of input.split("\n")) {
+      const line = raw.replace(/\s+/g, " ").trim();
+      if (line === "" && (out.length === 0 || out[out.length - 1] === "")) continue;
+      out.push(line);
+    }
+    while (out.length > 0 && out[out.length - 1] === "") out.pop();
+    return out.join("\n");
+  };
+  let out = text.normalize("NFC").replace(/\r\n?|[\u2028\u2029\u0085\v\f]/g, "\n")
+    .replace(/[\u00AD\u200B-\u200D\u2060\uFEFF]/g, "");
+  out = out
+    .replace(/\b(https?:\/\/[^\s?#<>"']+)[?#][^\s<>"']*/gi, "$1")
+    .replace(
+      /\b(?:\d{4}-\d{2}-\d{2}[T ])?\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:\s?[AaPp]\.?[Mm]\.?(?![A-Za-z]))?(?:\s?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,4}T)(?![A-Za-z]))?(?![\d:])/g,
+      "",
+    )
+    .replace(/(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9_-]{32,}(?![\w-])/g, "")
+    .replace(
+      /^(?:this )?(?:page )?(?:was )?(?:generated|rendered|built|served) in \d+(?:[.,]\d+)?\s*(?:ms|milliseconds?|s|secs?|seconds?)\.?$/gim,
+      "",
+    );
+  out = fold(out);
+  if (ignorePatterns.length === 0) return out;
+  for (const pattern of ignorePatterns) out = out.replace(pattern, "");
+  return fold(out);
+}
+
+Deno.test("normaliseText() gives the same text as before its passes were merged, on varied input", () => {
+  const random = seeded(2026);
+  const pieces = [
+    "Fee",
+    "£719",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\n\n",
+    "\n \n\t\n",
+    "\r\n",
+    "\r",
+    "\u00a0",
+    "\u2003",
+    "\u3000",
+    "\u2028",
+    "\u0085",
+    "\v",
+    "\f",
+    "\u200b",
+    "\ufeff",
+    "\u00ad",
+    "e\u0301",
+    "14:03:27",
+    " UTC",
+    "2026-11-28T02:00:13.123Z",
+    "9:05:00 pm",
+    "https://gov.example/a?b=c#d",
+    "HTTP://X.EXAMPLE/P#top",
+    "9f8a7c6b5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a",
+    "abcdefghijklmnopqrstuvwxyzabcdefghij",
+    "a1-b2_c3".repeat(5),
+    "Page generated in 0.12 s",
+    "Rendered in 12ms.",
+    "0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcde",
+    "f",
+    "7",
+    "word",
+    "-",
+    "x".repeat(40),
+  ];
+  const patterns = compileIgnorePatterns(["Visitors: \\d+", "/^fee$/im"]);
+  for (let i = 0; i < 3_000; i++) {
+    const n = 1 + Math.floor(random() * 30);
+    const text = Array.from({ length: n }, () => pieces[Math.floor(random() * pieces.length)])
+      .join("");
+    assert.equal(normaliseText(text), _previousNormalise(text), JSON.stringify(text));
+    assert.equal(
+      normaliseText(`${text}\nVisitors: 12`, { ignorePatterns: patterns }),
+      _previousNormalise(`${text}\nVisitors: 12`, patterns),
+      JSON.stringify(text),
+    );
+  }
+});
+
+Deno.test("normaliseText() gives the same text as before on extracted pages", () => {
+  for (const html of Object.values(SUITE_FIXTURES)) {
+    const text = extractHtmlText(html);
+    assert.equal(normaliseText(text), _previousNormalise(text));
+  }
+  for (let seed = 1; seed <= 100; seed++) {
+    const text = extractHtmlText(sloppyPage(seed));
+    assert.equal(normaliseText(text), _previousNormalise(text));
+  }
 });
