@@ -26,3 +26,28 @@ Deno.test("extractPdfText() fails with parse on bytes that are not a PDF", async
       /cannot read PDF/.test(error.message),
   );
 });
+
+Deno.test("extractPdfText() loads unpdf only when a PDF comes: no module imports it statically", async () => {
+  const entry = new URL("../../../shared/pipeline/pipeline.ts", import.meta.url);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.success, true, new TextDecoder().decode(output.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  };
+  const edges = graph.modules.flatMap((module) =>
+    (module.dependencies ?? [])
+      .filter((dependency) => dependency.code?.specifier.startsWith("npm:unpdf@"))
+      .map((dependency) => ({ from: module.specifier, isDynamic: dependency.isDynamic === true }))
+  );
+  assert.deepEqual(edges.map((edge) => edge.from.replace(/^.*\/shared\//, "shared/")), [
+    "shared/pipeline/pdf_extractor.ts",
+  ]);
+  assert.ok(edges.every((edge) => edge.isDynamic), JSON.stringify(edges));
+});
