@@ -31,3 +31,32 @@ export async function noRunningRun(
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** Progress of the runs in progress: run id → sources processed (and status). */
+export type RunProgress = Map<string, string>;
+
+/** The runs in progress now and how far each one got. */
+export async function runProgress(sql: postgres.Sql): Promise<RunProgress> {
+  const rows = await sql<{ id: string; progress: string }[]>`
+    select id, sources_processed || '/' || total_items || ' ' || status as progress
+    from public.job_runs where status = 'running'`;
+  return new Map(rows.map((r) => [r.id, r.progress]));
+}
+
+/**
+ * The runs that were in progress at `before` and moved since (processed sources, finished):
+ * another client's work, whose writes explain changed row counts. A run started after
+ * `before` is not listed: it may be the one under suspicion.
+ */
+export async function runsThatMoved(sql: postgres.Sql, before: RunProgress): Promise<string[]> {
+  const now = new Map<string, string>();
+  if (before.size > 0) {
+    const rows = await sql<{ id: string; progress: string }[]>`
+      select id, sources_processed || '/' || total_items || ' ' || status as progress
+      from public.job_runs where id = any(${[...before.keys()]}::uuid[])`;
+    for (const r of rows) now.set(r.id, r.progress);
+  }
+  return [...before].filter(([id, p]) => now.get(id) !== p).map(([id, p]) =>
+    `${id} (${p} → ${now.get(id) ?? "deleted"})`
+  );
+}
