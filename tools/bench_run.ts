@@ -103,6 +103,7 @@ interface RunFigures {
   invocations: number;
   maxInvocationCpuMs: number;
   maxInvocationRssMb: number;
+  maxInvocationHeapMb: number;
   functionPeakRssMb: number;
   roundTripsPerSource: number;
   changes: number;
@@ -148,6 +149,7 @@ async function ourRun(
   const cpu1 = cpuNow();
   let maxCpu = 0;
   let maxRss = 0;
+  let maxHeap = 0;
   let invocations = 0;
   for (const f of logFiles) {
     const file = await Deno.open(f);
@@ -164,6 +166,7 @@ async function ourRun(
         invocations++;
         maxCpu = Math.max(maxCpu, p.cpu_ms ?? 0);
         maxRss = Math.max(maxRss, (p.rss_bytes ?? 0) / 1048576);
+        maxHeap = Math.max(maxHeap, (p.heap_used_bytes ?? 0) / 1048576);
       } catch { /* not JSON */ }
     }
   }
@@ -181,6 +184,7 @@ async function ourRun(
     invocations,
     maxInvocationCpuMs: maxCpu,
     maxInvocationRssMb: maxRss,
+    maxInvocationHeapMb: maxHeap,
     functionPeakRssMb: Math.max(...functionPids().map(peakRssMb)),
     roundTripsPerSource: (tx1 - tx0) / n,
     changes: Number(run.changes_detected),
@@ -344,7 +348,9 @@ if (import.meta.main) {
       await sql`update public.sources set active = true where id = any(${others.map((o) => o.id)})`;
     }
     if (subs.length > 0) {
-      await sql`update public.subscriptions set active = true where id = any(${subs.map((o) => o.id)})`;
+      await sql`update public.subscriptions set active = true where id = any(${
+        subs.map((o) => o.id)
+      })`;
     }
     site.kill("SIGTERM");
     await site.status;
@@ -353,7 +359,7 @@ if (import.meta.main) {
   rows.push(
     `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores; site latency ${LATENCY_MS} ms, ~40 KB noisy pages, 5 % edited per change run`,
     "",
-    "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | max CPU ms per invocation | max RSS MB per invocation (fn peak) | DB round-trips per source | changes (expected) |",
+    "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | max CPU ms per invocation | max V8 heap MB of an invocation / worker process RSS MB (peak) | DB round-trips per source | changes (expected) |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const r of results) {
@@ -363,11 +369,11 @@ if (import.meta.main) {
           fmt(o.cpu.functions, 2)
         } / ${fmt(o.cpu.postgrest, 2)} / ${fmt(o.cpu.postgres, 2)} | ${
           fmt(o.cpuPerSourceMs, 2)
-        } | ${o.invocations} | ${fmt(o.maxInvocationCpuMs, 0)} | ${fmt(o.maxInvocationRssMb, 0)} (${
-          fmt(o.functionPeakRssMb, 0)
-        }) | ${fmt(o.roundTripsPerSource, 3)} | ${o.changes} (${o.expected})${
-          o.failed ? `, ${o.failed} failed` : ""
-        } |`,
+        } | ${o.invocations} | ${fmt(o.maxInvocationCpuMs, 0)} | ${
+          fmt(o.maxInvocationHeapMb, 0)
+        } / ${fmt(o.maxInvocationRssMb, 0)} (${fmt(o.functionPeakRssMb, 0)}) | ${
+          fmt(o.roundTripsPerSource, 3)
+        } | ${o.changes} (${o.expected})${o.failed ? `, ${o.failed} failed` : ""} |`,
       );
     }
     if (r.urlwatch) {
@@ -403,7 +409,9 @@ if (import.meta.main) {
         fmt(large.wall / small.wall, 2)
       }× the N = ${small.n} one (target ≤ ${
         fmt(large.n / small.n * 1.1, 1)
-      }×); max RSS per invocation ${fmt(small.maxInvocationRssMb, 0)} → ${
+      }×); max heap of an invocation ${fmt(small.maxInvocationHeapMb, 0)} → ${
+        fmt(large.maxInvocationHeapMb, 0)
+      } MB; worker RSS ${fmt(small.maxInvocationRssMb, 0)} → ${
         fmt(large.maxInvocationRssMb, 0)
       } MB`,
     );
