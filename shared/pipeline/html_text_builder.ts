@@ -13,8 +13,11 @@
  * @module
  */
 
-/** html-to-text's default `whitespaceCharacters`: what separates words (not U+00A0). */
-const WS_RUN = /[ \t\r\n\f\u200b]+/g;
+/**
+ * html-to-text's default `whitespaceCharacters` (not U+00A0) separate words; a run of
+ * them other than a single space becomes one space.
+ */
+const WS_TO_FOLD = /[ \t\r\n\f\u200b]{2,}|[\t\r\n\f\u200b]/g;
 const NEWLINES = ["", "\n", "\n\n", "\n\n\n", "\n\n\n\n"];
 
 function _newlines(n: number): string {
@@ -114,8 +117,8 @@ export class HtmlTextBuilder {
     if (top.stashedLineBreaks) top.startNewLine(top.stashedLineBreaks);
     let last = length - 1;
     while (_isWs(text.charCodeAt(last))) last--;
-    let words = first === 0 && last === length - 1 ? text : text.slice(first, last + 1);
-    if (_needsFolding(words)) words = words.replace(WS_RUN, " ");
+    const trimmed = first === 0 && last === length - 1 ? text : text.slice(first, last + 1);
+    const words = trimmed.replace(WS_TO_FOLD, " ");
     if (top.lineHasWords && (top.stashedSpace || first > 0)) top.inline += " " + words;
     else top.inline += words;
     top.lineHasWords = true;
@@ -197,17 +200,4 @@ export class HtmlTextBuilder {
     this.#top = this.#stack[this.#stack.length - 1] as _Block;
     return block;
   }
-}
-
-/** True when `words` (trimmed) has whitespace other than single spaces between words. */
-function _needsFolding(words: string): boolean {
-  for (let i = 0; i < words.length; i++) {
-    const code = words.charCodeAt(i);
-    if (code === 32) {
-      if (words.charCodeAt(i + 1) === 32) return true;
-    } else if (code === 10 || code === 9 || code === 13 || code === 12 || code === 0x200b) {
-      return true;
-    }
-  }
-  return false;
 }
