@@ -174,8 +174,14 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
  */
 export function extractHtmlText(html: string, options: HtmlExtractOptions = {}): string {
   const selector = options.selector?.trim() || null;
-  if (!selector) return extractHtmlTextStreaming(html);
-  return extractHtmlTextWithCheerio(html, { selector });
+  if (selector) return extractHtmlTextWithCheerio(html, { selector });
+  try {
+    return extractHtmlTextStreaming(html);
+  } catch (error) {
+    // The tokenizer reads any input; a throw here is a bug of ours, not a bad page.
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new PipelineError("internal", `cannot extract HTML text: ${detail}`, { cause: error });
+  }
 }
 
 /**

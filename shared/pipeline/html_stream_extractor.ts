@@ -450,6 +450,66 @@ const TABLE_TAGS = new Set(["caption", "table", "tbody", "tfoot", "thead", "tr",
 /** Raw-text elements in HTML5 that htmlparser2 tokenizes as markup (all dropped). */
 const RAW_SKIPPED = new Set(["noscript", "iframe"]);
 
+// What each tag name is, as bits looked up once per tag (one Map lookup instead of a
+// dozen Set lookups on the hot path); the layout kind sits above bit 24.
+const F_VOID = 1 << 0;
+const F_CLOSES_P = 1 << 1;
+const F_HEADING = 1 << 2;
+const F_NO_REOPEN = 1 << 3;
+const F_TABLE_ALLOWED = 1 << 4;
+const F_FORMATTING = 1 << 5;
+const F_NEVER_TEXT = 1 << 6;
+const F_CHROME = 1 << 7;
+const F_CONTENT_ANCESTOR = 1 << 8;
+const F_FORM_CONTENT = 1 << 9;
+const F_MARKER = 1 << 10;
+const F_RAW_SKIPPED = 1 << 11;
+const F_SPECIAL = 1 << 12;
+const F_IMPLIED_END = 1 << 13;
+const F_TABLE_CONTEXT = 1 << 14;
+const F_BLOCK_END = 1 << 15;
+const F_SCOPE = 1 << 16;
+const F_BUTTON_SCOPE = 1 << 17;
+const F_LIST_SCOPE = 1 << 18;
+const F_TABLE_SCOPE = 1 << 19;
+const KIND_SHIFT = 24;
+
+const TAG_FLAGS = new Map<string, number>();
+for (
+  const [set, flag] of [
+    [VOID, F_VOID],
+    [CLOSES_P, F_CLOSES_P],
+    [HEADING, F_HEADING],
+    [NO_REOPEN, F_NO_REOPEN],
+    [TABLE_ALLOWED, F_TABLE_ALLOWED],
+    [FORMATTING, F_FORMATTING],
+    [NEVER_TEXT, F_NEVER_TEXT],
+    [CHROME_TAG, F_CHROME],
+    [CONTENT_ANCESTOR, F_CONTENT_ANCESTOR],
+    [FORM_CONTENT, F_FORM_CONTENT],
+    [MARKER_TAGS, F_MARKER],
+    [RAW_SKIPPED, F_RAW_SKIPPED],
+    [SPECIAL, F_SPECIAL],
+    [IMPLIED_END, F_IMPLIED_END],
+    [TABLE_CONTEXT, F_TABLE_CONTEXT],
+    [BLOCK_END, F_BLOCK_END],
+    [SCOPE, F_SCOPE],
+    [BUTTON_SCOPE, F_BUTTON_SCOPE],
+    [LIST_SCOPE, F_LIST_SCOPE],
+    [TABLE_SCOPE, F_TABLE_SCOPE],
+  ] as const
+) {
+  for (const name of set) TAG_FLAGS.set(name, (TAG_FLAGS.get(name) ?? 0) | flag);
+}
+for (const [name, kind] of KIND) {
+  TAG_FLAGS.set(name, (TAG_FLAGS.get(name) ?? 0) | (kind << KIND_SHIFT));
+}
+
+/** The bits of a tag name. */
+function _flags(name: string): number {
+  return TAG_FLAGS.get(name) ?? 0;
+}
+
 // Attributes read (bit flags, also used to keep only the first of duplicates).
 const A_CLASS = 1;
 const A_ID = 2;
@@ -502,6 +562,8 @@ interface _FormState {
 /** An open element. */
 class _Frame {
   name: string;
+  /** The tag's bits (F_*). */
+  flags: number;
   /** Dropped, with everything inside it. */
   skip: boolean;
   /** Has an OPEN event (kept and not an implied wrapper). */
@@ -533,9 +595,10 @@ class _Frame {
    */
   phantom = false;
 
-  constructor(name: string, skip: boolean) {
+  constructor(name: string, skip: boolean, flags = _flags(name)) {
     this.name = name;
     this.skip = skip;
+    this.flags = flags;
   }
 }
 
@@ -814,7 +877,7 @@ class _StreamParser implements TokenizerCallbacks {
   /** True when the current element is a table, table section or row (not a cell). */
   private inTableContext(): boolean {
     const top = this.top;
-    return top !== null && TABLE_CONTEXT.has(top.name) && !top.foreign;
+    return top !== null && (top.flags & F_TABLE_CONTEXT) !== 0 && !top.foreign;
   }
 
   private lastTable(): _Frame | null {
@@ -877,16 +940,16 @@ class _StreamParser implements TokenizerCallbacks {
       case "td":
       case "th":
         this.closeCell();
-        if (this.inScope("tr", TABLE_SCOPE)) this.popToCurrent("tr");
-        else if (this.inScope("table", TABLE_SCOPE)) {
+        if (this.inScope("tr", F_TABLE_SCOPE)) this.popToCurrent("tr");
+        else if (this.inScope("table", F_TABLE_SCOPE)) {
           this.popToTableBody();
           this.insert("tr", false, false, false);
         } else return; // a cell outside any table is ignored
         break;
       case "tr":
         this.closeCell();
-        if (this.inScope("tr", TABLE_SCOPE)) this.popUntil("tr");
-        if (!this.inScope("table", TABLE_SCOPE)) return;
+        if (this.inScope("tr", F_TABLE_SCOPE)) this.popUntil("tr");
+        if (!this.inScope("table", F_TABLE_SCOPE)) return;
         this.popToTableBody();
         break;
       case "tbody":
@@ -896,7 +959,7 @@ class _StreamParser implements TokenizerCallbacks {
       case "colgroup":
       case "col":
         this.closeCell();
-        if (!this.inScope("table", TABLE_SCOPE)) return;
+        if (!this.inScope("table", F_TABLE_SCOPE)) return;
         this.popToCurrent("table");
         break;
       case "table": {
@@ -937,21 +1000,22 @@ class _StreamParser implements TokenizerCallbacks {
         break;
       case "nobr":
         this.reopenFormatting();
-        if (this.inScope("nobr", SCOPE)) this.endFormatting("nobr");
+        if (this.inScope("nobr", F_SCOPE)) this.endFormatting("nobr");
         break;
       case "button":
-        if (this.inScope("button", SCOPE)) {
+        if (this.inScope("button", F_SCOPE)) {
           this.impliedEnd(null);
           this.popUntil("button");
         }
         break;
     }
-    if (CLOSES_P.has(name)) this.closeP();
-    if (HEADING.has(name) && this.top && HEADING.has(this.top.name)) this.popFrame();
-    if (!NO_REOPEN.has(name) && this.formatting.length > 0) this.reopenFormatting();
-    const foster = this.inTableContext() && !TABLE_ALLOWED.has(name);
+    const flags = _flags(name);
+    if (flags & F_CLOSES_P) this.closeP();
+    if (flags & F_HEADING && this.top && this.top.flags & F_HEADING) this.popFrame();
+    if (!(flags & F_NO_REOPEN) && this.formatting.length > 0) this.reopenFormatting();
+    const foster = !(flags & F_TABLE_ALLOWED) && this.inTableContext();
     const frame = this.insert(name, selfClosing, true, false, foster);
-    if (FORMATTING.has(name) && frame.open) this.pushFormatting(name, frame);
+    if (flags & F_FORMATTING && frame.open) this.pushFormatting(name, frame);
   }
 
   /**
@@ -989,12 +1053,12 @@ class _StreamParser implements TokenizerCallbacks {
   }
 
   /** Whether an element that opens here is dropped, by the extractor's rules. */
-  private isRemoved(name: string, landmarks: number): boolean {
-    if (NEVER_TEXT.has(name) || this.aHidden || this.aAriaHidden === "true") return true;
+  private isRemoved(name: string, landmarks: number, flags = _flags(name)): boolean {
+    if (flags & F_NEVER_TEXT || this.aHidden || this.aAriaHidden === "true") return true;
     if ((this.aClass !== undefined || this.aId !== undefined) && isAdLike(this.aClass, this.aId)) {
       return true;
     }
-    if (CHROME_TAG.has(name)) return true;
+    if (flags & F_CHROME) return true;
     if (this.aRole !== undefined && CHROME_ROLE.has(this.aRole)) return true;
     return (name === "header" || name === "footer") && landmarks === 0;
   }
@@ -1041,9 +1105,11 @@ class _StreamParser implements TokenizerCallbacks {
     const treeParent = table ? this.stack[this.stack.lastIndexOf(table) - 1] ?? null : parent;
     if (table) parentSkip = table.parentSkip;
     const landmarks = treeParent ? treeParent.landmarks : this.rootLandmarks;
-    const skip = parentSkip || head || (withAttributes && this.isRemoved(name, landmarks)) ||
+    const flags = _flags(name);
+    const skip = parentSkip || head ||
+      (withAttributes && this.isRemoved(name, landmarks, flags)) ||
       (!withAttributes && (name === "header" || name === "footer") && landmarks === 0);
-    const frame = new _Frame(name, skip);
+    const frame = new _Frame(name, skip, flags);
     frame.parentSkip = parentSkip;
     // A table's position must follow the text before it, even when the table is dropped.
     if (name === "table") this.flush();
@@ -1056,19 +1122,20 @@ class _StreamParser implements TokenizerCallbacks {
       this.flush();
       const index = this.ops.length;
       if (table) frame.fosterAt = table.position;
-      this.ops.push(OPEN | ((KIND.get(name) ?? K_INLINE) << 2));
+      this.ops.push(OPEN | ((flags >>> KIND_SHIFT) << 2));
       this.vals.push(name);
       frame.emitted = true;
       if (name === "ol") this.olAttrs.set(index, [this.aStart, this.aType]);
       if (withAttributes) this.registerCandidates(name, index, frame);
-      const landmark = CONTENT_ANCESTOR.has(name) || (withAttributes && this.aRole === "main");
+      const landmark = (flags & F_CONTENT_ANCESTOR) !== 0 ||
+        (withAttributes && this.aRole === "main");
       frame.landmarks = landmarks + (landmark ? 1 : 0);
       if (name === "article") {
         frame.article = this.articleStart.length;
         this.articleStart.push(index);
         this.articleEnd.push(UNSET);
       }
-      if (FORM_CONTENT.has(name)) { for (const form of this.openForms) form.hasContent = true; }
+      if (flags & F_FORM_CONTENT) { for (const form of this.openForms) form.hasContent = true; }
       if (name === "form") {
         frame.form = { start: index, hasContent: false };
         this.openForms.push(frame.form);
@@ -1077,7 +1144,7 @@ class _StreamParser implements TokenizerCallbacks {
     frame.foreign = name === "svg" || name === "math" ||
       (parent !== null && parent.foreign && !INTEGRATION_POINTS.has(parent.name));
     // Self-closing tags only close themselves inside SVG and MathML.
-    if (VOID.has(name) || (selfClosing && frame.foreign)) {
+    if (flags & F_VOID || (selfClosing && frame.foreign)) {
       this.finish(frame);
       return frame;
     }
@@ -1085,11 +1152,11 @@ class _StreamParser implements TokenizerCallbacks {
     this.stack.push(frame);
     this.top = frame;
     frame.open = true;
-    if (MARKER_TAGS.has(name)) {
+    if (flags & F_MARKER) {
       frame.marker = true;
       this.formatting.push(null);
     }
-    if (RAW_SKIPPED.has(name) && !frame.foreign) this.rawEnd = name;
+    if (flags & F_RAW_SKIPPED && !frame.foreign) this.rawEnd = name;
     if (name === "pre" || name === "listing" || name === "textarea") this.dropLf = true;
     return frame;
   }
@@ -1118,44 +1185,44 @@ class _StreamParser implements TokenizerCallbacks {
       return;
     }
     if (name === "p") {
-      if (!this.inScope("p", BUTTON_SCOPE)) {
-        const foster = this.top !== null && TABLE_CONTEXT.has(this.top.name);
+      if (!this.inScope("p", F_BUTTON_SCOPE)) {
+        const foster = this.inTableContext();
         this.insert("p", false, false, false, foster);
       }
       this.impliedEnd("p");
       this.popUntil("p");
     } else if (name === "li") {
-      if (this.inScope("li", LIST_SCOPE)) {
+      if (this.inScope("li", F_LIST_SCOPE)) {
         this.impliedEnd("li");
         this.popUntil("li");
       }
     } else if (name === "dd" || name === "dt") {
-      if (this.inScope(name, SCOPE)) {
+      if (this.inScope(name, F_SCOPE)) {
         this.impliedEnd(name);
         this.popUntil(name);
       }
-    } else if (HEADING.has(name)) {
+    } else if (_flags(name) & F_HEADING) {
       if (this.headingInScope()) {
         this.impliedEnd(null);
-        while (this.top && !HEADING.has(this.top.name)) this.popFrame();
+        while (this.top && !(this.top.flags & F_HEADING)) this.popFrame();
         this.popFrame();
       }
-    } else if (FORMATTING.has(name)) {
+    } else if (_flags(name) & F_FORMATTING) {
       this.endFormatting(name);
     } else if (name === "form") {
       this.endForm();
     } else if (name === "template") {
-      if (this.inScope("template", TABLE_SCOPE)) this.popUntil("template");
+      if (this.inScope("template", F_TABLE_SCOPE)) this.popUntil("template");
     } else if (
       name === "td" || name === "th" || name === "tr" || TABLE_BODY.has(name) ||
       name === "table" || name === "caption" || name === "colgroup"
     ) {
-      if (this.inScope(name, TABLE_SCOPE)) {
+      if (this.inScope(name, F_TABLE_SCOPE)) {
         this.impliedEnd(null);
         this.popUntil(name);
       }
-    } else if (BLOCK_END.has(name)) {
-      if (this.inScope(name, SCOPE)) {
+    } else if (_flags(name) & F_BLOCK_END) {
+      if (this.inScope(name, F_SCOPE)) {
         this.impliedEnd(null);
         this.popUntil(name);
       }
@@ -1223,7 +1290,7 @@ class _StreamParser implements TokenizerCallbacks {
         this.insert(name, selfClosing, true, false);
         return true;
     }
-    if (TABLE_TAGS.has(name) && this.inScope("table", TABLE_SCOPE)) {
+    if (TABLE_TAGS.has(name) && this.inScope("table", F_TABLE_SCOPE)) {
       this.popUntil("select");
       return false;
     }
@@ -1250,7 +1317,7 @@ class _StreamParser implements TokenizerCallbacks {
         this.anyOtherEnd(name);
         return true;
     }
-    if (TABLE_TAGS.has(name) && this.inScope(name, TABLE_SCOPE)) {
+    if (TABLE_TAGS.has(name) && this.inScope(name, F_TABLE_SCOPE)) {
       this.popUntil("select");
       return false;
     }
@@ -1265,7 +1332,7 @@ class _StreamParser implements TokenizerCallbacks {
         while (this.stack.length > i) this.popFrame();
         return;
       }
-      if (SPECIAL.has(frame.name)) return;
+      if (frame.flags & F_SPECIAL) return;
     }
   }
 
@@ -1281,7 +1348,7 @@ class _StreamParser implements TokenizerCallbacks {
         at = i;
         break;
       }
-      if (SCOPE.has(frame.name)) return;
+      if (frame.flags & F_SCOPE) return;
     }
     if (at < 0) return;
     this.impliedEnd(null);
@@ -1289,7 +1356,7 @@ class _StreamParser implements TokenizerCallbacks {
   }
 
   private closeP(): void {
-    if (!this.inScope("p", BUTTON_SCOPE)) return;
+    if (!this.inScope("p", F_BUTTON_SCOPE)) return;
     this.impliedEnd("p");
     this.popUntil("p");
   }
@@ -1378,10 +1445,10 @@ class _StreamParser implements TokenizerCallbacks {
     if (!element.open) return forget();
     const at = this.stack.lastIndexOf(element);
     for (let i = this.stack.length - 1; i > at; i--) {
-      if (SCOPE.has((this.stack[i] as _Frame).name)) return; // not in scope: ignored
+      if ((this.stack[i] as _Frame).flags & F_SCOPE) return; // not in scope: ignored
     }
     for (let i = at + 1; i < this.stack.length; i++) {
-      if (SPECIAL.has((this.stack[i] as _Frame).name)) return forget();
+      if ((this.stack[i] as _Frame).flags & F_SPECIAL) return forget();
     }
     while (this.stack.length > at) this.popFrame();
     forget();
@@ -1437,7 +1504,7 @@ class _StreamParser implements TokenizerCallbacks {
         return;
       }
       if (
-        SPECIAL.has(frame.name) && frame.name !== "address" && frame.name !== "div" &&
+        frame.flags & F_SPECIAL && frame.name !== "address" && frame.name !== "div" &&
         frame.name !== "p"
       ) return;
     }
@@ -1452,7 +1519,7 @@ class _StreamParser implements TokenizerCallbacks {
         this.popUntil(name);
         return;
       }
-      if (TABLE_SCOPE.has(name)) return;
+      if ((this.stack[i] as _Frame).flags & F_TABLE_SCOPE) return;
     }
   }
 
@@ -1479,25 +1546,26 @@ class _StreamParser implements TokenizerCallbacks {
   }
 
   private impliedEnd(except: string | null): void {
-    while (this.top && IMPLIED_END.has(this.top.name) && this.top.name !== except) {
+    while (this.top && this.top.flags & F_IMPLIED_END && this.top.name !== except) {
       this.popFrame();
     }
   }
 
-  private inScope(name: string, scope: Set<string>): boolean {
+  /** Whether an element called `name` is open above the nearest `scope` boundary. */
+  private inScope(name: string, scope: number): boolean {
     for (let i = this.stack.length - 1; i >= 0; i--) {
-      const frameName = (this.stack[i] as _Frame).name;
-      if (frameName === name) return true;
-      if (scope.has(frameName)) return false;
+      const frame = this.stack[i] as _Frame;
+      if (frame.name === name) return true;
+      if (frame.flags & scope) return false;
     }
     return false;
   }
 
   private headingInScope(): boolean {
     for (let i = this.stack.length - 1; i >= 0; i--) {
-      const frameName = (this.stack[i] as _Frame).name;
-      if (HEADING.has(frameName)) return true;
-      if (SCOPE.has(frameName)) return false;
+      const flags = (this.stack[i] as _Frame).flags;
+      if (flags & F_HEADING) return true;
+      if (flags & F_SCOPE) return false;
     }
     return false;
   }
