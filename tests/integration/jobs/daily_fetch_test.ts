@@ -241,6 +241,36 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
       },
     );
 
+    await t.step(
+      "a night the watchdog recorded as missed is announced once, by the next run",
+      async () => {
+        const sql = sqlClient();
+        const { data: ops } = await db.from("subscriptions").insert({
+          channel: "webhook",
+          target: `${fx.base}/hook`,
+          operational_alerts: true,
+        }).select("id").single();
+        try {
+          const [missed] = await sql`insert into public.job_runs
+          (job_name, trigger, status, started_at, completed_at, options, errors)
+          values ('daily-fetch', 'cron', 'failed', now() - interval '1 hour', now() - interval '1 hour',
+                  '{"watchdog": "missed_run"}', '["nightly run did not start in the last 26 hours: test"]')
+          returning id`;
+          const before = fx.deliveries.length;
+          await post(service, { source_ids: ids });
+          const missedAlerts = () =>
+            fx.deliveries.slice(before).filter((d) => d.json.event === "run_missed");
+          assert.equal(missedAlerts().length, 1, JSON.stringify(fx.deliveries.slice(before)));
+          await post(service, { source_ids: ids });
+          assert.equal(missedAlerts().length, 1, "announced once");
+          await sql`delete from public.job_runs where id = ${missed!.id}`;
+        } finally {
+          if (ops) await db.from("subscriptions").delete().eq("id", ops.id);
+          await sql.end();
+        }
+      },
+    );
+
     await t.step("the auth matrix", async () => {
       const signing = (await readKeys()).signingJwk;
       const now = Math.floor(Date.now() / 1000);
