@@ -119,18 +119,28 @@ async function ourRun(
   const logFiles = [...Deno.readDirSync(LOG_DIR)].filter((e) => e.name.startsWith("functions"))
     .map((e) => `${LOG_DIR}/${e.name}`);
   const offsets = new Map(logFiles.map((f) => [f, Deno.statSync(f).size]));
-  const cpu0 = cpuNow();
-  const tx0 = await transactions();
-  const t0 = performance.now();
-  const res = await fetch(`${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${serviceKey}`,
-      "content-type": "application/json",
-      prefer: "respond-async",
-    },
-    body: JSON.stringify({ force: true }),
-  });
+  let cpu0 = cpuNow();
+  let tx0 = await transactions();
+  let t0 = performance.now();
+  let res: Response;
+  for (;;) {
+    // Another run (a test, the cron job) may have started meanwhile: wait for it.
+    await waitIdle();
+    cpu0 = cpuNow();
+    tx0 = await transactions();
+    t0 = performance.now();
+    res = await fetch(`${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${serviceKey}`,
+        "content-type": "application/json",
+        prefer: "respond-async",
+      },
+      body: JSON.stringify({ force: true }),
+    });
+    if (res.status !== 409) break;
+    await res.body?.cancel();
+  }
   const started = await res.json();
   if (res.status !== 202) {
     throw new Error(
