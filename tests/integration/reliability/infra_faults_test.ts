@@ -1,0 +1,375 @@
+/**
+ * Infrastructure faults during real runs of the job on the local stack: PostgREST killed
+ * mid-run, the function workers killed (SIGKILL, as the edge runtime does at its
+ * wall-clock limit) mid-run, Postgres restarted between runs, and the webhook receiver
+ * down during a run. After each: the run finishes, no change is lost, no alert is
+ * delivered twice (counted at the receiver), no run is left `running`, and the stack is
+ * whole again (`deno task stack:start` exits 0).
+ *
+ * Two waits are shortened through the database, as documented in docs/reliability.md:
+ * a dead invocation's item leases (JOB_LEASE_MS, 120 s) and a failed alert's backoff
+ * (ALERT_BACKOFF_BASE_MS, 60 s) are moved to now instead of being waited for.
+ */
+import assert from "node:assert/strict";
+import type postgres from "postgres";
+import { LOG_DIR } from "../../../supabase/local/ports.ts";
+import { type FaultServer, startFaultServer } from "../../fixtures/fault_server.ts";
+import { type FaultSink, startFaultSink } from "../../fixtures/fault_sink.ts";
+import { sendDelivery } from "../../../shared/alerts/http_delivery.ts";
+import { eventually, serviceDb, sqlClient, SUPABASE_URL } from "../_stack.ts";
+import {
+  functionWorkerPids,
+  getRun,
+  killAndWait,
+  postRun,
+  processAlive,
+  servicePid,
+  stackStart,
+  startRunAsync,
+  waitIdle,
+  waitRun,
+} from "./_api.ts";
+
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+
+/** Three sources (A changes, B stays, H can be held mid-fetch), A and H watched by the sink. */
+interface Fixture extends AsyncDisposable {
+  faults: FaultServer;
+  sink: FaultSink;
+  sql: postgres.Sql;
+  tag: string;
+  a: string;
+  b: string;
+  h: string;
+  ids: string[];
+  /** Page names on the fault server. */
+  pages: { a: string; b: string; h: string };
+}
+
+async function fixture(): Promise<Fixture> {
+  const tag = crypto.randomUUID().slice(0, 8);
+  const faults = await startFaultServer();
+  const sink = startFaultSink();
+  const sql = sqlClient();
+  const db = await serviceDb();
+  const pages = { a: `a-${tag}`, b: `b-${tag}`, h: `h-${tag}` };
+  faults.setPage(pages.a, ["Stay up to 90 days", "Passport valid for 3 months"]);
+  faults.setPage(pages.b, ["Be kind", "No spam"]);
+  faults.setPage(pages.h, ["Fees are paid online"]);
+  const { data, error } = await db.from("sources").insert([
+    { name: `infra A ${tag}`, url: faults.pageUrl(pages.a) },
+    { name: `infra B ${tag}`, url: faults.pageUrl(pages.b) },
+    { name: `infra H ${tag}`, url: faults.pageUrl(pages.h) },
+  ]).select("id");
+  assert.equal(error, null, error?.message);
+  const [a, b, h] = data!.map((r) => r.id as string) as [string, string, string];
+  const { error: subError } = await db.from("subscriptions").insert([
+    { source_id: a, channel: "webhook", target: `${sink.url}/hook` },
+    { source_id: h, channel: "webhook", target: `${sink.url}/hook` },
+  ]);
+  assert.equal(subError, null, subError?.message);
+  const ids = [a, b, h];
+  return {
+    faults,
+    sink,
+    sql,
+    tag,
+    a,
+    b,
+    h,
+    ids,
+    pages,
+    async [Symbol.asyncDispose]() {
+      // Never leave a run of ours running (a failed assertion may have left one).
+      await sql`update public.job_runs set status = 'failed', completed_at = now(),
+          errors = errors || '["left running by a failed reliability test; closed by its cleanup"]'
+        where status = 'running' and options->'source_ids' ?| ${ids}::text[]`
+        .catch(() => {});
+      await db.from("sources").delete().in("id", ids); // cascades to subscriptions and alerts
+      await sql.end();
+      await sink.close();
+      await faults.close();
+    },
+  };
+}
+
+/** A run over the fixture's sources, started async once the job is idle; waits for its end. */
+async function runToEnd(fx: Fixture) {
+  const runId = await startRunAsync(fx.sql, { source_ids: fx.ids, force: true });
+  return await waitRun(runId, 60_000);
+}
+
+/** The lines of the function workers' logs that mention a run. */
+async function workerLog(runId: string): Promise<string[]> {
+  const lines: string[] = [];
+  for await (const entry of Deno.readDir(LOG_DIR)) {
+    if (!/^functions(-\d+)?\.log$/.test(entry.name)) continue;
+    const text = await Deno.readTextFile(`${LOG_DIR}/${entry.name}`);
+    lines.push(...text.split("\n").filter((l) => l.includes(runId)));
+  }
+  return lines;
+}
+
+/** Ends every lease of a run's claimed items, as if JOB_LEASE_MS had passed. */
+async function expireLeases(sql: postgres.Sql, runId: string): Promise<number> {
+  const rows = await sql`update public.job_run_sources set lease_until = now() - interval '1 second'
+    where run_id = ${runId} and status = 'claimed' returning source_id`;
+  return rows.length;
+}
+
+/** Policy changes of a source. */
+async function changesOf(sql: postgres.Sql, sourceId: string): Promise<string[]> {
+  const rows = await sql`select id from public.policy_changes where source_id = ${sourceId}`;
+  return rows.map((r) => r.id as string);
+}
+
+/** No run of the job is running, and every service of the stack is up. */
+async function assertSettled(fx: Fixture): Promise<void> {
+  const running = await fx.sql`select id from public.job_runs
+    where status = 'running' and options->'source_ids' ?| ${fx.ids}::text[]`;
+  assert.equal(running.length, 0, `runs of ours left running: ${running.map((r) => r.id)}`);
+  const { code, output } = await stackStart();
+  assert.equal(code, 0, output);
+}
+
+/** Baseline run, then A's page changes and H is held at its next fetch. */
+async function baselineThenChange(fx: Fixture) {
+  const baseline = await runToEnd(fx);
+  assert.equal(baseline.status, "succeeded", JSON.stringify(baseline.errors));
+  fx.faults.setPage(fx.pages.a, ["Stay up to 60 days", "Passport valid for 3 months"]);
+  return fx.faults.hold(fx.pages.h);
+}
+
+/**
+ * Starts the run whose invocation will die: async POST, then waits until H's fetch is in
+ * flight and A's change is recorded (snapshot + policy change, before any alert).
+ */
+async function runUntilChangeRecorded(fx: Fixture, gate: { arrived: Promise<void> }) {
+  const runId = await startRunAsync(fx.sql, { source_ids: fx.ids, force: true });
+  await gate.arrived;
+  const [change] = await eventually("A's change to be recorded", async () => {
+    const ids = await changesOf(fx.sql, fx.a);
+    return ids.length > 0 ? ids : undefined;
+  });
+  const [alerts] = await fx.sql`select count(*)::int as n from public.alerts
+    where policy_change_id = ${change!}`;
+  assert.equal(alerts!.n, 0, "no alert was queued yet: the batch is still fetching H");
+  return { runId, changeId: change! };
+}
+
+/** The run ended with A's change delivered exactly once, and nothing else changed. */
+async function assertDeliveredOnce(fx: Fixture, runId: string, changeId: string) {
+  const run = await getRun(runId);
+  assert.ok(run, "the run exists");
+  assert.equal(run.status, "succeeded", JSON.stringify(run.errors));
+  assert.equal(run.sources_processed, 3);
+  assert.equal(run.changes_detected, 1);
+  assert.deepEqual(await changesOf(fx.sql, fx.a), [changeId], "one change, none lost or doubled");
+  assert.deepEqual(await changesOf(fx.sql, fx.h), [], "H did not change");
+  const deliveries = fx.sink.deliveriesOf(changeId);
+  assert.equal(deliveries.length, 1, "A's change reached the sink exactly once");
+  const alerts = await fx.sql`select a.id, a.status from public.alerts a
+    join public.subscriptions s on s.id = a.subscription_id
+    where a.policy_change_id = ${changeId} and s.source_id = ${fx.a}`;
+  assert.equal(alerts.length, 1, "one outbox row for the subscription");
+  assert.equal(alerts[0]!.status, "sent");
+  assert.equal(deliveries[0]!.alertId, alerts[0]!.id);
+}
+
+Deno.test("PostgREST killed mid-run and restarted: the run is finished by the next POST, no change lost", async () => {
+  await using fx = await fixture();
+  const gate = await baselineThenChange(fx);
+  const { runId, changeId } = await runUntilChangeRecorded(fx, gate);
+
+  const postgrest = await servicePid("postgrest");
+  await killAndWait(postgrest);
+  gate.release();
+  // The invocation meets the dead API when it writes its batch, and stops.
+  await eventually("the invocation to give up", async () => {
+    const lines = await workerLog(runId);
+    return lines.some((l) => l.includes("invocation stopped on run")) ? true : undefined;
+  }, 30_000);
+  const restarted = await stackStart();
+  assert.equal(restarted.code, 0, restarted.output);
+  assert.notEqual(await servicePid("postgrest"), postgrest, "stack:start restarted PostgREST");
+
+  const stalled = await getRun(runId);
+  assert.equal(stalled?.status, "running", "the run waits for its items' leases");
+  assert.equal(await expireLeases(fx.sql, runId), 3, "the dead invocation held all three items");
+  // What a user does: POST again. The run in progress answers 409 and is resumed.
+  const again = await postRun({ source_ids: fx.ids, force: true });
+  assert.equal(again.status, 409, JSON.stringify(again.body));
+  assert.equal(again.body.error.code, "run_in_progress");
+  await waitRun(runId, 60_000);
+  await assertDeliveredOnce(fx, runId, changeId);
+  await assertSettled(fx);
+});
+
+Deno.test("function workers killed (SIGKILL) mid-run: the next POST resumes the run after its lease, no change lost or alert doubled", async () => {
+  await using fx = await fixture();
+  const gate = await baselineThenChange(fx);
+  const { runId, changeId } = await runUntilChangeRecorded(fx, gate);
+
+  const workers = await functionWorkerPids();
+  for (const pid of workers.values()) await killAndWait(pid);
+  gate.release();
+  const restarted = await stackStart();
+  assert.equal(restarted.code, 0, restarted.output);
+  for (const [service, pid] of workers) {
+    const now = await servicePid(service);
+    assert.notEqual(now, pid, `${service} was restarted`);
+    assert.ok(processAlive(now), `${service} is up`);
+  }
+
+  // Before the lease ends nothing may take the items: a POST gets 409 and resumes nothing.
+  const early = await postRun({ source_ids: fx.ids, force: true });
+  assert.equal(early.status, 409, JSON.stringify(early.body));
+  assert.equal((await getRun(runId))?.status, "running");
+  assert.equal(fx.sink.deliveriesOf(changeId).length, 0);
+
+  assert.equal(await expireLeases(fx.sql, runId), 3, "the dead invocation held all three items");
+  const again = await postRun({ source_ids: fx.ids, force: true });
+  assert.equal(again.status, 409, JSON.stringify(again.body));
+  await waitRun(runId, 60_000);
+  await assertDeliveredOnce(fx, runId, changeId);
+  // The next night works as usual.
+  await waitIdle(fx.sql);
+  const next = await runToEnd(fx);
+  assert.equal(next.status, "succeeded", JSON.stringify(next.errors));
+  assert.equal(next.changes_detected, 0);
+  assert.equal(fx.sink.deliveriesOf(changeId).length, 1, "no alert sent twice");
+  await assertSettled(fx);
+});
+
+Deno.test({
+  // BUG (shared/jobs/service.ts resumeIfStalled, supabase/migrations/*_schedule.sql): a run
+  // whose invocation died is only resumed when someone POSTs after its leases expired. The
+  // only caller on a schedule is pg_cron, once a night: the run stays `running` until the
+  // next night, whose POST gets 409 (it resumes yesterday's run; that night's run never
+  // starts). Nothing (an hourly watchdog, the run's deadline) picks a stalled run up
+  // earlier. Expected: once the leases expired the run is finished without a user's call.
+  ignore: true,
+  name:
+    "function workers killed mid-run: the run is finished without another call once its leases expire",
+  async fn() {
+    await using fx = await fixture();
+    const gate = await baselineThenChange(fx);
+    const { runId, changeId } = await runUntilChangeRecorded(fx, gate);
+    for (const pid of (await functionWorkerPids()).values()) await killAndWait(pid);
+    gate.release();
+    assert.equal((await stackStart()).code, 0);
+    await expireLeases(fx.sql, runId);
+    await waitRun(runId, 30_000);
+    await assertDeliveredOnce(fx, runId, changeId);
+    await assertSettled(fx);
+  },
+});
+
+Deno.test("Postgres restarted between runs: the next run works and alerts once", async () => {
+  await using fx = await fixture();
+  const baseline = await runToEnd(fx);
+  assert.equal(baseline.status, "succeeded", JSON.stringify(baseline.errors));
+
+  const [dir] = await fx.sql`show data_directory`;
+  const dataDir = dir!.data_directory as string;
+  const pgCtl = [
+    `${PG_BIN}/pg_ctl`,
+    "-D",
+    dataDir,
+    "-l",
+    `${LOG_DIR}/postgres.log`,
+    "-m",
+    "fast",
+    "-w",
+    "-t",
+    "60",
+    "restart",
+  ];
+  const [cmd, ...args] = Deno.uid() === 0 ? ["runuser", "-u", "postgres", "--", ...pgCtl] : pgCtl;
+  const restart = await new Deno.Command(cmd!, { args, stdout: "piped", stderr: "piped" }).output();
+  assert.ok(restart.success, new TextDecoder().decode(restart.stderr));
+
+  // PostgREST reconnects by itself; the function's health check tells when the API is back.
+  await eventually("the API to reach the database again", async () => {
+    const res = await fetch(`${SUPABASE_URL}/functions/v1/api/health`).catch(() => null);
+    await res?.body?.cancel();
+    return res?.status === 200 ? true : undefined;
+  }, 60_000);
+  fx.faults.setPage(fx.pages.a, ["Stay up to 30 days", "Passport valid for 3 months"]);
+  const run = await runToEnd(fx);
+  assert.equal(run.status, "succeeded", JSON.stringify(run.errors));
+  assert.equal(run.changes_detected, 1);
+  const [changeId] = await changesOf(fx.sql, fx.a);
+  assert.ok(changeId);
+  assert.equal(fx.sink.deliveriesOf(changeId).length, 1);
+  const [job] = await fx.sql`select active from cron.job where jobname = 'daily-fetch'`;
+  assert.equal(job?.active, true, "the nightly schedule survived the restart");
+  await assertSettled(fx);
+});
+
+Deno.test("webhook receiver down during a run: the change is recorded, the alert fails, and the next run's retry delivers it once", async () => {
+  await using fx = await fixture();
+  const baseline = await runToEnd(fx);
+  assert.equal(baseline.status, "succeeded", JSON.stringify(baseline.errors));
+  fx.faults.setPage(fx.pages.a, ["Stay up to 45 days", "Passport valid for 3 months"]);
+  await fx.sink.down();
+
+  const failed = await runToEnd(fx);
+  assert.equal(failed.changes_detected, 1, "the change is recorded though nobody could be told");
+  const [changeId] = await changesOf(fx.sql, fx.a);
+  assert.ok(changeId);
+  assert.equal(failed.status, "partial", JSON.stringify(failed.errors));
+  const source = failed.sources.find((s) => s.source_id === fx.a);
+  assert.equal(source?.status, "failed");
+  assert.equal(source?.error_class, "alert");
+  assert.match(
+    failed.errors.join("\n"),
+    new RegExp(`source ${fx.a} \\(infra A ${fx.tag}\\): alert: .*1 of \\d+ alerts not delivered`),
+  );
+  const [alert] = await fx.sql`select a.id, a.status, a.attempts, a.error,
+      a.next_attempt_at > now() as later
+    from public.alerts a join public.subscriptions s on s.id = a.subscription_id
+    where a.policy_change_id = ${changeId} and s.source_id = ${fx.a}`;
+  assert.equal(alert?.status, "failed");
+  assert.equal(alert?.attempts, 1);
+  assert.equal(alert?.later, true, "retried after ALERT_BACKOFF_BASE_MS, not at once");
+  assert.ok(
+    alert?.error?.startsWith(`Cannot deliver alert ${alert.id} by webhook: ${fx.sink.url}: `),
+    alert?.error,
+  );
+
+  fx.sink.up();
+  // The backoff (60 s by default) is over:
+  await fx.sql`update public.alerts set next_attempt_at = now() where id = ${alert!.id}`;
+  const retried = await runToEnd(fx);
+  assert.equal(retried.status, "succeeded", JSON.stringify(retried.errors));
+  assert.equal(retried.changes_detected, 0);
+  const deliveries = fx.sink.deliveriesOf(changeId);
+  assert.equal(deliveries.length, 1, "delivered exactly once");
+  assert.equal(deliveries[0]!.alertId, alert!.id);
+  const [after] = await fx.sql`select status, attempts from public.alerts where id = ${alert!.id}`;
+  assert.deepEqual({ ...after }, { status: "sent", attempts: 2 });
+  assert.deepEqual(await changesOf(fx.sql, fx.a), [changeId], "no change lost or doubled");
+  await assertSettled(fx);
+});
+
+Deno.test({
+  // BUG (shared/alerts/http_delivery.ts:71): a delivery whose fetch throws keeps only the
+  // outer error's message, and Deno's is always "fetch failed" (the reason is in its
+  // cause chain): alerts.error reads "Cannot deliver alert … by webhook: http://host:
+  // fetch failed" whether the receiver refused the connection, its name did not resolve
+  // or its certificate was bad. Expected: the reason, as the pipeline's
+  // classifyFetchError() reads it from the causes.
+  ignore: true,
+  name: "an alert whose receiver is down says why: connection refused",
+  async fn() {
+    const sink = startFaultSink();
+    await sink.down(); // nothing listens on its port now
+    const result = await sendDelivery(
+      { url: `${sink.url}/hook`, headers: { "content-type": "application/json" }, body: "{}" },
+      { fetch: (input, init) => fetch(input, init), timeoutMs: 5_000, now: new Date() },
+    );
+    assert.equal(result.ok, false);
+    assert.match(result.error ?? "", /refused/i);
+  },
+});
