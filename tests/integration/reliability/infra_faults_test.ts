@@ -117,6 +117,23 @@ async function expireLeases(sql: postgres.Sql, runId: string): Promise<number> {
   return rows.length;
 }
 
+/** Runs the daily-fetch cron job's command now; resolves to the HTTP status pg_net stored. */
+async function cronResponse(sql: postgres.Sql): Promise<number> {
+  const [job] = await sql`select command from cron.job where jobname = 'daily-fetch'`;
+  assert.ok(job, "the daily-fetch cron job exists");
+  const [clock] = await sql<{ since: Date }[]>`select now() as since`;
+  await sql.unsafe(job.command);
+  const [dispatch] = await sql`select request_id from private.cron_dispatches
+    where job_name = 'daily-fetch' and dispatched_at >= ${clock!.since}
+    order by dispatched_at desc limit 1`;
+  assert.ok(dispatch, "the command queued a request");
+  return await eventually("pg_net to store the cron request's response", async () => {
+    const [r] = await sql`select status_code from net._http_response
+      where id = ${dispatch.request_id}`;
+    return r ? r.status_code as number : undefined;
+  }, 30_000);
+}
+
 /** Policy changes of a source. */
 async function changesOf(sql: postgres.Sql, sourceId: string): Promise<string[]> {
   const rows = await sql`select id from public.policy_changes where source_id = ${sourceId}`;
@@ -205,7 +222,7 @@ Deno.test("PostgREST killed mid-run and restarted: the run is finished by the ne
   await assertSettled(fx);
 });
 
-Deno.test("function workers killed (SIGKILL) mid-run: the next POST resumes the run after its lease, no change lost or alert doubled", async () => {
+Deno.test("function workers killed (SIGKILL) mid-run: the next cron call resumes the run after its lease, no change lost or alert doubled", async () => {
   await using fx = await fixture();
   const gate = await baselineThenChange(fx);
   const { runId, changeId } = await runUntilChangeRecorded(fx, gate);
@@ -228,8 +245,9 @@ Deno.test("function workers killed (SIGKILL) mid-run: the next POST resumes the 
   assert.equal(fx.sink.deliveriesOf(changeId).length, 0);
 
   assert.equal(await expireLeases(fx.sql, runId), 3, "the dead invocation held all three items");
-  const again = await postRun({ source_ids: fx.ids, force: true });
-  assert.equal(again.status, 409, JSON.stringify(again.body));
+  // The next call on a schedule is the nightly cron command: refused (409, stored by
+  // pg_net), and the stalled run is resumed.
+  assert.equal(await cronResponse(fx.sql), 409);
   await waitRun(runId, 60_000);
   await assertDeliveredOnce(fx, runId, changeId);
   // The next night works as usual.
@@ -371,5 +389,29 @@ Deno.test({
     );
     assert.equal(result.ok, false);
     assert.match(result.error ?? "", /refused/i);
+  },
+});
+
+Deno.test({
+  // BUG (shared/jobs/service.ts resumeIfStalled; supabase/migrations/*_jobs.sql
+  // job_start_run): a run whose invocation died and whose sources were then deleted (their
+  // work items go with them) has no open item left, so resumeIfStalled finds nothing to
+  // resume and nothing finalises it: every start is refused with 409 until deadline_at
+  // (JOB_RUN_DEADLINE_MS, 2 h). Seen twice while this suite was written, left behind by a
+  // failed test's cleanup. Expected: a running run without open items is finalised.
+  ignore: true,
+  name: "a run whose sources were deleted after its invocation died does not block the job",
+  async fn() {
+    await using fx = await fixture();
+    const gate = await baselineThenChange(fx);
+    const { runId } = await runUntilChangeRecorded(fx, gate);
+    for (const pid of (await functionWorkerPids()).values()) await killAndWait(pid);
+    gate.release();
+    assert.equal((await stackStart()).code, 0);
+    const db = await serviceDb();
+    await db.from("sources").delete().in("id", fx.ids);
+    const answer = await postRun({ source_ids: fx.ids, force: true });
+    assert.equal(answer.status, 409, JSON.stringify(answer.body));
+    await waitRun(runId, 10_000);
   },
 });
