@@ -169,10 +169,28 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Runs `deno task stack:start` (restarts dead services); resolves to its exit code and output. */
+/**
+ * Runs `stack:start` (restarts dead services); resolves to its exit code and output. Runs
+ * `supabase/local/stack.ts start` as `deno task stack:start` does, but with this process's
+ * environment: `deno task` puts its own directories on PATH, which stack.ts folds into its
+ * restart hash, so mixing the two in one test process would restart every worker.
+ */
 export async function stackStart(): Promise<{ code: number; output: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "stack:start"],
+    args: ["run", "-A", `${REPO_ROOT}/supabase/local/stack.ts`, "start"],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, output: decode(out.stdout) + decode(out.stderr) };
+}
+
+/** `deno task <name>` in the repository; resolves to its exit code and output. */
+export async function denoTask(name: string): Promise<{ code: number; output: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", name],
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",

@@ -18,6 +18,7 @@ import { type FaultSink, startFaultSink } from "../../fixtures/fault_sink.ts";
 import { sendDelivery } from "../../../shared/alerts/http_delivery.ts";
 import { eventually, serviceDb, sqlClient, SUPABASE_URL } from "../_stack.ts";
 import {
+  denoTask,
   functionWorkerPids,
   getRun,
   killAndWait,
@@ -413,5 +414,24 @@ Deno.test({
     const answer = await postRun({ source_ids: fx.ids, force: true });
     assert.equal(answer.status, 409, JSON.stringify(answer.body));
     await waitRun(runId, 10_000);
+  },
+});
+
+Deno.test({
+  // BUG (supabase/local/stack.ts codeHash(): it hashes processEnv(), which holds PATH, HOME
+  // and DENO_DIR, not only the tuning variables): `deno task` puts its own directories on
+  // PATH, so `deno task stack:start` and `deno run -A supabase/local/stack.ts start` (what
+  // tools/test.ts and tests/integration/stack/stack_test.ts use) compute different hashes and
+  // each restarts every function worker ("code changed") after the other, killing the runs
+  // in flight. Expected: stack:start is idempotent whichever way it is called.
+  ignore: true,
+  name: "deno task stack:start after stack.ts start restarts nothing",
+  async fn() {
+    assert.equal((await stackStart()).code, 0);
+    const { code, output } = await denoTask("stack:start");
+    assert.equal(code, 0, output);
+    assert.doesNotMatch(output, /code changed/, output);
+    const again = await stackStart();
+    assert.doesNotMatch(again.output, /code changed/, again.output);
   },
 });
