@@ -68,7 +68,7 @@ export async function sendDelivery(
   } catch (error) {
     const message = controller.signal.aborted
       ? `timed out after ${options.timeoutMs} ms`
-      : scrubUrls(error instanceof Error ? error.message : String(error));
+      : scrubUrls(_describe(error));
     return { ok: false, permanent: false, retryAfterMs: null, error: `${where}: ${message}` };
   } finally {
     clearTimeout(timer);
@@ -107,4 +107,16 @@ async function _readExcerpt(response: Response): Promise<string> {
   }
   const oneLine = scrubUrls(text.replace(/\s+/g, " ").trim());
   return truncateText(oneLine, ERROR_BODY_CHARS, { marker: "…" }).text;
+}
+
+/** An error's message with its causes ("fetch failed" alone says nothing). */
+function _describe(error: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = error;
+  for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (message && !parts.includes(message)) parts.push(message);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ") || "unknown error";
 }

@@ -118,7 +118,17 @@ export function createJobService(deps: JobServiceDeps): JobService {
           .eq("run_id", runId).in("status", ["pending", "claimed"]),
       ]);
       if (held.error || open.error) return;
-      if ((held.count ?? 0) === 0 && (open.count ?? 0) > 0) {
+      if ((open.count ?? 0) === 0) {
+        // Its items vanished (sources deleted after its invocation died): finish it now.
+        // A run still being set up has total_items 0 and is left alone.
+        const run = await store.getRun(runId);
+        if (run && run.status === "running" && run.total_items > 0) {
+          logger.warn("Run {run_id} has no item left: finalising it", { run_id: runId });
+          await store.completeItems(runId, []);
+        }
+        return;
+      }
+      if ((held.count ?? 0) === 0) {
         logger.warn(
           "Run {run_id} is stalled ({open} items left, none held): resuming it",
           {

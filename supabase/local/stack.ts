@@ -353,7 +353,15 @@ async function codeHash(): Promise<string> {
     (await Deno.stat(`${REPO_ROOT}/deno.json`)).mtime?.toISOString() ?? "",
   );
   // Tuning variables passed to the function server: a change restarts it too.
-  parts.push(JSON.stringify(Object.entries(await processEnv()).sort()));
+  // (Only the tuning variables: PATH and HOME differ between `deno task` and `deno run`.)
+  parts.push(
+    JSON.stringify(
+      Object.entries(await processEnv()).filter(([k]) =>
+        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_)/.test(k)
+      )
+        .sort(),
+    ),
+  );
   const digest = await crypto.subtle.digest(
     "SHA-256",
     new TextEncoder().encode(parts.join("\n")),
