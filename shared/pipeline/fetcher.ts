@@ -180,7 +180,14 @@ async function _attempt(
       cause: error,
     });
   }
-  const headers = new Headers({ "user-agent": config.FETCH_USER_AGENT, accept: ACCEPT });
+  // identity: Deno's fetch would otherwise inflate gzip ahead of the reader, so a gzip bomb
+  // cost ~110 MB per fetch whatever the cap; a body encoded anyway is inflated here, one
+  // chunk at a time, inside the cap (_readCapped).
+  const headers = new Headers({
+    "user-agent": config.FETCH_USER_AGENT,
+    accept: ACCEPT,
+    "accept-encoding": "identity",
+  });
   const conditional = Boolean(request.etag || request.lastModified);
   if (request.etag) headers.set("if-none-match", request.etag);
   if (request.lastModified) headers.set("if-modified-since", request.lastModified);
@@ -307,7 +314,19 @@ async function _readCapped(
     );
   }
   if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
+  const encoding = (response.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  let stream: ReadableStream<Uint8Array> = response.body;
+  if (encoding === "gzip" || encoding === "x-gzip" || encoding === "deflate") {
+    const format = encoding === "deflate" ? "deflate" : "gzip";
+    stream = response.body.pipeThrough(
+      new DecompressionStream(format) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
+    );
+  } else if (encoding !== "identity" && encoding !== "") {
+    await _discard(response);
+    throw new PipelineError("unsupported_content", `content-encoding ${encoding} is not supported`);
+  }
+  const decoding = stream !== response.body;
+  const reader = stream.getReader();
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);
@@ -329,6 +348,16 @@ async function _readCapped(
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
+    if (decoding && !(error instanceof PipelineError) && !signal.aborted) {
+      // A body that does not inflate is the site's fault, not ours.
+      throw new PipelineError(
+        "parse",
+        `${encoding} body does not decode: ${_errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
     throw error;
   } finally {
     if (onAbort) signal.removeEventListener("abort", onAbort);
@@ -340,4 +369,8 @@ async function _readCapped(
     offset += chunk.byteLength;
   }
   return body;
+}
+
+function _errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -572,7 +572,7 @@ Deno.test({
   // -> ~210 MB; two at once: ~320 MB; four: ~550 MB, measured in a plain process). With
   // FETCH_GLOBAL_CONCURRENCY = 32 sources in flight, two bombs in one run exceed the
   // 256 MB budget of an edge function. See docs/reliability.md.
-  ignore: true,
+  ignore: false,
   name:
     "source fault: two gzip bombs in one run keep every function worker within its memory budget",
   async fn() {
