@@ -8,7 +8,7 @@ select has_table('public', 'sources', 'sources exists');
 select columns_are('public', 'job_runs', array[
   'id', 'job_name', 'trigger', 'status', 'started_at', 'completed_at', 'deadline_at', 'options',
   'total_items', 'sources_processed', 'sources_succeeded', 'sources_failed', 'sources_skipped',
-  'changes_detected', 'alerts_sent', 'errors'
+  'changes_detected', 'alerts_sent', 'errors', 'invocations'
 ]::name[], 'job_runs has the contract columns') ;
 
 -- sources

@@ -20,6 +20,8 @@ const deps = createJobDeps({
     FETCH_ALLOW_PRIVATE_NETWORKS: true,
     JOB_LEASE_MS: Number(leaseMs),
     JOB_BATCH_SIZE: Number(batch),
+    // Every page is on one host here: let the whole batch be in flight at once.
+    FETCH_PER_HOST_CONCURRENCY: 64,
   },
 });
 console.log("ready");

@@ -220,6 +220,7 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
   const ids = await createSources(site, 30, tag);
   const db = await serviceDb();
   const sql = sqlClient();
+  let runId: string | null = null;
   const { data: sub } = await db.from("subscriptions").insert({
     channel: "webhook",
     target: `${site.base}/hook`,
@@ -232,11 +233,12 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
       site.fast.add(i);
     }
     site.delayMs = 5_000; // the other pages hold the batch open: the kill lands mid-batch
+    const logger = captureLogger();
     const deps = createJobDeps({
       db,
       fetch,
       clock: () => new Date(),
-      logger: captureLogger(),
+      logger,
       config: config(),
     });
     await waitForNoRunningRun();
@@ -245,6 +247,7 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
       force: true,
       source_ids: ids,
     });
+    runId = started.run_id;
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -252,7 +255,7 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
         `${REPO_ROOT}/tests/integration/jobs/_invocation_worker.ts`,
         started.run_id,
         "doomed",
-        "3000",
+        "4000",
         "30",
       ],
       stdout: "null",
@@ -277,8 +280,8 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
       where run_id = ${started.run_id} and status = 'claimed'`;
     assert.equal(held!.n, 30, "the kill left every item claimed");
     assert.equal(site.deliveries.length, 0, "nothing was delivered before the kill");
-    // Another invocation: nothing to claim until the lease (3 s) expires; then all of it.
-    await new Promise((r) => setTimeout(r, 3_200));
+    // Another invocation: nothing to claim until the lease (4 s) expires; then all of it.
+    await new Promise((r) => setTimeout(r, 4_200));
     const result = await processDailyFetchRun({ ...deps, invocationId: "rescuer" }, started.run_id);
     assert.equal(result.status, "succeeded", JSON.stringify(result.errors));
     assert.equal(result.sources_processed, 30);
@@ -290,12 +293,18 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
     for (const d of site.deliveries) {
       perChange.set(d.changeId, (perChange.get(d.changeId) ?? 0) + 1);
     }
-    assert.equal(perChange.size, 10, "every change delivered");
+    const problems = logger.records.filter((r) => r.level !== "info" && r.level !== "debug")
+      .map((r) => r.text);
+    assert.equal(perChange.size, 10, `every change delivered; logged: ${problems.join(" | ")}`);
     assert.ok([...perChange.values()].every((n) => n === 1), "an alert was sent twice");
     const [again] = await sql`select count(*)::int as n from public.job_runs
       where id = ${started.run_id} and status = 'running'`;
     assert.equal(again!.n, 0);
   } finally {
+    // A failed assertion must not leave the run holding the job for the next tests.
+    if (runId) {
+      await sql`select public.job_fail_run(${runId}::uuid, 'test cleanup: run left running')`;
+    }
     if (sub) await db.from("subscriptions").delete().eq("id", sub.id);
     await sql.end();
     await dropSources(ids);

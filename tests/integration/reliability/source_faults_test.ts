@@ -270,7 +270,7 @@ const CASES: FaultCase[] = [
     batch: "errors",
     expected: {
       class: "parse",
-      detail: /^cannot decode the response body: deflate decompression error/,
+      detail: /^gzip body does not decode: /,
     },
   },
   {
