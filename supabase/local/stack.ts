@@ -471,8 +471,9 @@ export async function processEnv(): Promise<Record<string, string>> {
     SUPABASE_JWT_SECRET: JWT_SECRET,
     STACK_DIR: STATE_DIR,
     PORT: String(PORTS.functions),
-    // The local stack fetches the demo site and test fixtures on loopback.
-    FETCH_ALLOW_PRIVATE_NETWORKS: "true",
+    // The local stack fetches the demo site and test fixtures on loopback (127.0.0.0/8)
+    // and nothing else private: a redirect to 10.x or link-local stays blocked here too.
+    FETCH_ALLOW_LOOPBACK: "true",
     EMAIL_API_URL: `${DEMO_URL}/sink/email`,
     EMAIL_API_KEY: "local-email-key",
     LOG_FORMAT: "json",

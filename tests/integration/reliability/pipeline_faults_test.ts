@@ -58,10 +58,10 @@ Deno.test("fetchDocument() refuses a redirect to a private address without conne
   assert.deepEqual(urls, [faults.url("redirect_to_private")], "only the loopback hop was fetched");
 });
 
-Deno.test("the local stack's address policy allows private networks but never cloud metadata", async () => {
+Deno.test("FETCH_ALLOW_PRIVATE_NETWORKS allows private networks but never cloud metadata", async () => {
   const stack = { allowLoopback: false, allowPrivateNetworks: true };
-  // What FETCH_ALLOW_PRIVATE_NETWORKS=true (supabase/local/stack.ts) lets through: a
-  // redirect to 10.0.0.1 would be followed, so the API suite never plays it.
+  // What FETCH_ALLOW_PRIVATE_NETWORKS=true lets through: a redirect to 10.0.0.1 would be
+  // followed. (The local stack sets only FETCH_ALLOW_LOOPBACK, which refuses it.)
   assert.deepEqual(await checkUrl(new URL(PRIVATE_URL), { policy: stack }), ["10.0.0.1"]);
   for (
     const url of [
