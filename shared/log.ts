@@ -66,6 +66,11 @@ function _redactUrl(
   }`;
 }
 
+/** {@link redact} for one string: error messages stored in the database or returned by the API. */
+export function redactText(text: string): string {
+  return redact(text) as string;
+}
+
 /** Wraps a logger so every message and property is passed through {@link redact}. */
 export function redactingLogger(inner: Logger): Logger {
   const wrap = (level: keyof Logger) => (message: string, properties?: Record<string, unknown>) =>

@@ -8,6 +8,7 @@
  */
 import pLimit from "p-limit";
 import type { AlertOutcome, OperationalEvent } from "../alerts/types.ts";
+import { redactText } from "../log.ts";
 import { failureBookkeeping } from "../pipeline/bookkeeping.ts";
 import type { PipelineResult, SourceBookkeeping } from "../pipeline/types.ts";
 import type { Clock, Logger, PolicyChange, Source } from "../types.ts";
@@ -508,6 +509,9 @@ async function _finishItem(
     errorClass = "alert";
     errorMessage = `Cannot alert subscribers of change ${changeId}: ${alertError}`;
   }
+
+  // Stored in job_run_sources / job_runs.errors and returned by the API: no URL secrets.
+  if (errorMessage !== null) errorMessage = redactText(errorMessage);
 
   const props = {
     source_id: source.id,

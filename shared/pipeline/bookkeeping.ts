@@ -2,6 +2,7 @@
  * Source bookkeeping patches: what a success or a failure changes on the source row.
  * @module
  */
+import { redactText } from "../log.ts";
 import type { ErrorClass, Source } from "../types.ts";
 import type { SourceBookkeeping } from "./types.ts";
 
@@ -46,8 +47,13 @@ export function failureBookkeeping(
   return {
     id: source.id,
     last_checked_at: at.toISOString(),
-    last_error: message.length > 2000 ? `${message.slice(0, 1999)}…` : message,
+    // Stored and shown by the API: no token from a source URL's query may reach it.
+    last_error: _clip(redactText(message)),
     last_error_class: errorClass,
     consecutive_failures: (source.consecutive_failures ?? 0) + 1,
   };
+}
+
+function _clip(message: string): string {
+  return message.length > 2000 ? `${message.slice(0, 1999)}…` : message;
 }
