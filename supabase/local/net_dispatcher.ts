@@ -8,6 +8,7 @@
  * @module
  */
 import postgres from "postgres";
+import { redactText } from "../../shared/log.ts";
 import { DB_URL } from "./ports.ts";
 
 const BATCH = 50;
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
             msg: "net request",
             id: r.id,
             method: req.method,
-            url: req.url,
+            url: redactText(req.url),
             status: r.status_code,
             error: r.error_msg,
           }));
