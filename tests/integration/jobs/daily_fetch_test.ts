@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { signHs256 } from "../../../shared/auth/keys.ts";
 import { readKeys } from "../../../supabase/local/keys.ts";
+import { JOB_RESULT_FIELDS } from "../../fixtures/contract.ts";
 import { importJWK, SignJWT } from "jose";
 import {
   eventually,
@@ -145,22 +146,7 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
         const res = await post(service, { source_ids: ids, force: true });
         assert.equal(res.status, 200, JSON.stringify(res.body));
         const r = res.body;
-        for (
-          const k of [
-            "run_id",
-            "status",
-            "trigger",
-            "started_at",
-            "completed_at",
-            "sources_processed",
-            "sources_succeeded",
-            "sources_failed",
-            "sources_skipped",
-            "changes_detected",
-            "alerts_sent",
-            "errors",
-          ]
-        ) assert.ok(k in r, `JobResult has ${k}`);
+        for (const k of JOB_RESULT_FIELDS) assert.ok(k in r, `JobResult has ${k}`);
         assert.equal(r.status, "succeeded", JSON.stringify(r.errors));
         assert.equal(r.trigger, "manual");
         assert.equal(r.sources_processed, 2);

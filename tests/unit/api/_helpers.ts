@@ -220,18 +220,4 @@ export async function errorBody(res: Response) {
   return body.error;
 }
 
-/** The contract fields of a JobResult, in order. */
-export const JOB_RESULT_FIELDS = [
-  "run_id",
-  "status",
-  "trigger",
-  "started_at",
-  "completed_at",
-  "sources_processed",
-  "sources_succeeded",
-  "sources_failed",
-  "sources_skipped",
-  "changes_detected",
-  "alerts_sent",
-  "errors",
-] as const;
+export { JOB_RESULT_FIELDS } from "../../fixtures/contract.ts";

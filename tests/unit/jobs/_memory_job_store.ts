@@ -18,6 +18,7 @@ import type {
 import type { RunSourceOutcome, RunTrigger } from "../../../shared/jobs/types.ts";
 import type { SourceBookkeeping } from "../../../shared/pipeline/types.ts";
 import type { Clock, PolicyChange, Source } from "../../../shared/types.ts";
+import { NEW_SOURCE_DEFAULTS } from "../../fixtures/contract.ts";
 
 /** A row of the in-memory `job_run_sources` table. */
 export interface MemoryItem {
@@ -60,18 +61,7 @@ export function makeSource(overrides: Partial<Source> & { id: string }): Source 
   return {
     name: `Source ${overrides.id}`,
     url: `https://rules.example/${overrides.id}`,
-    active: true,
-    check_frequency: "daily",
-    css_selector: null,
-    ignore_patterns: [],
-    etag: null,
-    last_modified: null,
-    last_hash: null,
-    last_snapshot_id: null,
-    last_checked_at: null,
-    last_success_at: null,
-    consecutive_failures: 0,
-    failing_alerted: false,
+    ...NEW_SOURCE_DEFAULTS,
     ...overrides,
   };
 }

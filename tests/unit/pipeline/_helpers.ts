@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import type { PipelineConfig } from "../../../shared/pipeline/pipeline.ts";
 import type { SleepFn } from "../../../shared/pipeline/sleep.ts";
 import type { FetchFn, Source } from "../../../shared/types.ts";
+import { NEW_SOURCE_DEFAULTS } from "../../fixtures/contract.ts";
 
 /** Defaults, with loopback allowed (the fixture site is on 127.0.0.1). */
 export function testConfig(overrides: Partial<PipelineConfig> = {}): PipelineConfig {
@@ -44,18 +45,7 @@ export function newSource(url: string, overrides: Partial<Source> = {}): Source 
     id: crypto.randomUUID(),
     name: `Test source ${_n}`,
     url,
-    active: true,
-    check_frequency: "daily",
-    css_selector: null,
-    ignore_patterns: [],
-    etag: null,
-    last_modified: null,
-    last_hash: null,
-    last_snapshot_id: null,
-    last_checked_at: null,
-    last_success_at: null,
-    consecutive_failures: 0,
-    failing_alerted: false,
+    ...NEW_SOURCE_DEFAULTS,
     ...overrides,
   };
 }

@@ -1,32 +1,9 @@
 import assert from "node:assert/strict";
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
 import { extractHtmlText } from "../../../shared/pipeline/html_extractor.ts";
+import { EXTRACTOR_TEST_PAGE } from "./_html_pages.ts";
 
-const PAGE = `<!doctype html><html><head><title>T</title><style>p{color:red}</style>
-<script>var secret = "tracking";</script></head><body>
-<header><a href="/">Home</a><div>Site banner</div></header>
-<nav><ul><li>Menu item</li></ul></nav>
-<div class="cookie-banner">Accept cookies</div>
-<main>
-  <h1>Skilled  worker   visa</h1>
-  <p>You must have a <a href="/jobs?session=abc123">job offer</a>.<br>From an approved employer.</p>
-  <h2>Fees</h2>
-  <ul><li>Up to 3 years: £719</li><li>More than 3 years: £1,420</li></ul>
-  <ol><li>Apply</li><li>Wait</li></ol>
-  <table><caption>Surcharge</caption><tr><th>Who</th><th>Amount</th></tr><tr><td>Adult</td><td>£1,035</td></tr></table>
-  <dl><dt>Dependant</dt><dd>A partner or child</dd></dl>
-  <div class="ad-slot" id="ad-83f2">Advertisement 83f2</div>
-  <ins class="adsbygoogle">ad</ins>
-  <aside>Related links</aside>
-  <iframe src="https://ads.example/frame"></iframe>
-  <noscript>Enable JavaScript</noscript>
-  <form><label>Search</label><input name="q"><button>Go</button></form>
-  <img src="/chart.png?v=123" alt="chart">
-  <p hidden>Hidden text</p>
-  <script>document.write("late")</script>
-</main>
-<footer>© 2026 · Page generated 2026-11-28 14:03:27</footer>
-</body></html>`;
+const PAGE = EXTRACTOR_TEST_PAGE;
 
 Deno.test("extractHtmlText() keeps the main content and drops scripts, styles, chrome, forms and adverts", () => {
   const text = extractHtmlText(PAGE);
