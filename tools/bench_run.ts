@@ -11,10 +11,17 @@
 import postgres from "postgres";
 import { start } from "../supabase/local/stack.ts";
 import { readKeys } from "../supabase/local/keys.ts";
-import { DB_URL, LOG_DIR, REPO_ROOT, STATE_DIR, SUPABASE_URL } from "../supabase/local/ports.ts";
+import {
+  DB_URL,
+  LOG_DIR,
+  PORTS,
+  REPO_ROOT,
+  STATE_DIR,
+  SUPABASE_URL,
+} from "../supabase/local/ports.ts";
 import { HOSTS } from "./bench_site.ts";
 
-const SITE_PORT = 54350;
+const SITE_PORT = PORTS.benchSite;
 const LATENCY_MS = 100;
 const TICK = 100; // clock ticks per second (USER_HZ)
 

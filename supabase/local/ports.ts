@@ -13,14 +13,25 @@ export const STATE_DIR = Deno.env.get("STACK_DIR") ?? `${REPO_ROOT}/.stack`;
 /** Folder of the log files of every stack process. */
 export const LOG_DIR = `${STATE_DIR}/logs`;
 
+/**
+ * Added to every port below (`STACK_PORT_OFFSET`, default 0), so that several checkouts on one
+ * machine can each run a stack of their own. The contract ports are those of offset 0.
+ */
+export const PORT_OFFSET = Number(Deno.env.get("STACK_PORT_OFFSET") ?? "0");
+if (!Number.isInteger(PORT_OFFSET) || PORT_OFFSET < 0 || PORT_OFFSET > 5000) {
+  throw new Error(`Cannot use STACK_PORT_OFFSET: not a whole number from 0 to 5000`);
+}
+
 /** Ports of the stack's processes (the first two are Supabase's local defaults). */
 export const PORTS = {
-  gateway: 54321,
-  postgres: 54322,
-  postgrest: 54331,
-  functions: 54332,
-  functions2: 54333,
-  demo: 54340,
+  gateway: 54321 + PORT_OFFSET,
+  postgres: 54322 + PORT_OFFSET,
+  postgrest: 54331 + PORT_OFFSET,
+  functions: 54332 + PORT_OFFSET,
+  functions2: 54333 + PORT_OFFSET,
+  demo: 54340 + PORT_OFFSET,
+  /** The bench's fixture site (tools/bench_site.ts). */
+  benchSite: 54350 + PORT_OFFSET,
 } as const;
 
 /** Supabase's local default JWT secret. */

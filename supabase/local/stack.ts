@@ -14,6 +14,7 @@ import {
   DEMO_URL,
   JWT_SECRET,
   LOG_DIR,
+  PORT_OFFSET,
   PORTS,
   REPO_ROOT,
   STATE_DIR,
@@ -239,7 +240,15 @@ async function startPostgres(): Promise<string> {
 }
 
 async function psqlFile(file: string): Promise<void> {
-  await run("psql", [DB_URL, "-v", "ON_ERROR_STOP=1", "-q", "-f", file], {
+  let path = file;
+  if (PORT_OFFSET !== 0) {
+    // The seed names the demo site at its contract port; point it at this stack's.
+    path = await Deno.makeTempFile({ suffix: ".sql" });
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(path, text.replaceAll("127.0.0.1:54340", `127.0.0.1:${PORTS.demo}`));
+    await Deno.chmod(path, 0o644);
+  }
+  await run("psql", [DB_URL, "-v", "ON_ERROR_STOP=1", "-q", "-f", path], {
     env: { PGOPTIONS: "--client-min-messages=warning" },
     quiet: true,
   });
@@ -253,7 +262,8 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
     "db",
     "push",
     "--db-url",
-    DB_URL,
+    // The CLI skips TLS by itself only for its own local port (54322); say it for any port.
+    `${DB_URL}?sslmode=disable`,
     // Migrations merged from parallel branches can carry earlier timestamps than the last
     // applied one; apply them too instead of refusing.
     "--include-all",
@@ -470,6 +480,7 @@ export async function processEnv(): Promise<Record<string, string>> {
     SUPABASE_DB_URL: DB_URL,
     SUPABASE_JWT_SECRET: JWT_SECRET,
     STACK_DIR: STATE_DIR,
+    STACK_PORT_OFFSET: String(PORT_OFFSET),
     PORT: String(PORTS.functions),
     // The local stack fetches the demo site and test fixtures on loopback (127.0.0.0/8)
     // and nothing else private: a redirect to 10.x or link-local stays blocked here too.

@@ -122,7 +122,7 @@ function curl(o: {
 function pyRaw(head: string, body: string): string {
   return `python3 -c ${
     sq(
-      `import os,socket;s=socket.create_connection(("127.0.0.1",54321));` +
+      `import os,socket;s=socket.create_connection(("127.0.0.1",${PORTS.gateway}));` +
         `s.sendall(("${head}").encode()+${body});print(s.recv(65536).decode())`,
     )
   }`;

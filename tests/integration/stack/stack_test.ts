@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "../../../supabase/local/ports.ts";
+import { PORTS, REPO_ROOT } from "../../../supabase/local/ports.ts";
 import {
   anonDb,
   DEMO_URL,
@@ -49,12 +49,15 @@ Deno.test("stack:env prints the five contract variables", async () => {
   const { code, out } = await runStack("env");
   assert.equal(code, 0);
   const keys = await stackKeys();
-  assert.match(out, /^SUPABASE_URL=http:\/\/127\.0\.0\.1:54321$/m);
+  // The contract ports (54321, 54322) at the default STACK_PORT_OFFSET of 0.
+  assert.ok(
+    out.includes(`\nSUPABASE_URL=http://127.0.0.1:${PORTS.gateway}\n`) ||
+      out.startsWith(`SUPABASE_URL=http://127.0.0.1:${PORTS.gateway}\n`),
+  );
   assert.ok(out.includes(`SUPABASE_ANON_KEY=${keys.anonKey}\n`));
   assert.ok(out.includes(`SUPABASE_SERVICE_ROLE_KEY=${keys.serviceRoleKey}\n`));
-  assert.match(
-    out,
-    /^SUPABASE_DB_URL=postgresql:\/\/postgres@127\.0\.0\.1:54322\/postgres$/m,
+  assert.ok(
+    out.includes(`SUPABASE_DB_URL=postgresql://postgres@127.0.0.1:${PORTS.postgres}/postgres\n`),
   );
   assert.match(
     out,
