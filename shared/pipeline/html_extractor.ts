@@ -32,7 +32,7 @@ import {
   NEVER_TEXT_TAGS,
   OVERLAY_ROLES,
 } from "./html_rules.ts";
-import { extractHtmlTextStreaming } from "./html_stream_extractor.ts";
+import { extractHtmlTextStreaming, MAX_HTML_DEPTH, nestsTooDeep } from "./html_stream_extractor.ts";
 
 /** Options of {@link extractHtmlText}. */
 export interface HtmlExtractOptions {
@@ -185,7 +185,17 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
  */
 export function extractHtmlText(html: string, options: HtmlExtractOptions = {}): string {
   const selector = options.selector?.trim() || null;
-  if (selector) return extractHtmlTextWithCheerio(html, { selector });
+  if (selector) {
+    // parse5's scope checks are quadratic in the nesting depth, and html-to-text recurses:
+    // a page nested past the limit browsers keep is refused before it reaches them.
+    if (nestsTooDeep(html)) {
+      throw new PipelineError(
+        "parse",
+        `the page nests elements more than ${MAX_HTML_DEPTH} deep: its CSS selector cannot be applied`,
+      );
+    }
+    return extractHtmlTextWithCheerio(html, { selector });
+  }
   try {
     return extractHtmlTextStreaming(html);
   } catch (error) {

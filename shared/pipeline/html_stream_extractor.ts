@@ -446,6 +446,25 @@ const TABLE_ALLOWED = new Set([
   "input",
   "form",
 ]);
+/**
+ * Most elements open at once (Blink's parser limit). Start tags deeper than this are
+ * ignored with their end tags and their text joins the element at the limit, so that
+ * the scope checks of every tag stay bounded and a page cannot make the parse quadratic.
+ */
+export const MAX_HTML_DEPTH = 512;
+/** Raw-text elements, which hold no elements: still opened past the depth limit. */
+const RAW_TEXT = new Set([
+  "script",
+  "style",
+  "title",
+  "textarea",
+  "noscript",
+  "iframe",
+  "xmp",
+  "noembed",
+  "noframes",
+]);
+
 /** Text with something other than HTML whitespace. */
 const HTML_NON_SPACE = /[^ \t\n\f\r]/;
 /** Table tags that end a `<select>` opened inside a table. */
@@ -643,6 +662,10 @@ class _StreamParser implements TokenizerCallbacks {
   private selects = 0;
   private formPointer: _Frame | "detached" | null = null;
   private openForms: _FormState[] = [];
+  /** Start tags ignored past {@link MAX_HTML_DEPTH} whose end tags are still to come. */
+  private overflow = 0;
+  /** Some start tag was past {@link MAX_HTML_DEPTH}. */
+  tooDeep = false;
   /** Text read while a table (not a cell) is the current element. */
   private tableText = "";
   /** Quirks mode (no or old doctype); null until the first tag or text decides. */
@@ -920,6 +943,11 @@ class _StreamParser implements TokenizerCallbacks {
   private start(name: string, selfClosing: boolean): void {
     this.dropLf = false;
     if (this.rawEnd !== null) return;
+    if (this.stack.length >= MAX_HTML_DEPTH && !VOID.has(name) && !RAW_TEXT.has(name)) {
+      this.overflow++;
+      this.tooDeep = true;
+      return;
+    }
     this.flushTableText();
     this.quirks ??= true; // no doctype before the first tag
     if (name === "image") name = "img";
@@ -1184,6 +1212,10 @@ class _StreamParser implements TokenizerCallbacks {
       if (name !== this.rawEnd) return;
       this.rawEnd = null;
       this.popUntil(name);
+      return;
+    }
+    if (this.overflow > 0) {
+      this.overflow--; // the end of a start tag ignored past the depth limit
       return;
     }
     this.flushTableText();
@@ -1924,6 +1956,28 @@ function _textLength(parser: _StreamParser, from: number, to: number): number {
   return length;
 }
 
+/** Reads a page into the event list. */
+function _parse(html: string): _StreamParser {
+  // HTML5 input preprocessing: one kind of line break.
+  if (html.includes("\r")) html = html.replace(/\r\n?/g, "\n");
+  const parser = new _StreamParser(html, html.includes("\0"));
+  const tokenizer = new Tokenizer({ decodeEntities: true }, parser);
+  tokenizer.write(html);
+  tokenizer.end();
+  return parser;
+}
+
+/**
+ * True when the page opens elements more than {@link MAX_HTML_DEPTH} deep (by HTML5's
+ * tree rules), which no browser renders as such and which would make a DOM parser's
+ * work quadratic and recursive renderers overflow their stack.
+ * @example
+ * nestsTooDeep("<div>".repeat(10_000)); // true
+ */
+export function nestsTooDeep(html: string): boolean {
+  return _parse(html).tooDeep;
+}
+
 /**
  * Extracts the readable text of an HTML page without a DOM, as the cheerio path does
  * without a selector: the page's main content (first of `main`, `[role=main]`,
@@ -1936,12 +1990,7 @@ function _textLength(parser: _StreamParser, from: number, to: number): number {
  * // "# Fees\n\n£719"
  */
 export function extractHtmlTextStreaming(html: string): string {
-  // HTML5 input preprocessing: one kind of line break.
-  if (html.includes("\r")) html = html.replace(/\r\n?/g, "\n");
-  const parser = new _StreamParser(html, html.includes("\0"));
-  const tokenizer = new Tokenizer({ decodeEntities: true }, parser);
-  tokenizer.write(html);
-  tokenizer.end();
+  const parser = _parse(html);
   if (parser.segments.length > 0) _placeFosteredContent(parser);
   const last = parser.ops.length - 1;
   if (last < 0) return "";
