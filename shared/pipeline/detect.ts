@@ -73,6 +73,48 @@ export function stubReason(previous: string, current: string): string | null {
     `page rather than the policy; not recorded as a change`;
 }
 
+/** Snapshots of a source read to tell its furniture from its policy. */
+export const HISTORY_SNAPSHOTS = 12;
+
+/** The set of a text's lines, each by its {@link changeFingerprint}. */
+function _lineSet(text: string): Set<string> {
+  const lines = new Set<string>();
+  for (const line of text.split("\n")) {
+    const key = changeFingerprint(line);
+    if (key !== "") lines.add(key);
+  }
+  return lines;
+}
+
+/**
+ * True when every line a change adds or removes is page furniture by the source's own
+ * history: each added line was already on an earlier snapshot (it comes back: rotating
+ * banners, dates that flip with the server's time zone, blocks shown on some fetches only)
+ * and each removed line was missing from an earlier snapshot (it comes and goes). New
+ * wording is never furniture: a line no snapshot of the source ever had is a change.
+ * `history` is the source's latest snapshots, newest first (the first is `previous`).
+ * @example
+ * isFurnitureChange("P\nBanner A", "P\nBanner B", ["P\nBanner A", "P\nBanner B", "P\nBanner A"]); // true
+ */
+export function isFurnitureChange(previous: string, current: string, history: string[]): boolean {
+  const before = _lineSet(previous);
+  const after = _lineSet(current);
+  if (history.length < 2) return false; // the previous snapshot alone tells nothing
+  const older = history.map(_lineSet);
+  let changed = 0;
+  for (const line of after) {
+    if (before.has(line)) continue;
+    changed++;
+    if (!older.some((set) => set.has(line))) return false;
+  }
+  for (const line of before) {
+    if (after.has(line)) continue;
+    changed++;
+    if (!older.some((set) => !set.has(line))) return false;
+  }
+  return changed > 0;
+}
+
 /** Options of {@link diffTexts}. */
 export interface DiffOptions {
   /** Unchanged lines shown around each change (FETCH_DIFF_CONTEXT_LINES). */

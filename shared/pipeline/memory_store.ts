@@ -88,6 +88,13 @@ export class MemoryPipelineStore implements PipelineStore {
     return Promise.resolve(this.snapshots.get(snapshotId)?.content ?? null);
   }
 
+  /** The latest snapshots' texts of a source, newest first. */
+  getRecentContents(sourceId: string, limit: number): Promise<string[]> {
+    const rows = [...this.snapshots.values()].filter((s) => s.source_id === sourceId);
+    rows.sort((a, b) => b.fetched_at.localeCompare(a.fetched_at));
+    return Promise.resolve(rows.slice(0, limit).map((s) => s.content));
+  }
+
   /** Snapshot + change + source pointer, all or nothing; idempotent on fetch_id. */
   recordSnapshot(input: RecordSnapshotInput): Promise<RecordSnapshotResult> {
     this.calls.recordSnapshot++;

@@ -10,6 +10,8 @@ import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
 import {
   changeFingerprint,
   diffTexts,
+  HISTORY_SNAPSHOTS,
+  isFurnitureChange,
   sha256Hex,
   STUB_CONFIRMATIONS,
   stubReason,
@@ -196,8 +198,11 @@ export async function runFetchPipeline(
         lastModified: outcome.lastModified,
       });
 
+      // Furniture by the source's history (lines that come and go): not a change, and
+      // the previous snapshot stays the one later fetches compare with.
+      let furniture = false;
+      let diff: string | null = null;
       if (hash !== source.last_hash) {
-        let diff: string | null = null;
         if (source.last_hash !== null) {
           const previous = source.last_snapshot_id
             ? await deps.store.getSnapshotContent(source.last_snapshot_id)
@@ -213,6 +218,10 @@ export async function runFetchPipeline(
           if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
             throw new PipelineError("parse", stub);
           }
+          if (previous !== null) {
+            const history = await deps.store.getRecentContents(source.id, HISTORY_SNAPSHOTS);
+            furniture = isFurnitureChange(previous, text, history);
+          }
           const change = diffTexts(previous ?? "", text, {
             contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
             maxChars: deps.config.FETCH_DIFF_MAX_CHARS,
@@ -223,6 +232,11 @@ export async function runFetchPipeline(
           result.summary = change.summary;
         }
         timings.detect_ms = lap();
+      }
+      if (furniture) {
+        result.summary = null;
+        deps.logger.info("Source {sourceId}: only page furniture changed; not recorded", log);
+      } else if (hash !== source.last_hash) {
         const recorded = await _record(deps.store, {
           source_id: source.id,
           fetch_id: fetchId,

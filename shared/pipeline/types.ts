@@ -67,6 +67,11 @@ export interface PipelineStore {
   /** Normalised text of a snapshot, or null when it no longer exists. */
   getSnapshotContent(snapshotId: string): Promise<string | null>;
   /**
+   * Normalised texts of the source's latest snapshots, newest first (at most `limit`): the
+   * source's history, which tells page furniture that comes and goes from a change.
+   */
+  getRecentContents(sourceId: string, limit: number): Promise<string[]>;
+  /**
    * Atomically: inserts the snapshot, the policy change (when there is a previous
    * snapshot), and moves the source's last_hash / last_snapshot_id and bookkeeping.
    * Idempotent on fetch_id; fails when the source's last_hash is no longer

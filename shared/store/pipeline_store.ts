@@ -56,6 +56,14 @@ export class SupabasePipelineStore implements PipelineStore {
     return (data as { content: string } | null)?.content ?? null;
   }
 
+  /** The latest snapshots' texts of a source, newest first. */
+  async getRecentContents(sourceId: string, limit: number): Promise<string[]> {
+    const { data, error } = await this.#db.from("snapshots").select("content")
+      .eq("source_id", sourceId).order("fetched_at", { ascending: false }).limit(limit);
+    if (error) throw _error(`Cannot read the snapshots of source ${sourceId}`, error);
+    return ((data ?? []) as { content: string }[]).map((row) => row.content);
+  }
+
   /** Calls `record_snapshot`: snapshot, change and source move in one transaction. */
   async recordSnapshot(input: RecordSnapshotInput): Promise<RecordSnapshotResult> {
     const { id: _id, ...bookkeeping } = input.bookkeeping;

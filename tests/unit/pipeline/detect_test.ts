@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   changeFingerprint,
   diffTexts,
+  isFurnitureChange,
   sha256Hex,
   stubReason,
 } from "../../../shared/pipeline/detect.ts";
@@ -103,4 +104,15 @@ Deno.test("stubReason() refuses a text under a fifth of a long predecessor, not 
   assert.match(stubReason(policy, "Too many requests") ?? "", /shrank from \d+ to 15 characters/);
   assert.equal(stubReason(policy, policy.slice(0, policy.length / 2)), null);
   assert.equal(stubReason("Short page.", "Gone"), null);
+});
+
+Deno.test("isFurnitureChange() tells lines that come and go from new wording by the source's history", () => {
+  const a = "Policy text\nBanner A";
+  const b = "Policy text\nBanner B";
+  assert.equal(isFurnitureChange(a, b, [a]), false); // one snapshot: no history yet
+  assert.equal(isFurnitureChange(a, b, [a, b]), true); // Banner B was seen before, A has gone before
+  assert.equal(isFurnitureChange(a, "Policy text\nBanner C", [a, b]), false); // new wording
+  const removal = "Policy text";
+  assert.equal(isFurnitureChange(a, removal, [a, a]), false); // a line always there is removed
+  assert.equal(isFurnitureChange(a, removal, [a, removal]), true); // it came and went before
 });
