@@ -220,7 +220,9 @@ export async function runFetchPipeline(
           }
           if (previous !== null) {
             const history = await deps.store.getRecentContents(source.id, HISTORY_SNAPSHOTS);
-            furniture = isFurnitureChange(previous, text, history);
+            // A newest snapshot other than the previous one: this row is stale (a retry after
+            // another write); the snapshot write decides (replays or refuses), not history.
+            if (history[0] === previous) furniture = isFurnitureChange(previous, text, history);
           }
           const change = diffTexts(previous ?? "", text, {
             contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
