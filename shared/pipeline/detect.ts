@@ -16,6 +16,17 @@ export async function sha256Hex(text: string): Promise<string> {
 // marks, rules), and what a page generates from the clock of the request (relative times).
 const LAYOUT_PREFIX = /^(?:#{1,6} |> ?|\s*(?:[*\-\u2022]|\d{1,4}[.)]|[a-z]{1,3}[.)]) +)/gm;
 const CELL_SEPARATOR = / \| /g;
+const _MONTH = String
+  .raw`(?:jan(?:uary|uar)?|janv(?:ier)?|feb(?:ruary|ruar)?|f[ée]v(?:r(?:ier)?)?|m(?:ar(?:ch|s)?|ä(?:rz)?)|apr(?:il)?|avr(?:il)?|may|mai|ma[iy]o|jun[ei]?|juin|jul[iy]?|juil(?:let)?|aug(?:ust)?|ao[uû]t?|sep(?:t(?:ember|embre)?)?|oct(?:ober|obre)?|okt(?:ober)?|nov(?:ember|embre)?|de[cz](?:ember)?|d[ée]c(?:embre)?|enero|febrero|marzo|abril|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)\.?`;
+/**
+ * A line that is nothing but a date ("29 avr. 2022", "March 3, 2024", "2024-03-03"): the
+ * entries of changelog and news lists, which sites render in the reader's time zone.
+ */
+const DATE_LINE = new RegExp(
+  String
+    .raw`^(?:(?:\d{1,2}(?:er)?\.? ${_MONTH},? \d{4})|(?:${_MONTH} \d{1,2}(?:st|nd|rd|th)?,? \d{4})|(?:\d{4}-\d{2}-\d{2})|(?:\d{1,2}[/.]\d{1,2}[/.]\d{2,4}))$`,
+  "gimu",
+);
 const RULE_LINE = /^-{3,}$/gm;
 const RELATIVE_TIME = new RegExp(
   [
@@ -38,13 +49,14 @@ const ANY_SPACE = /\s+/g;
  * page that turns a paragraph into a heading or a `<br>` into a new paragraph has not
  * changed; relative times ("Updated yesterday" → "Updated this week") are the clock of the
  * request, not of the rules, and become one placeholder, as does the year of a copyright
- * notice. The source's hash is this
+ * notice; a line that is only a date (a changelog entry) is left out. The source's hash is this
  * fingerprint's; the stored text and its diffs keep the layout.
  * @example
  * changeFingerprint("# Terms\n\nUpdated yesterday") === changeFingerprint("Terms Updated this week"); // true
  */
 export function changeFingerprint(text: string): string {
-  return text.replace(LAYOUT_PREFIX, "").replace(RULE_LINE, "").replace(CELL_SEPARATOR, " ")
+  return text.replace(LAYOUT_PREFIX, "").replace(DATE_LINE, "").replace(RULE_LINE, "")
+    .replace(CELL_SEPARATOR, " ")
     .replace(RELATIVE_TIME, "\u2039time\u203a").replace(COPYRIGHT_YEAR, "$1\u2039year\u203a")
     .replace(ANY_SPACE, " ").trim();
 }

@@ -22,6 +22,7 @@ import * as cheerio from "cheerio";
 import { compile } from "html-to-text";
 import { PipelineError } from "./errors.ts";
 import {
+  ARTICLE_SHARE,
   CHROME_ROLES,
   CHROME_TAGS,
   CONTENT_ANCESTOR_TAGS,
@@ -170,7 +171,12 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
     const found = $(candidate.selector).first();
     if (found.length === 0) continue;
     const length = _textLength(found.text());
-    if (length > 0 && length >= pageText * MIN_MAIN_SHARE) return found;
+    if (length === 0 || length < pageText * MIN_MAIN_SHARE) continue;
+    const articles = found.find("article");
+    if (articles.length === 1 && _textLength(articles.text()) >= length * ARTICLE_SHARE) {
+      return articles;
+    }
+    return found;
   }
   const articles = $("article");
   if (articles.length === 1) return articles;

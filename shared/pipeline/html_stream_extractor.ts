@@ -27,6 +27,7 @@ import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
 import { isQuirksDoctype } from "./html_document_mode.ts";
 import { HtmlTextBuilder } from "./html_text_builder.ts";
 import {
+  ARTICLE_SHARE,
   CHROME_ROLES,
   CHROME_TAGS,
   CONTENT_ANCESTOR_TAGS,
@@ -2010,7 +2011,27 @@ export function extractHtmlTextStreaming(html: string): string {
     const length = _textLength(parser, from, to);
     if (length === 0) continue;
     if (pageText < 0) pageText = _textLength(parser, parser.bodyStart, last);
-    if (length >= pageText * MIN_MAIN_SHARE) return _render(parser, from, to);
+    if (length >= pageText * MIN_MAIN_SHARE) {
+      // Its only article, when the article is most of it.
+      let article = -1;
+      for (let i = 0; i < parser.articleStart.length; i++) {
+        const start = parser.articleStart[i] ?? 0;
+        if (start < from || start > to) continue;
+        if (article >= 0) {
+          article = -2;
+          break;
+        }
+        article = i;
+      }
+      if (article >= 0) {
+        const aFrom = parser.articleStart[article] ?? from;
+        const aTo = parser.articleEnd[article] ?? to;
+        if (_textLength(parser, aFrom, aTo) >= length * ARTICLE_SHARE) {
+          return _render(parser, aFrom, aTo);
+        }
+      }
+      return _render(parser, from, to);
+    }
   }
   if (parser.articleStart.length === 1) {
     return _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last);

@@ -84,6 +84,11 @@ Deno.test("changeFingerprint() ignores layout, relative times and copyright year
     ["Mis à jour il y a 2 jours", "Mis à jour hier"],
     ["Meta © 2025", "Meta © 2026"],
     ["Copyright 2019-2024 Acme", "Copyright 2019-2025 Acme"],
+    [
+      "Changelog\n###### 29 avr. 2022\n###### 5 mai 2021",
+      "Changelog\n###### 28 avr. 2022\n###### 4 mai 2021",
+    ],
+    ["Versions\nJanuary 5, 2021\n2020-12-01", "Versions\nJanuary 4, 2021\n2020-11-30"],
   ];
   for (const [a, b] of same) {
     assert.equal(changeFingerprint(a), changeFingerprint(b), `${a} / ${b}`);

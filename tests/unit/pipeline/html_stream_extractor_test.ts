@@ -188,6 +188,16 @@ Deno.test("extractHtmlTextStreaming() picks the main content as the cheerio path
       `<main><h1>Terms</h1></main><div><p>${"Policy text. ".repeat(10)}</p></div>`,
       `# Terms\n\n${"Policy text. ".repeat(10).trim()}`,
     ],
+    "the main's only article is the content when it holds most of the text": [
+      `<div role="main"><article><p>${
+        "Policy. ".repeat(20)
+      }</p></article><h2>Still need help?</h2></div>`,
+      "Policy. ".repeat(20).trim(),
+    ],
+    "a short article in the main is not the content": [
+      `<main><article><p>Note</p></article><p>${"Policy. ".repeat(20)}</p></main>`,
+      `Note\n\n${"Policy. ".repeat(20).trim()}`,
+    ],
     "only the first main counts (empty: next candidate, then body)": [
       "<p>x</p><main></main><main><p>m</p></main>",
       "x\n\n\n\nm",
