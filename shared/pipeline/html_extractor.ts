@@ -33,7 +33,14 @@ import {
   NEVER_TEXT_TAGS,
   OVERLAY_ROLES,
 } from "./html_rules.ts";
-import { extractHtmlTextStreaming, MAX_HTML_DEPTH, nestsTooDeep } from "./html_stream_extractor.ts";
+import {
+  extractHtmlContentStreaming,
+  type HtmlContent,
+  MAX_HTML_DEPTH,
+  nestsTooDeep,
+} from "./html_stream_extractor.ts";
+
+export type { HtmlContent } from "./html_stream_extractor.ts";
 
 /** Options of {@link extractHtmlText}. */
 export interface HtmlExtractOptions {
@@ -190,6 +197,16 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
  * extractHtmlText("<main><h1>Fees</h1><p>£719</p></main>"); // "# Fees\n\n£719"
  */
 export function extractHtmlText(html: string, options: HtmlExtractOptions = {}): string {
+  return extractHtmlContent(html, options).text;
+}
+
+/**
+ * {@link extractHtmlText}, also saying how the content was found (the source's selector,
+ * or which element the default path took), for the run's per-source explanation.
+ * @example
+ * extractHtmlContent("<main><p>x</p></main>"); // { text: "x", foundBy: "<main>" }
+ */
+export function extractHtmlContent(html: string, options: HtmlExtractOptions = {}): HtmlContent {
   const selector = options.selector?.trim() || null;
   if (selector) {
     // parse5's scope checks are quadratic in the nesting depth, and html-to-text recurses:
@@ -200,10 +217,13 @@ export function extractHtmlText(html: string, options: HtmlExtractOptions = {}):
         `the page nests elements more than ${MAX_HTML_DEPTH} deep: its CSS selector cannot be applied`,
       );
     }
-    return extractHtmlTextWithCheerio(html, { selector });
+    return {
+      text: extractHtmlTextWithCheerio(html, { selector }),
+      foundBy: `the source's CSS selector ${selector}`,
+    };
   }
   try {
-    return extractHtmlTextStreaming(html);
+    return extractHtmlContentStreaming(html);
   } catch (error) {
     // The tokenizer reads any input; a throw here is a bug of ours, not a bad page.
     const detail = error instanceof Error ? error.message : String(error);

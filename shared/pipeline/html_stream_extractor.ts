@@ -1991,10 +1991,32 @@ export function nestsTooDeep(html: string): boolean {
  * // "# Fees\n\n£719"
  */
 export function extractHtmlTextStreaming(html: string): string {
+  return extractHtmlContentStreaming(html).text;
+}
+
+/** The text of a page and which element it is (for the run's per-source explanation). */
+export interface HtmlContent {
+  text: string;
+  /** How the content was found, e.g. `<main>`, `the only <article> of #content`, `<body>`. */
+  foundBy: string;
+}
+
+/** Names a main-content candidate as an operator would write it. */
+function _candidateName(slot: number): string {
+  const c = MAIN_CANDIDATES[slot];
+  return c?.tag ? `<${c.tag}>` : c?.selector ?? "main content";
+}
+
+/**
+ * {@link extractHtmlTextStreaming}, also saying which element was taken as the content.
+ * @example
+ * extractHtmlContentStreaming("<main><p>x</p></main>").foundBy; // "<main>"
+ */
+export function extractHtmlContentStreaming(html: string): HtmlContent {
   const parser = _parse(html);
   if (parser.segments.length > 0) _placeFosteredContent(parser);
   const last = parser.ops.length - 1;
-  if (last < 0) return "";
+  if (last < 0) return { text: "", foundBy: "<body>" };
   const { candSlot, candStart, candEnd } = parser;
   let pageText = -1;
   for (let slot = 0; slot < MAIN_CANDIDATES.length; slot++) {
@@ -2027,14 +2049,20 @@ export function extractHtmlTextStreaming(html: string): string {
         const aFrom = parser.articleStart[article] ?? from;
         const aTo = parser.articleEnd[article] ?? to;
         if (_textLength(parser, aFrom, aTo) >= length * ARTICLE_SHARE) {
-          return _render(parser, aFrom, aTo);
+          return {
+            text: _render(parser, aFrom, aTo),
+            foundBy: `the only <article> of ${_candidateName(slot)}`,
+          };
         }
       }
-      return _render(parser, from, to);
+      return { text: _render(parser, from, to), foundBy: _candidateName(slot) };
     }
   }
   if (parser.articleStart.length === 1) {
-    return _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last);
+    return {
+      text: _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last),
+      foundBy: "the only <article>",
+    };
   }
-  return _render(parser, parser.bodyStart, last);
+  return { text: _render(parser, parser.bodyStart, last), foundBy: "<body>" };
 }

@@ -32,6 +32,7 @@ import type {
 } from "./types.ts";
 
 export type {
+  ContentChoice,
   PipelineResult,
   PipelineStore,
   PipelineTimings,
@@ -122,6 +123,7 @@ export async function runFetchPipeline(
     policy_change_id: null,
     snapshot_id: null,
     content_hash: null,
+    content: null,
     summary: null,
     http_status: null,
     error_class: null,
@@ -190,6 +192,7 @@ export async function runFetchPipeline(
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
+      result.content = { found_by: extracted.foundBy, chars: text.length };
       const hash = await sha256Hex(changeFingerprint(text));
       timings.normalise_ms = lap();
       result.content_hash = hash;
