@@ -539,6 +539,7 @@ async function _finishItem(
     error_message: errorMessage,
     duration_ms: f.ms,
     alerts_sent: alertsSent,
+    content: result?.content ?? null,
     error_text: status === "failed"
       ? `source ${source.id} (${source.name}): ${errorClass}: ${_detail(errorMessage)}`
       : null,

@@ -121,7 +121,7 @@ export function supabaseJobStore(db: Db): JobStore {
       for (let from = 0;; from += PAGE) {
         const { data, error } = await db.from("job_run_sources")
           .select(
-            "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, sources(name)",
+            "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, content, sources(name)",
           )
           .eq("run_id", runId).order("source_id").range(from, from + PAGE - 1);
         if (error || !data) fail(`Cannot read the sources of run ${runId}`, error);

@@ -258,6 +258,7 @@ create table if not exists public.job_run_sources (
   lease_until timestamptz,
   claimed_by text,
   finished_at timestamptz,
+  content jsonb,
   primary key (run_id, source_id)
 );
 comment on table public.job_run_sources is 'Per-run, per-source work item and outcome of a job run.';
@@ -274,6 +275,7 @@ comment on column public.job_run_sources.attempts is 'How many times the item wa
 comment on column public.job_run_sources.lease_until is 'A claimed item whose lease expired is claimed again.';
 comment on column public.job_run_sources.claimed_by is 'Invocation that holds the lease.';
 comment on column public.job_run_sources.finished_at is 'When the outcome was written.';
+comment on column public.job_run_sources.content is 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.';
 create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
 
 create or replace view public.job_run_history with (security_invoker = true) as

@@ -150,13 +150,13 @@ begin
     select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
       source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
       policy_change_id uuid, error_class text, error_message text, duration_ms integer,
-      alerts_sent integer, error_text text)
+      alerts_sent integer, error_text text, content jsonb)
   ), upd as (
     update public.job_run_sources s set
       status = o.status, changed = coalesce(o.changed, false),
       baseline = coalesce(o.baseline, false), policy_change_id = o.policy_change_id,
       error_class = o.error_class, error_message = o.error_message,
-      duration_ms = o.duration_ms, lease_until = null, finished_at = now()
+      duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
     from o
     where s.run_id = p_run_id and s.source_id = o.source_id
       and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
