@@ -1,13 +1,13 @@
 /**
- * HTML to readable text, on two paths that give the same text.
+ * HTML to readable text, on two paths that give the same text with one layout engine.
  *
  * Without a CSS selector (most sources), {@link extractHtmlTextStreaming} reads the page
  * in one pass with htmlparser2's tokenizer and no DOM, several times faster than a DOM.
- * With the source's CSS selector, cheerio (parse5) parses the page, cheerio-select finds
- * the elements and html-to-text renders them, keeping headings, paragraphs, list items and
- * table rows on lines of their own so diffs read well. {@link extractHtmlTextWithCheerio}
- * is that path, also without a selector: it is the reference the streaming path is tested
- * against.
+ * With the source's CSS selector, cheerio (parse5) parses the page and cheerio-select
+ * finds the elements, which are laid out by the streaming path's renderer
+ * (`renderNodes`): headings, paragraphs, list items and table rows on lines of their own
+ * so diffs read well. {@link extractHtmlTextWithCheerio} is that path, also without a
+ * selector: the reference the streaming path's tree building is tested against.
  *
  * What is dropped: never-visible or non-text elements (script, style, noscript, template,
  * iframe, svg, form controls, `hidden`), adverts (ad-like class or id names), and, unless
@@ -19,7 +19,6 @@
  * @module
  */
 import * as cheerio from "cheerio";
-import { compile } from "html-to-text";
 import { PipelineError } from "./errors.ts";
 import {
   ARTICLE_SHARE,
@@ -36,8 +35,10 @@ import {
 import {
   extractHtmlContentStreaming,
   type HtmlContent,
+  type LayoutNode,
   MAX_HTML_DEPTH,
   nestsTooDeep,
+  renderNodes,
 } from "./html_stream_extractor.ts";
 
 export type { HtmlContent } from "./html_stream_extractor.ts";
@@ -61,20 +62,6 @@ const CHROME = [...CHROME_TAGS, ...CHROME_ROLES.map((role) => `[role="${role}"]`
 const CONTENT_ANCESTORS = [...CONTENT_ANCESTOR_TAGS, "[role=main]"].join(", ");
 const FORM_CONTENT = FORM_CONTENT_TAGS.join(", ");
 
-/** The parts of html-to-text's formatter API used here (the package ships no types). */
-interface _HtmlNode {
-  type: string;
-  name?: string;
-  children: _HtmlNode[];
-  prev: _HtmlNode | null;
-}
-interface _Builder {
-  openBlock(options: { leadingLineBreaks: number }): void;
-  closeBlock(options: { trailingLineBreaks: number }): void;
-  addInline(text: string, options?: { noWordTransform: boolean }): void;
-}
-type _Walk = (nodes: _HtmlNode[], builder: _Builder) => void;
-
 /** A DOM node as cheerio hands it to filter callbacks. */
 type _DomNode = { attribs?: Record<string, string> };
 /** A cheerio selection of elements. */
@@ -83,47 +70,28 @@ function _select($: cheerio.CheerioAPI, selector: string) {
   return $(selector);
 }
 
-const _render: (html: string) => string = compile({
-  wordwrap: false,
-  limits: { maxInputLength: Number.MAX_SAFE_INTEGER },
-  formatters: {
-    heading(elem: _HtmlNode, walk: _Walk, builder: _Builder) {
-      const level = Number(elem.name?.slice(1)) || 1;
-      builder.openBlock({ leadingLineBreaks: 2 });
-      builder.addInline(`${"#".repeat(level)} `, { noWordTransform: true });
-      walk(elem.children, builder);
-      builder.closeBlock({ trailingLineBreaks: 2 });
-    },
-    tableRow(elem: _HtmlNode, walk: _Walk, builder: _Builder) {
-      builder.openBlock({ leadingLineBreaks: 1 });
-      walk(elem.children, builder);
-      builder.closeBlock({ trailingLineBreaks: 1 });
-    },
-    tableCell(elem: _HtmlNode, walk: _Walk, builder: _Builder) {
-      let previous = elem.prev;
-      while (previous && previous.type !== "tag") previous = previous.prev;
-      if (previous) builder.addInline(" | ", { noWordTransform: true });
-      walk(elem.children, builder);
-    },
-  },
-  selectors: [
-    { selector: "a", options: { ignoreHref: true } },
-    { selector: "img", format: "skip" },
-    { selector: "table", format: "block" },
-    { selector: "tr", format: "tableRow" },
-    { selector: "td", format: "tableCell" },
-    { selector: "th", format: "tableCell" },
-    { selector: "caption", format: "block" },
-    { selector: "h1", format: "heading" },
-    { selector: "h2", format: "heading" },
-    { selector: "h3", format: "heading" },
-    { selector: "h4", format: "heading" },
-    { selector: "h5", format: "heading" },
-    { selector: "h6", format: "heading" },
-    { selector: "dt", format: "block" },
-    { selector: "dd", format: "block" },
-  ],
-});
+/**
+ * Why a CSS selector cannot be used, or null when it can: compiled by the engine that
+ * runs it (cheerio-select, on the selector path), for the operators' API to refuse it at
+ * save time.
+ * @example
+ * cssSelectorError("main > .terms"); // null
+ * cssSelectorError("main >"); // "invalid CSS selector \"main >\": ..."
+ */
+export function cssSelectorError(selector: string): string | null {
+  const trimmed = selector.trim();
+  if (trimmed === "") return "a CSS selector cannot be empty";
+  // cheerio reads a string starting with "<" as HTML to create, not as a selector.
+  if (trimmed.startsWith("<")) return `invalid CSS selector ${JSON.stringify(selector)}: markup`;
+  try {
+    _select(_EMPTY, trimmed);
+    return null;
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return `invalid CSS selector ${JSON.stringify(selector)}: ${detail}`;
+  }
+}
+const _EMPTY = cheerio.load("<html><body></body></html>");
 
 /** True when an element's class or id looks like an advert or a cookie banner. */
 function _isAdLike(element: _DomNode): boolean {
@@ -154,6 +122,8 @@ function _textLength(text: string): number {
 /** The elements to render: the source's selector, else the page's main content, else body. */
 function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Selection {
   if (selector) {
+    const invalid = cssSelectorError(selector);
+    if (invalid) throw new PipelineError("parse", invalid);
     let matched: _Selection;
     try {
       matched = _select($, selector);
@@ -257,5 +227,5 @@ export function extractHtmlTextWithCheerio(
   const selector = options.selector?.trim() || null;
   _clean($, !selector);
   const roots = _roots($, selector);
-  return roots.toArray().map((root) => _render($.html(root))).join("\n\n");
+  return roots.toArray().map((root) => renderNodes([root as unknown as LayoutNode])).join("\n\n");
 }
