@@ -25,8 +25,28 @@ const _MONTH = String
 const DATE_LINE = new RegExp(
   String
     .raw`^(?:(?:\d{1,2}(?:er)?\.? ${_MONTH},? \d{4})|(?:${_MONTH} \d{1,2}(?:st|nd|rd|th)?,? \d{4})|(?:\d{4}-\d{2}-\d{2})|(?:\d{1,2}[/.]\d{1,2}[/.]\d{2,4}))$`,
-  "gimu",
+  "iu",
 );
+/** Longest line {@link DATE_LINE} can match ("Wednesday 30 septiembre, 2026" is shorter). */
+const DATE_LINE_MAX = 40;
+
+/** Drops the lines that are only a date. */
+function _withoutDateLines(text: string): string {
+  const lines = text.split("\n");
+  let dropped = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const end = line.charCodeAt(line.length - 1); // every date form ends with a digit
+    if (
+      line.length <= DATE_LINE_MAX && line.length >= 6 && end >= 48 && end <= 57 &&
+      DATE_LINE.test(line)
+    ) {
+      lines[i] = "";
+      dropped = true;
+    }
+  }
+  return dropped ? lines.join("\n") : text;
+}
 const RULE_LINE = /^-{3,}$/gm;
 const RELATIVE_TIME = new RegExp(
   [
@@ -42,6 +62,31 @@ const RELATIVE_TIME = new RegExp(
 /** "© 2025", "Copyright 2019-2025", "(c) 2024 Acme": the year follows the calendar. */
 const COPYRIGHT_YEAR = /((?:©|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?)\d{4}/giu;
 const ANY_SPACE = /\s+/g;
+// Cheap tests that every match of the rule they guard needs: most texts skip the rule's scan.
+/** Words one of which every match of RELATIVE_TIME holds (lowercase). */
+const RELATIVE_WORDS = [
+  "ago",
+  "just now",
+  "today",
+  "yesterday",
+  "this week",
+  "this month",
+  "this year",
+  "last week",
+  "last month",
+  "last year",
+  "aujourd",
+  "hier",
+  "cette semaine",
+  "cette année",
+  "ce mois",
+  "il y a",
+];
+/** The fixed parts of COPYRIGHT_YEAR (lowercase). */
+const COPYRIGHT_WORDS = ["©", "(c)", "copyright"];
+/** Whitespace other than a single space: what folding to one space rewrites. */
+const SPACE_RUN =
+  /\s{2,}|[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/g;
 
 /**
  * The part of a normalised text whose change is a change of the policy: its words. Layout
@@ -55,10 +100,18 @@ const ANY_SPACE = /\s+/g;
  * changeFingerprint("# Terms\n\nUpdated yesterday") === changeFingerprint("Terms Updated this week"); // true
  */
 export function changeFingerprint(text: string): string {
-  return text.replace(LAYOUT_PREFIX, "").replace(DATE_LINE, "").replace(RULE_LINE, "")
-    .replace(CELL_SEPARATOR, " ")
-    .replace(RELATIVE_TIME, "\u2039time\u203a").replace(COPYRIGHT_YEAR, "$1\u2039year\u203a")
-    .replace(ANY_SPACE, " ").trim();
+  let out = text.replace(LAYOUT_PREFIX, "");
+  out = _withoutDateLines(out);
+  if (out.includes("---")) out = out.replace(RULE_LINE, "");
+  if (out.includes(" | ")) out = out.replace(CELL_SEPARATOR, " ");
+  const lower = out.toLowerCase();
+  if (RELATIVE_WORDS.some((word) => lower.includes(word))) {
+    out = out.replace(RELATIVE_TIME, "\u2039time\u203a");
+  }
+  if (COPYRIGHT_WORDS.some((word) => lower.includes(word))) {
+    out = out.replace(COPYRIGHT_YEAR, "$1\u2039year\u203a");
+  }
+  return out.replace(SPACE_RUN, " ").trim();
 }
 
 /** A text under this share of its predecessor's length is a stub, not the policy. */

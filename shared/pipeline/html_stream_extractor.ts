@@ -551,7 +551,6 @@ const WHOLE = -1;
 const LEADING_HTML_SPACE = /^[ \t\n\f\r]+/;
 /** What cheerio's `.text().trim()` and html-to-text's list filter call blank. */
 const NON_BLANK = /\S/;
-const WHITESPACE = /\s/g;
 
 /** Events `from`..`to` that belong before event `at` (content moved out of a table). */
 interface _Segment {
@@ -1979,15 +1978,14 @@ function _render(parser: _Events, from: number, to: number): string {
   return b.toString();
 }
 
-/** Characters other than whitespace in the text of events `from`..`to`. */
+/** Characters of the text of events `from`..`to`, each text trimmed. */
 function _textLength(parser: _StreamParser, from: number, to: number): number {
   const { ops, vals } = parser;
   let length = 0;
   for (let i = from; i <= to; i++) {
     if (ops[i] !== TEXT) continue;
-    const text = vals[i] ?? "";
-    if (!NON_BLANK.test(text)) continue;
-    length += text.length - (text.match(WHITESPACE) ?? []).length;
+    // Trimmed lengths: whitespace between tags counts nothing, a share of text is the same.
+    length += (vals[i] ?? "").trim().length;
   }
   return length;
 }
