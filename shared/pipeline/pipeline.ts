@@ -139,23 +139,24 @@ export async function runFetchPipeline(
     // Conditional GET only when there is a snapshot to fall back on: validators without
     // a stored text (a failed first write) would make the server answer 304 forever.
     const hasSnapshot = source.last_hash !== null && source.last_snapshot_id !== null;
+    const fetcherDeps = {
+      fetch: deps.fetch,
+      config: deps.config,
+      logger: deps.logger,
+      clock: deps.clock,
+      limiter: deps.limiter,
+      resolveHost: deps.resolveHost ?? defaultResolveHost(),
+      sleep: deps.sleep,
+      random: deps.random,
+      signal: deps.signal,
+    };
     const outcome = await fetchDocument(
       {
         url: source.url,
         etag: hasSnapshot ? source.etag : null,
         lastModified: hasSnapshot ? source.last_modified : null,
       },
-      {
-        fetch: deps.fetch,
-        config: deps.config,
-        logger: deps.logger,
-        clock: deps.clock,
-        limiter: deps.limiter,
-        resolveHost: deps.resolveHost ?? defaultResolveHost(),
-        sleep: deps.sleep,
-        random: deps.random,
-        signal: deps.signal,
-      },
+      fetcherDeps,
     );
     timings.fetch_ms = lap();
     result.http_status = outcome.status;
@@ -238,9 +239,42 @@ export async function runFetchPipeline(
         }
         timings.detect_ms = lap();
       }
-      if (furniture) {
+      // A change is confirmed by a second fetch before it is recorded: a page that changes
+      // between two fetches a moment apart (rotating content, an A/B test) is not a change.
+      let unconfirmed = false;
+      if (!furniture && hash !== source.last_hash && source.last_hash !== null) {
+        try {
+          const again = await fetchDocument(
+            { url: source.url, etag: null, lastModified: null },
+            fetcherDeps,
+          );
+          const confirmed = again.notModified ? null : await extractDocument({
+            body: again.body,
+            contentType: again.contentType,
+            selector: source.css_selector,
+          });
+          const confirmedHash = confirmed === null ? null : await sha256Hex(
+            changeFingerprint(normaliseText(confirmed.text, { ignorePatterns })),
+          );
+          unconfirmed = confirmedHash !== hash;
+        } catch (error) {
+          // The next check decides; the first fetch was fine, so this one is not a failure.
+          unconfirmed = true;
+          deps.logger.warn("Source {sourceId}: the confirmation fetch failed: {error}", {
+            ...log,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+        timings.fetch_ms += lap();
+      }
+      if (furniture || unconfirmed) {
         result.summary = null;
-        deps.logger.info("Source {sourceId}: only page furniture changed; not recorded", log);
+        deps.logger.info(
+          unconfirmed
+            ? "Source {sourceId}: change not confirmed by a second fetch; not recorded"
+            : "Source {sourceId}: only page furniture changed; not recorded",
+          log,
+        );
       } else if (hash !== source.last_hash) {
         const recorded = await _record(deps.store, {
           source_id: source.id,

@@ -54,3 +54,38 @@ Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block
     await server.shutdown();
   }
 });
+
+Deno.test("runFetchPipeline() records a change only when a second fetch agrees", async () => {
+  let requests = 0;
+  let rotating = false;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    const word = rotating ? `offer ${requests}` : "stable";
+    return new Response(`<main>${POLICY}<p>Today's ${word}</p></main>`, {
+      headers: { "content-type": "text/html; charset=utf-8" },
+    });
+  });
+  try {
+    const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
+    const store = new MemoryPipelineStore([source]);
+    const deps = {
+      fetch,
+      clock: () => new Date(),
+      logger: captureLogger(),
+      store,
+      config: testConfig(),
+      sleep: recordingSleep(),
+      random: () => 0.5,
+    };
+    assert.equal((await runFetchPipeline(store.source(source.id), deps)).baseline, true);
+    rotating = true; // every response differs: the confirmation never agrees
+    const before = requests;
+    const result = await runFetchPipeline(store.source(source.id), deps);
+    assert.equal(result.status, "ok");
+    assert.equal(result.changed, false);
+    assert.equal(requests - before, 2);
+    assert.equal(store.policyChanges.size, 0);
+  } finally {
+    await server.shutdown();
+  }
+});
