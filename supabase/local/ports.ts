@@ -32,6 +32,8 @@ export const PORTS = {
   demo: 54340 + PORT_OFFSET,
   /** The bench's fixture site (tools/bench_site.ts). */
   benchSite: 54350 + PORT_OFFSET,
+  /** Headless Chromium's remote debugging (CDP) on loopback: BROWSER_WS_ENDPOINT. */
+  browser: 54360 + PORT_OFFSET,
 } as const;
 
 /** Supabase's local default JWT secret. */
@@ -42,6 +44,9 @@ export const SUPABASE_URL = `http://127.0.0.1:${PORTS.gateway}`;
 
 /** Connection string of the local database (trust authentication on loopback). */
 export const DB_URL = `postgresql://postgres@127.0.0.1:${PORTS.postgres}/postgres`;
+
+/** The CDP endpoint of the stack's Chromium, as the function workers get it. */
+export const BROWSER_ENDPOINT = `http://127.0.0.1:${PORTS.browser}`;
 
 /** Base URL of the demo site, webhook sink and email capture. */
 export const DEMO_URL = `http://127.0.0.1:${PORTS.demo}`;
