@@ -322,7 +322,7 @@ begin
       url := v_url || '/functions/v1/api/jobs/runs/' || v_run.id || '/continue',
       body := '{}'::jsonb,
       headers := jsonb_build_object('Content-Type', 'application/json',
-        'Prefer', 'respond-async', 'Authorization', 'Bearer ' || v_key),
+        'Prefer', 'respond-async', 'apikey', v_key, 'Authorization', 'Bearer ' || v_key),
       timeout_milliseconds := 30000);
     v_count := v_count + 1;
   end loop;
@@ -2326,6 +2326,7 @@ ALTER TABLE public.subscriptions ENABLE ROW LEVEL SECURITY;
 -- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
 --
 
+GRANT ALL ON SCHEMA public TO postgres;
 GRANT USAGE ON SCHEMA public TO anon;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
@@ -2616,6 +2617,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES 
 --
 
 CREATE EXTENSION IF NOT EXISTS pg_cron WITH SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA extensions;
 CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
 CREATE EXTENSION IF NOT EXISTS pgtap WITH SCHEMA extensions;
 CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
@@ -2630,11 +2632,15 @@ SELECT cron.schedule('daily-fetch', '0 2 * * *', $cmd$
     url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
            || '/functions/v1/api/jobs/daily-fetch',
     body := '{"trigger": "cron"}'::jsonb,
-    headers := jsonb_build_object(
+    -- The key (secret key sb_secret_…, or the legacy service-role JWT) goes in `apikey`,
+    -- where Supabase's gateway and @supabase/server read API keys, and as bearer, where
+    -- the legacy JWT is read.
+    headers := (select jsonb_build_object(
       'Content-Type', 'application/json',
       'Prefer', 'respond-async',
-      'Authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets
-                                     where name = 'service_role_key')),
+      'apikey', k.decrypted_secret,
+      'Authorization', 'Bearer ' || k.decrypted_secret)
+      from vault.decrypted_secrets k where k.name = 'service_role_key'),
     timeout_milliseconds := 30000)
   $cmd$);
 SELECT cron.schedule('daily-fetch-resume', '*/5 * * * *', $cmd$select private.resume_stalled_runs()$cmd$);

@@ -123,6 +123,7 @@ export async function dumpSchema(root = REPO_ROOT): Promise<string> {
   const dataDir = `${dir}/pgdata`;
   const port = freePort();
   const dbUrl = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  const adminUrl = `postgresql://supabase_admin@127.0.0.1:${port}/postgres`;
   let started = false;
   try {
     await Deno.chmod(dir, 0o755);
@@ -135,14 +136,14 @@ export async function dumpSchema(root = REPO_ROOT): Promise<string> {
     );
     await pgCtl(dataDir, ["-l", `${dir}/postgres.log`, "-w", "-t", "60", "start"]);
     started = true;
-    await applyMigrations(dbUrl, root);
+    await applyMigrations(dbUrl, adminUrl, root);
     const dump = await run("pg_dump", [
-      dbUrl,
+      adminUrl,
       "--schema-only",
       "--schema=public",
       "--schema=private",
     ], { quiet: true });
-    return HEADER + "\n" + normaliseDump(dump) + (await extras(dbUrl));
+    return HEADER + "\n" + normaliseDump(dump) + (await extras(adminUrl));
   } finally {
     if (started) await pgCtl(dataDir, ["-m", "immediate", "-w", "stop"]).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -10,6 +10,7 @@
 import postgres from "postgres";
 import { ensureKeys } from "./keys.ts";
 import {
+  ADMIN_DB_URL,
   DB_URL,
   DEMO_URL,
   JWT_SECRET,
@@ -191,8 +192,10 @@ export async function initCluster(
   const [cmd, args] = asPostgres(`${PG_BIN}/initdb`, [
     "-D",
     dataDir,
+    // The bootstrap superuser is supabase_admin, as on hosted projects; bootstrap.sql
+    // creates postgres without superuser.
     "-U",
-    "postgres",
+    "supabase_admin",
     "--auth=trust",
     "-E",
     "UTF8",
@@ -205,7 +208,8 @@ export async function initCluster(
     `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
     `unix_socket_directories = '${socketDir}'`,
-    "shared_preload_libraries = 'pg_cron'",
+    // pg_stat_statements as on hosted projects (tools/rpc_timings.ts reads it).
+    "shared_preload_libraries = 'pg_cron,pg_stat_statements'",
     "cron.database_name = 'postgres'",
     "cron.use_background_workers = on",
     "cron.timezone = 'UTC'",
@@ -267,13 +271,35 @@ async function psqlFile(file: string, dbUrl = DB_URL): Promise<void> {
   });
 }
 
+/** Fails with the way out when the data directory predates supabase_admin as bootstrap user. */
+async function checkClusterLayout(): Promise<void> {
+  const sql = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ rolname: string }[]>`select rolname from pg_roles where oid = 10`;
+    if (row?.rolname !== "supabase_admin") throw new Error("bootstrap superuser is postgres");
+  } catch (e) {
+    throw new Error(
+      `Cannot use the local database in ${STATE_DIR}: it was created before postgres stopped ` +
+        `being a superuser (${e instanceof Error ? e.message : String(e)}); reset it: ` +
+        "deno task stack:stop; rm -rf .stack; deno task stack:start",
+    );
+  } finally {
+    await sql.end();
+  }
+}
+
 /**
- * What a hosted project has before `db push` (bootstrap.sql), then the migrations of
- * `root`/supabase/migrations through the real CLI, into the database at `dbUrl`. Returns
- * the CLI's "Applying …" lines. Used by the stack and by tools/schema.ts.
+ * What a hosted project has before `db push` (bootstrap.sql, run as the bootstrap
+ * superuser at `adminUrl`), then the migrations of `root`/supabase/migrations through the
+ * real CLI as `postgres` at `dbUrl`. Returns the CLI's "Applying …" lines. Used by the
+ * stack and by tools/schema.ts.
  */
-export async function applyMigrations(dbUrl: string, root = REPO_ROOT): Promise<string[]> {
-  await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`, dbUrl);
+export async function applyMigrations(
+  dbUrl: string,
+  adminUrl: string,
+  root = REPO_ROOT,
+): Promise<string[]> {
+  await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`, adminUrl);
   const out = await run(SUPABASE_CLI, [
     "db",
     "push",
@@ -344,7 +370,8 @@ export function migrationDrift(
 const CHECKSUMS = "_local_stack.applied_migrations";
 
 async function databaseDrift(): Promise<string[]> {
-  const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
+  // The checksums are the stack's own bookkeeping, kept by the bootstrap superuser.
+  const sql = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
   try {
     const [t] = await sql<Array<{ cli: string | null; ours: string | null }>>`
       select to_regclass('supabase_migrations.schema_migrations')::text as cli,
@@ -370,7 +397,7 @@ async function databaseDrift(): Promise<string[]> {
 
 /** Records the checksums of the applied migrations that have none yet. */
 async function recordChecksums(files: readonly MigrationFile[]): Promise<void> {
-  const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
+  const sql = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
   try {
     await sql`create schema if not exists _local_stack`;
     await sql`comment on schema _local_stack is
@@ -392,11 +419,14 @@ async function recordChecksums(files: readonly MigrationFile[]): Promise<void> {
 }
 
 async function applyDatabase(serviceRoleKey: string): Promise<void> {
-  say("bootstrap (roles, auth, vault, net), then migrations: supabase db push --db-url …");
+  await checkClusterLayout();
+  say(
+    "bootstrap (roles, auth, vault, net) as supabase_admin, then migrations: supabase db push --db-url …",
+  );
   // Checksums of the files as they are before the push: the push applies these.
   const files = await migrationFiles();
   try {
-    for (const line of await applyMigrations(DB_URL)) say(`  ${line}`);
+    for (const line of await applyMigrations(DB_URL, ADMIN_DB_URL)) say(`  ${line}`);
   } finally {
     await recordChecksums(files);
   }
@@ -408,10 +438,15 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
       ["service_role_key", serviceRoleKey],
     ];
     for (const [name, value] of secrets) {
-      await sql`
-        insert into vault.secrets (name, secret, description)
-        values (${name}, ${value}, 'local stack')
-        on conflict (name) do update set secret = excluded.secret, updated_at = now()`;
+      // Through Vault's functions only, as on a hosted project (postgres cannot write
+      // vault.secrets directly).
+      const [found] = await sql<{ id: string }[]>`
+        select id from vault.decrypted_secrets where name = ${name}`;
+      if (found === undefined) {
+        await sql`select vault.create_secret(${value}, ${name}, 'local stack')`;
+      } else {
+        await sql`select vault.update_secret(${found.id}::uuid, ${value})`;
+      }
     }
   } finally {
     await sql.end();
