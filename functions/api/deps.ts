@@ -7,11 +7,11 @@
 import { createVerifier } from "../../shared/auth/verify.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { httpHandover } from "../../shared/jobs/handover.ts";
-import { createJobService } from "../../shared/jobs/service.ts";
 import { getLogger, setupLogging } from "../../shared/log.ts";
 import { serviceClient } from "../../shared/store/client.ts";
 import type { Clock, FetchFn } from "../../shared/types.ts";
 import type { AppDeps } from "./app.ts";
+import { createRealJobService } from "./job_deps.ts";
 
 function required(env: Record<string, string | undefined>, ...names: string[]): string {
   for (const name of names) {
@@ -56,7 +56,7 @@ export async function realDeps(
     db,
     logger,
     clock,
-    jobs: createJobService({ db, fetch: fetchFn, clock, logger: jobLogger, config, handover }),
+    jobs: createRealJobService({ db, fetch: fetchFn, clock, logger: jobLogger, config, handover }),
     verify: createVerifier({
       jwtSecret: required(env, "SUPABASE_JWT_SECRET", "JWT_SECRET"),
       jwksUrl: `${url}/auth/v1/.well-known/jwks.json`,
