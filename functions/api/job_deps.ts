@@ -10,6 +10,7 @@ import type { Config } from "../../shared/config.ts";
 import type { JobDeps } from "../../shared/jobs/deps.ts";
 import { createJobService } from "../../shared/jobs/service.ts";
 import type { JobService } from "../../shared/jobs/types.ts";
+import { browserSeam } from "../../shared/pipeline/browser_fetcher.ts";
 import { HostLimiter } from "../../shared/pipeline/host_limiter.ts";
 import { runFetchPipeline } from "../../shared/pipeline/pipeline.ts";
 import { createSupabaseAlertStore } from "../../shared/store/alert_store.ts";
@@ -49,10 +50,20 @@ export function createJobDeps(wiring: JobWiring): JobDeps {
     politenessDelayMs: config.FETCH_POLITENESS_DELAY_MS,
     clock,
   });
+  // One browser page limit per invocation too (render 'browser' sources only).
+  const browser = browserSeam(config, { fetch });
   return {
     store: createSupabaseJobStore(db),
     pipeline: (source, options) =>
-      runFetchPipeline(source, { fetch, clock, logger, store: pipelineStore, config, limiter }, {
+      runFetchPipeline(source, {
+        fetch,
+        clock,
+        logger,
+        store: pipelineStore,
+        config,
+        limiter,
+        browser,
+      }, {
         fetchId: options.fetchId,
         writeBookkeeping: false,
       }),

@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import type { PolicyChange, Source } from "../types.ts";
+import { type PolicyChange, RENDER_MODES, type Source } from "../types.ts";
 
 /** A timestamp column, as an ISO string in UTC. */
 export const Timestamp = z.string().transform((s) => new Date(s).toISOString());
@@ -35,6 +35,7 @@ export const SourceSchema: z.ZodType<Source> = z.object({
   url: z.string(),
   active: z.boolean(),
   check_frequency: z.string(),
+  render: z.enum(RENDER_MODES),
   css_selector: z.string().nullable(),
   ignore_patterns: z.array(z.string()),
   etag: z.string().nullable(),
