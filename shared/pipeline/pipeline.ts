@@ -6,7 +6,9 @@
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, Source } from "../types.ts";
 import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
+import { type BrowserConfig, type BrowserSeam, renderedFetch } from "./browser_fetcher.ts";
 import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
+import { errorMessage, namedErrorMessage } from "../errors.ts";
 import {
   changeFingerprint,
   diffTexts,
@@ -21,7 +23,7 @@ import { extractDocument } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { compileIgnorePatterns, normaliseText } from "./normalise.ts";
-import type { SleepFn } from "./sleep.ts";
+import type { SleepFn } from "../sleep.ts";
 import type {
   PipelineResult,
   PipelineStore,
@@ -44,6 +46,7 @@ export type {
 /** The slice of {@link Config} the pipeline reads. */
 export type PipelineConfig =
   & FetcherConfig
+  & BrowserConfig
   & Pick<Config, "FETCH_DIFF_CONTEXT_LINES" | "FETCH_DIFF_MAX_CHARS" | "FETCH_DIFF_TIMEOUT_MS">;
 
 /** Dependencies of {@link runFetchPipeline}. */
@@ -68,6 +71,8 @@ export interface PipelineDeps {
   random?: () => number;
   /** Aborts the fetch from outside (e.g. the invocation's budget ran out). */
   signal?: AbortSignal;
+  /** The browser of `render = 'browser'` sources (`browserSeam`); absent: they fail as `browser`. */
+  browser?: BrowserSeam;
 }
 
 /** Options of {@link runFetchPipeline}. */
@@ -128,6 +133,7 @@ export async function runFetchPipeline(
     http_status: null,
     error_class: null,
     error_message: null,
+    error_detail: null,
     timings,
   };
   let bookkeeping: SourceBookkeeping;
@@ -150,7 +156,11 @@ export async function runFetchPipeline(
       random: deps.random,
       signal: deps.signal,
     };
-    const outcome = await fetchDocument(
+    // render 'browser': the same request through a real browser (browser_fetcher.ts).
+    const fetchSource = source.render === "browser"
+      ? renderedFetch(deps.browser, deps.config)
+      : fetchDocument;
+    const outcome = await fetchSource(
       {
         url: source.url,
         etag: hasSnapshot ? source.etag : null,
@@ -244,7 +254,7 @@ export async function runFetchPipeline(
       let unconfirmed = false;
       if (!furniture && hash !== source.last_hash && source.last_hash !== null) {
         try {
-          const again = await fetchDocument(
+          const again = await fetchSource(
             { url: source.url, etag: null, lastModified: null },
             fetcherDeps,
           );
@@ -309,10 +319,12 @@ export async function runFetchPipeline(
   } catch (thrown) {
     const error = thrown instanceof PipelineError ? thrown : _internal(thrown);
     // Library messages often end with a period; ours never do.
-    const message = `Cannot fetch source ${source.id}: ${error.message.trim().replace(/\.+$/, "")}`;
+    const detail = error.message.trim().replace(/\.+$/, "");
+    const message = `Cannot fetch source ${source.id}: ${detail}`;
     result.status = "failed";
     result.error_class = error.errorClass;
     result.error_message = message;
+    result.error_detail = detail;
     result.changed = false;
     result.baseline = false;
     bookkeeping = failureBookkeeping(source, deps.clock(), error.errorClass, message);
@@ -333,7 +345,7 @@ export async function runFetchPipeline(
     } catch (error) {
       deps.logger.error("Cannot write bookkeeping of source {sourceId}: {error}", {
         ...log,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
     timings.store_ms += storeLap();
@@ -350,7 +362,7 @@ async function _record(
   try {
     return await store.recordSnapshot(input);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     throw new PipelineError("internal", `recording the snapshot failed: ${detail}`, {
       cause: error,
     });
@@ -358,6 +370,6 @@ async function _record(
 }
 
 function _internal(error: unknown): PipelineError {
-  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const detail = namedErrorMessage(error);
   return new PipelineError("internal", `unexpected error: ${detail}`, { cause: error });
 }
