@@ -116,7 +116,10 @@ export async function previewSource(
       ? thrown
       : new PipelineError("internal", `unexpected error: ${String(thrown)}`, { cause: thrown });
     if (error.errorClass === "internal") {
-      deps.logger.error("Preview of {url} failed: {error}", { url: input.url, error: error.message });
+      deps.logger.error("Preview of {url} failed: {error}", {
+        url: input.url,
+        error: error.message,
+      });
     }
     result.error = { class: error.errorClass, message: error.message.replace(/\.+$/, "") };
   }

@@ -223,10 +223,10 @@ export const TestAlertResultSchema = z.object({
 
 /** The stored summary of a change. */
 const SummarySchema = z.object({
-  lines_added: z.number().int().default(0),
-  lines_removed: z.number().int().default(0),
-  first_changed_lines: z.array(z.string()).default([]),
-}).catch({ lines_added: 0, lines_removed: 0, first_changed_lines: [] });
+  lines_added: z.number().int(),
+  lines_removed: z.number().int(),
+  first_changed_lines: z.array(z.string()),
+}).meta({ id: "ChangeSummary" });
 
 /** A policy change as the API shows it. */
 export const ChangeViewSchema = z.object({

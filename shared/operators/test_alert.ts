@@ -11,7 +11,7 @@ import { CHANNELS, PermanentDeliveryError } from "../alerts/channels/mod.ts";
 import type { AlertMessage } from "../alerts/message.ts";
 import type { AlertConfig } from "../alerts/types.ts";
 import type { Clock, FetchFn } from "../types.ts";
-import { urlRuleError, type UrlRuleDeps } from "./rules.ts";
+import { type UrlRuleDeps, urlRuleError } from "./rules.ts";
 import type { SubscriptionRow } from "../store/subscription_store.ts";
 
 /** Dependencies of {@link sendTestAlert}. */
@@ -34,7 +34,8 @@ export interface TestAlertResult {
 
 /** The message of a test alert. */
 export function testAlertMessage(now: Date, alertId: string = crypto.randomUUID()): AlertMessage {
-  const diff = "--- before\n+++ after\n@@ -1 +1 @@\n-This is a test alert.\n+This is a test alert: nothing changed.";
+  const diff =
+    "--- before\n+++ after\n@@ -1 +1 @@\n-This is a test alert.\n+This is a test alert: nothing changed.";
   return {
     alert_id: alertId,
     kind: "test",

@@ -33,7 +33,10 @@ export class DbError extends Error {
 /** Field errors for the constraints of the operators' tables (the API's rules say the same first). */
 const CONSTRAINT_FIELDS: Record<string, FieldError> = {
   sources_name_check: { path: "name", message: "Name must be 1 to 200 characters" },
-  sources_url_check: { path: "url", message: "URL must be an http(s) URL of at most 2048 characters" },
+  sources_url_check: {
+    path: "url",
+    message: "URL must be an http(s) URL of at most 2048 characters",
+  },
   sources_url_host_valid: { path: "url", message: "URL has no valid host name" },
   sources_check_frequency_fkey: { path: "check_frequency", message: "Unknown check frequency" },
   sources_css_selector_check: {
@@ -45,7 +48,10 @@ const CONSTRAINT_FIELDS: Record<string, FieldError> = {
     message: "At most 50 ignore patterns are allowed",
   },
   sources_render_check: { path: "render", message: "Render must be static or browser" },
-  subscriptions_channel_check: { path: "channel", message: "Channel must be webhook, slack or email" },
+  subscriptions_channel_check: {
+    path: "channel",
+    message: "Channel must be webhook, slack or email",
+  },
   subscriptions_target_check: { path: "target", message: "Target must be at most 2048 characters" },
   subscriptions_target_valid: {
     path: "target",
@@ -67,7 +73,10 @@ export function constraintFieldError(error: unknown): FieldError | null {
     return CONSTRAINT_FIELDS[error.constraint] ?? null;
   }
   if (error.code === "22023" && /ignore pattern/i.test(error.message)) {
-    return { path: "ignore_patterns", message: "An ignore pattern is not a valid regular expression" };
+    return {
+      path: "ignore_patterns",
+      message: "An ignore pattern is not a valid regular expression",
+    };
   }
   return null;
 }

@@ -11,6 +11,7 @@ import {
   type ChangeView,
   ChangeViewSchema,
 } from "../operators/schemas.ts";
+import { normaliseSummary } from "../alerts/message.ts";
 import type { Db } from "./client.ts";
 import { DbError } from "./db_error.ts";
 
@@ -72,6 +73,7 @@ function _change(what: string, row: unknown): ChangeView {
   const { source, ...rest } = _parse(what, ChangeRowSchema, row);
   return _parse(what, ChangeViewSchema, {
     ...rest,
+    summary: normaliseSummary(rest.summary),
     source_name: source?.name ?? null,
     source_url: source?.url ?? null,
   });

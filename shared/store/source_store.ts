@@ -92,7 +92,11 @@ export function createSourceStore(db: Db): SourceStore {
     async frequencies() {
       const { data, error } = await db.from("check_frequencies").select("name").order("name");
       if (error) throw new DbError("Cannot read the check frequencies", error);
-      return _parse("Cannot read the check frequencies", z.array(z.object({ name: z.string() })), data)
+      return _parse(
+        "Cannot read the check frequencies",
+        z.array(z.object({ name: z.string() })),
+        data,
+      )
         .map((r) => r.name);
     },
   };

@@ -34,7 +34,8 @@ export interface SubscriptionStore {
   remove(id: string): Promise<boolean>;
 }
 
-const COLUMNS = "id, source_id, channel, target, has_secret, active, operational_alerts, created_at";
+const COLUMNS =
+  "id, source_id, channel, target, has_secret, active, operational_alerts, created_at";
 
 /** How a subscription is shown to callers: the path of a Slack webhook is its credential. */
 export function viewOf(row: SubscriptionRow): SubscriptionView {

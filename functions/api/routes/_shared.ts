@@ -58,8 +58,10 @@ export const AUTH_ERRORS = {
 
 /** Answers of routes with a JSON body. */
 export const BODY_ERRORS = {
-  400: errorResponse("Malformed JSON, a body that does not match the schema, or a field that " +
-    "breaks a save-time rule; see `details`."),
+  400: errorResponse(
+    "Malformed JSON, a body that does not match the schema, or a field that " +
+      "breaks a save-time rule; see `details`.",
+  ),
   413: errorResponse("The body is larger than the limit."),
   415: errorResponse("The body is not application/json."),
 } as const;

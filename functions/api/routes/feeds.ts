@@ -194,9 +194,7 @@ export function atomOf(changes: ChangeView[], options: { base: string; now: Date
       date: new Date(change.detected_at),
       description: summary,
       // Escaped, so the diff cannot close the CDATA section or inject markup.
-      content: `<p>${htmlEscape(name)}: ${htmlEscape(summary)}</p><pre>${
-        htmlEscape(diff)
-      }</pre>`,
+      content: `<p>${htmlEscape(name)}: ${htmlEscape(summary)}</p><pre>${htmlEscape(diff)}</pre>`,
     });
   }
   return feed.atom1();

@@ -119,7 +119,7 @@ const testRoute = createRoute({
   path: "/subscriptions/{id}/test",
   tags: ["subscriptions"],
   summary: "Send a test alert",
-  description: "Sends a message clearly marked as a test (webhook `event: \"test\"`, title " +
+  description: 'Sends a message clearly marked as a test (webhook `event: "test"`, title ' +
     '"Test alert: ...") through the subscription\'s real channel, signed like every alert ' +
     "when it has a secret. Nothing is written to the outbox. 200 either way: `delivered` " +
     "and `error` say what the receiver did.",
