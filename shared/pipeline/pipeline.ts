@@ -7,7 +7,13 @@ import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, Source } from "../types.ts";
 import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
 import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
-import { diffTexts, sha256Hex } from "./detect.ts";
+import {
+  changeFingerprint,
+  diffTexts,
+  sha256Hex,
+  STUB_CONFIRMATIONS,
+  stubReason,
+} from "./detect.ts";
 import { PipelineError } from "./errors.ts";
 import { extractDocument } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
@@ -182,7 +188,7 @@ export async function runFetchPipeline(
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
-      const hash = await sha256Hex(text);
+      const hash = await sha256Hex(changeFingerprint(text));
       timings.normalise_ms = lap();
       result.content_hash = hash;
       bookkeeping = successBookkeeping(source, fetchedAt, {
@@ -201,6 +207,11 @@ export async function runFetchPipeline(
               "Source {sourceId}: previous snapshot text is gone; diffing against nothing",
               log,
             );
+          }
+          // A stub fetch after fetch is the page's text now: the fifth time, it is recorded.
+          const stub = previous === null ? null : stubReason(previous, text);
+          if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
+            throw new PipelineError("parse", stub);
           }
           const change = diffTexts(previous ?? "", text, {
             contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
