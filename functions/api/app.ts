@@ -10,6 +10,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Config } from "../../shared/config.ts";
 import { type AuthEnv, requireCaller } from "../../shared/auth/middleware.ts";
 import type { Caller } from "../../shared/auth/caller.ts";
+import type { Credentials } from "../../shared/auth/verify.ts";
 import type { JobService, ProcessOptions, RunOptions } from "../../shared/jobs/types.ts";
 import type { Db } from "../../shared/store/client.ts";
 import { pingDatabase } from "../../shared/store/client.ts";
@@ -36,8 +37,8 @@ export interface AppDeps {
   clock: Clock;
   /** The daily-fetch job: start, process and read runs. */
   jobs: JobService;
-  /** Verifies a bearer token (build it once: it holds the JWKS cache); throws AuthError. */
-  verify: (token: string) => Promise<Caller>;
+  /** Verifies a request's credentials (apikey and/or bearer token); throws AuthError. */
+  verify: (credentials: Credentials) => Promise<Caller>;
   /**
    * Keeps the function alive until `promise` settles after the response is sent
    * (`EdgeRuntime.waitUntil` on Supabase). Without it the promise just runs on.
@@ -168,8 +169,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: "The project's service-role key, or the access token of a user whose " +
-      "`app_metadata.role` is `admin`.",
+    description: "The project's secret key (`sb_secret_…`, sent in the `apikey` header, " +
+      "optionally also as bearer), the legacy service-role key, or the access token of a " +
+      "user whose `app_metadata.role` is `admin`. A publishable key or another user: 403.",
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

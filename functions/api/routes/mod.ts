@@ -5,8 +5,12 @@
  * @module
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type AuthEnv, requireCaller } from "../../../shared/auth/middleware.ts";
-import type { Caller, CallerKind } from "../../../shared/auth/caller.ts";
+import {
+  type AuthEnv,
+  requireCaller,
+  type RequireCallerOptions,
+} from "../../../shared/auth/middleware.ts";
+import type { CallerKind } from "../../../shared/auth/caller.ts";
 import { type Config, DEFAULT_CONFIG } from "../../../shared/config.ts";
 import type { JobService } from "../../../shared/jobs/types.ts";
 import type { ResolveHost } from "../../../shared/pipeline/address_guard.ts";
@@ -42,7 +46,7 @@ export interface OperatorAppDeps {
   logger: Logger;
   clock: Clock;
   jobs: JobService;
-  verify: (token: string) => Promise<Caller>;
+  verify: RequireCallerOptions["verify"];
   config: { API_MAX_BODY_BYTES: number };
   operators?: OperatorOptions;
 }

@@ -9,7 +9,7 @@ import { type Config, DEFAULT_CONFIG } from "../../../shared/config.ts";
 import { captureLogger } from "../../../shared/log.ts";
 import { serviceClient } from "../../../shared/store/client.ts";
 import type { FetchFn } from "../../../shared/types.ts";
-import { errorBody, fakeJobs, NOW, tokens } from "./_helpers.ts";
+import { API_KEYS, errorBody, fakeJobs, NOW, tokens } from "./_helpers.ts";
 
 /** A PostgREST answer the fake database gives to one request. */
 type DbAnswer = { status: number; body: unknown };
@@ -44,8 +44,11 @@ function operatorApp(options: {
     clock: () => NOW,
     jobs: fakeJobs().service,
     verify: createVerifier({
-      jwtSecret: LOCAL_JWT_SECRET,
-      fetch: () => Promise.reject(new Error("no JWKS in unit tests")),
+      url: "http://127.0.0.1:1",
+      secretKeys: { default: API_KEYS.secret },
+      publishableKeys: { default: API_KEYS.publishable },
+      jwks: { keys: [] },
+      legacy: { jwtSecret: LOCAL_JWT_SECRET },
       clock: () => NOW,
     }),
     config: DEFAULT_CONFIG,
