@@ -26,6 +26,7 @@ import {
   healthRoute,
   listRunsRoute,
 } from "./routes.ts";
+import { namedErrorMessage } from "../../shared/errors.ts";
 
 export { ApiError } from "./errors.ts";
 
@@ -209,7 +210,7 @@ function _inBackground(deps: AppDeps, runId: string, options: ProcessOptions): v
     (error) =>
       deps.logger.error("Cannot process run {run_id} in the background: {error}", {
         run_id: runId,
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        error: namedErrorMessage(error),
       }),
   );
   deps.waitUntil?.(work);

@@ -11,11 +11,11 @@ import type { JSONWebKeySet } from "jose";
 import { type AuthDeps, createVerifier } from "../../shared/auth/verify.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { httpHandover } from "../../shared/jobs/handover.ts";
-import { createJobService } from "../../shared/jobs/service.ts";
 import { getLogger, setupLogging } from "../../shared/log.ts";
 import { serviceClient } from "../../shared/store/client.ts";
 import type { Clock, FetchFn } from "../../shared/types.ts";
 import type { AppDeps } from "./app.ts";
+import { createRealJobService } from "./job_deps.ts";
 
 function required(env: Record<string, string | undefined>, ...names: string[]): string {
   for (const name of names) {
@@ -110,7 +110,7 @@ export async function realDeps(
     db,
     logger,
     clock,
-    jobs: createJobService({ db, fetch: fetchFn, clock, logger: jobLogger, config, handover }),
+    jobs: createRealJobService({ db, fetch: fetchFn, clock, logger: jobLogger, config, handover }),
     verify: createVerifier({
       url,
       secretKeys,

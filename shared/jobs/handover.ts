@@ -4,6 +4,9 @@
  * service-role key), so a run is not bound to one invocation's CPU and wall-clock limits.
  * @module
  */
+import { backoffDelayMs } from "../backoff.ts";
+import { errorMessage } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import type { FetchFn, Logger } from "../types.ts";
 
 /** Options of {@link httpHandover}. */
@@ -35,7 +38,7 @@ export function httpHandover(
   return async (runId: string) => {
     let last = "";
     for (let i = 0; i < attempts; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+      if (i > 0) await sleep(backoffDelayMs(i, { baseMs: 250, maxMs: 10_000 }));
       try {
         const res = await options.fetch(
           `${base}/functions/v1/api/jobs/runs/${runId}/continue`,
@@ -54,7 +57,7 @@ export function httpHandover(
         if (res.status === 202 || res.status === 200) return;
         last = `HTTP ${res.status}`;
       } catch (error) {
-        last = error instanceof Error ? error.message : String(error);
+        last = errorMessage(error);
       }
       options.logger.warn(
         "Handover of run {run_id} failed (attempt {attempt}): {error}",
