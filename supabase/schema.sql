@@ -2016,6 +2016,7 @@ CREATE VIEW public.source_status WITH (security_invoker='true') AS
     s.check_frequency,
     s.css_selector,
     s.ignore_patterns,
+    s.render,
     s.created_at,
     s.updated_at,
     s.last_checked_at,
@@ -2082,6 +2083,12 @@ COMMENT ON COLUMN public.source_status.css_selector IS 'Part of the page watched
 --
 
 COMMENT ON COLUMN public.source_status.ignore_patterns IS 'Regular expressions removed before hashing.';
+
+--
+-- Name: COLUMN source_status.render; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.render IS 'static (plain HTTP) or browser (a real browser renders the page).';
 
 --
 -- Name: COLUMN source_status.created_at; Type: COMMENT; Schema: public; Owner: postgres

@@ -11,6 +11,11 @@ import { sha256Hex } from "../pipeline/detect.ts";
 import { PipelineError } from "../pipeline/errors.ts";
 import { extractDocument } from "../pipeline/extract.ts";
 import { fetchDocument, type FetcherConfig } from "../pipeline/fetcher.ts";
+import {
+  type BrowserConfig,
+  type BrowserSeam,
+  renderedFetch,
+} from "../pipeline/browser_fetcher.ts";
 import { compileIgnorePatterns, normaliseText } from "../pipeline/normalise.ts";
 import type { PreviewResult } from "./schemas.ts";
 
@@ -33,8 +38,10 @@ export interface PreviewDeps {
   fetch: FetchFn;
   clock: Clock;
   logger: Logger;
-  config: FetcherConfig;
+  config: FetcherConfig & BrowserConfig;
   resolveHost?: ResolveHost;
+  /** The browser of `render: "browser"` previews; absent: they fail as `browser`. */
+  browser?: BrowserSeam;
 }
 
 /**
@@ -71,15 +78,13 @@ export async function previewSource(
     error: null,
   };
   try {
-    if (input.render === "browser") {
-      throw new PipelineError(
-        "unsupported_content",
-        "browser rendering is not available in this deployment",
-      );
-    }
     const patterns = input.ignore_patterns ?? [];
     const compiled = compileIgnorePatterns(patterns);
-    const outcome = await fetchDocument({ url: input.url }, {
+    // The pipeline's own dispatch: render 'browser' goes through a real browser.
+    const fetchSource = input.render === "browser"
+      ? renderedFetch(deps.browser, deps.config)
+      : fetchDocument;
+    const outcome = await fetchSource({ url: input.url }, {
       fetch: deps.fetch,
       config: deps.config,
       logger: deps.logger,

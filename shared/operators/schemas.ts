@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { UuidSchema } from "../schemas.ts";
+import { SourceRenderSchema, UuidSchema } from "../schemas.ts";
 
 const Timestamp = z.string().transform((s) => new Date(s).toISOString()).meta({
   format: "date-time",
@@ -43,6 +43,7 @@ const sourceFields = {
       "matches are removed before hashing; at most 50.",
     example: ["Last updated: .*"],
   }),
+  render: SourceRenderSchema,
 } as const;
 
 /** Body of `POST /api/sources`. */
@@ -53,6 +54,7 @@ export const SourceCreateSchema = z.strictObject({
   check_frequency: sourceFields.check_frequency.optional(),
   css_selector: sourceFields.css_selector.optional(),
   ignore_patterns: sourceFields.ignore_patterns.optional(),
+  render: sourceFields.render.optional(),
 }).meta({ id: "SourceCreate", description: "A new source." });
 
 /** Body of `PATCH /api/sources/{id}`: the fields to change. */
@@ -63,6 +65,7 @@ export const SourcePatchSchema = z.strictObject({
   check_frequency: sourceFields.check_frequency.optional(),
   css_selector: sourceFields.css_selector.optional(),
   ignore_patterns: sourceFields.ignore_patterns.optional(),
+  render: sourceFields.render.optional(),
 }).refine((o) => Object.keys(o).length > 0, { error: "Send at least one field to change" })
   .meta({ id: "SourcePatch", description: "The fields of a source to change." });
 
@@ -80,6 +83,7 @@ export const SourceViewSchema = z.object({
   check_frequency: z.string(),
   css_selector: z.string().nullable(),
   ignore_patterns: z.array(z.string()),
+  render: SourceRenderSchema,
   created_at: Timestamp,
   updated_at: Timestamp,
   last_checked_at: NullableTimestamp,
@@ -106,10 +110,7 @@ export const PreviewRequestSchema = z.strictObject({
   url: sourceFields.url,
   css_selector: sourceFields.css_selector.optional(),
   ignore_patterns: sourceFields.ignore_patterns.optional(),
-  render: z.enum(["static", "browser"]).optional().meta({
-    description: "static (default): plain HTTP; browser: through a real browser, where the " +
-      "deployment has one.",
-  }),
+  render: sourceFields.render.optional(),
 }).meta({ id: "PreviewRequest", description: "What to fetch and how to read it." });
 
 /** What each ignore pattern removed. */

@@ -31,7 +31,7 @@ export interface SourceStore {
   frequencies(): Promise<string[]>;
 }
 
-const COLUMNS = "id, name, url, active, check_frequency, css_selector, ignore_patterns, " +
+const COLUMNS = "id, name, url, active, check_frequency, css_selector, ignore_patterns, render, " +
   "created_at, updated_at, last_checked_at, last_success_at, last_change_at, next_due_at, " +
   "consecutive_failures, last_error, last_error_class";
 

@@ -28,7 +28,7 @@ grant select, insert, update, delete on table public.feed_tokens to anon, authen
 -- security_invoker: callers see only the sources their RLS lets them read.
 create or replace view public.source_status with (security_invoker = true) as
 select s.id, s.name, s.url, s.active, s.check_frequency, s.css_selector, s.ignore_patterns,
-       s.created_at, s.updated_at, s.last_checked_at, s.last_success_at, s.last_error,
+       s.render, s.created_at, s.updated_at, s.last_checked_at, s.last_success_at, s.last_error,
        s.last_error_class, s.consecutive_failures,
        (select max(c.detected_at) from public.policy_changes c where c.source_id = s.id)
          as last_change_at,
@@ -44,6 +44,7 @@ comment on column public.source_status.active is 'Only active sources are fetche
 comment on column public.source_status.check_frequency is 'How often the source is due.';
 comment on column public.source_status.css_selector is 'Part of the page watched, or null for the main content.';
 comment on column public.source_status.ignore_patterns is 'Regular expressions removed before hashing.';
+comment on column public.source_status.render is 'static (plain HTTP) or browser (a real browser renders the page).';
 comment on column public.source_status.created_at is 'When the source was added.';
 comment on column public.source_status.updated_at is 'When the source was last changed.';
 comment on column public.source_status.last_checked_at is 'Last fetch, successful or not.';

@@ -8,6 +8,7 @@ import type { Config } from "../../../shared/config.ts";
 import type { JobService } from "../../../shared/jobs/types.ts";
 import { InvalidFieldsError } from "../../../shared/operators/rules.ts";
 import type { ResolveHost } from "../../../shared/pipeline/address_guard.ts";
+import type { BrowserSeam } from "../../../shared/pipeline/browser_fetcher.ts";
 import type { AlertStore } from "../../../shared/alerts/types.ts";
 import { constraintFieldError } from "../../../shared/store/db_error.ts";
 import type { FeedTokenStore } from "../../../shared/store/feed_token_store.ts";
@@ -32,6 +33,8 @@ export interface OperatorDeps {
   subscriptions: SubscriptionStore;
   history: HistoryStore;
   feedTokens: FeedTokenStore;
+  /** The browser of `render: "browser"` previews. */
+  browser?: BrowserSeam;
   /** The alert outbox: signing of test alerts, delivery of retried alerts. */
   alerts: AlertStore;
 }

@@ -14,6 +14,7 @@ import type { CallerKind } from "../../../shared/auth/caller.ts";
 import { type Config, DEFAULT_CONFIG } from "../../../shared/config.ts";
 import type { JobService } from "../../../shared/jobs/types.ts";
 import type { ResolveHost } from "../../../shared/pipeline/address_guard.ts";
+import { browserSeam } from "../../../shared/pipeline/browser_fetcher.ts";
 import { createSupabaseAlertStore } from "../../../shared/store/alert_store.ts";
 import type { Db } from "../../../shared/store/client.ts";
 import { createFeedTokenStore } from "../../../shared/store/feed_token_store.ts";
@@ -75,12 +76,14 @@ const WITH_BODY: ["post" | "patch", string][] = [
 export function mountOperatorRoutes(app: OpenAPIHono<AuthEnv>, deps: OperatorAppDeps): void {
   const options = deps.operators ?? {};
   const config = options.config ?? { ...DEFAULT_CONFIG, ...deps.config };
+  const fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   const operatorDeps: OperatorDeps & { publicUrl?: string } = {
     logger: deps.logger,
     clock: deps.clock,
     jobs: deps.jobs,
     config,
-    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    fetch: fetchFn,
+    browser: browserSeam(config, { fetch: fetchFn }),
     ...(options.resolveHost !== undefined ? { resolveHost: options.resolveHost } : {}),
     ...(options.publicUrl !== undefined ? { publicUrl: options.publicUrl } : {}),
     sources: createSourceStore(deps.db),

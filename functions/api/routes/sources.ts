@@ -208,6 +208,7 @@ export function mountSourceRoutes(app: OpenAPIHono<AuthEnv>, deps: OperatorDeps)
         logger: deps.logger,
         config: deps.config,
         resolveHost: deps.resolveHost,
+        browser: deps.browser,
       }),
       200,
     );
