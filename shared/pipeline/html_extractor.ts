@@ -74,22 +74,21 @@ function _select($: cheerio.CheerioAPI, selector: string) {
 /**
  * Why a CSS selector cannot be used, or null when it can: compiled by the engine that
  * runs it (cheerio-select, on the selector path), for the operators' API to refuse it at
- * save time.
+ * save time. The reason reads after "CSS selector".
  * @example
  * cssSelectorError("main > .terms"); // null
- * cssSelectorError("main >"); // "invalid CSS selector \"main >\": ..."
+ * cssSelectorError("div["); // "is not valid: Expected name, found"
  */
 export function cssSelectorError(selector: string): string | null {
   const trimmed = selector.trim();
-  if (trimmed === "") return "a CSS selector cannot be empty";
+  if (trimmed === "") return "must not be blank";
   // cheerio reads a string starting with "<" as HTML to create, not as a selector.
-  if (trimmed.startsWith("<")) return `invalid CSS selector ${JSON.stringify(selector)}: markup`;
+  if (trimmed.startsWith("<")) return "is HTML markup, not a CSS selector";
   try {
     _select(_EMPTY, trimmed);
     return null;
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return `invalid CSS selector ${JSON.stringify(selector)}: ${detail}`;
+    return `is not valid: ${errorMessage(error).replace(/\.+$/, "").trim()}`;
   }
 }
 const _EMPTY = cheerio.load("<html><body></body></html>");
@@ -124,7 +123,9 @@ function _textLength(text: string): number {
 function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Selection {
   if (selector) {
     const invalid = cssSelectorError(selector);
-    if (invalid) throw new PipelineError("parse", invalid);
+    if (invalid) {
+      throw new PipelineError("parse", `CSS selector ${JSON.stringify(selector)} ${invalid}`);
+    }
     let matched: _Selection;
     try {
       matched = _select($, selector);

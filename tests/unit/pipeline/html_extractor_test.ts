@@ -109,6 +109,6 @@ Deno.test("cssSelectorError() accepts what the selector path runs and explains t
   }
   assert.throws(
     () => extractHtmlText("<main>x</main>", { selector: "div[" }),
-    /invalid CSS selector/,
+    /CSS selector "div\[" is not valid/,
   );
 });
