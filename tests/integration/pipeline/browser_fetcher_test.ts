@@ -40,6 +40,7 @@ const html = (body: string) =>
 function startSite() {
   const held: Array<() => void> = [];
   let hops = 0;
+  let upgrades = 0;
   const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -76,6 +77,16 @@ function startSite() {
       case "/loop":
         hops++;
         return new Response(null, { status: 302, headers: { location: `/loop?n=${hops}` } });
+      case "/ws":
+        upgrades++;
+        return Deno.upgradeWebSocket(req).response;
+      case "/socket-page":
+        // Tries a WebSocket from the page and from a fresh frame (a way around a patched global).
+        return html(`<main><p id=p>no socket</p></main><script>
+          let W = window.WebSocket;
+          if (!W) { const f = document.createElement('iframe'); document.body.appendChild(f); W = f.contentWindow.WebSocket; }
+          if (W) { const s = new W('ws://' + location.host + '/ws'); s.onopen = () => p.textContent = 'SOCKET OPEN'; }
+        </script>`);
       case "/metadata-frame":
         return html(
           '<main><p>Framed</p><iframe src="http://169.254.169.254/latest/meta-data/"></iframe></main>',
@@ -86,6 +97,7 @@ function startSite() {
   });
   return {
     url: (p: string) => `http://127.0.0.1:${server.addr.port}${p}`,
+    upgrades: () => upgrades,
     async close() {
       for (const release of held) release();
       await server.shutdown();
@@ -158,6 +170,11 @@ Deno.test("browser fetcher on the stack's Chromium", async (t) => {
         error.message,
         /^more than 3 redirects \(last to http:\/\/127\.0\.0\.1:\d+\/loop\)$/,
       );
+    });
+    await t.step("page scripts get no WebSocket (interception cannot see sockets)", async () => {
+      const doc = await render("/socket-page", site, config({ BROWSER_SETTLE_MS: 800 }));
+      assert.match(new TextDecoder().decode(doc.body), /<p id="p">no socket<\/p>/);
+      assert.equal(site.upgrades(), 0);
     });
     await t.step("a frame on the metadata address is refused, the page is still read", async () => {
       logs.length = 0;
