@@ -187,7 +187,7 @@ async function _openTransport(url: string, signal: AbortSignal): Promise<Connect
     socket.onclose = () => reject(new Error("WebSocket closed before it opened"));
   });
   const transport: ConnectionTransport = {
-    send: (message) => socket.send(message),
+    send: (message) => socket.send(_disposeOnDetach(message)),
     close,
   };
   socket.onmessage = (event) => transport.onmessage?.(String(event.data));
@@ -554,6 +554,19 @@ function _aborted(reason: unknown): PipelineError {
     return new PipelineError("timeout", reason.message, { cause: reason });
   }
   return new PipelineError("timeout", `aborted: ${_detail(reason)}`, { cause: reason });
+}
+
+/**
+ * Browser contexts we create are disposed by the browser when our connection goes, so a
+ * fetch whose cleanup could not finish (a browser slow to answer) leaves no page behind.
+ * (puppeteer-core does not pass CDP's `disposeOnDetach`; we add it on the way out.)
+ */
+function _disposeOnDetach(message: string): string {
+  if (!message.includes('"Target.createBrowserContext"')) return message;
+  const parsed = JSON.parse(message) as { method?: string; params?: Record<string, unknown> };
+  if (parsed.method !== "Target.createBrowserContext") return message;
+  parsed.params = { ...parsed.params, disposeOnDetach: true };
+  return JSON.stringify(parsed);
 }
 
 /** Rejects as soon as `signal` aborts, whatever `promise` does. */

@@ -14,6 +14,7 @@ import {
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
 import type { FetcherConfig } from "../../../shared/pipeline/fetcher.ts";
 import { BROWSER_ENDPOINT } from "../../../supabase/local/ports.ts";
+import { eventually } from "../_stack.ts";
 
 const logs: string[] = [];
 const logger = {
@@ -175,6 +176,21 @@ Deno.test("browser fetcher on the stack's Chromium", async (t) => {
       const doc = await render("/socket-page", site, config({ BROWSER_SETTLE_MS: 800 }));
       assert.match(new TextDecoder().decode(doc.body), /<p id="p">no socket<\/p>/);
       assert.equal(site.upgrades(), 0);
+    });
+    await t.step("a connection that goes without closing its context leaves no page", async () => {
+      const pages = async () =>
+        (await (await fetch(`${BROWSER_ENDPOINT}/json/list`)).json() as Array<{ url: string }>)
+          .filter((target) => target.url === site.url("/ok")).length;
+      const lifetime = new AbortController();
+      const browser = await browserSeam(config(), { fetch })!.connect(lifetime.signal);
+      const page = await (await browser.createBrowserContext()).newPage();
+      await page.goto(site.url("/ok"));
+      assert.equal(await pages(), 1);
+      lifetime.abort(); // the socket closes; context.close() is never called
+      await eventually(
+        "the browser disposing of the context",
+        async () => (await pages()) === 0 ? true : undefined,
+      );
     });
     await t.step("a frame on the metadata address is refused, the page is still read", async () => {
       logs.length = 0;
