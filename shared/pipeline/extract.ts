@@ -88,7 +88,8 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
     );
   }
   if (kind === "pdf") {
-    const text = await extractPdfText(input.body);
+    // NUL characters (some PDF fonts map glyphs to U+0000) cannot be stored by Postgres.
+    const text = _withoutNul(await extractPdfText(input.body));
     return { kind, mediaType: "application/pdf", text, encoding: null, unknownCharset: null };
   }
   const decoded = decodeBody(input.body, { headerCharset: charset, html: kind === "html" });
@@ -104,7 +105,12 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
   if (kind === "json") {
     return { ...base, mediaType: mediaType ?? "application/json", text: _prettyJson(decoded.text) };
   }
-  return { ...base, mediaType: mediaType ?? "text/plain", text: decoded.text };
+  return { ...base, mediaType: mediaType ?? "text/plain", text: _withoutNul(decoded.text) };
+}
+
+/** Drops U+0000, which Postgres text cannot hold (22P05); HTML5 drops it from HTML too. */
+function _withoutNul(text: string): string {
+  return text.includes("\0") ? text.replaceAll("\0", "") : text;
 }
 
 /** Pretty-prints JSON (one value per line, key order kept) so diffs are per field. */
