@@ -3,12 +3,14 @@
  * the function in a worker process under the Deno the hosted edge runtime embeds
  * (`deno-edge` in tools/npm: supabase-edge-runtime 1.74.3, pinned by CLI 2.117.0, is
  * "compatible with Deno v2.1.4"), and enforces hosted's limits on that worker from
- * OUTSIDE it, reading `/proc/<pid>` of the worker process:
+ * OUTSIDE the function: CPU from `/proc/<pid>` of the worker process, memory as the
+ * runtime counts it (edge-runtime's crates/base_mem_check reads V8's heap statistics, heap
+ * and external memory; the worker shim reports them, the function cannot change them):
  *
  * | limit                 | hosted (docs: guides/functions/limits)   | here                                        |
  * | --------------------- | ---------------------------------------- | ------------------------------------------- |
  * | CPU time              | 2 s                                      | `STACK_EDGE_CPU_MS` (2000), main thread     |
- * | memory                | 256 MB                                   | `STACK_EDGE_MEMORY_MB` (256), RssAnon       |
+ * | memory                | 256 MB                                   | `STACK_EDGE_MEMORY_MB` (256), V8 heap+ext.  |
  * | wall clock of worker  | 150 s free, 400 s paid                   | `STACK_EDGE_WALL_MS` (150000)               |
  * | request idle timeout  | 150 s without a response → 504           | `STACK_EDGE_IDLE_MS` (150000)               |
  *
@@ -90,6 +92,13 @@ export interface EdgeSlotOptions {
   limits: EdgeLimits;
   /** Where kills are written, one line each. */
   limitsLog: string;
+  /**
+   * Where each request's window is written, one JSON line each: from its arrival until its
+   * answer and the background tasks it started (`EdgeRuntime.waitUntil`) are done, the
+   * worker's CPU and peak isolate memory over it (requests overlapping on one worker are each
+   * charged all of it: an upper bound).
+   */
+  requestsLog?: string;
   /** Milliseconds between two readings of /proc (default 25). */
   sampleMs?: number;
 }
@@ -97,6 +106,17 @@ export interface EdgeSlotOptions {
 interface InFlight {
   path: string;
   abort: AbortController;
+}
+
+interface Window {
+  id: string;
+  path: string;
+  startedAt: number;
+  cpuTicks: number;
+  isolatePeakMb: number;
+  status: number | null;
+  answered: boolean;
+  overlapped: boolean;
 }
 
 interface Worker {
@@ -114,6 +134,10 @@ interface Worker {
   lastState: number;
   cpuMs: number;
   rssMb: number;
+  /** Heap + external memory of the isolate, as the runtime counts it (MB). */
+  isolateMb: number;
+  lastMemory: number;
+  windows: Map<string, Window>;
 }
 
 const EDGE_WORKER = new URL("./edge_worker.ts", import.meta.url).pathname;
@@ -182,6 +206,7 @@ export class EdgeSlot {
   #booting: Promise<Worker> | null = null;
   #workers = new Set<Worker>();
   #seq = 0;
+  #requests = 0;
   #timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(options: EdgeSlotOptions) {
@@ -263,12 +288,19 @@ export class EdgeSlot {
       lastState: 0,
       cpuMs: 0,
       rssMb: 0,
+      isolateMb: 0,
+      lastMemory: 0,
+      windows: new Map(),
     };
     child.status.then(() => {
       worker.dead = true;
       this.#workers.delete(worker);
       if (this.#current === worker) this.#current = null;
       for (const f of worker.inflight) f.abort.abort();
+      const ticks = worker.cpuTicks0 + worker.cpuMs / TICK_MS;
+      for (const win of worker.windows.values()) {
+        this.#close(worker, win, ticks, worker.killedBy ?? "worker exit");
+      }
     });
     this.#workers.add(worker);
     return worker;
@@ -301,11 +333,14 @@ export class EdgeSlot {
     const entry: InFlight = { path: `${req.method} ${url.pathname}`, abort: new AbortController() };
     worker.inflight.add(entry);
     worker.lastPaths = [entry.path, ...worker.lastPaths].slice(0, 3);
+    const window = this.#open(worker, entry.path);
     const done = (): void => {
       worker.inflight.delete(entry);
+      window.answered = true;
     };
     const headers = new Headers(req.headers);
     for (const h of HOP_BY_HOP) headers.delete(h);
+    headers.set("x-edge-request-id", window.id);
     // fetch() would decompress a compressed answer and keep its content-encoding header.
     headers.set("accept-encoding", "identity");
     let idle = false;
@@ -324,6 +359,7 @@ export class EdgeSlot {
         signal: entry.abort.signal,
       });
       if (idleTimer !== null) clearTimeout(idleTimer);
+      window.status = res.status;
       const out = new Headers(res.headers);
       for (const h of HOP_BY_HOP) out.delete(h);
       const body = res.body?.pipeThrough(
@@ -366,12 +402,22 @@ export class EdgeSlot {
       if (ticks === null || rss === null) continue;
       w.cpuMs = (ticks - w.cpuTicks0) * TICK_MS;
       w.rssMb = rss;
+      if (Date.now() - w.lastMemory >= 100) {
+        w.lastMemory = Infinity; // one reading in flight at a time
+        this.#isolateBytes(w).then((bytes) => {
+          if (bytes !== null) w.isolateMb = bytes / 1_048_576;
+          w.lastMemory = Date.now();
+        });
+      }
+      const mem = w.isolateMb;
+      for (const win of w.windows.values()) win.isolatePeakMb = Math.max(win.isolatePeakMb, mem);
+      this.#closeAnswered(w, ticks);
       const age = Date.now() - w.readyAt;
       if (!l.enabled) continue;
       const busy = w.inflight.size > 0;
       if (w.cpuMs >= l.cpuMs) this.#kill(w, "cpu", `${w.cpuMs}ms`, `${l.cpuMs}ms`);
-      else if (rss >= l.memoryMb) {
-        this.#kill(w, "memory", `${rss.toFixed(0)}MB`, `${l.memoryMb}MB`);
+      else if (mem >= l.memoryMb) {
+        this.#kill(w, "memory", `${mem.toFixed(0)}MB`, `${l.memoryMb}MB`);
       } else if (age >= l.wallMs) {
         if (Date.now() - w.lastState < 200) continue;
         w.lastState = Date.now();
@@ -382,11 +428,11 @@ export class EdgeSlot {
           else this.#end(w);
         });
       } else if (
-        !w.retired && (w.cpuMs >= l.cpuSoftMs || rss >= l.memoryMb / 2 || age >= l.wallMs / 2)
+        !w.retired && (w.cpuMs >= l.cpuSoftMs || mem >= l.memoryMb / 2 || age >= l.wallMs / 2)
       ) {
         const reason = w.cpuMs >= l.cpuSoftMs
           ? "cpu"
-          : rss >= l.memoryMb / 2
+          : mem >= l.memoryMb / 2
           ? "memory"
           : "wall_clock";
         this.#retire(w, reason);
@@ -443,6 +489,78 @@ export class EdgeSlot {
       ? [...w.inflight].map((f) => f.path)
       : [`(background of ${w.lastPaths[0] ?? "no request"})`];
     this.#log(limit, measured, w, paths, max);
+    const ticks = w.cpuTicks0 + w.cpuMs / TICK_MS;
+    for (const win of w.windows.values()) this.#close(w, win, ticks, `${limit} limit`);
+  }
+
+  #open(w: Worker, path: string): Window {
+    const win: Window = {
+      id: `${w.seq}.${++this.#requests}`,
+      path,
+      startedAt: Date.now(),
+      cpuTicks: mainThreadTicks(w.pid) ?? w.cpuTicks0 + w.cpuMs / TICK_MS,
+      isolatePeakMb: w.rssMb,
+      status: null,
+      answered: false,
+      overlapped: w.windows.size > 0,
+    };
+    for (const other of w.windows.values()) other.overlapped = true;
+    w.windows.set(win.id, win);
+    return win;
+  }
+
+  /** Closes the windows of answered requests whose background tasks are done. */
+  #closeAnswered(w: Worker, ticks: number): void {
+    const answered = [...w.windows.values()].filter((win) => win.answered);
+    if (answered.length === 0 || Date.now() - w.lastState < 200) return;
+    w.lastState = Date.now();
+    this.#requestsPending(w).then((pending) => {
+      if (pending === null) return;
+      for (const win of answered) {
+        if (!(win.id in pending)) this.#close(w, win, mainThreadTicks(w.pid) ?? ticks, null);
+      }
+    });
+  }
+
+  #close(w: Worker, win: Window, ticks: number, endedBy: string | null): void {
+    if (!w.windows.delete(win.id) || !this.options.requestsLog) return;
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      slot: this.options.name,
+      worker: w.seq,
+      path: win.path,
+      status: win.status,
+      wall_ms: Date.now() - win.startedAt,
+      cpu_ms: Math.max(0, ticks - win.cpuTicks) * TICK_MS,
+      isolate_mb_peak: Math.round(win.isolatePeakMb),
+      overlapped: win.overlapped,
+      ended_by: endedBy,
+    });
+    Deno.writeTextFileSync(this.options.requestsLog, line + "\n", { append: true });
+  }
+
+  /** Heap + external bytes of a worker's isolate, or null when it did not say. */
+  async #isolateBytes(w: Worker): Promise<number | null> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${w.port}/__edge/state`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      return ((await res.json()) as { isolate_bytes: number }).isolate_bytes;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Background tasks still running per request id, or null when the worker did not say. */
+  async #requestsPending(w: Worker): Promise<Record<string, number> | null> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${w.port}/__edge/state`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      return ((await res.json()) as { requests: Record<string, number> }).requests;
+    } catch {
+      return null;
+    }
   }
 
   #log(limit: string, measured: string, w: Worker, paths: string[], max?: string): void {
@@ -456,7 +574,8 @@ export class EdgeSlot {
       `worker=${w.seq}`,
       `pid=${w.pid}`,
       `cpu_ms=${w.cpuMs}`,
-      `rss_mb=${w.rssMb.toFixed(0)}`,
+      `isolate_mb=${w.isolateMb.toFixed(0)}`,
+      `rss_anon_mb=${w.rssMb.toFixed(0)}`,
       `age_ms=${Date.now() - w.readyAt}`,
       `requests=${paths.length}`,
       `path=${paths.join(", ")}`,
@@ -467,9 +586,11 @@ export class EdgeSlot {
 }
 
 if (import.meta.main) {
-  const [name, port, entrypoint, config, deno, limitsLog] = Deno.args;
+  const [name, port, entrypoint, config, deno, limitsLog, requestsLog] = Deno.args;
   if (!name || !port || !entrypoint || !config || !deno || !limitsLog) {
-    console.error("usage: edge_runtime.ts NAME PORT ENTRYPOINT DENO_JSON DENO_BIN LIMITS_LOG");
+    console.error(
+      "usage: edge_runtime.ts NAME PORT ENTRYPOINT DENO_JSON DENO_BIN LIMITS_LOG [REQUESTS_LOG]",
+    );
     Deno.exit(2);
   }
   const env = workerEnv(Deno.env.toObject());
@@ -483,6 +604,7 @@ if (import.meta.main) {
     env,
     limits,
     limitsLog,
+    ...(requestsLog ? { requestsLog } : {}),
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => slot.stop().finally(() => Deno.exit(0)));

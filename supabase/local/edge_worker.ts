@@ -23,6 +23,7 @@
  * forwards them from outside.
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import process from "node:process";
 
 const port = Number(Deno.env.get("EDGE_WORKER_PORT"));
@@ -43,17 +44,38 @@ process.memoryUsage = Object.assign(() => ({ ...realProcessMemory(), rss: 0 }), 
 }) as typeof process.memoryUsage;
 
 let pending = 0;
+// Background tasks by the request that started them (the supervisor's x-edge-request-id), so
+// the supervisor can close a request's CPU window when its background work is done too.
+const requestOf = new AsyncLocalStorage<string>();
+const pendingByRequest = new Map<string, number>();
 (globalThis as { EdgeRuntime?: unknown }).EdgeRuntime = {
   waitUntil(promise: Promise<unknown>): void {
     pending++;
-    Promise.resolve(promise).finally(() => pending--).catch(() => {});
+    const id = requestOf.getStore();
+    if (id !== undefined) pendingByRequest.set(id, (pendingByRequest.get(id) ?? 0) + 1);
+    Promise.resolve(promise).finally(() => {
+      pending--;
+      if (id === undefined) return;
+      const left = (pendingByRequest.get(id) ?? 1) - 1;
+      if (left > 0) pendingByRequest.set(id, left);
+      else pendingByRequest.delete(id);
+    }).catch(() => {});
   },
 };
 
 type Handler = (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
 async function control(req: Request, path: string): Promise<Response> {
-  if (path === "/__edge/state") return Response.json({ pending });
+  if (path === "/__edge/state") {
+    // The isolate's memory as the hosted runtime counts it (edge-runtime's base_mem_check
+    // reads V8's heap statistics: heap and external memory), not the process's RSS.
+    const m = realMemoryUsage();
+    return Response.json({
+      pending,
+      requests: Object.fromEntries(pendingByRequest),
+      isolate_bytes: m.heapTotal + m.external,
+    });
+  }
   if (path === "/__edge/beforeunload" && req.method === "POST") {
     const { reason } = await req.json() as { reason?: string };
     globalThis.dispatchEvent(new CustomEvent("beforeunload", { detail: { reason } }));
@@ -80,21 +102,30 @@ Deno.serve = ((...args: unknown[]) => {
   }, async (req, info) => {
     const path = new URL(req.url).pathname;
     if (path.startsWith("/__edge/")) return await control(req, path);
-    if (req.body === null) return await handler(req, info);
-    // The function reads one branch of the body; the other is read away, so a request
-    // answered before its body was read (a 413 that refuses it unread) is still read to
-    // its end: this Deno's server would otherwise close the connection while the client
-    // is still sending, and the client would never see the answer.
-    const [forFunction, forDrain] = req.body.tee();
-    const drained = forDrain.pipeTo(new WritableStream()).catch(() => {});
-    const res = await handler(new Request(req, { body: forFunction }), info);
-    // Answer once the body is in (or after a second, for a client that stalls mid-body).
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, 1_000)))]);
-    clearTimeout(timer);
-    return res;
+    const id = req.headers.get("x-edge-request-id") ?? "";
+    return await requestOf.run(id, () => serveOne(handler, req, info));
   });
 }) as typeof Deno.serve;
+
+async function serveOne(
+  handler: Handler,
+  req: Request,
+  info: Deno.ServeHandlerInfo,
+): Promise<Response> {
+  if (req.body === null) return await handler(req, info);
+  // The function reads one branch of the body; the other is read away, so a request
+  // answered before its body was read (a 413 that refuses it unread) is still read to
+  // its end: this Deno's server would otherwise close the connection while the client
+  // is still sending, and the client would never see the answer.
+  const [forFunction, forDrain] = req.body.tee();
+  const drained = forDrain.pipeTo(new WritableStream()).catch(() => {});
+  const res = await handler(new Request(req, { body: forFunction }), info);
+  // Answer once the body is in (or after a second, for a client that stalls mid-body).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, 1_000)))]);
+  clearTimeout(timer);
+  return res;
+}
 
 // The supervisor holds our stdin open; end of file means it died (SIGKILL included).
 (async () => {

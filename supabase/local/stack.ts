@@ -649,6 +649,7 @@ function serviceCommand(
         FUNCTION_CONFIG,
         DENO_EDGE,
         `${LOG_DIR}/limits.log`,
+        `${LOG_DIR}/edge-requests.log`,
       ], port];
     }
     case "gateway":
