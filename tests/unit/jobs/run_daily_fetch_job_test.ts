@@ -112,8 +112,8 @@ Deno.test("runDailyFetchJob() runs the pipeline on due sources only and counts t
       [result.sources_processed, result.sources_skipped, result.status],
       [2, 2, "succeeded"],
     );
-    assertLogged(h, "info", "Skipping source src-a: check_frequency hourly not due");
-    assertLogged(h, "info", "Skipping source src-b: check_frequency daily not due");
+    assertLogged(h, "debug", "Skipping source src-a: check_frequency hourly not due");
+    assertLogged(h, "debug", "Skipping source src-b: check_frequency daily not due");
     assert.equal(logTexts(h, /^Skipping/).length, 2);
     assert.deepEqual(h.store.itemsOf(result.run_id).map((i) => [i.source_id, i.status]), [
       ["src-a", "skipped"],
@@ -723,7 +723,7 @@ Deno.test("processDailyFetchRun() finishes a re-claimed item whose change was re
         change.id,
         2,
       ]);
-      assertLogged(h, "info", "Change detected for source src-a");
+      assertLogged(h, "debug", "Change detected for source src-a");
     },
   );
 });
@@ -849,12 +849,14 @@ Deno.test("runDailyFetchJob() logs the run's start, each source, each change and
   await runDailyFetchJob(h.deps, { trigger: "cron" });
   assertLogged(h, "info", "Starting daily fetch job at 2026-11-28T02:00:00.000Z");
   for (const id of ["src-a", "src-b", "src-c"]) {
-    assertLogged(h, "info", `Processing source ${id}: Source ${id}`);
+    assertLogged(h, "debug", `Processing source ${id}: Source ${id}`);
   }
-  assertLogged(h, "info", "Source src-a processed: success");
-  assertLogged(h, "error", "Source src-b processed: failure");
-  assertLogged(h, "info", "Source src-c processed: success");
-  assertLogged(h, "info", "Change detected for source src-a");
+  assertLogged(h, "debug", "Source src-a processed: success");
+  assertLogged(h, "debug", "Source src-b processed: failure");
+  assertLogged(h, "debug", "Source src-c processed: success");
+  assertLogged(h, "debug", "Change detected for source src-a");
+  // One summary per batch at info (warn with failures): per-source lines are at debug.
+  assertLogged(h, "warn", "Batch of 3 sources: 2 succeeded, 1 failed, 1 changed");
   assert.deepEqual(logTexts(h, /^Change detected/), ["Change detected for source src-a"]);
   assertLogged(h, "info", "Daily fetch job completed: 3 processed, 1 changes, 1 errors");
   // The invocation's own accounting line (CPU, memory) may follow the summary.
