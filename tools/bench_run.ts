@@ -6,6 +6,7 @@
  *
  *   deno task bench:run                      # N = 2000 and 20000, urlwatch at 2000
  *   deno task bench:run --n 500 --urlwatch   # quick look
+ *   deno task bench:run --no-urlwatch        # without urlwatch (Debian package) installed
  * @module
  */
 import postgres from "postgres";
@@ -28,7 +29,11 @@ const TICK = 100; // clock ticks per second (USER_HZ)
 const args = Deno.args;
 const nArg = args[args.indexOf("--n") + 1];
 const SIZES = args.includes("--n") && nArg ? nArg.split(",").map(Number) : [2000, 20000];
-const URLWATCH_MAX_N = args.includes("--urlwatch") ? Infinity : 2000;
+const URLWATCH_MAX_N = args.includes("--no-urlwatch")
+  ? 0
+  : args.includes("--urlwatch")
+  ? Infinity
+  : 2000;
 
 const sql = postgres(DB_URL, { max: 2, onnotice: () => {} });
 

@@ -16,8 +16,8 @@
  *   `JOB_INVOCATION_CPU_MS`; where none does, its estimate — items ×
  *   `JOB_CPU_MS_PER_ITEM` (measured by the stack from outside the function, see
  *   docs/benchmarks.md) × `JOB_CPU_SAFETY_FACTOR` — would pass
- *   `JOB_INVOCATION_CPU_ESTIMATE_MS` (800: ~400 ms real with the factor 2, so two
- *   invocations sharing a worker that the runtime retired at its soft limit stay under 2 s);
+ *   `JOB_INVOCATION_CPU_ESTIMATE_MS` (800: ~530 ms real with the factor 1.5, so a worker
+ *   the runtime retired at its 1 s soft limit with invocations still running stays under 2 s);
  * - it ran `JOB_INVOCATION_WALL_MS`, or, in the edge runtime (`EdgeRuntime` defined), the
  *   worker's age (`performance.now()`, from the isolate's start) leaves less than one more
  *   batch (`FETCH_TIMEOUT_MS`) before `JOB_WORKER_WALL_MS`;
