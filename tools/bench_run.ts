@@ -233,7 +233,7 @@ async function ourRun(
   await new Promise((r) => setTimeout(r, 1_500));
   const windows = linesSince(requestsLog, requests0).flatMap((l) => {
     try {
-      return [JSON.parse(l) as { path: string; cpu_ms: number; anon_mb_peak: number }];
+      return [JSON.parse(l) as { path: string; cpu_ms: number; isolate_mb_peak: number }];
     } catch {
       return [];
     }
@@ -257,7 +257,7 @@ async function ourRun(
     outsideMeanCpuMs: windows.length
       ? windows.reduce((t, w) => t + w.cpu_ms, 0) / windows.length
       : 0,
-    outsideMaxAnonMb: Math.max(0, ...windows.map((w) => w.anon_mb_peak)),
+    outsideMaxAnonMb: Math.max(0, ...windows.map((w) => w.isolate_mb_peak)),
     kills,
     maxInvocationRssMb: maxRss,
     maxInvocationHeapMb: maxHeap,
@@ -434,7 +434,7 @@ if (import.meta.main) {
   rows.push(
     `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores; site latency ${LATENCY_MS} ms, ~40 KB noisy pages, 5 % edited per change run`,
     "",
-    "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | CPU ms per invocation, from outside: max / mean | worker RssAnon MB (max) | kills (limits.log) | max V8 heap MB of an invocation (its log) | DB round-trips per source | changes (expected) |",
+    "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | CPU ms per invocation, from outside: max / mean | worker isolate MB, heap + external (max) | kills (limits.log) | max V8 heap MB of an invocation (its log) | DB round-trips per source | changes (expected) |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const r of results) {
@@ -486,7 +486,7 @@ if (import.meta.main) {
         fmt(large.n / small.n * 1.1, 1)
       }×); max heap of an invocation ${fmt(small.maxInvocationHeapMb, 0)} → ${
         fmt(large.maxInvocationHeapMb, 0)
-      } MB; worker RssAnon ${fmt(small.outsideMaxAnonMb, 0)} → ${
+      } MB; worker isolate memory ${fmt(small.outsideMaxAnonMb, 0)} → ${
         fmt(large.outsideMaxAnonMb, 0)
       } MB`,
     );
