@@ -129,5 +129,6 @@ export async function realDeps(
     }),
     ...(waitUntil !== undefined ? { waitUntil } : {}),
     config,
+    operators: { fetch: fetchFn, config, publicUrl: url },
   };
 }
