@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type JobResult, RunInProgressError } from "../../../shared/jobs/types.ts";
+import { type JobResult, NO_COUNTS, RunInProgressError } from "../../../shared/jobs/types.ts";
 import type { CapturedLog } from "../../../shared/log.ts";
 import type { Source } from "../../../shared/types.ts";
 import {
@@ -506,14 +506,10 @@ Deno.test("runDailyFetchJob() counts sources and sets the run's status", async (
     });
     const result = await h.run({ trigger: "cron" });
     assert.deepEqual(totals(h, result), {
+      ...NO_COUNTS,
       status: "succeeded",
       trigger: "cron",
-      sources_processed: 0,
-      sources_succeeded: 0,
-      sources_failed: 0,
       sources_skipped: 2,
-      changes_detected: 0,
-      alerts_sent: 0,
       errors: [],
     });
     assertCompleted(result);
@@ -538,14 +534,9 @@ Deno.test("runDailyFetchJob() finalises the run failed with a run-level error wh
       h.store.failAlways(method, new Error("Cannot read the active sources: connection refused"));
       const result = await h.run({ trigger: "cron" });
       assert.deepEqual(totals(h, result), {
+        ...NO_COUNTS,
         status: "failed",
         trigger: "cron",
-        sources_processed: 0,
-        sources_succeeded: 0,
-        sources_failed: 0,
-        sources_skipped: 0,
-        changes_detected: 0,
-        alerts_sent: 0,
         errors: ["run could not start: Cannot read the active sources: connection refused"],
       });
       assertCompleted(result);
