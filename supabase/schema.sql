@@ -280,6 +280,62 @@ ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text,
 COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events) and returns every row of the event.';
 
 --
+-- Name: prune_history(integer, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.prune_history(p_snapshot_days integer DEFAULT 30, p_item_days integer DEFAULT 30, p_batch integer DEFAULT 50000) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_items integer;
+  v_snapshots integer;
+  v_hosts integer;
+  v_invocations integer;
+begin
+  with old as (
+    select s.run_id, s.source_id from public.job_run_sources s
+    join public.job_runs r on r.id = s.run_id
+    where r.status <> 'running'
+      and r.completed_at < now() - make_interval(days => p_item_days)
+      and not s.changed and s.policy_change_id is null
+    limit greatest(p_batch, 0)
+  )
+  delete from public.job_run_sources s using old
+  where s.run_id = old.run_id and s.source_id = old.source_id;
+  get diagnostics v_items = row_count;
+
+  with old as (
+    select sn.id from public.snapshots sn
+    where sn.fetched_at < now() - make_interval(days => p_snapshot_days)
+      and not exists (select 1 from public.policy_changes pc where pc.snapshot_id = sn.id)
+      and not exists (select 1 from public.policy_changes pc where pc.previous_snapshot_id = sn.id)
+      and not exists (select 1 from public.sources src where src.last_snapshot_id = sn.id)
+    limit greatest(p_batch, 0)
+  )
+  delete from public.snapshots sn using old where sn.id = old.id;
+  get diagnostics v_snapshots = row_count;
+
+  delete from private.run_hosts h using public.job_runs r
+  where r.id = h.run_id and r.status <> 'running' and r.completed_at < now() - interval '1 day';
+  get diagnostics v_hosts = row_count;
+  delete from private.run_invocations i using public.job_runs r
+  where r.id = i.run_id and r.status <> 'running' and r.completed_at < now() - interval '1 day';
+  get diagnostics v_invocations = row_count;
+
+  return jsonb_build_object('run_items', v_items, 'snapshots', v_snapshots,
+                            'run_hosts', v_hosts, 'run_invocations', v_invocations);
+end $$;
+
+ALTER FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) IS 'Retention (pg_cron prune-history, nightly): prunes unchanged run items of runs finished more than p_item_days ago, snapshots older than p_snapshot_days that no change needs (before or after) and no source has as its latest, and the per-host/per-invocation rows of runs finished more than a day ago; at most p_batch rows of each kind per call. Returns the counts.';
+
+--
 -- Name: resume_stalled_runs(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2580,6 +2636,12 @@ CREATE INDEX job_run_sources_host_idx ON public.job_run_sources USING btree (run
 CREATE INDEX job_run_sources_pending_idx ON public.job_run_sources USING btree (run_id, status);
 
 --
+-- Name: job_runs_completed_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_runs_completed_idx ON public.job_runs USING btree (completed_at) WHERE (status <> 'running'::text);
+
+--
 -- Name: job_runs_one_running; Type: INDEX; Schema: public; Owner: postgres
 --
 
@@ -2590,6 +2652,12 @@ CREATE UNIQUE INDEX job_runs_one_running ON public.job_runs USING btree (job_nam
 --
 
 CREATE INDEX job_runs_started_idx ON public.job_runs USING btree (job_name, started_at DESC);
+
+--
+-- Name: policy_changes_previous_snapshot_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX policy_changes_previous_snapshot_idx ON public.policy_changes USING btree (previous_snapshot_id);
 
 --
 -- Name: policy_changes_source_idx; Type: INDEX; Schema: public; Owner: postgres
@@ -2874,6 +2942,12 @@ REVOKE ALL ON FUNCTION private.check_missed_daily_fetch() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION resume_stalled_runs(); Type: ACL; Schema: private; Owner: postgres
@@ -3202,6 +3276,7 @@ SELECT cron.schedule('daily-fetch', '0 2 * * *', $cmd$
 SELECT cron.schedule('daily-fetch-resume', '*/5 * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
 SELECT cron.schedule('daily-fetch-watchdog', '15 * * * *', $cmd$select private.check_missed_daily_fetch()$cmd$);
 SELECT cron.schedule('prune-cron-history', '30 3 * * *', $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);
+SELECT cron.schedule('prune-history', '45 3 * * *', $cmd$select private.prune_history()$cmd$);
 
 --
 -- Rows the migrations insert
