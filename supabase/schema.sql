@@ -1095,16 +1095,18 @@ CREATE FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare v_wait integer := least(greatest(coalesce(p_retry_after_ms, 0), 0), 600000);
+-- Bounded so that one URL's long Retry-After does not stall a run: the host is held for
+-- at most 10 s and then spaced by at most 1 s (the fetcher gives up on longer waits).
+declare v_wait integer := least(greatest(coalesce(p_retry_after_ms, 0), 0), 10000);
 begin
   update private.run_hosts h set
     max_in_flight = 1,
-    delay_ms = greatest(h.delay_ms, least(v_wait, 60000)),
+    delay_ms = greatest(h.delay_ms, least(v_wait, 1000)),
     not_before = case when h.not_before = 'infinity' then h.not_before
                       -- the throttled request's own retry (the fetcher's, after Retry-After)
                       -- takes the first start; the next one waits a delay after it
                       else greatest(h.not_before, clock_timestamp()
-                        + make_interval(secs => (v_wait + least(v_wait, 60000)) / 1000.0)) end,
+                        + make_interval(secs => (v_wait + least(v_wait, 1000)) / 1000.0)) end,
     slowed_at = clock_timestamp()
   where h.run_id = p_run_id and h.host = private.url_host(p_url);
   return found;
@@ -1116,7 +1118,7 @@ ALTER FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms 
 -- Name: FUNCTION job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer) IS 'A 429/503 with Retry-After from the host of p_url: for the rest of the run, every invocation claims that host''s items one at a time, at least min(Retry-After, 60 s) apart, the first one that long after the throttled request''s own retry (at Retry-After). Returns false when the host is not one of the run''s.';
+COMMENT ON FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer) IS 'A 429/503 with Retry-After from the host of p_url: for the rest of the run, every invocation claims that host''s items one at a time, at least min(Retry-After, 1 s) apart, the first one that long after the throttled request''s own retry (at min(Retry-After, 10 s)). Returns false when the host is not one of the run''s.';
 
 --
 -- Name: job_start_run(text, text, jsonb, integer); Type: FUNCTION; Schema: public; Owner: postgres

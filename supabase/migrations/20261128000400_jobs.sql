@@ -375,21 +375,23 @@ comment on function public.job_claim_items(uuid, text, integer, integer, integer
 create or replace function public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer)
 returns boolean
 language plpgsql security definer set search_path = '' as $$
-declare v_wait integer := least(greatest(coalesce(p_retry_after_ms, 0), 0), 600000);
+-- Bounded so that one URL's long Retry-After does not stall a run: the host is held for
+-- at most 10 s and then spaced by at most 1 s (the fetcher gives up on longer waits).
+declare v_wait integer := least(greatest(coalesce(p_retry_after_ms, 0), 0), 10000);
 begin
   update private.run_hosts h set
     max_in_flight = 1,
-    delay_ms = greatest(h.delay_ms, least(v_wait, 60000)),
+    delay_ms = greatest(h.delay_ms, least(v_wait, 1000)),
     not_before = case when h.not_before = 'infinity' then h.not_before
                       -- the throttled request's own retry (the fetcher's, after Retry-After)
                       -- takes the first start; the next one waits a delay after it
                       else greatest(h.not_before, clock_timestamp()
-                        + make_interval(secs => (v_wait + least(v_wait, 60000)) / 1000.0)) end,
+                        + make_interval(secs => (v_wait + least(v_wait, 1000)) / 1000.0)) end,
     slowed_at = clock_timestamp()
   where h.run_id = p_run_id and h.host = private.url_host(p_url);
   return found;
 end $$;
-comment on function public.job_slow_host(uuid, text, integer) is 'A 429/503 with Retry-After from the host of p_url: for the rest of the run, every invocation claims that host''s items one at a time, at least min(Retry-After, 60 s) apart, the first one that long after the throttled request''s own retry (at Retry-After). Returns false when the host is not one of the run''s.';
+comment on function public.job_slow_host(uuid, text, integer) is 'A 429/503 with Retry-After from the host of p_url: for the rest of the run, every invocation claims that host''s items one at a time, at least min(Retry-After, 1 s) apart, the first one that long after the throttled request''s own retry (at min(Retry-After, 10 s)). Returns false when the host is not one of the run''s.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_complete_items(p_run_id uuid, p_outcomes jsonb)
