@@ -7,7 +7,17 @@
 import { decodeBody, parseContentType } from "./charset.ts";
 import { PipelineError } from "./errors.ts";
 import { extractHtmlText } from "./html_extractor.ts";
-import { extractPdfText } from "./pdf_extractor.ts";
+import { jsonText } from "./json_text.ts";
+import { DEFAULT_PDF_LIMITS, extractPdfText, type PdfLimits } from "./pdf_extractor.ts";
+
+/** Limits of extraction (see docs/reliability.md, "Bounds"). */
+export interface ExtractLimits extends PdfLimits {
+  /** Deepest JSON nesting read. */
+  maxJsonDepth: number;
+}
+
+/** The defaults of the FETCH_* variables. */
+export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = { ...DEFAULT_PDF_LIMITS, maxJsonDepth: 100 };
 
 /** What {@link extractDocument} reads. */
 export interface ExtractInput {
@@ -16,6 +26,8 @@ export interface ExtractInput {
   contentType: string | null;
   /** The source's CSS selector (HTML only). */
   selector?: string | null;
+  /** Caps on inflated bytes, pages, text and time; default {@link DEFAULT_EXTRACT_LIMITS}. */
+  limits?: ExtractLimits;
 }
 
 /** Kinds of document the pipeline reads. */
@@ -73,6 +85,18 @@ export function documentKind(mediaType: string | null): DocumentKind | null {
  * const { text, kind } = await extractDocument({ body, contentType: "text/html; charset=utf-8" });
  */
 export async function extractDocument(input: ExtractInput): Promise<Extracted> {
+  const extracted = await _extract(input, input.limits ?? DEFAULT_EXTRACT_LIMITS);
+  const max = (input.limits ?? DEFAULT_EXTRACT_LIMITS).maxTextChars;
+  if (extracted.text.length > max) {
+    throw new PipelineError(
+      "too_large",
+      `extracted text of ${extracted.text.length} characters exceeds the cap of ${max} characters`,
+    );
+  }
+  return extracted;
+}
+
+async function _extract(input: ExtractInput, limits: ExtractLimits): Promise<Extracted> {
   const { mediaType, charset } = parseContentType(input.contentType);
   const sniffed = _sniff(input.body);
   // A PDF served as text/html or octet-stream is still a PDF: trust its magic bytes.
@@ -88,7 +112,7 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
     );
   }
   if (kind === "pdf") {
-    const text = await extractPdfText(input.body);
+    const text = await extractPdfText(input.body, limits);
     return { kind, mediaType: "application/pdf", text, encoding: null, unknownCharset: null };
   }
   const decoded = decodeBody(input.body, { headerCharset: charset, html: kind === "html" });
@@ -102,22 +126,14 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
     };
   }
   if (kind === "json") {
-    return { ...base, mediaType: mediaType ?? "application/json", text: _prettyJson(decoded.text) };
+    return {
+      ...base,
+      mediaType: mediaType ?? "application/json",
+      text: jsonText(decoded.text, {
+        maxDepth: limits.maxJsonDepth,
+        maxTextChars: limits.maxTextChars,
+      }),
+    };
   }
   return { ...base, mediaType: mediaType ?? "text/plain", text: decoded.text };
-}
-
-/** Pretty-prints JSON (one value per line, key order kept) so diffs are per field. */
-function _prettyJson(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch (error) {
-    throw new PipelineError(
-      "parse",
-      `invalid JSON: ${error instanceof Error ? error.message : error}`,
-      {
-        cause: error,
-      },
-    );
-  }
 }

@@ -2,15 +2,52 @@
  * PDF to text with unpdf (a serverless build of Mozilla's PDF.js): all pages merged, one
  * line per text line of the PDF, so a changed paragraph shows as changed lines. unpdf is
  * imported on the first PDF only.
+ *
+ * Bounded, because a PDF's size says little about its cost (issue 11: a 510 KB PDF
+ * inflating to 500 MB took 1.6 GB; 10,000 pages took 26 s and 1.3 GB; 60,000 pages killed
+ * the worker):
+ * - **inflated bytes**: PDF.js has no limit of its own on what a FlateDecode stream
+ *   inflates to (it decodes a content stream whole when a page is read), so before PDF.js
+ *   sees the file, every FlateDecode stream is inflated by fflate's streaming inflater,
+ *   whose output is counted and dropped, 4 KB of input at a time; past `maxInflatedBytes` in all, the
+ *   PDF is refused (`too_large`) without keeping any inflated byte;
+ * - **pages**: the page count (`numPages`, read from the page tree before any page is
+ *   parsed) above `maxPages` is refused (`too_large`);
+ * - **text**: pages are read one at a time (unpdf's `extractText` reads them all at once),
+ *   each page's objects freed after it; extraction stops as soon as the text passes
+ *   `maxTextChars` (`too_large`) or `timeoutMs` passes (`timeout`), checked after every
+ *   page, and the event loop gets a turn between pages (other sources' I/O goes on).
+ * Not pre-scanned: LZWDecode streams (rare since PDF 1.2) and encrypted PDFs' streams
+ * (their bytes only inflate after decryption); the page, text and time caps still apply.
  * @module
  */
-import type { extractText, getDocumentProxy } from "unpdf";
+import { Unzlib } from "fflate";
+import type { getDocumentProxy } from "unpdf";
 import { PipelineError } from "./errors.ts";
 
-/** The two functions of unpdf the extractor uses. */
+/** Limits of {@link extractPdfText}. */
+export interface PdfLimits {
+  /** Most bytes all FlateDecode streams may inflate to, together. */
+  maxInflatedBytes: number;
+  /** Most pages. */
+  maxPages: number;
+  /** Longest extracted text, in characters. */
+  maxTextChars: number;
+  /** Longest extraction, in ms (between pages). */
+  timeoutMs: number;
+}
+
+/** The defaults (FETCH_PDF_MAX_INFLATED_BYTES, FETCH_PDF_MAX_PAGES, FETCH_MAX_TEXT_CHARS). */
+export const DEFAULT_PDF_LIMITS: PdfLimits = {
+  maxInflatedBytes: 32 * 1024 * 1024,
+  maxPages: 2_000,
+  maxTextChars: 4_000_000,
+  timeoutMs: 20_000,
+};
+
+/** The functions of unpdf the extractor uses. */
 interface _Unpdf {
   getDocumentProxy: typeof getDocumentProxy;
-  extractText: typeof extractText;
 }
 
 let _loading: Promise<_Unpdf> | null = null;
@@ -31,26 +68,148 @@ function _loadUnpdf(): Promise<_Unpdf> {
   return _loading;
 }
 
+const _yield = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 /**
- * Extracts the text of a PDF. Rejects with a `parse` {@link PipelineError} when the
- * bytes are not a readable PDF (corrupt, encrypted).
+ * Inflates every FlateDecode stream of the file, counting and dropping the output, and
+ * throws `too_large` once the total passes `maxBytes`. A stream that does not inflate is
+ * left to PDF.js (it reports corrupt files better).
+ */
+export async function checkPdfInflation(bytes: Uint8Array, maxBytes: number): Promise<number> {
+  const text = new TextDecoder("latin1").decode(bytes);
+  let total = 0;
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf("stream", from);
+    if (at < 0) break;
+    from = at + 6;
+    if (text.startsWith("endstream", at - 3)) continue;
+    let start = at + 6;
+    if (text[start] === "\r") start++;
+    if (text[start] !== "\n") continue;
+    start++;
+    const dictFrom = Math.max(0, text.lastIndexOf("obj", at));
+    const dict = text.slice(Math.max(dictFrom, at - 4096), at);
+    let end = text.indexOf("endstream", start);
+    if (end < 0) end = text.length;
+    from = end;
+    if (!/\/FlateDecode\b|\/Fl\b/.test(dict)) continue;
+    total = await _inflatedSize(bytes.subarray(start, end), total, maxBytes);
+    await _yield();
+  }
+  return total;
+}
+
+/**
+ * Adds what one zlib stream inflates to onto `total`; throws past `maxBytes`. fflate's
+ * streaming inflater is fed 4 KB at a time (at most ~4 MB out per push) and its output is
+ * counted and dropped; it stops at the end of the zlib stream whatever follows (Deno's
+ * `DecompressionStream` refuses a whole chunk with trailing bytes, so a bomb followed by
+ * junk would count as nothing).
+ */
+async function _inflatedSize(data: Uint8Array, total: number, maxBytes: number): Promise<number> {
+  let sum = total;
+  const inflater = new Unzlib((chunk) => {
+    sum += chunk.byteLength;
+    if (sum > maxBytes) {
+      throw new PipelineError(
+        "too_large",
+        `PDF streams inflate to more than the cap of ${maxBytes} bytes`,
+      );
+    }
+  });
+  const step = 4096;
+  try {
+    for (let at = 0; at < data.byteLength; at += step) {
+      inflater.push(data.subarray(at, at + step), at + step >= data.byteLength);
+      if ((at / step) % 64 === 63) await _yield();
+    }
+  } catch (error) {
+    if (error instanceof PipelineError) throw error;
+    // corrupt: what inflated so far counts, PDF.js judges the rest
+  }
+  return sum;
+}
+
+/**
+ * Extracts the text of a PDF within `limits`. Rejects with a `parse` {@link PipelineError}
+ * when the bytes are not a readable PDF (corrupt, encrypted), `too_large` past a cap,
+ * `timeout` past the time limit.
  * @example
  * const text = await extractPdfText(bytes);
  */
-export async function extractPdfText(bytes: Uint8Array): Promise<string> {
-  const { extractText, getDocumentProxy } = await _loadUnpdf();
+export async function extractPdfText(
+  bytes: Uint8Array,
+  limits: PdfLimits = DEFAULT_PDF_LIMITS,
+): Promise<string> {
+  const startedAt = performance.now();
+  await checkPdfInflation(bytes, limits.maxInflatedBytes);
+  const { getDocumentProxy } = await _loadUnpdf();
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>> | undefined;
   try {
-    // PDF.js may transfer (detach) the buffer it is given: hand it a copy.
-    pdf = await getDocumentProxy(bytes.slice(), { verbosity: 0 });
-    const { text } = await extractText(pdf, { mergePages: true });
-    return text;
-  } catch (error) {
-    const name = error instanceof Error ? error.name : "Error";
-    const detail = error instanceof Error ? error.message : String(error);
-    const what = name === "PasswordException" ? "PDF is encrypted" : "cannot read PDF";
-    throw new PipelineError("parse", `${what}: ${detail}`, { cause: error });
+    try {
+      // PDF.js may transfer (detach) the buffer it is given: hand it a copy.
+      pdf = await getDocumentProxy(bytes.slice(), {
+        verbosity: 0,
+        disableFontFace: true,
+      });
+    } catch (error) {
+      throw _parseError(error);
+    }
+    if (pdf.numPages > limits.maxPages) {
+      throw new PipelineError(
+        "too_large",
+        `PDF has ${pdf.numPages} pages, more than the cap of ${limits.maxPages}`,
+      );
+    }
+    const texts: string[] = [];
+    let chars = 0;
+    for (let n = 1; n <= pdf.numPages; n++) {
+      let pageText: string;
+      try {
+        const page = await pdf.getPage(n);
+        const content = await page.getTextContent();
+        pageText = content.items
+          .filter((item) => "str" in item && item.str != null)
+          .map((item) => {
+            const { str, hasEOL } = item as { str: string; hasEOL: boolean };
+            return str + (hasEOL ? "\n" : "");
+          })
+          .join("");
+        page.cleanup();
+      } catch (error) {
+        throw _parseError(error);
+      }
+      chars += pageText.length + 1;
+      if (chars > limits.maxTextChars) {
+        throw new PipelineError(
+          "too_large",
+          `extracted text exceeds the cap of ${limits.maxTextChars} characters (at page ${n} of ${pdf.numPages})`,
+        );
+      }
+      texts.push(pageText);
+      if (performance.now() - startedAt > limits.timeoutMs) {
+        throw new PipelineError(
+          "timeout",
+          `PDF extraction took more than ${limits.timeoutMs} ms (at page ${n} of ${pdf.numPages})`,
+        );
+      }
+      await _yield();
+    }
+    // As unpdf's extractText({ mergePages: true }), so stored hashes stay comparable.
+    return texts.join("\n").replace(/[^\S\n]+/g, " ").replace(/ ?\n ?/g, "\n").replace(
+      /\n{3,}/g,
+      "\n\n",
+    );
   } finally {
     await pdf?.loadingTask.destroy().catch(() => {});
   }
+}
+
+function _parseError(error: unknown): PipelineError {
+  if (error instanceof PipelineError) return error;
+  const name = error instanceof Error ? error.name : "Error";
+  const detail = error instanceof Error ? error.message : String(error);
+  const what = name === "PasswordException" ? "PDF is encrypted" : "cannot read PDF";
+  return new PipelineError("parse", `${what}: ${detail}`, { cause: error });
 }

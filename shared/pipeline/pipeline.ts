@@ -9,7 +9,7 @@ import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
 import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
 import { diffTexts, sha256Hex } from "./detect.ts";
 import { PipelineError } from "./errors.ts";
-import { extractDocument } from "./extract.ts";
+import { extractDocument, type ExtractLimits } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { compileIgnorePatterns, normaliseText } from "./normalise.ts";
@@ -35,7 +35,28 @@ export type {
 /** The slice of {@link Config} the pipeline reads. */
 export type PipelineConfig =
   & FetcherConfig
-  & Pick<Config, "FETCH_DIFF_CONTEXT_LINES" | "FETCH_DIFF_MAX_CHARS" | "FETCH_DIFF_TIMEOUT_MS">;
+  & Pick<
+    Config,
+    | "FETCH_DIFF_CONTEXT_LINES"
+    | "FETCH_DIFF_MAX_CHARS"
+    | "FETCH_DIFF_TIMEOUT_MS"
+    | "FETCH_MAX_TEXT_CHARS"
+    | "FETCH_PDF_MAX_INFLATED_BYTES"
+    | "FETCH_PDF_MAX_PAGES"
+    | "FETCH_EXTRACT_TIMEOUT_MS"
+    | "FETCH_JSON_MAX_DEPTH"
+  >;
+
+/** The extraction limits a pipeline configuration sets. */
+export function extractLimits(config: PipelineConfig): ExtractLimits {
+  return {
+    maxTextChars: config.FETCH_MAX_TEXT_CHARS,
+    maxInflatedBytes: config.FETCH_PDF_MAX_INFLATED_BYTES,
+    maxPages: config.FETCH_PDF_MAX_PAGES,
+    timeoutMs: config.FETCH_EXTRACT_TIMEOUT_MS,
+    maxJsonDepth: config.FETCH_JSON_MAX_DEPTH,
+  };
+}
 
 /** Dependencies of {@link runFetchPipeline}. */
 export interface PipelineDeps {
@@ -170,6 +191,7 @@ export async function runFetchPipeline(
         body: outcome.body,
         contentType: outcome.contentType,
         selector: source.css_selector,
+        limits: extractLimits(deps.config),
       });
       if (extracted.unknownCharset) {
         deps.logger.warn("Source {sourceId} declares unknown charset {charset}; decoded as UTF-8", {
