@@ -9,7 +9,7 @@
  */
 import postgres from "postgres";
 import { redactText } from "../../shared/log.ts";
-import { DB_URL } from "./ports.ts";
+import { ADMIN_DB_URL } from "./ports.ts";
 
 const BATCH = 50;
 
@@ -62,7 +62,8 @@ export async function send(req: QueuedRequest, fetchFn: typeof fetch = fetch) {
 }
 
 async function main(): Promise<void> {
-  const sql = postgres(DB_URL, { max: 4, onnotice: () => {} });
+  // As supabase_admin: pg_net's worker runs inside the server, behind the grants callers see.
+  const sql = postgres(ADMIN_DB_URL, { max: 4, onnotice: () => {} });
   let draining = false;
   let again = false;
   const drain = async () => {

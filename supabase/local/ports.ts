@@ -40,8 +40,18 @@ export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-lo
 /** Public URL of the local project (the gateway). */
 export const SUPABASE_URL = `http://127.0.0.1:${PORTS.gateway}`;
 
-/** Connection string of the local database (trust authentication on loopback). */
+/**
+ * Connection string of the local database as `postgres` (trust authentication on loopback):
+ * the role migrations, the seed and the SQL editor use on a hosted project. Not a superuser.
+ */
 export const DB_URL = `postgresql://postgres@127.0.0.1:${PORTS.postgres}/postgres`;
+
+/**
+ * Connection string as the bootstrap superuser `supabase_admin`, which owns what the platform
+ * owns (auth, vault, net, extensions). Only the stack's bootstrap, its pg_net dispatcher and
+ * tests that must look behind the platform's back use it.
+ */
+export const ADMIN_DB_URL = `postgresql://supabase_admin@127.0.0.1:${PORTS.postgres}/postgres`;
 
 /** Base URL of the demo site, webhook sink and email capture. */
 export const DEMO_URL = `http://127.0.0.1:${PORTS.demo}`;

@@ -10,6 +10,7 @@
 import postgres from "postgres";
 import { ensureKeys } from "./keys.ts";
 import {
+  ADMIN_DB_URL,
   DB_URL,
   DEMO_URL,
   JWT_SECRET,
@@ -191,8 +192,10 @@ async function startPostgres(): Promise<string> {
     const [cmd, args] = asPostgres(`${PG_BIN}/initdb`, [
       "-D",
       dataDir,
+      // The bootstrap superuser is supabase_admin, as on hosted projects; bootstrap.sql
+      // creates postgres without superuser.
       "-U",
-      "postgres",
+      "supabase_admin",
       "--auth=trust",
       "-E",
       "UTF8",
@@ -205,7 +208,8 @@ async function startPostgres(): Promise<string> {
       `port = ${PORTS.postgres}`,
       "listen_addresses = '127.0.0.1'",
       `unix_socket_directories = '${parent}'`,
-      "shared_preload_libraries = 'pg_cron'",
+      // pg_stat_statements as on hosted projects (tools/rpc_timings.ts reads it).
+      "shared_preload_libraries = 'pg_cron,pg_stat_statements'",
       "cron.database_name = 'postgres'",
       "cron.use_background_workers = on",
       "cron.timezone = 'UTC'",
@@ -239,7 +243,7 @@ async function startPostgres(): Promise<string> {
   return dataDir;
 }
 
-async function psqlFile(file: string): Promise<void> {
+async function psqlFile(file: string, dbUrl = DB_URL): Promise<void> {
   let path = file;
   if (PORT_OFFSET !== 0) {
     // The seed names the demo site at its contract port; point it at this stack's.
@@ -248,15 +252,33 @@ async function psqlFile(file: string): Promise<void> {
     await Deno.writeTextFile(path, text.replaceAll("127.0.0.1:54340", `127.0.0.1:${PORTS.demo}`));
     await Deno.chmod(path, 0o644);
   }
-  await run("psql", [DB_URL, "-v", "ON_ERROR_STOP=1", "-q", "-f", path], {
+  await run("psql", [dbUrl, "-v", "ON_ERROR_STOP=1", "-q", "-f", path], {
     env: { PGOPTIONS: "--client-min-messages=warning" },
     quiet: true,
   });
 }
 
+/** Fails with the way out when the data directory predates supabase_admin as bootstrap user. */
+async function checkClusterLayout(): Promise<void> {
+  const sql = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ rolname: string }[]>`select rolname from pg_roles where oid = 10`;
+    if (row?.rolname !== "supabase_admin") throw new Error("bootstrap superuser is postgres");
+  } catch (e) {
+    throw new Error(
+      `Cannot use the local database in ${STATE_DIR}: it was created before postgres stopped ` +
+        `being a superuser (${e instanceof Error ? e.message : String(e)}); reset it: ` +
+        "deno task stack:stop; rm -rf .stack; deno task stack:start",
+    );
+  } finally {
+    await sql.end();
+  }
+}
+
 async function applyDatabase(serviceRoleKey: string): Promise<void> {
-  say("bootstrap (roles, auth, vault, net)");
-  await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`);
+  await checkClusterLayout();
+  say("bootstrap (roles, auth, vault, net) as supabase_admin");
+  await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`, ADMIN_DB_URL);
   say("migrations: supabase db push --db-url …");
   const out = await run(SUPABASE_CLI, [
     "db",
@@ -284,10 +306,15 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
       ["service_role_key", serviceRoleKey],
     ];
     for (const [name, value] of secrets) {
-      await sql`
-        insert into vault.secrets (name, secret, description)
-        values (${name}, ${value}, 'local stack')
-        on conflict (name) do update set secret = excluded.secret, updated_at = now()`;
+      // Through Vault's functions only, as on a hosted project (postgres cannot write
+      // vault.secrets directly).
+      const [found] = await sql<{ id: string }[]>`
+        select id from vault.decrypted_secrets where name = ${name}`;
+      if (found === undefined) {
+        await sql`select vault.create_secret(${value}, ${name}, 'local stack')`;
+      } else {
+        await sql`select vault.update_secret(${found.id}::uuid, ${value})`;
+      }
     }
   } finally {
     await sql.end();

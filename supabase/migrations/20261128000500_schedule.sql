@@ -94,11 +94,15 @@ select cron.schedule(
     url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
            || '/functions/v1/api/jobs/daily-fetch',
     body := '{"trigger": "cron"}'::jsonb,
-    headers := jsonb_build_object(
+    -- The key (secret key sb_secret_…, or the legacy service-role JWT) goes in `apikey`,
+    -- where Supabase's gateway and @supabase/server read API keys, and as bearer, where
+    -- the legacy JWT is read.
+    headers := (select jsonb_build_object(
       'Content-Type', 'application/json',
       'Prefer', 'respond-async',
-      'Authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets
-                                     where name = 'service_role_key')),
+      'apikey', k.decrypted_secret,
+      'Authorization', 'Bearer ' || k.decrypted_secret)
+      from vault.decrypted_secrets k where k.name = 'service_role_key'),
     timeout_milliseconds := 30000)
   $cmd$
 );

@@ -46,7 +46,7 @@ begin
       url := v_url || '/functions/v1/api/jobs/runs/' || v_run.id || '/continue',
       body := '{}'::jsonb,
       headers := jsonb_build_object('Content-Type', 'application/json',
-        'Prefer', 'respond-async', 'Authorization', 'Bearer ' || v_key),
+        'Prefer', 'respond-async', 'apikey', v_key, 'Authorization', 'Bearer ' || v_key),
       timeout_milliseconds := 30000);
     v_count := v_count + 1;
   end loop;

@@ -4,10 +4,16 @@
  */
 import postgres from "postgres";
 import { readKeys } from "../../supabase/local/keys.ts";
-import { DB_URL, DEMO_URL, JWT_SECRET, SUPABASE_URL } from "../../supabase/local/ports.ts";
+import {
+  ADMIN_DB_URL,
+  DB_URL,
+  DEMO_URL,
+  JWT_SECRET,
+  SUPABASE_URL,
+} from "../../supabase/local/ports.ts";
 import { type Db, serviceClient } from "../../shared/store/client.ts";
 
-export { DB_URL, DEMO_URL, JWT_SECRET, SUPABASE_URL };
+export { ADMIN_DB_URL, DB_URL, DEMO_URL, JWT_SECRET, SUPABASE_URL };
 
 /** The stack's anon and service-role keys. */
 export async function stackKeys(): Promise<
@@ -27,9 +33,20 @@ export async function anonDb(): Promise<Db> {
   return serviceClient(SUPABASE_URL, (await stackKeys()).anonKey);
 }
 
-/** A direct Postgres connection (superuser); call `end()` when done. */
+/**
+ * A direct Postgres connection as `postgres` (owner of the schema, not a superuser, as on a
+ * hosted project); call `end()` when done.
+ */
 export function sqlClient(): postgres.Sql {
   return postgres(DB_URL, { max: 2, onnotice: () => {} });
+}
+
+/**
+ * A connection as the bootstrap superuser `supabase_admin`, for tests that must look behind
+ * the platform's grants (e.g. Vault's table, role settings); call `end()` when done.
+ */
+export function adminSqlClient(): postgres.Sql {
+  return postgres(ADMIN_DB_URL, { max: 2, onnotice: () => {} });
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `ms`. */

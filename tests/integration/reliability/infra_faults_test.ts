@@ -16,7 +16,7 @@ import { LOG_DIR } from "../../../supabase/local/ports.ts";
 import { type FaultServer, startFaultServer } from "../../fixtures/fault_server.ts";
 import { type FaultSink, startFaultSink } from "../../fixtures/fault_sink.ts";
 import { sendDelivery } from "../../../shared/alerts/http_delivery.ts";
-import { eventually, serviceDb, sqlClient, SUPABASE_URL } from "../_stack.ts";
+import { adminSqlClient, eventually, serviceDb, sqlClient, SUPABASE_URL } from "../_stack.ts";
 import {
   denoTask,
   functionWorkerPids,
@@ -296,7 +296,9 @@ Deno.test("Postgres restarted between runs: the next run works and alerts once",
   const baseline = await runToEnd(fx);
   assert.equal(baseline.status, "succeeded", JSON.stringify(baseline.errors));
 
-  const [dir] = await fx.sql`show data_directory`;
+  // data_directory is readable by superusers only (postgres is not one, as on hosted).
+  const admin = adminSqlClient();
+  const [dir] = await admin`show data_directory`.finally(() => admin.end());
   const dataDir = dir!.data_directory as string;
   const pgCtl = [
     `${PG_BIN}/pg_ctl`,
