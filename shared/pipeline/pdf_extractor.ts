@@ -11,8 +11,9 @@
  *   sees the file, every FlateDecode stream is inflated by fflate's streaming inflater,
  *   whose output is counted and dropped, 4 KB of input at a time; past `maxInflatedBytes` in all, the
  *   PDF is refused (`too_large`) without keeping any inflated byte;
- * - **pages**: the page count (`numPages`, read from the page tree before any page is
- *   parsed) above `maxPages` is refused (`too_large`);
+ * - **pages**: a page count above `maxPages` is refused (`too_large`): the page tree's
+ *   `/Count` read by the same scan (in the file and in inflated object streams), before
+ *   PDF.js walks the tree, and PDF.js's `numPages` before any page is parsed;
  * - **text**: pages are read one at a time (unpdf's `extractText` reads them all at once),
  *   each page's objects freed after it; extraction stops as soon as the text passes
  *   `maxTextChars` (`too_large`) or `timeoutMs` passes (`timeout`), checked after every
@@ -70,14 +71,31 @@ function _loadUnpdf(): Promise<_Unpdf> {
 
 const _yield = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** What {@link scanPdf} found. */
+export interface PdfScan {
+  /** Bytes all FlateDecode streams inflate to, together. */
+  inflatedBytes: number;
+  /** Largest page-tree `/Count` written in the file or in its object streams (0: none). */
+  pageCount: number;
+}
+
+const _COUNT = /\/Count\s+(\d{1,9})/g;
+
+function _maxCount(text: string, max: number): number {
+  for (const m of text.matchAll(_COUNT)) max = Math.max(max, Number(m[1]));
+  return max;
+}
+
 /**
  * Inflates every FlateDecode stream of the file, counting and dropping the output, and
- * throws `too_large` once the total passes `maxBytes`. A stream that does not inflate is
- * left to PDF.js (it reports corrupt files better).
+ * throws `too_large` once the total passes `maxBytes`; reads the page tree's `/Count`
+ * from the file and from inflated object streams on the way (PDF.js walks the whole page
+ * tree when it opens a file: 60,000 pages cost 335 MB before a page was read). A stream
+ * that does not inflate is left to PDF.js (it reports corrupt files better).
  */
-export async function checkPdfInflation(bytes: Uint8Array, maxBytes: number): Promise<number> {
+export async function scanPdf(bytes: Uint8Array, maxBytes: number): Promise<PdfScan> {
   const text = new TextDecoder("latin1").decode(bytes);
-  let total = 0;
+  const scan: PdfScan = { inflatedBytes: 0, pageCount: 0 };
   let from = 0;
   for (;;) {
     const at = text.indexOf("stream", from);
@@ -92,12 +110,21 @@ export async function checkPdfInflation(bytes: Uint8Array, maxBytes: number): Pr
     const dict = text.slice(Math.max(dictFrom, at - 4096), at);
     let end = text.indexOf("endstream", start);
     if (end < 0) end = text.length;
+    scan.pageCount = _maxCount(text.slice(from, start), _maxCount(dict, scan.pageCount));
     from = end;
     if (!/\/FlateDecode\b|\/Fl\b/.test(dict)) continue;
-    total = await _inflatedSize(bytes.subarray(start, end), total, maxBytes);
+    const objects = /\/ObjStm\b/.test(dict);
+    scan.inflatedBytes = await _inflatedSize(
+      bytes.subarray(start, end),
+      scan.inflatedBytes,
+      maxBytes,
+      objects ? (chunk) => (scan.pageCount = _maxCount(chunk, scan.pageCount)) : undefined,
+    );
     await _yield();
   }
-  return total;
+  // Objects outside streams (the usual place of the page tree).
+  scan.pageCount = _maxCount(text.replace(/stream[\r\n][\s\S]*?endstream/g, ""), scan.pageCount);
+  return scan;
 }
 
 /**
@@ -107,10 +134,17 @@ export async function checkPdfInflation(bytes: Uint8Array, maxBytes: number): Pr
  * `DecompressionStream` refuses a whole chunk with trailing bytes, so a bomb followed by
  * junk would count as nothing).
  */
-async function _inflatedSize(data: Uint8Array, total: number, maxBytes: number): Promise<number> {
+async function _inflatedSize(
+  data: Uint8Array,
+  total: number,
+  maxBytes: number,
+  onText?: (latin1: string) => void,
+): Promise<number> {
   let sum = total;
+  const decoder = new TextDecoder("latin1");
   const inflater = new Unzlib((chunk) => {
     sum += chunk.byteLength;
+    onText?.(decoder.decode(chunk));
     if (sum > maxBytes) {
       throw new PipelineError(
         "too_large",
@@ -143,7 +177,13 @@ export async function extractPdfText(
   limits: PdfLimits = DEFAULT_PDF_LIMITS,
 ): Promise<string> {
   const startedAt = performance.now();
-  await checkPdfInflation(bytes, limits.maxInflatedBytes);
+  const scan = await scanPdf(bytes, limits.maxInflatedBytes);
+  if (scan.pageCount > limits.maxPages) {
+    throw new PipelineError(
+      "too_large",
+      `PDF has ${scan.pageCount} pages, more than the cap of ${limits.maxPages}`,
+    );
+  }
   const { getDocumentProxy } = await _loadUnpdf();
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>> | undefined;
   try {

@@ -141,8 +141,8 @@ if (import.meta.main) {
   const timeoutMs = t >= 0 ? Number(args[t + 1]) : 60_000;
   const o = args.indexOf("--only");
   const only = o >= 0 ? args[o + 1] : undefined;
-  console.log("| class | input | outcome | time | peak RSS |");
-  console.log("| ----- | ----- | ------- | ---- | -------- |");
+  console.log("| class | input | outcome | time | RSS: input made → peak |");
+  console.log("| ----- | ----- | ------- | ---- | ---------------------- |");
   for (const c of HOSTILE_CASES) {
     if (only && c.name !== only) continue;
     const proc = new Deno.Command(Deno.execPath(), {
@@ -159,7 +159,7 @@ if (import.meta.main) {
     let row: string;
     try {
       const r = JSON.parse(line);
-      row = `${r.outcome} | ${r.ms} ms | ${r.peakMb} MB`;
+      row = `${r.outcome} | ${r.ms} ms | ${r.baselineMb} → ${r.peakMb} MB`;
     } catch {
       const err = new TextDecoder().decode(out.stderr);
       const why = out.signal === "SIGKILL"
