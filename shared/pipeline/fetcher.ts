@@ -10,6 +10,7 @@ import { checkUrl, type ResolveHost } from "./address_guard.ts";
 import { backoffDelayMs, parseRetryAfter } from "./backoff.ts";
 import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from "./errors.ts";
 import type { HostLimiter } from "./host_limiter.ts";
+import type { PinnedConnect } from "./pinned_connect.ts";
 import { sleep as realSleep, type SleepFn } from "./sleep.ts";
 
 /** The slice of {@link Config} the fetcher reads. */
@@ -35,6 +36,12 @@ export interface FetcherDeps {
   limiter?: HostLimiter;
   /** Resolver for the SSRF guard; without one only IP literals and well-known names are checked. */
   resolveHost?: ResolveHost;
+  /**
+   * Connects to the address the guard checked (no second DNS lookup: DNS rebinding). Used
+   * for every hop whose host is a name the resolver answered; IP literals go through
+   * `fetch`. Without it, `fetch` resolves names again (the pipeline always passes one).
+   */
+  connect?: PinnedConnect;
   sleep?: SleepFn;
   random?: () => number;
   /** Aborts the whole fetch from outside (e.g. the invocation's budget ran out). */
@@ -197,7 +204,12 @@ async function _attempt(
   };
 
   for (let redirects = 0;;) {
-    const checked = await checkUrl(url, { policy, resolveHost: deps.resolveHost });
+    const checked = await _untilAborted(
+      checkUrl(url, { policy, resolveHost: deps.resolveHost }),
+      signal,
+    );
+    const literal = /^\[|^[\d.]+$/.test(url.hostname);
+    const pinTo = deps.connect && checked.length > 0 && !literal ? checked[0]! : null;
     if (checked.length === 0) {
       deps.logger.debug("SSRF guard could not resolve {host} in this runtime; fetching unchecked", {
         host: url.hostname,
@@ -206,12 +218,9 @@ async function _attempt(
     const release = deps.limiter ? await deps.limiter.acquire(url.host, signal) : undefined;
     try {
       counters.requests++;
-      const response = await deps.fetch(url.href, {
-        method: "GET",
-        redirect: "manual",
-        headers,
-        signal,
-      });
+      const response = pinTo
+        ? await deps.connect!(url, { method: "GET", headers, signal }, pinTo)
+        : await deps.fetch(url.href, { method: "GET", redirect: "manual", headers, signal });
       const status = response.status;
       const base = {
         url: url.href,
@@ -285,6 +294,19 @@ async function _attempt(
       release?.();
     }
   }
+}
+
+/** Rejects with the signal's reason when it aborts first (a DNS lookup has no signal). */
+function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
 }
 
 async function _discard(response: Response): Promise<void> {

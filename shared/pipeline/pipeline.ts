@@ -12,6 +12,7 @@ import { PipelineError } from "./errors.ts";
 import { extractDocument, type ExtractLimits } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
 import type { HostLimiter } from "./host_limiter.ts";
+import { type PinnedConnect, pinnedConnect } from "./pinned_connect.ts";
 import { compileIgnorePatterns, normaliseText } from "./normalise.ts";
 import type { SleepFn } from "./sleep.ts";
 import type {
@@ -74,6 +75,8 @@ export interface PipelineDeps {
   limiter?: HostLimiter;
   /** Resolver for the SSRF guard; default `Deno.resolveDns` when the runtime has it. */
   resolveHost?: ResolveHost;
+  /** Connects to the checked address (DNS rebinding); default node:http(s) pinned by `lookup`. */
+  connect?: PinnedConnect;
   /** Injectable wait for retries and politeness. */
   sleep?: SleepFn;
   /** Jitter source, [0, 1). */
@@ -163,6 +166,7 @@ export async function runFetchPipeline(
         clock: deps.clock,
         limiter: deps.limiter,
         resolveHost: deps.resolveHost ?? defaultResolveHost(),
+        connect: deps.connect ?? pinnedConnect,
         sleep: deps.sleep,
         random: deps.random,
         signal: deps.signal,
