@@ -1,15 +1,17 @@
 /**
  * `deno task test`: brings the local stack up (idempotent), runs every Deno test (unit and
- * integration) and the pgTAP suites, and closes with one line `tests: N passed, N failed`
+ * integration), the schema check (supabase/schema.sql is the dump of the migrations,
+ * tools/schema.ts) and the pgTAP suites, and closes with one line `tests: N passed, N failed`
  * counting both. Exit status 0 only when everything passed.
  *
  *   deno task test                 # everything
  *   deno task test tests/unit      # only these Deno test paths (plus no pgTAP)
- *   deno task test --only-db       # only pgTAP
+ *   deno task test --only-db       # only the schema check and pgTAP
  * @module
  */
 import { start } from "../supabase/local/stack.ts";
 import { DB_URL, REPO_ROOT } from "../supabase/local/ports.ts";
+import { checkSchema } from "./schema.ts";
 
 async function runTee(
   cmd: string,
@@ -93,6 +95,25 @@ if (import.meta.main) {
     if (r.code !== 0 || !c) ok = false;
   }
   if (paths.length === 0) {
+    // supabase/schema.sql must be the dump of the migrations (counts as one test).
+    try {
+      const diff = await checkSchema();
+      if (diff) {
+        console.log(diff);
+        console.error(
+          "schema check FAILED: supabase/schema.sql is stale: run `deno task schema:dump` and commit it",
+        );
+        failed += 1;
+        ok = false;
+      } else {
+        console.log("schema check ok: supabase/schema.sql matches the migrations");
+        passed += 1;
+      }
+    } catch (error) {
+      console.error(`schema check FAILED: ${error instanceof Error ? error.message : error}`);
+      failed += 1;
+      ok = false;
+    }
     const u = new URL(DB_URL);
     const r = await runTee("pg_prove", [
       "-h",

@@ -12,6 +12,67 @@ export async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// What the extractor adds for layout (heading marks, list prefixes, cell separators, quote
+// marks, rules), and what a page generates from the clock of the request (relative times).
+const LAYOUT_PREFIX = /^(?:#{1,6} |> ?|\s*(?:[*\-\u2022]|\d{1,4}[.)]|[a-z]{1,3}[.)]) +)/gm;
+const CELL_SEPARATOR = / \| /g;
+const RULE_LINE = /^-{3,}$/gm;
+const RELATIVE_TIME = new RegExp(
+  [
+    // English: "yesterday", "this week", "3 days ago", "over a week ago", "a few minutes ago"
+    String
+      .raw`\b(?:just now|today|yesterday|(?:this|last) (?:week|month|year)|(?:(?:over|about|almost|nearly|less than|more than) )?(?:an?|one|two|three|few|a few|several|\d+) (?:second|minute|hour|day|week|month|year)s? ago)\b`,
+    // French: "hier", "aujourd'hui", "cette semaine", "il y a 3 jours", "il y a plus d'une semaine"
+    String
+      .raw`\b(?:aujourd[’']hui|hier|cette (?:semaine|année)|ce mois-ci|il y a (?:(?:plus d[’']|plus de |environ |moins d[’']|moins de |quelques )?(?:une?|\d+|quelques)? ?(?:secondes?|minutes?|heures?|jours?|semaines?|mois|ans?)))(?![\p{L}])`,
+  ].join("|"),
+  "giu",
+);
+/** "© 2025", "Copyright 2019-2025", "(c) 2024 Acme": the year follows the calendar. */
+const COPYRIGHT_YEAR = /((?:©|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?)\d{4}/giu;
+const ANY_SPACE = /\s+/g;
+
+/**
+ * The part of a normalised text whose change is a change of the policy: its words. Layout
+ * (line breaks, heading levels, list numbering, table cell separators) is left out, so a
+ * page that turns a paragraph into a heading or a `<br>` into a new paragraph has not
+ * changed; relative times ("Updated yesterday" → "Updated this week") are the clock of the
+ * request, not of the rules, and become one placeholder, as does the year of a copyright
+ * notice. The source's hash is this
+ * fingerprint's; the stored text and its diffs keep the layout.
+ * @example
+ * changeFingerprint("# Terms\n\nUpdated yesterday") === changeFingerprint("Terms Updated this week"); // true
+ */
+export function changeFingerprint(text: string): string {
+  return text.replace(LAYOUT_PREFIX, "").replace(RULE_LINE, "").replace(CELL_SEPARATOR, " ")
+    .replace(RELATIVE_TIME, "\u2039time\u203a").replace(COPYRIGHT_YEAR, "$1\u2039year\u203a")
+    .replace(ANY_SPACE, " ").trim();
+}
+
+/** A text under this share of its predecessor's length is a stub, not the policy. */
+const STUB_RATIO = 0.2;
+/** Shorter predecessors are not judged: a short page may well be replaced by a shorter one. */
+const STUB_MIN_PREVIOUS = 1_000;
+/** The same stub seen on this many fetches in a row is the page's new text after all. */
+export const STUB_CONFIRMATIONS = 5;
+
+/**
+ * Why a fetched text should not replace the previous one, or null when it may: a text
+ * under a fifth of its predecessor is an error, rate-limit, block or consent page served
+ * instead of the policy (a policy does not lose four fifths of its words overnight). The
+ * caller records such a fetch as a failure, not as a change, until the same text has come
+ * back {@link STUB_CONFIRMATIONS} times.
+ * @example
+ * stubReason("a long policy ...".repeat(100), "Too many requests"); // "the text shrank ..."
+ */
+export function stubReason(previous: string, current: string): string | null {
+  const before = previous.replace(ANY_SPACE, "").length;
+  const after = current.replace(ANY_SPACE, "").length;
+  if (before < STUB_MIN_PREVIOUS || after >= before * STUB_RATIO) return null;
+  return `the text shrank from ${before} to ${after} characters: an error, block or consent ` +
+    `page rather than the policy; not recorded as a change`;
+}
+
 /** Options of {@link diffTexts}. */
 export interface DiffOptions {
   /** Unchanged lines shown around each change (FETCH_DIFF_CONTEXT_LINES). */

@@ -112,7 +112,8 @@ async function _extract(input: ExtractInput, limits: ExtractLimits): Promise<Ext
     );
   }
   if (kind === "pdf") {
-    const text = await extractPdfText(input.body, limits);
+    // NUL characters (some PDF fonts map glyphs to U+0000) cannot be stored by Postgres.
+    const text = _withoutNul(await extractPdfText(input.body, limits));
     return { kind, mediaType: "application/pdf", text, encoding: null, unknownCharset: null };
   }
   const decoded = decodeBody(input.body, { headerCharset: charset, html: kind === "html" });
@@ -135,5 +136,10 @@ async function _extract(input: ExtractInput, limits: ExtractLimits): Promise<Ext
       }),
     };
   }
-  return { ...base, mediaType: mediaType ?? "text/plain", text: decoded.text };
+  return { ...base, mediaType: mediaType ?? "text/plain", text: _withoutNul(decoded.text) };
+}
+
+/** Drops U+0000, which Postgres text cannot hold (22P05); HTML5 drops it from HTML too. */
+function _withoutNul(text: string): string {
+  return text.includes("\0") ? text.replaceAll("\0", "") : text;
 }

@@ -28,7 +28,9 @@ import {
   FORM_CONTENT_TAGS,
   isAdLike,
   MAIN_CANDIDATES,
+  MIN_MAIN_SHARE,
   NEVER_TEXT_TAGS,
+  OVERLAY_ROLES,
 } from "./html_rules.ts";
 import { extractHtmlTextStreaming } from "./html_stream_extractor.ts";
 
@@ -41,7 +43,8 @@ export interface HtmlExtractOptions {
 const NEVER_TEXT = [
   ...NEVER_TEXT_TAGS,
   "[hidden]",
-  '[aria-hidden="true"]',
+  ...OVERLAY_ROLES.map((role) => `[role="${role}"]`),
+  '[aria-modal="true"]',
   "ins.adsbygoogle",
 ].join(",");
 
@@ -135,6 +138,11 @@ function _clean($: cheerio.CheerioAPI, chrome: boolean): void {
   $("form").filter((_, el) => $(el).find(FORM_CONTENT).length === 0).remove();
 }
 
+/** Characters of a text that are not whitespace. */
+function _textLength(text: string): number {
+  return text.replace(/\s+/g, "").length;
+}
+
 /** The elements to render: the source's selector, else the page's main content, else body. */
 function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Selection {
   if (selector) {
@@ -157,9 +165,12 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
     // Nested matches would be rendered twice: keep the outermost ones.
     return matched.filter((_, el) => $(el).parents().filter((_, p) => matched.is(p)).length === 0);
   }
+  const pageText = _textLength($("body").text());
   for (const candidate of MAIN_CANDIDATES) {
     const found = $(candidate.selector).first();
-    if (found.length > 0 && found.text().trim().length > 0) return found;
+    if (found.length === 0) continue;
+    const length = _textLength(found.text());
+    if (length > 0 && length >= pageText * MIN_MAIN_SHARE) return found;
   }
   const articles = $("article");
   if (articles.length === 1) return articles;

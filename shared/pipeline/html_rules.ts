@@ -27,7 +27,22 @@ export const NEVER_TEXT_TAGS: readonly string[] = [
   "input",
   "select",
   "textarea",
+  "title",
 ];
+
+/**
+ * ARIA roles of overlays (cookie consent, sign-up and newsletter prompts): dropped with
+ * their content, as are elements with `aria-modal="true"`. Text under `aria-hidden="true"`
+ * is kept: sites hide the whole page from screen readers while such a dialog is open, and
+ * collapsed accordions hide policy sections the same way.
+ */
+export const OVERLAY_ROLES: readonly string[] = ["dialog", "alertdialog"];
+
+/**
+ * A main-content candidate holding less than this share of the page's text is a title or
+ * a shell (`<main>` with only the heading), not the content: the next candidate is tried.
+ */
+export const MIN_MAIN_SHARE = 0.1;
 
 /** Page chrome elements, dropped unless the source gives its own selector. */
 export const CHROME_TAGS: readonly string[] = ["nav", "aside"];
@@ -85,12 +100,14 @@ export const MAIN_CANDIDATES: readonly MainCandidate[] = [
 /** Class or id tokens that mark adverts and consent banners (split on - and _). */
 const AD_TOKEN =
   /^(ad|ads|adv|advert|adverts|advertisement|advertising|adslot|adunit|adbox|adbanner|adcontainer|adsense|adsbygoogle|dfp|gpt|sponsor|sponsored|promoted|doubleclick|taboola|outbrain)$/i;
-const BANNER = /(^|[-_\s])cookie(s)?[-_]?(banner|consent|notice|bar|message|policy-banner)/i;
+const BANNER =
+  /(^|[-_\s])cookie(s)?[-_]?(banner|consent|notice|bar|message|policy-banner|popup|modal|dialog|overlay)|(^|[-_\s])(onetrust|ot-sdk|didomi|cookiebot|usercentrics|truste|qc-cmp|cmp-container|consent-banner|consent-modal|gdpr-banner)/i;
 /**
  * Every name {@link isAdLike} accepts contains one of these, so names without any are
  * answered with one scan (most class names on a page).
  */
-const AD_HINT = /ad|dfp|gpt|sponsor|promoted|doubleclick|taboola|outbrain|cookie/i;
+const AD_HINT =
+  /ad|dfp|gpt|sponsor|promoted|doubleclick|taboola|outbrain|cookie|onetrust|ot-sdk|didomi|usercentrics|truste|cmp|consent|gdpr/i;
 
 /**
  * True when an element's class or id looks like an advert or a cookie banner.

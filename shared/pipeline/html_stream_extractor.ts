@@ -34,7 +34,9 @@ import {
   hasClassToken,
   isAdLike,
   MAIN_CANDIDATES,
+  MIN_MAIN_SHARE,
   NEVER_TEXT_TAGS,
+  OVERLAY_ROLES,
 } from "./html_rules.ts";
 
 // Event opcodes (low two bits); an OPEN carries its layout kind in the upper bits.
@@ -95,6 +97,7 @@ const KIND = new Map<string, number>([
 const NEVER_TEXT = new Set(NEVER_TEXT_TAGS);
 const CHROME_TAG = new Set(CHROME_TAGS);
 const CHROME_ROLE = new Set(CHROME_ROLES);
+const OVERLAY_ROLE = new Set(OVERLAY_ROLES);
 const CONTENT_ANCESTOR = new Set(CONTENT_ANCESTOR_TAGS);
 const FORM_CONTENT = new Set(FORM_CONTENT_TAGS);
 
@@ -518,6 +521,7 @@ const A_HIDDEN = 8;
 const A_ARIA_HIDDEN = 16;
 const A_START = 32;
 const A_TYPE = 64;
+const A_ARIA_MODAL = 128;
 
 /** Candidate slot not found yet / found on `<html>` or `<body>` (the whole document). */
 const UNSET = -2;
@@ -527,6 +531,7 @@ const WHOLE = -1;
 const LEADING_HTML_SPACE = /^[ \t\n\f\r]+/;
 /** What cheerio's `.text().trim()` and html-to-text's list filter call blank. */
 const NON_BLANK = /\S/;
+const WHITESPACE = /\s/g;
 
 /** Events `from`..`to` that belong before event `at` (content moved out of a table). */
 interface _Segment {
@@ -659,6 +664,7 @@ class _StreamParser implements TokenizerCallbacks {
   private aAriaHidden: string | undefined;
   private aStart: string | undefined;
   private aType: string | undefined;
+  private aAriaModal: string | undefined;
 
   /** The page has NUL characters, which HTML5 drops from text. */
   private readonly hasNul: boolean;
@@ -688,6 +694,7 @@ class _StreamParser implements TokenizerCallbacks {
       this.aAriaHidden =
       this.aStart =
       this.aType =
+      this.aAriaModal =
         undefined;
     this.aHidden = false;
   }
@@ -695,7 +702,10 @@ class _StreamParser implements TokenizerCallbacks {
   onattribname(start: number, end: number): void {
     const length = end - start;
     let code = 0;
-    if (length === 2 || length === 4 || length === 5 || length === 6 || length === 11) {
+    if (
+      length === 2 || length === 4 || length === 5 || length === 6 || length === 10 ||
+      length === 11
+    ) {
       switch (this.html.slice(start, end).toLowerCase()) {
         case "class":
           code = A_CLASS;
@@ -717,6 +727,9 @@ class _StreamParser implements TokenizerCallbacks {
           break;
         case "type":
           code = A_TYPE;
+          break;
+        case "aria-modal":
+          code = A_ARIA_MODAL;
           break;
       }
     }
@@ -757,6 +770,9 @@ class _StreamParser implements TokenizerCallbacks {
         break;
       case A_TYPE:
         this.aType = this.value;
+        break;
+      case A_ARIA_MODAL:
+        this.aAriaModal = this.value;
         break;
     }
     this.attr = 0;
@@ -1054,7 +1070,8 @@ class _StreamParser implements TokenizerCallbacks {
 
   /** Whether an element that opens here is dropped, by the extractor's rules. */
   private isRemoved(name: string, landmarks: number, flags = _flags(name)): boolean {
-    if (flags & F_NEVER_TEXT || this.aHidden || this.aAriaHidden === "true") return true;
+    if (flags & F_NEVER_TEXT || this.aHidden || this.aAriaModal === "true") return true;
+    if (this.aRole !== undefined && OVERLAY_ROLE.has(this.aRole)) return true;
     if ((this.aClass !== undefined || this.aId !== undefined) && isAdLike(this.aClass, this.aId)) {
       return true;
     }
@@ -1894,13 +1911,17 @@ function _render(parser: _StreamParser, from: number, to: number): string {
   return b.toString();
 }
 
-/** True when the events `from`..`to` hold text that is not only whitespace. */
-function _hasText(parser: _StreamParser, from: number, to: number): boolean {
+/** Characters other than whitespace in the text of events `from`..`to`. */
+function _textLength(parser: _StreamParser, from: number, to: number): number {
   const { ops, vals } = parser;
+  let length = 0;
   for (let i = from; i <= to; i++) {
-    if (ops[i] === TEXT && NON_BLANK.test(vals[i] ?? "")) return true;
+    if (ops[i] !== TEXT) continue;
+    const text = vals[i] ?? "";
+    if (!NON_BLANK.test(text)) continue;
+    length += text.length - (text.match(WHITESPACE) ?? []).length;
   }
-  return false;
+  return length;
 }
 
 /**
@@ -1925,6 +1946,7 @@ export function extractHtmlTextStreaming(html: string): string {
   const last = parser.ops.length - 1;
   if (last < 0) return "";
   const { candSlot, candStart, candEnd } = parser;
+  let pageText = -1;
   for (let slot = 0; slot < MAIN_CANDIDATES.length; slot++) {
     // The first element in document order that matches the candidate.
     let first = -1;
@@ -1936,7 +1958,10 @@ export function extractHtmlTextStreaming(html: string): string {
     const start = candStart[first] ?? UNSET;
     const from = start === WHOLE ? parser.bodyStart : start;
     const to = start === WHOLE ? last : candEnd[first] ?? last;
-    if (_hasText(parser, from, to)) return _render(parser, from, to);
+    const length = _textLength(parser, from, to);
+    if (length === 0) continue;
+    if (pageText < 0) pageText = _textLength(parser, parser.bodyStart, last);
+    if (length >= pageText * MIN_MAIN_SHARE) return _render(parser, from, to);
   }
   if (parser.articleStart.length === 1) {
     return _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last);

@@ -6,8 +6,15 @@
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, Source } from "../types.ts";
 import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
+import { type BrowserConfig, type BrowserSeam, renderedFetch } from "./browser_fetcher.ts";
 import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
-import { diffTexts, sha256Hex } from "./detect.ts";
+import {
+  changeFingerprint,
+  diffTexts,
+  sha256Hex,
+  STUB_CONFIRMATIONS,
+  stubReason,
+} from "./detect.ts";
 import { PipelineError } from "./errors.ts";
 import { extractDocument, type ExtractLimits } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
@@ -36,6 +43,7 @@ export type {
 /** The slice of {@link Config} the pipeline reads. */
 export type PipelineConfig =
   & FetcherConfig
+  & BrowserConfig
   & Pick<
     Config,
     | "FETCH_DIFF_CONTEXT_LINES"
@@ -83,6 +91,8 @@ export interface PipelineDeps {
   random?: () => number;
   /** Aborts the fetch from outside (e.g. the invocation's budget ran out). */
   signal?: AbortSignal;
+  /** The browser of `render = 'browser'` sources (`browserSeam`); absent: they fail as `browser`. */
+  browser?: BrowserSeam;
 }
 
 /** Options of {@link runFetchPipeline}. */
@@ -153,7 +163,11 @@ export async function runFetchPipeline(
     // Conditional GET only when there is a snapshot to fall back on: validators without
     // a stored text (a failed first write) would make the server answer 304 forever.
     const hasSnapshot = source.last_hash !== null && source.last_snapshot_id !== null;
-    const outcome = await fetchDocument(
+    // render 'browser': the same request through a real browser (browser_fetcher.ts).
+    const fetchSource = source.render === "browser"
+      ? renderedFetch(deps.browser, deps.config)
+      : fetchDocument;
+    const outcome = await fetchSource(
       {
         url: source.url,
         etag: hasSnapshot ? source.etag : null,
@@ -208,7 +222,7 @@ export async function runFetchPipeline(
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
-      const hash = await sha256Hex(text);
+      const hash = await sha256Hex(changeFingerprint(text));
       timings.normalise_ms = lap();
       result.content_hash = hash;
       bookkeeping = successBookkeeping(source, fetchedAt, {
@@ -227,6 +241,11 @@ export async function runFetchPipeline(
               "Source {sourceId}: previous snapshot text is gone; diffing against nothing",
               log,
             );
+          }
+          // A stub fetch after fetch is the page's text now: the fifth time, it is recorded.
+          const stub = previous === null ? null : stubReason(previous, text);
+          if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
+            throw new PipelineError("parse", stub);
           }
           const change = diffTexts(previous ?? "", text, {
             contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,

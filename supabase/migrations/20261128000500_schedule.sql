@@ -1,11 +1,14 @@
 -- The schedule: pg_cron calls the edge function over pg_net every night at 02:00 UTC with
 -- the service-role key, both read from Vault (secrets `project_url` and
 -- `service_role_key`; see README, Deploy). pg_cron reports "succeeded" as soon as the
--- request is queued, so two watchdogs make failures visible without any HTTP:
+-- request is queued, so watchdogs make failures visible without any HTTP:
 --   * the job itself finalises a run still `running` past its deadline (job_start_run);
 --   * `private.check_missed_daily_fetch()` records a failed job_runs row when no run
---     started in the last 26 hours; the next run sends a `run_missed` operational alert.
--- A third job prunes cron.job_run_details older than 30 days.
+--     started in the last 26 hours; the next run sends a `run_missed` operational alert;
+--   * `private.resume_stalled_runs()` (every 5 minutes) finalises a running run with no
+--     item left and asks for a new invocation on a run whose items nobody holds (every
+--     invocation died), so a run never waits for its deadline.
+-- A fourth job prunes cron.job_run_details older than 30 days.
 
 create extension if not exists pg_cron;
 do $$
@@ -84,6 +87,53 @@ comment on function private.check_missed_daily_fetch() is 'Watchdog run by pg_cr
 revoke execute on function private.check_missed_daily_fetch() from public, anon, authenticated;
 
 -- ---------------------------------------------------------------------------
+create or replace function private.resume_stalled_runs()
+returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_run record;
+  v_count integer := 0;
+  v_url text;
+  v_key text;
+begin
+  select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
+  select decrypted_secret into v_key from vault.decrypted_secrets where name = 'service_role_key';
+  -- A run whose items are all gone (their sources were deleted mid-run) has nothing left
+  -- to claim: finalise it now instead of at its deadline.
+  for v_run in
+    select r.id from public.job_runs r
+    where r.status = 'running' and r.started_at < now() - interval '2 minutes'
+      and not exists (select 1 from public.job_run_sources s where s.run_id = r.id
+                      and s.status in ('pending', 'claimed'))
+  loop
+    perform public.job_complete_items(v_run.id, '[]'::jsonb);
+    v_count := v_count + 1;
+  end loop;
+  if v_url is null or v_key is null then
+    return v_count;
+  end if;
+  for v_run in
+    select r.id from public.job_runs r
+    where r.status = 'running' and r.started_at < now() - interval '2 minutes'
+      and exists (select 1 from public.job_run_sources s where s.run_id = r.id
+                  and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now())))
+      and not exists (select 1 from public.job_run_sources s where s.run_id = r.id
+                      and s.status = 'claimed' and s.lease_until >= now())
+  loop
+    insert into private.cron_dispatches (job_name, request_id)
+    select 'daily-fetch-resume', net.http_post(
+      url := v_url || '/functions/v1/api/jobs/runs/' || v_run.id || '/continue',
+      body := '{}'::jsonb,
+      headers := jsonb_build_object('Content-Type', 'application/json',
+        'Prefer', 'respond-async', 'apikey', v_key, 'Authorization', 'Bearer ' || v_key),
+      timeout_milliseconds := 30000);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end $$;
+comment on function private.resume_stalled_runs() is 'Run by pg_cron every 5 minutes: finalises running runs with no item left, and asks for a new invocation on every running run whose items nobody holds (its invocations died). Returns how many runs it acted on.';
+revoke execute on function private.resume_stalled_runs() from public, anon, authenticated;
+
 -- (Re)schedule idempotently: cron.schedule with an existing name updates the job.
 select cron.schedule(
   'daily-fetch',
@@ -112,3 +162,6 @@ select cron.schedule('daily-fetch-watchdog', '15 * * * *',
 
 select cron.schedule('prune-cron-history', '30 3 * * *',
   $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);
+
+select cron.schedule('daily-fetch-resume', '*/5 * * * *',
+  $cmd$select private.resume_stalled_runs()$cmd$);

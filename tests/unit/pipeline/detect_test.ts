@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { diffTexts, sha256Hex } from "../../../shared/pipeline/detect.ts";
+import {
+  changeFingerprint,
+  diffTexts,
+  sha256Hex,
+  stubReason,
+} from "../../../shared/pipeline/detect.ts";
 
 const OPTIONS = { contextLines: 1, maxChars: 100_000, timeoutMs: 1_000 };
 
@@ -66,4 +71,36 @@ Deno.test("diffTexts() diffs against an empty previous text", () => {
     lines_removed: 0,
     first_changed_lines: ["+new rule"],
   });
+});
+
+Deno.test("changeFingerprint() ignores layout, relative times and copyright years, not words", () => {
+  const same: Array<[string, string]> = [
+    ["# Terms of Use\n\nWe may", "Terms of Use\nWe may"],
+    [" 1. First\n 2. Second", " * First\n * Second"],
+    ["a | b", "a\nb"],
+    ["Updated yesterday", "Updated this week"],
+    ["Updated over a week ago", "Updated 3 weeks ago"],
+    ["Mis à jour il y a 2 jours", "Mis à jour hier"],
+    ["Meta © 2025", "Meta © 2026"],
+    ["Copyright 2019-2024 Acme", "Copyright 2019-2025 Acme"],
+  ];
+  for (const [a, b] of same) {
+    assert.equal(changeFingerprint(a), changeFingerprint(b), `${a} / ${b}`);
+  }
+  const different: Array<[string, string]> = [
+    ["Last updated: January 25, 2022", "Last updated: July 19, 2022"],
+    ["We keep data for 30 days", "We keep data for 60 days"],
+    ["contact aup-exceptions@meta.com", "contact aupexceptions@meta.com"],
+    ["Effective 2025", "Effective 2026"],
+  ];
+  for (const [a, b] of different) {
+    assert.notEqual(changeFingerprint(a), changeFingerprint(b), `${a} / ${b}`);
+  }
+});
+
+Deno.test("stubReason() refuses a text under a fifth of a long predecessor, not a short one", () => {
+  const policy = "We collect your data to run the service. ".repeat(60);
+  assert.match(stubReason(policy, "Too many requests") ?? "", /shrank from \d+ to 15 characters/);
+  assert.equal(stubReason(policy, policy.slice(0, policy.length / 2)), null);
+  assert.equal(stubReason("Short page.", "Gone"), null);
 });

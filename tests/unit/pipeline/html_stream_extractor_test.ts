@@ -136,9 +136,23 @@ Deno.test("extractHtmlTextStreaming() drops what the cheerio path drops, decided
        <textarea>t</textarea><template><p>t</p></template><video>v</video></main>`,
       "kept",
     ],
-    "hidden and aria-hidden": [
+    "hidden is dropped, aria-hidden is kept (collapsed accordions, a page behind a dialog)": [
       '<main><p hidden>h</p><span aria-hidden="true">a</span><span aria-hidden="false">kept</span></main>',
-      "kept",
+      "akept",
+    ],
+    "dialogs and modal overlays are dropped": [
+      '<main><div role="dialog"><h2>Allow cookies?</h2></div><div aria-modal="true">Sign up</div>' +
+      '<div role="alertdialog">Alert</div><p>Policy</p></main>',
+      "Policy",
+    ],
+    "consent managers by class or id": [
+      '<main><div id="onetrust-consent-sdk">Privacy Preference Center</div>' +
+      '<div class="didomi-popup">Consent</div><div class="cookie-table">Cookie list</div></main>',
+      "Cookie list",
+    ],
+    "the document title is not text": [
+      "<html><head><title>Site name</title></head><body><p>Policy</p>",
+      "Policy",
     ],
     "adverts and cookie banners by class or id": [
       `<main><div class="ad-slot">a</div><div id="top_ad">b</div><ins class="adsbygoogle">c</ins>
@@ -170,6 +184,10 @@ Deno.test("extractHtmlTextStreaming() drops what the cheerio path drops, decided
 
 Deno.test("extractHtmlTextStreaming() picks the main content as the cheerio path does", async (t) => {
   const cases: Record<string, [string, string]> = {
+    "a main holding a tenth of the page's text or less is a title, not the content": [
+      `<main><h1>Terms</h1></main><div><p>${"Policy text. ".repeat(10)}</p></div>`,
+      `# Terms\n\n${"Policy text. ".repeat(10).trim()}`,
+    ],
     "only the first main counts (empty: next candidate, then body)": [
       "<p>x</p><main></main><main><p>m</p></main>",
       "x\n\n\n\nm",
@@ -231,7 +249,7 @@ Deno.test("extractHtmlTextStreaming() repairs malformed markup the way HTML5 doe
       "at\n\nb\n\nc\n\n",
     ],
     "an unclosed hidden link hides what follows, as HTML5 re-opens it": [
-      '<!doctype html><main><p><a aria-hidden="true" href="#">icon</p><p>Text</p><h2>Title</h2></main>',
+      '<!doctype html><main><p><a hidden href="#">icon</p><p>Text</p><h2>Title</h2></main>',
       "##",
     ],
     "end tags that match nothing open are ignored": [

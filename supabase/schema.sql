@@ -1,0 +1,2667 @@
+-- supabase/schema.sql: the schema the migrations build, dumped by `deno task schema:dump`.
+-- Do not edit: change supabase/migrations/*.sql, then run `deno task schema:dump`;
+-- `deno task schema:check` (part of `deno task test`) fails when this file is stale.
+-- pg_dump --schema-only of the schemas public and private, then the extensions, pg_cron
+-- jobs and rows the migrations own.
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: public; Type: SCHEMA; Schema: -; Owner: pg_database_owner
+--
+
+CREATE SCHEMA public;
+
+ALTER SCHEMA public OWNER TO pg_database_owner;
+
+--
+-- Name: SCHEMA public; Type: COMMENT; Schema: -; Owner: pg_database_owner
+--
+
+COMMENT ON SCHEMA public IS 'standard public schema';
+
+--
+-- Name: private; Type: SCHEMA; Schema: -; Owner: postgres
+--
+
+CREATE SCHEMA private;
+
+ALTER SCHEMA private OWNER TO postgres;
+
+--
+-- Name: SCHEMA private; Type: COMMENT; Schema: -; Owner: postgres
+--
+
+COMMENT ON SCHEMA private IS 'Internals of the policy monitor (helpers, queues). Not exposed through the API.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: alerts; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.alerts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    policy_change_id uuid,
+    subscription_id uuid NOT NULL,
+    kind text DEFAULT 'policy_change'::text NOT NULL,
+    event_key text,
+    source_id uuid,
+    payload jsonb,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alerts_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT alerts_kind_check CHECK ((kind = ANY (ARRAY['policy_change'::text, 'source_failing'::text, 'source_recovered'::text, 'run_missed'::text]))),
+    CONSTRAINT alerts_kind_shape CHECK ((((kind = 'policy_change'::text) AND (policy_change_id IS NOT NULL)) OR ((kind <> 'policy_change'::text) AND (event_key IS NOT NULL)))),
+    CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'dead'::text])))
+);
+
+ALTER TABLE public.alerts OWNER TO postgres;
+
+--
+-- Name: TABLE alerts; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.alerts IS 'Outbox of notifications: one row per (policy change, subscription), written before sending, so nothing is sent twice.';
+
+--
+-- Name: COLUMN alerts.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.id IS 'Alert id.';
+
+--
+-- Name: COLUMN alerts.policy_change_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.policy_change_id IS 'Change being announced (policy_change alerts).';
+
+--
+-- Name: COLUMN alerts.subscription_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.subscription_id IS 'Recipient subscription.';
+
+--
+-- Name: COLUMN alerts.kind; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.kind IS 'policy_change, or an operational alert: source_failing, source_recovered, run_missed.';
+
+--
+-- Name: COLUMN alerts.event_key; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.event_key IS 'Deduplication key of operational alerts (one per event and subscription).';
+
+--
+-- Name: COLUMN alerts.source_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.source_id IS 'Source concerned, when there is one.';
+
+--
+-- Name: COLUMN alerts.payload; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.payload IS 'Event data of operational alerts.';
+
+--
+-- Name: COLUMN alerts.status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.status IS 'pending, sending, sent, failed (will be retried) or dead (gave up).';
+
+--
+-- Name: COLUMN alerts.attempts; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.attempts IS 'Delivery attempts so far.';
+
+--
+-- Name: COLUMN alerts.next_attempt_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.next_attempt_at IS 'Earliest time of the next attempt of a failed alert.';
+
+--
+-- Name: COLUMN alerts.sent_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.sent_at IS 'When the receiver accepted it.';
+
+--
+-- Name: COLUMN alerts.error; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.error IS 'Last delivery error.';
+
+--
+-- Name: COLUMN alerts.created_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.created_at IS 'When the alert was queued.';
+
+--
+-- Name: COLUMN alerts.updated_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.alerts.updated_at IS 'When the row last changed.';
+
+--
+-- Name: alert_queued_json(public.alerts); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.alert_queued_json(p_alert public.alerts) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'id', p_alert.id,
+    'subscription_id', p_alert.subscription_id,
+    'channel', (select s.channel from public.subscriptions s where s.id = p_alert.subscription_id),
+    'kind', p_alert.kind,
+    'status', p_alert.status,
+    'attempts', p_alert.attempts,
+    'next_attempt_at', p_alert.next_attempt_at)
+$$;
+
+ALTER FUNCTION private.alert_queued_json(p_alert public.alerts) OWNER TO postgres;
+
+--
+-- Name: FUNCTION alert_queued_json(p_alert public.alerts); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.alert_queued_json(p_alert public.alerts) IS 'An alerts row as returned by the enqueue RPCs (QueuedAlert in shared/alerts/types.ts).';
+
+--
+-- Name: check_missed_daily_fetch(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.check_missed_daily_fetch() RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_dispatch private.cron_dispatches;
+  v_status integer;
+  v_error text;
+  v_detail text;
+  v_id uuid;
+begin
+  if exists (select 1 from public.job_runs
+             where job_name = 'daily-fetch' and started_at > now() - interval '26 hours')
+     or exists (select 1 from private.watchdog_state
+                where job_name = 'daily-fetch' and watching_since > now() - interval '26 hours') then
+    return null;
+  end if;
+  select * into v_dispatch from private.cron_dispatches
+  where job_name = 'daily-fetch' order by dispatched_at desc limit 1;
+  if v_dispatch.id is not null then
+    select r.status_code, coalesce(r.error_msg, case when r.timed_out then 'timed out' end)
+      into v_status, v_error
+    from net._http_response r where r.id = v_dispatch.request_id;
+  end if;
+  v_detail := case
+    when v_dispatch.id is null then 'the cron job never dispatched a request'
+    when v_status is not null then format('last dispatch at %s got HTTP %s',
+      to_char(v_dispatch.dispatched_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), v_status)
+    when v_error is not null then format('last dispatch at %s failed: %s',
+      to_char(v_dispatch.dispatched_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), v_error)
+    else format('last dispatch at %s has no response',
+      to_char(v_dispatch.dispatched_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+  end;
+  insert into public.job_runs (job_name, trigger, status, completed_at, options, errors)
+  values ('daily-fetch', 'cron', 'failed', now(),
+          jsonb_build_object('watchdog', 'missed_run', 'http_status', v_status),
+          jsonb_build_array('nightly run did not start in the last 26 hours: ' || v_detail))
+  returning id into v_id;
+  return v_id;
+end $$;
+
+ALTER FUNCTION private.check_missed_daily_fetch() OWNER TO postgres;
+
+--
+-- Name: FUNCTION check_missed_daily_fetch(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.check_missed_daily_fetch() IS 'Watchdog run by pg_cron: when no daily-fetch run started in the last 26 hours, records a failed job_runs row saying so (with the last pg_net response status) and returns its id.';
+
+--
+-- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare v_rows jsonb;
+begin
+  if p_kind not in ('source_failing', 'source_recovered', 'run_missed') then
+    raise exception 'Cannot queue operational alerts: unknown kind %', p_kind using errcode = '22023';
+  end if;
+  if p_event_key is null or length(p_event_key) = 0 then
+    raise exception 'Cannot queue % alerts: empty event_key', p_kind using errcode = '22023';
+  end if;
+  insert into public.alerts (kind, event_key, source_id, payload, subscription_id, status, next_attempt_at)
+  select p_kind, p_event_key, p_source_id, coalesce(p_payload, '{}'::jsonb), s.id, 'pending', p_now
+  from public.subscriptions s
+  where s.active and s.operational_alerts
+    and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
+  on conflict (event_key, subscription_id) do nothing;
+  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
+  into v_rows
+  from public.alerts a where a.event_key = p_event_key;
+  return v_rows;
+end $$;
+
+ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events) and returns every row of the event.';
+
+--
+-- Name: resume_stalled_runs(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.resume_stalled_runs() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_run record;
+  v_count integer := 0;
+  v_url text;
+  v_key text;
+begin
+  select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
+  select decrypted_secret into v_key from vault.decrypted_secrets where name = 'service_role_key';
+  -- A run whose items are all gone (their sources were deleted mid-run) has nothing left
+  -- to claim: finalise it now instead of at its deadline.
+  for v_run in
+    select r.id from public.job_runs r
+    where r.status = 'running' and r.started_at < now() - interval '2 minutes'
+      and not exists (select 1 from public.job_run_sources s where s.run_id = r.id
+                      and s.status in ('pending', 'claimed'))
+  loop
+    perform public.job_complete_items(v_run.id, '[]'::jsonb);
+    v_count := v_count + 1;
+  end loop;
+  if v_url is null or v_key is null then
+    return v_count;
+  end if;
+  for v_run in
+    select r.id from public.job_runs r
+    where r.status = 'running' and r.started_at < now() - interval '2 minutes'
+      and exists (select 1 from public.job_run_sources s where s.run_id = r.id
+                  and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now())))
+      and not exists (select 1 from public.job_run_sources s where s.run_id = r.id
+                      and s.status = 'claimed' and s.lease_until >= now())
+  loop
+    insert into private.cron_dispatches (job_name, request_id)
+    select 'daily-fetch-resume', net.http_post(
+      url := v_url || '/functions/v1/api/jobs/runs/' || v_run.id || '/continue',
+      body := '{}'::jsonb,
+      headers := jsonb_build_object('Content-Type', 'application/json',
+        'Prefer', 'respond-async', 'apikey', v_key, 'Authorization', 'Bearer ' || v_key),
+      timeout_milliseconds := 30000);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end $$;
+
+ALTER FUNCTION private.resume_stalled_runs() OWNER TO postgres;
+
+--
+-- Name: FUNCTION resume_stalled_runs(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.resume_stalled_runs() IS 'Run by pg_cron every 5 minutes: finalises running runs with no item left, and asks for a new invocation on every running run whose items nobody holds (its invocations died). Returns how many runs it acted on.';
+
+--
+-- Name: validate_source(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.validate_source() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare p text;
+begin
+  if coalesce(array_length(new.ignore_patterns, 1), 0) > 50 then
+    raise exception 'Invalid ignore patterns: at most 50 are allowed' using errcode = '22023';
+  end if;
+  foreach p in array coalesce(new.ignore_patterns, '{}') loop
+    if p is null or length(p) = 0 or length(p) > 500 then
+      raise exception 'Invalid ignore pattern: must be 1 to 500 characters' using errcode = '22023';
+    end if;
+  end loop;
+  new.updated_at := now();
+  return new;
+end $$;
+
+ALTER FUNCTION private.validate_source() OWNER TO postgres;
+
+--
+-- Name: claim_alerts(timestamp with time zone, integer, integer, integer, uuid[], uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_lease_until timestamptz := p_now + make_interval(secs => greatest(p_lease_ms, 0) / 1000.0);
+  v_abandoned jsonb;
+  v_claimed jsonb;
+begin
+  -- A sender that held the last allowed attempt and never reported: give up on the row.
+  with gone as (
+    select a.id from public.alerts a
+    where a.status = 'sending' and a.next_attempt_at <= p_now and a.attempts >= p_max_attempts
+      and (p_alert_ids is null or a.id = any (p_alert_ids))
+    for update skip locked
+  ), dead as (
+    update public.alerts a set
+      status = 'dead', updated_at = p_now,
+      error = 'Cannot deliver alert ' || a.id || ': the sender of attempt ' || a.attempts
+        || ' stopped before recording a result (gave up after ' || a.attempts || ' attempts)'
+    from gone where a.id = gone.id
+    returning a.*
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', d.id, 'kind', d.kind, 'subscription_id', d.subscription_id, 'channel', s.channel,
+      'attempts', d.attempts, 'error', d.error) order by d.created_at, d.id), '[]'::jsonb)
+  into v_abandoned
+  from dead d join public.subscriptions s on s.id = d.subscription_id;
+
+  with due as (
+    select a.id from public.alerts a
+    where a.status in ('pending', 'failed', 'sending') and a.next_attempt_at <= p_now
+      and a.attempts < p_max_attempts
+      and (p_alert_ids is null or a.id = any (p_alert_ids))
+      and (p_exclude_ids is null or not (a.id = any (p_exclude_ids)))
+    -- Fewer attempts first among rows due at the same time, so retries cannot starve new rows.
+    order by a.next_attempt_at, a.attempts, a.created_at, a.id
+    limit greatest(p_limit, 0)
+    for update skip locked
+  ), claimed as (
+    update public.alerts a set
+      status = 'sending', attempts = a.attempts + 1, next_attempt_at = v_lease_until,
+      updated_at = p_now
+    from due where a.id = due.id
+    returning a.*
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', c.id,
+      'kind', c.kind,
+      'attempt', c.attempts,
+      'lease_until', v_lease_until,
+      'policy_change_id', c.policy_change_id,
+      'event_key', c.event_key,
+      'payload', c.payload,
+      'created_at', c.created_at,
+      'subscription', jsonb_build_object(
+        'id', s.id, 'source_id', s.source_id, 'channel', s.channel, 'target', s.target,
+        'has_secret', s.secret is not null, 'active', s.active),
+      'source', case when src.id is null then null
+        else jsonb_build_object('id', src.id, 'name', src.name, 'url', src.url) end)
+      order by c.created_at, c.id), '[]'::jsonb)
+  into v_claimed
+  from claimed c
+  join public.subscriptions s on s.id = c.subscription_id
+  left join public.sources src on src.id = c.source_id;
+
+  return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned);
+end $$;
+
+ALTER FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) IS 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned. Subscriptions come without their secret (has_secret only).';
+
+--
+-- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select private.enqueue_operational_alerts(p_kind, p_event_key, p_source_id, p_payload, p_now)
+$$;
+
+ALTER FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues an operational event (source_failing, source_recovered, run_missed) once per event_key and operational subscription; returns every row of the event.';
+
+--
+-- Name: enqueue_policy_change_alerts(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_source_id uuid;
+  v_rows jsonb;
+begin
+  select pc.source_id into v_source_id from public.policy_changes pc where pc.id = p_policy_change_id;
+  if not found then
+    raise exception 'Cannot queue alerts of policy change %: not found', p_policy_change_id
+      using errcode = 'P0002';
+  end if;
+  insert into public.alerts (policy_change_id, subscription_id, kind, source_id, status, next_attempt_at)
+  select p_policy_change_id, s.id, 'policy_change', v_source_id, 'pending', p_now
+  from public.subscriptions s
+  where s.active and (s.source_id is null or s.source_id = v_source_id)
+  on conflict (policy_change_id, subscription_id) do nothing;
+  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
+  into v_rows
+  from public.alerts a where a.policy_change_id = p_policy_change_id;
+  return v_rows;
+end $$;
+
+ALTER FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) IS 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (a second call adds nothing). Returns every alert row of the change.';
+
+--
+-- Name: finish_alert(uuid, integer, text, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_status not in ('sent', 'failed', 'dead') then
+    raise exception 'Cannot record alert %: invalid status %', p_alert_id, p_status using errcode = '22023';
+  end if;
+  if p_status = 'failed' and p_next_attempt_at is null then
+    raise exception 'Cannot record alert %: failed without a retry time', p_alert_id using errcode = '22023';
+  end if;
+  update public.alerts a set
+    status = p_status,
+    error = case when p_status = 'sent' then null else left(p_error, 2000) end,
+    sent_at = case when p_status = 'sent' then p_now else a.sent_at end,
+    next_attempt_at = case when p_status = 'failed' then p_next_attempt_at else p_now end,
+    updated_at = p_now
+  where a.id = p_alert_id and a.status = 'sending' and a.attempts = p_attempt;
+  return found;
+end $$;
+
+ALTER FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) IS 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it).';
+
+--
+-- Name: job_runs; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.job_runs (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    job_name text DEFAULT 'daily-fetch'::text NOT NULL,
+    trigger text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    deadline_at timestamp with time zone DEFAULT (now() + '02:00:00'::interval) NOT NULL,
+    options jsonb DEFAULT '{}'::jsonb NOT NULL,
+    total_items integer DEFAULT 0 NOT NULL,
+    sources_processed integer DEFAULT 0 NOT NULL,
+    sources_succeeded integer DEFAULT 0 NOT NULL,
+    sources_failed integer DEFAULT 0 NOT NULL,
+    sources_skipped integer DEFAULT 0 NOT NULL,
+    changes_detected integer DEFAULT 0 NOT NULL,
+    alerts_sent integer DEFAULT 0 NOT NULL,
+    errors jsonb DEFAULT '[]'::jsonb NOT NULL,
+    invocations integer DEFAULT 0 NOT NULL,
+    CONSTRAINT job_runs_alerts_sent_check CHECK ((alerts_sent >= 0)),
+    CONSTRAINT job_runs_changes_detected_check CHECK ((changes_detected >= 0)),
+    CONSTRAINT job_runs_completed CHECK (((status = 'running'::text) = (completed_at IS NULL))),
+    CONSTRAINT job_runs_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
+    CONSTRAINT job_runs_invocations_check CHECK ((invocations >= 0)),
+    CONSTRAINT job_runs_sources_failed_check CHECK ((sources_failed >= 0)),
+    CONSTRAINT job_runs_sources_processed_check CHECK ((sources_processed >= 0)),
+    CONSTRAINT job_runs_sources_skipped_check CHECK ((sources_skipped >= 0)),
+    CONSTRAINT job_runs_sources_succeeded_check CHECK ((sources_succeeded >= 0)),
+    CONSTRAINT job_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
+    CONSTRAINT job_runs_total_items_check CHECK ((total_items >= 0)),
+    CONSTRAINT job_runs_trigger_check CHECK ((trigger = ANY (ARRAY['cron'::text, 'manual'::text])))
+);
+
+ALTER TABLE public.job_runs OWNER TO postgres;
+
+--
+-- Name: TABLE job_runs; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.job_runs IS 'One row per run of a job (daily-fetch). Counters move while the run works, so Studio shows progress.';
+
+--
+-- Name: COLUMN job_runs.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.id IS 'Run id (run_id in the API).';
+
+--
+-- Name: COLUMN job_runs.job_name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.job_name IS 'Job name, e.g. daily-fetch.';
+
+--
+-- Name: COLUMN job_runs.trigger; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.trigger IS 'cron (pg_cron) or manual (API call).';
+
+--
+-- Name: COLUMN job_runs.status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.status IS 'running, succeeded, partial (some sources failed) or failed.';
+
+--
+-- Name: COLUMN job_runs.started_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.started_at IS 'When the run started.';
+
+--
+-- Name: COLUMN job_runs.completed_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.completed_at IS 'When the run was finalised; null while running.';
+
+--
+-- Name: COLUMN job_runs.deadline_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.deadline_at IS 'A run still running after this is finalised failed by the watchdog.';
+
+--
+-- Name: COLUMN job_runs.options; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.options IS 'Options of the call: force, source_ids.';
+
+--
+-- Name: COLUMN job_runs.total_items; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.total_items IS 'Number of sources the run had to look at.';
+
+--
+-- Name: COLUMN job_runs.sources_processed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_processed IS 'Sources fetched (succeeded + failed).';
+
+--
+-- Name: COLUMN job_runs.sources_succeeded; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_succeeded IS 'Sources fetched successfully.';
+
+--
+-- Name: COLUMN job_runs.sources_failed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_failed IS 'Sources whose fetch failed.';
+
+--
+-- Name: COLUMN job_runs.sources_skipped; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_skipped IS 'Active sources not due by check_frequency.';
+
+--
+-- Name: COLUMN job_runs.changes_detected; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.changes_detected IS 'Policy changes recorded by the run.';
+
+--
+-- Name: COLUMN job_runs.alerts_sent; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.alerts_sent IS 'Alerts delivered by the run.';
+
+--
+-- Name: COLUMN job_runs.errors; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.errors IS 'Error messages, e.g. "source <id> (<name>): timeout: ...".';
+
+--
+-- Name: COLUMN job_runs.invocations; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.invocations IS 'How many function invocations worked on the run.';
+
+--
+-- Name: job_add_items(uuid, uuid[], uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) RETURNS public.job_runs
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_run public.job_runs;
+begin
+  insert into public.job_run_sources (run_id, source_id, status)
+  select p_run_id, id, 'pending' from unnest(coalesce(p_due, '{}')) as id
+  on conflict do nothing;
+  insert into public.job_run_sources (run_id, source_id, status, finished_at)
+  select p_run_id, id, 'skipped', now() from unnest(coalesce(p_skipped, '{}')) as id
+  on conflict do nothing;
+  update public.job_runs r set
+    total_items = (select count(*) from public.job_run_sources s where s.run_id = p_run_id),
+    sources_skipped = (select count(*) from public.job_run_sources s
+                       where s.run_id = p_run_id and s.status = 'skipped')
+  where r.id = p_run_id
+  returning * into v_run;
+  return v_run;
+end $$;
+
+ALTER FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) IS 'Adds the work items of a run: due sources pending, the others skipped; sets total_items and sources_skipped.';
+
+--
+-- Name: job_claim_items(uuid, text, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_items jsonb;
+begin
+  -- Count each invocation once (a primary key lookup, not a scan of the run's items).
+  insert into private.run_invocations (run_id, invocation_id)
+  select p_run_id, p_claimed_by where p_claimed_by is not null
+  on conflict do nothing;
+  if found then
+    update public.job_runs set invocations = invocations + 1
+    where id = p_run_id and status = 'running';
+  end if;
+  with picked as (
+    select s.run_id, s.source_id from public.job_run_sources s
+    join public.job_runs r on r.id = s.run_id and r.status = 'running'
+    where s.run_id = p_run_id
+      and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now()))
+    limit greatest(p_limit, 0)
+    for update of s skip locked
+  ), claimed as (
+    update public.job_run_sources s set
+      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by,
+      lease_until = now() + make_interval(secs => p_lease_ms / 1000.0)
+    from picked p
+    where s.run_id = p.run_id and s.source_id = p.source_id
+    returning s.*
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'source', jsonb_build_object(
+        'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
+        'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
+        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
+        'etag', src.etag,
+        'last_modified', src.last_modified, 'last_hash', src.last_hash,
+        'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
+        'last_success_at', src.last_success_at,
+        'consecutive_failures', src.consecutive_failures,
+        'failing_alerted', src.failing_alerted),
+      'attempt', c.attempts,
+      'fetch_id', c.fetch_id,
+      'lease_until', c.lease_until,
+      'prior_policy_change_id', pc.id,
+      'prior_snapshot_id', sn.id) order by c.source_id), '[]'::jsonb)
+  into v_items
+  from claimed c
+  join public.sources src on src.id = c.source_id
+  left join public.snapshots sn on sn.fetch_id = c.fetch_id
+  left join public.policy_changes pc on pc.snapshot_id = sn.id;
+  return v_items;
+end $$;
+
+ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip. prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change.';
+
+--
+-- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_done integer;
+  v_run public.job_runs;
+  v_finalised boolean := false;
+begin
+  with o as (
+    select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
+      source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
+      policy_change_id uuid, error_class text, error_message text, duration_ms integer,
+      alerts_sent integer, error_text text)
+  ), upd as (
+    update public.job_run_sources s set
+      status = o.status, changed = coalesce(o.changed, false),
+      baseline = coalesce(o.baseline, false), policy_change_id = o.policy_change_id,
+      error_class = o.error_class, error_message = o.error_message,
+      duration_ms = o.duration_ms, lease_until = null, finished_at = now()
+    from o
+    where s.run_id = p_run_id and s.source_id = o.source_id
+      and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
+      and o.status in ('succeeded', 'failed')
+    returning o.*
+  )
+  update public.job_runs r set
+    sources_processed = r.sources_processed + a.n,
+    sources_succeeded = r.sources_succeeded + a.ok,
+    sources_failed = r.sources_failed + a.failed,
+    changes_detected = r.changes_detected + a.changes,
+    alerts_sent = r.alerts_sent + a.alerts,
+    errors = r.errors || a.errs
+  from (
+    select count(*)::int as n,
+           count(*) filter (where status = 'succeeded')::int as ok,
+           count(*) filter (where status = 'failed')::int as failed,
+           count(*) filter (where changed)::int as changes,
+           coalesce(sum(alerts_sent), 0)::int as alerts,
+           coalesce(jsonb_agg(error_text) filter (where error_text is not null), '[]'::jsonb) as errs
+    from upd
+  ) a
+  where r.id = p_run_id and r.status = 'running'
+  returning a.n into v_done;
+
+  -- The last item finalises the run, exactly once (status = 'running' guards it).
+  if not exists (select 1 from public.job_run_sources s
+                 where s.run_id = p_run_id and s.status in ('pending', 'claimed')) then
+    update public.job_runs r set
+      status = case
+        when r.sources_failed > 0 and r.sources_succeeded = 0 then 'failed'
+        when r.sources_failed > 0 then 'partial'
+        else 'succeeded' end,
+      completed_at = now()
+    where r.id = p_run_id and r.status = 'running';
+    v_finalised := found;
+  end if;
+  select * into v_run from public.job_runs where id = p_run_id;
+  return jsonb_build_object('completed', coalesce(v_done, 0), 'finalised', v_finalised,
+                            'run', to_jsonb(v_run));
+end $$;
+
+ALTER FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb) IS 'Records the outcomes of claimed items (ignoring items whose claim was lost), moves the run''s counters, and finalises the run when no item is left (exactly once). Returns {completed, finalised, run}.';
+
+--
+-- Name: job_complete_items(uuid, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_bookkeeping is not null and jsonb_typeof(p_bookkeeping) = 'array'
+     and jsonb_array_length(p_bookkeeping) > 0 then
+    perform public.update_source_bookkeeping(p_bookkeeping);
+  end if;
+  return public.job_complete_items(p_run_id, p_outcomes);
+end $$;
+
+ALTER FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb) IS 'job_complete_items(run, outcomes) plus the sources'' bookkeeping patches (update_source_bookkeeping) in the same transaction: one write per batch.';
+
+--
+-- Name: job_expire_stale_runs(text); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_expire_stale_runs(p_job_name text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_count integer;
+begin
+  with expired as (
+    update public.job_runs r set
+      status = 'failed',
+      completed_at = now(),
+      errors = r.errors || jsonb_build_array(format(
+        'run did not finish before its deadline %s: finalised failed by the watchdog (%s of %s sources done)',
+        to_char(r.deadline_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        r.sources_processed, r.total_items - r.sources_skipped))
+    where r.job_name = p_job_name and r.status = 'running' and r.deadline_at < now()
+    returning r.id
+  ), items as (
+    update public.job_run_sources s set status = 'failed', error_class = 'internal',
+      error_message = 'run expired before this source was processed', lease_until = null,
+      finished_at = now()
+    where s.run_id in (select id from expired) and s.status in ('pending', 'claimed')
+  )
+  select count(*) into v_count from expired;
+  return v_count;
+end $$;
+
+ALTER FUNCTION public.job_expire_stale_runs(p_job_name text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_expire_stale_runs(p_job_name text); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_expire_stale_runs(p_job_name text) IS 'Watchdog: finalises as failed every running run of the job whose deadline has passed (its invocations died). Returns how many.';
+
+--
+-- Name: job_fail_run(uuid, text); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_fail_run(p_run_id uuid, p_error text) RETURNS public.job_runs
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_run public.job_runs;
+begin
+  update public.job_run_sources s set status = 'failed', error_class = 'internal',
+    error_message = p_error, lease_until = null, finished_at = now()
+  where s.run_id = p_run_id and s.status in ('pending', 'claimed');
+  update public.job_runs r set status = 'failed', completed_at = now(),
+    errors = r.errors || jsonb_build_array(p_error)
+  where r.id = p_run_id and r.status = 'running'
+  returning * into v_run;
+  if v_run.id is null then
+    select * into v_run from public.job_runs where id = p_run_id;
+  end if;
+  return v_run;
+end $$;
+
+ALTER FUNCTION public.job_fail_run(p_run_id uuid, p_error text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_fail_run(p_run_id uuid, p_error text); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) IS 'Finalises a running run as failed with a run-level error (e.g. the sources could not be read).';
+
+--
+-- Name: job_start_run(text, text, jsonb, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_run public.job_runs;
+  v_running uuid;
+  v_empty uuid;
+begin
+  perform public.job_expire_stale_runs(p_job_name);
+  for v_empty in
+    select r.id from public.job_runs r
+    where r.job_name = p_job_name and r.status = 'running'
+      and r.total_items > 0  -- its items were added (a run being set up has none yet)
+      and not exists (select 1 from public.job_run_sources s
+                      where s.run_id = r.id and s.status in ('pending', 'claimed'))
+  loop
+    perform public.job_complete_items(v_empty, '[]'::jsonb);
+  end loop;
+  begin
+    insert into public.job_runs (job_name, trigger, options, deadline_at)
+    values (p_job_name, p_trigger, coalesce(p_options, '{}'::jsonb),
+            now() + make_interval(secs => p_deadline_ms / 1000.0))
+    returning * into v_run;
+  exception when unique_violation then
+    select id into v_running from public.job_runs
+      where job_name = p_job_name and status = 'running' limit 1;
+    return jsonb_build_object('conflict', true, 'running_run_id', v_running);
+  end;
+  return jsonb_build_object('conflict', false, 'run', to_jsonb(v_run));
+end $$;
+
+ALTER FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer) IS 'Starts a run (status running) after expiring stale runs and finalising running runs with no item left; returns {conflict: true, running_run_id} when a run of the job is in progress.';
+
+--
+-- Name: record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamp with time zone, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_source public.sources;
+  v_snapshot public.snapshots;
+  v_change_id uuid;
+begin
+  -- The source row lock serialises writers of one source: the idempotency check and the
+  -- previous-hash check below see every earlier write.
+  select * into v_source from public.sources where id = p_source_id for update;
+  if not found then
+    raise exception 'Cannot record snapshot: source % not found', p_source_id using errcode = 'P0002';
+  end if;
+
+  -- A retry of the same fetch returns what the first call wrote, and writes nothing.
+  select * into v_snapshot from public.snapshots where fetch_id = p_fetch_id;
+  if found then
+    if v_snapshot.source_id <> p_source_id then
+      raise exception 'Cannot record snapshot: fetch % belongs to source %, not %',
+        p_fetch_id, v_snapshot.source_id, p_source_id using errcode = '22023';
+    end if;
+    select id into v_change_id from public.policy_changes where snapshot_id = v_snapshot.id;
+    return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
+      'baseline', v_change_id is null, 'replayed', true);
+  end if;
+
+  if v_source.last_hash is distinct from p_previous_hash then
+    raise exception 'Cannot record snapshot of source %: last_hash is % but the fetch compared against %',
+      p_source_id, coalesce(v_source.last_hash, 'null'), coalesce(p_previous_hash, 'null')
+      using errcode = 'PT409', hint = 'Another writer recorded a snapshot meanwhile; fetch again.';
+  end if;
+  if p_content_hash is not distinct from p_previous_hash then
+    raise exception 'Cannot record snapshot of source %: the content did not change', p_source_id
+      using errcode = '22023';
+  end if;
+  if p_previous_hash is not null and p_diff is null then
+    raise exception 'Cannot record policy change of source %: diff is missing', p_source_id
+      using errcode = '22023';
+  end if;
+
+  insert into public.snapshots (source_id, fetch_id, content_hash, content, content_type, fetched_at)
+  values (p_source_id, p_fetch_id, p_content_hash, p_content, p_content_type,
+          coalesce(p_fetched_at, now()))
+  returning * into v_snapshot;
+
+  if p_previous_hash is not null then
+    insert into public.policy_changes (source_id, snapshot_id, previous_snapshot_id, detected_at, diff, summary)
+    values (p_source_id, v_snapshot.id, v_source.last_snapshot_id, coalesce(p_fetched_at, now()),
+            p_diff, coalesce(p_summary, '{}'::jsonb))
+    returning id into v_change_id;
+  end if;
+
+  update public.sources
+    set last_hash = p_content_hash, last_snapshot_id = v_snapshot.id
+    where id = p_source_id;
+  if p_bookkeeping is not null then
+    perform public.update_source_bookkeeping(
+      jsonb_build_array(p_bookkeeping || jsonb_build_object('id', p_source_id)));
+  end if;
+
+  return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
+    'baseline', v_change_id is null, 'replayed', false);
+end $$;
+
+ALTER FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) IS 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed}.';
+
+--
+-- Name: record_source_health(uuid, boolean, integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_source public.sources;
+  v_kind text;
+  v_payload jsonb;
+  v_event_key text;
+begin
+  select * into v_source from public.sources where id = p_source_id for update;
+  if not found then
+    raise exception 'Cannot record the health of source %: not found', p_source_id using errcode = 'P0002';
+  end if;
+  if not p_succeeded and v_source.consecutive_failures >= p_threshold and not v_source.failing_alerted then
+    v_kind := 'source_failing';
+    v_payload := jsonb_build_object(
+      'consecutive_failures', v_source.consecutive_failures,
+      'threshold', p_threshold,
+      'last_error', v_source.last_error,
+      'last_error_class', v_source.last_error_class,
+      'last_success_at', v_source.last_success_at,
+      'last_checked_at', v_source.last_checked_at);
+    update public.sources set failing_alerted = true where id = p_source_id;
+  elsif p_succeeded and v_source.failing_alerted then
+    v_kind := 'source_recovered';
+    v_payload := jsonb_build_object('recovered_at', p_now, 'last_success_at', v_source.last_success_at);
+    update public.sources set failing_alerted = false where id = p_source_id;
+  else
+    return jsonb_build_object('transition', null,
+      'consecutive_failures', v_source.consecutive_failures, 'alerts', '[]'::jsonb);
+  end if;
+  v_event_key := v_kind || ':' || p_source_id || ':' || (extract(epoch from p_now) * 1000)::bigint;
+  return jsonb_build_object(
+    'transition', v_kind,
+    'consecutive_failures', v_source.consecutive_failures,
+    'alerts', private.enqueue_operational_alerts(v_kind, v_event_key, p_source_id, v_payload, p_now));
+end $$;
+
+ALTER FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) IS 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips.';
+
+--
+-- Name: sign_alert_body(uuid, text); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.sign_alert_body(p_subscription_id uuid, p_body text) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_secret text;
+begin
+  select s.secret into v_secret from public.subscriptions s where s.id = p_subscription_id;
+  if not found then
+    raise exception 'Cannot sign alert body for subscription %: not found', p_subscription_id
+      using errcode = 'P0002';
+  end if;
+  if v_secret is null then
+    raise exception 'Cannot sign alert body for subscription %: it has no secret', p_subscription_id
+      using errcode = '22023';
+  end if;
+  return encode(extensions.hmac(convert_to(p_body, 'UTF8'), convert_to(v_secret, 'UTF8'), 'sha256'), 'hex');
+end $$;
+
+ALTER FUNCTION public.sign_alert_body(p_subscription_id uuid, p_body text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION sign_alert_body(p_subscription_id uuid, p_body text); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.sign_alert_body(p_subscription_id uuid, p_body text) IS 'Hex HMAC-SHA256 of p_body (UTF-8) keyed with the subscription''s webhook secret, for the X-Signature-256 header. The secret itself never leaves the database.';
+
+--
+-- Name: update_source_bookkeeping(jsonb); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.update_source_bookkeeping(p_patches jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_count integer;
+begin
+  if p_patches is null or jsonb_typeof(p_patches) <> 'array' then
+    raise exception 'Cannot update source bookkeeping: p_patches must be a JSON array'
+      using errcode = '22023';
+  end if;
+  if exists (
+    select 1 from jsonb_array_elements(p_patches) as e
+    where jsonb_typeof(e) <> 'object' or not (e ? 'id') or not (e ? 'last_checked_at')
+  ) then
+    raise exception 'Cannot update source bookkeeping: every patch needs id and last_checked_at'
+      using errcode = '22023';
+  end if;
+
+  -- Lock the rows in id order, so two batches (or a batch and record_snapshot) never
+  -- wait on each other in a cycle.
+  perform 1 from public.sources s
+    where s.id in (select (e->>'id')::uuid from jsonb_array_elements(p_patches) as e)
+    order by s.id
+    for update;
+
+  with patches as (
+    -- The last patch of a source in the batch wins.
+    select distinct on ((e->>'id')::uuid) (e->>'id')::uuid as id, e as p
+    from jsonb_array_elements(p_patches) with ordinality as t(e, ord)
+    order by (e->>'id')::uuid, ord desc
+  )
+  update public.sources s set
+    last_checked_at = (x.p->>'last_checked_at')::timestamptz,
+    last_success_at = case when x.p ? 'last_success_at'
+      then (x.p->>'last_success_at')::timestamptz else s.last_success_at end,
+    etag = case when x.p ? 'etag' then x.p->>'etag' else s.etag end,
+    last_modified = case when x.p ? 'last_modified' then x.p->>'last_modified' else s.last_modified end,
+    last_error = case when x.p ? 'last_error' then x.p->>'last_error' else s.last_error end,
+    last_error_class = case when x.p ? 'last_error_class'
+      then x.p->>'last_error_class' else s.last_error_class end,
+    consecutive_failures = case when x.p ? 'consecutive_failures'
+      then (x.p->>'consecutive_failures')::integer else s.consecutive_failures end
+  from patches x
+  where s.id = x.id
+    -- A late patch (an invocation whose lease expired) never overwrites a newer check.
+    and (s.last_checked_at is null or (x.p->>'last_checked_at')::timestamptz >= s.last_checked_at);
+  get diagnostics v_count = row_count;
+  return v_count;
+end $$;
+
+ALTER FUNCTION public.update_source_bookkeeping(p_patches jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION update_source_bookkeeping(p_patches jsonb); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.update_source_bookkeeping(p_patches jsonb) IS 'Applies many source bookkeeping patches in one call: a JSON array of {id, last_checked_at, last_success_at?, etag?, last_modified?, last_error?, last_error_class?, consecutive_failures?}; keys left out keep their value. A patch older than the row''s last_checked_at is skipped. Returns the number of sources updated.';
+
+--
+-- Name: cron_dispatches; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.cron_dispatches (
+    id bigint NOT NULL,
+    job_name text NOT NULL,
+    request_id bigint,
+    dispatched_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE private.cron_dispatches OWNER TO postgres;
+
+--
+-- Name: TABLE cron_dispatches; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.cron_dispatches IS 'Each pg_net request the cron job queued, to find its response (net._http_response) when a night was missed.';
+
+--
+-- Name: COLUMN cron_dispatches.id; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.cron_dispatches.id IS 'Row id.';
+
+--
+-- Name: COLUMN cron_dispatches.job_name; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.cron_dispatches.job_name IS 'Job the request started.';
+
+--
+-- Name: COLUMN cron_dispatches.request_id; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.cron_dispatches.request_id IS 'pg_net request id.';
+
+--
+-- Name: COLUMN cron_dispatches.dispatched_at; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.cron_dispatches.dispatched_at IS 'When the request was queued.';
+
+--
+-- Name: cron_dispatches_id_seq; Type: SEQUENCE; Schema: private; Owner: postgres
+--
+
+CREATE SEQUENCE private.cron_dispatches_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE private.cron_dispatches_id_seq OWNER TO postgres;
+
+--
+-- Name: cron_dispatches_id_seq; Type: SEQUENCE OWNED BY; Schema: private; Owner: postgres
+--
+
+ALTER SEQUENCE private.cron_dispatches_id_seq OWNED BY private.cron_dispatches.id;
+
+--
+-- Name: run_invocations; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.run_invocations (
+    run_id uuid NOT NULL,
+    invocation_id text NOT NULL,
+    first_claim_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE private.run_invocations OWNER TO postgres;
+
+--
+-- Name: TABLE run_invocations; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.run_invocations IS 'Invocations that claimed items of a run (job_runs.invocations counts them).';
+
+--
+-- Name: COLUMN run_invocations.run_id; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_invocations.run_id IS 'Run.';
+
+--
+-- Name: COLUMN run_invocations.invocation_id; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_invocations.invocation_id IS 'Invocation id passed to job_claim_items.';
+
+--
+-- Name: COLUMN run_invocations.first_claim_at; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_invocations.first_claim_at IS 'When the invocation first claimed items.';
+
+--
+-- Name: watchdog_state; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.watchdog_state (
+    job_name text NOT NULL,
+    watching_since timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE private.watchdog_state OWNER TO postgres;
+
+--
+-- Name: TABLE watchdog_state; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.watchdog_state IS 'Since when the missed-run watchdog watches a job: no night is reported missed in the first 26 hours after installation.';
+
+--
+-- Name: COLUMN watchdog_state.job_name; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.watchdog_state.job_name IS 'Watched job.';
+
+--
+-- Name: COLUMN watchdog_state.watching_since; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.watchdog_state.watching_since IS 'When the schedule was installed.';
+
+--
+-- Name: check_frequencies; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.check_frequencies (
+    name text NOT NULL,
+    check_interval interval NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    interval_seconds double precision GENERATED ALWAYS AS (EXTRACT(epoch FROM check_interval)) STORED,
+    CONSTRAINT check_frequencies_check_interval_check CHECK ((check_interval > '00:00:00'::interval)),
+    CONSTRAINT check_frequencies_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,30}$'::text))
+);
+
+ALTER TABLE public.check_frequencies OWNER TO postgres;
+
+--
+-- Name: TABLE check_frequencies; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.check_frequencies IS 'Allowed values of sources.check_frequency and the interval each one means. Add a row to add a frequency.';
+
+--
+-- Name: COLUMN check_frequencies.name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.check_frequencies.name IS 'Name used in sources.check_frequency, e.g. daily.';
+
+--
+-- Name: COLUMN check_frequencies.check_interval; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.check_frequencies.check_interval IS 'Time between two checks of a source with this frequency.';
+
+--
+-- Name: COLUMN check_frequencies.description; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.check_frequencies.description IS 'Human description shown to operators.';
+
+--
+-- Name: COLUMN check_frequencies.interval_seconds; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.check_frequencies.interval_seconds IS 'check_interval in seconds (derived).';
+
+--
+-- Name: job_run_history; Type: VIEW; Schema: public; Owner: postgres
+--
+
+CREATE VIEW public.job_run_history WITH (security_invoker='true') AS
+ SELECT r.id AS run_id,
+    r.job_name,
+    r.trigger,
+    r.status,
+    r.started_at,
+    r.completed_at,
+    (COALESCE(r.completed_at, now()) - r.started_at) AS duration,
+    r.total_items,
+    r.sources_processed,
+    r.sources_succeeded,
+    r.sources_failed,
+    r.sources_skipped,
+    r.changes_detected,
+    r.alerts_sent,
+    jsonb_array_length(r.errors) AS error_count
+   FROM public.job_runs r
+  ORDER BY r.started_at DESC;
+
+ALTER TABLE public.job_run_history OWNER TO postgres;
+
+--
+-- Name: VIEW job_run_history; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON VIEW public.job_run_history IS 'Runs of the jobs, newest first, with duration and counts: read this in Studio.';
+
+--
+-- Name: COLUMN job_run_history.run_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.run_id IS 'Run id.';
+
+--
+-- Name: COLUMN job_run_history.job_name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.job_name IS 'Job name.';
+
+--
+-- Name: COLUMN job_run_history.trigger; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.trigger IS 'cron or manual.';
+
+--
+-- Name: COLUMN job_run_history.status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.status IS 'running, succeeded, partial or failed.';
+
+--
+-- Name: COLUMN job_run_history.started_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.started_at IS 'Start.';
+
+--
+-- Name: COLUMN job_run_history.completed_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.completed_at IS 'End.';
+
+--
+-- Name: COLUMN job_run_history.duration; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.duration IS 'completed_at - started_at (so far, while running).';
+
+--
+-- Name: COLUMN job_run_history.total_items; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.total_items IS 'Sources looked at.';
+
+--
+-- Name: COLUMN job_run_history.sources_processed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.sources_processed IS 'Sources fetched.';
+
+--
+-- Name: COLUMN job_run_history.sources_succeeded; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.sources_succeeded IS 'Sources fetched successfully.';
+
+--
+-- Name: COLUMN job_run_history.sources_failed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.sources_failed IS 'Sources that failed.';
+
+--
+-- Name: COLUMN job_run_history.sources_skipped; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.sources_skipped IS 'Sources not due.';
+
+--
+-- Name: COLUMN job_run_history.changes_detected; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.changes_detected IS 'Changes recorded.';
+
+--
+-- Name: COLUMN job_run_history.alerts_sent; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.alerts_sent IS 'Alerts delivered.';
+
+--
+-- Name: COLUMN job_run_history.error_count; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_history.error_count IS 'Number of errors.';
+
+--
+-- Name: job_run_sources; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.job_run_sources (
+    run_id uuid NOT NULL,
+    source_id uuid NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    changed boolean DEFAULT false NOT NULL,
+    baseline boolean DEFAULT false NOT NULL,
+    policy_change_id uuid,
+    error_class text,
+    error_message text,
+    duration_ms integer,
+    attempts integer DEFAULT 0 NOT NULL,
+    lease_until timestamp with time zone,
+    claimed_by text,
+    finished_at timestamp with time zone,
+    fetch_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    CONSTRAINT job_run_sources_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT job_run_sources_duration_ms_check CHECK (((duration_ms IS NULL) OR (duration_ms >= 0))),
+    CONSTRAINT job_run_sources_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'claimed'::text, 'succeeded'::text, 'failed'::text, 'skipped'::text])))
+);
+
+ALTER TABLE public.job_run_sources OWNER TO postgres;
+
+--
+-- Name: TABLE job_run_sources; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.job_run_sources IS 'Per-run, per-source work item and outcome of a job run.';
+
+--
+-- Name: COLUMN job_run_sources.run_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.run_id IS 'Run.';
+
+--
+-- Name: COLUMN job_run_sources.source_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.source_id IS 'Source.';
+
+--
+-- Name: COLUMN job_run_sources.status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.status IS 'pending, claimed (being worked on), succeeded, failed or skipped.';
+
+--
+-- Name: COLUMN job_run_sources.changed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.changed IS 'True when a policy change was recorded.';
+
+--
+-- Name: COLUMN job_run_sources.baseline; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.baseline IS 'True when this fetch stored the first snapshot of the source.';
+
+--
+-- Name: COLUMN job_run_sources.policy_change_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.policy_change_id IS 'Recorded change, if any.';
+
+--
+-- Name: COLUMN job_run_sources.error_class; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.error_class IS 'Error class of a failure.';
+
+--
+-- Name: COLUMN job_run_sources.error_message; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.error_message IS 'Readable error message of a failure.';
+
+--
+-- Name: COLUMN job_run_sources.duration_ms; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.duration_ms IS 'Time spent on the source.';
+
+--
+-- Name: COLUMN job_run_sources.attempts; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.attempts IS 'How many times the item was claimed.';
+
+--
+-- Name: COLUMN job_run_sources.lease_until; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.lease_until IS 'A claimed item whose lease expired is claimed again.';
+
+--
+-- Name: COLUMN job_run_sources.claimed_by; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.claimed_by IS 'Invocation that holds the lease.';
+
+--
+-- Name: COLUMN job_run_sources.finished_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.finished_at IS 'When the outcome was written.';
+
+--
+-- Name: COLUMN job_run_sources.fetch_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.fetch_id IS 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
+
+--
+-- Name: policy_changes; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.policy_changes (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    source_id uuid NOT NULL,
+    snapshot_id uuid,
+    previous_snapshot_id uuid,
+    detected_at timestamp with time zone DEFAULT now() NOT NULL,
+    diff text DEFAULT ''::text NOT NULL,
+    summary jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT policy_changes_summary_check CHECK ((jsonb_typeof(summary) = 'object'::text))
+);
+
+ALTER TABLE public.policy_changes OWNER TO postgres;
+
+--
+-- Name: TABLE policy_changes; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.policy_changes IS 'A real change of a source''s text: the unified diff between two snapshots.';
+
+--
+-- Name: COLUMN policy_changes.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.policy_changes.id IS 'PolicyChange id.';
+
+--
+-- Name: COLUMN policy_changes.source_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.policy_changes.source_id IS 'Source that changed.';
+
+--
+-- Name: COLUMN policy_changes.snapshot_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.policy_changes.snapshot_id IS 'Snapshot with the new text (unique: one change per snapshot).';
+
+--
+-- Name: COLUMN policy_changes.previous_snapshot_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.policy_changes.previous_snapshot_id IS 'Snapshot with the old text.';
+
+--
+-- Name: COLUMN policy_changes.detected_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.policy_changes.detected_at IS 'When the change was detected.';
+
+--
+-- Name: COLUMN policy_changes.diff; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.policy_changes.diff IS 'Unified diff of the normalised text, old to new.';
+
+--
+-- Name: COLUMN policy_changes.summary; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.policy_changes.summary IS 'Short summary: lines_added, lines_removed, first_changed_lines.';
+
+--
+-- Name: snapshots; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.snapshots (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    source_id uuid NOT NULL,
+    fetch_id uuid NOT NULL,
+    content_hash text NOT NULL,
+    content text NOT NULL,
+    content_type text,
+    fetched_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT snapshots_content_hash_check CHECK ((content_hash ~ '^[0-9a-f]{64}$'::text))
+);
+
+ALTER TABLE public.snapshots OWNER TO postgres;
+
+--
+-- Name: TABLE snapshots; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.snapshots IS 'Normalised text of a source each time it changed (the first one is the baseline).';
+
+--
+-- Name: COLUMN snapshots.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.snapshots.id IS 'Snapshot id.';
+
+--
+-- Name: COLUMN snapshots.source_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.snapshots.source_id IS 'Source the text was fetched from.';
+
+--
+-- Name: COLUMN snapshots.fetch_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.snapshots.fetch_id IS 'Id of the fetch that produced it; a retried write of the same fetch is a no-op.';
+
+--
+-- Name: COLUMN snapshots.content_hash; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.snapshots.content_hash IS 'SHA-256 (hex) of content.';
+
+--
+-- Name: COLUMN snapshots.content; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.snapshots.content IS 'Normalised text that was hashed.';
+
+--
+-- Name: COLUMN snapshots.content_type; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.snapshots.content_type IS 'Media type of the response (text/html, application/pdf, ...).';
+
+--
+-- Name: COLUMN snapshots.fetched_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.snapshots.fetched_at IS 'When the response was fetched.';
+
+--
+-- Name: sources; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.sources (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    url text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    check_frequency text DEFAULT 'daily'::text NOT NULL,
+    css_selector text,
+    ignore_patterns text[] DEFAULT '{}'::text[] NOT NULL,
+    render text DEFAULT 'static'::text NOT NULL,
+    etag text,
+    last_modified text,
+    last_hash text,
+    last_snapshot_id uuid,
+    last_checked_at timestamp with time zone,
+    last_success_at timestamp with time zone,
+    last_error text,
+    last_error_class text,
+    consecutive_failures integer DEFAULT 0 NOT NULL,
+    failing_alerted boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sources_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
+    CONSTRAINT sources_css_selector_check CHECK (((css_selector IS NULL) OR ((length(css_selector) >= 1) AND (length(css_selector) <= 500)))),
+    CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'browser'::text, 'internal'::text])))),
+    CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
+    CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
+    CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048)))
+);
+
+ALTER TABLE public.sources OWNER TO postgres;
+
+--
+-- Name: TABLE sources; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.sources IS 'Public pages and PDFs where rules are published. Every active source is fetched when due by the daily-fetch job.';
+
+--
+-- Name: COLUMN sources.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.id IS 'Source id.';
+
+--
+-- Name: COLUMN sources.name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.name IS 'Human name, e.g. "UK Skilled Worker visa rules".';
+
+--
+-- Name: COLUMN sources.url; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.url IS 'http(s) URL fetched by the pipeline.';
+
+--
+-- Name: COLUMN sources.active; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.active IS 'Only active sources are fetched.';
+
+--
+-- Name: COLUMN sources.check_frequency; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.check_frequency IS 'How often the source is due (see check_frequencies).';
+
+--
+-- Name: COLUMN sources.css_selector; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.css_selector IS 'Optional CSS selector of the part of an HTML page to watch; default is the main content.';
+
+--
+-- Name: COLUMN sources.ignore_patterns; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.ignore_patterns IS 'Regular expressions (JavaScript syntax) whose matches are removed from the text before hashing.';
+
+--
+-- Name: COLUMN sources.render; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.render IS 'How the page is fetched: static (HTTP GET, default) or browser (rendered by a real browser at BROWSER_WS_ENDPOINT, scripts run; HTML pages only).';
+
+--
+-- Name: COLUMN sources.etag; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.etag IS 'ETag of the last 200 response, sent as If-None-Match.';
+
+--
+-- Name: COLUMN sources.last_modified; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_modified IS 'Last-Modified of the last 200 response, sent as If-Modified-Since.';
+
+--
+-- Name: COLUMN sources.last_hash; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_hash IS 'SHA-256 (hex) of the normalised text of the latest snapshot.';
+
+--
+-- Name: COLUMN sources.last_snapshot_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_snapshot_id IS 'Latest snapshot of this source.';
+
+--
+-- Name: COLUMN sources.last_checked_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_checked_at IS 'When the source was last fetched, successfully or not.';
+
+--
+-- Name: COLUMN sources.last_success_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_success_at IS 'When the source was last fetched successfully.';
+
+--
+-- Name: COLUMN sources.last_error; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_error IS 'Message of the last failure; null after a success.';
+
+--
+-- Name: COLUMN sources.last_error_class; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_error_class IS 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal).';
+
+--
+-- Name: COLUMN sources.consecutive_failures; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.consecutive_failures IS 'Failed checks since the last success.';
+
+--
+-- Name: COLUMN sources.failing_alerted; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.failing_alerted IS 'True once a "source failing" alert was sent for the current failure streak.';
+
+--
+-- Name: COLUMN sources.created_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.created_at IS 'When the source was added.';
+
+--
+-- Name: COLUMN sources.updated_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.updated_at IS 'When the source''s definition (name, url, ignore patterns) last changed; fetch bookkeeping does not move it.';
+
+--
+-- Name: subscriptions; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.subscriptions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    source_id uuid,
+    channel text NOT NULL,
+    target text NOT NULL,
+    secret text,
+    active boolean DEFAULT true NOT NULL,
+    operational_alerts boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT subscriptions_channel_check CHECK ((channel = ANY (ARRAY['webhook'::text, 'slack'::text, 'email'::text]))),
+    CONSTRAINT subscriptions_secret_check CHECK (((secret IS NULL) OR ((length(secret) >= 16) AND (length(secret) <= 512)))),
+    CONSTRAINT subscriptions_target_check CHECK ((length(target) <= 2048)),
+    CONSTRAINT subscriptions_target_valid CHECK ((((channel = ANY (ARRAY['webhook'::text, 'slack'::text])) AND (target ~* '^https?://[^\s/?#]+[^\s]*$'::text)) OR ((channel = 'email'::text) AND (target ~* '^[^\s@]+@[^\s@]+\.[^\s@]+$'::text))))
+);
+
+ALTER TABLE public.subscriptions OWNER TO postgres;
+
+--
+-- Name: TABLE subscriptions; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.subscriptions IS 'Who is alerted of changes: one source (source_id) or all sources (source_id null).';
+
+--
+-- Name: COLUMN subscriptions.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.id IS 'Subscription id.';
+
+--
+-- Name: COLUMN subscriptions.source_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.source_id IS 'Watched source; null means all sources.';
+
+--
+-- Name: COLUMN subscriptions.channel; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.channel IS 'Delivery channel: webhook, slack or email.';
+
+--
+-- Name: COLUMN subscriptions.target; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.target IS 'Webhook or Slack incoming-webhook URL, or an email address.';
+
+--
+-- Name: COLUMN subscriptions.secret; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.secret IS 'Webhook signing secret (HMAC-SHA256). Write-only for the API roles: no role but the owner can read it (column privileges); alerts are signed inside the database by sign_alert_body().';
+
+--
+-- Name: COLUMN subscriptions.active; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.active IS 'Only active subscriptions receive alerts.';
+
+--
+-- Name: COLUMN subscriptions.operational_alerts; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.operational_alerts IS 'Also receive "source failing", "source recovered" and "run missed" alerts.';
+
+--
+-- Name: COLUMN subscriptions.created_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.created_at IS 'When the subscription was added.';
+
+--
+-- Name: cron_dispatches id; Type: DEFAULT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.cron_dispatches ALTER COLUMN id SET DEFAULT nextval('private.cron_dispatches_id_seq'::regclass);
+
+--
+-- Name: cron_dispatches cron_dispatches_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.cron_dispatches
+    ADD CONSTRAINT cron_dispatches_pkey PRIMARY KEY (id);
+
+--
+-- Name: run_invocations run_invocations_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.run_invocations
+    ADD CONSTRAINT run_invocations_pkey PRIMARY KEY (run_id, invocation_id);
+
+--
+-- Name: watchdog_state watchdog_state_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.watchdog_state
+    ADD CONSTRAINT watchdog_state_pkey PRIMARY KEY (job_name);
+
+--
+-- Name: alerts alerts_change_subscription_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_change_subscription_key UNIQUE (policy_change_id, subscription_id);
+
+--
+-- Name: alerts alerts_event_subscription_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_event_subscription_key UNIQUE (event_key, subscription_id);
+
+--
+-- Name: alerts alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
+
+--
+-- Name: check_frequencies check_frequencies_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.check_frequencies
+    ADD CONSTRAINT check_frequencies_pkey PRIMARY KEY (name);
+
+--
+-- Name: job_run_sources job_run_sources_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.job_run_sources
+    ADD CONSTRAINT job_run_sources_pkey PRIMARY KEY (run_id, source_id);
+
+--
+-- Name: job_runs job_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.job_runs
+    ADD CONSTRAINT job_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: policy_changes policy_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.policy_changes
+    ADD CONSTRAINT policy_changes_pkey PRIMARY KEY (id);
+
+--
+-- Name: policy_changes policy_changes_snapshot_id_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.policy_changes
+    ADD CONSTRAINT policy_changes_snapshot_id_key UNIQUE (snapshot_id);
+
+--
+-- Name: snapshots snapshots_fetch_id_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.snapshots
+    ADD CONSTRAINT snapshots_fetch_id_key UNIQUE (fetch_id);
+
+--
+-- Name: snapshots snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.snapshots
+    ADD CONSTRAINT snapshots_pkey PRIMARY KEY (id);
+
+--
+-- Name: sources sources_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.sources
+    ADD CONSTRAINT sources_pkey PRIMARY KEY (id);
+
+--
+-- Name: subscriptions subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.subscriptions
+    ADD CONSTRAINT subscriptions_pkey PRIMARY KEY (id);
+
+--
+-- Name: alerts_due_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX alerts_due_idx ON public.alerts USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text, 'sending'::text]));
+
+--
+-- Name: alerts_event_key_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX alerts_event_key_idx ON public.alerts USING btree (event_key) WHERE (event_key IS NOT NULL);
+
+--
+-- Name: alerts_subscription_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX alerts_subscription_idx ON public.alerts USING btree (subscription_id);
+
+--
+-- Name: job_run_sources_pending_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_run_sources_pending_idx ON public.job_run_sources USING btree (run_id, status);
+
+--
+-- Name: job_runs_one_running; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE UNIQUE INDEX job_runs_one_running ON public.job_runs USING btree (job_name) WHERE (status = 'running'::text);
+
+--
+-- Name: job_runs_started_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_runs_started_idx ON public.job_runs USING btree (job_name, started_at DESC);
+
+--
+-- Name: policy_changes_source_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX policy_changes_source_idx ON public.policy_changes USING btree (source_id, detected_at DESC);
+
+--
+-- Name: snapshots_source_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX snapshots_source_idx ON public.snapshots USING btree (source_id, fetched_at DESC);
+
+--
+-- Name: sources_active_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX sources_active_idx ON public.sources USING btree (active, check_frequency);
+
+--
+-- Name: subscriptions_source_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX subscriptions_source_idx ON public.subscriptions USING btree (source_id) WHERE active;
+
+--
+-- Name: sources sources_validate; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER sources_validate BEFORE INSERT OR UPDATE OF ignore_patterns, name, url ON public.sources FOR EACH ROW EXECUTE FUNCTION private.validate_source();
+
+--
+-- Name: run_invocations run_invocations_run_id_fkey; Type: FK CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.run_invocations
+    ADD CONSTRAINT run_invocations_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.job_runs(id) ON DELETE CASCADE;
+
+--
+-- Name: alerts alerts_policy_change_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_policy_change_id_fkey FOREIGN KEY (policy_change_id) REFERENCES public.policy_changes(id) ON DELETE CASCADE;
+
+--
+-- Name: alerts alerts_source_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_source_id_fkey FOREIGN KEY (source_id) REFERENCES public.sources(id) ON DELETE CASCADE;
+
+--
+-- Name: alerts alerts_subscription_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES public.subscriptions(id) ON DELETE CASCADE;
+
+--
+-- Name: job_run_sources job_run_sources_policy_change_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.job_run_sources
+    ADD CONSTRAINT job_run_sources_policy_change_id_fkey FOREIGN KEY (policy_change_id) REFERENCES public.policy_changes(id) ON DELETE SET NULL;
+
+--
+-- Name: job_run_sources job_run_sources_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.job_run_sources
+    ADD CONSTRAINT job_run_sources_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.job_runs(id) ON DELETE CASCADE;
+
+--
+-- Name: job_run_sources job_run_sources_source_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.job_run_sources
+    ADD CONSTRAINT job_run_sources_source_id_fkey FOREIGN KEY (source_id) REFERENCES public.sources(id) ON DELETE CASCADE;
+
+--
+-- Name: policy_changes policy_changes_previous_snapshot_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.policy_changes
+    ADD CONSTRAINT policy_changes_previous_snapshot_id_fkey FOREIGN KEY (previous_snapshot_id) REFERENCES public.snapshots(id) ON DELETE SET NULL;
+
+--
+-- Name: policy_changes policy_changes_snapshot_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.policy_changes
+    ADD CONSTRAINT policy_changes_snapshot_id_fkey FOREIGN KEY (snapshot_id) REFERENCES public.snapshots(id) ON DELETE CASCADE;
+
+--
+-- Name: policy_changes policy_changes_source_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.policy_changes
+    ADD CONSTRAINT policy_changes_source_id_fkey FOREIGN KEY (source_id) REFERENCES public.sources(id) ON DELETE CASCADE;
+
+--
+-- Name: snapshots snapshots_source_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.snapshots
+    ADD CONSTRAINT snapshots_source_id_fkey FOREIGN KEY (source_id) REFERENCES public.sources(id) ON DELETE CASCADE;
+
+--
+-- Name: sources sources_check_frequency_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.sources
+    ADD CONSTRAINT sources_check_frequency_fkey FOREIGN KEY (check_frequency) REFERENCES public.check_frequencies(name) ON UPDATE CASCADE;
+
+--
+-- Name: sources sources_last_snapshot_fk; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.sources
+    ADD CONSTRAINT sources_last_snapshot_fk FOREIGN KEY (last_snapshot_id) REFERENCES public.snapshots(id) ON DELETE SET NULL;
+
+--
+-- Name: subscriptions subscriptions_source_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.subscriptions
+    ADD CONSTRAINT subscriptions_source_id_fkey FOREIGN KEY (source_id) REFERENCES public.sources(id) ON DELETE CASCADE;
+
+--
+-- Name: cron_dispatches; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.cron_dispatches ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: run_invocations; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.run_invocations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: watchdog_state; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.watchdog_state ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: check_frequencies Signed-in users can read check frequencies; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "Signed-in users can read check frequencies" ON public.check_frequencies FOR SELECT TO authenticated USING (true);
+
+--
+-- Name: alerts; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.alerts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: check_frequencies; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.check_frequencies ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: job_run_sources; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.job_run_sources ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: job_runs; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.job_runs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: policy_changes; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.policy_changes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: snapshots; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.snapshots ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sources; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.sources ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: subscriptions; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.subscriptions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
+--
+
+GRANT ALL ON SCHEMA public TO postgres;
+GRANT USAGE ON SCHEMA public TO anon;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT USAGE ON SCHEMA public TO service_role;
+
+--
+-- Name: TABLE alerts; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.alerts TO anon;
+GRANT ALL ON TABLE public.alerts TO authenticated;
+GRANT ALL ON TABLE public.alerts TO service_role;
+
+--
+-- Name: FUNCTION alert_queued_json(p_alert public.alerts); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.alert_queued_json(p_alert public.alerts) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_missed_daily_fetch(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.check_missed_daily_fetch() FROM PUBLIC;
+
+--
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION resume_stalled_runs(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.resume_stalled_runs() FROM PUBLIC;
+
+--
+-- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) TO service_role;
+
+--
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) TO service_role;
+
+--
+-- Name: FUNCTION enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) TO service_role;
+
+--
+-- Name: FUNCTION finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) TO service_role;
+
+--
+-- Name: TABLE job_runs; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.job_runs TO anon;
+GRANT ALL ON TABLE public.job_runs TO authenticated;
+GRANT ALL ON TABLE public.job_runs TO service_role;
+
+--
+-- Name: FUNCTION job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) TO service_role;
+
+--
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) TO service_role;
+
+--
+-- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb) TO service_role;
+
+--
+-- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb) TO service_role;
+
+--
+-- Name: FUNCTION job_expire_stale_runs(p_job_name text); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_expire_stale_runs(p_job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_expire_stale_runs(p_job_name text) TO service_role;
+
+--
+-- Name: FUNCTION job_fail_run(p_run_id uuid, p_error text); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) TO service_role;
+
+--
+-- Name: FUNCTION job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer) TO service_role;
+
+--
+-- Name: FUNCTION record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) TO service_role;
+
+--
+-- Name: FUNCTION record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) TO service_role;
+
+--
+-- Name: FUNCTION sign_alert_body(p_subscription_id uuid, p_body text); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.sign_alert_body(p_subscription_id uuid, p_body text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sign_alert_body(p_subscription_id uuid, p_body text) TO service_role;
+
+--
+-- Name: FUNCTION update_source_bookkeeping(p_patches jsonb); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.update_source_bookkeeping(p_patches jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.update_source_bookkeeping(p_patches jsonb) TO service_role;
+
+--
+-- Name: TABLE check_frequencies; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.check_frequencies TO anon;
+GRANT ALL ON TABLE public.check_frequencies TO authenticated;
+GRANT ALL ON TABLE public.check_frequencies TO service_role;
+
+--
+-- Name: TABLE job_run_history; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.job_run_history TO anon;
+GRANT ALL ON TABLE public.job_run_history TO authenticated;
+GRANT ALL ON TABLE public.job_run_history TO service_role;
+
+--
+-- Name: TABLE job_run_sources; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.job_run_sources TO anon;
+GRANT ALL ON TABLE public.job_run_sources TO authenticated;
+GRANT ALL ON TABLE public.job_run_sources TO service_role;
+
+--
+-- Name: TABLE policy_changes; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.policy_changes TO anon;
+GRANT ALL ON TABLE public.policy_changes TO authenticated;
+GRANT ALL ON TABLE public.policy_changes TO service_role;
+
+--
+-- Name: TABLE snapshots; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.snapshots TO anon;
+GRANT ALL ON TABLE public.snapshots TO authenticated;
+GRANT ALL ON TABLE public.snapshots TO service_role;
+
+--
+-- Name: TABLE sources; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.sources TO anon;
+GRANT ALL ON TABLE public.sources TO authenticated;
+GRANT ALL ON TABLE public.sources TO service_role;
+
+--
+-- Name: TABLE subscriptions; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.subscriptions TO anon;
+GRANT INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.subscriptions TO authenticated;
+GRANT INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(id) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(id) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(id) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.source_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(source_id) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(source_id) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(source_id) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.channel; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(channel) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(channel) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(channel) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.target; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(target) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(target) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(target) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.active; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(active) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(active) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(active) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.operational_alerts; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(operational_alerts) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(operational_alerts) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(operational_alerts) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.created_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(created_at) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(created_at) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(created_at) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: postgres
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: postgres
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: postgres
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+
+--
+-- Extensions (bootstrap's and the migrations')
+--
+
+CREATE EXTENSION IF NOT EXISTS pg_cron WITH SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS pgtap WITH SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
+
+--
+-- pg_cron jobs (cron.job)
+--
+
+SELECT cron.schedule('daily-fetch', '0 2 * * *', $cmd$
+  insert into private.cron_dispatches (job_name, request_id)
+  select 'daily-fetch', net.http_post(
+    url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
+           || '/functions/v1/api/jobs/daily-fetch',
+    body := '{"trigger": "cron"}'::jsonb,
+    -- The key (secret key sb_secret_…, or the legacy service-role JWT) goes in `apikey`,
+    -- where Supabase's gateway and @supabase/server read API keys, and as bearer, where
+    -- the legacy JWT is read.
+    headers := (select jsonb_build_object(
+      'Content-Type', 'application/json',
+      'Prefer', 'respond-async',
+      'apikey', k.decrypted_secret,
+      'Authorization', 'Bearer ' || k.decrypted_secret)
+      from vault.decrypted_secrets k where k.name = 'service_role_key'),
+    timeout_milliseconds := 30000)
+  $cmd$);
+SELECT cron.schedule('daily-fetch-resume', '*/5 * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
+SELECT cron.schedule('daily-fetch-watchdog', '15 * * * *', $cmd$select private.check_missed_daily_fetch()$cmd$);
+SELECT cron.schedule('prune-cron-history', '30 3 * * *', $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);
+
+--
+-- Rows the migrations insert
+--
+
+-- public.check_frequencies (name, check_interval, description):
+--   ('daily', '1 day', 'Checked once a day, by the nightly run')
+--   ('hourly', '01:00:00', 'Checked at most once an hour')
+--   ('weekly', '7 days', 'Checked once a week')
+
+-- private.watchdog_state (job_name):
+--   ('daily-fetch')

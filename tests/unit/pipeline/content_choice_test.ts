@@ -1,0 +1,56 @@
+/**
+ * What the pipeline records as a change on pages the way real sites serve them: a layout
+ * edit or a relative time is no change, a block page is a classified failure, a new word is.
+ */
+import assert from "node:assert/strict";
+import { captureLogger } from "../../../shared/log.ts";
+import { MemoryPipelineStore } from "../../../shared/pipeline/memory_store.ts";
+import { runFetchPipeline } from "../../../shared/pipeline/pipeline.ts";
+import { newSource, recordingSleep, testConfig } from "./_helpers.ts";
+
+const POLICY = Array.from({ length: 40 }, (_, i) => `<p>Clause ${i}: we keep your data safe.</p>`)
+  .join("");
+
+Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block page, records a new word", async () => {
+  let body = "";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  try {
+    const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
+    const store = new MemoryPipelineStore([source]);
+    const deps = {
+      fetch,
+      clock: () => new Date(),
+      logger: captureLogger(),
+      store,
+      config: testConfig(),
+      sleep: recordingSleep(),
+      random: () => 0.5,
+    };
+    const check = () => runFetchPipeline(store.source(source.id), deps);
+
+    body = `<main><p>Terms</p><p>Updated yesterday</p>${POLICY}</main>`;
+    assert.equal((await check()).baseline, true);
+
+    body = `<main><h1>Terms</h1><p>Updated 3 days ago</p>${POLICY}</main>`;
+    const layout = await check();
+    assert.equal(layout.status, "ok");
+    assert.equal(layout.changed, false);
+
+    body = "<main><h1>Too many requests</h1><p>Try again later.</p></main>";
+    const blocked = await check();
+    assert.equal(blocked.status, "failed");
+    assert.equal(blocked.error_class, "parse");
+    assert.match(blocked.error_message ?? "", /shrank from \d+ to \d+ characters/);
+    assert.equal(store.policyChanges.size, 0);
+
+    body = `<main><h1>Terms</h1>${POLICY.replace("Clause 7: we keep", "Clause 7: we sell")}</main>`;
+    const edited = await check();
+    assert.equal(edited.changed, true);
+    assert.equal(store.policyChanges.size, 1);
+  } finally {
+    await server.shutdown();
+  }
+});
