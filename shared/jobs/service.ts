@@ -7,6 +7,7 @@ import process from "node:process";
 import { bindAlertEngine } from "../alerts/engine.ts";
 import type { Config } from "../config.ts";
 import { browserSeam } from "../pipeline/browser_fetcher.ts";
+import { ByteBudget } from "../pipeline/byte_budget.ts";
 import { HostLimiter } from "../pipeline/host_limiter.ts";
 import { runFetchPipeline } from "../pipeline/pipeline.ts";
 import { createSupabaseAlertStore } from "../store/alert_store.ts";
@@ -62,6 +63,8 @@ export function createJobDeps(deps: JobServiceDeps): JobDeps {
   });
   // One browser page limit per invocation too (render 'browser' sources only).
   const browser = browserSeam(config, { fetch });
+  // One body budget per invocation: bytes of bodies in flight across its sources.
+  const budget = new ByteBudget(config.FETCH_BODY_BUDGET_BYTES);
   const alerts = bindAlertEngine({
     fetch,
     clock,

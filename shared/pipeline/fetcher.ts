@@ -9,7 +9,9 @@ import type { Clock, FetchFn, Logger } from "../types.ts";
 import { checkUrl, type ResolveHost } from "./address_guard.ts";
 import { backoffDelayMs, parseRetryAfter } from "./backoff.ts";
 import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from "./errors.ts";
+import type { BudgetLease } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
+import { IoDeadline } from "./io_deadline.ts";
 import type { PinnedConnect } from "./pinned_connect.ts";
 import { sleep as realSleep, type SleepFn } from "./sleep.ts";
 
@@ -42,6 +44,11 @@ export interface FetcherDeps {
    * `fetch`. Without it, `fetch` resolves names again (the pipeline always passes one).
    */
   connect?: PinnedConnect;
+  /**
+   * This fetch's share of the invocation's body budget (FETCH_BODY_BUDGET_BYTES): the
+   * reader takes bytes as chunks arrive; the caller releases them when done with the body.
+   */
+  budgetLease?: BudgetLease;
   sleep?: SleepFn;
   random?: () => number;
   /** Aborts the whole fetch from outside (e.g. the invocation's budget ran out). */
@@ -113,7 +120,8 @@ export async function fetchDocument(
   const { config } = deps;
   const timeoutMs = config.FETCH_TIMEOUT_MS;
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DeadlineExceeded(timeoutMs)), timeoutMs);
+  // I/O time, not wall time: another source's CPU work and our own queueing do not count.
+  const timer = new IoDeadline(timeoutMs, () => deadline.abort(new DeadlineExceeded(timeoutMs)));
   const signal = deps.signal ? AbortSignal.any([deadline.signal, deps.signal]) : deadline.signal;
   const deadlineAt = deps.clock().getTime() + timeoutMs;
   const sleep = deps.sleep ?? realSleep;
@@ -121,7 +129,8 @@ export async function fetchDocument(
   try {
     for (let retry = 0;; retry++) {
       try {
-        return await _attempt(request, deps, signal, counters);
+        deps.budgetLease?.release(); // a failed try's bytes are gone
+        return await _attempt(request, deps, signal, counters, timer);
       } catch (thrown) {
         const error = signal.aborted
           ? classifyFetchError(signal.reason)
@@ -158,7 +167,7 @@ export async function fetchDocument(
       }
     }
   } finally {
-    clearTimeout(timer);
+    timer.clear();
   }
 }
 
@@ -177,6 +186,7 @@ async function _attempt(
   deps: FetcherDeps,
   signal: AbortSignal,
   counters: { requests: number },
+  timer: IoDeadline,
 ): Promise<FetchOutcome> {
   const { config } = deps;
   let url: URL;
@@ -215,7 +225,10 @@ async function _attempt(
         host: url.hostname,
       });
     }
-    const release = deps.limiter ? await deps.limiter.acquire(url.host, signal) : undefined;
+    const limiter = deps.limiter;
+    const release = limiter
+      ? await timer.excluding(() => limiter.acquire(url.host, signal))
+      : undefined;
     try {
       counters.requests++;
       const response = pinTo
@@ -283,7 +296,11 @@ async function _attempt(
         await _discard(response);
         throw new PipelineError("parse", `unexpected HTTP ${status} from ${displayUrl(url)}`);
       }
-      const body = await _readCapped(response, config.FETCH_MAX_BYTES, signal);
+      const lease = deps.budgetLease;
+      const take = lease
+        ? (bytes: number) => timer.excluding(() => lease.take(bytes, signal))
+        : undefined;
+      const body = await _readCapped(response, config.FETCH_MAX_BYTES, signal, take);
       return {
         ...base,
         notModified: false,
@@ -326,6 +343,7 @@ async function _readCapped(
   response: Response,
   maxBytes: number,
   signal: AbortSignal,
+  take?: (bytes: number) => Promise<void>,
 ): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -366,6 +384,7 @@ async function _readCapped(
       if (total > maxBytes) {
         throw new PipelineError("too_large", `body exceeds the cap of ${maxBytes} bytes`);
       }
+      if (take) await take(value.byteLength);
       chunks.push(value);
     }
   } catch (error) {

@@ -123,6 +123,24 @@ export function normaliseText(text: string, options: NormaliseOptions = {}): str
   return _foldLines(applyIgnorePatterns(out, patterns));
 }
 
+/**
+ * {@link normaliseText} with the ignore patterns applied one at a time, the event loop
+ * getting a turn before each (50 patterns over a long text would otherwise hold it for
+ * seconds while other sources' I/O waits). Same result.
+ */
+export async function normaliseTextYielding(
+  text: string,
+  ignorePatterns: readonly IgnorePattern[],
+): Promise<string> {
+  let out = normaliseText(text);
+  if (ignorePatterns.length === 0) return out;
+  for (const pattern of ignorePatterns) {
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    out = applyIgnorePatterns(out, [pattern]);
+  }
+  return _foldLines(out);
+}
+
 /** True for what `\w` matches (ASCII letters, digits, `_`). */
 function _isWord(code: number): boolean {
   return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) ||

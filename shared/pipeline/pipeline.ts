@@ -18,9 +18,10 @@ import {
 import { PipelineError } from "./errors.ts";
 import { extractDocument, type ExtractLimits } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
+import type { ByteBudget } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { type PinnedConnect, pinnedConnect } from "./pinned_connect.ts";
-import { compileIgnorePatterns, normaliseText } from "./normalise.ts";
+import { compileIgnorePatterns, normaliseTextYielding } from "./normalise.ts";
 import type { SleepFn } from "./sleep.ts";
 import type {
   PipelineResult,
@@ -81,6 +82,8 @@ export interface PipelineDeps {
   config: PipelineConfig;
   /** Shared per-host concurrency and politeness across the sources of one invocation. */
   limiter?: HostLimiter;
+  /** Body bytes shared by the fetches of one invocation (FETCH_BODY_BUDGET_BYTES). */
+  budget?: ByteBudget;
   /** Resolver for the SSRF guard; default `Deno.resolveDns` when the runtime has it. */
   resolveHost?: ResolveHost;
   /** Connects to the checked address (DNS rebinding); default node:http(s) pinned by `lookup`. */
@@ -158,6 +161,8 @@ export async function runFetchPipeline(
   let bookkeepingWritten = false;
   const log = { sourceId: source.id, url: displayUrl(source.url), fetchId };
 
+  // This fetch's share of the invocation's body budget, given back once the body is read.
+  const lease = deps.budget?.lease();
   try {
     const ignorePatterns = compileIgnorePatterns(source.ignore_patterns);
     // Conditional GET only when there is a snapshot to fall back on: validators without
@@ -184,6 +189,7 @@ export async function runFetchPipeline(
         sleep: deps.sleep,
         random: deps.random,
         signal: deps.signal,
+        budgetLease: lease,
       },
     );
     timings.fetch_ms = lap();
@@ -211,6 +217,7 @@ export async function runFetchPipeline(
         selector: source.css_selector,
         limits: extractLimits(deps.config),
       });
+      lease?.release(); // the body is not needed any more
       if (extracted.unknownCharset) {
         deps.logger.warn("Source {sourceId} declares unknown charset {charset}; decoded as UTF-8", {
           ...log,
@@ -218,7 +225,8 @@ export async function runFetchPipeline(
         });
       }
       timings.extract_ms = lap();
-      const text = normaliseText(extracted.text, { ignorePatterns });
+      // Ignore patterns run one at a time with a turn of the event loop between them.
+      const text = await normaliseTextYielding(extracted.text, ignorePatterns);
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
@@ -305,6 +313,8 @@ export async function runFetchPipeline(
       error: message,
     });
   }
+
+  lease?.release();
 
   if (writeBookkeeping && !bookkeepingWritten) {
     const storeLap = _stopwatch(deps.clock);
