@@ -83,6 +83,7 @@ export function createJobDeps(deps: JobServiceDeps): JobDeps {
         config,
         limiter,
         browser,
+        budget,
       }, {
         fetchId: options.fetchId,
         writeBookkeeping: false,
