@@ -42,7 +42,7 @@ export const ConfigSchema = z.object({
   FETCH_JSON_MAX_DEPTH: int(100, 1, 10_000),
   // Body bytes all fetches of one invocation may hold at once (byte_budget.ts); the worst
   // case is this plus one FETCH_MAX_BYTES, instead of FETCH_GLOBAL_CONCURRENCY × it.
-  FETCH_BODY_BUDGET_BYTES: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  FETCH_BODY_BUDGET_BYTES: int(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   FETCH_USER_AGENT: z.string().min(1).default(
     "PolicyChangeMonitor/1.0 (+https://github.com/policy-monitor; policy change checker)",
   ),
