@@ -7,13 +7,14 @@
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger } from "../types.ts";
 import { checkUrl, type ResolveHost } from "./address_guard.ts";
-import { backoffDelayMs, parseRetryAfter } from "./backoff.ts";
+import { backoffDelayMs, parseRetryAfter } from "../backoff.ts";
 import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from "./errors.ts";
 import type { BudgetLease } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { IoDeadline } from "./io_deadline.ts";
 import type { PinnedConnect } from "./pinned_connect.ts";
-import { sleep as realSleep, type SleepFn } from "./sleep.ts";
+import { sleep as realSleep, type SleepFn } from "../sleep.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The slice of {@link Config} the fetcher reads. */
 export type FetcherConfig = Pick<
@@ -287,7 +288,7 @@ async function _attempt(
       if (status >= 400) {
         await _discard(response);
         const retryAfterMs = status === 429 || status === 503
-          ? parseRetryAfter(response.headers.get("retry-after"), deps.clock())
+          ? parseRetryAfter(response.headers.get("retry-after"), deps.clock()) ?? undefined
           : undefined;
         const text = response.statusText ? ` ${response.statusText}` : "";
         throw new _HttpError(status, `HTTP ${status}${text} from ${displayUrl(url)}`, retryAfterMs);
@@ -393,7 +394,7 @@ async function _readCapped(
       // A body that does not inflate is the site's fault, not ours.
       throw new PipelineError(
         "parse",
-        `${encoding} body does not decode: ${_errorMessage(error)}`,
+        `${encoding} body does not decode: ${errorMessage(error)}`,
         {
           cause: error,
         },
@@ -410,8 +411,4 @@ async function _readCapped(
     offset += chunk.byteLength;
   }
   return body;
-}
-
-function _errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

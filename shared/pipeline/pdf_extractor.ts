@@ -24,6 +24,7 @@
  */
 import type { getDocumentProxy } from "unpdf";
 import { PipelineError } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Limits of {@link extractPdfText}. */
 export interface PdfLimits {
@@ -60,7 +61,7 @@ let _loading: Promise<_Unpdf> | null = null;
 function _loadUnpdf(): Promise<_Unpdf> {
   _loading ??= import("unpdf").catch((error) => {
     _loading = null;
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     throw new PipelineError("internal", `cannot load the PDF reader: ${detail}`, {
       cause: error,
     });
