@@ -560,6 +560,12 @@ async function codeHash(): Promise<string> {
 async function chromiumProfileDir(): Promise<string> {
   const preferred = `${STATE_DIR}/chromium`;
   await Deno.mkdir(preferred, { recursive: true });
+  // A Chromium killed hard leaves its profile lock behind; only a running one may hold it.
+  if (!(await portOpen(PORTS.browser))) {
+    for (const lock of ["SingletonLock", "SingletonSocket", "SingletonCookie"]) {
+      await Deno.remove(`${preferred}/${lock}`).catch(() => {});
+    }
+  }
   if (!isRoot) return preferred;
   const usable = async (dir: string) =>
     (await new Deno.Command("runuser", {
@@ -666,7 +672,18 @@ async function startService(
   child.unref();
   await Deno.writeTextFile(`${PID_DIR}/${service}.pid`, String(child.pid));
   if (port > 0) {
-    await waitFor(`${service} (port ${port})`, () => portOpen(port));
+    try {
+      // Chromium's first start (a new profile) is slow on a loaded machine.
+      await waitFor(
+        `${service} (port ${port})`,
+        () => portOpen(port),
+        service === "chromium" ? 90_000 : 30_000,
+      );
+    } catch (error) {
+      // Never leave a half-started service behind: the next start would take it as running.
+      await stopService(service);
+      throw error;
+    }
   } else await new Promise((r) => setTimeout(r, 300));
   if (!alive(child.pid)) {
     throw new Error(
@@ -793,10 +810,14 @@ export async function start(): Promise<void> {
     const codeChanged = service === "postgrest"
       ? postgrestChanged
       : service !== "chromium" && oldHash !== hash;
-    if (pid !== null && alive(pid) && !codeChanged) {
+    const [, port] = serviceCommand(service, { ...env });
+    // Alive but not listening (e.g. left by an interrupted start): restart it.
+    const listening = port === 0 || await portOpen(port);
+    if (pid !== null && alive(pid) && !codeChanged && listening) {
       say(`${service} already running (pid ${pid})`);
       continue;
     }
+    if (pid !== null && alive(pid) && !listening) say(`${service} is not listening on ${port}`);
     if (pid !== null) await stopService(service);
     say(
       `starting ${service}${codeChanged && pid !== null ? " (code changed)" : ""}`,
