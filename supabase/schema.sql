@@ -347,9 +347,6 @@ CREATE FUNCTION private.validate_source() RETURNS trigger
     AS $$
 declare p text;
 begin
-  if coalesce(array_length(new.ignore_patterns, 1), 0) > 50 then
-    raise exception 'Invalid ignore patterns: at most 50 are allowed' using errcode = '22023';
-  end if;
   foreach p in array coalesce(new.ignore_patterns, '{}') loop
     if p is null or length(p) = 0 or length(p) > 500 then
       raise exception 'Invalid ignore pattern: must be 1 to 500 characters' using errcode = '22023';

@@ -100,14 +100,11 @@ create index if not exists sources_active_idx on public.sources (active, check_f
 -- source whose saved pattern does not compile with `parse`. Postgres' regex rules are a
 -- different language (they refused valid JavaScript and accepted patterns that never
 -- match), so the database keeps only the cheap structural limits the TypeScript rules
--- share: at most 50 patterns, each 1 to 500 characters.
+-- share: each 1 to 500 characters (here), at most 50 (sources_ignore_patterns_count).
 create or replace function private.validate_source() returns trigger
 language plpgsql set search_path = '' as $$
 declare p text;
 begin
-  if coalesce(array_length(new.ignore_patterns, 1), 0) > 50 then
-    raise exception 'Invalid ignore patterns: at most 50 are allowed' using errcode = '22023';
-  end if;
   foreach p in array coalesce(new.ignore_patterns, '{}') loop
     if p is null or length(p) = 0 or length(p) > 500 then
       raise exception 'Invalid ignore pattern: must be 1 to 500 characters' using errcode = '22023';

@@ -23,7 +23,7 @@ select throws_ok($$insert into public.sources (name, url, check_frequency) value
 select throws_ok($$insert into public.sources (name, url, ignore_patterns) values ('x', 'https://example.org/', array[''])$$,
   '22023', null, 'an empty ignore pattern is rejected');
 select throws_ok($$insert into public.sources (name, url, ignore_patterns) values ('x', 'https://example.org/', array_fill('a'::text, array[51]))$$,
-  '22023', null, 'more than 50 ignore patterns are rejected');
+  '23514', null, 'more than 50 ignore patterns are rejected');
 -- Syntax is checked by the engine that runs the patterns (the API, ignorePatternErrors), not by
 -- Postgres' regex rules: a named group is valid JavaScript that Postgres refused.
 select lives_ok($$insert into public.sources (name, url, ignore_patterns) values ('js', 'https://example.org/js', array['(?<year>\d{4}) edition'])$$,
