@@ -444,7 +444,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
             : o.baseline
             ? "baseline stored"
             : "unchanged";
-          out(`run ${run.run_id} ${run.status}: ${what}`);
+          out(`run ${run.run_id} (${run.status}): ${what}`);
           return o?.status === "failed" ? 1 : 0;
         }
         case "changes": {

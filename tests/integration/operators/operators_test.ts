@@ -4,23 +4,21 @@
 // token, and the admin read policies of a user's own supabase-js client.
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
-import { signHs256 } from "../../../shared/auth/keys.ts";
+import { keyWorld, readKeys, signAccessToken } from "../../../supabase/local/keys.ts";
 import { verifyWebhookSignature } from "../../../shared/alerts/signature.ts";
 import { startAlertSink } from "../../fixtures/alert_sinks.ts";
-import { JWT_SECRET, sqlClient, stackKeys, SUPABASE_URL, waitForNoRunningRun } from "../_stack.ts";
+import { sqlClient, stackKeys, SUPABASE_URL, waitForNoRunningRun } from "../_stack.ts";
 
 const API = `${SUPABASE_URL}/functions/v1/api`;
 const SECRET = "integration-secret-0123456789abcdef";
 
+/** An access token as Supabase Auth issues it (ES256 with the stack's signing key). */
 async function userToken(appRole: string | null): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return await signHs256({
+  return await signAccessToken(await readKeys(), keyWorld(), {
     sub: crypto.randomUUID(),
-    aud: "authenticated",
     role: "authenticated",
-    exp: now + 3600,
     app_metadata: appRole === null ? {} : { role: appRole },
-  }, JWT_SECRET);
+  });
 }
 
 async function call(
@@ -86,6 +84,26 @@ Deno.test("operators manage sources, subscriptions and history through the API",
     tokens: [],
   };
   try {
+    await t.step("through the gateway, only the secret key and admin users get in", async () => {
+      const keys = await readKeys();
+      const plain = await userToken(null);
+      const cases: [string, Record<string, string>, number][] = [
+        ["no credentials", {}, 401],
+        ["the anon key", { authorization: `Bearer ${anonKey}` }, 403],
+        ["the publishable key", { apikey: keys.publishableKey }, 403],
+        ["a plain user", { authorization: `Bearer ${plain}` }, 403],
+        ["the secret key as apikey", { apikey: keys.secretKey }, 200],
+        ["an admin user", { authorization: `Bearer ${admin}` }, 200],
+      ];
+      for (const [name, headers, status] of cases) {
+        for (const path of ["/sources", "/subscriptions", "/changes", "/alerts"]) {
+          const res = await fetch(`${API}${path}`, { headers });
+          assert.equal(res.status, status, `${name} on ${path}`);
+          await res.body?.cancel();
+        }
+      }
+    });
+
     let sourceId = "";
     await t.step("a source is created with its rules and listed with its status", async () => {
       const res = await call(admin, "POST", "/sources", {

@@ -17,6 +17,7 @@ import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import {
   type JobResult,
   type JobService,
+  NO_COUNTS,
   type RunDetails,
   RunInProgressError,
   type RunOptions,
@@ -40,12 +41,7 @@ export function jobResult(overrides: Partial<JobResult> = {}): JobResult {
     trigger: "manual",
     started_at: NOW.toISOString(),
     completed_at: null,
-    sources_processed: 0,
-    sources_succeeded: 0,
-    sources_failed: 0,
-    sources_skipped: 0,
-    changes_detected: 0,
-    alerts_sent: 0,
+    ...NO_COUNTS,
     errors: [],
     ...overrides,
   };
