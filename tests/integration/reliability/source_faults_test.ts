@@ -561,7 +561,11 @@ for (const batch of ["errors", "benign", "deadline", "bomb"] as const) {
         );
       }
       if (c.fault === "drip_body") {
-        assert.ok((result.bytesSent.get(c.fault) ?? 0) <= TIMEOUT_MS / 1000 + 2, "dripped bytes");
+        // The read stops at the deadline, not at the 4,096th second. The deadline counts I/O
+        // time only (io_deadline.ts): waits for the host limiter and the body budget are not
+        // counted, so a few more bytes than seconds may go out.
+        const dripped = result.bytesSent.get(c.fault) ?? 0;
+        assert.ok(dripped <= TIMEOUT_MS / 1000 + 5, `dripped bytes: ${dripped}`);
       }
     });
   }
