@@ -24,6 +24,7 @@ export interface JobConfig {
   JOB_DUE_TOLERANCE_MS: number;
   JOB_RUN_DEADLINE_MS: number;
   JOB_LEASE_MS: number;
+  JOB_ITEM_MAX_ATTEMPTS: number;
   JOB_BATCH_SIZE: number;
   JOB_INVOCATION_MAX_ITEMS: number;
   JOB_INVOCATION_WALL_MS: number;
@@ -217,12 +218,15 @@ export async function processDailyFetchRun(
         config.JOB_BATCH_SIZE,
         config.JOB_INVOCATION_MAX_ITEMS - handled,
       );
-      const items = await store.claimItems(
+      const claimed = await store.claimItems(
         runId,
         invocationId,
         size,
         config.JOB_LEASE_MS,
+        config.JOB_ITEM_MAX_ATTEMPTS,
       );
+      await _poisoned(deps, claimed.filter((i) => i.poisoned));
+      const items = claimed.filter((i) => !i.poisoned);
       if (items.length === 0) break;
       handled += items.length;
       const { outcomes, bookkeeping } = await _processBatch(deps, items, limit);
@@ -283,6 +287,33 @@ export function toJobResult(run: JobRunRow): JobResult {
     alerts_sent: run.alerts_sent,
     errors: Array.isArray(run.errors) ? run.errors.map(String) : [],
   };
+}
+
+/**
+ * Items the database failed as poison (their outcome and bookkeeping are written): log
+ * them and send their sources' failing alerts, as for any failure.
+ */
+async function _poisoned(deps: JobDeps, items: ClaimedItem[]): Promise<void> {
+  for (const item of items) {
+    deps.logger.error(
+      "Source {source_id} failed as poison: each of its {attempts} attempts' invocations died",
+      {
+        source_id: item.source.id,
+        source_name: item.source.name,
+        status: "failure",
+        error_class: "poison",
+        attempts: item.attempt,
+      },
+    );
+    try {
+      await deps.alerts.sourceHealth(item.source, false);
+    } catch (error) {
+      deps.logger.error("Cannot send health alerts of source {source_id}: {error}", {
+        source_id: item.source.id,
+        error: _message(error),
+      });
+    }
+  }
 }
 
 /** Retries failed alerts and announces missed nights before fetching anything. */

@@ -44,6 +44,11 @@ export interface ClaimedItem {
   /** Set when an earlier (dead) claim of this item already recorded its change. */
   prior_policy_change_id: string | null;
   prior_snapshot_id: string | null;
+  /**
+   * True for an item the database just failed as poison (every attempt's invocation died):
+   * not to process; only its source-failing alert is left to send.
+   */
+  poisoned?: boolean;
 }
 
 /** Outcome of one item, written by {@link JobStore.completeItems}. */
@@ -75,11 +80,16 @@ export interface JobStore {
   /** Frequency name → interval in ms. */
   listFrequencies(): Promise<Map<string, number>>;
   addItems(runId: string, due: string[], skipped: string[]): Promise<JobRunRow>;
+  /**
+   * Claims items. First fails (class `poison`, with the source's bookkeeping) the items
+   * whose `maxAttempts`-th claim died too, and returns them marked `poisoned`.
+   */
   claimItems(
     runId: string,
     claimedBy: string,
     limit: number,
     leaseMs: number,
+    maxAttempts: number,
   ): Promise<ClaimedItem[]>;
   /**
    * Records outcomes (moving the run's counters, finalising it when nothing is left) and,

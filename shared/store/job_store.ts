@@ -76,12 +76,13 @@ export function supabaseJobStore(db: Db): JobStore {
       return data as JobRunRow;
     },
 
-    async claimItems(runId, claimedBy, limit, leaseMs): Promise<ClaimedItem[]> {
+    async claimItems(runId, claimedBy, limit, leaseMs, maxAttempts): Promise<ClaimedItem[]> {
       const { data, error } = await db.rpc("job_claim_items", {
         p_run_id: runId,
         p_claimed_by: claimedBy,
         p_limit: limit,
         p_lease_ms: leaseMs,
+        p_max_attempts: maxAttempts,
       });
       if (error || !data) fail(`Cannot claim items of run ${runId}`, error);
       return data as ClaimedItem[];
