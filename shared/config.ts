@@ -36,6 +36,22 @@ export const ConfigSchema = z.object({
   FETCH_USER_AGENT: z.string().min(1).default(
     "PolicyChangeMonitor/1.0 (+https://github.com/policy-monitor; policy change checker)",
   ),
+  // Browser render mode (sources.render = 'browser'): a Chrome DevTools Protocol endpoint,
+  // ws(s)://… (a hosted browser service; a token in its query is never logged) or
+  // http://host:port of a local Chromium's remote debugging (discovered via /json/version).
+  // Empty: browser sources fail with error class `browser`.
+  BROWSER_WS_ENDPOINT: z.string().default("").refine(
+    (v) => v === "" || /^(wss?|https?):\/\/[^\s]+$/i.test(v),
+    "must be a ws://, wss://, http:// or https:// URL",
+  ),
+  // Time to connect to the browser and open a page; past it the browser counts as down.
+  BROWSER_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000),
+  // Navigation of the page until its load event (redirects included).
+  BROWSER_NAVIGATION_TIMEOUT_MS: int(20_000, 100, 300_000),
+  // After load: wait at most this long for the network to be idle (scripts writing text).
+  BROWSER_SETTLE_MS: int(3_000, 0, 60_000),
+  // Browser pages open at once per invocation (each costs the browser ~20–60 MB).
+  BROWSER_CONCURRENCY: int(2, 1, 32),
   // Alerts
   ALERT_TIMEOUT_MS: int(10_000, 100, 120_000),
   ALERT_MAX_ATTEMPTS: int(5, 1, 50),

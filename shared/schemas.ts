@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import type { JobResult, RunDetails, RunOptions, RunSourceOutcome } from "./jobs/types.ts";
+import { ERROR_CLASSES, RENDER_MODES } from "./types.ts";
 
 /** Most sources one request may name in `source_ids`. */
 export const MAX_SOURCE_IDS = 1000;
@@ -19,6 +20,20 @@ export const MAX_SOURCE_IDS = 1000;
  * so a well-formed id that names nothing is a 404, not a 400.
  */
 export const UuidSchema = z.guid({ error: "Invalid UUID" });
+
+/** `sources.render`: how a source's page is fetched (for the sources API's bodies). */
+export const SourceRenderSchema = z.enum(RENDER_MODES).meta({
+  id: "SourceRender",
+  description:
+    "static (default): an HTTP GET; browser: the page is rendered by a real browser (its scripts run), then extracted the same way. HTML pages only.",
+  example: "static",
+});
+
+/** Class of a failed fetch (`sources.last_error_class`, per-source outcomes). */
+export const ErrorClassSchema = z.enum(ERROR_CLASSES).meta({
+  id: "ErrorClass",
+  description: "browser: the browser of a render 'browser' source is unreachable, hung or crashed.",
+});
 
 /** Status of a run. */
 export const RunStatusSchema = z.enum(["running", "succeeded", "partial", "failed"]);

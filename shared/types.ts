@@ -17,6 +17,7 @@ export const ERROR_CLASSES = [
   "unsupported_content",
   "parse",
   "blocked",
+  "browser",
   "internal",
   // Not a fetch error: the job gave up on the source after every attempt's invocation died
   // (killed, out of memory, over its budget); see private.job_fail_poison_items.
@@ -44,6 +45,12 @@ export interface Logger {
   error(message: string, properties?: Record<string, unknown>): void;
 }
 
+/** How a source's page is fetched: plain HTTP, or rendered by a real browser (scripts run). */
+export const RENDER_MODES = ["static", "browser"] as const;
+
+/** One of {@link RENDER_MODES}; `sources.render`. */
+export type RenderMode = typeof RENDER_MODES[number];
+
 /** A row of `public.sources` (the columns the code reads). */
 export interface Source {
   id: string;
@@ -53,6 +60,8 @@ export interface Source {
   check_frequency: string;
   css_selector: string | null;
   ignore_patterns: string[];
+  /** `static` (default): HTTP GET; `browser`: rendered through the CDP endpoint. */
+  render: RenderMode;
   etag: string | null;
   last_modified: string | null;
   last_hash: string | null;

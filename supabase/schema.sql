@@ -959,7 +959,8 @@ begin
       'source', jsonb_build_object(
         'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
         'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
-        'ignore_patterns', to_jsonb(src.ignore_patterns), 'etag', src.etag,
+        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
+        'etag', src.etag,
         'last_modified', src.last_modified, 'last_hash', src.last_hash,
         'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
         'last_success_at', src.last_success_at,
@@ -1854,6 +1855,7 @@ CREATE TABLE public.sources (
     check_frequency text DEFAULT 'daily'::text NOT NULL,
     css_selector text,
     ignore_patterns text[] DEFAULT '{}'::text[] NOT NULL,
+    render text DEFAULT 'static'::text NOT NULL,
     etag text,
     last_modified text,
     last_hash text,
@@ -1868,9 +1870,10 @@ CREATE TABLE public.sources (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT sources_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
     CONSTRAINT sources_css_selector_check CHECK (((css_selector IS NULL) OR ((length(css_selector) >= 1) AND (length(css_selector) <= 500)))),
-    CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'internal'::text, 'poison'::text])))),
+    CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'browser'::text, 'internal'::text, 'poison'::text])))),
     CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
     CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048)))
 );
 
@@ -1925,6 +1928,12 @@ COMMENT ON COLUMN public.sources.css_selector IS 'Optional CSS selector of the p
 COMMENT ON COLUMN public.sources.ignore_patterns IS 'Regular expressions (JavaScript syntax) whose matches are removed from the text before hashing.';
 
 --
+-- Name: COLUMN sources.render; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.render IS 'How the page is fetched: static (HTTP GET, default) or browser (rendered by a real browser at BROWSER_WS_ENDPOINT, scripts run; HTML pages only).';
+
+--
 -- Name: COLUMN sources.etag; Type: COMMENT; Schema: public; Owner: postgres
 --
 
@@ -1970,7 +1979,7 @@ COMMENT ON COLUMN public.sources.last_error IS 'Message of the last failure; nul
 -- Name: COLUMN sources.last_error_class; Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON COLUMN public.sources.last_error_class IS 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, internal; poison when the job gave up on it after its invocations died on every attempt).';
+COMMENT ON COLUMN public.sources.last_error_class IS 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal; poison when the job gave up on it after its invocations died on every attempt).';
 
 --
 -- Name: COLUMN sources.consecutive_failures; Type: COMMENT; Schema: public; Owner: postgres

@@ -6,6 +6,7 @@
 import process from "node:process";
 import { bindAlertEngine } from "../alerts/engine.ts";
 import type { Config } from "../config.ts";
+import { browserSeam } from "../pipeline/browser_fetcher.ts";
 import { HostLimiter } from "../pipeline/host_limiter.ts";
 import { runFetchPipeline } from "../pipeline/pipeline.ts";
 import { createSupabaseAlertStore } from "../store/alert_store.ts";
@@ -59,6 +60,8 @@ export function createJobDeps(deps: JobServiceDeps): JobDeps {
     politenessDelayMs: config.FETCH_POLITENESS_DELAY_MS,
     clock,
   });
+  // One browser page limit per invocation too (render 'browser' sources only).
+  const browser = browserSeam(config, { fetch });
   const alerts = bindAlertEngine({
     fetch,
     clock,
@@ -76,6 +79,7 @@ export function createJobDeps(deps: JobServiceDeps): JobDeps {
         store: pipelineStore,
         config,
         limiter,
+        browser,
       }, {
         fetchId: options.fetchId,
         writeBookkeeping: false,

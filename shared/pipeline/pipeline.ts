@@ -6,6 +6,7 @@
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, Source } from "../types.ts";
 import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
+import { type BrowserConfig, type BrowserSeam, renderedFetch } from "./browser_fetcher.ts";
 import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
 import {
   changeFingerprint,
@@ -41,6 +42,7 @@ export type {
 /** The slice of {@link Config} the pipeline reads. */
 export type PipelineConfig =
   & FetcherConfig
+  & BrowserConfig
   & Pick<Config, "FETCH_DIFF_CONTEXT_LINES" | "FETCH_DIFF_MAX_CHARS" | "FETCH_DIFF_TIMEOUT_MS">;
 
 /** Dependencies of {@link runFetchPipeline}. */
@@ -65,6 +67,8 @@ export interface PipelineDeps {
   random?: () => number;
   /** Aborts the fetch from outside (e.g. the invocation's budget ran out). */
   signal?: AbortSignal;
+  /** The browser of `render = 'browser'` sources (`browserSeam`); absent: they fail as `browser`. */
+  browser?: BrowserSeam;
 }
 
 /** Options of {@link runFetchPipeline}. */
@@ -135,7 +139,11 @@ export async function runFetchPipeline(
     // Conditional GET only when there is a snapshot to fall back on: validators without
     // a stored text (a failed first write) would make the server answer 304 forever.
     const hasSnapshot = source.last_hash !== null && source.last_snapshot_id !== null;
-    const outcome = await fetchDocument(
+    // render 'browser': the same request through a real browser (browser_fetcher.ts).
+    const fetchSource = source.render === "browser"
+      ? renderedFetch(deps.browser, deps.config)
+      : fetchDocument;
+    const outcome = await fetchSource(
       {
         url: source.url,
         etag: hasSnapshot ? source.etag : null,

@@ -32,6 +32,8 @@ export const PORTS = {
   demo: 54340 + PORT_OFFSET,
   /** The bench's fixture site (tools/bench_site.ts). */
   benchSite: 54350 + PORT_OFFSET,
+  /** Headless Chromium's remote debugging (CDP) on loopback: BROWSER_WS_ENDPOINT. */
+  browser: 54360 + PORT_OFFSET,
 } as const;
 
 /** Supabase's local default JWT secret. */
@@ -46,6 +48,8 @@ export const SUPABASE_URL = `http://127.0.0.1:${PORTS.gateway}`;
  */
 export const DB_URL = `postgresql://postgres@127.0.0.1:${PORTS.postgres}/postgres`;
 
+/** The CDP endpoint of the stack's Chromium, as the function workers get it. */
+export const BROWSER_ENDPOINT = `http://127.0.0.1:${PORTS.browser}`;
 /**
  * Connection string as the bootstrap superuser `supabase_admin`, which owns what the platform
  * owns (auth, vault, net, extensions). Only the stack's bootstrap, its pg_net dispatcher and

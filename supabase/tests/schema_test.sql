@@ -1,7 +1,7 @@
 -- Schema contract: constraints reject bad rows, RLS is on everywhere, everything is
 -- commented (Studio shows the comments to operators).
 begin;
-select plan(24);
+select plan(27);
 
 -- Contract tables exist with their columns.
 select has_table('public', 'sources', 'sources exists');
@@ -24,6 +24,11 @@ select throws_ok($$insert into public.sources (name, url, ignore_patterns) value
   '22023', null, 'an ignore pattern that does not compile is rejected');
 select throws_ok($$insert into public.sources (name, url, consecutive_failures) values ('x', 'https://example.org/', -1)$$,
   '23514', null, 'negative consecutive_failures is rejected');
+select throws_ok($$insert into public.sources (name, url, render) values ('x', 'https://example.org/', 'headless')$$,
+  '23514', null, 'an unknown render mode is rejected');
+select col_default_is('public', 'sources', 'render', 'static', 'render defaults to static');
+select lives_ok($$insert into public.sources (name, url, render, last_error_class) values ('b', 'https://example.org/b', 'browser', 'browser')$$,
+  'a browser source and the browser error class are accepted');
 select lives_ok($$insert into public.sources (id, name, url, check_frequency) values ('10000000-0000-4000-8000-000000000001', 'ok', 'https://example.org/ok', 'hourly')$$,
   'a good source is accepted');
 select lives_ok($$insert into public.check_frequencies (name, check_interval) values ('monthly', interval '30 days');
