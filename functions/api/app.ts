@@ -10,6 +10,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Config } from "../../shared/config.ts";
 import { type AuthEnv, requireCaller } from "../../shared/auth/middleware.ts";
 import type { Caller } from "../../shared/auth/caller.ts";
+import type { Credentials } from "../../shared/auth/verify.ts";
 import type { JobService, ProcessOptions, RunOptions } from "../../shared/jobs/types.ts";
 import type { Db } from "../../shared/store/client.ts";
 import { pingDatabase } from "../../shared/store/client.ts";
@@ -24,6 +25,7 @@ import {
   healthRoute,
   listRunsRoute,
 } from "./routes.ts";
+import { namedErrorMessage } from "../../shared/errors.ts";
 
 export { ApiError } from "./errors.ts";
 
@@ -35,8 +37,8 @@ export interface AppDeps {
   clock: Clock;
   /** The daily-fetch job: start, process and read runs. */
   jobs: JobService;
-  /** Verifies a bearer token (build it once: it holds the JWKS cache); throws AuthError. */
-  verify: (token: string) => Promise<Caller>;
+  /** Verifies a request's credentials (apikey and/or bearer token); throws AuthError. */
+  verify: (credentials: Credentials) => Promise<Caller>;
   /**
    * Keeps the function alive until `promise` settles after the response is sent
    * (`EdgeRuntime.waitUntil` on Supabase). Without it the promise just runs on.
@@ -163,8 +165,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: "The project's service-role key, or the access token of a user whose " +
-      "`app_metadata.role` is `admin`.",
+    description: "The project's secret key (`sb_secret_…`, sent in the `apikey` header, " +
+      "optionally also as bearer), the legacy service-role key, or the access token of a " +
+      "user whose `app_metadata.role` is `admin`. A publishable key or another user: 403.",
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -202,7 +205,7 @@ function _inBackground(deps: AppDeps, runId: string, options: ProcessOptions): v
     (error) =>
       deps.logger.error("Cannot process run {run_id} in the background: {error}", {
         run_id: runId,
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        error: namedErrorMessage(error),
       }),
   );
   deps.waitUntil?.(work);

@@ -12,6 +12,7 @@ import type { ZodError } from "zod";
 import { RunInProgressError } from "../../shared/jobs/types.ts";
 import type { ErrorBody } from "../../shared/schemas.ts";
 import type { Logger } from "../../shared/types.ts";
+import { namedErrorMessage } from "../../shared/errors.ts";
 
 /** Default `code` of each status when the error does not carry its own. */
 const CODES: Record<number, string> = {
@@ -159,7 +160,7 @@ function _logUnexpected(logger: Logger, c: Context, err: unknown): void {
   logger.error("Unhandled error on {method} {path}: {error}", {
     method: c.req.method,
     path: c.req.path,
-    error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    error: namedErrorMessage(err),
   });
 }
 

@@ -9,7 +9,7 @@
  */
 import pLimit from "p-limit";
 import type { PolicyChange, Source } from "../types.ts";
-import { retryDelayMs } from "./backoff.ts";
+import { retryDelayMs } from "../backoff.ts";
 import { CHANNELS, PermanentDeliveryError } from "./channels/mod.ts";
 import type { HttpDelivery } from "./channels/mod.ts";
 import { sendDelivery } from "./http_delivery.ts";
@@ -23,6 +23,7 @@ import type {
   OperationalEvent,
   QueuedAlert,
 } from "./types.ts";
+import { errorMessage } from "../errors.ts";
 
 /** A claimed row is only sent when its lease outlasts the request by this much. */
 const LEASE_MARGIN_MS = 2_000;
@@ -178,10 +179,10 @@ async function _deliverQueued(
         outcomes.push(_abandonedOutcome(a, deps));
       }
     } catch (error) {
-      const message = `Cannot claim alerts: ${_message(error)}`;
+      const message = `Cannot claim alerts: ${errorMessage(error)}`;
       deps.logger.error("Cannot claim {count} alerts: {error}", {
         count: batch.length,
-        error: _message(error),
+        error: errorMessage(error),
       });
       for (const q of batch) {
         handled.add(q.id);
@@ -222,10 +223,10 @@ async function _sendClaimed(
         changes.set(change.id, change);
       }
     } catch (error) {
-      loadError = `Cannot load policy changes: ${_message(error)}`;
+      loadError = `Cannot load policy changes: ${errorMessage(error)}`;
       deps.logger.error("Cannot load {count} policy changes: {error}", {
         count: missing.length,
-        error: _message(error),
+        error: errorMessage(error),
       });
     }
   }
@@ -276,9 +277,13 @@ async function _sendOne(
       });
     } catch (error) {
       if (error instanceof PermanentDeliveryError || alert.kind === "policy_change" && !change) {
-        return await _finish(alert, { status: "dead", error: `${what}: ${_message(error)}` }, deps);
+        return await _finish(
+          alert,
+          { status: "dead", error: `${what}: ${errorMessage(error)}` },
+          deps,
+        );
       }
-      return await _retryOrDie(alert, `${what}: ${_message(error)}`, null, undefined, deps);
+      return await _retryOrDie(alert, `${what}: ${errorMessage(error)}`, null, undefined, deps);
     }
     const result = await sendDelivery(delivery, {
       fetch: deps.fetch,
@@ -296,8 +301,8 @@ async function _sendOne(
   } catch (error) {
     // Not expected (every step above classifies its errors); the row keeps its claim and
     // is claimed again when the lease ends.
-    deps.logger.error("{error}", { alert_id: alert.id, error: `${what}: ${_message(error)}` });
-    return { ..._claimedRef(alert), status: "failed", error: `${what}: ${_message(error)}` };
+    deps.logger.error("{error}", { alert_id: alert.id, error: `${what}: ${errorMessage(error)}` });
+    return { ..._claimedRef(alert), status: "failed", error: `${what}: ${errorMessage(error)}` };
   }
 }
 
@@ -353,7 +358,7 @@ async function _finish(alert: ClaimedAlert, r: _Result, deps: AlertDeps): Promis
   } catch (error) {
     // The row keeps its claim and is claimed again when the lease ends; a receiver that
     // already got it dedupes the resend by X-Alert-Id.
-    recordError = `Cannot record the result of alert ${alert.id}: ${_message(error)}`;
+    recordError = `Cannot record the result of alert ${alert.id}: ${errorMessage(error)}`;
     deps.logger.error("{record_error}", { alert_id: alert.id, record_error: recordError });
   }
   const props = {
@@ -439,7 +444,7 @@ function _engineFailure(
   error: unknown,
   deps: AlertDeps,
 ): AlertOutcome {
-  const message = `${what}: ${_message(error)}`;
+  const message = `${what}: ${errorMessage(error)}`;
   deps.logger.error("{error}", { error: message });
   return {
     alert_id: null,
@@ -449,10 +454,6 @@ function _engineFailure(
     status: "failed",
     error: message,
   };
-}
-
-function _message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The engine's four operations bound to one set of dependencies (see {@link bindAlertEngine}). */

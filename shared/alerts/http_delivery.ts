@@ -5,9 +5,10 @@
  * @module
  */
 import type { FetchFn } from "../types.ts";
-import { parseRetryAfter } from "./backoff.ts";
+import { parseRetryAfter } from "../backoff.ts";
 import type { HttpDelivery } from "./channels/channel.ts";
 import { truncateText } from "./truncate.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Result of {@link sendDelivery}. */
 export interface DeliveryResult {
@@ -114,7 +115,7 @@ function _describe(error: unknown): string {
   const parts: string[] = [];
   let e: unknown = error;
   for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     if (message && !parts.includes(message)) parts.push(message);
     e = e instanceof Error ? e.cause : undefined;
   }

@@ -14,10 +14,10 @@ export type CallerKind = typeof CALLER_KINDS[number];
 /** A verified caller: what the auth middleware puts in the Hono context as `caller`. */
 export interface Caller {
   /**
-   * `service_role`: the project's service-role key (role claim `service_role`).
+   * `service_role`: a secret key (`sb_secret_…`) or the legacy service-role key.
    * `admin`: a signed-in user whose `app_metadata.role` is `"admin"`.
    * `user`: any other signed-in user (role claim `authenticated`).
-   * `anon`: the project's anon key (role claim `anon`).
+   * `anon`: a publishable key (`sb_publishable_…`) or the legacy anon key.
    */
   kind: CallerKind;
   /** The `sub` claim (the user id), or null for the API keys, which have none. */

@@ -99,3 +99,23 @@ function _withExpiry(claims: Record<string, unknown>, options: SignOptions) {
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
   return { ...claims, exp: now + options.expiresIn };
 }
+
+/**
+ * A new-style Supabase API key: `sb_publishable_` / `sb_secret_`, 22 characters of
+ * base64url randomness (128 bits), `_`, and an 8-character checksum of the rest (hosted
+ * keys have this shape, e.g. the CLI's `sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz`).
+ * @example
+ * makeApiKey("secret"); // "sb_secret_…_…"
+ */
+export async function makeApiKey(kind: "publishable" | "secret"): Promise<string> {
+  const b64url = (bytes: Uint8Array) =>
+    btoa(String.fromCharCode(...bytes)).replace(/=+$/, "").replace(/\+/g, "-").replace(
+      /\//g,
+      "_",
+    );
+  const body = `sb_${kind}_${b64url(crypto.getRandomValues(new Uint8Array(16)))}`;
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)),
+  );
+  return `${body}_${b64url(digest.slice(0, 6))}`;
+}

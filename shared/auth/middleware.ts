@@ -7,15 +7,15 @@ import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AuthError, type AuthErrorCode } from "./auth_error.ts";
 import type { Caller, CallerKind } from "./caller.ts";
-import { MAX_TOKEN_LENGTH } from "./verify.ts";
+import { type Credentials, MAX_TOKEN_LENGTH } from "./verify.ts";
 
 /** Hono environment of routes behind {@link requireCaller}: `c.get("caller")` is typed. */
 export type AuthEnv = { Variables: { caller: Caller } };
 
 /** Options of {@link requireCaller}. */
 export interface RequireCallerOptions {
-  /** Verifies a bearer token, e.g. `createVerifier(deps)`; throws `AuthError` to refuse. */
-  verify: (token: string) => Promise<Caller>;
+  /** Verifies the request's credentials, e.g. `createVerifier(deps)`; throws `AuthError`. */
+  verify: (credentials: Credentials) => Promise<Caller>;
   /** Kinds of caller that may pass; everyone else gets 403. */
   allow: CallerKind[];
 }
@@ -46,7 +46,8 @@ const MAX_HEADER_LENGTH = MAX_TOKEN_LENGTH + 64;
 const BEARER = /^Bearer +(\S+) *$/i;
 
 /**
- * Requires `Authorization: Bearer <token>` from an allowed kind of caller.
+ * Requires credentials of an allowed kind of caller: an `apikey` header (a secret or
+ * publishable key, or a legacy key) and/or `Authorization: Bearer <token>`.
  * Refusals are {@link AuthHttpException}s (an `HTTPException` with `code` =
  * `unauthorized`, `forbidden` or `auth_unavailable`, for the app's error body): 401 with
  * `WWW-Authenticate: Bearer …` for missing or invalid tokens, 403 for callers not in
@@ -61,8 +62,9 @@ export function requireCaller(options: RequireCallerOptions): MiddlewareHandler<
   return async (c, next) => {
     let caller: Caller;
     try {
-      const token = _bearerToken(c.req.header("Authorization"));
-      caller = await options.verify(token);
+      caller = await options.verify(
+        _credentials(c.req.header("Authorization"), c.req.header("apikey")),
+      );
       if (!allowed.has(caller.kind)) {
         throw new AuthError(
           "forbidden",
@@ -74,7 +76,8 @@ export function requireCaller(options: RequireCallerOptions): MiddlewareHandler<
       const headers = new Headers();
       if (error.status === 401) {
         // RFC 6750: no error attribute when the request had no credentials at all.
-        const value = c.req.header("Authorization") === undefined
+        const value = c.req.header("Authorization") === undefined &&
+            c.req.header("apikey") === undefined
           ? "Bearer"
           : 'Bearer error="invalid_token"';
         headers.set("WWW-Authenticate", value);
@@ -87,19 +90,29 @@ export function requireCaller(options: RequireCallerOptions): MiddlewareHandler<
   };
 }
 
-function _bearerToken(header: string | undefined): string {
-  if (header === undefined) {
-    throw new AuthError("unauthorized", "Missing credentials: send Authorization: Bearer <token>");
+function _credentials(authorization: string | undefined, apikey: string | undefined): Credentials {
+  if (apikey !== undefined && apikey.length > MAX_HEADER_LENGTH) {
+    throw new AuthError("unauthorized", "Invalid apikey header: too long");
   }
-  if (header.length > MAX_HEADER_LENGTH) {
+  const key = apikey === undefined || apikey.trim() === "" ? null : apikey.trim();
+  if (authorization === undefined) {
+    if (key === null) {
+      throw new AuthError(
+        "unauthorized",
+        "Missing credentials: send apikey or Authorization: Bearer <token>",
+      );
+    }
+    return { token: null, apikey: key };
+  }
+  if (authorization.length > MAX_HEADER_LENGTH) {
     throw new AuthError("unauthorized", "Invalid Authorization header: too long");
   }
-  const match = BEARER.exec(header);
+  const match = BEARER.exec(authorization);
   if (match === null || match[1] === undefined) {
     throw new AuthError(
       "unauthorized",
       "Invalid Authorization header: expected Bearer followed by a token",
     );
   }
-  return match[1];
+  return { token: match[1], apikey: key };
 }

@@ -4,12 +4,16 @@
  * service-role key), so a run is not bound to one invocation's CPU and wall-clock limits.
  * @module
  */
+import { backoffDelayMs } from "../backoff.ts";
+import { errorMessage } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import type { FetchFn, Logger } from "../types.ts";
 
 /** Options of {@link httpHandover}. */
 export interface HandoverOptions {
   /** Public URL of the project (SUPABASE_URL). */
   projectUrl: string;
+  /** The secret key (sb_secret_…) or, with legacy keys, the service-role JWT. */
   serviceRoleKey: string;
   fetch: FetchFn;
   logger: Logger;
@@ -34,13 +38,15 @@ export function httpHandover(
   return async (runId: string) => {
     let last = "";
     for (let i = 0; i < attempts; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+      if (i > 0) await sleep(backoffDelayMs(i, { baseMs: 250, maxMs: 10_000 }));
       try {
         const res = await options.fetch(
           `${base}/functions/v1/api/jobs/runs/${runId}/continue`,
           {
             method: "POST",
+            // apikey: where a secret key (sb_secret_…) is read; bearer: the legacy JWT.
             headers: {
+              apikey: options.serviceRoleKey,
               authorization: `Bearer ${options.serviceRoleKey}`,
               prefer: "respond-async",
             },
@@ -51,7 +57,7 @@ export function httpHandover(
         if (res.status === 202 || res.status === 200) return;
         last = `HTTP ${res.status}`;
       } catch (error) {
-        last = error instanceof Error ? error.message : String(error);
+        last = errorMessage(error);
       }
       options.logger.warn(
         "Handover of run {run_id} failed (attempt {attempt}): {error}",

@@ -1,6 +1,7 @@
 /**
  * What the daily-fetch job needs from the database. `shared/store/job_store.ts` implements
- * it on supabase-js; unit tests use an in-memory fake.
+ * it on supabase-js over the RPCs of the jobs migration, the only implementation of the
+ * run's rules (claims, leases, fencing, finalising): tests run it on the local stack.
  * @module
  */
 import type { DueCandidate } from "./due_sources.ts";
@@ -105,6 +106,8 @@ export interface JobStore {
   listRuns(jobName: string, limit: number): Promise<JobRunRow[]>;
   getRunSources(runId: string): Promise<RunSourceOutcome[]>;
   getPolicyChange(id: string): Promise<PolicyChange | null>;
+  /** Items of a run not finished yet (`open`), and how many of them a live lease holds. */
+  countOpenItems(runId: string, now: Date): Promise<{ open: number; held: number }>;
   /** Rows the missed-run watchdog wrote since `since`. */
   listMissedRuns(jobName: string, since: Date): Promise<JobRunRow[]>;
 }

@@ -11,6 +11,7 @@
  */
 import ipaddr from "ipaddr.js";
 import { PipelineError } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Resolves a host name to its IP addresses (A and AAAA). Rejects when the name does not exist. */
 export type ResolveHost = (host: string) => Promise<string[]>;
@@ -104,7 +105,7 @@ export function isAllowed(kind: AddressKind, policy: AddressPolicy): boolean {
 export class ResolverUnavailable extends Error {
   /** Wraps the runtime's refusal. */
   constructor(cause: unknown) {
-    super(`DNS resolution unavailable: ${cause instanceof Error ? cause.message : cause}`, {
+    super(`DNS resolution unavailable: ${errorMessage(cause)}`, {
       cause,
     });
     this.name = "ResolverUnavailable";
@@ -182,7 +183,7 @@ export async function checkUrl(url: URL, options: CheckUrlOptions): Promise<stri
       addresses = await options.resolveHost(host);
     } catch (error) {
       if (error instanceof ResolverUnavailable) return []; // cannot check here: as without a resolver
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorMessage(error);
       throw new PipelineError("dns", `DNS lookup failed for ${host}: ${detail}`, { cause: error });
     }
     if (addresses.length === 0) {

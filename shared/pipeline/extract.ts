@@ -8,6 +8,7 @@ import { decodeBody, parseContentType } from "./charset.ts";
 import { PipelineError } from "./errors.ts";
 import { extractHtmlText } from "./html_extractor.ts";
 import { extractPdfText } from "./pdf_extractor.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What {@link extractDocument} reads. */
 export interface ExtractInput {
@@ -120,7 +121,7 @@ function _prettyJson(text: string): string {
   } catch (error) {
     throw new PipelineError(
       "parse",
-      `invalid JSON: ${error instanceof Error ? error.message : error}`,
+      `invalid JSON: ${errorMessage(error)}`,
       {
         cause: error,
       },

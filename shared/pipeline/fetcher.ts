@@ -7,10 +7,11 @@
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger } from "../types.ts";
 import { checkUrl, type ResolveHost } from "./address_guard.ts";
-import { backoffDelayMs, parseRetryAfter } from "./backoff.ts";
+import { backoffDelayMs, parseRetryAfter } from "../backoff.ts";
 import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from "./errors.ts";
 import type { HostLimiter } from "./host_limiter.ts";
-import { sleep as realSleep, type SleepFn } from "./sleep.ts";
+import { sleep as realSleep, type SleepFn } from "../sleep.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The slice of {@link Config} the fetcher reads. */
 export type FetcherConfig = Pick<
@@ -265,7 +266,7 @@ async function _attempt(
       if (status >= 400) {
         await _discard(response);
         const retryAfterMs = status === 429 || status === 503
-          ? parseRetryAfter(response.headers.get("retry-after"), deps.clock())
+          ? parseRetryAfter(response.headers.get("retry-after"), deps.clock()) ?? undefined
           : undefined;
         const text = response.statusText ? ` ${response.statusText}` : "";
         throw new _HttpError(status, `HTTP ${status}${text} from ${displayUrl(url)}`, retryAfterMs);
@@ -352,7 +353,7 @@ async function _readCapped(
       // A body that does not inflate is the site's fault, not ours.
       throw new PipelineError(
         "parse",
-        `${encoding} body does not decode: ${_errorMessage(error)}`,
+        `${encoding} body does not decode: ${errorMessage(error)}`,
         {
           cause: error,
         },
@@ -369,8 +370,4 @@ async function _readCapped(
     offset += chunk.byteLength;
   }
   return body;
-}
-
-function _errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

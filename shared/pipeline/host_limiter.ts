@@ -4,7 +4,7 @@
  * @module
  */
 import type { Clock } from "../types.ts";
-import { sleep as realSleep, type SleepFn } from "./sleep.ts";
+import { sleep as realSleep, type SleepFn } from "../sleep.ts";
 
 /** Options of {@link HostLimiter}. */
 export interface HostLimiterOptions {

@@ -33,6 +33,7 @@ import {
   OVERLAY_ROLES,
 } from "./html_rules.ts";
 import { extractHtmlTextStreaming } from "./html_stream_extractor.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Options of {@link extractHtmlText}. */
 export interface HtmlExtractOptions {
@@ -150,7 +151,7 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
     try {
       matched = _select($, selector);
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorMessage(error);
       throw new PipelineError(
         "parse",
         `invalid CSS selector ${JSON.stringify(selector)}: ${detail}`,
@@ -190,7 +191,7 @@ export function extractHtmlText(html: string, options: HtmlExtractOptions = {}):
     return extractHtmlTextStreaming(html);
   } catch (error) {
     // The tokenizer reads any input; a throw here is a bug of ours, not a bad page.
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     throw new PipelineError("internal", `cannot extract HTML text: ${detail}`, { cause: error });
   }
 }
@@ -212,7 +213,7 @@ export function extractHtmlTextWithCheerio(
   } catch (error) {
     throw new PipelineError(
       "parse",
-      `cannot parse HTML: ${error instanceof Error ? error.message : error}`,
+      `cannot parse HTML: ${errorMessage(error)}`,
       {
         cause: error,
       },

@@ -21,6 +21,7 @@
  * @module
  */
 import { PipelineError } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Most ignore patterns a source may have. */
 export const MAX_IGNORE_PATTERNS = 50;
@@ -163,7 +164,7 @@ export function validateIgnorePatterns(patterns: unknown): string[] {
     try {
       compiled = _compile(pattern);
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorMessage(error);
       return errors.push(
         `${label} ${JSON.stringify(pattern)} is not a valid regular expression: ${detail}`,
       );

@@ -6,6 +6,7 @@
  */
 import type { extractText, getDocumentProxy } from "unpdf";
 import { PipelineError } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The two functions of unpdf the extractor uses. */
 interface _Unpdf {
@@ -23,7 +24,7 @@ let _loading: Promise<_Unpdf> | null = null;
 function _loadUnpdf(): Promise<_Unpdf> {
   _loading ??= import("unpdf").catch((error) => {
     _loading = null;
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     throw new PipelineError("internal", `cannot load the PDF reader: ${detail}`, {
       cause: error,
     });
@@ -47,7 +48,7 @@ export async function extractPdfText(bytes: Uint8Array): Promise<string> {
     return text;
   } catch (error) {
     const name = error instanceof Error ? error.name : "Error";
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     const what = name === "PasswordException" ? "PDF is encrypted" : "cannot read PDF";
     throw new PipelineError("parse", `${what}: ${detail}`, { cause: error });
   } finally {

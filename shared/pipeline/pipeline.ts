@@ -8,6 +8,7 @@ import type { Clock, FetchFn, Logger, Source } from "../types.ts";
 import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
 import { type BrowserConfig, type BrowserSeam, renderedFetch } from "./browser_fetcher.ts";
 import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
+import { errorMessage, namedErrorMessage } from "../errors.ts";
 import {
   changeFingerprint,
   diffTexts,
@@ -20,7 +21,7 @@ import { extractDocument } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { compileIgnorePatterns, normaliseText } from "./normalise.ts";
-import type { SleepFn } from "./sleep.ts";
+import type { SleepFn } from "../sleep.ts";
 import type {
   PipelineResult,
   PipelineStore,
@@ -128,6 +129,7 @@ export async function runFetchPipeline(
     http_status: null,
     error_class: null,
     error_message: null,
+    error_detail: null,
     timings,
   };
   let bookkeeping: SourceBookkeeping;
@@ -264,10 +266,12 @@ export async function runFetchPipeline(
   } catch (thrown) {
     const error = thrown instanceof PipelineError ? thrown : _internal(thrown);
     // Library messages often end with a period; ours never do.
-    const message = `Cannot fetch source ${source.id}: ${error.message.trim().replace(/\.+$/, "")}`;
+    const detail = error.message.trim().replace(/\.+$/, "");
+    const message = `Cannot fetch source ${source.id}: ${detail}`;
     result.status = "failed";
     result.error_class = error.errorClass;
     result.error_message = message;
+    result.error_detail = detail;
     result.changed = false;
     result.baseline = false;
     bookkeeping = failureBookkeeping(source, deps.clock(), error.errorClass, message);
@@ -288,7 +292,7 @@ export async function runFetchPipeline(
     } catch (error) {
       deps.logger.error("Cannot write bookkeeping of source {sourceId}: {error}", {
         ...log,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
     timings.store_ms += storeLap();
@@ -305,7 +309,7 @@ async function _record(
   try {
     return await store.recordSnapshot(input);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     throw new PipelineError("internal", `recording the snapshot failed: ${detail}`, {
       cause: error,
     });
@@ -313,6 +317,6 @@ async function _record(
 }
 
 function _internal(error: unknown): PipelineError {
-  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const detail = namedErrorMessage(error);
   return new PipelineError("internal", `unexpected error: ${detail}`, { cause: error });
 }

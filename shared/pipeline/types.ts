@@ -121,6 +121,8 @@ export interface PipelineResult {
   error_class: ErrorClass | null;
   /** E.g. `Cannot fetch source 42: timed out after 30000 ms`. */
   error_message: string | null;
+  /** What went wrong, without the message's `Cannot fetch source 42: ` (for the run's errors). */
+  error_detail: string | null;
   /** The source row patch of this fetch. */
   bookkeeping: SourceBookkeeping;
   /** False when the caller still has to write `bookkeeping` (see `writeBookkeeping`). */

@@ -17,11 +17,11 @@ import type {
   SourceHealthResult,
 } from "../alerts/types.ts";
 import type { PolicyChange } from "../types.ts";
-import type { Db } from "./client.ts";
+import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
+import { POLICY_CHANGE_COLUMNS, PolicyChangeSchema, Timestamp } from "./rows.ts";
 
 const Kind = z.enum(["policy_change", "source_failing", "source_recovered", "run_missed"]);
 const Channel = z.enum(["webhook", "slack", "email"]);
-const Timestamp = z.string().transform((s) => new Date(s).toISOString());
 
 const QueuedSchema = z.object({
   id: z.string(),
@@ -69,20 +69,6 @@ const HealthSchema = z.object({
   alerts: z.array(QueuedSchema),
 });
 
-const ChangeSchema = z.object({
-  id: z.string(),
-  source_id: z.string(),
-  snapshot_id: z.string().nullable(),
-  previous_snapshot_id: z.string().nullable(),
-  detected_at: Timestamp,
-  diff: z.string(),
-  summary: z.object({
-    lines_added: z.number().default(0),
-    lines_removed: z.number().default(0),
-    first_changed_lines: z.array(z.string()).default([]),
-  }).catch({ lines_added: 0, lines_removed: 0, first_changed_lines: [] }),
-});
-
 /** Largest number of ids per `in (...)` filter (keeps the URL short). */
 const IN_CHUNK = 100;
 
@@ -93,20 +79,8 @@ const IN_CHUNK = 100;
  * const store = createSupabaseAlertStore(serviceClient(url, serviceRoleKey));
  */
 export function createSupabaseAlertStore(db: Db): AlertStore {
-  async function rpc<T>(
-    what: string,
-    fn: string,
-    args: Record<string, unknown>,
-    schema: z.ZodType<T>,
-  ) {
-    const { data, error } = await db.rpc(fn, args);
-    if (error) throw new Error(`${what}: ${error.message}`);
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) {
-      throw new Error(`${what}: unexpected answer from ${fn}: ${parsed.error.issues[0]?.message}`);
-    }
-    return parsed.data;
-  }
+  const rpc = <T>(what: string, fn: string, args: Record<string, unknown>, schema: z.ZodType<T>) =>
+    callRpc(db, what, fn, args, schema);
 
   return {
     enqueueChangeAlerts(changeId, now): Promise<QueuedAlert[]> {
@@ -183,14 +157,12 @@ export function createSupabaseAlertStore(db: Db): AlertStore {
       const changes: PolicyChange[] = [];
       for (let i = 0; i < ids.length; i += IN_CHUNK) {
         const { data, error } = await db.from("policy_changes")
-          .select("id, source_id, snapshot_id, previous_snapshot_id, detected_at, diff, summary")
+          .select(POLICY_CHANGE_COLUMNS)
           .in("id", ids.slice(i, i + IN_CHUNK));
-        if (error) throw new Error(`Cannot load policy changes: ${error.message}`);
-        const parsed = z.array(ChangeSchema).safeParse(data);
-        if (!parsed.success) {
-          throw new Error(`Cannot load policy changes: ${parsed.error.issues[0]?.message}`);
-        }
-        changes.push(...parsed.data);
+        if (error) throw storeError("Cannot load policy changes", error);
+        changes.push(
+          ...parseAnswer("Cannot load policy changes", z.array(PolicyChangeSchema), data),
+        );
       }
       return changes;
     },

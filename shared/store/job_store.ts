@@ -1,8 +1,11 @@
 /**
  * Data access of the daily-fetch job on supabase-js (service role): runs, work items,
- * sources and frequencies. The RPCs are in supabase/migrations/*_jobs.sql.
+ * sources and frequencies. The RPCs are in supabase/migrations/*_jobs.sql; every answer is
+ * validated with zod before the job sees it.
  * @module
  */
+import { z } from "zod";
+import type { DueCandidate } from "../jobs/due_sources.ts";
 import type {
   ClaimedItem,
   ItemOutcome,
@@ -10,35 +13,101 @@ import type {
   JobStore,
   StartRunResult,
 } from "../jobs/store.ts";
-import type { DueCandidate } from "../jobs/due_sources.ts";
 import type { RunSourceOutcome } from "../jobs/types.ts";
 import type { PolicyChange } from "../types.ts";
-import type { Db } from "./client.ts";
+import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
+import { POLICY_CHANGE_COLUMNS, PolicyChangeSchema, SourceSchema } from "./rows.ts";
 
 /** PostgREST's max rows per response (db-max-rows); lists are read in pages of it. */
 const PAGE = 1000;
 
-function fail(what: string, error: { message: string; code?: string } | null): never {
-  throw new Error(
-    `${what}: ${error?.message ?? "no data"}${error?.code ? ` (${error.code})` : ""}`,
-  );
-}
+const count = z.number().int();
 
-/** The {@link JobStore} of a Supabase project. */
-export function supabaseJobStore(db: Db): JobStore {
+const RunSchema: z.ZodType<JobRunRow> = z.object({
+  id: z.string(),
+  job_name: z.string(),
+  trigger: z.enum(["cron", "manual"]),
+  status: z.enum(["running", "succeeded", "partial", "failed"]),
+  started_at: z.string(),
+  completed_at: z.string().nullable(),
+  deadline_at: z.string(),
+  options: z.record(z.string(), z.unknown()),
+  total_items: count,
+  sources_processed: count,
+  sources_succeeded: count,
+  sources_failed: count,
+  sources_skipped: count,
+  changes_detected: count,
+  alerts_sent: count,
+  errors: z.array(z.unknown()).transform((errors) => errors.map(String)),
+});
+
+const StartSchema = z.union([
+  z.object({ conflict: z.literal(true), running_run_id: z.string().nullable().optional() }),
+  z.object({ conflict: z.literal(false), run: RunSchema }),
+]);
+
+const ClaimedSchema: z.ZodType<ClaimedItem[]> = z.array(z.object({
+  source: SourceSchema,
+  attempt: count,
+  fetch_id: z.string(),
+  lease_until: z.string(),
+  prior_policy_change_id: z.string().nullable(),
+  prior_snapshot_id: z.string().nullable(),
+  poisoned: z.boolean().optional(),
+}));
+
+const CompletedSchema = z.object({ completed: count, finalised: z.boolean(), run: RunSchema });
+
+const CandidateSchema: z.ZodType<DueCandidate> = z.object({
+  id: z.string(),
+  name: z.string(),
+  check_frequency: z.string(),
+  last_checked_at: z.string().nullable(),
+});
+
+const FrequencySchema = z.object({ name: z.string(), interval_seconds: z.number() });
+
+const RunSourceSchema: z.ZodType<RunSourceOutcome> = z.object({
+  source_id: z.string(),
+  status: z.enum(["pending", "claimed", "succeeded", "failed", "skipped"]),
+  changed: z.boolean(),
+  baseline: z.boolean(),
+  policy_change_id: z.string().nullable(),
+  error_class: z.string().nullable(),
+  error_message: z.string().nullable(),
+  duration_ms: z.number().nullable(),
+  sources: z.object({ name: z.string() }).nullable(),
+}).transform(({ sources, ...row }) => ({ ...row, source_name: sources?.name ?? null }));
+
+/**
+ * The {@link JobStore} of a Supabase project; `db` must be a service-role client.
+ * @example
+ * const store = createSupabaseJobStore(serviceClient(url, serviceRoleKey));
+ */
+export function createSupabaseJobStore(db: Db): JobStore {
+  /** Reads a query's rows, failing with `what` on an error. */
+  async function rows<T>(
+    what: string,
+    schema: z.ZodType<T>,
+    query: PromiseLike<{ data: unknown; error: { message: string; code?: string } | null }>,
+  ): Promise<T> {
+    const { data, error } = await query;
+    if (error) throw storeError(what, error);
+    return parseAnswer(what, schema, data);
+  }
+
   return {
     async startRun(jobName, trigger, options, deadlineMs): Promise<StartRunResult> {
-      const { data, error } = await db.rpc("job_start_run", {
+      const r = await callRpc(db, "Cannot start the run", "job_start_run", {
         p_job_name: jobName,
         p_trigger: trigger,
         p_options: options,
         p_deadline_ms: deadlineMs,
-      });
-      if (error || !data) fail("Cannot start the run", error);
-      const r = data as { conflict: boolean; running_run_id?: string; run?: JobRunRow };
+      }, StartSchema);
       return r.conflict
         ? { conflict: true, runningRunId: r.running_run_id ?? null }
-        : { conflict: false, run: r.run! };
+        : { conflict: false, run: r.run };
     },
 
     async listActiveSources(sourceIds): Promise<DueCandidate[]> {
@@ -48,107 +117,119 @@ export function supabaseJobStore(db: Db): JobStore {
         let q = db.from("sources").select("id, name, check_frequency, last_checked_at")
           .eq("active", true).gt("id", after).order("id").limit(PAGE);
         if (sourceIds) q = q.in("id", sourceIds);
-        const { data, error } = await q;
-        if (error || !data) fail("Cannot read the active sources", error);
-        out.push(...(data as DueCandidate[]));
-        if (data.length < PAGE) return out;
-        after = (data.at(-1) as DueCandidate).id;
+        const page = await rows("Cannot read the active sources", z.array(CandidateSchema), q);
+        out.push(...page);
+        if (page.length < PAGE) return out;
+        after = page.at(-1)!.id;
       }
     },
 
     async listFrequencies(): Promise<Map<string, number>> {
-      const { data, error } = await db.from("check_frequencies").select("name, interval_seconds");
-      if (error || !data) fail("Cannot read the check frequencies", error);
-      return new Map(
-        (data as { name: string; interval_seconds: number }[]).map((
-          f,
-        ) => [f.name, f.interval_seconds * 1000]),
+      const list = await rows(
+        "Cannot read the check frequencies",
+        z.array(FrequencySchema),
+        db.from("check_frequencies").select("name, interval_seconds"),
       );
+      return new Map(list.map((f) => [f.name, f.interval_seconds * 1000]));
     },
 
-    async addItems(runId, due, skipped): Promise<JobRunRow> {
-      const { data, error } = await db.rpc("job_add_items", {
+    addItems(runId, due, skipped): Promise<JobRunRow> {
+      return callRpc(db, `Cannot add the items of run ${runId}`, "job_add_items", {
         p_run_id: runId,
         p_due: due,
         p_skipped: skipped,
-      });
-      if (error || !data) fail(`Cannot add the items of run ${runId}`, error);
-      return data as JobRunRow;
+      }, RunSchema);
     },
 
-    async claimItems(runId, claimedBy, limit, leaseMs, maxAttempts): Promise<ClaimedItem[]> {
-      const { data, error } = await db.rpc("job_claim_items", {
+    claimItems(runId, claimedBy, limit, leaseMs, maxAttempts): Promise<ClaimedItem[]> {
+      return callRpc(db, `Cannot claim items of run ${runId}`, "job_claim_items", {
         p_run_id: runId,
         p_claimed_by: claimedBy,
         p_limit: limit,
         p_lease_ms: leaseMs,
         p_max_attempts: maxAttempts,
-      });
-      if (error || !data) fail(`Cannot claim items of run ${runId}`, error);
-      return data as ClaimedItem[];
+      }, ClaimedSchema);
     },
 
-    async completeItems(runId, outcomes: ItemOutcome[], bookkeeping) {
-      const { data, error } = await db.rpc("job_complete_items", {
+    completeItems(runId, outcomes: ItemOutcome[], bookkeeping) {
+      return callRpc(db, `Cannot record outcomes of run ${runId}`, "job_complete_items", {
         p_run_id: runId,
         p_outcomes: outcomes,
         ...(bookkeeping && bookkeeping.length > 0 ? { p_bookkeeping: bookkeeping } : {}),
-      });
-      if (error || !data) fail(`Cannot record outcomes of run ${runId}`, error);
-      return data as { completed: number; finalised: boolean; run: JobRunRow };
+      }, CompletedSchema);
     },
 
-    async failRun(runId, message): Promise<JobRunRow> {
-      const { data, error } = await db.rpc("job_fail_run", { p_run_id: runId, p_error: message });
-      if (error || !data) fail(`Cannot finalise run ${runId}`, error);
-      return data as JobRunRow;
+    failRun(runId, message): Promise<JobRunRow> {
+      return callRpc(db, `Cannot finalise run ${runId}`, "job_fail_run", {
+        p_run_id: runId,
+        p_error: message,
+      }, RunSchema);
     },
 
-    async getRun(runId): Promise<JobRunRow | null> {
-      const { data, error } = await db.from("job_runs").select("*").eq("id", runId).maybeSingle();
-      if (error) fail(`Cannot read run ${runId}`, error);
-      return data as JobRunRow | null;
+    getRun(runId): Promise<JobRunRow | null> {
+      return rows(
+        `Cannot read run ${runId}`,
+        RunSchema.nullable(),
+        db.from("job_runs").select("*").eq("id", runId).maybeSingle(),
+      );
     },
 
-    async listRuns(jobName, limit): Promise<JobRunRow[]> {
-      const { data, error } = await db.from("job_runs").select("*").eq("job_name", jobName)
-        .order("started_at", { ascending: false }).limit(limit);
-      if (error || !data) fail("Cannot list runs", error);
-      return data as JobRunRow[];
+    listRuns(jobName, limit): Promise<JobRunRow[]> {
+      return rows(
+        "Cannot list runs",
+        z.array(RunSchema),
+        db.from("job_runs").select("*").eq("job_name", jobName)
+          .order("started_at", { ascending: false }).limit(limit),
+      );
     },
 
     async getRunSources(runId): Promise<RunSourceOutcome[]> {
       const out: RunSourceOutcome[] = [];
       for (let from = 0;; from += PAGE) {
-        const { data, error } = await db.from("job_run_sources")
-          .select(
-            "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, sources(name)",
-          )
-          .eq("run_id", runId).order("source_id").range(from, from + PAGE - 1);
-        if (error || !data) fail(`Cannot read the sources of run ${runId}`, error);
-        for (const row of data as unknown as Array<Record<string, unknown>>) {
-          const src = row.sources as { name: string } | null;
-          const { sources: _s, ...rest } = row;
-          out.push({ ...(rest as unknown as RunSourceOutcome), source_name: src?.name ?? null });
-        }
-        if (data.length < PAGE) return out;
+        const page = await rows(
+          `Cannot read the sources of run ${runId}`,
+          z.array(RunSourceSchema),
+          db.from("job_run_sources")
+            .select(
+              "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, sources(name)",
+            )
+            .eq("run_id", runId).order("source_id").range(from, from + PAGE - 1),
+        );
+        out.push(...page);
+        if (page.length < PAGE) return out;
       }
     },
 
-    async getPolicyChange(id): Promise<PolicyChange | null> {
-      const { data, error } = await db.from("policy_changes")
-        .select("id, source_id, snapshot_id, previous_snapshot_id, detected_at, diff, summary")
-        .eq("id", id).maybeSingle();
-      if (error) fail(`Cannot read policy change ${id}`, error);
-      return data as PolicyChange | null;
+    async countOpenItems(runId, now) {
+      const items = () =>
+        db.from("job_run_sources").select("source_id", { count: "exact", head: true })
+          .eq("run_id", runId);
+      const [open, held] = await Promise.all([
+        items().in("status", ["pending", "claimed"]),
+        items().eq("status", "claimed").gt("lease_until", now.toISOString()),
+      ]);
+      const what = `Cannot count the open items of run ${runId}`;
+      if (open.error) throw storeError(what, open.error);
+      if (held.error) throw storeError(what, held.error);
+      return { open: open.count ?? 0, held: held.count ?? 0 };
     },
 
-    async listMissedRuns(jobName, since): Promise<JobRunRow[]> {
-      const { data, error } = await db.from("job_runs").select("*").eq("job_name", jobName)
-        .eq("options->>watchdog", "missed_run").gte("started_at", since.toISOString())
-        .order("started_at").limit(20);
-      if (error || !data) fail("Cannot read missed runs", error);
-      return data as JobRunRow[];
+    getPolicyChange(id): Promise<PolicyChange | null> {
+      return rows(
+        `Cannot read policy change ${id}`,
+        PolicyChangeSchema.nullable(),
+        db.from("policy_changes").select(POLICY_CHANGE_COLUMNS).eq("id", id).maybeSingle(),
+      );
+    },
+
+    listMissedRuns(jobName, since): Promise<JobRunRow[]> {
+      return rows(
+        "Cannot read missed runs",
+        z.array(RunSchema),
+        db.from("job_runs").select("*").eq("job_name", jobName)
+          .eq("options->>watchdog", "missed_run").gte("started_at", since.toISOString())
+          .order("started_at").limit(20),
+      );
     },
   };
 }

@@ -1,12 +1,22 @@
 /**
- * The local stand-in for Supabase's API gateway (Kong) at http://127.0.0.1:54321:
+ * The local stand-in for Supabase's API gateway at http://127.0.0.1:54321:
  * `/rest/v1/*` → PostgREST, `/functions/v1/<fn>/*` → the function server (the function
  * sees `/<fn>/*`, as on the edge runtime), `/auth/v1/.well-known/jwks.json` → the
  * project's public signing keys. Streams bodies both ways.
+ *
+ * API keys on `/rest/v1`, as Supabase's gateway treats them (self-hosted Supabase's
+ * docker/volumes/api/kong-entrypoint.sh writes the same rule for Kong): an Authorization
+ * header that is not an `sb_` key passes through (a user's JWT, a legacy key); otherwise an
+ * `apikey` equal to the secret key becomes `Authorization: Bearer <short-lived ES256 JWT of
+ * role service_role>`, the publishable key one of role `anon`, and a legacy JWT in `apikey`
+ * becomes the bearer. An unknown `sb_` key is refused with 401, as is a legacy key while
+ * legacy keys are disabled. `/functions/v1` gets the headers unchanged: the function reads
+ * its keys itself (@supabase/server; its functions run with `verify_jwt = false`).
  * @module
  */
-import { readKeys } from "./keys.ts";
-import { PORTS } from "./ports.ts";
+import { importJWK, SignJWT } from "jose";
+import { keyWorld, publishedJwks, readKeys, type StackKeys } from "./keys.ts";
+import { PORTS, SUPABASE_URL } from "./ports.ts";
 
 const HOP_BY_HOP = [
   "connection",
@@ -50,17 +60,90 @@ async function proxy(req: Request, upstream: string): Promise<Response> {
 const WORKERS = [PORTS.functions, PORTS.functions2];
 let next = 0;
 
+const WORLD = keyWorld();
+let keysPromise: Promise<StackKeys> | null = null;
+const stackKeys = () => (keysPromise ??= readKeys());
+
+/** Minted role tokens, reused while they have more than 30 s left. */
+const minted = new Map<string, { token: string; exp: number }>();
+const MINT_TTL_S = 300;
+
+async function roleToken(role: "anon" | "service_role"): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const cached = minted.get(role);
+  if (cached && cached.exp - now > 30) return cached.token;
+  const keys = await stackKeys();
+  const token = await new SignJWT({ iss: `${SUPABASE_URL}/auth/v1`, role })
+    .setProtectedHeader({ alg: "ES256", typ: "JWT", kid: keys.signingJwk.kid })
+    .setIssuedAt(now)
+    .setExpirationTime(now + MINT_TTL_S)
+    .sign(await importJWK(keys.signingJwk, "ES256"));
+  minted.set(role, { token, exp: now + MINT_TTL_S });
+  return token;
+}
+
+function _sameKey(a: string, b: string): boolean {
+  // Constant time over the longer string's length.
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  }
+  return diff === 0;
+}
+
+/**
+ * The Authorization header PostgREST gets for `req`, or a refusal (as hosted answers an
+ * unknown or disabled key).
+ */
+async function restAuthorization(req: Request): Promise<string | null | Response> {
+  const authorization = req.headers.get("authorization");
+  const apikey = req.headers.get("apikey");
+  const keys = await stackKeys();
+  const legacyJwt = (v: string) => v.startsWith("ey");
+  if (WORLD === "new") {
+    for (const v of [apikey, authorization?.replace(/^Bearer\s+/i, "") ?? null]) {
+      if (v !== null && (_sameKey(v, keys.anonKey) || _sameKey(v, keys.serviceRoleKey))) {
+        return errorResponse(401, "unauthorized", "Legacy API keys are disabled");
+      }
+    }
+  }
+  if (authorization !== null && !/^Bearer sb_/i.test(authorization)) return authorization;
+  if (apikey === null) return authorization;
+  if (apikey.startsWith("sb_")) {
+    if (WORLD !== "legacy" && _sameKey(apikey, keys.secretKey)) {
+      return `Bearer ${await roleToken("service_role")}`;
+    }
+    if (WORLD !== "legacy" && _sameKey(apikey, keys.publishableKey)) {
+      return `Bearer ${await roleToken("anon")}`;
+    }
+    return errorResponse(401, "unauthorized", "Invalid API key");
+  }
+  return legacyJwt(apikey) ? `Bearer ${apikey}` : authorization;
+}
+
 /** Routes one request of the gateway. */
 export async function handle(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname;
   if (path === "/auth/v1/.well-known/jwks.json") {
-    const keys = await readKeys();
-    return Response.json(keys.jwks, { headers: { "cache-control": "public, max-age=600" } });
+    const jwks = publishedJwks(await stackKeys(), WORLD);
+    return Response.json(jwks, { headers: { "cache-control": "public, max-age=600" } });
   }
   if (path === "/rest/v1" || path.startsWith("/rest/v1/")) {
     const rest = path.slice("/rest/v1".length) || "/";
-    return await proxy(req, `http://127.0.0.1:${PORTS.postgrest}${rest}${url.search}`);
+    const authorization = await restAuthorization(req);
+    if (authorization instanceof Response) return authorization;
+    const headers = new Headers(req.headers);
+    if (authorization === null) headers.delete("authorization");
+    else headers.set("authorization", authorization);
+    const forwarded = new Request(req.url, {
+      method: req.method,
+      headers,
+      body: req.body,
+      // @ts-ignore: Deno needs duplex for a streamed request body
+      duplex: "half",
+    });
+    return await proxy(forwarded, `http://127.0.0.1:${PORTS.postgrest}${rest}${url.search}`);
   }
   const fn = path.match(/^\/functions\/v1(\/[^/]+(?:\/.*)?)$/);
   if (fn?.[1]) {

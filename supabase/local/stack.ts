@@ -8,7 +8,14 @@
  * @module
  */
 import postgres from "postgres";
-import { ensureKeys } from "./keys.ts";
+import {
+  ensureKeys,
+  keyWorld,
+  postgrestJwks,
+  publishedJwks,
+  signAccessToken,
+  type StackKeys,
+} from "./keys.ts";
 import {
   ADMIN_DB_URL,
   BROWSER_ENDPOINT,
@@ -424,7 +431,7 @@ async function recordChecksums(files: readonly MigrationFile[]): Promise<void> {
   }
 }
 
-async function applyDatabase(serviceRoleKey: string): Promise<void> {
+async function applyDatabase(keys: StackKeys): Promise<void> {
   await checkClusterLayout();
   say(
     "bootstrap (roles, auth, vault, net) as supabase_admin, then migrations: supabase db push --db-url …",
@@ -438,10 +445,11 @@ async function applyDatabase(serviceRoleKey: string): Promise<void> {
   }
   const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
   try {
-    // The same two Vault secrets a hosted project stores (see README, Deploy).
+    // The same two Vault secrets a hosted project stores (see README, Deploy): the key the
+    // cron commands send is the secret key, or the service-role JWT on a legacy-only project.
     const secrets: Array<[string, string]> = [
       ["project_url", SUPABASE_URL],
-      ["service_role_key", serviceRoleKey],
+      ["service_role_key", keyWorld() === "legacy" ? keys.serviceRoleKey : keys.secretKey],
     ];
     for (const [name, value] of secrets) {
       // Through Vault's functions only, as on a hosted project (postgres cannot write
@@ -532,7 +540,7 @@ async function codeHash(): Promise<string> {
   parts.push(
     JSON.stringify(
       Object.entries(await processEnv()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_|BROWSER_)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_|BROWSER_|STACK_KEYS)/.test(k)
       )
         .sort(),
     ),
@@ -552,6 +560,12 @@ async function codeHash(): Promise<string> {
 async function chromiumProfileDir(): Promise<string> {
   const preferred = `${STATE_DIR}/chromium`;
   await Deno.mkdir(preferred, { recursive: true });
+  // A Chromium killed hard leaves its profile lock behind; only a running one may hold it.
+  if (!(await portOpen(PORTS.browser))) {
+    for (const lock of ["SingletonLock", "SingletonSocket", "SingletonCookie"]) {
+      await Deno.remove(`${preferred}/${lock}`).catch(() => {});
+    }
+  }
   if (!isRoot) return preferred;
   const usable = async (dir: string) =>
     (await new Deno.Command("runuser", {
@@ -658,7 +672,18 @@ async function startService(
   child.unref();
   await Deno.writeTextFile(`${PID_DIR}/${service}.pid`, String(child.pid));
   if (port > 0) {
-    await waitFor(`${service} (port ${port})`, () => portOpen(port));
+    try {
+      // Chromium's first start (a new profile) is slow on a loaded machine.
+      await waitFor(
+        `${service} (port ${port})`,
+        () => portOpen(port),
+        service === "chromium" ? 90_000 : 30_000,
+      );
+    } catch (error) {
+      // Never leave a half-started service behind: the next start would take it as running.
+      await stopService(service);
+      throw error;
+    }
   } else await new Promise((r) => setTimeout(r, 300));
   if (!alive(child.pid)) {
     throw new Error(
@@ -692,15 +717,28 @@ async function stopService(service: Service): Promise<void> {
 /** Environment of the stack's processes: what a hosted edge function gets, plus local knobs. */
 export async function processEnv(): Promise<Record<string, string>> {
   const keys = await ensureKeys();
+  const world = keyWorld();
+  // What the hosted edge runtime gives a function: the new keys as JSON objects of named
+  // keys and the JWKS, and the legacy keys only while they are enabled.
+  const newKeys: Record<string, string> = world === "legacy" ? {} : {
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
+  };
+  const legacyKeys: Record<string, string> = world === "new" ? {} : {
+    SUPABASE_ANON_KEY: keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    SUPABASE_JWT_SECRET: JWT_SECRET,
+  };
   return {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
     ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
     SUPABASE_URL,
-    SUPABASE_ANON_KEY: keys.anonKey,
-    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    ...newKeys,
+    SUPABASE_JWKS: JSON.stringify(publishedJwks(keys, world)),
+    ...legacyKeys,
     SUPABASE_DB_URL: DB_URL,
-    SUPABASE_JWT_SECRET: JWT_SECRET,
+    STACK_KEYS: world,
     STACK_DIR: STATE_DIR,
     STACK_PORT_OFFSET: String(PORT_OFFSET),
     PORT: String(PORTS.functions),
@@ -738,23 +776,29 @@ export async function start(): Promise<void> {
     await Deno.remove(dataDir, { recursive: true });
     await startPostgres();
   }
-  await applyDatabase(keys.serviceRoleKey);
-  await Deno.writeTextFile(
-    `${STATE_DIR}/postgrest.conf`,
-    [
-      `db-uri = "postgresql://authenticator@127.0.0.1:${PORTS.postgres}/postgres"`,
-      `db-schemas = "public,graphql_public"`,
-      `db-extra-search-path = "public,extensions"`,
-      `db-anon-role = "anon"`,
-      `db-max-rows = 1000`,
-      `db-pool = 20`,
-      `jwt-secret = "${JWT_SECRET}"`,
-      `server-host = "127.0.0.1"`,
-      `server-port = ${PORTS.postgrest}`,
-      `log-level = "warn"`,
-      "",
-    ].join("\n"),
-  );
+  await applyDatabase(keys);
+  const world = keyWorld();
+  const postgrestConf = [
+    `db-uri = "postgresql://authenticator@127.0.0.1:${PORTS.postgres}/postgres"`,
+    `db-schemas = "public,graphql_public"`,
+    `db-extra-search-path = "public,extensions"`,
+    `db-anon-role = "anon"`,
+    `db-max-rows = 1000`,
+    `db-pool = 20`,
+    // A JWKS: the HS256 secret while legacy keys are on, the ES256 key while new ones are.
+    `jwt-secret = "@${STATE_DIR}/postgrest-jwks.json"`,
+    `server-host = "127.0.0.1"`,
+    `server-port = ${PORTS.postgrest}`,
+    `log-level = "warn"`,
+    "",
+  ].join("\n");
+  const confFile = `${STATE_DIR}/postgrest.conf`;
+  const jwksFile = `${STATE_DIR}/postgrest-jwks.json`;
+  const jwks = postgrestJwks(keys, world);
+  const postgrestChanged = (await Deno.readTextFile(confFile).catch(() => "")) !== postgrestConf ||
+    (await Deno.readTextFile(jwksFile).catch(() => "")) !== jwks;
+  await Deno.writeTextFile(confFile, postgrestConf);
+  await Deno.writeTextFile(jwksFile, jwks, { mode: 0o600 });
   const env = await processEnv();
   chromiumProfile = await chromiumProfileDir();
   const hash = await codeHash();
@@ -762,12 +806,18 @@ export async function start(): Promise<void> {
   const oldHash = await Deno.readTextFile(hashFile).catch(() => "");
   for (const service of SERVICES) {
     const pid = await readPid(service);
-    // PostgREST and Chromium run no code of ours: a code change does not restart them.
-    const codeChanged = service !== "postgrest" && service !== "chromium" && oldHash !== hash;
-    if (pid !== null && alive(pid) && !codeChanged) {
+    // Chromium runs no code of ours; PostgREST restarts when its configuration (keys) changed.
+    const codeChanged = service === "postgrest"
+      ? postgrestChanged
+      : service !== "chromium" && oldHash !== hash;
+    const [, port] = serviceCommand(service, { ...env });
+    // Alive but not listening (e.g. left by an interrupted start): restart it.
+    const listening = port === 0 || await portOpen(port);
+    if (pid !== null && alive(pid) && !codeChanged && listening) {
       say(`${service} already running (pid ${pid})`);
       continue;
     }
+    if (pid !== null && alive(pid) && !listening) say(`${service} is not listening on ${port}`);
     if (pid !== null) await stopService(service);
     say(
       `starting ${service}${codeChanged && pid !== null ? " (code changed)" : ""}`,
@@ -828,12 +878,48 @@ export async function envLines(): Promise<string> {
     `SUPABASE_URL=${SUPABASE_URL}`,
     `SUPABASE_ANON_KEY=${keys.anonKey}`,
     `SUPABASE_SERVICE_ROLE_KEY=${keys.serviceRoleKey}`,
+    `SUPABASE_PUBLISHABLE_KEY=${keys.publishableKey}`,
+    `SUPABASE_SECRET_KEY=${keys.secretKey}`,
     `SUPABASE_DB_URL=${DB_URL}`,
     `SUPABASE_JWT_SECRET=${JWT_SECRET}`,
     `SUPABASE_JWKS_URL=${SUPABASE_URL}/auth/v1/.well-known/jwks.json`,
     `DEMO_SITE_URL=${DEMO_URL}`,
     `STACK_LOG_DIR=${LOG_DIR}`,
+    `STACK_KEYS=${keyWorld()}`,
   ].join("\n");
+}
+
+/**
+ * `stack:token admin|user`: a short-lived access token (1 h) of a user of the local project,
+ * as Supabase Auth issues one at sign-in (ES256 with the project's signing key, verifiable
+ * through its JWKS; HS256 when STACK_KEYS=legacy). The user exists in auth.users.
+ */
+export async function userToken(kind: "admin" | "user"): Promise<string> {
+  const keys = await ensureKeys();
+  const id = kind === "admin"
+    ? "00000000-0000-4000-8000-00000000ad01"
+    : "00000000-0000-4000-8000-00000000a5e1";
+  const email = `${kind}@local.test`;
+  const appMetadata = kind === "admin"
+    ? { provider: "email", providers: ["email"], role: "admin" }
+    : { provider: "email", providers: ["email"] };
+  const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql`
+      insert into auth.users (id, email, raw_app_meta_data)
+      values (${id}, ${email}, ${sql.json(appMetadata)})
+      on conflict (id) do update set raw_app_meta_data = excluded.raw_app_meta_data`;
+  } finally {
+    await sql.end();
+  }
+  return await signAccessToken(keys, keyWorld(), {
+    sub: id,
+    email,
+    role: "authenticated",
+    app_metadata: appMetadata,
+    user_metadata: {},
+    session_id: crypto.randomUUID(),
+  });
 }
 
 async function status(): Promise<boolean> {
@@ -863,11 +949,20 @@ if (import.meta.main) {
       case "env":
         console.log(await envLines());
         break;
+      case "token": {
+        const kind = Deno.args[1];
+        if (kind !== "admin" && kind !== "user") {
+          console.error("usage: stack.ts token admin|user");
+          Deno.exit(2);
+        }
+        console.log(await userToken(kind));
+        break;
+      }
       case "status":
         Deno.exit((await status()) ? 0 : 1);
         break;
       default:
-        console.error("usage: stack.ts start|stop|env|status");
+        console.error("usage: stack.ts start|stop|env|status|token admin|user");
         Deno.exit(2);
     }
   } catch (e) {

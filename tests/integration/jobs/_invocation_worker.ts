@@ -5,7 +5,7 @@
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import { captureLogger } from "../../../shared/log.ts";
 import { processDailyFetchRun } from "../../../shared/jobs/run_daily_fetch_job.ts";
-import { createJobDeps } from "../../../shared/jobs/service.ts";
+import { createJobDeps } from "../../../functions/api/job_deps.ts";
 import { serviceDb } from "../_stack.ts";
 
 const [runId, invocationId, leaseMs, batch] = Deno.args;

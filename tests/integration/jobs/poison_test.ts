@@ -13,7 +13,7 @@ import {
   processDailyFetchRun,
   startDailyFetchRun,
 } from "../../../shared/jobs/run_daily_fetch_job.ts";
-import { createJobDeps } from "../../../shared/jobs/service.ts";
+import { createJobDeps } from "../../../functions/api/job_deps.ts";
 import { REPO_ROOT } from "../../../supabase/local/ports.ts";
 import { eventually, serviceDb, sqlClient, waitForNoRunningRun } from "../_stack.ts";
 

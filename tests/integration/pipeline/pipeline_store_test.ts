@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { captureLogger } from "../../../shared/log.ts";
 import { runFetchPipeline } from "../../../shared/pipeline/pipeline.ts";
 import type { RecordSnapshotInput, SourceBookkeeping } from "../../../shared/pipeline/types.ts";
-import { SupabasePipelineStore } from "../../../shared/store/pipeline_store.ts";
+import { createSupabasePipelineStore } from "../../../shared/store/pipeline_store.ts";
 import type { Source } from "../../../shared/types.ts";
 import { startPipelineSite } from "../../fixtures/pipeline_site.ts";
 import { testConfig } from "../../unit/pipeline/_helpers.ts";
@@ -99,11 +99,11 @@ function input(
   };
 }
 
-Deno.test("SupabasePipelineStore.recordSnapshot() stores a baseline without a change and moves the source", async () => {
+Deno.test("createSupabasePipelineStore().recordSnapshot() stores a baseline without a change and moves the source", async () => {
   const db = await serviceDb();
   const source = await fixture(db);
   try {
-    const store = new SupabasePipelineStore(db);
+    const store = createSupabasePipelineStore(db);
     const result = await store.recordSnapshot(input(source.id));
     assert.equal(result.baseline, true);
     assert.equal(result.policy_change_id, null);
@@ -120,11 +120,11 @@ Deno.test("SupabasePipelineStore.recordSnapshot() stores a baseline without a ch
   }
 });
 
-Deno.test("SupabasePipelineStore.recordSnapshot() records a change with its diff, and a retry of the same fetch adds nothing", async () => {
+Deno.test("createSupabasePipelineStore().recordSnapshot() records a change with its diff, and a retry of the same fetch adds nothing", async () => {
   const db = await serviceDb();
   const source = await fixture(db);
   try {
-    const store = new SupabasePipelineStore(db);
+    const store = createSupabasePipelineStore(db);
     const baseline = await store.recordSnapshot(input(source.id));
     const change = input(source.id, {
       previous_hash: hash("a"),
@@ -158,7 +158,7 @@ Deno.test("SupabasePipelineStore.recordSnapshot() records a change with its diff
   }
 });
 
-Deno.test("SupabasePipelineStore.recordSnapshot() keeps neither row when the write fails half-way", async () => {
+Deno.test("createSupabasePipelineStore().recordSnapshot() keeps neither row when the write fails half-way", async () => {
   const db = await serviceDb();
   const sql = sqlClient();
   const source = await fixture(db);
@@ -167,7 +167,7 @@ Deno.test("SupabasePipelineStore.recordSnapshot() keeps neither row when the wri
   const fn = `private.pipeline_test_fail_${source.id.replaceAll("-", "_")}`;
   const trigger = `pipeline_test_fail_${source.id.slice(0, 8)}`;
   try {
-    const store = new SupabasePipelineStore(db);
+    const store = createSupabasePipelineStore(db);
     await store.recordSnapshot(input(source.id));
     await sql.unsafe(`create function ${fn}() returns trigger language plpgsql as $$
       begin
@@ -205,11 +205,11 @@ Deno.test("SupabasePipelineStore.recordSnapshot() keeps neither row when the wri
   }
 });
 
-Deno.test("SupabasePipelineStore.recordSnapshot() refuses a change computed against a hash that moved meanwhile", async () => {
+Deno.test("createSupabasePipelineStore().recordSnapshot() refuses a change computed against a hash that moved meanwhile", async () => {
   const db = await serviceDb();
   const source = await fixture(db);
   try {
-    const store = new SupabasePipelineStore(db);
+    const store = createSupabasePipelineStore(db);
     await store.recordSnapshot(input(source.id));
     await store.recordSnapshot(
       input(source.id, { previous_hash: hash("a"), content_hash: hash("b"), diff: "d" }),
@@ -226,12 +226,12 @@ Deno.test("SupabasePipelineStore.recordSnapshot() refuses a change computed agai
   }
 });
 
-Deno.test("SupabasePipelineStore.updateSources() writes many sources in one call and skips late patches", async () => {
+Deno.test("createSupabasePipelineStore().updateSources() writes many sources in one call and skips late patches", async () => {
   const db = await serviceDb();
   const a = await fixture(db);
   const b = await fixture(db);
   try {
-    const store = new SupabasePipelineStore(db);
+    const store = createSupabasePipelineStore(db);
     await store.updateSources([
       bookkeeping(a.id, "2026-11-28T02:00:00.000Z", { etag: '"a1"' }),
       {
@@ -266,7 +266,7 @@ Deno.test("the pipeline RPCs are refused to anon callers", async () => {
   const { error } = await anon.rpc("update_source_bookkeeping", { p_patches: [] });
   assert.ok(error);
   assert.match(error.message, /permission denied/);
-  const store = new SupabasePipelineStore(anon);
+  const store = createSupabasePipelineStore(anon);
   await assert.rejects(store.recordSnapshot(input(crypto.randomUUID())), /permission denied/);
 });
 
@@ -279,7 +279,7 @@ Deno.test("runFetchPipeline() with the Supabase store: baseline, change, unchang
       fetch,
       clock: () => new Date(),
       logger: captureLogger(),
-      store: new SupabasePipelineStore(db),
+      store: createSupabasePipelineStore(db),
       config: testConfig(),
     };
     const baseline = await runFetchPipeline(await source.row(), deps);

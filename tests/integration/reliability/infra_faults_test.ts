@@ -261,13 +261,12 @@ Deno.test("function workers killed (SIGKILL) mid-run: the next cron call resumes
 });
 
 Deno.test({
-  // BUG (shared/jobs/service.ts resumeIfStalled, supabase/migrations/*_schedule.sql): a run
+  // Regression test of a fixed bug, (shared/jobs/service.ts resumeIfStalled, supabase/migrations/*_schedule.sql): a run
   // whose invocation died is only resumed when someone POSTs after its leases expired. The
   // only caller on a schedule is pg_cron, once a night: the run stays `running` until the
   // next night, whose POST gets 409 (it resumes yesterday's run; that night's run never
   // starts). Nothing (an hourly watchdog, the run's deadline) picks a stalled run up
   // earlier. Expected: once the leases expired the run is finished without a user's call.
-  ignore: false,
   name:
     "function workers killed mid-run: the run is finished without another call once its leases expire",
   async fn() {
@@ -382,13 +381,12 @@ Deno.test("webhook receiver down during a run: the change is recorded, the alert
 });
 
 Deno.test({
-  // BUG (shared/alerts/http_delivery.ts:71): a delivery whose fetch throws keeps only the
+  // Regression test of a fixed bug, (shared/alerts/http_delivery.ts:71): a delivery whose fetch throws keeps only the
   // outer error's message, and Deno's is always "fetch failed" (the reason is in its
   // cause chain): alerts.error reads "Cannot deliver alert … by webhook: http://host:
   // fetch failed" whether the receiver refused the connection, its name did not resolve
   // or its certificate was bad. Expected: the reason, as the pipeline's
   // classifyFetchError() reads it from the causes.
-  ignore: false,
   name: "an alert whose receiver is down says why: connection refused",
   async fn() {
     const sink = startFaultSink();
@@ -403,13 +401,12 @@ Deno.test({
 });
 
 Deno.test({
-  // BUG (shared/jobs/service.ts resumeIfStalled; supabase/migrations/*_jobs.sql
+  // Regression test of a fixed bug, (shared/jobs/service.ts resumeIfStalled; supabase/migrations/*_jobs.sql
   // job_start_run): a run whose invocation died and whose sources were then deleted (their
   // work items go with them) has no open item left, so resumeIfStalled finds nothing to
   // resume and nothing finalises it: every start is refused with 409 until deadline_at
   // (JOB_RUN_DEADLINE_MS, 2 h). Seen twice while this suite was written, left behind by a
   // failed test's cleanup. Expected: a running run without open items is finalised.
-  ignore: false,
   name: "a run whose sources were deleted after its invocation died does not block the job",
   async fn() {
     await using fx = await fixture();
@@ -429,13 +426,12 @@ Deno.test({
 });
 
 Deno.test({
-  // BUG (supabase/local/stack.ts codeHash(): it hashes processEnv(), which holds PATH, HOME
+  // Regression test of a fixed bug, (supabase/local/stack.ts codeHash(): it hashes processEnv(), which holds PATH, HOME
   // and DENO_DIR, not only the tuning variables): `deno task` puts its own directories on
   // PATH, so `deno task stack:start` and `deno run -A supabase/local/stack.ts start` (what
   // tools/test.ts and tests/integration/stack/stack_test.ts use) compute different hashes and
   // each restarts every function worker ("code changed") after the other, killing the runs
   // in flight. Expected: stack:start is idempotent whichever way it is called.
-  ignore: false,
   name: "deno task stack:start after stack.ts start restarts nothing",
   async fn() {
     assert.equal((await stackStart()).code, 0);

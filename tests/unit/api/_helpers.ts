@@ -8,6 +8,7 @@ import { type AppDeps, createApp } from "../../../functions/api/app.ts";
 import {
   LOCAL_JWT_SECRET,
   makeAnonKey,
+  makeApiKey,
   makeServiceRoleKey,
   signHs256,
 } from "../../../shared/auth/keys.ts";
@@ -134,8 +135,11 @@ const fakeRestFetch: FetchFn = () =>
     new Response("[]", { status: 200, headers: { "content-type": "application/json" } }),
   );
 
-/** A fetch that must not be called (the tests sign HS256 only, so no JWKS is fetched). */
-const noFetch: FetchFn = (input) => Promise.reject(new Error(`Unexpected fetch of ${input}`));
+/** The project's new API keys in the tests. */
+export const API_KEYS = {
+  secret: await makeApiKey("secret"),
+  publishable: await makeApiKey("publishable"),
+};
 
 /** Builds the app from fakes; returns it with the fakes to inspect. */
 export function makeTestApp(
@@ -150,7 +154,14 @@ export function makeTestApp(
     clock: () => NOW,
     jobs: jobs.service,
     verify: options.verify ??
-      createVerifier({ jwtSecret: LOCAL_JWT_SECRET, fetch: noFetch, clock: () => NOW }),
+      createVerifier({
+        url: "http://127.0.0.1:1",
+        secretKeys: { default: API_KEYS.secret },
+        publishableKeys: { default: API_KEYS.publishable },
+        jwks: { keys: [] },
+        legacy: { jwtSecret: LOCAL_JWT_SECRET },
+        clock: () => NOW,
+      }),
     waitUntil: (p) => background.push(p),
     config: {
       ...DEFAULT_CONFIG,

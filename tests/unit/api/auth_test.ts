@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { AuthError } from "../../../shared/auth/auth_error.ts";
-import { errorBody, makeTestApp, tokens } from "./_helpers.ts";
+import { API_KEYS, errorBody, makeTestApp, tokens } from "./_helpers.ts";
 
 Deno.test("POST /api/jobs/daily-fetch admits only the service role and admins", async (t) => {
   const tk = await tokens();
-  const cases: Array<{ name: string; authorization?: string; status: number; code?: string }> = [
+  const cases: Array<
+    { name: string; authorization?: string; apikey?: string; status: number; code?: string }
+  > = [
     { name: "no Authorization header", status: 401, code: "unauthorized" },
     { name: "an empty header", authorization: "", status: 401, code: "unauthorized" },
     { name: "a Basic scheme", authorization: "Basic dXNlcjpwYXNz", status: 401 },
@@ -28,12 +30,42 @@ Deno.test("POST /api/jobs/daily-fetch admits only the service role and admins", 
     { name: "an admin user", authorization: `Bearer ${tk.admin}`, status: 200 },
     { name: "the service-role key", authorization: `Bearer ${tk.service}`, status: 200 },
     { name: "a lowercase bearer scheme", authorization: `bearer ${tk.service}`, status: 200 },
+    { name: "the secret key in apikey", apikey: API_KEYS.secret, status: 200 },
+    {
+      name: "the secret key in apikey and as bearer",
+      apikey: API_KEYS.secret,
+      authorization: `Bearer ${API_KEYS.secret}`,
+      status: 200,
+    },
+    {
+      name: "the secret key only as bearer",
+      authorization: `Bearer ${API_KEYS.secret}`,
+      status: 401,
+    },
+    {
+      name: "the publishable key (a project key, but not allowed)",
+      apikey: API_KEYS.publishable,
+      authorization: `Bearer ${API_KEYS.publishable}`,
+      status: 403,
+    },
+    {
+      name: "a key of another project",
+      apikey: `${API_KEYS.secret.slice(0, -6)}zzzzzz`,
+      status: 401,
+    },
+    {
+      name: "an admin token with the publishable key",
+      apikey: API_KEYS.publishable,
+      authorization: `Bearer ${tk.admin}`,
+      status: 200,
+    },
   ];
   for (const c of cases) {
     await t.step(`${c.name} → ${c.status}`, async () => {
       const { app, jobs } = makeTestApp();
       const headers = new Headers();
       if (c.authorization !== undefined) headers.set("Authorization", c.authorization);
+      if (c.apikey !== undefined) headers.set("apikey", c.apikey);
       const res = await app.request("/api/jobs/daily-fetch", { method: "POST", headers });
       assert.equal(res.status, c.status);
       if (c.status === 200) {

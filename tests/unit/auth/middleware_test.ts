@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { FetchFn } from "../../../shared/types.ts";
 import {
   generateSigningKeyPair,
   LOCAL_JWT_SECRET,
@@ -16,13 +15,13 @@ import {
   AuthError,
   type Caller,
   createVerifier,
+  type Credentials,
 } from "../../../shared/auth/verify.ts";
 import { closedJwksUrl } from "./_jwks_server.ts";
 
 const NOW = new Date("2026-12-01T12:00:00Z");
 const NOW_S = Math.floor(NOW.getTime() / 1000);
 const USER_ID = "0b7c6a52-7f4e-4f38-a5a4-2d3c1e9f8a60";
-const realFetch: FetchFn = (input, init) => fetch(input, init);
 
 const user = (appRole?: string, extra: Record<string, unknown> = {}) => ({
   sub: USER_ID,
@@ -37,7 +36,7 @@ const user = (appRole?: string, extra: Record<string, unknown> = {}) => ({
  * The app under test: the job route behind requireCaller, and an onError doing what the
  * app's does (status from HTTPException, code from the AuthError cause).
  */
-function makeApp(verify: (token: string) => Promise<Caller>) {
+function makeApp(verify: (credentials: Credentials) => Promise<Caller>) {
   const app = new Hono<AuthEnv>().basePath("/api");
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
@@ -59,7 +58,13 @@ function makeApp(verify: (token: string) => Promise<Caller>) {
 }
 
 function deps(overrides: Partial<AuthDeps> = {}): AuthDeps {
-  return { jwtSecret: LOCAL_JWT_SECRET, fetch: realFetch, clock: () => NOW, ...overrides };
+  return {
+    url: "http://127.0.0.1:1",
+    jwks: { keys: [] },
+    legacy: { jwtSecret: LOCAL_JWT_SECRET },
+    clock: () => NOW,
+    ...overrides,
+  };
 }
 
 async function post(app: Hono<AuthEnv>, authorization?: string) {
@@ -221,9 +226,9 @@ Deno.test("requireCaller() puts the verified caller in the context for the handl
 
 Deno.test("requireCaller() refuses an oversized header without calling verify", async () => {
   let calls = 0;
-  const verify = (token: string) => {
+  const verify = (credentials: Credentials) => {
     calls++;
-    return createVerifier(deps())(token);
+    return createVerifier(deps())(credentials);
   };
   const app = makeApp(verify);
   assert.equal((await post(app, `Bearer ${"A".repeat(100 * 1024)}`)).res.status, 401);
@@ -261,8 +266,9 @@ Deno.test("requireCaller() admits only the kinds listed in allow", async (t) => 
 
 Deno.test("requireCaller() answers 503 auth_unavailable when the JWKS cannot be fetched", async () => {
   const pair = await generateSigningKeyPair();
-  const token = await signWithJwk(user("admin"), pair.privateJwk);
-  const app = makeApp(createVerifier(deps({ jwksUrl: await closedJwksUrl() })));
+  const realS = Math.floor(Date.now() / 1000);
+  const token = await signWithJwk(user("admin", { exp: realS + 600 }), pair.privateJwk);
+  const app = makeApp(createVerifier(deps({ jwks: new URL(await closedJwksUrl()) })));
   const { res, body } = await post(app, `Bearer ${token}`);
   assert.equal(res.status, 503);
   assert.deepEqual(body, {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { base64url, decodeJwt, SignJWT } from "jose";
-import { captureLogger } from "../../../shared/log.ts";
-import type { FetchFn } from "../../../shared/types.ts";
+import { closedJwksUrl } from "./_jwks_server.ts";
 import {
   generateSigningKeyPair,
   LOCAL_JWT_SECRET,
@@ -10,18 +9,30 @@ import {
   signHs256,
   signWithJwk,
 } from "../../../shared/auth/keys.ts";
-import { type AuthDeps, AuthError, type Caller, verifyToken } from "../../../shared/auth/verify.ts";
-import { closedJwksUrl, startJwksServer } from "./_jwks_server.ts";
+import {
+  type AuthDeps,
+  AuthError,
+  type Caller,
+  createVerifier,
+} from "../../../shared/auth/verify.ts";
+
+/** The verifier on a bearer token alone (the apikey cases are in key_modes_test.ts). */
+function verifyToken(token: string, deps: AuthDeps): Promise<Caller> {
+  return createVerifier(deps)({ token, apikey: null });
+}
 
 const NOW = new Date("2026-12-01T12:00:00Z");
 const NOW_S = Math.floor(NOW.getTime() / 1000);
 const USER_ID = "8d3a1f7e-3c1b-4d6e-9a53-0f6c2b7d9e11";
 
-/** The real fetch, passed in as a dependency (never installed globally). */
-const realFetch: FetchFn = (input, init) => fetch(input, init);
-
 function hsDeps(overrides: Partial<AuthDeps> = {}): AuthDeps {
-  return { jwtSecret: LOCAL_JWT_SECRET, fetch: realFetch, clock: () => NOW, ...overrides };
+  return {
+    url: "http://127.0.0.1:1",
+    jwks: { keys: [] },
+    legacy: { jwtSecret: LOCAL_JWT_SECRET },
+    clock: () => NOW,
+    ...overrides,
+  };
 }
 
 function userClaims(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -41,6 +52,10 @@ function userClaims(extra: Record<string, unknown> = {}): Record<string, unknown
 
 const adminClaims = (extra: Record<string, unknown> = {}) =>
   userClaims({ app_metadata: { provider: "email", role: "admin" }, ...extra });
+
+/** Admin claims issued at `nowS` (for verification against the real clock). */
+const adminClaimsAt = (nowS: number, extra: Record<string, unknown> = {}) =>
+  adminClaims({ iat: nowS - 60, exp: nowS + 3600, ...extra });
 
 function b64json(value: unknown): string {
   return base64url.encode(JSON.stringify(value));
@@ -70,17 +85,17 @@ Deno.test("verifyToken() refuses invalid tokens as unauthorized", async (t) => {
     {
       name: "a token of two parts",
       token: () => Promise.resolve("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9"),
-      message: /not a JWT/,
+      message: /^Invalid token: /,
     },
     {
       name: "a token of non-base64 parts",
       token: () => Promise.resolve("%%%.@@@.!!!"),
-      message: /not a JWT/,
+      message: /^Invalid token: /,
     },
     {
       name: "a token whose header is not JSON",
       token: () => Promise.resolve("abc.def.ghi"),
-      message: /not a JWT/,
+      message: /^Invalid token: /,
     },
     {
       name: "a token whose payload is not JSON",
@@ -99,7 +114,7 @@ Deno.test("verifyToken() refuses invalid tokens as unauthorized", async (t) => {
             b64json({ role: "service_role", exp: NOW_S + 60 })
           }.`,
         ),
-      message: /algorithm none is not accepted/,
+      message: /^Invalid token: /,
     },
     {
       name: "an unsigned token spelled alg NONE",
@@ -107,7 +122,7 @@ Deno.test("verifyToken() refuses invalid tokens as unauthorized", async (t) => {
         Promise.resolve(
           `${b64json({ alg: "NONE" })}.${b64json({ role: "service_role", exp: NOW_S + 60 })}.`,
         ),
-      message: /not accepted/,
+      message: /^Invalid token: /,
     },
     {
       name: "an HS384 token, even with the right secret",
@@ -115,7 +130,7 @@ Deno.test("verifyToken() refuses invalid tokens as unauthorized", async (t) => {
         new SignJWT({ role: "service_role", exp: NOW_S + 60 })
           .setProtectedHeader({ alg: "HS384" })
           .sign(new TextEncoder().encode(LOCAL_JWT_SECRET)),
-      message: /algorithm HS384 is not accepted/,
+      message: /^Invalid token: /,
     },
     {
       name: "a service-role token signed with another project's secret",
@@ -158,7 +173,7 @@ Deno.test("verifyToken() refuses invalid tokens as unauthorized", async (t) => {
         const [, p, s] = good.split(".");
         return `${b64json({ alg: "ES256", typ: "JWT" })}.${p}.${s}`;
       },
-      message: /no JWKS configured/,
+      message: /^Invalid token: /,
     },
     {
       name: "a user token for another audience",
@@ -169,13 +184,6 @@ Deno.test("verifyToken() refuses invalid tokens as unauthorized", async (t) => {
       name: "a user token without an audience",
       token: () => signHs256(adminClaims({ aud: undefined }), LOCAL_JWT_SECRET),
       message: /wrong audience/,
-    },
-    {
-      name: "a token of another issuer when an issuer is configured",
-      token: () =>
-        signHs256(adminClaims({ iss: "https://other.supabase.co/auth/v1" }), LOCAL_JWT_SECRET),
-      deps: hsDeps({ issuer: ["http://127.0.0.1:54321/auth/v1", "supabase-demo"] }),
-      message: /wrong issuer/,
     },
     {
       name: "a token longer than 8 KB",
@@ -323,24 +331,6 @@ Deno.test("verifyToken() takes time from the injected clock", async () => {
   assert.match((await refusal(token, hsDeps({ clock: () => afterExpiry }))).message, /expired/);
 });
 
-Deno.test("verifyToken() checks iss only when an issuer is configured", async () => {
-  const stranger = await signHs256(
-    adminClaims({ iss: "https://elsewhere.example/auth/v1" }),
-    LOCAL_JWT_SECRET,
-  );
-  assert.equal((await verifyToken(stranger, hsDeps())).kind, "admin");
-  const deps = hsDeps({ issuer: ["http://127.0.0.1:54321/auth/v1", "supabase-demo"] });
-  assert.equal(
-    (await verifyToken(await makeServiceRoleKey(LOCAL_JWT_SECRET), deps)).kind,
-    "service_role",
-  );
-  assert.equal(
-    (await verifyToken(await signHs256(adminClaims(), LOCAL_JWT_SECRET), deps)).kind,
-    "admin",
-  );
-  assert.match((await refusal(stranger, deps)).message, /wrong issuer/);
-});
-
 Deno.test("verifyToken() honours a configured audience for user tokens", async () => {
   const deps = hsDeps({ audience: "policy-monitor" });
   const token = await signHs256(adminClaims({ aud: "policy-monitor" }), LOCAL_JWT_SECRET);
@@ -352,17 +342,26 @@ Deno.test("verifyToken() honours a configured audience for user tokens", async (
 Deno.test("verifyToken() verifies asymmetric tokens against the project's JWKS", async (t) => {
   const es = await generateSigningKeyPair({ kid: "es-key-1" });
   const rs = await generateSigningKeyPair({ alg: "RS256", kid: "rs-key-1" });
-  const server = startJwksServer({ kind: "keys", keys: [es.publicJwk, rs.publicJwk] });
-  const deps = hsDeps({ jwksUrl: server.url });
-  try {
+  // @supabase/server verifies these against the real clock: claims relative to it.
+  const realS = Math.floor(Date.now() / 1000);
+  const adminClaims = (extra: Record<string, unknown> = {}) => adminClaimsAt(realS, extra);
+  const userClaims = () => adminClaimsAt(realS, { app_metadata: { provider: "email" } });
+  const deps = hsDeps({ jwks: { keys: [es.publicJwk, rs.publicJwk] } });
+  {
     await t.step("accepts an admin token signed ES256 by a JWKS key", async () => {
       const caller = await verifyToken(await signWithJwk(adminClaims(), es.privateJwk), deps);
       assert.equal(caller.kind, "admin");
       assert.equal(caller.subject, USER_ID);
     });
-    await t.step("accepts a service-role token signed RS256 by a JWKS key", async () => {
-      const token = await signWithJwk({ role: "service_role", exp: NOW_S + 60 }, rs.privateJwk);
-      assert.equal((await verifyToken(token, deps)).kind, "service_role");
+    await t.step("accepts an admin token signed RS256 by a JWKS key", async () => {
+      assert.equal(
+        (await verifyToken(await signWithJwk(adminClaims(), rs.privateJwk), deps)).kind,
+        "admin",
+      );
+    });
+    await t.step("refuses a JWKS-signed token without a subject (not a user)", async () => {
+      const token = await signWithJwk({ role: "service_role", exp: realS + 60 }, rs.privateJwk);
+      assert.equal((await refusal(token, deps)).code, "unauthorized");
     });
     await t.step("classifies a plain user signed ES256 as user", async () => {
       assert.equal(
@@ -370,19 +369,16 @@ Deno.test("verifyToken() verifies asymmetric tokens against the project's JWKS",
         "user",
       );
     });
-    await t.step("fetched the key set once for all of the above", () => {
-      assert.equal(server.hits(), 1);
-    });
     await t.step("refuses a token naming an unknown kid", async () => {
       const stranger = await generateSigningKeyPair({ kid: "unknown-kid" });
       const error = await refusal(await signWithJwk(adminClaims(), stranger.privateJwk), deps);
       assert.equal(error.code, "unauthorized");
-      assert.match(error.message, /no signing key matches/);
+      assert.match(error.message, /no key in the JWKS matches/);
     });
     await t.step("refuses a token forged with another key under a known kid", async () => {
       const forger = await generateSigningKeyPair({ kid: "es-key-1" });
       const error = await refusal(await signWithJwk(adminClaims(), forger.privateJwk), deps);
-      assert.match(error.message, /signature verification failed/);
+      assert.match(error.message, /signature did not verify/);
     });
     await t.step(
       "refuses HS256 signed with the public key's bytes (algorithm confusion)",
@@ -406,150 +402,29 @@ Deno.test("verifyToken() verifies asymmetric tokens against the project's JWKS",
       const good = await signWithJwk(userClaims(), es.privateJwk);
       const [h, , s] = good.split(".");
       const error = await refusal(`${h}.${b64json(adminClaims())}.${s}`, deps);
-      assert.match(error.message, /signature verification failed/);
+      assert.match(error.message, /signature did not verify/);
     });
     await t.step("refuses an expired ES256 token", async () => {
-      const token = await signWithJwk(adminClaims({ exp: NOW_S - 5 }), es.privateJwk);
+      const token = await signWithJwk(adminClaims({ exp: realS - 5 }), es.privateJwk);
       assert.match((await refusal(token, deps)).message, /expired/);
     });
     await t.step("refuses an ES256 token that names the RS256 key", async () => {
       const token = await signWithJwk(adminClaims(), { ...es.privateJwk, kid: "rs-key-1" });
       assert.equal((await refusal(token, deps)).code, "unauthorized");
     });
-  } finally {
-    await server.close();
   }
 });
 
-Deno.test("verifyToken() caches the JWKS and refetches it when stale or on a new kid after the cooldown", async (t) => {
-  const first = await generateSigningKeyPair({ kid: "k1" });
-  const second = await generateSigningKeyPair({ kid: "k2" });
-  const server = startJwksServer({ kind: "keys", keys: [first.publicJwk] });
-  let now = NOW;
-  const deps = hsDeps({
-    jwksUrl: server.url,
-    clock: () => now,
-    jwksCacheMs: 600_000,
-    jwksCooldownMs: 30_000,
-  });
-  const tokenAt = (jwk: typeof first.privateJwk) =>
-    signWithJwk(adminClaims({ exp: NOW_S + 86_400 }), jwk);
-  const advance = (ms: number) => (now = new Date(now.getTime() + ms));
-  try {
-    await t.step("fetches once for many verifications", async () => {
-      for (let i = 0; i < 3; i++) await verifyToken(await tokenAt(first.privateJwk), deps);
-      assert.equal(server.hits(), 1);
-    });
-    await t.step("a rotated-in kid within the cooldown is refused without refetching", async () => {
-      server.serve({ kind: "keys", keys: [first.publicJwk, second.publicJwk] });
-      advance(10_000);
-      await refusal(await tokenAt(second.privateJwk), deps);
-      assert.equal(server.hits(), 1);
-    });
-    await t.step("a rotated-in kid after the cooldown is fetched and accepted", async () => {
-      advance(30_000);
-      assert.equal((await verifyToken(await tokenAt(second.privateJwk), deps)).kind, "admin");
-      assert.equal(server.hits(), 2);
-    });
-    await t.step("a stale key set is fetched again, and a removed key stops working", async () => {
-      server.serve({ kind: "keys", keys: [second.publicJwk] });
-      assert.equal((await verifyToken(await tokenAt(first.privateJwk), deps)).kind, "admin");
-      advance(600_000);
-      await refusal(await tokenAt(first.privateJwk), deps);
-      assert.equal(server.hits(), 3);
-    });
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("verifyToken() shares one JWKS fetch among concurrent verifications", async () => {
-  const pair = await generateSigningKeyPair();
-  const server = startJwksServer({ kind: "keys", keys: [pair.publicJwk] });
-  try {
-    const deps = hsDeps({ jwksUrl: server.url });
-    const token = await signWithJwk(adminClaims(), pair.privateJwk);
-    const callers = await Promise.all(Array.from({ length: 5 }, () => verifyToken(token, deps)));
-    assert.deepEqual(callers.map((c) => c.kind), Array(5).fill("admin"));
-    assert.equal(server.hits(), 1);
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("verifyToken() reports an unreachable or broken JWKS as auth_unavailable, not the caller's fault", async (t) => {
-  const pair = await generateSigningKeyPair();
-  const token = await signWithJwk(adminClaims(), pair.privateJwk);
-  const expectUnavailable = async (deps: AuthDeps, detail: RegExp) => {
-    const error = await refusal(token, deps);
-    assert.equal(error.code, "auth_unavailable");
-    assert.equal(error.status, 503);
-    assert.equal(error.message, "Cannot verify token: signing keys are unavailable");
-    assert.ok(error.cause instanceof Error);
-    assert.match(error.cause.message, detail);
-  };
-  await t.step("when nothing listens on the JWKS port", async () => {
-    const logger = captureLogger();
-    const url = await closedJwksUrl();
-    await expectUnavailable(
-      hsDeps({ jwksUrl: url, logger }),
-      /^Cannot load signing keys from http:\/\/127\.0\.0\.1:\d+\/auth\/v1\/\.well-known\/jwks\.json: /,
-    );
-    assert.equal(logger.records.length, 1);
-    assert.equal(logger.records[0]?.level, "warn");
-    assert.ok(
-      !JSON.stringify(logger.records).includes(token.split(".")[1]!),
-      "the log must not contain the token",
-    );
-  });
-  await t.step("while the service-role key (HS256) still works", async () => {
-    const deps = hsDeps({ jwksUrl: await closedJwksUrl() });
-    assert.equal(
-      (await verifyToken(await makeServiceRoleKey(LOCAL_JWT_SECRET), deps)).kind,
-      "service_role",
-    );
-  });
-  const server = startJwksServer({ kind: "status", status: 502 });
-  try {
-    await t.step("when the JWKS answers 502", async () => {
-      await expectUnavailable(hsDeps({ jwksUrl: server.url }), /: HTTP 502$/);
-    });
-    await t.step("when the JWKS is not JSON", async () => {
-      server.serve({ kind: "body", body: "<html>gateway</html>" });
-      await expectUnavailable(hsDeps({ jwksUrl: server.url }), /: response is not JSON$/);
-    });
-    await t.step("when the JWKS has no keys array", async () => {
-      server.serve({ kind: "body", body: '{"keys":"nope"}' });
-      await expectUnavailable(hsDeps({ jwksUrl: server.url }), /: response has no keys array$/);
-    });
-    await t.step("when the JWKS is absurdly large", async () => {
-      server.serve({ kind: "body", body: JSON.stringify({ keys: [], pad: "x".repeat(100_000) }) });
-      await expectUnavailable(hsDeps({ jwksUrl: server.url }), /larger than 65536 bytes$/);
-    });
-    await t.step("when the JWKS does not answer in time", async () => {
-      server.serve({ kind: "hang" });
-      await expectUnavailable(
-        hsDeps({ jwksUrl: server.url, jwksTimeoutMs: 50 }),
-        /: timed out after 50 ms$/,
-      );
-    });
-    await t.step("and recovers on the next request once the JWKS is back", async () => {
-      server.serve({ kind: "status", status: 500 });
-      const deps = hsDeps({ jwksUrl: server.url });
-      await expectUnavailable(deps, /HTTP 500/);
-      server.serve({ kind: "keys", keys: [pair.publicJwk] });
-      assert.equal((await verifyToken(token, deps)).kind, "admin");
-    });
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("verifyToken() refuses asymmetric tokens when no JWKS is configured", async () => {
-  const pair = await generateSigningKeyPair();
-  const error = await refusal(await signWithJwk(adminClaims(), pair.privateJwk), hsDeps());
-  assert.equal(error.code, "unauthorized");
-  assert.match(error.message, /no JWKS configured/);
+Deno.test("verifyToken() reports an unreachable JWKS as auth_unavailable, not the caller's fault", async () => {
+  const es = await generateSigningKeyPair({ kid: "es-key-2" });
+  const realS = Math.floor(Date.now() / 1000);
+  const deps = hsDeps({ jwks: new URL(await closedJwksUrl()) });
+  const error = await refusal(await signWithJwk(adminClaimsAt(realS), es.privateJwk), deps);
+  assert.equal(error.code, "auth_unavailable");
+  assert.equal(error.status, 503);
+  // The legacy service-role key (HS256) does not need the JWKS.
+  const caller = await verifyToken(await makeServiceRoleKey(LOCAL_JWT_SECRET), deps);
+  assert.equal(caller.kind, "service_role");
 });
 
 Deno.test("makeAnonKey() and makeServiceRoleKey() reproduce Supabase's local demo keys", async () => {

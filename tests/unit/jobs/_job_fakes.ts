@@ -7,7 +7,7 @@
  */
 import type { AlertOutcome, OperationalEvent } from "../../../shared/alerts/types.ts";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
-import type { JobAlerts, JobConfig, JobDeps } from "../../../shared/jobs/run_daily_fetch_job.ts";
+import type { JobAlerts, JobConfig, JobDeps } from "../../../shared/jobs/deps.ts";
 import { captureLogger } from "../../../shared/log.ts";
 import type { PipelineResult, SourceBookkeeping } from "../../../shared/pipeline/types.ts";
 import type { ErrorClass, PolicyChange, Source } from "../../../shared/types.ts";
@@ -95,6 +95,7 @@ export function pipelineResult(
     http_status: failed ? null : 200,
     error_class: errorClass,
     error_message: errorMessage,
+    error_detail: overrides.error_detail ?? null,
     bookkeeping,
     bookkeeping_written: false,
     timings: {
@@ -130,8 +131,11 @@ export interface FakePipeline {
   calls: Array<{ source_id: string; fetch_id: string }>;
 }
 
-/** Error message of a scripted timeout, as the real fetcher words it. */
-export const timeoutMessage = (id: string) => `Cannot fetch source ${id}: timed out after 30000 ms`;
+/** What went wrong in a scripted timeout, as the real fetcher words it. */
+export const TIMEOUT_DETAIL = "timed out after 30000 ms";
+
+/** Error message of a scripted timeout, as the pipeline words it. */
+export const timeoutMessage = (id: string) => `Cannot fetch source ${id}: ${TIMEOUT_DETAIL}`;
 
 /** Message of a scripted pipeline crash. */
 export const CRASH = "Cannot read properties of undefined (reading 'body')";
@@ -177,6 +181,7 @@ export function fakePipeline(
           status: "failed",
           error_class: "timeout" satisfies ErrorClass,
           error_message: timeoutMessage(source.id),
+          error_detail: TIMEOUT_DETAIL,
         });
       case "throws":
         throw new TypeError(CRASH);

@@ -409,6 +409,15 @@ export class MemoryJobStore implements JobStore {
   }
 
   /** A policy change, or null. */
+  async countOpenItems(runId: string, now: Date): Promise<{ open: number; held: number }> {
+    await this.#enter("countOpenItems");
+    const open = this.itemsOf(runId).filter((i) =>
+      i.status === "pending" || i.status === "claimed"
+    );
+    const held = open.filter((i) => i.status === "claimed" && (i.lease_until ?? 0) > now.getTime());
+    return { open: open.length, held: held.length };
+  }
+
   async getPolicyChange(id: string): Promise<PolicyChange | null> {
     await this.#enter("getPolicyChange");
     const change = this.policyChanges.get(id);

@@ -267,11 +267,10 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
 Deno.test({
   name:
     "runDailyFetchJob() reports an alert failure in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed",
-  // BUG shared/jobs/run_daily_fetch_job.ts _finishItem(): a deliver() that rejects (the
+  // Regression test of a fixed bug, shared/jobs/run_daily_fetch_job.ts _finishItem(): a deliver() that rejects (the
   // catch around deps.alerts.deliver) or returns failed/dead outcomes is only logged; the
   // item's outcome stays `succeeded` with error_text null, so JobResult.errors and
   // sources_failed never show that subscribers were not told of a change.
-  ignore: false,
   fn: async (t) => {
     const expectReported = async (
       deliverB: () => Promise<ReturnType<typeof outcome>[]>,
@@ -666,14 +665,13 @@ Deno.test("runDailyFetchJob() asks for failing/recovered alerts only when a thre
 
 Deno.test({
   name: "runDailyFetchJob() records a crashed pipeline in the source's bookkeeping",
-  // BUG shared/jobs/run_daily_fetch_job.ts _processBatch()/_finishItem(): when
+  // Regression test of a fixed bug, shared/jobs/run_daily_fetch_job.ts _processBatch()/_finishItem(): when
   // deps.pipeline rejects, no SourceBookkeeping patch is written (patches come only from
   // results), yet _finishItem computes the streak as consecutive_failures + 1 and calls
   // alerts.sourceHealth(source, false). The alert store reads the streak from the source
   // row (AlertStore.recordSourceHealth: "written by the job before this call"), which was
   // never incremented, so a source whose pipeline keeps crashing never reaches the
   // failing threshold, and its last_checked_at/last_error never move.
-  ignore: false,
   fn: async () => {
     const h = jobHarness({
       sources: [watchedSource({ id: "src-a", consecutive_failures: 2 })],

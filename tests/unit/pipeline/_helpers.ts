@@ -5,7 +5,7 @@
  */
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import type { PipelineConfig } from "../../../shared/pipeline/pipeline.ts";
-import type { SleepFn } from "../../../shared/pipeline/sleep.ts";
+import type { SleepFn } from "../../../shared/sleep.ts";
 import type { FetchFn, Source } from "../../../shared/types.ts";
 import { NEW_SOURCE_DEFAULTS } from "../../fixtures/contract.ts";
 

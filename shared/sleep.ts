@@ -1,5 +1,5 @@
 /**
- * Abortable sleep, injected wherever the pipeline waits (backoff, politeness) so tests can
+ * Abortable sleep, injected wherever the code waits (backoff, politeness, polls) so tests can
  * replace it.
  * @module
  */

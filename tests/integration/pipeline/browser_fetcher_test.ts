@@ -1,0 +1,174 @@
+/**
+ * The browser fetcher against the local stack's real headless Chromium (PORTS.browser):
+ * each way a rendered page can go wrong ends in its class, within its bound. The fixture
+ * site runs in this test process on 127.0.0.1; loopback is allowed as on the stack.
+ */
+import assert from "node:assert/strict";
+import { DEFAULT_CONFIG } from "../../../shared/config.ts";
+import { defaultResolveHost } from "../../../shared/pipeline/address_guard.ts";
+import {
+  type BrowserConfig,
+  browserSeam,
+  fetchRendered,
+} from "../../../shared/pipeline/browser_fetcher.ts";
+import { PipelineError } from "../../../shared/pipeline/errors.ts";
+import type { FetcherConfig } from "../../../shared/pipeline/fetcher.ts";
+import { BROWSER_ENDPOINT } from "../../../supabase/local/ports.ts";
+
+const logs: string[] = [];
+const logger = {
+  debug() {},
+  info: (m: string, p?: Record<string, unknown>) => logs.push(`${m} ${JSON.stringify(p)}`),
+  warn: (m: string, p?: Record<string, unknown>) => logs.push(`${m} ${JSON.stringify(p)}`),
+  error() {},
+};
+
+function config(overrides: Partial<FetcherConfig & BrowserConfig> = {}) {
+  return {
+    ...DEFAULT_CONFIG,
+    FETCH_ALLOW_LOOPBACK: true,
+    BROWSER_WS_ENDPOINT: BROWSER_ENDPOINT,
+    ...overrides,
+  };
+}
+
+const html = (body: string) =>
+  new Response(`<!doctype html><html><head><title>t</title></head><body>${body}</body></html>`, {
+    headers: { "content-type": "text/html; charset=utf-8" },
+  });
+
+function startSite() {
+  const held: Array<() => void> = [];
+  let hops = 0;
+  const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  }, (req): Response | Promise<Response> => {
+    const url = new URL(req.url);
+    switch (url.pathname) {
+      case "/ok":
+        return html(
+          "<main><p id=p>static</p></main><script>p.textContent='Rendered text'</script>",
+        );
+      case "/huge":
+        // 3 MB written by the script: over a 1 MB cap only once rendered.
+        return html(
+          "<main id=m></main><script>m.textContent='policy '.repeat(3*1024*1024/7)</script>",
+        );
+      case "/never-loads":
+        // The load event waits for this script, which never comes.
+        return html('<main>Waiting</main><script src="/hang.js"></script>');
+      case "/hang.js":
+        return new Promise<Response>((resolve) =>
+          held.push(() => resolve(new Response("", { status: 503 })))
+        );
+      case "/polls":
+        return html(
+          "<main><p id=p>Polling page</p></main><script>setInterval(()=>fetch('/tick'),100)</script>",
+        );
+      case "/tick":
+        return new Response("ok");
+      case "/gone":
+        return new Response("gone", { status: 410, statusText: "Gone" });
+      case "/pdf":
+        return new Response("%PDF-1.4\n%%EOF", { headers: { "content-type": "application/pdf" } });
+      case "/loop":
+        hops++;
+        return new Response(null, { status: 302, headers: { location: `/loop?n=${hops}` } });
+      case "/metadata-frame":
+        return html(
+          '<main><p>Framed</p><iframe src="http://169.254.169.254/latest/meta-data/"></iframe></main>',
+        );
+      default:
+        return new Response("not found", { status: 404 });
+    }
+  });
+  return {
+    url: (p: string) => `http://127.0.0.1:${server.addr.port}${p}`,
+    async close() {
+      for (const release of held) release();
+      await server.shutdown();
+    },
+  };
+}
+
+async function render(path: string, site: ReturnType<typeof startSite>, c = config()) {
+  return await fetchRendered({ url: site.url(path) }, {
+    browser: browserSeam(c, { fetch }),
+    config: c,
+    logger,
+    clock: () => new Date(),
+    resolveHost: defaultResolveHost(),
+  });
+}
+
+async function failure(p: Promise<unknown>): Promise<PipelineError> {
+  try {
+    await p;
+  } catch (error) {
+    assert.ok(error instanceof PipelineError, `not classified: ${error}`);
+    return error;
+  }
+  assert.fail("resolved instead of failing");
+}
+
+Deno.test("browser fetcher on the stack's Chromium", async (t) => {
+  const site = startSite();
+  try {
+    await t.step("renders script-written text as UTF-8 HTML", async () => {
+      const doc = await render("/ok", site);
+      assert.equal(doc.status, 200);
+      assert.equal(doc.contentType, "text/html; charset=utf-8");
+      assert.match(new TextDecoder().decode(doc.body), /<p id="p">Rendered text<\/p>/);
+    });
+    await t.step("rendered HTML over FETCH_MAX_BYTES is too_large", async () => {
+      const error = await failure(render("/huge", site, config({ FETCH_MAX_BYTES: 1024 * 1024 })));
+      assert.equal(error.errorClass, "too_large");
+      assert.match(error.message, /^rendered page of \d+ bytes exceeds the cap of 1048576 bytes$/);
+    });
+    await t.step("a page that never finishes loading is a timeout", async () => {
+      const error = await failure(
+        render("/never-loads", site, config({ BROWSER_NAVIGATION_TIMEOUT_MS: 1_500 })),
+      );
+      assert.equal(error.errorClass, "timeout");
+      assert.match(
+        error.message,
+        /^timed out after 1500 ms loading http:\/\/127\.0\.0\.1:\d+\/never-loads in the browser$/,
+      );
+    });
+    await t.step("a page that never goes quiet is read after the settle time", async () => {
+      const doc = await render("/polls", site, config({ BROWSER_SETTLE_MS: 800 }));
+      assert.match(new TextDecoder().decode(doc.body), /Polling page/);
+    });
+    await t.step("HTTP 410 is http_4xx", async () => {
+      const error = await failure(render("/gone", site));
+      assert.equal(error.errorClass, "http_4xx");
+      assert.match(error.message, /^HTTP 410 Gone from http:\/\/127\.0\.0\.1:\d+\/gone$/);
+    });
+    await t.step("a PDF is unsupported_content in browser mode", async () => {
+      const error = await failure(render("/pdf", site));
+      assert.equal(error.errorClass, "unsupported_content");
+      assert.match(error.message, /use render 'static'/);
+    });
+    await t.step("a redirect loop is too_many_redirects", async () => {
+      const error = await failure(render("/loop", site, config({ FETCH_MAX_REDIRECTS: 3 })));
+      assert.equal(error.errorClass, "too_many_redirects");
+      assert.match(
+        error.message,
+        /^more than 3 redirects \(last to http:\/\/127\.0\.0\.1:\d+\/loop\)$/,
+      );
+    });
+    await t.step("a frame on the metadata address is refused, the page is still read", async () => {
+      logs.length = 0;
+      const doc = await render("/metadata-frame", site);
+      assert.match(new TextDecoder().decode(doc.body), /Framed/);
+      assert.ok(
+        logs.some((l) => /refused 169\.254\.169\.254: metadata address not allowed/.test(l)),
+        logs.join("\n"),
+      );
+    });
+  } finally {
+    await site.close();
+  }
+});
