@@ -41,7 +41,8 @@ export interface ClaimedItem {
   attempt: number;
   /** Idempotency key of this item's fetch. */
   fetch_id: string;
-  lease_until: string;
+  /** End of this claim's lease (null for a `poisoned` item: it is not claimed). */
+  lease_until: string | null;
   /** Set when an earlier (dead) claim of this item already recorded its change. */
   prior_policy_change_id: string | null;
   prior_snapshot_id: string | null;

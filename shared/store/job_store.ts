@@ -51,7 +51,7 @@ const ClaimedSchema: z.ZodType<ClaimedItem[]> = z.array(z.object({
   source: SourceSchema,
   attempt: count,
   fetch_id: z.string(),
-  lease_until: z.string(),
+  lease_until: z.string().nullable(),
   prior_policy_change_id: z.string().nullable(),
   prior_snapshot_id: z.string().nullable(),
   poisoned: z.boolean().optional(),

@@ -112,7 +112,7 @@ Deno.test("an item whose invocation dies on each of 3 attempts fails as poison; 
     assert.equal(result.sources_processed, 4);
     assert.equal(result.sources_succeeded, 3);
     assert.equal(result.sources_failed, 1);
-    assert.equal(result.errors.length, 1);
+    assert.equal(result.errors.length, 1, JSON.stringify(result.errors));
     assert.match(
       result.errors[0]!,
       new RegExp(`^source ${poison!.id} \\(poison ${tag}\\): poison: gave up after 3 attempts`),
