@@ -45,7 +45,8 @@ export const ConfigSchema = z.object({
     "must be a ws://, wss://, http:// or https:// URL",
   ),
   // Time to connect to the browser and open a page; past it the browser counts as down.
-  BROWSER_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000),
+  // (A new page starts a renderer process: seconds on a loaded machine.)
+  BROWSER_CONNECT_TIMEOUT_MS: int(10_000, 100, 120_000),
   // Navigation of the page until its load event (redirects included).
   BROWSER_NAVIGATION_TIMEOUT_MS: int(20_000, 100, 300_000),
   // After load: wait at most this long for the network to be idle (scripts writing text).

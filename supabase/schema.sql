@@ -1329,6 +1329,40 @@ ALTER FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean
 COMMENT ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) IS 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips.';
 
 --
+-- Name: retry_alert(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_row public.alerts;
+begin
+  update public.alerts a
+     set status = 'pending', next_attempt_at = p_now,
+         attempts = case when a.status = 'dead' then 0 else a.attempts end,
+         updated_at = p_now
+   where a.id = p_alert_id and a.status in ('failed', 'dead')
+  returning a.* into v_row;
+  if found then
+    return jsonb_build_object('retried', true, 'status', v_row.status);
+  end if;
+  select a.* into v_row from public.alerts a where a.id = p_alert_id;
+  if not found then
+    return jsonb_build_object('retried', false, 'status', null);
+  end if;
+  return jsonb_build_object('retried', false, 'status', v_row.status);
+end $$;
+
+ALTER FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION retry_alert(p_alert_id uuid, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone) IS 'Puts a failed or dead alert back in the outbox as pending, due at p_now (a dead one with its attempts reset, so it gets ALERT_MAX_ATTEMPTS again). Returns {retried, status}: retried false with the current status when the alert is not failed or dead, status null when it does not exist.';
+
+--
 -- Name: sign_alert_body(uuid, text); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -1591,6 +1625,65 @@ COMMENT ON COLUMN public.check_frequencies.description IS 'Human description sho
 --
 
 COMMENT ON COLUMN public.check_frequencies.interval_seconds IS 'check_interval in seconds (derived).';
+
+--
+-- Name: feed_tokens; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.feed_tokens (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    token_hash text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_used_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT feed_tokens_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT feed_tokens_token_hash_check CHECK ((token_hash ~ '^[0-9a-f]{64}$'::text))
+);
+
+ALTER TABLE public.feed_tokens OWNER TO postgres;
+
+--
+-- Name: TABLE feed_tokens; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.feed_tokens IS 'Tokens that authorise reading the Atom feed of changes (GET /api/feeds/changes.atom?token=...). Created and revoked through the API; only their SHA-256 is stored.';
+
+--
+-- Name: COLUMN feed_tokens.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.feed_tokens.id IS 'Feed token id.';
+
+--
+-- Name: COLUMN feed_tokens.name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.feed_tokens.name IS 'What the token is for, e.g. "team feed reader".';
+
+--
+-- Name: COLUMN feed_tokens.token_hash; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.feed_tokens.token_hash IS 'SHA-256 (hex) of the token; the token itself is shown once, when created.';
+
+--
+-- Name: COLUMN feed_tokens.created_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.feed_tokens.created_at IS 'When the token was created.';
+
+--
+-- Name: COLUMN feed_tokens.last_used_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.feed_tokens.last_used_at IS 'When the feed was last read with it.';
+
+--
+-- Name: COLUMN feed_tokens.revoked_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.feed_tokens.revoked_at IS 'When it was revoked; a revoked token reads nothing.';
 
 --
 -- Name: job_run_history; Type: VIEW; Schema: public; Owner: postgres
@@ -1870,11 +1963,13 @@ CREATE TABLE public.sources (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT sources_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
     CONSTRAINT sources_css_selector_check CHECK (((css_selector IS NULL) OR ((length(css_selector) >= 1) AND (length(css_selector) <= 500)))),
+    CONSTRAINT sources_ignore_patterns_count CHECK ((cardinality(ignore_patterns) <= 50)),
     CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'browser'::text, 'internal'::text, 'poison'::text])))),
     CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
-    CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048)))
+    CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048))),
+    CONSTRAINT sources_url_host_valid CHECK ((url ~* '^https?://(\[[0-9a-f:.]+\]|([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)(:[0-9]{1,5})?([/?#]\S*)?$'::text))
 );
 
 ALTER TABLE public.sources OWNER TO postgres;
@@ -2006,6 +2101,146 @@ COMMENT ON COLUMN public.sources.created_at IS 'When the source was added.';
 COMMENT ON COLUMN public.sources.updated_at IS 'When the source''s definition (name, url, ignore patterns) last changed; fetch bookkeeping does not move it.';
 
 --
+-- Name: source_status; Type: VIEW; Schema: public; Owner: postgres
+--
+
+CREATE VIEW public.source_status WITH (security_invoker='true') AS
+ SELECT s.id,
+    s.name,
+    s.url,
+    s.active,
+    s.check_frequency,
+    s.css_selector,
+    s.ignore_patterns,
+    s.render,
+    s.created_at,
+    s.updated_at,
+    s.last_checked_at,
+    s.last_success_at,
+    s.last_error,
+    s.last_error_class,
+    s.consecutive_failures,
+    ( SELECT max(c.detected_at) AS max
+           FROM public.policy_changes c
+          WHERE (c.source_id = s.id)) AS last_change_at,
+        CASE
+            WHEN (s.last_checked_at IS NULL) THEN NULL::timestamp with time zone
+            ELSE (s.last_checked_at + f.check_interval)
+        END AS next_due_at
+   FROM (public.sources s
+     JOIN public.check_frequencies f ON ((f.name = s.check_frequency)));
+
+ALTER TABLE public.source_status OWNER TO postgres;
+
+--
+-- Name: VIEW source_status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON VIEW public.source_status IS 'Sources with their health and schedule: last check, last change, failure streak, next due time. Read this in Studio.';
+
+--
+-- Name: COLUMN source_status.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.id IS 'Source id.';
+
+--
+-- Name: COLUMN source_status.name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.name IS 'Human name.';
+
+--
+-- Name: COLUMN source_status.url; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.url IS 'URL fetched.';
+
+--
+-- Name: COLUMN source_status.active; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.active IS 'Only active sources are fetched.';
+
+--
+-- Name: COLUMN source_status.check_frequency; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.check_frequency IS 'How often the source is due.';
+
+--
+-- Name: COLUMN source_status.css_selector; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.css_selector IS 'Part of the page watched, or null for the main content.';
+
+--
+-- Name: COLUMN source_status.ignore_patterns; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.ignore_patterns IS 'Regular expressions removed before hashing.';
+
+--
+-- Name: COLUMN source_status.render; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.render IS 'static (plain HTTP) or browser (a real browser renders the page).';
+
+--
+-- Name: COLUMN source_status.created_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.created_at IS 'When the source was added.';
+
+--
+-- Name: COLUMN source_status.updated_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.updated_at IS 'When the source was last changed.';
+
+--
+-- Name: COLUMN source_status.last_checked_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.last_checked_at IS 'Last fetch, successful or not.';
+
+--
+-- Name: COLUMN source_status.last_success_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.last_success_at IS 'Last successful fetch.';
+
+--
+-- Name: COLUMN source_status.last_error; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.last_error IS 'Message of the last failure; null after a success.';
+
+--
+-- Name: COLUMN source_status.last_error_class; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.last_error_class IS 'Class of the last failure.';
+
+--
+-- Name: COLUMN source_status.consecutive_failures; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.consecutive_failures IS 'Failure streak: failed checks since the last success.';
+
+--
+-- Name: COLUMN source_status.last_change_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.last_change_at IS 'When the last policy change of the source was detected.';
+
+--
+-- Name: COLUMN source_status.next_due_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.source_status.next_due_at IS 'When the source is next due (last check + its frequency); null: due at the next run.';
+
+--
 -- Name: subscriptions; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -2018,6 +2253,7 @@ CREATE TABLE public.subscriptions (
     active boolean DEFAULT true NOT NULL,
     operational_alerts boolean DEFAULT false NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    has_secret boolean GENERATED ALWAYS AS ((secret IS NOT NULL)) STORED,
     CONSTRAINT subscriptions_channel_check CHECK ((channel = ANY (ARRAY['webhook'::text, 'slack'::text, 'email'::text]))),
     CONSTRAINT subscriptions_secret_check CHECK (((secret IS NULL) OR ((length(secret) >= 16) AND (length(secret) <= 512)))),
     CONSTRAINT subscriptions_target_check CHECK ((length(target) <= 2048)),
@@ -2081,6 +2317,12 @@ COMMENT ON COLUMN public.subscriptions.operational_alerts IS 'Also receive "sour
 COMMENT ON COLUMN public.subscriptions.created_at IS 'When the subscription was added.';
 
 --
+-- Name: COLUMN subscriptions.has_secret; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.subscriptions.has_secret IS 'True when a webhook signing secret is set (the secret itself is write-only).';
+
+--
 -- Name: cron_dispatches id; Type: DEFAULT; Schema: private; Owner: postgres
 --
 
@@ -2134,6 +2376,20 @@ ALTER TABLE ONLY public.alerts
 
 ALTER TABLE ONLY public.check_frequencies
     ADD CONSTRAINT check_frequencies_pkey PRIMARY KEY (name);
+
+--
+-- Name: feed_tokens feed_tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.feed_tokens
+    ADD CONSTRAINT feed_tokens_pkey PRIMARY KEY (id);
+
+--
+-- Name: feed_tokens feed_tokens_token_hash_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.feed_tokens
+    ADD CONSTRAINT feed_tokens_token_hash_key UNIQUE (token_hash);
 
 --
 -- Name: job_run_sources job_run_sources_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
@@ -2374,6 +2630,36 @@ ALTER TABLE private.run_invocations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE private.watchdog_state ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: alerts Admin users can read alerts; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "Admin users can read alerts" ON public.alerts FOR SELECT TO authenticated USING ((((( SELECT auth.jwt() AS jwt) -> 'app_metadata'::text) ->> 'role'::text) = 'admin'::text));
+
+--
+-- Name: job_run_sources Admin users can read job run sources; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "Admin users can read job run sources" ON public.job_run_sources FOR SELECT TO authenticated USING ((((( SELECT auth.jwt() AS jwt) -> 'app_metadata'::text) ->> 'role'::text) = 'admin'::text));
+
+--
+-- Name: job_runs Admin users can read job runs; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "Admin users can read job runs" ON public.job_runs FOR SELECT TO authenticated USING ((((( SELECT auth.jwt() AS jwt) -> 'app_metadata'::text) ->> 'role'::text) = 'admin'::text));
+
+--
+-- Name: policy_changes Admin users can read policy changes; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "Admin users can read policy changes" ON public.policy_changes FOR SELECT TO authenticated USING ((((( SELECT auth.jwt() AS jwt) -> 'app_metadata'::text) ->> 'role'::text) = 'admin'::text));
+
+--
+-- Name: sources Admin users can read sources; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "Admin users can read sources" ON public.sources FOR SELECT TO authenticated USING ((((( SELECT auth.jwt() AS jwt) -> 'app_metadata'::text) ->> 'role'::text) = 'admin'::text));
+
+--
 -- Name: check_frequencies Signed-in users can read check frequencies; Type: POLICY; Schema: public; Owner: postgres
 --
 
@@ -2390,6 +2676,12 @@ ALTER TABLE public.alerts ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.check_frequencies ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: feed_tokens; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.feed_tokens ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: job_run_sources; Type: ROW SECURITY; Schema: public; Owner: postgres
@@ -2588,6 +2880,13 @@ REVOKE ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded
 GRANT ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) TO service_role;
 
 --
+-- Name: FUNCTION retry_alert(p_alert_id uuid, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone) TO service_role;
+
+--
 -- Name: FUNCTION sign_alert_body(p_subscription_id uuid, p_body text); Type: ACL; Schema: public; Owner: postgres
 --
 
@@ -2608,6 +2907,14 @@ GRANT ALL ON FUNCTION public.update_source_bookkeeping(p_patches jsonb) TO servi
 GRANT ALL ON TABLE public.check_frequencies TO anon;
 GRANT ALL ON TABLE public.check_frequencies TO authenticated;
 GRANT ALL ON TABLE public.check_frequencies TO service_role;
+
+--
+-- Name: TABLE feed_tokens; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.feed_tokens TO anon;
+GRANT ALL ON TABLE public.feed_tokens TO authenticated;
+GRANT ALL ON TABLE public.feed_tokens TO service_role;
 
 --
 -- Name: TABLE job_run_history; Type: ACL; Schema: public; Owner: postgres
@@ -2640,6 +2947,14 @@ GRANT ALL ON TABLE public.snapshots TO service_role;
 GRANT ALL ON TABLE public.sources TO anon;
 GRANT ALL ON TABLE public.sources TO authenticated;
 GRANT ALL ON TABLE public.sources TO service_role;
+
+--
+-- Name: TABLE source_status; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.source_status TO anon;
+GRANT ALL ON TABLE public.source_status TO authenticated;
+GRANT ALL ON TABLE public.source_status TO service_role;
 
 --
 -- Name: TABLE subscriptions; Type: ACL; Schema: public; Owner: postgres
@@ -2704,6 +3019,14 @@ GRANT SELECT(operational_alerts) ON TABLE public.subscriptions TO service_role;
 GRANT SELECT(created_at) ON TABLE public.subscriptions TO anon;
 GRANT SELECT(created_at) ON TABLE public.subscriptions TO authenticated;
 GRANT SELECT(created_at) ON TABLE public.subscriptions TO service_role;
+
+--
+-- Name: COLUMN subscriptions.has_secret; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(has_secret) ON TABLE public.subscriptions TO anon;
+GRANT SELECT(has_secret) ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT(has_secret) ON TABLE public.subscriptions TO service_role;
 
 --
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: postgres

@@ -17,6 +17,7 @@ import { pingDatabase } from "../../shared/store/client.ts";
 import type { Clock, Logger } from "../../shared/types.ts";
 import { ApiError, catchNonErrors, errorHandler, validationError } from "./errors.ts";
 import { optionalJsonBody } from "./json_body.ts";
+import { mountOperatorRoutes, type OperatorOptions } from "./routes/mod.ts";
 import {
   BEARER_SCHEME,
   continueRunRoute,
@@ -46,6 +47,8 @@ export interface AppDeps {
   waitUntil?: (promise: Promise<unknown>) => void;
   /** Tuning: the largest request body. */
   config: Pick<Config, "API_MAX_BODY_BYTES">;
+  /** Options of the operators' routes (sources, subscriptions, history, feed). */
+  operators?: OperatorOptions;
 }
 
 /** The prefix the Supabase gateway puts before the function's own paths. */
@@ -160,6 +163,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     if (run === null) throw new ApiError(404, "not_found", `Cannot find run ${run_id}`);
     return c.json(run, 200);
   });
+
+  mountOperatorRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, {
     type: "http",

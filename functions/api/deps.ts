@@ -125,5 +125,6 @@ export async function realDeps(
     }),
     ...(waitUntil !== undefined ? { waitUntil } : {}),
     config,
+    operators: { fetch: fetchFn, config, publicUrl: url },
   };
 }

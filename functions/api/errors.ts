@@ -10,6 +10,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { RunInProgressError } from "../../shared/jobs/types.ts";
+import { InvalidFieldsError } from "../../shared/operators/rules.ts";
 import type { ErrorBody } from "../../shared/schemas.ts";
 import type { Logger } from "../../shared/types.ts";
 import { namedErrorMessage } from "../../shared/errors.ts";
@@ -97,7 +98,8 @@ export function validationError(target: string, error: ZodError): ApiError {
 /**
  * The app's `onError`: one JSON error shape for everything. Errors that carry a `code`
  * (ApiError, the auth middleware's AuthHttpException, e.g. `auth_unavailable` 503) keep it;
- * a {@link RunInProgressError} is a 409 `run_in_progress`; anything unexpected is logged and
+ * a {@link RunInProgressError} is a 409 `run_in_progress`; an {@link InvalidFieldsError} (a
+ * save-time rule or a database constraint) is a 400 with field `details`; anything unexpected is logged and
  * answered 500 `internal` without details.
  */
 export function errorHandler(logger: Logger): ErrorHandler {
@@ -106,6 +108,13 @@ export function errorHandler(logger: Logger): ErrorHandler {
       return _answer(c, 409, "run_in_progress", err.message, {
         ...(err.runningRunId !== null ? { run_id: err.runningRunId } : {}),
       });
+    }
+    if (err instanceof InvalidFieldsError) {
+      const details = err.details.slice(0, MAX_DETAILS).map((d) => ({
+        path: _clip(d.path),
+        message: _clip(d.message),
+      }));
+      return _answer(c, 400, "bad_request", _clip(err.message), { details });
     }
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;

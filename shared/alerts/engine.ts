@@ -94,6 +94,18 @@ export async function retryPendingAlerts(deps: AlertDeps): Promise<AlertOutcome[
 }
 
 /**
+ * Sends the given outbox rows now when they are due (an operator's retry of a failed or
+ * dead alert, put back to pending first). Rows not due, sent or in flight elsewhere are
+ * `skipped`. Never throws.
+ */
+export async function deliverQueuedAlerts(
+  queued: QueuedAlert[],
+  deps: AlertDeps,
+): Promise<AlertOutcome[]> {
+  return await _deliverQueued(queued, deps, new Map());
+}
+
+/**
  * Failing/recovered alerts of a source, to call after the job recorded the source's
  * outcome of this run (so `consecutive_failures` is current). Sends one "source failing"
  * alert when the streak reaches ALERT_FAILING_THRESHOLD, none on later failures, and one

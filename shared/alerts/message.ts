@@ -18,7 +18,8 @@ export interface AlertChange {
 /** What an alert says, independent of the channel. */
 export interface AlertMessage {
   alert_id: string;
-  kind: AlertKind;
+  /** What happened; `test` for the test alert an operator sends to check a subscription. */
+  kind: AlertKind | "test";
   source: AlertSource | null;
   change: AlertChange | null;
   /** Event data of operational alerts (`alerts.payload`). */

@@ -14,11 +14,12 @@
  * touched, and every request the page makes (the document, each redirect hop, frames,
  * scripts, XHR/fetch, stylesheets) is intercepted (CDP `Fetch` domain) and checked by the
  * same guard; a refused one is aborted, and a refused top-level hop fails the fetch as
- * `blocked`. Not covered: WebSocket, WebRTC and WebTransport connections opened by page
- * scripts, and requests of service workers (bypassed: `setBypassServiceWorker`), which
- * interception does not see; the browser resolves names itself, so DNS rebinding between
- * our check and its connection is not caught (as for the static fetcher). Images, media and
- * fonts are not loaded at all (the text does not need them).
+ * `blocked`. WebSocket, WebTransport and WebRTC, which interception does not see, are
+ * removed from every frame before the page's scripts run; service workers are bypassed
+ * (`setBypassServiceWorker`). Not covered: sockets opened from a (dedicated or shared)
+ * worker's own global; the browser resolves names itself, so DNS rebinding between our check
+ * and its connection is not caught (as for the static fetcher). Images, media and fonts are
+ * not loaded at all (the text does not need them).
  * @module
  */
 import puppeteer, {
@@ -105,6 +106,19 @@ const SKIPPED_RESOURCES = new Set(["image", "media", "font"]);
 const HTML_TYPES = /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i;
 const NET_ERROR = /net::(ERR_[A-Z0-9_]+)/;
 
+/**
+ * Run in every frame before the page's scripts: connections that request interception does
+ * not see (WebSocket, WebTransport, WebRTC) are not offered to the page at all. Workers have
+ * globals of their own that this does not reach.
+ */
+const NO_SOCKETS_SCRIPT = `(() => {
+  for (const name of ["WebSocket", "WebTransport", "RTCPeerConnection", "webkitRTCPeerConnection"]) {
+    try {
+      Object.defineProperty(globalThis, name, { value: undefined, writable: false, configurable: false });
+    } catch { /* not defined in this frame */ }
+  }
+})()`;
+
 /** The page's UTF-8 size in bytes, computed in the page (nothing large crosses the wire). */
 const SIZE_EXPRESSION =
   "(() => { const d = document.documentElement; return d ? new TextEncoder().encode(d.outerHTML).length : 0; })()";
@@ -173,7 +187,7 @@ async function _openTransport(url: string, signal: AbortSignal): Promise<Connect
     socket.onclose = () => reject(new Error("WebSocket closed before it opened"));
   });
   const transport: ConnectionTransport = {
-    send: (message) => socket.send(message),
+    send: (message) => socket.send(_disposeOnDetach(message)),
     close,
   };
   socket.onmessage = (event) => transport.onmessage?.(String(event.data));
@@ -265,6 +279,7 @@ async function _render(
           page.setUserAgent({ userAgent: config.FETCH_USER_AGENT }),
           page.setBypassServiceWorker(true),
           page.setRequestInterception(true),
+          page.evaluateOnNewDocument(NO_SOCKETS_SCRIPT),
         ]),
         connectSignal,
       );
@@ -539,6 +554,19 @@ function _aborted(reason: unknown): PipelineError {
     return new PipelineError("timeout", reason.message, { cause: reason });
   }
   return new PipelineError("timeout", `aborted: ${_detail(reason)}`, { cause: reason });
+}
+
+/**
+ * Browser contexts we create are disposed by the browser when our connection goes, so a
+ * fetch whose cleanup could not finish (a browser slow to answer) leaves no page behind.
+ * (puppeteer-core does not pass CDP's `disposeOnDetach`; we add it on the way out.)
+ */
+function _disposeOnDetach(message: string): string {
+  if (!message.includes('"Target.createBrowserContext"')) return message;
+  const parsed = JSON.parse(message) as { method?: string; params?: Record<string, unknown> };
+  if (parsed.method !== "Target.createBrowserContext") return message;
+  parsed.params = { ...parsed.params, disposeOnDetach: true };
+  return JSON.stringify(parsed);
 }
 
 /** Rejects as soon as `signal` aborts, whatever `promise` does. */

@@ -1,8 +1,9 @@
 /**
  * `deno task demo`: brings the local stack up and runs the daily-fetch job once on the demo
  * data through the real path (HTTP → gateway → edge function → database), printing a
- * progress line while it runs and the JobResult at the end. `--force` (default) makes every
- * demo source due; `--due` respects check_frequency.
+ * progress line while it runs and the JobResult at the end. Only the seed's demo sources
+ * are run (`source_ids`), so sources an operator added are left alone. `--force` (default)
+ * makes every demo source due; `--due` respects check_frequency.
  * @module
  */
 import { start } from "./stack.ts";
@@ -10,6 +11,12 @@ import { readKeys } from "./keys.ts";
 import { LOG_DIR, SUPABASE_URL } from "./ports.ts";
 
 const force = !Deno.args.includes("--due");
+/** The seed's demo sources (supabase/seed.sql): the only ones the demo touches. */
+const DEMO_SOURCE_IDS = [
+  "00000000-0000-4000-8000-000000000001",
+  "00000000-0000-4000-8000-000000000002",
+  "00000000-0000-4000-8000-000000000003",
+];
 
 await start();
 const { serviceRoleKey } = await readKeys();
@@ -18,7 +25,7 @@ const auth = { authorization: `Bearer ${serviceRoleKey}` };
 const res = await fetch(`${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`, {
   method: "POST",
   headers: { ...auth, "content-type": "application/json", prefer: "respond-async" },
-  body: JSON.stringify({ force }),
+  body: JSON.stringify({ force, source_ids: DEMO_SOURCE_IDS }),
 });
 const started = await res.json();
 if (res.status !== 202) {

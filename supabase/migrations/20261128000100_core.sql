@@ -63,7 +63,13 @@ create table if not exists public.sources (
   consecutive_failures integer not null default 0 check (consecutive_failures >= 0),
   failing_alerted boolean not null default false,
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  -- The API's save-time rules say the same first (shared/operators/rules.ts): the host is a
+  -- host name (no label starting or ending with a hyphen), an IPv4 or a bracketed IPv6
+  -- literal; no credentials; at most 50 ignore patterns.
+  constraint sources_url_host_valid check (
+    url ~* '^https?://(\[[0-9a-f:.]+\]|([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)(:[0-9]{1,5})?([/?#]\S*)?$'),
+  constraint sources_ignore_patterns_count check (cardinality(ignore_patterns) <= 50)
 );
 comment on table public.sources is 'Public pages and PDFs where rules are published. Every active source is fetched when due by the daily-fetch job.';
 comment on column public.sources.id is 'Source id.';
@@ -112,6 +118,11 @@ drop trigger if exists sources_validate on public.sources;
 create trigger sources_validate before insert or update of ignore_patterns, name, url on public.sources
   for each row execute function private.validate_source();
 alter table public.sources enable row level security;
+-- Admin users (app_metadata.role, which only the service role can write) read sources from
+-- their own supabase-js client; writes stay with the API (service role).
+create policy "Admin users can read sources" on public.sources
+  for select to authenticated
+  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
 grant select, insert, update, delete on table public.sources to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------
@@ -160,6 +171,9 @@ comment on column public.policy_changes.diff is 'Unified diff of the normalised 
 comment on column public.policy_changes.summary is 'Short summary: lines_added, lines_removed, first_changed_lines.';
 create index if not exists policy_changes_source_idx on public.policy_changes (source_id, detected_at desc);
 alter table public.policy_changes enable row level security;
+create policy "Admin users can read policy changes" on public.policy_changes
+  for select to authenticated
+  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
 grant select, insert, update, delete on table public.policy_changes to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------
@@ -172,6 +186,7 @@ create table if not exists public.subscriptions (
   active boolean not null default true,
   operational_alerts boolean not null default false,
   created_at timestamptz not null default now(),
+  has_secret boolean generated always as (secret is not null) stored,
   constraint subscriptions_target_valid check (
     (channel in ('webhook', 'slack') and target ~* '^https?://[^\s/?#]+[^\s]*$')
     or (channel = 'email' and target ~* '^[^\s@]+@[^\s@]+\.[^\s@]+$'))
@@ -185,6 +200,7 @@ comment on column public.subscriptions.secret is 'Webhook signing secret (HMAC-S
 comment on column public.subscriptions.active is 'Only active subscriptions receive alerts.';
 comment on column public.subscriptions.operational_alerts is 'Also receive "source failing", "source recovered" and "run missed" alerts.';
 comment on column public.subscriptions.created_at is 'When the subscription was added.';
+comment on column public.subscriptions.has_secret is 'True when a webhook signing secret is set (the secret itself is write-only).';
 create index if not exists subscriptions_source_idx on public.subscriptions (source_id) where active;
 alter table public.subscriptions enable row level security;
 -- (SELECT is narrowed to every column but the secret in the security migration.)

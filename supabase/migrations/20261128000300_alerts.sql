@@ -61,6 +61,9 @@ create index if not exists alerts_due_idx on public.alerts (next_attempt_at) whe
 create index if not exists alerts_subscription_idx on public.alerts (subscription_id);
 create index if not exists alerts_event_key_idx on public.alerts (event_key) where event_key is not null;
 alter table public.alerts enable row level security;
+create policy "Admin users can read alerts" on public.alerts
+  for select to authenticated
+  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
 grant select, insert, update, delete on table public.alerts to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------
@@ -295,6 +298,30 @@ end $$;
 comment on function public.sign_alert_body(uuid, text) is 'Hex HMAC-SHA256 of p_body (UTF-8) keyed with the subscription''s webhook secret, for the X-Signature-256 header. The secret itself never leaves the database.';
 
 -- ---------------------------------------------------------------------------
+-- An operator's retry (POST /api/alerts/{id}/retry).
+create or replace function public.retry_alert(p_alert_id uuid, p_now timestamptz default now())
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare v_row public.alerts;
+begin
+  update public.alerts a
+     set status = 'pending', next_attempt_at = p_now,
+         attempts = case when a.status = 'dead' then 0 else a.attempts end,
+         updated_at = p_now
+   where a.id = p_alert_id and a.status in ('failed', 'dead')
+  returning a.* into v_row;
+  if found then
+    return jsonb_build_object('retried', true, 'status', v_row.status);
+  end if;
+  select a.* into v_row from public.alerts a where a.id = p_alert_id;
+  if not found then
+    return jsonb_build_object('retried', false, 'status', null);
+  end if;
+  return jsonb_build_object('retried', false, 'status', v_row.status);
+end $$;
+comment on function public.retry_alert(uuid, timestamptz) is 'Puts a failed or dead alert back in the outbox as pending, due at p_now (a dead one with its attempts reset, so it gets ALERT_MAX_ATTEMPTS again). Returns {retried, status}: retried false with the current status when the alert is not failed or dead, status null when it does not exist.';
+
+-- ---------------------------------------------------------------------------
 -- Only the service role (the edge function's own work) may call these.
 do $$
 declare f text;
@@ -305,7 +332,8 @@ begin
     'public.record_source_health(uuid, boolean, integer, timestamptz)',
     'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[])',
     'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz)',
-    'public.sign_alert_body(uuid, text)'
+    'public.sign_alert_body(uuid, text)',
+    'public.retry_alert(uuid, timestamptz)'
   ] loop
     execute format('revoke execute on function %s from public, anon, authenticated', f);
     execute format('grant execute on function %s to service_role', f);

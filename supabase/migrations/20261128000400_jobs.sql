@@ -52,6 +52,9 @@ comment on column public.job_runs.invocations is 'How many function invocations 
 create unique index if not exists job_runs_one_running on public.job_runs (job_name) where status = 'running';
 create index if not exists job_runs_started_idx on public.job_runs (job_name, started_at desc);
 alter table public.job_runs enable row level security;
+create policy "Admin users can read job runs" on public.job_runs
+  for select to authenticated
+  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
 grant select, insert, update, delete on table public.job_runs to anon, authenticated, service_role;
 
 create table if not exists public.job_run_sources (
@@ -88,6 +91,9 @@ comment on column public.job_run_sources.finished_at is 'When the outcome was wr
 comment on column public.job_run_sources.fetch_id is 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
 create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
 alter table public.job_run_sources enable row level security;
+create policy "Admin users can read job run sources" on public.job_run_sources
+  for select to authenticated
+  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
 grant select, insert, update, delete on table public.job_run_sources to anon, authenticated, service_role;
 
 create table if not exists private.run_invocations (

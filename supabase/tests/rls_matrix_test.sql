@@ -1,9 +1,11 @@
--- Row level security matrix: anon, authenticated (an admin user's claims, to show that
--- admin rights do not exist at the database level) and service_role × every table in
--- public (listed from the catalog) × select / insert / update / delete.
+-- Row level security matrix: anon, authenticated as a plain user, authenticated as an
+-- admin user (app_metadata.role = 'admin') and service_role × every table in public
+-- (listed from the catalog) × select / insert / update / delete.
 --   * anon sees no row and every write fails or changes nothing;
---   * authenticated likewise, except what a policy explicitly allows (reading
---     check_frequencies);
+--   * a plain user likewise, except reading check_frequencies;
+--   * an admin user also reads sources, policy_changes, alerts, job_runs and
+--     job_run_sources (20261201000100_operators.sql), and writes nothing: writes stay
+--     with the API;
 --   * service_role can do everything.
 -- Each probe runs as the role (set local role + set local request.jwt.claims) in a
 -- subtransaction that is always rolled back, so one probe's delete does not hide the seed
@@ -11,9 +13,9 @@
 begin;
 set transaction isolation level repeatable read;
 select plan(
-  (select count(*)::int * 12 from pg_class c
+  (select count(*)::int * 16 from pg_class c
    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p'))
-  + 11);
+  + 15);
 
 -- ---------------------------------------------------------------------------
 -- Seed, as postgres: one row per table that every probe targets.
@@ -38,6 +40,8 @@ insert into public.job_runs (id, job_name, trigger, status, completed_at) values
   ('a1500000-0000-4000-8000-000000000051', 'pgtap-rls', 'manual', 'succeeded', now());
 insert into public.job_run_sources (run_id, source_id) values
   ('a1500000-0000-4000-8000-000000000051', 'a1500000-0000-4000-8000-000000000001');
+insert into public.feed_tokens (id, name, token_hash) values
+  ('a1500000-0000-4000-8000-000000000061', 'rls feed', repeat('d', 64));
 
 -- Per table: the seeded row, a column to update in place, and a valid new row.
 create temp table probe_targets (tbl text primary key, seeded text, col text, insert_sql text);
@@ -57,18 +61,30 @@ insert into probe_targets values
   ('job_runs', $$id = 'a1500000-0000-4000-8000-000000000051'$$, 'errors',
    $$insert into public.job_runs (job_name, trigger, status, completed_at) values ('pgtap-rls-probe', 'manual', 'failed', now())$$),
   ('job_run_sources', $$run_id = 'a1500000-0000-4000-8000-000000000051'$$, 'status',
-   $$insert into public.job_run_sources (run_id, source_id) values ('a1500000-0000-4000-8000-000000000051', 'a1500000-0000-4000-8000-000000000002')$$);
+   $$insert into public.job_run_sources (run_id, source_id) values ('a1500000-0000-4000-8000-000000000051', 'a1500000-0000-4000-8000-000000000002')$$),
+  ('feed_tokens', $$id = 'a1500000-0000-4000-8000-000000000061'$$, 'name',
+   $$insert into public.feed_tokens (name, token_hash) values ('rls probe', repeat('e', 64))$$);
 
--- What a policy explicitly allows beyond "nothing" for anon and authenticated.
-create temp table policy_allows (role text, tbl text, op text);
-insert into policy_allows values ('authenticated', 'check_frequencies', 'select');
+-- What a policy explicitly allows beyond "nothing" for anon and authenticated (by label).
+create temp table policy_allows (label text, tbl text, op text);
+insert into policy_allows values
+  ('user', 'check_frequencies', 'select'),
+  ('admin', 'check_frequencies', 'select'),
+  ('admin', 'sources', 'select'),
+  ('admin', 'policy_changes', 'select'),
+  ('admin', 'alerts', 'select'),
+  ('admin', 'job_runs', 'select'),
+  ('admin', 'job_run_sources', 'select');
 
-create temp table roles_under_test (role text primary key, claims jsonb);
+create temp table roles_under_test (label text primary key, role text, claims jsonb);
 insert into roles_under_test values
-  ('anon', '{"role": "anon", "iss": "supabase-demo"}'),
-  ('authenticated', '{"role": "authenticated", "aud": "authenticated",
+  ('anon', 'anon', '{"role": "anon", "iss": "supabase-demo"}'),
+  ('user', 'authenticated', '{"role": "authenticated", "aud": "authenticated",
+    "sub": "a1500000-0000-4000-8000-0000000000fe", "app_metadata": {},
+    "user_metadata": {"role": "admin"}}'),
+  ('admin', 'authenticated', '{"role": "authenticated", "aud": "authenticated",
     "sub": "a1500000-0000-4000-8000-0000000000ff", "app_metadata": {"role": "admin"}}'),
-  ('service_role', '{"role": "service_role", "iss": "supabase-demo"}');
+  ('service_role', 'service_role', '{"role": "service_role", "iss": "supabase-demo"}');
 
 -- Runs `p_sql` (a query returning one count) as `p_role` with `p_claims`, always rolled
 -- back; returns 'rows:N' or 'error:SQLSTATE'.
@@ -105,16 +121,16 @@ begin
     order by c.relname
   loop
     execute format('select count(*) from public.%I', t.tbl) into v_all;
-    for r in select * from roles_under_test order by role loop
+    for r in select * from roles_under_test order by label loop
       -- select
       v_got := pg_temp.probe(r.role, r.claims, format('select count(*) from public.%I', t.tbl));
       v_allowed := r.role = 'service_role'
-        or exists (select 1 from policy_allows a where a.role = r.role and a.tbl = t.tbl and a.op = 'select');
+        or exists (select 1 from policy_allows a where a.label = r.label and a.tbl = t.tbl and a.op = 'select');
       return next is(v_got, case when v_allowed then 'rows:' || v_all else 'rows:0' end,
-        format('%s %s select %s', r.role, case when v_allowed then 'can' else 'cannot' end, t.tbl));
+        format('%s %s select %s', r.label, case when v_allowed then 'can' else 'cannot' end, t.tbl));
       if t.insert_sql is null then
         for i in 1..3 loop
-          return next fail(format('%s: add public.%s to probe_targets in rls_matrix_test.sql', r.role, t.tbl));
+          return next fail(format('%s: add public.%s to probe_targets in rls_matrix_test.sql', r.label, t.tbl));
         end loop;
         continue;
       end if;
@@ -134,7 +150,7 @@ begin
         else
           -- A refused write: an RLS/privilege error, or no row touched.
           return next ok(v_got in ('rows:0', 'error:42501'),
-            format('%s cannot %s %s (got %s)', r.role, v_op, t.tbl, v_got));
+            format('%s cannot %s %s (got %s)', r.label, v_op, t.tbl, v_got));
         end if;
       end loop;
     end loop;
@@ -150,10 +166,17 @@ select is(pg_temp.probe('anon', '{"role": "anon"}',
 
 -- The policies in public are exactly the ones this matrix allows for.
 select is(
-  (select array_agg(tablename || ' ' || lower(cmd) || ' ' || array_to_string(roles, ',') order by 1)
+  (select array_agg(tablename || ' ' || lower(cmd) || ' ' || array_to_string(roles, ',') order by tablename)
    from pg_policies where schemaname = 'public'),
-  array['check_frequencies select authenticated'],
-  'the only policy in public lets signed-in users read check_frequencies');
+  array['alerts select authenticated', 'check_frequencies select authenticated',
+        'job_run_sources select authenticated', 'job_runs select authenticated',
+        'policy_changes select authenticated', 'sources select authenticated'],
+  'the policies in public: signed-in users read check_frequencies, admin users read sources, changes, alerts and runs');
+select is(
+  (select array_agg(tablename::text order by 1) from pg_policies
+   where schemaname = 'public' and tablename <> 'check_frequencies'
+     and not coalesce(qual like '%app_metadata%admin%', false)),
+  null, 'every read policy but check_frequencies'' requires app_metadata.role = admin');
 select is(
   (select array_agg(c.relname::text order by 1) from pg_class c
    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and not c.relrowsecurity),
@@ -196,9 +219,19 @@ select is((select count(*)::int from public.job_run_history), 0,
 reset role;
 
 set local role authenticated;
-set local request.jwt.claims = '{"role": "authenticated", "sub": "a1500000-0000-4000-8000-0000000000ff", "app_metadata": {"role": "admin"}}';
+set local request.jwt.claims = '{"role": "authenticated", "sub": "a1500000-0000-4000-8000-0000000000fe", "app_metadata": {}, "user_metadata": {"role": "admin"}}';
 select is((select count(*)::int from public.job_run_history), 0,
-  'authenticated (even an admin user) sees nothing through job_run_history');
+  'a plain user (admin only in user_metadata) sees nothing through job_run_history');
+select is((select count(*)::int from public.source_status), 0,
+  'a plain user sees nothing through source_status');
+reset role;
+
+set local role authenticated;
+set local request.jwt.claims = '{"role": "authenticated", "sub": "a1500000-0000-4000-8000-0000000000ff", "app_metadata": {"role": "admin"}}';
+select is((select count(*)::int from public.job_run_history where run_id = 'a1500000-0000-4000-8000-000000000051'), 1,
+  'an admin user sees runs through job_run_history');
+select is((select count(*)::int from public.source_status where id = 'a1500000-0000-4000-8000-000000000001'), 1,
+  'an admin user sees sources with their status through source_status');
 reset role;
 
 set local role service_role;

@@ -14,6 +14,7 @@ import {
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
 import type { FetcherConfig } from "../../../shared/pipeline/fetcher.ts";
 import { BROWSER_ENDPOINT } from "../../../supabase/local/ports.ts";
+import { eventually } from "../_stack.ts";
 
 const logs: string[] = [];
 const logger = {
@@ -40,6 +41,7 @@ const html = (body: string) =>
 function startSite() {
   const held: Array<() => void> = [];
   let hops = 0;
+  let upgrades = 0;
   const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -76,6 +78,16 @@ function startSite() {
       case "/loop":
         hops++;
         return new Response(null, { status: 302, headers: { location: `/loop?n=${hops}` } });
+      case "/ws":
+        upgrades++;
+        return Deno.upgradeWebSocket(req).response;
+      case "/socket-page":
+        // Tries a WebSocket from the page and from a fresh frame (a way around a patched global).
+        return html(`<main><p id=p>no socket</p></main><script>
+          let W = window.WebSocket;
+          if (!W) { const f = document.createElement('iframe'); document.body.appendChild(f); W = f.contentWindow.WebSocket; }
+          if (W) { const s = new W('ws://' + location.host + '/ws'); s.onopen = () => p.textContent = 'SOCKET OPEN'; }
+        </script>`);
       case "/metadata-frame":
         return html(
           '<main><p>Framed</p><iframe src="http://169.254.169.254/latest/meta-data/"></iframe></main>',
@@ -86,6 +98,7 @@ function startSite() {
   });
   return {
     url: (p: string) => `http://127.0.0.1:${server.addr.port}${p}`,
+    upgrades: () => upgrades,
     async close() {
       for (const release of held) release();
       await server.shutdown();
@@ -157,6 +170,26 @@ Deno.test("browser fetcher on the stack's Chromium", async (t) => {
       assert.match(
         error.message,
         /^more than 3 redirects \(last to http:\/\/127\.0\.0\.1:\d+\/loop\)$/,
+      );
+    });
+    await t.step("page scripts get no WebSocket (interception cannot see sockets)", async () => {
+      const doc = await render("/socket-page", site, config({ BROWSER_SETTLE_MS: 800 }));
+      assert.match(new TextDecoder().decode(doc.body), /<p id="p">no socket<\/p>/);
+      assert.equal(site.upgrades(), 0);
+    });
+    await t.step("a connection that goes without closing its context leaves no page", async () => {
+      const pages = async () =>
+        (await (await fetch(`${BROWSER_ENDPOINT}/json/list`)).json() as Array<{ url: string }>)
+          .filter((target) => target.url === site.url("/ok")).length;
+      const lifetime = new AbortController();
+      const browser = await browserSeam(config(), { fetch })!.connect(lifetime.signal);
+      const page = await (await browser.createBrowserContext()).newPage();
+      await page.goto(site.url("/ok"));
+      assert.equal(await pages(), 1);
+      lifetime.abort(); // the socket closes; context.close() is never called
+      await eventually(
+        "the browser disposing of the context",
+        async () => (await pages()) === 0 ? true : undefined,
       );
     });
     await t.step("a frame on the metadata address is refused, the page is still read", async () => {

@@ -37,8 +37,11 @@ async function status(url: string, headers: Record<string, string>): Promise<num
   return res.status;
 }
 
-/** Runs the nightly cron command once with one due source; returns the pg_net status. */
-async function cronStatus(): Promise<number> {
+/**
+ * Runs the nightly cron command once with one due source; returns the pg_net status and how
+ * the run ended (the function's own database calls, with that world's key, did it).
+ */
+async function cronRun(): Promise<{ status: number; run: string; processed: number }> {
   await waitForNoRunningRun();
   const sql = sqlClient();
   try {
@@ -61,7 +64,14 @@ async function cronStatus(): Promise<number> {
         return r;
       }, 30_000);
       await waitForNoRunningRun();
-      return row.status_code;
+      const [run] = await sql<{ status: string; sources_processed: number }[]>`
+        select status, sources_processed from public.job_runs
+        where trigger = 'cron' and started_at >= ${before} order by started_at desc limit 1`;
+      return {
+        status: row.status_code,
+        run: run?.status ?? "none",
+        processed: run?.sources_processed ?? 0,
+      };
     } finally {
       if (others.length > 0) {
         await sql`update public.sources set active = true where id = any(${
@@ -141,9 +151,12 @@ Deno.test("the stack's key worlds: who gets in, through the function and PostgRE
             );
           },
         );
-        await t.step("cron → pg_net → function with the key Vault holds → 202", async () => {
-          assert.equal(await cronStatus(), 202);
-        });
+        await t.step(
+          "cron → pg_net → function with the key Vault holds → 202, run succeeds",
+          async () => {
+            assert.deepEqual(await cronRun(), { status: 202, run: "succeeded", processed: 1 });
+          },
+        );
       });
     }
   } finally {

@@ -19,11 +19,25 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
   assert.ok(doc.info.title.length > 0);
   assert.deepEqual(doc.servers?.map((s) => s.url), ["/functions/v1"]);
   assert.deepEqual(Object.keys(doc.paths).sort(), [
+    "/api/alerts",
+    "/api/alerts/{id}/retry",
+    "/api/changes",
+    "/api/feeds/changes.atom",
+    "/api/feeds/tokens",
+    "/api/feeds/tokens/{id}",
     "/api/health",
     "/api/jobs/daily-fetch",
     "/api/jobs/runs",
     "/api/jobs/runs/{run_id}",
     "/api/jobs/runs/{run_id}/continue",
+    "/api/sources",
+    "/api/sources/preview",
+    "/api/sources/{id}",
+    "/api/sources/{id}/changes",
+    "/api/sources/{id}/check",
+    "/api/subscriptions",
+    "/api/subscriptions/{id}",
+    "/api/subscriptions/{id}/test",
   ]);
   assert.deepEqual(doc.components.securitySchemes.BearerAuth, {
     type: "http",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { base64url, decodeJwt, SignJWT } from "jose";
-import { closedJwksUrl } from "./_jwks_server.ts";
+import { closedJwksUrl, startJwksServer } from "./_jwks_server.ts";
 import {
   generateSigningKeyPair,
   LOCAL_JWT_SECRET,
@@ -449,4 +449,21 @@ Deno.test("signHs256() sets exp from expiresIn and now, unless the claims have o
     ).exp,
     5,
   );
+});
+
+Deno.test("verifyToken() fetches the JWKS from its URL when it is not given inline", async () => {
+  const es = await generateSigningKeyPair({ kid: "es-remote" });
+  const server = startJwksServer({ kind: "keys", keys: [es.publicJwk] });
+  try {
+    const realS = Math.floor(Date.now() / 1000);
+    const deps = hsDeps({ jwks: new URL(server.url) });
+    const caller = await verifyToken(await signWithJwk(adminClaimsAt(realS), es.privateJwk), deps);
+    assert.equal(caller.kind, "admin");
+    assert.ok(server.hits() >= 1);
+    const stranger = await generateSigningKeyPair({ kid: "es-stranger" });
+    const error = await refusal(await signWithJwk(adminClaimsAt(realS), stranger.privateJwk), deps);
+    assert.equal(error.code, "unauthorized");
+  } finally {
+    await server.close();
+  }
 });

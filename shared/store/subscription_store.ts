@@ -1,0 +1,103 @@
+/**
+ * The operators' reads and writes of subscriptions on supabase-js (service role). The
+ * secret is write-only: it is never selected (the API roles cannot select the column at
+ * all), only `has_secret` is; Slack targets are shown without their path, which is the
+ * webhook's credential.
+ * @module
+ */
+import { z } from "zod";
+import {
+  type SubscriptionCreate,
+  type SubscriptionPatch,
+  type SubscriptionView,
+  SubscriptionViewSchema,
+} from "../operators/schemas.ts";
+import type { Db } from "./client.ts";
+import { DbError } from "./db_error.ts";
+
+/** A subscription with its real target, for the API's own checks and test sends. */
+export interface SubscriptionRow extends Omit<SubscriptionView, "target"> {
+  target: string;
+}
+
+/** What the API does with subscriptions. */
+export interface SubscriptionStore {
+  /** Every subscription (targets of Slack shown without path), newest first. */
+  list(): Promise<SubscriptionView[]>;
+  /** One subscription with its real target, or null (for the API's checks; not for callers). */
+  getRow(id: string): Promise<SubscriptionRow | null>;
+  /** Inserts a validated subscription. */
+  create(fields: SubscriptionCreate): Promise<SubscriptionView>;
+  /** Applies a validated patch; null when no subscription has this id. */
+  update(id: string, patch: SubscriptionPatch): Promise<SubscriptionView | null>;
+  /** Deletes a subscription and its alerts; false when absent. */
+  remove(id: string): Promise<boolean>;
+}
+
+const COLUMNS =
+  "id, source_id, channel, target, has_secret, active, operational_alerts, created_at";
+
+/** How a subscription is shown to callers: the path of a Slack webhook is its credential. */
+export function viewOf(row: SubscriptionRow): SubscriptionView {
+  if (row.channel !== "slack") return row;
+  try {
+    return { ...row, target: `${new URL(row.target).origin}/…` };
+  } catch {
+    return { ...row, target: "…" };
+  }
+}
+
+function _rows(what: string, data: unknown): SubscriptionRow[] {
+  const parsed = z.array(SubscriptionViewSchema).safeParse(data);
+  if (!parsed.success) {
+    throw new Error(`${what}: unexpected answer: ${parsed.error.issues[0]?.message}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Creates the subscription store over a service-role client.
+ * @example
+ * const subs = createSubscriptionStore(db);
+ * await subs.create({ channel: "webhook", target: "https://example.org/hook", secret });
+ */
+export function createSubscriptionStore(db: Db): SubscriptionStore {
+  async function getRow(id: string): Promise<SubscriptionRow | null> {
+    const { data, error } = await db.from("subscriptions").select(COLUMNS).eq("id", id);
+    if (error) throw new DbError(`Cannot read subscription ${id}`, error);
+    return _rows(`Cannot read subscription ${id}`, data)[0] ?? null;
+  }
+
+  return {
+    async list() {
+      const { data, error } = await db.from("subscriptions").select(COLUMNS)
+        .order("created_at", { ascending: false }).order("id").limit(10_000);
+      if (error) throw new DbError("Cannot list subscriptions", error);
+      return _rows("Cannot list subscriptions", data).map(viewOf);
+    },
+
+    getRow,
+
+    async create(fields) {
+      const { data, error } = await db.from("subscriptions").insert(fields).select(COLUMNS);
+      if (error) throw new DbError("Cannot create the subscription", error);
+      const row = _rows("Cannot create the subscription", data)[0];
+      if (row === undefined) throw new Error("Cannot create the subscription: no row returned");
+      return viewOf(row);
+    },
+
+    async update(id, patch) {
+      const { data, error } = await db.from("subscriptions").update(patch).eq("id", id)
+        .select(COLUMNS);
+      if (error) throw new DbError(`Cannot update subscription ${id}`, error);
+      const row = _rows(`Cannot update subscription ${id}`, data)[0];
+      return row === undefined ? null : viewOf(row);
+    },
+
+    async remove(id) {
+      const { data, error } = await db.from("subscriptions").delete().eq("id", id).select("id");
+      if (error) throw new DbError(`Cannot delete subscription ${id}`, error);
+      return Array.isArray(data) && data.length > 0;
+    },
+  };
+}
