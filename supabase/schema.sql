@@ -204,11 +204,18 @@ declare
   v_error text;
   v_detail text;
   v_id uuid;
+  v_schedule private.fetch_schedule;
+  v_window interval;
 begin
+  -- The window follows the schedule in force: its longest gap plus a grace of that gap
+  -- again, at most 2 hours (daily: 26 hours; hourly: 2 hours).
+  select * into v_schedule from private.fetch_schedule where job_name = 'daily-fetch';
+  v_window := coalesce(v_schedule.max_gap, interval '24 hours')
+    + least(coalesce(v_schedule.max_gap, interval '24 hours'), interval '2 hours');
   if exists (select 1 from public.job_runs
-             where job_name = 'daily-fetch' and started_at > now() - interval '26 hours')
+             where job_name = 'daily-fetch' and started_at > now() - v_window)
      or exists (select 1 from private.watchdog_state
-                where job_name = 'daily-fetch' and watching_since > now() - interval '26 hours') then
+                where job_name = 'daily-fetch' and watching_since > now() - v_window) then
     return null;
   end if;
   select * into v_dispatch from private.cron_dispatches
@@ -230,7 +237,9 @@ begin
   insert into public.job_runs (job_name, trigger, status, completed_at, options, errors)
   values ('daily-fetch', 'cron', 'failed', now(),
           jsonb_build_object('watchdog', 'missed_run', 'http_status', v_status),
-          jsonb_build_array('nightly run did not start in the last 26 hours: ' || v_detail))
+          jsonb_build_array(format('scheduled run (%s) did not start in the last %s hours: ',
+            coalesce(v_schedule.schedule, 'daily'),
+            round((extract(epoch from v_window) / 3600)::numeric, 2)::float8) || v_detail))
   returning id into v_id;
   return v_id;
 end $$;
@@ -241,7 +250,116 @@ ALTER FUNCTION private.check_missed_daily_fetch() OWNER TO postgres;
 -- Name: FUNCTION check_missed_daily_fetch(); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.check_missed_daily_fetch() IS 'Watchdog run by pg_cron: when no daily-fetch run started in the last 26 hours, records a failed job_runs row saying so (with the last pg_net response status) and returns its id.';
+COMMENT ON FUNCTION private.check_missed_daily_fetch() IS 'Watchdog run by pg_cron: when no daily-fetch run started within the schedule''s window (private.fetch_schedule max_gap plus min(max_gap, 2 hours): 26 hours for daily), records a failed job_runs row saying so (with the last pg_net response status) and returns its id.';
+
+--
+-- Name: cron_field_values(text, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.cron_field_values(p_field text, p_min integer, p_max integer) RETURNS integer[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  v_part text;
+  v_m text[];
+  v_lo integer;
+  v_hi integer;
+  v_step integer;
+  v_out integer[] := '{}';
+begin
+  foreach v_part in array string_to_array(p_field, ',') loop
+    v_m := regexp_match(v_part, '^(\*|([0-9]{1,2})(?:-([0-9]{1,2}))?)(?:/([0-9]{1,2}))?$');
+    if v_m is null then
+      raise exception 'invalid cron field "%": use numbers, *, a-b, lists and /step', p_field
+        using errcode = '22023';
+    end if;
+    if v_m[1] = '*' then
+      v_lo := p_min; v_hi := p_max;
+    else
+      v_lo := v_m[2]::integer;
+      v_hi := coalesce(v_m[3]::integer, case when v_m[4] is not null then p_max else v_lo end);
+    end if;
+    v_step := coalesce(v_m[4]::integer, 1);
+    if v_lo < p_min or v_hi > p_max or v_lo > v_hi or v_step < 1 then
+      raise exception 'invalid cron field "%": values are % to %', p_field, p_min, p_max
+        using errcode = '22023';
+    end if;
+    v_out := v_out || array(select generate_series(v_lo, v_hi, v_step));
+  end loop;
+  return v_out;
+end $_$;
+
+ALTER FUNCTION private.cron_field_values(p_field text, p_min integer, p_max integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION cron_field_values(p_field text, p_min integer, p_max integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.cron_field_values(p_field text, p_min integer, p_max integer) IS 'Values one field of a five-field cron expression matches (numbers, *, ranges, lists, steps); raises 22023 on anything else.';
+
+--
+-- Name: cron_max_gap(text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.cron_max_gap(p_expression text) RETURNS interval
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_fields text[] := regexp_split_to_array(btrim(coalesce(p_expression, '')), '\s+');
+  v_minutes integer[];
+  v_hours integer[];
+  v_doms integer[];
+  v_months integer[];
+  v_dows integer[];
+  v_times integer[];
+  v_within integer;
+  v_across integer;
+begin
+  if array_length(v_fields, 1) is distinct from 5 then
+    raise exception 'a schedule is five cron fields (minute hour day-of-month month day-of-week), got "%"',
+      p_expression using errcode = '22023';
+  end if;
+  v_minutes := private.cron_field_values(v_fields[1], 0, 59);
+  v_hours := private.cron_field_values(v_fields[2], 0, 23);
+  v_doms := private.cron_field_values(v_fields[3], 1, 31);
+  v_months := private.cron_field_values(v_fields[4], 1, 12);
+  v_dows := array(select case when d = 7 then 0 else d end
+                  from unnest(private.cron_field_values(v_fields[5], 0, 7)) d);
+  -- Minutes of the day it fires on a matching day (the same on every matching day).
+  v_times := array(select distinct h * 60 + m from unnest(v_hours) h, unnest(v_minutes) m
+                   order by 1);
+  select coalesce(max(next_t - t), 0) into v_within
+  from (select t, lead(t) over (order by t) as next_t from unnest(v_times) t) x;
+  -- Matching days over nine years (two leap days); cron ORs day-of-month and day-of-week
+  -- when both are restricted, otherwise ANDs them.
+  with days as (
+    select d::date as day from generate_series(date '2024-01-01', date '2032-12-31', interval '1 day') d
+    where extract(month from d)::integer = any(v_months)
+      and case when v_fields[3] <> '*' and v_fields[5] <> '*'
+        then extract(day from d)::integer = any(v_doms) or extract(dow from d)::integer = any(v_dows)
+        else extract(day from d)::integer = any(v_doms) and extract(dow from d)::integer = any(v_dows)
+      end
+  ), gaps as (
+    select (lead(day) over (order by day) - day) as days_between from days
+  )
+  select max(days_between) * 1440 + v_times[1] - v_times[array_length(v_times, 1)]
+    into v_across from gaps;
+  if v_across is null then
+    raise exception 'the schedule "%" fires less than twice in nine years', p_expression
+      using errcode = '22023';
+  end if;
+  return make_interval(mins => greatest(v_within, v_across));
+end $$;
+
+ALTER FUNCTION private.cron_max_gap(p_expression text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION cron_max_gap(p_expression text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.cron_max_gap(p_expression text) IS 'Longest time between two firings of a five-field cron expression (UTC); raises 22023 when the expression is not one.';
 
 --
 -- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1363,6 +1481,47 @@ ALTER FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zon
 COMMENT ON FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone) IS 'Puts a failed or dead alert back in the outbox as pending, due at p_now (a dead one with its attempts reset, so it gets ALERT_MAX_ATTEMPTS again). Returns {retried, status}: retried false with the current status when the alert is not failed or dead, status null when it does not exist.';
 
 --
+-- Name: set_fetch_schedule(text); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.set_fetch_schedule(cron_expression text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_schedule text := regexp_replace(btrim(coalesce(cron_expression, '')), '\s+', ' ', 'g');
+  v_gap interval := private.cron_max_gap(v_schedule);
+  v_job bigint;
+  v_slowed jsonb;
+begin
+  select jobid into v_job from cron.job where jobname = 'daily-fetch';
+  if v_job is null then
+    raise exception 'the cron job daily-fetch is not installed' using errcode = 'P0002';
+  end if;
+  perform cron.alter_job(v_job, schedule := v_schedule);
+  insert into private.fetch_schedule (job_name, schedule, max_gap, updated_at)
+    values ('daily-fetch', v_schedule, v_gap, now())
+  on conflict (job_name) do update
+    set schedule = excluded.schedule, max_gap = excluded.max_gap, updated_at = excluded.updated_at;
+  update private.watchdog_state set watching_since = now() where job_name = 'daily-fetch';
+  -- Frequencies of active sources that this schedule checks less often than they ask.
+  select coalesce(jsonb_agg(distinct f.name), '[]'::jsonb) into v_slowed
+  from public.check_frequencies f
+  join public.sources s on s.check_frequency = f.name and s.active
+  where f.check_interval < v_gap;
+  return jsonb_build_object('job_name', 'daily-fetch', 'schedule', v_schedule,
+    'max_gap_seconds', extract(epoch from v_gap), 'slower_than_asked', v_slowed);
+end $$;
+
+ALTER FUNCTION public.set_fetch_schedule(cron_expression text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION set_fetch_schedule(cron_expression text); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.set_fetch_schedule(cron_expression text) IS 'Operators (service_role or postgres): sets when the fetch job fires (five-field cron, UTC, e.g. ''0 * * * *'' hourly, ''30 4 * * *'' daily at 04:30), stores it so a later db push keeps it, restarts the missed-run watchdog''s window. Returns the schedule, its longest gap and the frequencies in use it serves less often than asked.';
+
+--
 -- Name: sign_alert_body(uuid, text); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -1517,6 +1676,50 @@ ALTER TABLE private.cron_dispatches_id_seq OWNER TO postgres;
 ALTER SEQUENCE private.cron_dispatches_id_seq OWNED BY private.cron_dispatches.id;
 
 --
+-- Name: fetch_schedule; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.fetch_schedule (
+    job_name text NOT NULL,
+    schedule text NOT NULL,
+    max_gap interval NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT fetch_schedule_max_gap_check CHECK ((max_gap > '00:00:00'::interval))
+);
+
+ALTER TABLE private.fetch_schedule OWNER TO postgres;
+
+--
+-- Name: TABLE fetch_schedule; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.fetch_schedule IS 'The schedule in force of each fetch job, set by public.set_fetch_schedule(); cron.schedule in the migration installs the stored value, so a later db push does not reset it.';
+
+--
+-- Name: COLUMN fetch_schedule.job_name; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.fetch_schedule.job_name IS 'pg_cron job name (daily-fetch).';
+
+--
+-- Name: COLUMN fetch_schedule.schedule; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.fetch_schedule.schedule IS 'Five-field cron expression, UTC.';
+
+--
+-- Name: COLUMN fetch_schedule.max_gap; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.fetch_schedule.max_gap IS 'Longest time between two firings of the schedule (what the missed-run watchdog waits for, plus grace).';
+
+--
+-- Name: COLUMN fetch_schedule.updated_at; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.fetch_schedule.updated_at IS 'When the schedule was last set.';
+
+--
 -- Name: run_invocations; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -1567,7 +1770,7 @@ ALTER TABLE private.watchdog_state OWNER TO postgres;
 -- Name: TABLE watchdog_state; Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON TABLE private.watchdog_state IS 'Since when the missed-run watchdog watches a job: no night is reported missed in the first 26 hours after installation.';
+COMMENT ON TABLE private.watchdog_state IS 'Since when the missed-run watchdog watches a job: no run is reported missed within the first window (the schedule''s longest gap plus grace) after installation or a schedule change.';
 
 --
 -- Name: COLUMN watchdog_state.job_name; Type: COMMENT; Schema: private; Owner: postgres
@@ -1579,7 +1782,7 @@ COMMENT ON COLUMN private.watchdog_state.job_name IS 'Watched job.';
 -- Name: COLUMN watchdog_state.watching_since; Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON COLUMN private.watchdog_state.watching_since IS 'When the schedule was installed.';
+COMMENT ON COLUMN private.watchdog_state.watching_since IS 'When the schedule was installed or last changed.';
 
 --
 -- Name: check_frequencies; Type: TABLE; Schema: public; Owner: postgres
@@ -2336,6 +2539,13 @@ ALTER TABLE ONLY private.cron_dispatches
     ADD CONSTRAINT cron_dispatches_pkey PRIMARY KEY (id);
 
 --
+-- Name: fetch_schedule fetch_schedule_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.fetch_schedule
+    ADD CONSTRAINT fetch_schedule_pkey PRIMARY KEY (job_name);
+
+--
 -- Name: run_invocations run_invocations_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
 --
 
@@ -2618,6 +2828,12 @@ ALTER TABLE ONLY public.subscriptions
 ALTER TABLE private.cron_dispatches ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: fetch_schedule; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.fetch_schedule ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: run_invocations; Type: ROW SECURITY; Schema: private; Owner: postgres
 --
 
@@ -2747,6 +2963,18 @@ REVOKE ALL ON FUNCTION private.alert_queued_json(p_alert public.alerts) FROM PUB
 --
 
 REVOKE ALL ON FUNCTION private.check_missed_daily_fetch() FROM PUBLIC;
+
+--
+-- Name: FUNCTION cron_field_values(p_field text, p_min integer, p_max integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.cron_field_values(p_field text, p_min integer, p_max integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION cron_max_gap(p_expression text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.cron_max_gap(p_expression text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: ACL; Schema: private; Owner: postgres
@@ -2885,6 +3113,13 @@ GRANT ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded 
 
 REVOKE ALL ON FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.retry_alert(p_alert_id uuid, p_now timestamp with time zone) TO service_role;
+
+--
+-- Name: FUNCTION set_fetch_schedule(cron_expression text); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.set_fetch_schedule(cron_expression text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_fetch_schedule(cron_expression text) TO service_role;
 
 --
 -- Name: FUNCTION sign_alert_body(p_subscription_id uuid, p_body text); Type: ACL; Schema: public; Owner: postgres
@@ -3066,7 +3301,7 @@ CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
 -- pg_cron jobs (cron.job)
 --
 
-SELECT cron.schedule('daily-fetch', '0 2 * * *', $cmd$
+SELECT cron.schedule('daily-fetch', '0 * * * *', $cmd$
   insert into private.cron_dispatches (job_name, request_id)
   select 'daily-fetch', net.http_post(
     url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
@@ -3098,3 +3333,6 @@ SELECT cron.schedule('prune-cron-history', '30 3 * * *', $cmd$delete from cron.j
 
 -- private.watchdog_state (job_name):
 --   ('daily-fetch')
+
+-- private.fetch_schedule (job_name, schedule, max_gap):
+--   ('daily-fetch', '0 * * * *', '01:00:00')

@@ -27,6 +27,7 @@ export const SCHEMA_FILE = `${REPO_ROOT}/supabase/schema.sql`;
 const SEEDED_TABLES: Record<string, string[]> = {
   "public.check_frequencies": ["name", "check_interval", "description"],
   "private.watchdog_state": ["job_name"],
+  "private.fetch_schedule": ["job_name", "schedule", "max_gap"],
 };
 
 const HEADER =

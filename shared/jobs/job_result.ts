@@ -6,7 +6,14 @@
  */
 import type { Logger } from "../types.ts";
 import type { JobRunRow } from "./store.ts";
-import type { JobResult } from "./types.ts";
+import { type JobResult, NO_COUNTS, type RunCounts } from "./types.ts";
+
+/** The counters of a row. */
+export function countsOf(run: RunCounts): RunCounts {
+  const counts = { ...NO_COUNTS };
+  for (const key of Object.keys(NO_COUNTS) as Array<keyof RunCounts>) counts[key] = run[key];
+  return counts;
+}
 
 /** Maps a `job_runs` row to the API's JobResult. */
 export function toJobResult(run: JobRunRow): JobResult {
@@ -16,12 +23,7 @@ export function toJobResult(run: JobRunRow): JobResult {
     trigger: run.trigger,
     started_at: run.started_at,
     completed_at: run.completed_at,
-    sources_processed: run.sources_processed,
-    sources_succeeded: run.sources_succeeded,
-    sources_failed: run.sources_failed,
-    sources_skipped: run.sources_skipped,
-    changes_detected: run.changes_detected,
-    alerts_sent: run.alerts_sent,
+    ...countsOf(run),
     errors: Array.isArray(run.errors) ? run.errors.map(String) : [],
   };
 }
@@ -40,12 +42,7 @@ export function unreadableRunResult(runId: string, now: Date, message: string): 
     trigger: "manual",
     started_at: now.toISOString(),
     completed_at: null,
-    sources_processed: 0,
-    sources_succeeded: 0,
-    sources_failed: 0,
-    sources_skipped: 0,
-    changes_detected: 0,
-    alerts_sent: 0,
+    ...NO_COUNTS,
     errors: [`Cannot read run ${runId}: ${message}`],
   };
 }
@@ -62,17 +59,7 @@ export function failedLocally(run: JobRunRow, now: Date, message: string): JobRu
 
 /** Logs the summary of a finalised run (as an error when it failed). */
 export function logRunCompleted(logger: Logger, run: JobRunRow): void {
-  const props = {
-    run_id: run.id,
-    status: run.status,
-    sources_processed: run.sources_processed,
-    sources_succeeded: run.sources_succeeded,
-    sources_failed: run.sources_failed,
-    sources_skipped: run.sources_skipped,
-    changes_detected: run.changes_detected,
-    alerts_sent: run.alerts_sent,
-    errors: run.errors.length,
-  };
+  const props = { run_id: run.id, status: run.status, ...countsOf(run), errors: run.errors.length };
   const message =
     "Daily fetch job completed: {sources_processed} processed, {changes_detected} changes, {errors} errors";
   if (run.status === "failed") logger.error(message, props);

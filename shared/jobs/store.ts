@@ -5,12 +5,12 @@
  * @module
  */
 import type { DueCandidate } from "./due_sources.ts";
-import type { RunSourceOutcome, RunStatus, RunTrigger } from "./types.ts";
+import type { RunCounts, RunSourceOutcome, RunStatus, RunTrigger } from "./types.ts";
 import type { PolicyChange, Source } from "../types.ts";
 import type { SourceBookkeeping } from "../pipeline/types.ts";
 
 /** A row of `public.job_runs`. */
-export interface JobRunRow {
+export interface JobRunRow extends RunCounts {
   id: string;
   job_name: string;
   trigger: RunTrigger;
@@ -20,12 +20,6 @@ export interface JobRunRow {
   deadline_at: string;
   options: Record<string, unknown>;
   total_items: number;
-  sources_processed: number;
-  sources_succeeded: number;
-  sources_failed: number;
-  sources_skipped: number;
-  changes_detected: number;
-  alerts_sent: number;
   errors: string[];
 }
 

@@ -9,19 +9,33 @@ export type RunStatus = "running" | "succeeded" | "partial" | "failed";
 /** Who started a run. */
 export type RunTrigger = "cron" | "manual";
 
-/** What a run did; the API's response body (contract). */
-export interface JobResult {
-  run_id: string;
-  status: RunStatus;
-  trigger: RunTrigger;
-  started_at: string;
-  completed_at: string | null;
+/** The counters a run moves as its sources finish (`job_runs` columns, JobResult fields). */
+export interface RunCounts {
   sources_processed: number;
   sources_succeeded: number;
   sources_failed: number;
   sources_skipped: number;
   changes_detected: number;
   alerts_sent: number;
+}
+
+/** Every counter of a run that has done nothing yet. */
+export const NO_COUNTS: Readonly<RunCounts> = {
+  sources_processed: 0,
+  sources_succeeded: 0,
+  sources_failed: 0,
+  sources_skipped: 0,
+  changes_detected: 0,
+  alerts_sent: 0,
+};
+
+/** What a run did; the API's response body (contract). */
+export interface JobResult extends RunCounts {
+  run_id: string;
+  status: RunStatus;
+  trigger: RunTrigger;
+  started_at: string;
+  completed_at: string | null;
   /** e.g. `source <id> (<name>): timeout: no response after 30000 ms` */
   errors: string[];
 }

@@ -14,6 +14,7 @@ import type {
   StartRunResult,
 } from "../jobs/store.ts";
 import type { RunSourceOutcome } from "../jobs/types.ts";
+import { JobResultSchema, RunSourceOutcomeSchema } from "../schemas.ts";
 import type { PolicyChange } from "../types.ts";
 import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
 import { POLICY_CHANGE_COLUMNS, PolicyChangeSchema, SourceSchema } from "./rows.ts";
@@ -23,24 +24,16 @@ const PAGE = 1000;
 
 const count = z.number().int();
 
-const RunSchema: z.ZodType<JobRunRow> = z.object({
-  id: z.string(),
-  job_name: z.string(),
-  trigger: z.enum(["cron", "manual"]),
-  status: z.enum(["running", "succeeded", "partial", "failed"]),
-  started_at: z.string(),
-  completed_at: z.string().nullable(),
-  deadline_at: z.string(),
-  options: z.record(z.string(), z.unknown()),
-  total_items: count,
-  sources_processed: count,
-  sources_succeeded: count,
-  sources_failed: count,
-  sources_skipped: count,
-  changes_detected: count,
-  alerts_sent: count,
-  errors: z.array(z.unknown()).transform((errors) => errors.map(String)),
-});
+/** A `job_runs` row: the API's JobResult fields (one schema for both) plus the run's own. */
+const RunSchema: z.ZodType<JobRunRow> = JobResultSchema.omit({ run_id: true, errors: true })
+  .extend({
+    id: z.string(),
+    job_name: z.string(),
+    deadline_at: z.string(),
+    options: z.record(z.string(), z.unknown()),
+    total_items: count,
+    errors: z.array(z.unknown()).transform((errors) => errors.map(String)),
+  });
 
 const StartSchema = z.union([
   z.object({ conflict: z.literal(true), running_run_id: z.string().nullable().optional() }),
@@ -68,17 +61,11 @@ const CandidateSchema: z.ZodType<DueCandidate> = z.object({
 
 const FrequencySchema = z.object({ name: z.string(), interval_seconds: z.number() });
 
-const RunSourceSchema: z.ZodType<RunSourceOutcome> = z.object({
-  source_id: z.string(),
-  status: z.enum(["pending", "claimed", "succeeded", "failed", "skipped"]),
-  changed: z.boolean(),
-  baseline: z.boolean(),
-  policy_change_id: z.string().nullable(),
-  error_class: z.string().nullable(),
-  error_message: z.string().nullable(),
-  duration_ms: z.number().nullable(),
-  sources: z.object({ name: z.string() }).nullable(),
-}).transform(({ sources, ...row }) => ({ ...row, source_name: sources?.name ?? null }));
+/** A `job_run_sources` row with its source's name, as the API shows it. */
+const RunSourceSchema: z.ZodType<RunSourceOutcome> = RunSourceOutcomeSchema
+  .omit({ source_name: true })
+  .extend({ sources: z.object({ name: z.string() }).nullable() })
+  .transform(({ sources, ...row }) => ({ ...row, source_name: sources?.name ?? null }));
 
 /**
  * The {@link JobStore} of a Supabase project; `db` must be a service-role client.

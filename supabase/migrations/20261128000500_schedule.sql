@@ -1,10 +1,15 @@
--- The schedule: pg_cron calls the edge function over pg_net every night at 02:00 UTC with
--- the service-role key, both read from Vault (secrets `project_url` and
--- `service_role_key`; see README, Deploy). pg_cron reports "succeeded" as soon as the
--- request is queued, so watchdogs make failures visible without any HTTP:
+-- The schedule: pg_cron calls the edge function over pg_net on the schedule stored in
+-- private.fetch_schedule (default every hour, at minute 0, UTC: the finest check_frequency
+-- is hourly; each run fetches only the sources that are due) with the service-role key,
+-- both read from Vault (secrets `project_url` and `service_role_key`; see README, Deploy).
+-- Operators change it with public.set_fetch_schedule(cron_expression); the stored value
+-- is what the cron.schedule below installs, so re-running this file does not reset it.
+-- pg_cron reports "succeeded" as soon as the request is queued, so watchdogs make failures
+-- visible without any HTTP:
 --   * the job itself finalises a run still `running` past its deadline (job_start_run);
 --   * `private.check_missed_daily_fetch()` records a failed job_runs row when no run
---     started in the last 26 hours; the next run sends a `run_missed` operational alert;
+--     started within the schedule's longest gap plus a grace (26 hours for a daily
+--     schedule, 2 hours for hourly); the next run sends a `run_missed` operational alert;
 --   * `private.resume_stalled_runs()` (every 5 minutes) finalises a running run with no
 --     item left and asks for a new invocation on a run whose items nobody holds (every
 --     invocation died), so a run never waits for its deadline.
@@ -37,11 +42,147 @@ create table if not exists private.watchdog_state (
   job_name text primary key,
   watching_since timestamptz not null default now()
 );
-comment on table private.watchdog_state is 'Since when the missed-run watchdog watches a job: no night is reported missed in the first 26 hours after installation.';
+comment on table private.watchdog_state is 'Since when the missed-run watchdog watches a job: no run is reported missed within the first window (the schedule''s longest gap plus grace) after installation or a schedule change.';
 comment on column private.watchdog_state.job_name is 'Watched job.';
-comment on column private.watchdog_state.watching_since is 'When the schedule was installed.';
+comment on column private.watchdog_state.watching_since is 'When the schedule was installed or last changed.';
 alter table private.watchdog_state enable row level security;
 insert into private.watchdog_state (job_name) values ('daily-fetch') on conflict do nothing;
+
+create table if not exists private.fetch_schedule (
+  job_name text primary key,
+  schedule text not null,
+  max_gap interval not null check (max_gap > interval '0'),
+  updated_at timestamptz not null default now()
+);
+comment on table private.fetch_schedule is 'The schedule in force of each fetch job, set by public.set_fetch_schedule(); cron.schedule in the migration installs the stored value, so a later db push does not reset it.';
+comment on column private.fetch_schedule.job_name is 'pg_cron job name (daily-fetch).';
+comment on column private.fetch_schedule.schedule is 'Five-field cron expression, UTC.';
+comment on column private.fetch_schedule.max_gap is 'Longest time between two firings of the schedule (what the missed-run watchdog waits for, plus grace).';
+comment on column private.fetch_schedule.updated_at is 'When the schedule was last set.';
+alter table private.fetch_schedule enable row level security;
+insert into private.fetch_schedule (job_name, schedule, max_gap)
+  values ('daily-fetch', '0 * * * *', interval '1 hour') on conflict do nothing;
+
+-- ---------------------------------------------------------------------------
+create or replace function private.cron_field_values(p_field text, p_min integer, p_max integer)
+returns integer[]
+language plpgsql immutable set search_path = '' as $$
+declare
+  v_part text;
+  v_m text[];
+  v_lo integer;
+  v_hi integer;
+  v_step integer;
+  v_out integer[] := '{}';
+begin
+  foreach v_part in array string_to_array(p_field, ',') loop
+    v_m := regexp_match(v_part, '^(\*|([0-9]{1,2})(?:-([0-9]{1,2}))?)(?:/([0-9]{1,2}))?$');
+    if v_m is null then
+      raise exception 'invalid cron field "%": use numbers, *, a-b, lists and /step', p_field
+        using errcode = '22023';
+    end if;
+    if v_m[1] = '*' then
+      v_lo := p_min; v_hi := p_max;
+    else
+      v_lo := v_m[2]::integer;
+      v_hi := coalesce(v_m[3]::integer, case when v_m[4] is not null then p_max else v_lo end);
+    end if;
+    v_step := coalesce(v_m[4]::integer, 1);
+    if v_lo < p_min or v_hi > p_max or v_lo > v_hi or v_step < 1 then
+      raise exception 'invalid cron field "%": values are % to %', p_field, p_min, p_max
+        using errcode = '22023';
+    end if;
+    v_out := v_out || array(select generate_series(v_lo, v_hi, v_step));
+  end loop;
+  return v_out;
+end $$;
+comment on function private.cron_field_values(text, integer, integer) is 'Values one field of a five-field cron expression matches (numbers, *, ranges, lists, steps); raises 22023 on anything else.';
+revoke execute on function private.cron_field_values(text, integer, integer) from public, anon, authenticated;
+
+-- ---------------------------------------------------------------------------
+create or replace function private.cron_max_gap(p_expression text)
+returns interval
+language plpgsql immutable set search_path = '' as $$
+declare
+  v_fields text[] := regexp_split_to_array(btrim(coalesce(p_expression, '')), '\s+');
+  v_minutes integer[];
+  v_hours integer[];
+  v_doms integer[];
+  v_months integer[];
+  v_dows integer[];
+  v_times integer[];
+  v_within integer;
+  v_across integer;
+begin
+  if array_length(v_fields, 1) is distinct from 5 then
+    raise exception 'a schedule is five cron fields (minute hour day-of-month month day-of-week), got "%"',
+      p_expression using errcode = '22023';
+  end if;
+  v_minutes := private.cron_field_values(v_fields[1], 0, 59);
+  v_hours := private.cron_field_values(v_fields[2], 0, 23);
+  v_doms := private.cron_field_values(v_fields[3], 1, 31);
+  v_months := private.cron_field_values(v_fields[4], 1, 12);
+  v_dows := array(select case when d = 7 then 0 else d end
+                  from unnest(private.cron_field_values(v_fields[5], 0, 7)) d);
+  -- Minutes of the day it fires on a matching day (the same on every matching day).
+  v_times := array(select distinct h * 60 + m from unnest(v_hours) h, unnest(v_minutes) m
+                   order by 1);
+  select coalesce(max(next_t - t), 0) into v_within
+  from (select t, lead(t) over (order by t) as next_t from unnest(v_times) t) x;
+  -- Matching days over nine years (two leap days); cron ORs day-of-month and day-of-week
+  -- when both are restricted, otherwise ANDs them.
+  with days as (
+    select d::date as day from generate_series(date '2024-01-01', date '2032-12-31', interval '1 day') d
+    where extract(month from d)::integer = any(v_months)
+      and case when v_fields[3] <> '*' and v_fields[5] <> '*'
+        then extract(day from d)::integer = any(v_doms) or extract(dow from d)::integer = any(v_dows)
+        else extract(day from d)::integer = any(v_doms) and extract(dow from d)::integer = any(v_dows)
+      end
+  ), gaps as (
+    select (lead(day) over (order by day) - day) as days_between from days
+  )
+  select max(days_between) * 1440 + v_times[1] - v_times[array_length(v_times, 1)]
+    into v_across from gaps;
+  if v_across is null then
+    raise exception 'the schedule "%" fires less than twice in nine years', p_expression
+      using errcode = '22023';
+  end if;
+  return make_interval(mins => greatest(v_within, v_across));
+end $$;
+comment on function private.cron_max_gap(text) is 'Longest time between two firings of a five-field cron expression (UTC); raises 22023 when the expression is not one.';
+revoke execute on function private.cron_max_gap(text) from public, anon, authenticated;
+
+-- ---------------------------------------------------------------------------
+create or replace function public.set_fetch_schedule(cron_expression text)
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_schedule text := regexp_replace(btrim(coalesce(cron_expression, '')), '\s+', ' ', 'g');
+  v_gap interval := private.cron_max_gap(v_schedule);
+  v_job bigint;
+  v_slowed jsonb;
+begin
+  select jobid into v_job from cron.job where jobname = 'daily-fetch';
+  if v_job is null then
+    raise exception 'the cron job daily-fetch is not installed' using errcode = 'P0002';
+  end if;
+  perform cron.alter_job(v_job, schedule := v_schedule);
+  insert into private.fetch_schedule (job_name, schedule, max_gap, updated_at)
+    values ('daily-fetch', v_schedule, v_gap, now())
+  on conflict (job_name) do update
+    set schedule = excluded.schedule, max_gap = excluded.max_gap, updated_at = excluded.updated_at;
+  update private.watchdog_state set watching_since = now() where job_name = 'daily-fetch';
+  -- Frequencies of active sources that this schedule checks less often than they ask.
+  select coalesce(jsonb_agg(distinct f.name), '[]'::jsonb) into v_slowed
+  from public.check_frequencies f
+  join public.sources s on s.check_frequency = f.name and s.active
+  where f.check_interval < v_gap;
+  return jsonb_build_object('job_name', 'daily-fetch', 'schedule', v_schedule,
+    'max_gap_seconds', extract(epoch from v_gap), 'slower_than_asked', v_slowed);
+end $$;
+comment on function public.set_fetch_schedule(text) is 'Operators (service_role or postgres): sets when the fetch job fires (five-field cron, UTC, e.g. ''0 * * * *'' hourly, ''30 4 * * *'' daily at 04:30), stores it so a later db push keeps it, restarts the missed-run watchdog''s window. Returns the schedule, its longest gap and the frequencies in use it serves less often than asked.';
+revoke execute on function public.set_fetch_schedule(text) from public, anon, authenticated;
+grant execute on function public.set_fetch_schedule(text) to service_role;
 
 -- ---------------------------------------------------------------------------
 create or replace function private.check_missed_daily_fetch()
@@ -53,11 +194,18 @@ declare
   v_error text;
   v_detail text;
   v_id uuid;
+  v_schedule private.fetch_schedule;
+  v_window interval;
 begin
+  -- The window follows the schedule in force: its longest gap plus a grace of that gap
+  -- again, at most 2 hours (daily: 26 hours; hourly: 2 hours).
+  select * into v_schedule from private.fetch_schedule where job_name = 'daily-fetch';
+  v_window := coalesce(v_schedule.max_gap, interval '24 hours')
+    + least(coalesce(v_schedule.max_gap, interval '24 hours'), interval '2 hours');
   if exists (select 1 from public.job_runs
-             where job_name = 'daily-fetch' and started_at > now() - interval '26 hours')
+             where job_name = 'daily-fetch' and started_at > now() - v_window)
      or exists (select 1 from private.watchdog_state
-                where job_name = 'daily-fetch' and watching_since > now() - interval '26 hours') then
+                where job_name = 'daily-fetch' and watching_since > now() - v_window) then
     return null;
   end if;
   select * into v_dispatch from private.cron_dispatches
@@ -79,11 +227,13 @@ begin
   insert into public.job_runs (job_name, trigger, status, completed_at, options, errors)
   values ('daily-fetch', 'cron', 'failed', now(),
           jsonb_build_object('watchdog', 'missed_run', 'http_status', v_status),
-          jsonb_build_array('nightly run did not start in the last 26 hours: ' || v_detail))
+          jsonb_build_array(format('scheduled run (%s) did not start in the last %s hours: ',
+            coalesce(v_schedule.schedule, 'daily'),
+            round((extract(epoch from v_window) / 3600)::numeric, 2)::float8) || v_detail))
   returning id into v_id;
   return v_id;
 end $$;
-comment on function private.check_missed_daily_fetch() is 'Watchdog run by pg_cron: when no daily-fetch run started in the last 26 hours, records a failed job_runs row saying so (with the last pg_net response status) and returns its id.';
+comment on function private.check_missed_daily_fetch() is 'Watchdog run by pg_cron: when no daily-fetch run started within the schedule''s window (private.fetch_schedule max_gap plus min(max_gap, 2 hours): 26 hours for daily), records a failed job_runs row saying so (with the last pg_net response status) and returns its id.';
 revoke execute on function private.check_missed_daily_fetch() from public, anon, authenticated;
 
 -- ---------------------------------------------------------------------------
@@ -134,10 +284,11 @@ end $$;
 comment on function private.resume_stalled_runs() is 'Run by pg_cron every 5 minutes: finalises running runs with no item left, and asks for a new invocation on every running run whose items nobody holds (its invocations died). Returns how many runs it acted on.';
 revoke execute on function private.resume_stalled_runs() from public, anon, authenticated;
 
--- (Re)schedule idempotently: cron.schedule with an existing name updates the job.
+-- (Re)schedule idempotently: cron.schedule with an existing name updates the job; the
+-- schedule is the stored one (public.set_fetch_schedule), never a literal here.
 select cron.schedule(
   'daily-fetch',
-  '0 2 * * *',
+  (select schedule from private.fetch_schedule where job_name = 'daily-fetch'),
   $cmd$
   insert into private.cron_dispatches (job_name, request_id)
   select 'daily-fetch', net.http_post(

@@ -1,5 +1,6 @@
 -- The job's watchdogs: a run past its deadline is finalised failed when the job is next
--- started, and a missed night is recorded by SQL alone (no HTTP), once per 26 hours.
+-- started, and a missed run is recorded by SQL alone (no HTTP), once per window of the
+-- schedule in force (the default hourly schedule: 2 hours; see fetch_schedule_test.sql).
 begin;
 select plan(12);
 
@@ -44,7 +45,7 @@ select is((select status from public.job_runs where options ->> 'watchdog' = 'mi
            order by started_at desc limit 1), 'failed', 'its status is failed');
 select matches((select errors ->> 0 from public.job_runs where options ->> 'watchdog' = 'missed_run'
                 order by started_at desc limit 1),
-  '^nightly run did not start in the last 26 hours: last dispatch at .* got HTTP 500$',
+  '^scheduled run \(0 \* \* \* \*\) did not start in the last 2 hours: last dispatch at .* got HTTP 500$',
   'its error says the night was missed, with the pg_net response status');
 select is(private.check_missed_daily_fetch(), null, 'the next check records nothing more');
 

@@ -17,6 +17,7 @@ import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import {
   type JobResult,
   type JobService,
+  NO_COUNTS,
   type RunDetails,
   RunInProgressError,
   type RunOptions,
@@ -40,12 +41,7 @@ export function jobResult(overrides: Partial<JobResult> = {}): JobResult {
     trigger: "manual",
     started_at: NOW.toISOString(),
     completed_at: null,
-    sources_processed: 0,
-    sources_succeeded: 0,
-    sources_failed: 0,
-    sources_skipped: 0,
-    changes_detected: 0,
-    alerts_sent: 0,
+    ...NO_COUNTS,
     errors: [],
     ...overrides,
   };
@@ -143,7 +139,11 @@ export const API_KEYS = {
 
 /** Builds the app from fakes; returns it with the fakes to inspect. */
 export function makeTestApp(
-  options: FakeJobsOptions & { maxBodyBytes?: number; verify?: AppDeps["verify"] } = {},
+  options: FakeJobsOptions & {
+    maxBodyBytes?: number;
+    syncAnswerMs?: number;
+    verify?: AppDeps["verify"];
+  } = {},
 ) {
   const jobs = fakeJobs(options);
   const logger = captureLogger();
@@ -166,6 +166,7 @@ export function makeTestApp(
     config: {
       ...DEFAULT_CONFIG,
       ...(options.maxBodyBytes !== undefined ? { API_MAX_BODY_BYTES: options.maxBodyBytes } : {}),
+      ...(options.syncAnswerMs !== undefined ? { API_SYNC_ANSWER_MS: options.syncAnswerMs } : {}),
     },
   });
   return { app, jobs, logger, background };

@@ -5,13 +5,19 @@ import {
   isDue,
   splitDueSources,
 } from "../../../shared/jobs/due_sources.ts";
-import { DEFAULT_FREQUENCIES } from "./_memory_job_store.ts";
 
 const NOW = new Date("2026-11-28T02:00:00.000Z");
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const TOLERANCE = 5 * MINUTE;
+
+/** The intervals the core migration seeds (tests/integration/jobs/job_store_test.ts reads them). */
+const DEFAULT_FREQUENCIES: ReadonlyMap<string, number> = new Map([
+  ["hourly", HOUR],
+  ["daily", DAY],
+  ["weekly", 7 * DAY],
+]);
 
 function options(overrides: Partial<DueOptions> = {}): DueOptions {
   return { now: NOW, intervals: DEFAULT_FREQUENCIES, toleranceMs: TOLERANCE, ...overrides };

@@ -1,12 +1,12 @@
+/**
+ * The daily-fetch job on the real store (the local stack's Postgres): every run, claim,
+ * lease, outcome and finalisation goes through the SQL functions. The pipeline and the
+ * alert engine are scripted (their own tests cover them); see _job_harness.ts for how
+ * each test is isolated.
+ * @module
+ */
 import assert from "node:assert/strict";
-import {
-  JOB_NAME,
-  processDailyFetchRun,
-  runDailyFetchJob,
-  startDailyFetchRun,
-  toJobResult,
-} from "../../../shared/jobs/run_daily_fetch_job.ts";
-import { type JobResult, RunInProgressError } from "../../../shared/jobs/types.ts";
+import { type JobResult, NO_COUNTS, RunInProgressError } from "../../../shared/jobs/types.ts";
 import type { CapturedLog } from "../../../shared/log.ts";
 import type { Source } from "../../../shared/types.ts";
 import {
@@ -14,15 +14,14 @@ import {
   CRASH,
   type JobHarness,
   jobHarness,
+  makeSource,
   NOW,
   outcome,
   pipelineResult,
+  type SourceSpec,
   testJobConfig,
   watchedSource,
-} from "./_job_fakes.ts";
-import { makeSource } from "./_memory_job_store.ts";
-
-const LEASE = testJobConfig().JOB_LEASE_MS;
+} from "./_job_harness.ts";
 
 /** Asserts exactly one log line reads `text`, at `level`. */
 function assertLogged(h: JobHarness, level: CapturedLog["level"], text: string): void {
@@ -36,18 +35,33 @@ function logTexts(h: JobHarness, pattern: RegExp): string[] {
   return h.logger.records.filter((r) => pattern.test(r.text)).map((r) => r.text);
 }
 
-/** The sources the pipeline was asked to fetch, sorted. */
+/** The sources (aliases) the pipeline was asked to fetch, sorted. */
 function fetched(h: JobHarness): string[] {
-  return h.pipeline.calls.map((c) => c.source_id).sort();
+  return h.pipeline.calls.map((c) => c.alias).sort();
 }
 
-/** A JobResult without the fields that differ between two equal runs. */
-function totals(result: JobResult) {
+/**
+ * A JobResult without the fields that differ between two equal runs, its error lines
+ * naming sources by alias (`source src-b (Source src-b): …`) so two harnesses compare.
+ */
+function totals(h: JobHarness, result: JobResult) {
   const { run_id: _id, started_at: _s, completed_at: _c, ...rest } = result;
-  return { ...rest, errors: [...rest.errors].sort() };
+  const errors = rest.errors.map((e) =>
+    e.replace(
+      /source ([0-9a-f-]{36}) \(Source (src-[a-z]) [0-9a-f]{8}\)/g,
+      (_m, id: string) => `source ${h.alias(id)} (Source ${h.alias(id)})`,
+    )
+  );
+  return { ...rest, errors: errors.sort() };
 }
 
-const three = () => [
+/** The run's completion time was set (by the database's clock), not before its start. */
+function assertCompleted(result: JobResult): void {
+  assert.ok(result.completed_at !== null, "completed_at is set");
+  assert.ok(Date.parse(result.completed_at) >= Date.parse(result.started_at), "after its start");
+}
+
+const three = (): SourceSpec[] => [
   watchedSource({ id: "src-a" }),
   watchedSource({ id: "src-b" }),
   watchedSource({ id: "src-c" }),
@@ -64,12 +78,12 @@ Deno.test("runDailyFetchJob() fetches the active sources only", async (t) => {
   ];
 
   await t.step("every active source is fetched once, with its item's fetch id", async () => {
-    const h = jobHarness({ sources });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({ sources });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual(fetched(h), ["src-a", "src-b", "src-d"]);
-    const items = h.store.itemsOf(result.run_id);
+    const items = await h.items(result.run_id);
     for (const call of h.pipeline.calls) {
-      assert.equal(call.fetch_id, items.find((i) => i.source_id === call.source_id)?.fetch_id);
+      assert.equal(call.fetch_id, items.find((i) => i.alias === call.alias)?.fetch_id);
     }
     assert.deepEqual(
       [result.status, result.trigger, result.sources_processed, result.sources_succeeded],
@@ -78,14 +92,13 @@ Deno.test("runDailyFetchJob() fetches the active sources only", async (t) => {
   });
 
   await t.step("source_ids restricts the run to those of them that are active", async () => {
-    const h = jobHarness({ sources });
-    const result = await runDailyFetchJob(h.deps, {
-      trigger: "manual",
-      source_ids: ["src-b", "src-c"],
-    });
+    await using h = await jobHarness({ sources });
+    const result = await h.run({ trigger: "manual", source_ids: ["src-b", "src-c"] });
     assert.deepEqual(fetched(h), ["src-b"]);
     assert.deepEqual([result.sources_processed, result.sources_skipped], [1, 0]);
-    assert.deepEqual(h.store.runs[0]?.options, { source_ids: ["src-b", "src-c"] });
+    assert.deepEqual((await h.runRow(result.run_id)).options, {
+      source_ids: [h.id("src-b"), h.id("src-c")],
+    });
   });
 });
 
@@ -105,17 +118,17 @@ Deno.test("runDailyFetchJob() runs the pipeline on due sources only and counts t
   ];
 
   await t.step("sources not due are skipped, counted and logged", async () => {
-    const h = jobHarness({ sources });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({ sources });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual(fetched(h), ["src-c", "src-d"]);
     assert.deepEqual(
       [result.sources_processed, result.sources_skipped, result.status],
       [2, 2, "succeeded"],
     );
-    assertLogged(h, "info", "Skipping source src-a: check_frequency hourly not due");
-    assertLogged(h, "info", "Skipping source src-b: check_frequency daily not due");
+    assertLogged(h, "debug", `Skipping source ${h.id("src-a")}: check_frequency hourly not due`);
+    assertLogged(h, "debug", `Skipping source ${h.id("src-b")}: check_frequency daily not due`);
     assert.equal(logTexts(h, /^Skipping/).length, 2);
-    assert.deepEqual(h.store.itemsOf(result.run_id).map((i) => [i.source_id, i.status]), [
+    assert.deepEqual((await h.items(result.run_id)).map((i) => [i.alias, i.status]), [
       ["src-a", "skipped"],
       ["src-b", "skipped"],
       ["src-c", "succeeded"],
@@ -124,8 +137,8 @@ Deno.test("runDailyFetchJob() runs the pipeline on due sources only and counts t
   });
 
   await t.step("force makes every active source due", async () => {
-    const h = jobHarness({ sources });
-    const result = await runDailyFetchJob(h.deps, { trigger: "manual", force: true });
+    await using h = await jobHarness({ sources });
+    const result = await h.run({ trigger: "manual", force: true });
     assert.deepEqual(fetched(h), ["src-a", "src-b", "src-c", "src-d"]);
     assert.deepEqual([result.sources_processed, result.sources_skipped], [4, 0]);
     assert.deepEqual(logTexts(h, /^Skipping/), []);
@@ -133,7 +146,7 @@ Deno.test("runDailyFetchJob() runs the pipeline on due sources only and counts t
 });
 
 Deno.test("runDailyFetchJob() delivers alerts for changed sources only", async () => {
-  const h = jobHarness({
+  await using h = await jobHarness({
     sources: [
       watchedSource({ id: "src-a" }),
       watchedSource({ id: "src-b" }),
@@ -143,15 +156,18 @@ Deno.test("runDailyFetchJob() delivers alerts for changed sources only", async (
     ],
     script: { "src-a": "changed", "src-c": "changed", "src-d": "not_modified", "src-e": "timeout" },
   });
-  const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-  const [change, ...others] = [...h.store.policyChanges.values()];
+  const result = await h.run({ trigger: "cron" });
+  const [change, ...others] = await h.changes();
   assert.ok(change && others.length === 0, "one change (src-c's first fetch is a baseline)");
-  assert.deepEqual(h.alerts.delivered, [change]);
+  assert.equal(change.source_id, h.id("src-a"));
+  assert.deepEqual(h.alerts.delivered.map((c) => c.id), [change.id]);
   assert.deepEqual([result.changes_detected, result.alerts_sent], [1, 1]);
-  assert.deepEqual(logTexts(h, /^Change detected/), ["Change detected for source src-a"]);
-  const items = h.store.itemsOf(result.run_id);
+  assert.deepEqual(logTexts(h, /^Change detected/), [
+    `Change detected for source ${h.id("src-a")}`,
+  ]);
+  const items = await h.items(result.run_id);
   assert.deepEqual(
-    items.map((i) => [i.source_id, i.status, i.changed, i.baseline, i.policy_change_id]),
+    items.map((i) => [i.alias, i.status, i.changed, i.baseline, i.policy_change_id]),
     [
       ["src-a", "succeeded", true, false, change.id],
       ["src-b", "succeeded", false, false, null],
@@ -166,30 +182,31 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
   await t.step(
     "a pipeline that throws fails its source as internal, the others succeed",
     async () => {
-      const h = jobHarness({ sources: three(), script: { "src-a": "changed", "src-b": "throws" } });
-      const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-      assert.deepEqual(result.errors, [`source src-b (Source src-b): internal: ${CRASH}`]);
+      await using h = await jobHarness({
+        sources: three(),
+        script: { "src-a": "changed", "src-b": "throws" },
+      });
+      const result = await h.run({ trigger: "cron" });
+      assert.deepEqual(result.errors, [`${h.label("src-b")}: internal: ${CRASH}`]);
       assert.deepEqual(
         [result.status, result.sources_succeeded, result.sources_failed, result.changes_detected],
         ["partial", 2, 1, 1],
       );
-      const item = h.store.itemsOf(result.run_id).find((i) => i.source_id === "src-b");
+      const item = (await h.items(result.run_id)).find((i) => i.alias === "src-b");
       assert.deepEqual([item?.error_class, item?.error_message], [
         "internal",
-        `Cannot process source src-b: ${CRASH}`,
+        `Cannot process source ${h.id("src-b")}: ${CRASH}`,
       ]);
-      assert.deepEqual(h.alerts.delivered.map((c) => c.source_id), ["src-a"]);
+      assert.deepEqual(h.alerts.delivered.map((c) => c.source_id), [h.id("src-a")]);
     },
   );
 
   await t.step(
-    "a failed PipelineResult keeps its class and the detail after the colon",
+    "a failed PipelineResult keeps its class and its detail (without the message's prefix)",
     async () => {
-      const h = jobHarness({ sources: three(), script: { "src-b": "timeout" } });
-      const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-      assert.deepEqual(result.errors, [
-        "source src-b (Source src-b): timeout: timed out after 30000 ms",
-      ]);
+      await using h = await jobHarness({ sources: three(), script: { "src-b": "timeout" } });
+      const result = await h.run({ trigger: "cron" });
+      assert.deepEqual(result.errors, [`${h.label("src-b")}: timeout: timed out after 30000 ms`]);
       assert.deepEqual(
         [result.status, result.sources_succeeded, result.sources_failed],
         ["partial", 2, 1],
@@ -198,7 +215,7 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
   );
 
   await t.step("a failed PipelineResult without a class is reported as internal", async () => {
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources: three(),
       script: {
         "src-c": (source, fetchId) =>
@@ -207,35 +224,39 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
           ),
       },
     });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-    assert.deepEqual(result.errors, ["source src-c (Source src-c): internal: unknown error"]);
+    const result = await h.run({ trigger: "cron" });
+    assert.deepEqual(result.errors, [`${h.label("src-c")}: internal: unknown error`]);
   });
 
   await t.step(
     "an alert engine that throws stops neither the run nor the other alerts",
     async () => {
-      const h = jobHarness({
+      let h: JobHarness | null = null;
+      await using harness = await jobHarness({
         sources: three(),
         script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
         alerts: {
           deliver: (change) =>
-            change.source_id === "src-b"
+            change.source_id === h?.id("src-b")
               ? Promise.reject(new Error("alert engine crashed: connection pool exhausted"))
               : Promise.resolve([outcome("sent")]),
         },
       });
-      const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-      assert.deepEqual(h.alerts.delivered.map((c) => c.source_id).sort(), [
+      h = harness;
+      const result = await h.run({ trigger: "cron" });
+      assert.deepEqual(h.alerts.delivered.map((c) => h!.alias(c.source_id)).sort(), [
         "src-a",
         "src-b",
         "src-c",
       ]);
       assert.deepEqual([result.changes_detected, result.alerts_sent], [3, 2]);
-      const bChange = [...h.store.policyChanges.values()].find((c) => c.source_id === "src-b");
+      const bChange = (await h.changes()).find((c) => c.source_id === h!.id("src-b"));
       assertLogged(
         h,
         "error",
-        `Cannot alert on change ${bChange?.id} of source src-b: alert engine crashed: connection pool exhausted`,
+        `Cannot alert on change ${bChange?.id} of source ${
+          h.id("src-b")
+        }: alert engine crashed: connection pool exhausted`,
       );
     },
   );
@@ -244,17 +265,19 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
     "an alert engine returning failed outcomes is logged and not counted as sent",
     async () => {
       const failed = outcome("failed");
-      const h = jobHarness({
+      let h: JobHarness | null = null;
+      await using harness = await jobHarness({
         sources: three(),
         script: { "src-a": "changed", "src-b": "changed" },
         alerts: {
           deliver: (change) =>
-            Promise.resolve(change.source_id === "src-b" ? [failed] : [outcome("sent")]),
+            Promise.resolve(change.source_id === h?.id("src-b") ? [failed] : [outcome("sent")]),
         },
       });
-      const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+      h = harness;
+      const result = await h.run({ trigger: "cron" });
       assert.deepEqual([result.changes_detected, result.alerts_sent], [2, 1]);
-      const bChange = [...h.store.policyChanges.values()].find((c) => c.source_id === "src-b");
+      const bChange = (await h.changes()).find((c) => c.source_id === h!.id("src-b"));
       assertLogged(
         h,
         "error",
@@ -264,58 +287,56 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
   );
 });
 
-Deno.test({
-  name:
-    "runDailyFetchJob() reports an alert failure in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed",
-  // Regression test of a fixed bug, shared/jobs/run_daily_fetch_job.ts _finishItem(): a deliver() that rejects (the
-  // catch around deps.alerts.deliver) or returns failed/dead outcomes is only logged; the
-  // item's outcome stays `succeeded` with error_text null, so JobResult.errors and
-  // sources_failed never show that subscribers were not told of a change.
-  fn: async (t) => {
-    const expectReported = async (
-      deliverB: () => Promise<ReturnType<typeof outcome>[]>,
-      detail: RegExp,
-    ) => {
-      const h = jobHarness({
-        sources: three(),
-        script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
-        alerts: {
-          deliver: (change) =>
-            change.source_id === "src-b" ? deliverB() : Promise.resolve([outcome("sent")]),
-        },
-      });
-      const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-      assert.equal(result.errors.length, 1, JSON.stringify(result.errors));
-      assert.match(result.errors[0] ?? "", /^source src-b \(Source src-b\): [a-z_]+: /);
-      assert.match(result.errors[0] ?? "", detail);
-      assert.deepEqual(
-        [result.status, result.sources_succeeded, result.sources_failed],
-        ["partial", 2, 1],
-      );
-    };
-    await t.step("when the engine throws", async () => {
-      await expectReported(
-        () => Promise.reject(new Error("alert engine crashed: connection pool exhausted")),
-        /connection pool exhausted/,
-      );
+// Regression test of a fixed bug: an alert failure used to be only logged (the item stayed
+// `succeeded`, error_text null), so JobResult.errors and sources_failed never showed that
+// subscribers were not told of a change.
+Deno.test("runDailyFetchJob() reports an alert failure in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed", async (t) => {
+  const expectReported = async (
+    deliverB: () => Promise<ReturnType<typeof outcome>[]>,
+    detail: RegExp,
+  ) => {
+    let h: JobHarness | null = null;
+    await using harness = await jobHarness({
+      sources: three(),
+      script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
+      alerts: {
+        deliver: (change) =>
+          change.source_id === h?.id("src-b") ? deliverB() : Promise.resolve([outcome("sent")]),
+      },
     });
-    await t.step("when the engine returns failed outcomes", async () => {
-      await expectReported(
-        () => Promise.resolve([outcome("failed"), outcome("dead")]),
-        /HTTP 503 from the receiver/,
-      );
-    });
-  },
+    h = harness;
+    const result = await h.run({ trigger: "cron" });
+    assert.equal(result.errors.length, 1, JSON.stringify(result.errors));
+    assert.ok(result.errors[0]?.startsWith(`${h.label("src-b")}: `), result.errors[0]);
+    assert.match(result.errors[0] ?? "", /\): [a-z_]+: /);
+    assert.match(result.errors[0] ?? "", detail);
+    assert.deepEqual(
+      [result.status, result.sources_succeeded, result.sources_failed],
+      ["partial", 2, 1],
+    );
+  };
+  await t.step("when the engine throws", async () => {
+    await expectReported(
+      () => Promise.reject(new Error("alert engine crashed: connection pool exhausted")),
+      /connection pool exhausted/,
+    );
+  });
+  await t.step("when the engine returns failed outcomes", async () => {
+    await expectReported(
+      () => Promise.resolve([outcome("failed"), outcome("dead")]),
+      /HTTP 503 from the receiver/,
+    );
+  });
 });
 
 Deno.test("startDailyFetchRun() throws RunInProgressError while a run is in progress", async (t) => {
-  const h = jobHarness({ sources: [watchedSource({ id: "src-a" })] });
-  const first = await startDailyFetchRun(h.deps, { trigger: "cron" });
+  await using h = await jobHarness({ sources: [watchedSource({ id: "src-a" })] });
+  const first = await h.start({ trigger: "cron" });
   assert.equal(first.status, "running");
 
   await t.step("a second start is refused with the running run's id", async () => {
     await assert.rejects(
-      runDailyFetchJob(h.deps, { trigger: "manual", force: true }),
+      h.run({ trigger: "manual", force: true }),
       (error: unknown) =>
         error instanceof RunInProgressError && error.runningRunId === first.run_id,
     );
@@ -324,8 +345,8 @@ Deno.test("startDailyFetchRun() throws RunInProgressError while a run is in prog
   });
 
   await t.step("past its deadline the stale run is expired and a new one starts", async () => {
-    h.clock.advance(testJobConfig().JOB_RUN_DEADLINE_MS + 1);
-    const second = await runDailyFetchJob(h.deps, { trigger: "manual" });
+    await h.expireDeadline(first.run_id);
+    const second = await h.run({ trigger: "manual" });
     assert.deepEqual([second.status, second.sources_processed], ["succeeded", 1]);
     const stale = await h.store.getRun(first.run_id);
     assert.equal(stale?.status, "failed");
@@ -335,19 +356,19 @@ Deno.test("startDailyFetchRun() throws RunInProgressError while a run is in prog
 
 Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t) => {
   await t.step("retrying pending alerts rejects: logged, the run goes on", async () => {
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources: three(),
       alerts: { retryPending: () => Promise.reject(new Error("outbox unreachable")) },
     });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual([result.status, result.sources_processed], ["succeeded", 3]);
     assertLogged(h, "error", "Cannot retry pending alerts: outbox unreachable");
   });
 
   await t.step("listing missed runs rejects: logged, the run goes on", async () => {
-    const h = jobHarness({ sources: three() });
+    await using h = await jobHarness({ sources: three() });
     h.store.failNext("listMissedRuns", new Error("Cannot read missed runs: timeout"));
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual([result.status, result.sources_processed], ["succeeded", 3]);
     assertLogged(h, "error", "Cannot send missed-run alerts: Cannot read missed runs: timeout");
   });
@@ -355,7 +376,7 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
   await t.step("the bookkeeping write rejects: logged, every source still processed", async () => {
     // A third failure in a row: a failing alert may be due, so the bookkeeping is written
     // on its own before the outcomes (otherwise it goes with them, in one write).
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources: [
         watchedSource({ id: "src-a", consecutive_failures: 2 }),
         watchedSource({ id: "src-b" }),
@@ -364,7 +385,7 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
       script: { "src-a": "timeout" },
       writeBookkeeping: () => Promise.reject(new Error("Cannot update sources: 503")),
     });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    const result = await h.run({ trigger: "cron" });
     assert.equal(result.sources_processed, 3);
     assertLogged(
       h,
@@ -374,7 +395,7 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
   });
 
   await t.step("reading a change or a health alert rejects: logged, the run goes on", async () => {
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources: [
         watchedSource({ id: "src-a" }),
         watchedSource({ id: "src-b", consecutive_failures: 2 }),
@@ -383,20 +404,30 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
       alerts: { sourceHealth: () => Promise.reject(new Error("health store down")) },
     });
     h.store.failAlways("getPolicyChange", new Error("Cannot read policy change: 500"));
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    const result = await h.run({ trigger: "cron" });
     // src-a's change could not be announced (reported as an alert failure), src-b timed out.
     assert.deepEqual([result.status, result.sources_processed], ["failed", 2]);
-    assert.match(result.errors.join("\n"), /source src-a \(Source src-a\): alert: /);
-    assert.equal(logTexts(h, /^Cannot alert on change .* of source src-a: /).length, 1);
-    assertLogged(h, "error", "Cannot send health alerts of source src-b: health store down");
+    assert.ok(
+      result.errors.some((e) => e.startsWith(`${h.label("src-a")}: alert: `)),
+      result.errors.join("\n"),
+    );
+    assert.equal(
+      logTexts(h, new RegExp(`^Cannot alert on change .* of source ${h.id("src-a")}: `)).length,
+      1,
+    );
+    assertLogged(
+      h,
+      "error",
+      `Cannot send health alerts of source ${h.id("src-b")}: health store down`,
+    );
   });
 
   await t.step(
     "recording outcomes rejects: the result says so and the run stays running",
     async () => {
-      const h = jobHarness({ sources: three() });
+      await using h = await jobHarness({ sources: three() });
       h.store.failNext("completeItems", new Error("Cannot record outcomes: connection reset"));
-      const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+      const result = await h.run({ trigger: "cron" });
       assert.deepEqual([result.status, result.sources_processed], ["running", 0]);
       assert.deepEqual(result.errors, [
         "invocation invocation-1: Cannot record outcomes: connection reset",
@@ -410,11 +441,11 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
   );
 
   await t.step("the run cannot even be read back: a result that names the run", async () => {
-    const h = jobHarness({ sources: three() });
-    const started = await startDailyFetchRun(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({ sources: three() });
+    const started = await h.start({ trigger: "cron" });
     h.store.failNext("completeItems", new Error("connection reset"));
     h.store.failNext("getRun", new Error("connection refused"));
-    const result = await processDailyFetchRun(h.deps, started.run_id);
+    const result = await h.process(started.run_id);
     assert.deepEqual([result.run_id, result.status], [started.run_id, "running"]);
     assert.equal(result.errors.length, 1);
     assert.match(result.errors[0] ?? "", new RegExp(`^Cannot read run ${started.run_id}: `));
@@ -423,9 +454,9 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
 
 Deno.test("runDailyFetchJob() counts sources and sets the run's status", async (t) => {
   await t.step("every source succeeded: succeeded", async () => {
-    const h = jobHarness({ sources: three(), script: { "src-a": "changed" } });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-    assert.deepEqual(totals(result), {
+    await using h = await jobHarness({ sources: three(), script: { "src-a": "changed" } });
+    const result = await h.run({ trigger: "cron" });
+    assert.deepEqual(totals(h, result), {
       status: "succeeded",
       trigger: "cron",
       sources_processed: 3,
@@ -436,12 +467,15 @@ Deno.test("runDailyFetchJob() counts sources and sets the run's status", async (
       alerts_sent: 1,
       errors: [],
     });
-    assert.equal(result.completed_at, NOW.toISOString());
+    assertCompleted(result);
   });
 
   await t.step("some sources failed: partial", async () => {
-    const h = jobHarness({ sources: three(), script: { "src-a": "timeout", "src-c": "throws" } });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({
+      sources: three(),
+      script: { "src-a": "timeout", "src-c": "throws" },
+    });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual(
       [result.status, result.sources_processed, result.sources_succeeded, result.sources_failed],
       ["partial", 3, 1, 2],
@@ -450,11 +484,11 @@ Deno.test("runDailyFetchJob() counts sources and sets the run's status", async (
   });
 
   await t.step("every source failed: failed, and the summary is logged as an error", async () => {
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources: three(),
       script: { "src-a": "timeout", "src-b": "timeout", "src-c": "throws" },
     });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual(
       [result.status, result.sources_processed, result.sources_succeeded, result.sources_failed],
       ["failed", 3, 0, 3],
@@ -464,32 +498,28 @@ Deno.test("runDailyFetchJob() counts sources and sets the run's status", async (
 
   await t.step("no source due: succeeded at once with nothing processed", async () => {
     const recent = new Date(NOW.getTime() - 3_600_000).toISOString();
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources: [
         watchedSource({ id: "src-a", last_checked_at: recent }),
         watchedSource({ id: "src-b", check_frequency: "weekly", last_checked_at: recent }),
       ],
     });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-    assert.deepEqual(totals(result), {
+    const result = await h.run({ trigger: "cron" });
+    assert.deepEqual(totals(h, result), {
+      ...NO_COUNTS,
       status: "succeeded",
       trigger: "cron",
-      sources_processed: 0,
-      sources_succeeded: 0,
-      sources_failed: 0,
       sources_skipped: 2,
-      changes_detected: 0,
-      alerts_sent: 0,
       errors: [],
     });
-    assert.notEqual(result.completed_at, null);
+    assertCompleted(result);
     assert.deepEqual(h.pipeline.calls, []);
     assertLogged(h, "info", "Daily fetch job completed: 0 processed, 0 changes, 0 errors");
   });
 
   await t.step("no active source at all: succeeded with nothing processed", async () => {
-    const h = jobHarness({ sources: [watchedSource({ id: "src-a", active: false })] });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({ sources: [watchedSource({ id: "src-a", active: false })] });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual(
       [result.status, result.sources_processed, result.sources_skipped],
       ["succeeded", 0, 0],
@@ -500,21 +530,16 @@ Deno.test("runDailyFetchJob() counts sources and sets the run's status", async (
 Deno.test("runDailyFetchJob() finalises the run failed with a run-level error when the sources cannot be listed", async (t) => {
   for (const method of ["listActiveSources", "listFrequencies"] as const) {
     await t.step(`${method} rejects`, async () => {
-      const h = jobHarness({ sources: three() });
+      await using h = await jobHarness({ sources: three() });
       h.store.failAlways(method, new Error("Cannot read the active sources: connection refused"));
-      const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
-      assert.deepEqual(totals(result), {
+      const result = await h.run({ trigger: "cron" });
+      assert.deepEqual(totals(h, result), {
+        ...NO_COUNTS,
         status: "failed",
         trigger: "cron",
-        sources_processed: 0,
-        sources_succeeded: 0,
-        sources_failed: 0,
-        sources_skipped: 0,
-        changes_detected: 0,
-        alerts_sent: 0,
         errors: ["run could not start: Cannot read the active sources: connection refused"],
       });
-      assert.equal(result.completed_at, NOW.toISOString());
+      assertCompleted(result);
       assert.deepEqual(h.pipeline.calls, []);
       assertLogged(
         h,
@@ -523,16 +548,16 @@ Deno.test("runDailyFetchJob() finalises the run failed with a run-level error wh
       );
       assertLogged(h, "error", "Daily fetch job completed: 0 processed, 0 changes, 1 errors");
       h.store.heal(method);
-      const next = await runDailyFetchJob(h.deps, { trigger: "manual" });
+      const next = await h.run({ trigger: "manual" });
       assert.equal(next.status, "succeeded", "the failed run does not block the next one");
     });
   }
 
   await t.step("even when the run cannot be finalised, the result says failed", async () => {
-    const h = jobHarness({ sources: three() });
+    await using h = await jobHarness({ sources: three() });
     h.store.failAlways("listActiveSources", new Error("connection refused"));
     h.store.failNext("failRun", new Error("connection refused"));
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual([result.status, result.errors], [
       "failed",
       ["run could not start: connection refused"],
@@ -542,7 +567,7 @@ Deno.test("runDailyFetchJob() finalises the run failed with a run-level error wh
 });
 
 Deno.test("runDailyFetchJob() counts only sent outcomes in alerts_sent", async () => {
-  const h = jobHarness({
+  await using h = await jobHarness({
     sources: [
       watchedSource({ id: "src-a" }),
       watchedSource({ id: "src-b" }),
@@ -565,23 +590,19 @@ Deno.test("runDailyFetchJob() counts only sent outcomes in alerts_sent", async (
         ]),
     },
   });
-  const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+  const result = await h.run({ trigger: "cron" });
   assert.equal(result.alerts_sent, 2 + 2 + 1);
 });
 
 Deno.test("processDailyFetchRun() retries pending alerts and announces missed runs before any fetch", async () => {
-  const h = jobHarness({
+  await using h = await jobHarness({
     sources: three(),
     alerts: { retryPending: () => Promise.resolve([outcome("sent"), outcome("failed")]) },
   });
-  const missed = h.store.insertRun({
-    status: "failed",
-    started_at: new Date(NOW.getTime() - 86_400_000).toISOString(),
-    completed_at: new Date(NOW.getTime() - 86_400_000).toISOString(),
-    options: { watchdog: "missed_run" },
-    errors: ["daily-fetch did not run at 2026-11-27T02:00:00Z"],
-  });
-  await runDailyFetchJob(h.deps, { trigger: "cron" });
+  const missed = await h.insertMissedRun(new Date(NOW.getTime() - 86_400_000), [
+    "daily-fetch did not run at 2026-11-27T02:00:00Z",
+  ]);
+  await h.run({ trigger: "cron" });
   const firstFetch = h.events.findIndex((e) => e.startsWith("pipeline "));
   assert.ok(firstFetch > 0);
   assert.deepEqual(h.events.slice(0, 2), ["retryPending", "operational run_missed"]);
@@ -590,13 +611,17 @@ Deno.test("processDailyFetchRun() retries pending alerts and announces missed ru
     kind: "run_missed",
     event_key: `run_missed:${missed.id}`,
     source_id: null,
-    payload: { job_name: JOB_NAME, noticed_at: missed.started_at, errors: missed.errors },
+    payload: {
+      job_name: h.deps.jobName,
+      noticed_at: missed.started_at,
+      errors: ["daily-fetch did not run at 2026-11-27T02:00:00Z"],
+    },
   }]);
   assertLogged(h, "info", "Retried 2 pending alerts: 1 sent");
 });
 
 Deno.test("runDailyFetchJob() asks for failing/recovered alerts only when a threshold can be crossed", async (t) => {
-  const sources: Source[] = [
+  const sources: SourceSpec[] = [
     watchedSource({ id: "src-a", consecutive_failures: 1 }), // 2nd failure: below 3
     watchedSource({ id: "src-b", consecutive_failures: 2 }), // 3rd failure: crosses
     watchedSource({ id: "src-c", consecutive_failures: 5, failing_alerted: true }), // told
@@ -612,8 +637,8 @@ Deno.test("runDailyFetchJob() asks for failing/recovered alerts only when a thre
   };
 
   await t.step("after the batch's bookkeeping is written, in one call", async () => {
-    const h = jobHarness({ sources, script });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({ sources, script });
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual(
       h.alerts.health.sort((x, y) => x.source_id.localeCompare(y.source_id)),
       [
@@ -623,7 +648,7 @@ Deno.test("runDailyFetchJob() asks for failing/recovered alerts only when a thre
       ],
     );
     assert.equal(h.bookkeepingWrites.length, 1);
-    assert.deepEqual(h.bookkeepingWrites[0]?.map((p) => p.id).sort(), [
+    assert.deepEqual(h.bookkeepingWrites[0]?.map((p) => h.alias(p.id)).sort(), [
       "src-a",
       "src-b",
       "src-c",
@@ -638,69 +663,66 @@ Deno.test("runDailyFetchJob() asks for failing/recovered alerts only when a thre
   });
 
   await t.step("bookkeeping the pipeline already wrote is not written again", async () => {
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources: three(),
       script: {
         "src-b": (source, fetchId) =>
           Promise.resolve(pipelineResult(source, fetchId, NOW, { bookkeeping_written: true })),
       },
     });
-    await runDailyFetchJob(h.deps, { trigger: "cron" });
-    assert.deepEqual(h.bookkeepingWrites.map((w) => w.map((p) => p.id).sort()), [[
+    await h.run({ trigger: "cron" });
+    assert.deepEqual(h.bookkeepingWrites.map((w) => w.map((p) => h.alias(p.id)).sort()), [[
       "src-a",
       "src-c",
     ]]);
   });
 
   await t.step("not at all when the bookkeeping could not be written", async () => {
-    const h = jobHarness({
+    await using h = await jobHarness({
       sources,
       script,
       writeBookkeeping: () => Promise.reject(new Error("Cannot update sources: 503")),
     });
-    await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await h.run({ trigger: "cron" });
     assert.deepEqual(h.alerts.health, []);
   });
 });
 
-Deno.test({
-  name: "runDailyFetchJob() records a crashed pipeline in the source's bookkeeping",
-  // Regression test of a fixed bug, shared/jobs/run_daily_fetch_job.ts _processBatch()/_finishItem(): when
-  // deps.pipeline rejects, no SourceBookkeeping patch is written (patches come only from
-  // results), yet _finishItem computes the streak as consecutive_failures + 1 and calls
-  // alerts.sourceHealth(source, false). The alert store reads the streak from the source
-  // row (AlertStore.recordSourceHealth: "written by the job before this call"), which was
-  // never incremented, so a source whose pipeline keeps crashing never reaches the
-  // failing threshold, and its last_checked_at/last_error never move.
-  fn: async () => {
-    const h = jobHarness({
-      sources: [watchedSource({ id: "src-a", consecutive_failures: 2 })],
-      script: { "src-a": "throws" },
-    });
-    await runDailyFetchJob(h.deps, { trigger: "cron" });
-    const patch = h.bookkeepingWrites.flat().find((p) => p.id === "src-a");
-    assert.ok(patch, "a bookkeeping patch for the crashed source");
-    assert.deepEqual(
-      [patch.consecutive_failures, patch.last_error_class, patch.last_checked_at],
-      [3, "internal", NOW.toISOString()],
-    );
-  },
+// Regression test of a fixed bug: a pipeline that rejected used to write no bookkeeping,
+// so a source whose pipeline kept crashing never reached the failing threshold (the alert
+// store reads the streak from the source row) and its last_checked_at never moved.
+Deno.test("runDailyFetchJob() records a crashed pipeline in the source's bookkeeping", async () => {
+  await using h = await jobHarness({
+    sources: [watchedSource({ id: "src-a", consecutive_failures: 2 })],
+    script: { "src-a": "throws" },
+  });
+  await h.run({ trigger: "cron" });
+  const patch = h.bookkeepingWrites.flat().find((p) => p.id === h.id("src-a"));
+  assert.ok(patch, "a bookkeeping patch for the crashed source");
+  assert.deepEqual(
+    [patch.consecutive_failures, patch.last_error_class, patch.last_checked_at],
+    [3, "internal", NOW.toISOString()],
+  );
+  const [row] = await h.sql<{ consecutive_failures: number; last_error_class: string }[]>`
+    select consecutive_failures, last_error_class from public.sources where id = ${h.id("src-a")}`;
+  assert.deepEqual([row?.consecutive_failures, row?.last_error_class], [3, "internal"]);
 });
 
 Deno.test("processDailyFetchRun() finishes a re-claimed item whose change was recorded without fetching it again", async (t) => {
-  const h = jobHarness({
+  await using h = await jobHarness({
     sources: [watchedSource({ id: "src-a" }), watchedSource({ id: "src-b" })],
     script: { "src-a": "changed" },
   });
-  const started = await startDailyFetchRun(h.deps, { trigger: "cron" });
+  const started = await h.start({ trigger: "cron" });
   // An invocation claims both items, records src-a's change, then dies.
-  const claimed = await h.store.claimItems(started.run_id, "dead-invocation", 10, LEASE);
-  const aItem = claimed.find((i) => i.source.id === "src-a");
-  const change = h.store.recordSnapshot("src-a", aItem!.fetch_id);
-  assert.ok(change);
+  const lease = testJobConfig().JOB_LEASE_MS;
+  const claimed = await h.store.claimItems(started.run_id, "dead-invocation", 10, lease, 3);
+  const aItem = claimed.find((i) => i.source.id === h.id("src-a"));
+  const changeId = await h.recordSnapshot("src-a", aItem!.fetch_id);
+  assert.ok(changeId);
 
   await t.step("while the dead claim's lease runs, the items are left alone", async () => {
-    const result = await processDailyFetchRun(h.deps, started.run_id);
+    const result = await h.process(started.run_id);
     assert.deepEqual([result.status, result.sources_processed], ["running", 0]);
     assert.deepEqual(h.pipeline.calls, []);
   });
@@ -708,44 +730,44 @@ Deno.test("processDailyFetchRun() finishes a re-claimed item whose change was re
   await t.step(
     "after the lease, only the other item is fetched and the change is alerted",
     async () => {
-      h.clock.advance(LEASE + 1);
-      const result = await processDailyFetchRun(h.deps, started.run_id);
-      assert.deepEqual(h.pipeline.calls.map((c) => c.source_id), ["src-b"]);
-      assert.deepEqual(h.alerts.delivered, [change]);
+      await h.expireLeases(started.run_id);
+      const result = await h.process(started.run_id);
+      assert.deepEqual(h.pipeline.calls.map((c) => c.alias), ["src-b"]);
+      assert.deepEqual(h.alerts.delivered.map((c) => c.id), [changeId]);
       assert.deepEqual(
         [result.status, result.sources_succeeded, result.changes_detected, result.alerts_sent],
         ["succeeded", 2, 1, 1],
       );
-      const item = h.store.itemsOf(started.run_id).find((i) => i.source_id === "src-a");
+      const item = (await h.items(started.run_id)).find((i) => i.alias === "src-a");
       assert.deepEqual([item?.status, item?.changed, item?.policy_change_id, item?.attempts], [
         "succeeded",
         true,
-        change.id,
+        changeId,
         2,
       ]);
-      assertLogged(h, "info", "Change detected for source src-a");
+      assertLogged(h, "debug", `Change detected for source ${h.id("src-a")}`);
     },
   );
 });
 
 Deno.test("processDailyFetchRun() lets the next invocation finish a batch whose outcomes could not be recorded", async () => {
-  const h = jobHarness({ sources: three(), script: { "src-a": "changed", "src-b": "timeout" } });
+  await using h = await jobHarness({
+    sources: three(),
+    script: { "src-a": "changed", "src-b": "timeout" },
+  });
   h.store.failNext("completeItems", new Error("Cannot record outcomes: connection reset"));
-  const first = await runDailyFetchJob(h.deps, { trigger: "cron" });
+  const first = await h.run({ trigger: "cron" });
   assert.equal(first.status, "running");
-  const firstFetchIds = h.pipeline.calls.map((c) => `${c.source_id}:${c.fetch_id}`).sort();
+  const firstFetchIds = h.pipeline.calls.map((c) => `${c.alias}:${c.fetch_id}`).sort();
 
-  h.clock.advance(LEASE + 1);
-  const second = await processDailyFetchRun(
-    { ...h.deps, invocationId: "invocation-2" },
-    first.run_id,
-  );
+  await h.expireLeases(first.run_id);
+  const second = await h.process(first.run_id, { invocationId: "invocation-2" });
   assert.deepEqual(
     [second.status, second.sources_processed, second.changes_detected, second.errors],
-    ["partial", 3, 1, ["source src-b (Source src-b): timeout: timed out after 30000 ms"]],
+    ["partial", 3, 1, [`${h.label("src-b")}: timeout: timed out after 30000 ms`]],
   );
-  assert.equal(h.store.policyChanges.size, 1, "the retried fetch records no second change");
-  const refetched = h.pipeline.calls.slice(3).map((c) => `${c.source_id}:${c.fetch_id}`).sort();
+  assert.equal((await h.changes()).length, 1, "the retried fetch records no second change");
+  const refetched = h.pipeline.calls.slice(3).map((c) => `${c.alias}:${c.fetch_id}`).sort();
   assert.deepEqual(
     refetched,
     firstFetchIds.filter((k) => !k.startsWith("src-a:")),
@@ -756,42 +778,46 @@ Deno.test("processDailyFetchRun() lets the next invocation finish a batch whose 
 
 Deno.test("processDailyFetchRun() ignores the outcome of a claim that lost its lease, and finalises once", async () => {
   let nested: Promise<JobResult> | null = null;
-  const h: JobHarness = jobHarness({
+  let h: JobHarness | null = null;
+  await using harness = await jobHarness({
     sources: [watchedSource({ id: "src-a" })],
     script: {
-      "src-a": (source, fetchId) => {
+      "src-a": async (source, fetchId) => {
         if (nested === null) {
           // This invocation stalls past its lease; another one takes the item over.
-          h.clock.advance(LEASE + 1);
-          nested = processDailyFetchRun(
-            { ...h.deps, invocationId: "invocation-2" },
-            h.store.runs[0]!.id,
-          );
-          return nested.then(() => pipelineResult(source, fetchId, h.clock()));
+          const [run] = await h!.sql<{ id: string }[]>`select id from public.job_runs
+            where job_name = ${h!.deps.jobName} and status = 'running'`;
+          await h!.expireLeases(run!.id);
+          nested = h!.process(run!.id, { invocationId: "invocation-2" });
+          await nested;
         }
-        return Promise.resolve(pipelineResult(source, fetchId, h.clock()));
+        return pipelineResult(source, fetchId, h!.clock());
       },
     },
   });
-  const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+  h = harness;
+  const result = await h.run({ trigger: "cron" });
   assert.deepEqual(
     [result.status, result.sources_processed, result.sources_succeeded],
     ["succeeded", 1, 1],
   );
   assert.equal(h.pipeline.calls.length, 2);
-  assert.equal(h.store.itemsOf(result.run_id)[0]?.attempts, 2);
+  assert.equal((await h.items(result.run_id))[0]?.attempts, 2);
   assert.equal(logTexts(h, /^Daily fetch job completed: /).length, 1);
 });
 
 Deno.test("processDailyFetchRun() stops at its budget and hands the run over", async (t) => {
   const sources = ["src-a", "src-b", "src-c", "src-d", "src-e"].map((id) => watchedSource({ id }));
   const script: Record<string, Behaviour> = { "src-b": "changed", "src-d": "timeout" };
-  const reference = jobHarness({ sources, script });
-  const uninterrupted = await runDailyFetchJob(reference.deps, { trigger: "cron" });
+  let uninterrupted: ReturnType<typeof totals>;
+  {
+    await using reference = await jobHarness({ sources, script });
+    uninterrupted = totals(reference, await reference.run({ trigger: "cron" }));
+  }
 
   await t.step("2 of 5 items, then handover(runId); a second invocation finishes", async () => {
-    const h = jobHarness({ sources, script, config: { JOB_INVOCATION_MAX_ITEMS: 2 } });
-    const first = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({ sources, script, config: { JOB_INVOCATION_MAX_ITEMS: 2 } });
+    const first = await h.run({ trigger: "cron" });
     assert.deepEqual([first.status, first.sources_processed], ["running", 2]);
     assert.deepEqual(h.handovers, [first.run_id]);
     assert.equal(h.pipeline.calls.length, 2);
@@ -802,104 +828,77 @@ Deno.test("processDailyFetchRun() stops at its budget and hands the run over", a
     );
     assert.deepEqual(logTexts(h, /^Daily fetch job completed: /), []);
 
-    const second = await processDailyFetchRun(
-      { ...h.deps, invocationId: "invocation-2", config: testJobConfig() },
-      first.run_id,
-    );
-    assert.deepEqual(totals(second), totals(uninterrupted));
+    const second = await h.process(first.run_id, {
+      invocationId: "invocation-2",
+      config: testJobConfig(),
+    });
+    assert.deepEqual(totals(h, second), uninterrupted);
     assert.deepEqual(h.handovers, [first.run_id], "no handover once done");
     assert.equal(h.pipeline.calls.length, 5);
     assertLogged(h, "info", "Daily fetch job completed: 5 processed, 1 changes, 1 errors");
   });
 
   await t.step("with the same small budget, invocations chain until the run is done", async () => {
-    const h = jobHarness({ sources, script, config: { JOB_INVOCATION_MAX_ITEMS: 2 } });
-    let result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    await using h = await jobHarness({ sources, script, config: { JOB_INVOCATION_MAX_ITEMS: 2 } });
+    let result = await h.run({ trigger: "cron" });
     for (let n = 2; h.handovers.length === n - 1; n++) {
       assert.ok(n < 10, "the run must end");
-      result = await processDailyFetchRun(
-        { ...h.deps, invocationId: `invocation-${n}` },
-        result.run_id,
-      );
+      result = await h.process(result.run_id, { invocationId: `invocation-${n}` });
     }
     assert.deepEqual(h.handovers, [result.run_id, result.run_id]);
-    assert.equal(h.store.invocationsOf(result.run_id), 3);
-    assert.deepEqual(totals(result), totals(uninterrupted));
+    assert.equal((await h.runRow(result.run_id)).invocations, 3);
+    assert.deepEqual(totals(h, result), uninterrupted);
   });
 
   await t.step("the wall-clock budget hands over too", async () => {
-    const h = jobHarness({
+    let h: JobHarness | null = null;
+    await using harness = await jobHarness({
       sources,
       script: Object.fromEntries(
         sources.map((s) => [s.id, (source: Source, fetchId: string) => {
-          h.clock.advance(70_000);
-          return Promise.resolve(pipelineResult(source, fetchId, h.clock()));
+          h!.clock.advance(70_000);
+          return Promise.resolve(pipelineResult(source, fetchId, h!.clock()));
         }]),
       ),
       config: { JOB_BATCH_SIZE: 1, JOB_INVOCATION_WALL_MS: 120_000 },
     });
-    const result = await runDailyFetchJob(h.deps, { trigger: "cron" });
+    h = harness;
+    const result = await h.run({ trigger: "cron" });
     assert.deepEqual([result.status, result.sources_processed], ["running", 2]);
     assert.deepEqual(h.handovers, [result.run_id]);
   });
 });
 
 Deno.test("runDailyFetchJob() logs the run's start, each source, each change and the summary", async () => {
-  const h = jobHarness({ sources: three(), script: { "src-a": "changed", "src-b": "timeout" } });
-  await runDailyFetchJob(h.deps, { trigger: "cron" });
+  await using h = await jobHarness({
+    sources: three(),
+    script: { "src-a": "changed", "src-b": "timeout" },
+  });
+  const result = await h.run({ trigger: "cron" });
   assertLogged(h, "info", "Starting daily fetch job at 2026-11-28T02:00:00.000Z");
-  for (const id of ["src-a", "src-b", "src-c"]) {
-    assertLogged(h, "info", `Processing source ${id}: Source ${id}`);
+  for (const alias of ["src-a", "src-b", "src-c"]) {
+    assertLogged(h, "debug", `Processing source ${h.id(alias)}: ${h.name(alias)}`);
   }
-  assertLogged(h, "info", "Source src-a processed: success");
-  assertLogged(h, "error", "Source src-b processed: failure");
-  assertLogged(h, "info", "Source src-c processed: success");
-  assertLogged(h, "info", "Change detected for source src-a");
-  assert.deepEqual(logTexts(h, /^Change detected/), ["Change detected for source src-a"]);
+  assertLogged(h, "debug", `Source ${h.id("src-a")} processed: success`);
+  assertLogged(h, "debug", `Source ${h.id("src-b")} processed: failure`);
+  assertLogged(h, "debug", `Source ${h.id("src-c")} processed: success`);
+  assertLogged(h, "debug", `Change detected for source ${h.id("src-a")}`);
+  // One summary per batch at info (warn with failures): per-source lines are at debug.
+  assertLogged(h, "warn", "Batch of 3 sources: 2 succeeded, 1 failed, 1 changed");
+  assert.deepEqual(logTexts(h, /^Change detected/), [
+    `Change detected for source ${h.id("src-a")}`,
+  ]);
   assertLogged(h, "info", "Daily fetch job completed: 3 processed, 1 changes, 1 errors");
   // The invocation's own accounting line (CPU, memory) may follow the summary.
   const texts = h.logger.records.map((r) => r.text).filter((t) => !t.startsWith("Invocation "));
   assert.match(texts[0] ?? "", /^Starting daily fetch job at /);
   assert.match(texts.at(-1) ?? "", /^Daily fetch job completed: /);
-  assertLogged(h, "info", `Invocation invocation-1 on run ${h.store.runs[0]?.id} done: 3 sources`);
-  const failure = h.logger.records.find((r) => r.text === "Source src-b processed: failure");
+  assertLogged(h, "info", `Invocation invocation-1 on run ${result.run_id} done: 3 sources`);
+  const failure = h.logger.records.find((r) =>
+    r.text === `Source ${h.id("src-b")} processed: failure`
+  );
   assert.deepEqual(
     [failure?.properties.error_class, failure?.properties.error],
-    ["timeout", "Cannot fetch source src-b: timed out after 30000 ms"],
+    ["timeout", `Cannot fetch source ${h.id("src-b")}: timed out after 30000 ms`],
   );
-});
-
-Deno.test("toJobResult() maps a job_runs row to the API's JobResult", () => {
-  const row = {
-    id: "run-1",
-    job_name: JOB_NAME,
-    trigger: "manual" as const,
-    status: "partial" as const,
-    started_at: "2026-11-28T02:00:00.000Z",
-    completed_at: "2026-11-28T02:03:00.000Z",
-    deadline_at: "2026-11-28T04:00:00.000Z",
-    options: { force: true },
-    total_items: 4,
-    sources_processed: 3,
-    sources_succeeded: 2,
-    sources_failed: 1,
-    sources_skipped: 1,
-    changes_detected: 1,
-    alerts_sent: 2,
-    errors: ["source s (S): timeout: x"],
-  };
-  assert.deepEqual(toJobResult(row), {
-    run_id: "run-1",
-    status: "partial",
-    trigger: "manual",
-    started_at: "2026-11-28T02:00:00.000Z",
-    completed_at: "2026-11-28T02:03:00.000Z",
-    sources_processed: 3,
-    sources_succeeded: 2,
-    sources_failed: 1,
-    sources_skipped: 1,
-    changes_detected: 1,
-    alerts_sent: 2,
-    errors: ["source s (S): timeout: x"],
-  });
 });

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { captureLogger } from "../../../shared/log.ts";
-import { MemoryPipelineStore } from "../../../shared/pipeline/memory_store.ts";
 import { runFetchPipeline } from "../../../shared/pipeline/pipeline.ts";
-import { newSource, recordingSleep, testConfig } from "./_helpers.ts";
+import { newSource, recordingSleep, testConfig } from "../../unit/pipeline/_helpers.ts";
+import { stackPipelineStore } from "./_stack_pipeline_store.ts";
 
 const POLICY = Array.from({ length: 40 }, (_, i) => `<p>Clause ${i}: we keep your data safe.</p>`)
   .join("");
@@ -17,19 +17,20 @@ Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     () => new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } }),
   );
+  let store: Awaited<ReturnType<typeof stackPipelineStore>> | undefined;
   try {
     const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
-    const store = new MemoryPipelineStore([source]);
+    const s = store = await stackPipelineStore([source]);
     const deps = {
       fetch,
       clock: () => new Date(),
       logger: captureLogger(),
-      store,
+      store: s,
       config: testConfig(),
       sleep: recordingSleep(),
       random: () => 0.5,
     };
-    const check = () => runFetchPipeline(store.source(source.id), deps);
+    const check = async () => runFetchPipeline(await s.source(source.id), deps);
 
     body = `<main><p>Terms</p><p>Updated yesterday</p>${POLICY}</main>`;
     assert.equal((await check()).baseline, true);
@@ -44,13 +45,14 @@ Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block
     assert.equal(blocked.status, "failed");
     assert.equal(blocked.error_class, "parse");
     assert.match(blocked.error_message ?? "", /shrank from \d+ to \d+ characters/);
-    assert.equal(store.policyChanges.size, 0);
+    assert.equal((await s.policyChanges()).length, 0);
 
     body = `<main><h1>Terms</h1>${POLICY.replace("Clause 7: we keep", "Clause 7: we sell")}</main>`;
     const edited = await check();
     assert.equal(edited.changed, true);
-    assert.equal(store.policyChanges.size, 1);
+    assert.equal((await s.policyChanges()).length, 1);
   } finally {
+    await store?.cleanup();
     await server.shutdown();
   }
 });
