@@ -7,7 +7,7 @@
 import type { DueCandidate } from "./due_sources.ts";
 import type { RunCounts, RunSourceOutcome, RunStatus, RunTrigger } from "./types.ts";
 import type { PolicyChange, Source } from "../types.ts";
-import type { SourceBookkeeping } from "../pipeline/types.ts";
+import type { ContentChoice, SourceBookkeeping } from "../pipeline/types.ts";
 
 /** A row of `public.job_runs`. */
 export interface JobRunRow extends RunCounts {
@@ -45,6 +45,16 @@ export interface ClaimedItem {
    * not to process; only its source-failing alert is left to send.
    */
   poisoned?: boolean;
+  /** Wait this long before fetching: the politeness delay of its host, across invocations. */
+  start_in_ms?: number;
+}
+
+/** Per-host limits of a claim, applied across all invocations of the run. */
+export interface HostLimits {
+  /** Items in flight per host at most (FETCH_PER_HOST_CONCURRENCY). */
+  perHost: number;
+  /** Time between two starts on one host (FETCH_POLITENESS_DELAY_MS). */
+  delayMs: number;
 }
 
 /** Outcome of one item, written by {@link JobStore.completeItems}. */
@@ -61,6 +71,8 @@ export interface ItemOutcome {
   alerts_sent: number;
   /** Line for `job_runs.errors`, e.g. `source <id> (<name>): timeout: …`. */
   error_text: string | null;
+  /** What was monitored (the pipeline's content choice), when the body was read. */
+  content?: ContentChoice | null;
 }
 
 /** Persistence of the job. */
@@ -86,7 +98,10 @@ export interface JobStore {
     limit: number,
     leaseMs: number,
     maxAttempts: number,
+    hosts?: HostLimits,
   ): Promise<ClaimedItem[]>;
+  /** A 429/503 with Retry-After from `url`'s host: slow that host for the rest of the run. */
+  slowHost?(runId: string, url: string, retryAfterMs: number): Promise<void>;
   /**
    * Records outcomes (moving the run's counters, finalising it when nothing is left) and,
    * in the same write, the sources' bookkeeping patches when given.

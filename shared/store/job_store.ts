@@ -47,6 +47,7 @@ const ClaimedSchema: z.ZodType<ClaimedItem[]> = z.array(z.object({
   lease_until: z.string().nullable(),
   prior_policy_change_id: z.string().nullable(),
   prior_snapshot_id: z.string().nullable(),
+  start_in_ms: z.number().int().min(0).optional(),
   poisoned: z.boolean().optional(),
 }));
 
@@ -128,14 +129,24 @@ export function createSupabaseJobStore(db: Db): JobStore {
       }, RunSchema);
     },
 
-    claimItems(runId, claimedBy, limit, leaseMs, maxAttempts): Promise<ClaimedItem[]> {
+    claimItems(runId, claimedBy, limit, leaseMs, maxAttempts, hosts): Promise<ClaimedItem[]> {
       return callRpc(db, `Cannot claim items of run ${runId}`, "job_claim_items", {
         p_run_id: runId,
         p_claimed_by: claimedBy,
         p_limit: limit,
         p_lease_ms: leaseMs,
+        p_per_host: hosts?.perHost ?? null,
+        p_delay_ms: hosts?.delayMs ?? 0,
         p_max_attempts: maxAttempts,
       }, ClaimedSchema);
+    },
+
+    async slowHost(runId, url, retryAfterMs): Promise<void> {
+      await callRpc(db, `Cannot slow a host of run ${runId}`, "job_slow_host", {
+        p_run_id: runId,
+        p_url: url,
+        p_retry_after_ms: Math.round(retryAfterMs),
+      }, z.boolean());
     },
 
     completeItems(runId, outcomes: ItemOutcome[], bookkeeping) {
@@ -178,7 +189,7 @@ export function createSupabaseJobStore(db: Db): JobStore {
           z.array(RunSourceSchema),
           db.from("job_run_sources")
             .select(
-              "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, sources(name)",
+              "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, content, sources(name)",
             )
             .eq("run_id", runId).order("source_id").range(from, from + PAGE - 1),
         );

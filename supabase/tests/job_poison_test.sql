@@ -22,11 +22,11 @@ create temp table t1 as
 select public.job_add_items((select run_id from t1), array['50000000-0000-4000-8000-000000000001'::uuid], '{}');
 create temp table claims (n int, items jsonb);
 
-insert into claims select 1, public.job_claim_items((select run_id from t1), 'inv-1', 10, 60000, 3);
+insert into claims select 1, public.job_claim_items((select run_id from t1), 'inv-1', 10, 60000, p_max_attempts => 3);
 select is((select (items -> 0 ->> 'attempt')::int from claims where n = 1), 1, 'the first claim is attempt 1');
 update public.job_run_sources set lease_until = now() - interval '1 second'
   where run_id = (select run_id from t1);
-insert into claims select 2, public.job_claim_items((select run_id from t1), 'inv-2', 10, 60000, 3);
+insert into claims select 2, public.job_claim_items((select run_id from t1), 'inv-2', 10, 60000, p_max_attempts => 3);
 select is((select (items -> 0 ->> 'attempt')::int from claims where n = 2), 2,
   'after the lease expired the item is claimed again: attempt 2');
 select matches((select error_message from public.job_run_sources where run_id = (select run_id from t1)),
@@ -34,11 +34,11 @@ select matches((select error_message from public.job_run_sources where run_id = 
   'while it is retried, the item says why');
 update public.job_run_sources set lease_until = now() - interval '1 second'
   where run_id = (select run_id from t1);
-insert into claims select 3, public.job_claim_items((select run_id from t1), 'inv-3', 10, 60000, 3);
+insert into claims select 3, public.job_claim_items((select run_id from t1), 'inv-3', 10, 60000, p_max_attempts => 3);
 select is((select (items -> 0 ->> 'attempt')::int from claims where n = 3), 3, 'attempt 3');
 update public.job_run_sources set lease_until = now() - interval '1 second'
   where run_id = (select run_id from t1);
-insert into claims select 4, public.job_claim_items((select run_id from t1), 'inv-4', 10, 60000, 3);
+insert into claims select 4, public.job_claim_items((select run_id from t1), 'inv-4', 10, 60000, p_max_attempts => 3);
 select results_eq(
   $$select jsonb_array_length(items), (items -> 0 ->> 'poisoned')::boolean, (items -> 0 ->> 'attempt')::int
     from claims where n = 4$$,
@@ -88,7 +88,7 @@ select public.job_add_items((select run_id from t2),
 update public.job_run_sources set status = 'claimed', attempts = 3, claimed_by = 'dead-3',
     lease_until = now() - interval '1 second'
   where run_id = (select run_id from t2) and source_id = '50000000-0000-4000-8000-000000000002';
-insert into claims select 5, public.job_claim_items((select run_id from t2), 'inv-5', 10, 60000, 3);
+insert into claims select 5, public.job_claim_items((select run_id from t2), 'inv-5', 10, 60000, p_max_attempts => 3);
 select is((select jsonb_agg(jsonb_build_array(i -> 'source' ->> 'name', i -> 'poisoned') order by i -> 'source' ->> 'name')
            from claims, jsonb_array_elements(items) i where n = 5),
   '[["poison test H", false], ["poison test P2", true]]'::jsonb,
@@ -112,10 +112,10 @@ select is((select sources_processed from public.job_runs where id = (select run_
 
 -- 3. Arguments ---------------------------------------------------------------------------
 select throws_ok(
-  $$select public.job_claim_items((select run_id from t2), 'inv-6', 10, 60000, 0)$$,
+  $$select public.job_claim_items((select run_id from t2), 'inv-6', 10, 60000, p_max_attempts => 0)$$,
   '22023', null, 'p_max_attempts below 1 is refused');
 select ok(not has_function_privilege('authenticated',
-  'public.job_claim_items(uuid, text, integer, integer, integer)', 'execute'),
+  'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer)', 'execute'),
   'only the service role may claim');
 
 select * from finish();
