@@ -26,7 +26,7 @@ import type { Clock, FetchFn, Logger } from "../../shared/types.ts";
 export interface JobWiring {
   db: Db;
   fetch: FetchFn;
-  /** Connects to the address the SSRF guard checked; default node:http(s) pinned by `lookup`. */
+  /** Connects to the address the SSRF guard checked; default the pinned socket (pinned_connect.ts). */
   connect?: PinnedConnect;
   clock: Clock;
   logger: Logger;

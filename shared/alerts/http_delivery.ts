@@ -11,7 +11,7 @@ import {
   type ResolveHost,
 } from "../pipeline/address_guard.ts";
 import { PipelineError } from "../pipeline/errors.ts";
-import { type PinnedConnect, requestPinned } from "../pipeline/pinned_connect.ts";
+import type { PinnedConnect } from "../pipeline/pinned_connect.ts";
 import type { FetchFn } from "../types.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { HttpDelivery } from "./channels/channel.ts";
@@ -81,17 +81,13 @@ export async function sendDelivery(
     const publicTarget = checked.length > 0 &&
       checked.every((a) => classifyAddress(a) === "public");
     const init = { method: "POST", headers: delivery.headers, body: delivery.body };
-    const viaFetch = () =>
-      options.fetch(delivery.url, { ...init, redirect: "manual", signal: controller.signal });
     const response = pinTo
-      ? await requestPinned(
-        options.connect!,
-        viaFetch,
-        url,
-        { ...init, signal: controller.signal },
-        pinTo,
-      )
-      : await viaFetch();
+      ? await options.connect!(url, { ...init, signal: controller.signal }, pinTo)
+      : await options.fetch(delivery.url, {
+        ...init,
+        redirect: "manual",
+        signal: controller.signal,
+      });
     const status = response.status;
     if (status >= 200 && status < 300) {
       await response.body?.cancel();

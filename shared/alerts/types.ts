@@ -197,7 +197,7 @@ export interface AlertDeps {
   config: AlertConfig;
   /** Resolver of the delivery's SSRF guard; default `Deno.resolveDns`. */
   resolveHost?: ResolveHost;
-  /** Connects to the checked address; default node:http(s) pinned (pinned_connect.ts). */
+  /** Connects to the checked address; default the pinned socket (pinned_connect.ts). */
   connect?: PinnedConnect;
   /**
    * Limiter shared by every delivery of the caller (e.g. one per job invocation), so

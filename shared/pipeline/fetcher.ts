@@ -12,7 +12,7 @@ import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from
 import type { BudgetLease } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { IoDeadline } from "./io_deadline.ts";
-import { type PinnedConnect, requestPinned } from "./pinned_connect.ts";
+import type { PinnedConnect } from "./pinned_connect.ts";
 import { sleep as realSleep, type SleepFn } from "../sleep.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -232,18 +232,9 @@ async function _attempt(
       : undefined;
     try {
       counters.requests++;
-      const viaFetch = () =>
-        deps.fetch(url.href, { method: "GET", redirect: "manual", headers, signal });
       const response = pinTo
-        ? await requestPinned(
-          deps.connect!,
-          viaFetch,
-          url,
-          { method: "GET", headers, signal },
-          pinTo,
-          deps.logger,
-        )
-        : await viaFetch();
+        ? await deps.connect!(url, { method: "GET", headers, signal }, pinTo)
+        : await deps.fetch(url.href, { method: "GET", redirect: "manual", headers, signal });
       const status = response.status;
       const base = {
         url: url.href,

@@ -3,16 +3,21 @@
  * checked), never to what a second DNS lookup says: a name that answers a public address
  * to the check and 127.0.0.1 to the connection (DNS rebinding) reaches the public one.
  *
- * Deno's `fetch` resolves names itself, and `Deno.createHttpClient`'s `tcp` transport
- * (which pins the socket) sends plain HTTP even for `https:` URLs (tried on Deno 2.9.6:
- * "invalid HTTP version parsed" from a TLS server). So this uses `node:http`/`node:https`
- * with a `lookup` that answers the checked address: the URL, the Host header and the
- * TLS server name (SNI and certificate check) stay the name's. Redirects are not followed
- * (the fetcher checks and pins every hop itself); no connection is pooled.
+ * Deno's `fetch` resolves names itself; `Deno.createHttpClient`'s `tcp` transport sends
+ * plain HTTP even for `https:` URLs (Deno 2.9.6: "invalid HTTP version parsed" from a TLS
+ * server); and node:http's `lookup` is "Not implemented" in Deno 2.1.4, the Deno the hosted
+ * edge runtime embeds. So this opens the socket itself — `Deno.connect` to the address, then
+ * `Deno.startTls` with the URL's name (SNI and the certificate check stay the name's), the
+ * APIs Postgres clients use in edge functions — writes one HTTP/1.1 request
+ * (`Connection: close`) and reads the answer with `http-parser-js` (the HTTP parser
+ * Node-compat layers and websocket-driver use: chunked and close-delimited bodies, a
+ * header size limit). The body is read from the socket only as fast as it is read
+ * (no decoding here: Content-Encoding is the fetcher's). Redirects are not followed (the
+ * fetcher checks and pins every hop itself); no connection is pooled.
  * @module
  */
-import http from "node:http";
-import https from "node:https";
+import { Buffer } from "node:buffer";
+import { HTTPParser } from "http-parser-js";
 import { PipelineError } from "./errors.ts";
 
 /** What {@link pinnedConnect} sends. */
@@ -31,149 +36,183 @@ export type PinnedConnect = (
 ) => Promise<Response>;
 
 const NULL_BODY = new Set([204, 205, 304]);
+const READ_BYTES = 16 * 1024;
+const encoder = new TextEncoder();
+
+interface _Head {
+  statusCode: number;
+  statusMessage: string;
+  headers: string[];
+}
 
 /**
  * The real {@link PinnedConnect}.
  * @example
  * const response = await pinnedConnect(new URL("https://www.gov.uk/x"), { method: "GET", headers: {} }, "151.101.0.144");
  */
-export const pinnedConnect: PinnedConnect = (url, request, address) => {
-  const family = address.includes(":") ? 6 : 4;
-  const lookup = (
-    _host: string,
-    options: { all?: boolean },
-    callback: (...args: unknown[]) => void,
-  ) => {
-    if (options?.all) callback(null, [{ address, family }]);
-    else callback(null, address, family);
+export const pinnedConnect: PinnedConnect = async (url, request, address) => {
+  const signal = request.signal;
+  signal?.throwIfAborted();
+  const https = url.protocol === "https:";
+  const port = Number(url.port || (https ? 443 : 80));
+  let conn: Deno.Conn | null = null;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn?.close();
+    } catch {
+      // already closed by the peer: nothing left to release
+    }
   };
-  const headers: Record<string, string> = {};
-  new Headers(request.headers).forEach((value, key) => (headers[key] = value));
-  const body = request.body ?? null;
-  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-  if (bytes !== null) headers["content-length"] = String(bytes.byteLength);
-  const mod = url.protocol === "https:" ? https : http;
-  return new Promise<Response>((resolve, reject) => {
-    if (request.signal?.aborted) return reject(request.signal.reason);
-    const req = mod.request(url, {
-      method: request.method,
-      headers,
-      lookup: lookup as never,
-      agent: false,
-      signal: request.signal,
-    }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status < 200 || status > 599) {
-        res.destroy();
-        return reject(new PipelineError("parse", `invalid HTTP status ${status} from ${url.host}`));
-      }
-      const responseHeaders = new Headers();
-      const raw = res.rawHeaders;
-      try {
-        for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
-      } catch (error) {
-        res.destroy();
-        return reject(
-          new PipelineError("parse", `invalid HTTP header from ${url.host}`, { cause: error }),
+  const onAbort = () => close();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const parser = new HTTPParser(HTTPParser.RESPONSE);
+  let head: _Head | null = null;
+  let complete = false;
+  let pending: Uint8Array[] = [];
+  parser[HTTPParser.kOnHeadersComplete] = (info: _Head) => {
+    head = info;
+  };
+  parser[HTTPParser.kOnBody] = (chunk: Uint8Array, offset: number, length: number) => {
+    pending.push(chunk.slice(offset, offset + length));
+  };
+  parser[HTTPParser.kOnMessageComplete] = () => {
+    complete = true;
+  };
+  const buffer = new Uint8Array(READ_BYTES);
+  /** Reads once from the socket into the parser; false at the end of the stream. */
+  const feed = async (): Promise<boolean> => {
+    const n = await conn!.read(buffer);
+    if (n === null) {
+      // End of stream: a close-delimited body is complete now; anything cut short is
+      // reported by the caller as a closed connection (finish()'s error says the same).
+      parser.finish();
+      return false;
+    }
+    const result = parser.execute(Buffer.from(buffer.buffer, 0, n));
+    if (result instanceof Error) throw _parseError(url, result);
+    return true;
+  };
+  try {
+    conn = await _untilAborted(Deno.connect({ hostname: address, port }), signal, (c) => c.close());
+    if (signal?.aborted) close();
+    if (https) conn = await Deno.startTls(conn as Deno.TcpConn, { hostname: url.hostname });
+    await _writeAll(conn, _requestBytes(url, request));
+    while (head === null) {
+      if (!(await feed())) {
+        throw new PipelineError(
+          "connect",
+          `connection closed before the response from ${url.host}`,
         );
       }
-      let stream: ReadableStream<Uint8Array> | null = null;
-      if (NULL_BODY.has(status) || request.method === "HEAD") res.resume();
-      else stream = _bodyStream(res);
-      resolve(
-        new Response(stream, {
-          status,
-          statusText: res.statusMessage ?? "",
-          headers: responseHeaders,
-        }),
-      );
-    });
-    req.on(
-      "error",
-      (error: Error) => reject(request.signal?.aborted ? request.signal.reason : error),
-    );
-    if (bytes !== null) req.write(bytes);
-    req.end();
-  });
-};
-
-/**
- * The body of a node:http response as a web stream that reads only as fast as it is read
- * (one chunk ahead) and stops the socket when cancelled. Not `Readable.toWeb`: on Deno
- * 2.1.4 (the hosted edge runtime's) a cancelled `toWeb` stream still receives `data` and
- * throws "The stream controller cannot close or enqueue" as an uncaught error, which ends
- * the worker, and node:http there inflates gzip itself, running ahead of a reader that does
- * not pause it (one gzip bomb: ~190 MB RSS). Chunks are copied so that each holds only its
- * own bytes.
- */
-function _bodyStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
-  let closed = false;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      res.on("data", (chunk: Uint8Array) => {
-        if (closed) return;
-        controller.enqueue(new Uint8Array(chunk));
-        if ((controller.desiredSize ?? 0) <= 0) res.pause();
-      });
-      res.on("end", () => {
-        if (closed) return;
-        closed = true;
+    }
+  } catch (error) {
+    close();
+    signal?.removeEventListener("abort", onAbort);
+    throw signal?.aborted ? signal.reason : error;
+  }
+  const { statusCode: status, statusMessage, headers: raw } = head as _Head;
+  if (status < 200 || status > 599) {
+    close();
+    signal?.removeEventListener("abort", onAbort);
+    throw new PipelineError("parse", `invalid HTTP status ${status} from ${url.host}`);
+  }
+  const headers = new Headers();
+  try {
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  } catch (error) {
+    close();
+    signal?.removeEventListener("abort", onAbort);
+    throw new PipelineError("parse", `invalid HTTP header from ${url.host}`, { cause: error });
+  }
+  const done = () => {
+    close();
+    signal?.removeEventListener("abort", onAbort);
+  };
+  if (NULL_BODY.has(status) || request.method === "HEAD") {
+    done();
+    return new Response(null, { status, statusText: statusMessage ?? "", headers });
+  }
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        while (pending.length === 0 && !complete) {
+          if (!(await feed())) break;
+        }
+      } catch (error) {
+        done();
+        controller.error(signal?.aborted ? signal.reason : error);
+        return;
+      }
+      const chunks = pending;
+      pending = [];
+      for (const chunk of chunks) controller.enqueue(chunk);
+      if (complete && pending.length === 0) {
+        done();
         controller.close();
-      });
-      res.on("error", (error: Error) => {
-        if (closed) return;
-        closed = true;
-        controller.error(error);
-      });
-      res.on("aborted", () => {
-        if (closed) return;
-        closed = true;
-        controller.error(new Error("the connection closed before the body ended"));
-      });
-    },
-    pull() {
-      res.resume();
+      } else if (chunks.length === 0) {
+        done();
+        controller.error(
+          new PipelineError("connect", `connection closed before the body from ${url.host} ended`),
+        );
+      }
     },
     cancel() {
-      closed = true;
-      res.destroy();
+      done();
     },
-  }, { highWaterMark: 1 });
+  }, { highWaterMark: 0 });
+  return new Response(body, { status, statusText: statusMessage ?? "", headers });
+};
+
+/** The request head (and body) as bytes; one request per connection. */
+function _requestBytes(url: URL, request: PinnedRequest): Uint8Array {
+  const body = request.body ?? null;
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  const lines = [`${request.method} ${url.pathname}${url.search} HTTP/1.1`, `host: ${url.host}`];
+  const headers = new Headers(request.headers); // refuses CR/LF in names and values
+  headers.delete("host");
+  headers.delete("connection");
+  headers.delete("content-length");
+  headers.forEach((value, key) => lines.push(`${key}: ${value}`));
+  lines.push("connection: close");
+  if (bytes !== null) lines.push(`content-length: ${bytes.byteLength}`);
+  const headBytes = encoder.encode(`${lines.join("\r\n")}\r\n\r\n`);
+  if (bytes === null) return headBytes;
+  const out = new Uint8Array(headBytes.byteLength + bytes.byteLength);
+  out.set(headBytes);
+  out.set(bytes, headBytes.byteLength);
+  return out;
 }
 
-/** Whether this runtime's node:http has shown it cannot pin (see {@link requestPinned}). */
-let _pinningUnsupported = false;
-
-/**
- * Sends through `connect` pinned to `address`, or through `fallback` (a plain `fetch`, which
- * resolves the name again) where the runtime cannot pin: Deno 2.1.4's node:http — the one
- * the hosted edge runtime embeds — throws "Not implemented: ClientRequest.options.lookup".
- * The first such refusal is logged once per process and every later request goes straight
- * to `fallback`; there the SSRF guard still checks every hop, but DNS rebinding between the
- * check and the connection is not closed (docs/reliability.md, "Network policy").
- * @example
- * const response = await requestPinned(pinnedConnect, () => fetch(url), url, request, address, logger);
- */
-export async function requestPinned(
-  connect: PinnedConnect,
-  fallback: () => Promise<Response>,
-  url: URL,
-  request: PinnedRequest,
-  address: string,
-  logger?: { warn(message: string, properties?: Record<string, unknown>): void },
-): Promise<Response> {
-  if (_pinningUnsupported) return await fallback();
-  try {
-    return await connect(url, request, address);
-  } catch (error) {
-    if (!(error instanceof Error) || !UNSUPPORTED.test(error.message)) throw error;
-    _pinningUnsupported = true;
-    logger?.warn(
-      "This runtime cannot pin connections ({reason}); requests resolve names again (DNS rebinding is not closed here)",
-      { reason: error.message },
-    );
-    return await fallback();
-  }
+async function _writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.byteLength;) at += await conn.write(bytes.subarray(at));
 }
 
-const UNSUPPORTED = /Not implemented: ClientRequest\.options\.lookup/;
+function _parseError(url: URL, error: Error): PipelineError {
+  return new PipelineError("parse", `invalid HTTP response from ${url.host}: ${error.message}`, {
+    cause: error,
+  });
+}
+
+/** Rejects with the signal's reason when it aborts first; a late result is disposed of. */
+function _untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  dispose: (value: T) => void,
+): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then((value) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) dispose(value);
+      else resolve(value);
+    }, (error) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
+  });
+}

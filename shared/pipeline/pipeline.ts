@@ -90,7 +90,7 @@ export interface PipelineDeps {
   budget?: ByteBudget;
   /** Resolver for the SSRF guard; default `Deno.resolveDns` when the runtime has it. */
   resolveHost?: ResolveHost;
-  /** Connects to the checked address (DNS rebinding); default node:http(s) pinned by `lookup`. */
+  /** Connects to the checked address (DNS rebinding); default {@link pinnedConnect}. */
   connect?: PinnedConnect;
   /** Injectable wait for retries and politeness. */
   sleep?: SleepFn;

@@ -4,10 +4,12 @@
  * and its node:http both inflate gzip themselves, `fetch` hands out 4 KB views of 64 KB
  * buffers (two bombs held 320 MB before the fetcher compacted them), and a cancelled
  * `Readable.toWeb` body throws an uncaught error that ends the worker, and its node:http has
- * no `lookup` (the pinned path falls back to `fetch` there). Each case runs
+ * no `lookup`. The pinned case fetches a name no resolver knows, so only a connection to the
+ * checked address can reach it. Each case runs
  * edge/gzip_bombs_probe.ts in a deno-edge process with the function's import map.
  */
 import assert from "node:assert/strict";
+import { workerEnv } from "../../../supabase/local/edge_runtime.ts";
 import { REPO_ROOT } from "../../../supabase/local/ports.ts";
 
 const DENO_EDGE = `${REPO_ROOT}/tools/npm/node_modules/deno-edge/deno`;
@@ -27,7 +29,7 @@ for (const path of ["fetch", "pinned"]) {
         "4",
       ],
       cwd: REPO_ROOT,
-      env: { DENO_DIR: `${Deno.env.get("HOME") ?? "/root"}/.cache/deno-edge` },
+      env: workerEnv(Deno.env.toObject()), // the stack's worker environment (cache, CA file)
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -43,3 +45,24 @@ for (const path of ["fetch", "pinned"]) {
     );
   });
 }
+
+Deno.test("Deno 2.1.4: the pinned connection's tests pass (address pinning, TLS name, HTTP/1.1 reading)", async () => {
+  const out = await new Deno.Command(DENO_EDGE, {
+    args: [
+      "test",
+      "-A",
+      "--no-lock",
+      "--config",
+      "functions/api/deno.json",
+      "tests/unit/pipeline/pinned_connect_test.ts",
+      "tests/unit/pipeline/pinned_http_test.ts",
+    ],
+    cwd: REPO_ROOT,
+    env: { ...workerEnv(Deno.env.toObject()), NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.ok(out.success, text.slice(-3000));
+  assert.match(text, /ok \| \d+ passed \| 0 failed/);
+});

@@ -2,7 +2,7 @@
  * Run by edge_runtime_io_test.ts under the Deno the hosted edge runtime embeds (tools/npm
  * `deno-edge`, 2.1.4), with the function's import map: fetches `count` gzip bombs at once
  * through the real fetcher, on both of its I/O paths (an IP literal goes through `fetch`,
- * a name through the pinned node:http connection), then prints one JSON line: the error
+ * a name through the pinned socket connection), then prints one JSON line: the error
  * class of each fetch and the isolate's heap + external bytes before and after.
  * @module
  */
@@ -31,7 +31,7 @@ const server = Deno.serve(
     }),
 );
 const { port } = server.addr as Deno.NetAddr;
-const host = path === "pinned" ? "localhost" : "127.0.0.1";
+const host = path === "pinned" ? "bomb.test" : "127.0.0.1";
 
 const used = () => {
   const m = Deno.memoryUsage();
@@ -60,7 +60,7 @@ const classes = await Promise.all(
     }
   }),
 );
-// Time for a late `data` event on a cancelled body (Deno 2.1.4's Readable.toWeb threw then).
+// Time for anything late on a cancelled body to surface (an uncaught error would end the probe).
 await new Promise((resolve) => setTimeout(resolve, 500));
 clearInterval(sampler);
 console.log(JSON.stringify({ classes, before, peak, after: used(), version: Deno.version.deno }));
