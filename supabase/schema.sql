@@ -3193,6 +3193,19 @@ CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
 -- pg_cron jobs (cron.job)
 --
 
+SELECT cron.schedule('alerts-deliver', '*/5 * * * *', $cmd$
+  insert into private.cron_dispatches (job_name, request_id)
+  select 'alerts-deliver', net.http_post(
+    url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
+           || '/functions/v1/api/jobs/alerts/deliver',
+    body := '{}'::jsonb,
+    headers := (select jsonb_build_object(
+      'Content-Type', 'application/json',
+      'apikey', k.decrypted_secret,
+      'Authorization', 'Bearer ' || k.decrypted_secret)
+      from vault.decrypted_secrets k where k.name = 'service_role_key'),
+    timeout_milliseconds := 30000)
+  $cmd$);
 SELECT cron.schedule('daily-fetch', '0 * * * *', $cmd$
   insert into private.cron_dispatches (job_name, request_id)
   select 'daily-fetch', net.http_post(
