@@ -77,17 +77,37 @@ export const ConfigSchema = z.object({
   // An invocation stops claiming after this wall time; a batch already claimed may still
   // take up to FETCH_TIMEOUT_MS, so 60 s + 30 s stays inside the free plan's 150 s.
   JOB_INVOCATION_WALL_MS: int(60_000, 1_000, 3_600_000),
-  // Stop claiming after this much CPU (hosted limit: 2 s per invocation).
+  // Stop claiming after this much CPU where the runtime gives a CPU reading (plain Deno).
   JOB_INVOCATION_CPU_MS: int(1_500, 50, 3_600_000),
+  // Where it gives none (the hosted edge runtime: process.cpuUsage() is 0), CPU is estimated
+  // from items (shared/jobs/budget.ts): measured CPU per item (docs/benchmarks.md) times a
+  // safety factor, against a budget that leaves room for two invocations in one worker,
+  // which the runtime ends at 2 s of CPU.
+  JOB_CPU_MS_PER_ITEM: z.coerce.number().positive().max(10_000).default(6),
+  JOB_CPU_SAFETY_FACTOR: z.coerce.number().min(1).max(100).default(1.5),
+  JOB_INVOCATION_CPU_ESTIMATE_MS: int(800, 10, 3_600_000),
+  // The edge runtime's wall clock of a worker (150 s free plan, 400 s paid): an invocation
+  // claims no batch that could end after it.
+  JOB_WORKER_WALL_MS: int(150_000, 1_000, 3_600_000),
+  // Stop claiming when the isolate's heap + external memory reaches this (hosted: 256 MB a
+  // worker, retired at half).
+  JOB_INVOCATION_MAX_HEAP_MB: int(128, 16, 4_096),
   // Invocations working on one run at once (the first one starts the others).
   JOB_PARALLEL_INVOCATIONS: int(2, 1, 32),
-  // A synchronous POST waits this long for other invocations to finish the run.
-  JOB_SYNC_WAIT_MS: int(120_000, 0, 3_600_000),
+  // A synchronous POST waits this long for other invocations to finish the run (it answers
+  // 202 after API_SYNC_ANSWER_MS anyway: waiting longer only keeps the worker busy).
+  JOB_SYNC_WAIT_MS: int(25_000, 0, 3_600_000),
+  // A synchronous POST /jobs/daily-fetch answers within this; past it, 202 with Location and
+  // the work goes on in the background (hosted answers 504 to a request idle for 150 s).
+  API_SYNC_ANSWER_MS: int(25_000, 0, 3_600_000),
   // HTTP API: largest request body read (bigger ones are refused with 413 unread).
   API_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
   // Logging
   LOG_FORMAT: z.enum(["json", "text"]).default("json"),
   LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
+  // Log events per 10 s at most (hosted keeps 100 per 10 s of a function and drops the rest);
+  // past it events are dropped and counted in one warning. 0: no limit.
+  LOG_MAX_EVENTS_PER_10S: int(90, 0, 1_000_000),
 });
 
 /** Validated configuration. */

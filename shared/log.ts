@@ -81,6 +81,54 @@ export function redactingLogger(inner: Logger): Logger {
   return { debug: wrap("debug"), info: wrap("info"), warn: wrap("warn"), error: wrap("error") };
 }
 
+/** Counts by level of the events a {@link logRateGate} dropped. */
+export type DroppedCounts = Record<string, number>;
+
+/**
+ * A fixed-window rate gate for log events: admits at most `limit` events per `windowMs`
+ * and counts the rest by level. Hosted Supabase keeps 100 log events per 10 s of a function
+ * (supabase.com/docs/guides/functions/limits: "Log event threshold") and silently drops the
+ * rest; the gate drops them here instead, and says how many.
+ * @example
+ * const gate = logRateGate(90, 10_000, () => Date.now());
+ * if (gate.admit("info")) sink(record);
+ */
+export function logRateGate(
+  limit: number,
+  windowMs: number,
+  now: () => number,
+): { admit(level: string): boolean; takeDropped(): DroppedCounts | null } {
+  let start = now();
+  let used = 0;
+  let dropped: DroppedCounts = {};
+  let droppedAny = false;
+  let pending: DroppedCounts | null = null;
+  return {
+    admit(level) {
+      const t = now();
+      if (t - start >= windowMs) {
+        if (droppedAny) pending = dropped;
+        start = t;
+        used = 0;
+        dropped = {};
+        droppedAny = false;
+      }
+      if (used < limit) {
+        used++;
+        return true;
+      }
+      dropped[level] = (dropped[level] ?? 0) + 1;
+      droppedAny = true;
+      return false;
+    },
+    takeDropped() {
+      const out = pending;
+      pending = null;
+      return out;
+    },
+  };
+}
+
 let configured = false;
 
 /**
@@ -88,15 +136,46 @@ let configured = false;
  * readable text. Idempotent.
  */
 export async function setupLogging(
-  options: { format?: "json" | "text"; level?: "debug" | "info" | "warning" | "error" } = {},
+  options: {
+    format?: "json" | "text";
+    level?: "debug" | "info" | "warning" | "error";
+    /** Log events per 10 s at most (hosted keeps 100); 0 for no limit. */
+    maxEventsPer10s?: number;
+  } = {},
 ): Promise<void> {
   if (configured) return;
   configured = true;
   const formatter = options.format === "text" ? getTextFormatter() : getJsonLinesFormatter();
+  const limit = options.maxEventsPer10s ?? 0;
+  const gate = limit > 0 ? logRateGate(limit, 10_000, () => Date.now()) : null;
   await configure({
     sinks: { console: getConsoleSink({ formatter }) },
+    filters: {
+      rate: (record: LogRecord) => {
+        if (gate === null) return true;
+        const dropped = gate.takeDropped();
+        if (dropped !== null) {
+          // Said once the window that dropped them is over, outside this filter call.
+          setTimeout(() =>
+            ltGetLogger(["policy-monitor", "log"]).warn(
+              "{count} log events dropped in 10 s (limit {limit}): {by_level}",
+              {
+                count: Object.values(dropped).reduce((a, b) => a + b, 0),
+                limit,
+                by_level: JSON.stringify(dropped),
+              },
+            ), 0);
+        }
+        return gate.admit(record.level);
+      },
+    },
     loggers: [
-      { category: ["policy-monitor"], lowestLevel: options.level ?? "info", sinks: ["console"] },
+      {
+        category: ["policy-monitor"],
+        lowestLevel: options.level ?? "info",
+        sinks: ["console"],
+        filters: ["rate"],
+      },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });

@@ -6,6 +6,7 @@
  *
  *   deno task bench:run                      # N = 2000 and 20000, urlwatch at 2000
  *   deno task bench:run --n 500 --urlwatch   # quick look
+ *   deno task bench:run --no-urlwatch        # without urlwatch (Debian package) installed
  * @module
  */
 import postgres from "postgres";
@@ -28,7 +29,11 @@ const TICK = 100; // clock ticks per second (USER_HZ)
 const args = Deno.args;
 const nArg = args[args.indexOf("--n") + 1];
 const SIZES = args.includes("--n") && nArg ? nArg.split(",").map(Number) : [2000, 20000];
-const URLWATCH_MAX_N = args.includes("--urlwatch") ? Infinity : 2000;
+const URLWATCH_MAX_N = args.includes("--no-urlwatch")
+  ? 0
+  : args.includes("--urlwatch")
+  ? Infinity
+  : 2000;
 
 const sql = postgres(DB_URL, { max: 2, onnotice: () => {} });
 
@@ -73,6 +78,38 @@ function functionPids(): number[] {
   return pids;
 }
 
+/**
+ * CPU of the function workers of one slot (edge_runtime.ts supervises them): the workers it
+ * reaped plus the live ones; the supervisor's own proxying is not the function's.
+ */
+function workersCpu(supervisor: number): number {
+  let total = statTimes(supervisor)?.children ?? 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const s = statTimes(Number(e.name));
+    if (s && s.ppid === supervisor) total += s.self;
+  }
+  return total;
+}
+
+/** Lines appended to a log file since `offset`. */
+function linesSince(file: string, offset: number): string[] {
+  try {
+    const bytes = Deno.readFileSync(file);
+    return new TextDecoder().decode(bytes.subarray(offset)).split("\n").filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return Deno.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 function cpuNow(): Cpu {
   let pg = 0;
   for (const e of Deno.readDirSync("/proc")) {
@@ -82,17 +119,12 @@ function cpuNow(): Cpu {
     const parent = statTimes(s.ppid);
     pg += s.self + (parent?.comm === "postgres" ? 0 : s.children); // postmaster: + reaped backends
   }
-  const fn = functionPids().reduce((t, p) => t + (statTimes(p)?.self ?? 0), 0);
+  const fn = functionPids().reduce((t, p) => t + workersCpu(p), 0);
   return {
     functions: fn,
     postgrest: statTimes(pidOf("postgrest"))?.self ?? 0,
     postgres: pg,
   };
-}
-
-function peakRssMb(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0) / 1024;
 }
 
 async function transactions(): Promise<number> {
@@ -109,9 +141,15 @@ interface RunFigures {
   cpuPerSourceMs: number;
   invocations: number;
   maxInvocationCpuMs: number;
+  /** Per invocation, as the stack measured it from outside (edge-requests.log). */
+  outsideInvocations: number;
+  outsideMaxCpuMs: number;
+  outsideMeanCpuMs: number;
+  outsideMaxAnonMb: number;
+  /** Lines written to limits.log during the run. */
+  kills: number;
   maxInvocationRssMb: number;
   maxInvocationHeapMb: number;
-  functionPeakRssMb: number;
   roundTripsPerSource: number;
   changes: number;
   expected: number;
@@ -126,6 +164,10 @@ async function ourRun(
   const logFiles = [...Deno.readDirSync(LOG_DIR)].filter((e) => e.name.startsWith("functions"))
     .map((e) => `${LOG_DIR}/${e.name}`);
   const offsets = new Map(logFiles.map((f) => [f, Deno.statSync(f).size]));
+  const requestsLog = `${LOG_DIR}/edge-requests.log`;
+  const limitsLog = `${LOG_DIR}/limits.log`;
+  const requests0 = sizeOf(requestsLog);
+  const limits0 = sizeOf(limitsLog);
   let cpu0 = cpuNow();
   let tx0 = await transactions();
   let t0 = performance.now();
@@ -187,6 +229,16 @@ async function ourRun(
       } catch { /* not JSON */ }
     }
   }
+  // Background work of the last invocations may still be closing its request windows.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const windows = linesSince(requestsLog, requests0).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as { path: string; cpu_ms: number; isolate_mb_peak: number }];
+    } catch {
+      return [];
+    }
+  }).filter((w) => /\/jobs\/(daily-fetch|runs\/[^/]+\/continue)$/.test(w.path));
+  const kills = linesSince(limitsLog, limits0).length;
   const cpu: Cpu = {
     functions: cpu1.functions - cpu0.functions,
     postgrest: cpu1.postgrest - cpu0.postgrest,
@@ -200,9 +252,15 @@ async function ourRun(
     cpuPerSourceMs: ((cpu.functions + cpu.postgrest + cpu.postgres) / n) * 1000,
     invocations,
     maxInvocationCpuMs: maxCpu,
+    outsideInvocations: windows.length,
+    outsideMaxCpuMs: Math.max(0, ...windows.map((w) => w.cpu_ms)),
+    outsideMeanCpuMs: windows.length
+      ? windows.reduce((t, w) => t + w.cpu_ms, 0) / windows.length
+      : 0,
+    outsideMaxAnonMb: Math.max(0, ...windows.map((w) => w.isolate_mb_peak)),
+    kills,
     maxInvocationRssMb: maxRss,
     maxInvocationHeapMb: maxHeap,
-    functionPeakRssMb: Math.max(...functionPids().map(peakRssMb)),
     roundTripsPerSource: (tx1 - tx0) / n,
     changes: Number(run.changes_detected),
     expected,
@@ -376,8 +434,8 @@ if (import.meta.main) {
   rows.push(
     `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores; site latency ${LATENCY_MS} ms, ~40 KB noisy pages, 5 % edited per change run`,
     "",
-    "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | max CPU ms per invocation | max V8 heap MB of an invocation / worker process RSS MB (peak) | DB round-trips per source | changes (expected) |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | CPU ms per invocation, from outside: max / mean | worker isolate MB, heap + external (max) | kills (limits.log) | max V8 heap MB of an invocation (its log) | DB round-trips per source | changes (expected) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const r of results) {
     for (const [i, o] of r.ours.entries()) {
@@ -386,9 +444,9 @@ if (import.meta.main) {
           fmt(o.cpu.functions, 2)
         } / ${fmt(o.cpu.postgrest, 2)} / ${fmt(o.cpu.postgres, 2)} | ${
           fmt(o.cpuPerSourceMs, 2)
-        } | ${o.invocations} | ${fmt(o.maxInvocationCpuMs, 0)} | ${
-          fmt(o.maxInvocationHeapMb, 0)
-        } / ${fmt(o.maxInvocationRssMb, 0)} (${fmt(o.functionPeakRssMb, 0)}) | ${
+        } | ${o.outsideInvocations} | ${fmt(o.outsideMaxCpuMs, 0)} / ${
+          fmt(o.outsideMeanCpuMs, 0)
+        } | ${fmt(o.outsideMaxAnonMb, 0)} | ${o.kills} | ${fmt(o.maxInvocationHeapMb, 0)} | ${
           fmt(o.roundTripsPerSource, 3)
         } | ${o.changes} (${o.expected})${o.failed ? `, ${o.failed} failed` : ""} |`,
       );
@@ -401,7 +459,7 @@ if (import.meta.main) {
             fmt(n / u.wall)
           } | ${fmt(u.cpu, 2)} (one process) | ${fmt((u.cpu / n) * 1000, 2)} | 1 | – | ${
             fmt(u.maxRssMb, 0)
-          } | – | ${u.changes} |`,
+          } (RSS) | – | – | – | ${u.changes} |`,
         );
       }
       const ours = r.ours[1]!;
@@ -428,8 +486,8 @@ if (import.meta.main) {
         fmt(large.n / small.n * 1.1, 1)
       }×); max heap of an invocation ${fmt(small.maxInvocationHeapMb, 0)} → ${
         fmt(large.maxInvocationHeapMb, 0)
-      } MB; worker RSS ${fmt(small.maxInvocationRssMb, 0)} → ${
-        fmt(large.maxInvocationRssMb, 0)
+      } MB; worker isolate memory ${fmt(small.outsideMaxAnonMb, 0)} → ${
+        fmt(large.outsideMaxAnonMb, 0)
       } MB`,
     );
   }

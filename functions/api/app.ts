@@ -11,7 +11,7 @@ import type { Config } from "../../shared/config.ts";
 import { type AuthEnv, requireCaller } from "../../shared/auth/middleware.ts";
 import type { Caller } from "../../shared/auth/caller.ts";
 import type { Credentials } from "../../shared/auth/verify.ts";
-import type { JobService, ProcessOptions, RunOptions } from "../../shared/jobs/types.ts";
+import type { JobResult, JobService, ProcessOptions, RunOptions } from "../../shared/jobs/types.ts";
 import type { Db } from "../../shared/store/client.ts";
 import { pingDatabase } from "../../shared/store/client.ts";
 import type { Clock, Logger } from "../../shared/types.ts";
@@ -47,7 +47,7 @@ export interface AppDeps {
    */
   waitUntil?: (promise: Promise<unknown>) => void;
   /** Tuning: the largest request body. */
-  config: Pick<Config, "API_MAX_BODY_BYTES">;
+  config: Pick<Config, "API_MAX_BODY_BYTES" | "API_SYNC_ANSWER_MS">;
   /** Options of the operators' routes (sources, subscriptions, history, feed). */
   operators?: OperatorOptions;
 }
@@ -133,7 +133,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
         "Preference-Applied": "respond-async",
       });
     }
-    return c.json(await deps.jobs.processRun(started.run_id, { fanOut: true, wait: true }), 200);
+    // A synchronous call answers within API_SYNC_ANSWER_MS (hosted ends a request that has
+    // not answered after 150 s of idle time with a 504): past it, 202 with Location, as
+    // `Prefer: respond-async` would, and the work goes on in the background.
+    const work = deps.jobs.processRun(started.run_id, { fanOut: true, wait: true });
+    const result = await _within(work, deps.config.API_SYNC_ANSWER_MS);
+    if (result !== null) return c.json(result, 200);
+    _keepWorking(deps, started.run_id, work);
+    return c.json(started, 202, {
+      Location: `${PUBLIC_PREFIX}/api/jobs/runs/${started.run_id}`,
+    });
   });
 
   app.openapi(continueRunRoute, async (c) => {
@@ -202,9 +211,24 @@ function _prefersAsync(header: string | undefined): boolean {
   );
 }
 
+/** The value of `work` if it settles within `ms`, else null (`work` goes on; it may throw). */
+async function _within<T>(work: Promise<T>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([work, new Promise<null>((r) => (timer = setTimeout(r, ms, null)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Processes a started run after the response; failures are logged, never unhandled. */
 function _inBackground(deps: AppDeps, runId: string, options: ProcessOptions): void {
-  const work = deps.jobs.processRun(runId, options).then(
+  _keepWorking(deps, runId, deps.jobs.processRun(runId, options));
+}
+
+/** Keeps `work` on a run going after the response; failures are logged, never unhandled. */
+function _keepWorking(deps: AppDeps, runId: string, processing: Promise<JobResult>): void {
+  const work = processing.then(
     (result) =>
       deps.logger.info("Run {run_id} processed in the background: {status}", {
         run_id: runId,

@@ -79,7 +79,11 @@ export async function realDeps(
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<AppDeps> {
   const config = loadConfig(env);
-  await setupLogging({ format: config.LOG_FORMAT, level: config.LOG_LEVEL });
+  await setupLogging({
+    format: config.LOG_FORMAT,
+    level: config.LOG_LEVEL,
+    maxEventsPer10s: config.LOG_MAX_EVENTS_PER_10S,
+  });
   const url = required(env, "SUPABASE_URL").replace(/\/+$/, "");
   const logger = getLogger("api");
   const clock: Clock = () => new Date();

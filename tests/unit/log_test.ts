@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { captureLogger, redact, redactingLogger } from "../../shared/log.ts";
+import { captureLogger, logRateGate, redact, redactingLogger } from "../../shared/log.ts";
 
 Deno.test("redact() hides secrets in text and secret-named keys", async (t) => {
   const cases: Array<[string, unknown, unknown]> = [
@@ -63,4 +63,16 @@ Deno.test("redactingLogger() redacts the message and every property", () => {
     error: "Bearer abc.def",
   });
   assert.equal(inner.records[0]?.text, "Retrying http://h/p?token=[REDACTED]: Bearer [REDACTED]");
+});
+
+Deno.test("logRateGate() admits the limit per window, counts the rest by level and reports them once", () => {
+  let now = 0;
+  const gate = logRateGate(3, 10_000, () => now);
+  const admitted = ["info", "info", "error", "info", "error", "debug"].map((l) => gate.admit(l));
+  assert.deepEqual(admitted, [true, true, true, false, false, false]);
+  assert.equal(gate.takeDropped(), null, "reported once the window is over");
+  now = 10_000;
+  assert.equal(gate.admit("info"), true);
+  assert.deepEqual(gate.takeDropped(), { info: 1, error: 1, debug: 1 });
+  assert.equal(gate.takeDropped(), null);
 });

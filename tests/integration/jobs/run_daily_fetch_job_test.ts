@@ -125,8 +125,8 @@ Deno.test("runDailyFetchJob() runs the pipeline on due sources only and counts t
       [result.sources_processed, result.sources_skipped, result.status],
       [2, 2, "succeeded"],
     );
-    assertLogged(h, "info", `Skipping source ${h.id("src-a")}: check_frequency hourly not due`);
-    assertLogged(h, "info", `Skipping source ${h.id("src-b")}: check_frequency daily not due`);
+    assertLogged(h, "debug", `Skipping source ${h.id("src-a")}: check_frequency hourly not due`);
+    assertLogged(h, "debug", `Skipping source ${h.id("src-b")}: check_frequency daily not due`);
     assert.equal(logTexts(h, /^Skipping/).length, 2);
     assert.deepEqual((await h.items(result.run_id)).map((i) => [i.alias, i.status]), [
       ["src-a", "skipped"],
@@ -768,7 +768,7 @@ Deno.test("processDailyFetchRun() finishes a re-claimed item whose change was re
         changeId,
         2,
       ]);
-      assertLogged(h, "info", `Change detected for source ${h.id("src-a")}`);
+      assertLogged(h, "debug", `Change detected for source ${h.id("src-a")}`);
     },
   );
 });
@@ -900,11 +900,14 @@ Deno.test("runDailyFetchJob() logs the run's start, each source, each change and
   const result = await h.run({ trigger: "cron" });
   assertLogged(h, "info", "Starting daily fetch job at 2026-11-28T02:00:00.000Z");
   for (const alias of ["src-a", "src-b", "src-c"]) {
-    assertLogged(h, "info", `Processing source ${h.id(alias)}: ${h.name(alias)}`);
+    assertLogged(h, "debug", `Processing source ${h.id(alias)}: ${h.name(alias)}`);
   }
-  assertLogged(h, "info", `Source ${h.id("src-a")} processed: success`);
-  assertLogged(h, "error", `Source ${h.id("src-b")} processed: failure`);
-  assertLogged(h, "info", `Source ${h.id("src-c")} processed: success`);
+  assertLogged(h, "debug", `Source ${h.id("src-a")} processed: success`);
+  assertLogged(h, "debug", `Source ${h.id("src-b")} processed: failure`);
+  assertLogged(h, "debug", `Source ${h.id("src-c")} processed: success`);
+  assertLogged(h, "debug", `Change detected for source ${h.id("src-a")}`);
+  // One summary per batch at info (warn with failures): per-source lines are at debug.
+  assertLogged(h, "warn", "Batch of 3 sources: 2 succeeded, 1 failed, 1 changed");
   assert.deepEqual(logTexts(h, /^Change detected/), [
     `Change detected for source ${h.id("src-a")}`,
   ]);

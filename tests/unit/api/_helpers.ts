@@ -145,7 +145,11 @@ export const API_KEYS = {
 
 /** Builds the app from fakes; returns it with the fakes to inspect. */
 export function makeTestApp(
-  options: FakeJobsOptions & { maxBodyBytes?: number; verify?: AppDeps["verify"] } = {},
+  options: FakeJobsOptions & {
+    maxBodyBytes?: number;
+    syncAnswerMs?: number;
+    verify?: AppDeps["verify"];
+  } = {},
 ) {
   const jobs = fakeJobs(options);
   const logger = captureLogger();
@@ -168,6 +172,7 @@ export function makeTestApp(
     config: {
       ...DEFAULT_CONFIG,
       ...(options.maxBodyBytes !== undefined ? { API_MAX_BODY_BYTES: options.maxBodyBytes } : {}),
+      ...(options.syncAnswerMs !== undefined ? { API_SYNC_ANSWER_MS: options.syncAnswerMs } : {}),
     },
   });
   return { app, jobs, logger, background };

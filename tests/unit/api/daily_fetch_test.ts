@@ -304,3 +304,19 @@ Deno.test("a job rejecting with a non-Error still gets the JSON 500", async () =
   assert.deepEqual(await errorBody(res), { code: "internal", message: "Internal error" });
   assert.match(logger.records[0]?.text ?? "", /Non-error thrown: connection lost/);
 });
+
+Deno.test("a synchronous daily-fetch still running after API_SYNC_ANSWER_MS answers 202 with Location and keeps working", async () => {
+  const tk = await tokens();
+  const gate = deferred<void>();
+  const { app, jobs, background } = makeTestApp({ processGate: gate.promise, syncAnswerMs: 20 });
+  const res = await post(app, { token: tk.service });
+  assert.equal(res.status, 202);
+  const body = await res.json() as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body).sort(), [...JOB_RESULT_FIELDS].sort());
+  assert.equal(body.status, "running");
+  assert.equal(res.headers.get("Location"), `/functions/v1/api/jobs/runs/${body.run_id}`);
+  assert.equal(background.length, 1, "the work goes on in the background");
+  gate.resolve();
+  await Promise.all(background);
+  assert.equal(jobs.runs.get(body.run_id as string)?.status, "succeeded");
+});
