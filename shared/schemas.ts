@@ -98,6 +98,15 @@ export const RunSourceOutcomeSchema = z.object({
   error_class: z.string().nullable(),
   error_message: z.string().nullable(),
   duration_ms: z.number().int().min(0).nullable(),
+  content: z.object({
+    found_by: z.string().meta({
+      description:
+        "How the monitored text was found: the source's CSS selector, the element taken as the main content (e.g. `<main>`, `the only <article> of <main>`, `<body>`), or the document kind",
+    }),
+    chars: z.number().int().min(0).meta({ description: "Length of the normalised text" }),
+  }).nullable().optional().meta({
+    description: "What was monitored, when the body was read: a short length shows a blind spot",
+  }),
 }).meta({ id: "RunSourceOutcome", description: "What a run did with one source." });
 
 /** A run with its progress and per-source outcomes. */

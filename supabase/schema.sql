@@ -911,13 +911,13 @@ begin
     select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
       source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
       policy_change_id uuid, error_class text, error_message text, duration_ms integer,
-      alerts_sent integer, error_text text)
+      alerts_sent integer, error_text text, content jsonb)
   ), upd as (
     update public.job_run_sources s set
       status = o.status, changed = coalesce(o.changed, false),
       baseline = coalesce(o.baseline, false), policy_change_id = o.policy_change_id,
       error_class = o.error_class, error_message = o.error_message,
-      duration_ms = o.duration_ms, lease_until = null, finished_at = now()
+      duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
     from o
     where s.run_id = p_run_id and s.source_id = o.source_id
       and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
@@ -1816,6 +1816,7 @@ CREATE TABLE public.job_run_sources (
     claimed_by text,
     finished_at timestamp with time zone,
     fetch_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    content jsonb,
     CONSTRAINT job_run_sources_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT job_run_sources_duration_ms_check CHECK (((duration_ms IS NULL) OR (duration_ms >= 0))),
     CONSTRAINT job_run_sources_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'claimed'::text, 'succeeded'::text, 'failed'::text, 'skipped'::text])))
@@ -1912,6 +1913,12 @@ COMMENT ON COLUMN public.job_run_sources.finished_at IS 'When the outcome was wr
 --
 
 COMMENT ON COLUMN public.job_run_sources.fetch_id IS 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
+
+--
+-- Name: COLUMN job_run_sources.content; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.content IS 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.';
 
 --
 -- Name: policy_changes; Type: TABLE; Schema: public; Owner: postgres

@@ -8,7 +8,7 @@
 import type { AlertOutcome } from "../alerts/types.ts";
 import { errorMessage } from "../errors.ts";
 import { redactText } from "../log.ts";
-import type { PipelineResult } from "../pipeline/types.ts";
+import type { ContentChoice, PipelineResult } from "../pipeline/types.ts";
 import type { ChangeSummary, Source } from "../types.ts";
 import type { JobDeps } from "./deps.ts";
 import type { ClaimedItem, ItemOutcome } from "./store.ts";
@@ -42,6 +42,8 @@ export interface SourceOutcome {
   failure: SourceFailure | null;
   alertsSent: number;
   durationMs: number;
+  /** What was monitored (the pipeline's content choice), when the body was read. */
+  content?: ContentChoice | null;
 }
 
 /** Runs the pipeline on a claimed item; a throwing pipeline becomes a crash, not a throw. */
@@ -141,6 +143,7 @@ export async function finishItem(
     failure,
     alertsSent,
     durationMs: f.ms,
+    content: result?.content ?? null,
   };
   _logOutcome(deps, outcome);
   return outcome;
@@ -159,6 +162,7 @@ export function toItemOutcome(o: SourceOutcome): ItemOutcome {
     error_message: o.failure?.message ?? null,
     duration_ms: o.durationMs,
     alerts_sent: o.alertsSent,
+    content: o.content ?? null,
     error_text: o.failure
       ? `source ${o.source.id} (${o.source.name}): ${o.failure.errorClass}: ${o.failure.detail}`
       : null,

@@ -7,7 +7,7 @@
 import type { DueCandidate } from "./due_sources.ts";
 import type { RunCounts, RunSourceOutcome, RunStatus, RunTrigger } from "./types.ts";
 import type { PolicyChange, Source } from "../types.ts";
-import type { SourceBookkeeping } from "../pipeline/types.ts";
+import type { ContentChoice, SourceBookkeeping } from "../pipeline/types.ts";
 
 /** A row of `public.job_runs`. */
 export interface JobRunRow extends RunCounts {
@@ -55,6 +55,8 @@ export interface ItemOutcome {
   alerts_sent: number;
   /** Line for `job_runs.errors`, e.g. `source <id> (<name>): timeout: …`. */
   error_text: string | null;
+  /** What was monitored (the pipeline's content choice), when the body was read. */
+  content?: ContentChoice | null;
 }
 
 /** Persistence of the job. */

@@ -51,6 +51,8 @@ export interface RunSourceOutcome {
   error_class: string | null;
   error_message: string | null;
   duration_ms: number | null;
+  /** What was monitored: how the content was found and its length (null when not read). */
+  content?: { found_by: string; chars: number } | null;
 }
 
 /** A run with its progress and per-source outcomes (`GET /api/jobs/runs/{id}`). */

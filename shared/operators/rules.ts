@@ -10,7 +10,7 @@
  * Each rule returns field errors (`{path, message}`) instead of throwing.
  * @module
  */
-import * as cheerio from "cheerio";
+import { cssSelectorError as engineSelectorError } from "../pipeline/html_extractor.ts";
 import type { Config } from "../config.ts";
 import { type AddressPolicy, checkUrl, type ResolveHost } from "../pipeline/address_guard.ts";
 import { PipelineError } from "../pipeline/errors.ts";
@@ -118,14 +118,7 @@ export function cssSelectorError(selector: string): string | null {
   if (selector.length > MAX_SELECTOR_LENGTH) {
     return `must be at most ${MAX_SELECTOR_LENGTH} characters`;
   }
-  if (selector.trimStart().startsWith("<")) return "is HTML markup, not a CSS selector";
-  try {
-    cheerio.load("<html><body></body></html>")(selector);
-    return null;
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return `is not valid: ${detail.replace(/\.+$/, "").trim()}`;
-  }
+  return engineSelectorError(selector); // the extractor's own check (cheerio-select)
 }
 
 /**

@@ -16,6 +16,37 @@ export async function sha256Hex(text: string): Promise<string> {
 // marks, rules), and what a page generates from the clock of the request (relative times).
 const LAYOUT_PREFIX = /^(?:#{1,6} |> ?|\s*(?:[*\-\u2022]|\d{1,4}[.)]|[a-z]{1,3}[.)]) +)/gm;
 const CELL_SEPARATOR = / \| /g;
+const _MONTH = String
+  .raw`(?:jan(?:uary|uar)?|janv(?:ier)?|feb(?:ruary|ruar)?|f[ée]v(?:r(?:ier)?)?|m(?:ar(?:ch|s)?|ä(?:rz)?)|apr(?:il)?|avr(?:il)?|may|mai|ma[iy]o|jun[ei]?|juin|jul[iy]?|juil(?:let)?|aug(?:ust)?|ao[uû]t?|sep(?:t(?:ember|embre)?)?|oct(?:ober|obre)?|okt(?:ober)?|nov(?:ember|embre)?|de[cz](?:ember)?|d[ée]c(?:embre)?|enero|febrero|marzo|abril|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)\.?`;
+/**
+ * A line that is nothing but a date ("29 avr. 2022", "March 3, 2024", "2024-03-03"): the
+ * entries of changelog and news lists, which sites render in the reader's time zone.
+ */
+const DATE_LINE = new RegExp(
+  String
+    .raw`^(?:(?:\d{1,2}(?:er)?\.? ${_MONTH},? \d{4})|(?:${_MONTH} \d{1,2}(?:st|nd|rd|th)?,? \d{4})|(?:\d{4}-\d{2}-\d{2})|(?:\d{1,2}[/.]\d{1,2}[/.]\d{2,4}))$`,
+  "iu",
+);
+/** Longest line {@link DATE_LINE} can match ("Wednesday 30 septiembre, 2026" is shorter). */
+const DATE_LINE_MAX = 40;
+
+/** Drops the lines that are only a date. */
+function _withoutDateLines(text: string): string {
+  const lines = text.split("\n");
+  let dropped = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const end = line.charCodeAt(line.length - 1); // every date form ends with a digit
+    if (
+      line.length <= DATE_LINE_MAX && line.length >= 6 && end >= 48 && end <= 57 &&
+      DATE_LINE.test(line)
+    ) {
+      lines[i] = "";
+      dropped = true;
+    }
+  }
+  return dropped ? lines.join("\n") : text;
+}
 const RULE_LINE = /^-{3,}$/gm;
 const RELATIVE_TIME = new RegExp(
   [
@@ -31,6 +62,31 @@ const RELATIVE_TIME = new RegExp(
 /** "© 2025", "Copyright 2019-2025", "(c) 2024 Acme": the year follows the calendar. */
 const COPYRIGHT_YEAR = /((?:©|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?)\d{4}/giu;
 const ANY_SPACE = /\s+/g;
+// Cheap tests that every match of the rule they guard needs: most texts skip the rule's scan.
+/** Words one of which every match of RELATIVE_TIME holds (lowercase). */
+const RELATIVE_WORDS = [
+  "ago",
+  "just now",
+  "today",
+  "yesterday",
+  "this week",
+  "this month",
+  "this year",
+  "last week",
+  "last month",
+  "last year",
+  "aujourd",
+  "hier",
+  "cette semaine",
+  "cette année",
+  "ce mois",
+  "il y a",
+];
+/** The fixed parts of COPYRIGHT_YEAR (lowercase). */
+const COPYRIGHT_WORDS = ["©", "(c)", "copyright"];
+/** Whitespace other than a single space: what folding to one space rewrites. */
+const SPACE_RUN =
+  /\s{2,}|[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/g;
 
 /**
  * The part of a normalised text whose change is a change of the policy: its words. Layout
@@ -38,15 +94,24 @@ const ANY_SPACE = /\s+/g;
  * page that turns a paragraph into a heading or a `<br>` into a new paragraph has not
  * changed; relative times ("Updated yesterday" → "Updated this week") are the clock of the
  * request, not of the rules, and become one placeholder, as does the year of a copyright
- * notice. The source's hash is this
+ * notice; a line that is only a date (a changelog entry) is left out. The source's hash is this
  * fingerprint's; the stored text and its diffs keep the layout.
  * @example
  * changeFingerprint("# Terms\n\nUpdated yesterday") === changeFingerprint("Terms Updated this week"); // true
  */
 export function changeFingerprint(text: string): string {
-  return text.replace(LAYOUT_PREFIX, "").replace(RULE_LINE, "").replace(CELL_SEPARATOR, " ")
-    .replace(RELATIVE_TIME, "\u2039time\u203a").replace(COPYRIGHT_YEAR, "$1\u2039year\u203a")
-    .replace(ANY_SPACE, " ").trim();
+  let out = text.replace(LAYOUT_PREFIX, "");
+  out = _withoutDateLines(out);
+  if (out.includes("---")) out = out.replace(RULE_LINE, "");
+  if (out.includes(" | ")) out = out.replace(CELL_SEPARATOR, " ");
+  const lower = out.toLowerCase();
+  if (RELATIVE_WORDS.some((word) => lower.includes(word))) {
+    out = out.replace(RELATIVE_TIME, "\u2039time\u203a");
+  }
+  if (COPYRIGHT_WORDS.some((word) => lower.includes(word))) {
+    out = out.replace(COPYRIGHT_YEAR, "$1\u2039year\u203a");
+  }
+  return out.replace(SPACE_RUN, " ").trim();
 }
 
 /** A text under this share of its predecessor's length is a stub, not the policy. */
@@ -71,6 +136,48 @@ export function stubReason(previous: string, current: string): string | null {
   if (before < STUB_MIN_PREVIOUS || after >= before * STUB_RATIO) return null;
   return `the text shrank from ${before} to ${after} characters: an error, block or consent ` +
     `page rather than the policy; not recorded as a change`;
+}
+
+/** Snapshots of a source read to tell its furniture from its policy. */
+export const HISTORY_SNAPSHOTS = 12;
+
+/** The set of a text's lines, each by its {@link changeFingerprint}. */
+function _lineSet(text: string): Set<string> {
+  const lines = new Set<string>();
+  for (const line of text.split("\n")) {
+    const key = changeFingerprint(line);
+    if (key !== "") lines.add(key);
+  }
+  return lines;
+}
+
+/**
+ * True when every line a change adds or removes is page furniture by the source's own
+ * history: each added line was already on an earlier snapshot (it comes back: rotating
+ * banners, dates that flip with the server's time zone, blocks shown on some fetches only)
+ * and each removed line was missing from an earlier snapshot (it comes and goes). New
+ * wording is never furniture: a line no snapshot of the source ever had is a change.
+ * `history` is the source's latest snapshots, newest first (the first is `previous`).
+ * @example
+ * isFurnitureChange("P\nBanner A", "P\nBanner B", ["P\nBanner A", "P\nBanner B", "P\nBanner A"]); // true
+ */
+export function isFurnitureChange(previous: string, current: string, history: string[]): boolean {
+  const before = _lineSet(previous);
+  const after = _lineSet(current);
+  if (history.length < 2) return false; // the previous snapshot alone tells nothing
+  const older = history.map(_lineSet);
+  let changed = 0;
+  for (const line of after) {
+    if (before.has(line)) continue;
+    changed++;
+    if (!older.some((set) => set.has(line))) return false;
+  }
+  for (const line of before) {
+    if (after.has(line)) continue;
+    changed++;
+    if (!older.some((set) => !set.has(line))) return false;
+  }
+  return changed > 0;
 }
 
 /** Options of {@link diffTexts}. */

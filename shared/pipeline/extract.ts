@@ -6,7 +6,7 @@
  */
 import { decodeBody, parseContentType } from "./charset.ts";
 import { PipelineError } from "./errors.ts";
-import { extractHtmlText } from "./html_extractor.ts";
+import { extractHtmlContent } from "./html_extractor.ts";
 import { extractPdfText } from "./pdf_extractor.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -32,6 +32,8 @@ export interface Extracted {
   encoding: string | null;
   /** A declared charset nobody knows; UTF-8 was used instead. */
   unknownCharset: string | null;
+  /** How the text was found: the source's selector, the element taken as the content, or the document kind. */
+  foundBy: string;
 }
 
 const HTML_TYPES = new Set(["text/html", "application/xhtml+xml"]);
@@ -91,22 +93,40 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
   if (kind === "pdf") {
     // NUL characters (some PDF fonts map glyphs to U+0000) cannot be stored by Postgres.
     const text = _withoutNul(await extractPdfText(input.body));
-    return { kind, mediaType: "application/pdf", text, encoding: null, unknownCharset: null };
+    return {
+      kind,
+      mediaType: "application/pdf",
+      text,
+      encoding: null,
+      unknownCharset: null,
+      foundBy: "the PDF's text",
+    };
   }
   const decoded = decodeBody(input.body, { headerCharset: charset, html: kind === "html" });
   const base = { kind, encoding: decoded.encoding, unknownCharset: decoded.unknownLabel };
   if (kind === "html") {
-    const text = extractHtmlText(decoded.text, { selector: input.selector });
+    const { text, foundBy } = extractHtmlContent(decoded.text, { selector: input.selector });
     return {
       ...base,
       mediaType: mediaType === "application/xhtml+xml" ? mediaType : "text/html",
       text,
+      foundBy,
     };
   }
   if (kind === "json") {
-    return { ...base, mediaType: mediaType ?? "application/json", text: _prettyJson(decoded.text) };
+    return {
+      ...base,
+      mediaType: mediaType ?? "application/json",
+      text: _prettyJson(decoded.text),
+      foundBy: "the whole JSON document",
+    };
   }
-  return { ...base, mediaType: mediaType ?? "text/plain", text: _withoutNul(decoded.text) };
+  return {
+    ...base,
+    mediaType: mediaType ?? "text/plain",
+    text: _withoutNul(decoded.text),
+    foundBy: "the whole text document",
+  };
 }
 
 /** Drops U+0000, which Postgres text cannot hold (22P05); HTML5 drops it from HTML too. */

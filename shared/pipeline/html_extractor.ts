@@ -1,13 +1,13 @@
 /**
- * HTML to readable text, on two paths that give the same text.
+ * HTML to readable text, on two paths that give the same text with one layout engine.
  *
  * Without a CSS selector (most sources), {@link extractHtmlTextStreaming} reads the page
  * in one pass with htmlparser2's tokenizer and no DOM, several times faster than a DOM.
- * With the source's CSS selector, cheerio (parse5) parses the page, cheerio-select finds
- * the elements and html-to-text renders them, keeping headings, paragraphs, list items and
- * table rows on lines of their own so diffs read well. {@link extractHtmlTextWithCheerio}
- * is that path, also without a selector: it is the reference the streaming path is tested
- * against.
+ * With the source's CSS selector, cheerio (parse5) parses the page and cheerio-select
+ * finds the elements, which are laid out by the streaming path's renderer
+ * (`renderNodes`): headings, paragraphs, list items and table rows on lines of their own
+ * so diffs read well. {@link extractHtmlTextWithCheerio} is that path, also without a
+ * selector: the reference the streaming path's tree building is tested against.
  *
  * What is dropped: never-visible or non-text elements (script, style, noscript, template,
  * iframe, svg, form controls, `hidden`), adverts (ad-like class or id names), and, unless
@@ -19,9 +19,9 @@
  * @module
  */
 import * as cheerio from "cheerio";
-import { compile } from "html-to-text";
 import { PipelineError } from "./errors.ts";
 import {
+  ARTICLE_SHARE,
   CHROME_ROLES,
   CHROME_TAGS,
   CONTENT_ANCESTOR_TAGS,
@@ -32,7 +32,16 @@ import {
   NEVER_TEXT_TAGS,
   OVERLAY_ROLES,
 } from "./html_rules.ts";
-import { extractHtmlTextStreaming } from "./html_stream_extractor.ts";
+import {
+  extractHtmlContentStreaming,
+  type HtmlContent,
+  type LayoutNode,
+  MAX_HTML_DEPTH,
+  nestsTooDeep,
+  renderNodes,
+} from "./html_stream_extractor.ts";
+
+export type { HtmlContent } from "./html_stream_extractor.ts";
 import { errorMessage } from "../errors.ts";
 
 /** Options of {@link extractHtmlText}. */
@@ -54,20 +63,6 @@ const CHROME = [...CHROME_TAGS, ...CHROME_ROLES.map((role) => `[role="${role}"]`
 const CONTENT_ANCESTORS = [...CONTENT_ANCESTOR_TAGS, "[role=main]"].join(", ");
 const FORM_CONTENT = FORM_CONTENT_TAGS.join(", ");
 
-/** The parts of html-to-text's formatter API used here (the package ships no types). */
-interface _HtmlNode {
-  type: string;
-  name?: string;
-  children: _HtmlNode[];
-  prev: _HtmlNode | null;
-}
-interface _Builder {
-  openBlock(options: { leadingLineBreaks: number }): void;
-  closeBlock(options: { trailingLineBreaks: number }): void;
-  addInline(text: string, options?: { noWordTransform: boolean }): void;
-}
-type _Walk = (nodes: _HtmlNode[], builder: _Builder) => void;
-
 /** A DOM node as cheerio hands it to filter callbacks. */
 type _DomNode = { attribs?: Record<string, string> };
 /** A cheerio selection of elements. */
@@ -76,47 +71,27 @@ function _select($: cheerio.CheerioAPI, selector: string) {
   return $(selector);
 }
 
-const _render: (html: string) => string = compile({
-  wordwrap: false,
-  limits: { maxInputLength: Number.MAX_SAFE_INTEGER },
-  formatters: {
-    heading(elem: _HtmlNode, walk: _Walk, builder: _Builder) {
-      const level = Number(elem.name?.slice(1)) || 1;
-      builder.openBlock({ leadingLineBreaks: 2 });
-      builder.addInline(`${"#".repeat(level)} `, { noWordTransform: true });
-      walk(elem.children, builder);
-      builder.closeBlock({ trailingLineBreaks: 2 });
-    },
-    tableRow(elem: _HtmlNode, walk: _Walk, builder: _Builder) {
-      builder.openBlock({ leadingLineBreaks: 1 });
-      walk(elem.children, builder);
-      builder.closeBlock({ trailingLineBreaks: 1 });
-    },
-    tableCell(elem: _HtmlNode, walk: _Walk, builder: _Builder) {
-      let previous = elem.prev;
-      while (previous && previous.type !== "tag") previous = previous.prev;
-      if (previous) builder.addInline(" | ", { noWordTransform: true });
-      walk(elem.children, builder);
-    },
-  },
-  selectors: [
-    { selector: "a", options: { ignoreHref: true } },
-    { selector: "img", format: "skip" },
-    { selector: "table", format: "block" },
-    { selector: "tr", format: "tableRow" },
-    { selector: "td", format: "tableCell" },
-    { selector: "th", format: "tableCell" },
-    { selector: "caption", format: "block" },
-    { selector: "h1", format: "heading" },
-    { selector: "h2", format: "heading" },
-    { selector: "h3", format: "heading" },
-    { selector: "h4", format: "heading" },
-    { selector: "h5", format: "heading" },
-    { selector: "h6", format: "heading" },
-    { selector: "dt", format: "block" },
-    { selector: "dd", format: "block" },
-  ],
-});
+/**
+ * Why a CSS selector cannot be used, or null when it can: compiled by the engine that
+ * runs it (cheerio-select, on the selector path), for the operators' API to refuse it at
+ * save time. The reason reads after "CSS selector".
+ * @example
+ * cssSelectorError("main > .terms"); // null
+ * cssSelectorError("div["); // "is not valid: Expected name, found"
+ */
+export function cssSelectorError(selector: string): string | null {
+  const trimmed = selector.trim();
+  if (trimmed === "") return "must not be blank";
+  // cheerio reads a string starting with "<" as HTML to create, not as a selector.
+  if (trimmed.startsWith("<")) return "is HTML markup, not a CSS selector";
+  try {
+    _select(_EMPTY, trimmed);
+    return null;
+  } catch (error) {
+    return `is not valid: ${errorMessage(error).replace(/\.+$/, "").trim()}`;
+  }
+}
+const _EMPTY = cheerio.load("<html><body></body></html>");
 
 /** True when an element's class or id looks like an advert or a cookie banner. */
 function _isAdLike(element: _DomNode): boolean {
@@ -147,6 +122,10 @@ function _textLength(text: string): number {
 /** The elements to render: the source's selector, else the page's main content, else body. */
 function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Selection {
   if (selector) {
+    const invalid = cssSelectorError(selector);
+    if (invalid) {
+      throw new PipelineError("parse", `CSS selector ${JSON.stringify(selector)} ${invalid}`);
+    }
     let matched: _Selection;
     try {
       matched = _select($, selector);
@@ -171,7 +150,12 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
     const found = $(candidate.selector).first();
     if (found.length === 0) continue;
     const length = _textLength(found.text());
-    if (length > 0 && length >= pageText * MIN_MAIN_SHARE) return found;
+    if (length === 0 || length < pageText * MIN_MAIN_SHARE) continue;
+    const articles = found.find("article");
+    if (articles.length === 1 && _textLength(articles.text()) >= length * ARTICLE_SHARE) {
+      return articles;
+    }
+    return found;
   }
   const articles = $("article");
   if (articles.length === 1) return articles;
@@ -185,10 +169,33 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
  * extractHtmlText("<main><h1>Fees</h1><p>£719</p></main>"); // "# Fees\n\n£719"
  */
 export function extractHtmlText(html: string, options: HtmlExtractOptions = {}): string {
+  return extractHtmlContent(html, options).text;
+}
+
+/**
+ * {@link extractHtmlText}, also saying how the content was found (the source's selector,
+ * or which element the default path took), for the run's per-source explanation.
+ * @example
+ * extractHtmlContent("<main><p>x</p></main>"); // { text: "x", foundBy: "<main>" }
+ */
+export function extractHtmlContent(html: string, options: HtmlExtractOptions = {}): HtmlContent {
   const selector = options.selector?.trim() || null;
-  if (selector) return extractHtmlTextWithCheerio(html, { selector });
+  if (selector) {
+    // parse5's scope checks are quadratic in the nesting depth, and html-to-text recurses:
+    // a page nested past the limit browsers keep is refused before it reaches them.
+    if (nestsTooDeep(html)) {
+      throw new PipelineError(
+        "parse",
+        `the page nests elements more than ${MAX_HTML_DEPTH} deep: its CSS selector cannot be applied`,
+      );
+    }
+    return {
+      text: extractHtmlTextWithCheerio(html, { selector }),
+      foundBy: `the source's CSS selector ${selector}`,
+    };
+  }
   try {
-    return extractHtmlTextStreaming(html);
+    return extractHtmlContentStreaming(html);
   } catch (error) {
     // The tokenizer reads any input; a throw here is a bug of ours, not a bad page.
     const detail = errorMessage(error);
@@ -222,5 +229,5 @@ export function extractHtmlTextWithCheerio(
   const selector = options.selector?.trim() || null;
   _clean($, !selector);
   const roots = _roots($, selector);
-  return roots.toArray().map((root) => _render($.html(root))).join("\n\n");
+  return roots.toArray().map((root) => renderNodes([root as unknown as LayoutNode])).join("\n\n");
 }

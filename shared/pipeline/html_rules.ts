@@ -44,6 +44,13 @@ export const OVERLAY_ROLES: readonly string[] = ["dialog", "alertdialog"];
  */
 export const MIN_MAIN_SHARE = 0.1;
 
+/**
+ * Inside the chosen main content, its only `<article>` is the content when it holds at
+ * least this share of the text: what the main element adds around it is furniture ("Was
+ * this helpful?", "Still need help?", related links).
+ */
+export const ARTICLE_SHARE = 0.6;
+
 /** Page chrome elements, dropped unless the source gives its own selector. */
 export const CHROME_TAGS: readonly string[] = ["nav", "aside"];
 

@@ -1,32 +1,33 @@
 /**
  * HTML to readable text in one pass, without a DOM: htmlparser2's tokenizer feeds a small
  * tree builder that keeps only a stack of open elements. Whether an element is dropped is
- * decided when it opens (tag, `hidden`, `aria-hidden`, advert and cookie-banner names,
- * chrome tags and roles, page-level header/footer) from the rules in `html_rules.ts`; the
- * text of what is kept is recorded as a flat list of open/close/text events, and at the
- * end the main-content element is chosen and its events are laid out by
- * {@link HtmlTextBuilder} exactly as html-to-text lays out a DOM.
+ * decided when it opens (tag, `hidden`, overlays, advert and consent names, chrome tags
+ * and roles, page-level header/footer) from the rules in `html_rules.ts`; the text of what
+ * is kept is recorded as a flat list of open/close/text events, and at the end the
+ * main-content element is chosen and its events are laid out by {@link HtmlTextBuilder}.
  *
- * The reference is the cheerio path (`extractHtmlTextWithCheerio`): parse5 builds the
- * tree, chrome is removed, and html-to-text re-parses the serialised main element with
- * htmlparser2. To produce the same tree, the builder follows the HTML5 tree-construction
- * rules that change the text's structure: implied end tags (`p`, `li`, `dd`/`dt`, table
- * cells and rows, headings), end tags that only close what is in scope, ignored table
- * tags outside tables, an implied `tr` for cells, one form at a time (a `</form>` that
- * closes a form with open children), forms opened directly in tables, the newline after
- * `<pre>`, content of `<noscript>` and `<iframe>` as raw text, head content, and
- * `</body>`/`</html>` that do not end the document.
+ * This file holds the project's one HTML layout engine: the selector path (cheerio, for a
+ * source's own CSS selector) turns its matches into the same events ({@link renderNodes})
+ * and lays them out with the same renderer. The tree builder follows the HTML5
+ * tree-construction rules that change the text's structure, so both paths see the same
+ * tree: implied end tags (`p`, `li`, `dd`/`dt`, table cells and rows, headings), end tags
+ * that only close what is in scope, ignored table tags outside tables, an implied `tr` for
+ * cells, one form at a time (a `</form>` that closes a form with open children), forms
+ * opened directly in tables, a table inside an open `<p>` in quirks mode, the newline
+ * after `<pre>`, content of `<noscript>` and `<iframe>` as raw text, head content, and
+ * `</body>`/`</html>` that do not end the document. At most {@link MAX_HTML_DEPTH}
+ * elements are open at once, so the work per tag is bounded (linear time on any page).
  *
- * Known differences (see tests/unit/pipeline/html_stream_extractor_test.ts): text or
- * elements placed directly in a table outside any cell (HTML5 moves them before the
- * table, this extractor keeps them in place); mis-nested formatting tags around blocks
- * (the adoption agency algorithm); attributes of a second `<body>` tag.
+ * Known differences from parse5 (see tests/unit/pipeline/html_stream_extractor_test.ts):
+ * mis-nested formatting tags around blocks (the adoption agency algorithm); attributes of
+ * a second `<body>` tag.
  * @module
  */
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
 import { isQuirksDoctype } from "./html_document_mode.ts";
 import { HtmlTextBuilder } from "./html_text_builder.ts";
 import {
+  ARTICLE_SHARE,
   CHROME_ROLES,
   CHROME_TAGS,
   CONTENT_ANCESTOR_TAGS,
@@ -446,6 +447,25 @@ const TABLE_ALLOWED = new Set([
   "input",
   "form",
 ]);
+/**
+ * Most elements open at once (Blink's parser limit). Start tags deeper than this are
+ * ignored with their end tags and their text joins the element at the limit, so that
+ * the scope checks of every tag stay bounded and a page cannot make the parse quadratic.
+ */
+export const MAX_HTML_DEPTH = 512;
+/** Raw-text elements, which hold no elements: still opened past the depth limit. */
+const RAW_TEXT = new Set([
+  "script",
+  "style",
+  "title",
+  "textarea",
+  "noscript",
+  "iframe",
+  "xmp",
+  "noembed",
+  "noframes",
+]);
+
 /** Text with something other than HTML whitespace. */
 const HTML_NON_SPACE = /[^ \t\n\f\r]/;
 /** Table tags that end a `<select>` opened inside a table. */
@@ -531,7 +551,6 @@ const WHOLE = -1;
 const LEADING_HTML_SPACE = /^[ \t\n\f\r]+/;
 /** What cheerio's `.text().trim()` and html-to-text's list filter call blank. */
 const NON_BLANK = /\S/;
-const WHITESPACE = /\s/g;
 
 /** Events `from`..`to` that belong before event `at` (content moved out of a table). */
 interface _Segment {
@@ -594,11 +613,6 @@ class _Frame {
   open = false;
   /** Started a scope of formatting elements (cells, captions, objects). */
   marker = false;
-  /**
-   * A `<p>` that a `<table>` split in quirks mode: HTML5 keeps it open around the table,
-   * html-to-text's re-parse ends it at the table and turns its end tag into an empty `<p>`.
-   */
-  phantom = false;
 
   constructor(name: string, skip: boolean, flags = _flags(name)) {
     this.name = name;
@@ -643,12 +657,14 @@ class _StreamParser implements TokenizerCallbacks {
   private selects = 0;
   private formPointer: _Frame | "detached" | null = null;
   private openForms: _FormState[] = [];
+  /** Start tags ignored past {@link MAX_HTML_DEPTH} whose end tags are still to come. */
+  private overflow = 0;
+  /** Some start tag was past {@link MAX_HTML_DEPTH}. */
+  tooDeep = false;
   /** Text read while a table (not a cell) is the current element. */
   private tableText = "";
   /** Quirks mode (no or old doctype); null until the first tag or text decides. */
   private quirks: boolean | null = null;
-  /** Where content moved out of the next table goes, when a split `<p>` decided it. */
-  private tablePosition = -1;
   /** HTML5's list of active formatting elements; null marks a cell's or object's scope. */
   private formatting: (_Formatting | null)[] = [];
 
@@ -920,6 +936,11 @@ class _StreamParser implements TokenizerCallbacks {
   private start(name: string, selfClosing: boolean): void {
     this.dropLf = false;
     if (this.rawEnd !== null) return;
+    if (this.stack.length >= MAX_HTML_DEPTH && !VOID.has(name) && !RAW_TEXT.has(name)) {
+      this.overflow++;
+      this.tooDeep = true;
+      return;
+    }
     this.flushTableText();
     this.quirks ??= true; // no doctype before the first tag
     if (name === "image") name = "img";
@@ -981,8 +1002,8 @@ class _StreamParser implements TokenizerCallbacks {
       case "table": {
         const mode = this.tableMode();
         if (mode === "table" || mode === "tbody" || mode === "tr") this.popUntil("table");
+        // In quirks mode a table does not end an open <p> (HTML5): it stays inside it.
         if (!this.quirks) this.closeP();
-        else if (this.top?.name === "p" && !this.top.phantom) this.splitParagraph();
         break;
       }
       case "form": {
@@ -1032,28 +1053,6 @@ class _StreamParser implements TokenizerCallbacks {
     const foster = !(flags & F_TABLE_ALLOWED) && this.inTableContext();
     const frame = this.insert(name, selfClosing, true, false, foster);
     if (flags & F_FORMATTING && frame.open) this.pushFormatting(name, frame);
-  }
-
-  /**
-   * A `<table>` right inside a `<p>` in quirks mode: the paragraph ends here for the text
-   * (as html-to-text's re-parse ends it), content moved out of the table still goes at its
-   * end, and a phantom `<p>` stays open until HTML5 would close the real one.
-   */
-  private splitParagraph(): void {
-    const paragraph = this.stack.pop() as _Frame;
-    this.top = this.stack[this.stack.length - 1] ?? null;
-    const candidates = paragraph.candidates;
-    paragraph.candidates = null; // the candidate spans the table and what follows it
-    this.finish(paragraph);
-    this.tablePosition = paragraph.emitted ? this.ops.length - 1 : this.ops.length;
-    const phantom = new _Frame("p", paragraph.skip);
-    phantom.phantom = true;
-    phantom.parentSkip = paragraph.parentSkip;
-    phantom.landmarks = paragraph.landmarks;
-    phantom.candidates = candidates;
-    phantom.open = true;
-    this.stack.push(phantom);
-    this.top = phantom;
   }
 
   /** Attributes of `<html>` and `<body>`: they can drop the page or make it the main content. */
@@ -1131,10 +1130,6 @@ class _StreamParser implements TokenizerCallbacks {
     // A table's position must follow the text before it, even when the table is dropped.
     if (name === "table") this.flush();
     frame.position = this.ops.length;
-    if (name === "table" && this.tablePosition >= 0) {
-      frame.position = this.tablePosition;
-      this.tablePosition = -1;
-    }
     if (!skip) {
       this.flush();
       const index = this.ops.length;
@@ -1184,6 +1179,10 @@ class _StreamParser implements TokenizerCallbacks {
       if (name !== this.rawEnd) return;
       this.rawEnd = null;
       this.popUntil(name);
+      return;
+    }
+    if (this.overflow > 0) {
+      this.overflow--; // the end of a start tag ignored past the depth limit
       return;
     }
     this.flushTableText();
@@ -1604,12 +1603,6 @@ class _StreamParser implements TokenizerCallbacks {
   /** An element ended: emit its CLOSE, or drop a form that held no content. */
   private finish(frame: _Frame): void {
     frame.open = false;
-    if (frame.phantom && !frame.skip) {
-      this.flush();
-      this.ops.push(OPEN | (K_BLOCK2 << 2));
-      this.vals.push("p");
-      frame.emitted = true;
-    }
     if (frame.marker) {
       // Formatting elements opened in a cell or object are not re-opened after it.
       while (this.formatting.length > 0 && this.formatting.pop() !== null) { /* drop */ }
@@ -1781,8 +1774,82 @@ function _quote(text: string): string {
   return text.slice(start, end).split("\n").map((line) => `> ${line}`).join("\n");
 }
 
+/** A flat list of layout events: what {@link _render} lays out. */
+interface _Events {
+  readonly ops: number[];
+  readonly vals: string[];
+  /** `start` and `type` of each `<ol>`, by OPEN index. */
+  readonly olAttrs: Map<number, [string | undefined, string | undefined]>;
+}
+
+/** A DOM node as the selector path hands it over (domhandler's shape, as cheerio builds it). */
+export interface LayoutNode {
+  type: string;
+  name?: string;
+  data?: string;
+  attribs?: Record<string, string>;
+  children?: LayoutNode[];
+}
+
+/**
+ * Lays out DOM elements (the selector path's matches) with the same engine as the
+ * streaming path: the tree is walked without recursion into the streaming path's events,
+ * then rendered by {@link _render}, so both paths share one layout.
+ * @example
+ * renderNodes($("main").toArray());
+ */
+export function renderNodes(roots: readonly LayoutNode[]): string {
+  const events: _Events = { ops: [], vals: [], olAttrs: new Map() };
+  const { ops, vals } = events;
+  // Work list of nodes still to visit; null closes the element opened before its children.
+  const work: Array<LayoutNode | null> = [];
+  const parents: string[] = [];
+  for (let r = roots.length - 1; r >= 0; r--) work.push(roots[r] as LayoutNode);
+  while (work.length > 0) {
+    const node = work.pop();
+    if (node === null) {
+      ops.push(CLOSE);
+      vals.push("");
+      parents.pop();
+      continue;
+    }
+    if (!node) continue;
+    if (node.type === "text") {
+      const text = node.data ?? "";
+      if (text === "") continue;
+      const last = ops.length - 1;
+      if (ops[last] === TEXT) vals[last] += text;
+      else {
+        ops.push(TEXT);
+        vals.push(text);
+      }
+      continue;
+    }
+    if (node.type === "comment") {
+      const parent = parents[parents.length - 1];
+      if (parent === "ul" || parent === "ol") {
+        ops.push(COMMENT);
+        vals.push("");
+      }
+      continue;
+    }
+    if (node.type !== "tag" && node.type !== "script" && node.type !== "style") continue;
+    const name = (node.name ?? "").toLowerCase();
+    const index = ops.length;
+    ops.push(OPEN | ((_flags(name) >>> KIND_SHIFT) << 2));
+    vals.push(name);
+    if (name === "ol") events.olAttrs.set(index, [node.attribs?.start, node.attribs?.type]);
+    parents.push(name);
+    work.push(null);
+    const children = node.children ?? [];
+    for (let c = children.length - 1; c >= 0; c--) work.push(children[c] as LayoutNode);
+  }
+  if (ops.length === 0) return "";
+  return _render(events, 0, ops.length - 1);
+}
+
 /** Lays out the events `from`..`to` (one element, or the whole body). */
-function _render(parser: _StreamParser, from: number, to: number): string {
+function _render(parser: _Events, from: number, to: number): string {
   const { ops, vals } = parser;
   const b = new HtmlTextBuilder();
   // Per open element (index 0 is the fragment root): kind, has an element child yet,
@@ -1911,17 +1978,38 @@ function _render(parser: _StreamParser, from: number, to: number): string {
   return b.toString();
 }
 
-/** Characters other than whitespace in the text of events `from`..`to`. */
+/** Characters of the text of events `from`..`to`, each text trimmed. */
 function _textLength(parser: _StreamParser, from: number, to: number): number {
   const { ops, vals } = parser;
   let length = 0;
   for (let i = from; i <= to; i++) {
     if (ops[i] !== TEXT) continue;
-    const text = vals[i] ?? "";
-    if (!NON_BLANK.test(text)) continue;
-    length += text.length - (text.match(WHITESPACE) ?? []).length;
+    // Trimmed lengths: whitespace between tags counts nothing, a share of text is the same.
+    length += (vals[i] ?? "").trim().length;
   }
   return length;
+}
+
+/** Reads a page into the event list. */
+function _parse(html: string): _StreamParser {
+  // HTML5 input preprocessing: one kind of line break.
+  if (html.includes("\r")) html = html.replace(/\r\n?/g, "\n");
+  const parser = new _StreamParser(html, html.includes("\0"));
+  const tokenizer = new Tokenizer({ decodeEntities: true }, parser);
+  tokenizer.write(html);
+  tokenizer.end();
+  return parser;
+}
+
+/**
+ * True when the page opens elements more than {@link MAX_HTML_DEPTH} deep (by HTML5's
+ * tree rules), which no browser renders as such and which would make a DOM parser's
+ * work quadratic and recursive renderers overflow their stack.
+ * @example
+ * nestsTooDeep("<div>".repeat(10_000)); // true
+ */
+export function nestsTooDeep(html: string): boolean {
+  return _parse(html).tooDeep;
 }
 
 /**
@@ -1936,15 +2024,32 @@ function _textLength(parser: _StreamParser, from: number, to: number): number {
  * // "# Fees\n\n£719"
  */
 export function extractHtmlTextStreaming(html: string): string {
-  // HTML5 input preprocessing: one kind of line break.
-  if (html.includes("\r")) html = html.replace(/\r\n?/g, "\n");
-  const parser = new _StreamParser(html, html.includes("\0"));
-  const tokenizer = new Tokenizer({ decodeEntities: true }, parser);
-  tokenizer.write(html);
-  tokenizer.end();
+  return extractHtmlContentStreaming(html).text;
+}
+
+/** The text of a page and which element it is (for the run's per-source explanation). */
+export interface HtmlContent {
+  text: string;
+  /** How the content was found, e.g. `<main>`, `the only <article> of #content`, `<body>`. */
+  foundBy: string;
+}
+
+/** Names a main-content candidate as an operator would write it. */
+function _candidateName(slot: number): string {
+  const c = MAIN_CANDIDATES[slot];
+  return c?.tag ? `<${c.tag}>` : c?.selector ?? "main content";
+}
+
+/**
+ * {@link extractHtmlTextStreaming}, also saying which element was taken as the content.
+ * @example
+ * extractHtmlContentStreaming("<main><p>x</p></main>").foundBy; // "<main>"
+ */
+export function extractHtmlContentStreaming(html: string): HtmlContent {
+  const parser = _parse(html);
   if (parser.segments.length > 0) _placeFosteredContent(parser);
   const last = parser.ops.length - 1;
-  if (last < 0) return "";
+  if (last < 0) return { text: "", foundBy: "<body>" };
   const { candSlot, candStart, candEnd } = parser;
   let pageText = -1;
   for (let slot = 0; slot < MAIN_CANDIDATES.length; slot++) {
@@ -1961,10 +2066,36 @@ export function extractHtmlTextStreaming(html: string): string {
     const length = _textLength(parser, from, to);
     if (length === 0) continue;
     if (pageText < 0) pageText = _textLength(parser, parser.bodyStart, last);
-    if (length >= pageText * MIN_MAIN_SHARE) return _render(parser, from, to);
+    if (length >= pageText * MIN_MAIN_SHARE) {
+      // Its only article, when the article is most of it.
+      let article = -1;
+      for (let i = 0; i < parser.articleStart.length; i++) {
+        const start = parser.articleStart[i] ?? 0;
+        if (start < from || start > to) continue;
+        if (article >= 0) {
+          article = -2;
+          break;
+        }
+        article = i;
+      }
+      if (article >= 0) {
+        const aFrom = parser.articleStart[article] ?? from;
+        const aTo = parser.articleEnd[article] ?? to;
+        if (_textLength(parser, aFrom, aTo) >= length * ARTICLE_SHARE) {
+          return {
+            text: _render(parser, aFrom, aTo),
+            foundBy: `the only <article> of ${_candidateName(slot)}`,
+          };
+        }
+      }
+      return { text: _render(parser, from, to), foundBy: _candidateName(slot) };
+    }
   }
   if (parser.articleStart.length === 1) {
-    return _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last);
+    return {
+      text: _render(parser, parser.articleStart[0] ?? 0, parser.articleEnd[0] ?? last),
+      foundBy: "the only <article>",
+    };
   }
-  return _render(parser, parser.bodyStart, last);
+  return { text: _render(parser, parser.bodyStart, last), foundBy: "<body>" };
 }

@@ -12,6 +12,8 @@ import { errorMessage, namedErrorMessage } from "../errors.ts";
 import {
   changeFingerprint,
   diffTexts,
+  HISTORY_SNAPSHOTS,
+  isFurnitureChange,
   sha256Hex,
   STUB_CONFIRMATIONS,
   stubReason,
@@ -32,6 +34,7 @@ import type {
 } from "./types.ts";
 
 export type {
+  ContentChoice,
   PipelineResult,
   PipelineStore,
   PipelineTimings,
@@ -125,6 +128,7 @@ export async function runFetchPipeline(
     policy_change_id: null,
     snapshot_id: null,
     content_hash: null,
+    content: null,
     summary: null,
     http_status: null,
     error_class: null,
@@ -141,6 +145,17 @@ export async function runFetchPipeline(
     // Conditional GET only when there is a snapshot to fall back on: validators without
     // a stored text (a failed first write) would make the server answer 304 forever.
     const hasSnapshot = source.last_hash !== null && source.last_snapshot_id !== null;
+    const fetcherDeps = {
+      fetch: deps.fetch,
+      config: deps.config,
+      logger: deps.logger,
+      clock: deps.clock,
+      limiter: deps.limiter,
+      resolveHost: deps.resolveHost ?? defaultResolveHost(),
+      sleep: deps.sleep,
+      random: deps.random,
+      signal: deps.signal,
+    };
     // render 'browser': the same request through a real browser (browser_fetcher.ts).
     const fetchSource = source.render === "browser"
       ? renderedFetch(deps.browser, deps.config)
@@ -151,17 +166,7 @@ export async function runFetchPipeline(
         etag: hasSnapshot ? source.etag : null,
         lastModified: hasSnapshot ? source.last_modified : null,
       },
-      {
-        fetch: deps.fetch,
-        config: deps.config,
-        logger: deps.logger,
-        clock: deps.clock,
-        limiter: deps.limiter,
-        resolveHost: deps.resolveHost ?? defaultResolveHost(),
-        sleep: deps.sleep,
-        random: deps.random,
-        signal: deps.signal,
-      },
+      fetcherDeps,
     );
     timings.fetch_ms = lap();
     result.http_status = outcome.status;
@@ -198,6 +203,7 @@ export async function runFetchPipeline(
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
+      result.content = { found_by: extracted.foundBy, chars: text.length };
       const hash = await sha256Hex(changeFingerprint(text));
       timings.normalise_ms = lap();
       result.content_hash = hash;
@@ -206,8 +212,11 @@ export async function runFetchPipeline(
         lastModified: outcome.lastModified,
       });
 
+      // Furniture by the source's history (lines that come and go): not a change, and
+      // the previous snapshot stays the one later fetches compare with.
+      let furniture = false;
+      let diff: string | null = null;
       if (hash !== source.last_hash) {
-        let diff: string | null = null;
         if (source.last_hash !== null) {
           const previous = source.last_snapshot_id
             ? await deps.store.getSnapshotContent(source.last_snapshot_id)
@@ -223,6 +232,12 @@ export async function runFetchPipeline(
           if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
             throw new PipelineError("parse", stub);
           }
+          if (previous !== null) {
+            const history = await deps.store.getRecentContents(source.id, HISTORY_SNAPSHOTS);
+            // A newest snapshot other than the previous one: this row is stale (a retry after
+            // another write); the snapshot write decides (replays or refuses), not history.
+            if (history[0] === previous) furniture = isFurnitureChange(previous, text, history);
+          }
           const change = diffTexts(previous ?? "", text, {
             contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
             maxChars: deps.config.FETCH_DIFF_MAX_CHARS,
@@ -233,6 +248,44 @@ export async function runFetchPipeline(
           result.summary = change.summary;
         }
         timings.detect_ms = lap();
+      }
+      // A change is confirmed by a second fetch before it is recorded: a page that changes
+      // between two fetches a moment apart (rotating content, an A/B test) is not a change.
+      let unconfirmed = false;
+      if (!furniture && hash !== source.last_hash && source.last_hash !== null) {
+        try {
+          const again = await fetchSource(
+            { url: source.url, etag: null, lastModified: null },
+            fetcherDeps,
+          );
+          const confirmed = again.notModified ? null : await extractDocument({
+            body: again.body,
+            contentType: again.contentType,
+            selector: source.css_selector,
+          });
+          const confirmedHash = confirmed === null ? null : await sha256Hex(
+            changeFingerprint(normaliseText(confirmed.text, { ignorePatterns })),
+          );
+          unconfirmed = confirmedHash !== hash;
+        } catch (error) {
+          // The next check decides; the first fetch was fine, so this one is not a failure.
+          unconfirmed = true;
+          deps.logger.warn("Source {sourceId}: the confirmation fetch failed: {error}", {
+            ...log,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+        timings.fetch_ms += lap();
+      }
+      if (furniture || unconfirmed) {
+        result.summary = null;
+        deps.logger.info(
+          unconfirmed
+            ? "Source {sourceId}: change not confirmed by a second fetch; not recorded"
+            : "Source {sourceId}: only page furniture changed; not recorded",
+          log,
+        );
+      } else if (hash !== source.last_hash) {
         const recorded = await _record(deps.store, {
           source_id: source.id,
           fetch_id: fetchId,

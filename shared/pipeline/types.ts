@@ -67,6 +67,11 @@ export interface PipelineStore {
   /** Normalised text of a snapshot, or null when it no longer exists. */
   getSnapshotContent(snapshotId: string): Promise<string | null>;
   /**
+   * Normalised texts of the source's latest snapshots, newest first (at most `limit`): the
+   * source's history, which tells page furniture that comes and goes from a change.
+   */
+  getRecentContents(sourceId: string, limit: number): Promise<string[]>;
+  /**
    * Atomically: inserts the snapshot, the policy change (when there is a previous
    * snapshot), and moves the source's last_hash / last_snapshot_id and bookkeeping.
    * Idempotent on fetch_id; fails when the source's last_hash is no longer
@@ -93,6 +98,14 @@ export interface PipelineTimings {
   store_ms: number;
 }
 
+/** Which part of the document was monitored: the operator's view of a blind spot. */
+export interface ContentChoice {
+  /** How it was found, e.g. `<main>`, `the source's CSS selector #terms`, `the PDF's text`. */
+  found_by: string;
+  /** Characters of the normalised text. */
+  chars: number;
+}
+
 /** Outcome of one fetch of one source. `runFetchPipeline` never throws: failures come back here. */
 export interface PipelineResult {
   /** The source fetched. */
@@ -111,6 +124,8 @@ export interface PipelineResult {
   policy_change_id: string | null;
   /** New snapshot, when one was stored. */
   snapshot_id: string | null;
+  /** What was taken as the content, when the body was read. */
+  content?: ContentChoice | null;
   /** Hash of the normalised text, when the body was read. */
   content_hash: string | null;
   /** Summary of the recorded change. */

@@ -176,7 +176,7 @@ export function createSupabaseJobStore(db: Db): JobStore {
           z.array(RunSourceSchema),
           db.from("job_run_sources")
             .select(
-              "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, sources(name)",
+              "source_id, status, changed, baseline, policy_change_id, error_class, error_message, duration_ms, content, sources(name)",
             )
             .eq("run_id", runId).order("source_id").range(from, from + PAGE - 1),
         );

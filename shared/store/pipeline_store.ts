@@ -50,6 +50,16 @@ export function createSupabasePipelineStore(db: Db): PipelineStore {
       }, RecordSchema);
     },
 
+    async getRecentContents(sourceId, limit): Promise<string[]> {
+      const what = `Cannot read the snapshots of source ${sourceId}`;
+      const { data, error } = await db.from("snapshots").select("content")
+        .eq("source_id", sourceId).order("fetched_at", { ascending: false }).limit(limit);
+      if (error) throw storeError(what, error);
+      return parseAnswer(what, z.array(z.object({ content: z.string() })), data).map((row) =>
+        row.content
+      );
+    },
+
     async updateSources(patches): Promise<void> {
       if (patches.length === 0) return;
       const { error } = await db.rpc("update_source_bookkeeping", { p_patches: patches });

@@ -72,6 +72,7 @@ create table if not exists public.job_run_sources (
   claimed_by text,
   finished_at timestamptz,
   fetch_id uuid not null default gen_random_uuid(),
+  content jsonb,
   primary key (run_id, source_id)
 );
 comment on table public.job_run_sources is 'Per-run, per-source work item and outcome of a job run.';
@@ -88,6 +89,7 @@ comment on column public.job_run_sources.attempts is 'How many times the item wa
 comment on column public.job_run_sources.lease_until is 'A claimed item whose lease expired is claimed again.';
 comment on column public.job_run_sources.claimed_by is 'Invocation that holds the lease.';
 comment on column public.job_run_sources.finished_at is 'When the outcome was written.';
+comment on column public.job_run_sources.content is 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.';
 comment on column public.job_run_sources.fetch_id is 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
 create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
 alter table public.job_run_sources enable row level security;
@@ -286,13 +288,13 @@ begin
     select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
       source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
       policy_change_id uuid, error_class text, error_message text, duration_ms integer,
-      alerts_sent integer, error_text text)
+      alerts_sent integer, error_text text, content jsonb)
   ), upd as (
     update public.job_run_sources s set
       status = o.status, changed = coalesce(o.changed, false),
       baseline = coalesce(o.baseline, false), policy_change_id = o.policy_change_id,
       error_class = o.error_class, error_message = o.error_message,
-      duration_ms = o.duration_ms, lease_until = null, finished_at = now()
+      duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
     from o
     where s.run_id = p_run_id and s.source_id = o.source_id
       and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours

@@ -330,6 +330,11 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
         assert.equal(details.status, "succeeded");
         assert.deepEqual(details.progress, { done: 2, total: 2 });
         assert.equal(details.sources.length, 2);
+        // Each outcome says what was monitored: the page's <main>, and how long its text is.
+        for (const outcome of details.sources) {
+          assert.equal(outcome.content?.found_by, "<main>");
+          assert.ok(outcome.content.chars > 10);
+        }
         const list = await fetch(`${RUNS}?limit=3`, {
           headers: { authorization: `Bearer ${service}` },
         });

@@ -75,6 +75,9 @@ export async function stackPipelineStore(sources: Source[]): Promise<StackPipeli
       calls.getSnapshotContent++;
       return real.getSnapshotContent(id);
     },
+    getRecentContents(sourceId, limit) {
+      return real.getRecentContents(sourceId, limit);
+    },
     recordSnapshot(input) {
       calls.recordSnapshot++;
       const reason = store.failNextRecord;

@@ -56,3 +56,40 @@ Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block
     await server.shutdown();
   }
 });
+
+Deno.test("runFetchPipeline() records a change only when a second fetch agrees", async () => {
+  let requests = 0;
+  let rotating = false;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    const word = rotating ? `offer ${requests}` : "stable";
+    return new Response(`<main>${POLICY}<p>Today's ${word}</p></main>`, {
+      headers: { "content-type": "text/html; charset=utf-8" },
+    });
+  });
+  let store: Awaited<ReturnType<typeof stackPipelineStore>> | undefined;
+  try {
+    const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
+    const s = store = await stackPipelineStore([source]);
+    const deps = {
+      fetch,
+      clock: () => new Date(),
+      logger: captureLogger(),
+      store: s,
+      config: testConfig(),
+      sleep: recordingSleep(),
+      random: () => 0.5,
+    };
+    assert.equal((await runFetchPipeline(await s.source(source.id), deps)).baseline, true);
+    rotating = true; // every response differs: the confirmation never agrees
+    const before = requests;
+    const result = await runFetchPipeline(await s.source(source.id), deps);
+    assert.equal(result.status, "ok");
+    assert.equal(result.changed, false);
+    assert.equal(requests - before, 2);
+    assert.equal((await s.policyChanges()).length, 0);
+  } finally {
+    await store?.cleanup();
+    await server.shutdown();
+  }
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   changeFingerprint,
   diffTexts,
+  isFurnitureChange,
   sha256Hex,
   stubReason,
 } from "../../../shared/pipeline/detect.ts";
@@ -83,6 +84,11 @@ Deno.test("changeFingerprint() ignores layout, relative times and copyright year
     ["Mis à jour il y a 2 jours", "Mis à jour hier"],
     ["Meta © 2025", "Meta © 2026"],
     ["Copyright 2019-2024 Acme", "Copyright 2019-2025 Acme"],
+    [
+      "Changelog\n###### 29 avr. 2022\n###### 5 mai 2021",
+      "Changelog\n###### 28 avr. 2022\n###### 4 mai 2021",
+    ],
+    ["Versions\nJanuary 5, 2021\n2020-12-01", "Versions\nJanuary 4, 2021\n2020-11-30"],
   ];
   for (const [a, b] of same) {
     assert.equal(changeFingerprint(a), changeFingerprint(b), `${a} / ${b}`);
@@ -103,4 +109,15 @@ Deno.test("stubReason() refuses a text under a fifth of a long predecessor, not 
   assert.match(stubReason(policy, "Too many requests") ?? "", /shrank from \d+ to 15 characters/);
   assert.equal(stubReason(policy, policy.slice(0, policy.length / 2)), null);
   assert.equal(stubReason("Short page.", "Gone"), null);
+});
+
+Deno.test("isFurnitureChange() tells lines that come and go from new wording by the source's history", () => {
+  const a = "Policy text\nBanner A";
+  const b = "Policy text\nBanner B";
+  assert.equal(isFurnitureChange(a, b, [a]), false); // one snapshot: no history yet
+  assert.equal(isFurnitureChange(a, b, [a, b]), true); // Banner B was seen before, A has gone before
+  assert.equal(isFurnitureChange(a, "Policy text\nBanner C", [a, b]), false); // new wording
+  const removal = "Policy text";
+  assert.equal(isFurnitureChange(a, removal, [a, a]), false); // a line always there is removed
+  assert.equal(isFurnitureChange(a, removal, [a, removal]), true); // it came and went before
 });

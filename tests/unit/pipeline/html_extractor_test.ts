@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
-import { extractHtmlText } from "../../../shared/pipeline/html_extractor.ts";
+import { cssSelectorError, extractHtmlText } from "../../../shared/pipeline/html_extractor.ts";
 import { EXTRACTOR_TEST_PAGE } from "./_html_pages.ts";
 
 const PAGE = EXTRACTOR_TEST_PAGE;
@@ -98,4 +98,17 @@ Deno.test("extractHtmlText() keeps content wrapped in one page-wide form (ASP.NE
 Deno.test("extractHtmlText() falls back to the body when the page has no main element", () => {
   const text = extractHtmlText("<body><nav>Menu</nav><div><p>Only paragraph</p></div></body>");
   assert.equal(text.trim(), "Only paragraph");
+});
+
+Deno.test("cssSelectorError() accepts what the selector path runs and explains the rest", () => {
+  for (const ok of ["main", "#terms > .content p", "article:not(.promo)", "div:has(> h1)"]) {
+    assert.equal(cssSelectorError(ok), null, ok);
+  }
+  for (const bad of ["div[", "p:unknown-pseudo", "::nonsense(", "<p>", "  "]) {
+    assert.ok(cssSelectorError(bad), bad);
+  }
+  assert.throws(
+    () => extractHtmlText("<main>x</main>", { selector: "div[" }),
+    /CSS selector "div\[" is not valid/,
+  );
 });

@@ -188,6 +188,16 @@ Deno.test("extractHtmlTextStreaming() picks the main content as the cheerio path
       `<main><h1>Terms</h1></main><div><p>${"Policy text. ".repeat(10)}</p></div>`,
       `# Terms\n\n${"Policy text. ".repeat(10).trim()}`,
     ],
+    "the main's only article is the content when it holds most of the text": [
+      `<div role="main"><article><p>${
+        "Policy. ".repeat(20)
+      }</p></article><h2>Still need help?</h2></div>`,
+      "Policy. ".repeat(20).trim(),
+    ],
+    "a short article in the main is not the content": [
+      `<main><article><p>Note</p></article><p>${"Policy. ".repeat(20)}</p></main>`,
+      `Note\n\n${"Policy. ".repeat(20).trim()}`,
+    ],
     "only the first main counts (empty: next candidate, then body)": [
       "<p>x</p><main></main><main><p>m</p></main>",
       "x\n\n\n\nm",
@@ -244,9 +254,9 @@ Deno.test("extractHtmlTextStreaming() repairs malformed markup the way HTML5 doe
       "<!doctype html><table><form><tr><td>kept</td></tr></form></table>",
       "kept",
     ],
-    "a p is split by a table only without doctype (quirks mode)": [
+    "in quirks mode (no doctype) a table stays inside the open p": [
       "<p>a<table><tr><td>b</td></tr>t</table>c</p>",
-      "at\n\nb\n\nc\n\n",
+      "at\nb\n\nc",
     ],
     "an unclosed hidden link hides what follows, as HTML5 re-opens it": [
       '<!doctype html><main><p><a hidden href="#">icon</p><p>Text</p><h2>Title</h2></main>',
