@@ -398,6 +398,62 @@ ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text,
 COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events) and returns every row of the event.';
 
 --
+-- Name: prune_history(integer, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.prune_history(p_snapshot_days integer DEFAULT 30, p_item_days integer DEFAULT 30, p_batch integer DEFAULT 50000) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_items integer;
+  v_snapshots integer;
+  v_hosts integer;
+  v_invocations integer;
+begin
+  with old as (
+    select s.run_id, s.source_id from public.job_run_sources s
+    join public.job_runs r on r.id = s.run_id
+    where r.status <> 'running'
+      and r.completed_at < now() - make_interval(days => p_item_days)
+      and not s.changed and s.policy_change_id is null
+    limit greatest(p_batch, 0)
+  )
+  delete from public.job_run_sources s using old
+  where s.run_id = old.run_id and s.source_id = old.source_id;
+  get diagnostics v_items = row_count;
+
+  with old as (
+    select sn.id from public.snapshots sn
+    where sn.fetched_at < now() - make_interval(days => p_snapshot_days)
+      and not exists (select 1 from public.policy_changes pc where pc.snapshot_id = sn.id)
+      and not exists (select 1 from public.policy_changes pc where pc.previous_snapshot_id = sn.id)
+      and not exists (select 1 from public.sources src where src.last_snapshot_id = sn.id)
+    limit greatest(p_batch, 0)
+  )
+  delete from public.snapshots sn using old where sn.id = old.id;
+  get diagnostics v_snapshots = row_count;
+
+  delete from private.run_hosts h using public.job_runs r
+  where r.id = h.run_id and r.status <> 'running' and r.completed_at < now() - interval '1 day';
+  get diagnostics v_hosts = row_count;
+  delete from private.run_invocations i using public.job_runs r
+  where r.id = i.run_id and r.status <> 'running' and r.completed_at < now() - interval '1 day';
+  get diagnostics v_invocations = row_count;
+
+  return jsonb_build_object('run_items', v_items, 'snapshots', v_snapshots,
+                            'run_hosts', v_hosts, 'run_invocations', v_invocations);
+end $$;
+
+ALTER FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) IS 'Retention (pg_cron prune-history, nightly): prunes unchanged run items of runs finished more than p_item_days ago, snapshots older than p_snapshot_days that no change needs (before or after) and no source has as its latest, and the per-host/per-invocation rows of runs finished more than a day ago; at most p_batch rows of each kind per call. Returns the counts.';
+
+--
 -- Name: resume_stalled_runs(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -454,6 +510,32 @@ ALTER FUNCTION private.resume_stalled_runs() OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION private.resume_stalled_runs() IS 'Run by pg_cron every 5 minutes: finalises running runs with no item left, and asks for a new invocation on every running run whose items nobody holds (its invocations died). Returns how many runs it acted on.';
+
+--
+-- Name: url_host(text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.url_host(p_url text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+  -- host[:port] of the URL, lower case, without user info; the default port is left out
+  -- as WHATWG URL's `host` does.
+  select case
+    when lower(p_url) like 'http://%' then regexp_replace(x.h, ':80$', '')
+    when lower(p_url) like 'https://%' then regexp_replace(x.h, ':443$', '')
+    else x.h end
+  from (select lower(coalesce(
+    substring(p_url from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)'), '')) as h) x
+$_$;
+
+ALTER FUNCTION private.url_host(p_url text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION url_host(p_url text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.url_host(p_url text) IS 'Host key of a URL for the per-host limits of a run: host[:port], lower case, without user info or default port.';
 
 --
 -- Name: validate_source(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -806,9 +888,16 @@ CREATE FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid
     AS $$
 declare v_run public.job_runs;
 begin
-  insert into public.job_run_sources (run_id, source_id, status)
-  select p_run_id, id, 'pending' from unnest(coalesce(p_due, '{}')) as id
+  insert into public.job_run_sources (run_id, source_id, status, host)
+  select p_run_id, src.id, 'pending', private.url_host(src.url)
+  from unnest(coalesce(p_due, '{}')) as d(id)
+  join public.sources src on src.id = d.id
   on conflict do nothing;
+  insert into private.run_hosts (run_id, host)
+  select distinct p_run_id, s.host from public.job_run_sources s
+  where s.run_id = p_run_id and s.status = 'pending'
+  on conflict (run_id, host) do update set not_before = '-infinity'
+    where private.run_hosts.not_before = 'infinity';
   insert into public.job_run_sources (run_id, source_id, status, finished_at)
   select p_run_id, id, 'skipped', now() from unnest(coalesce(p_skipped, '{}')) as id
   on conflict do nothing;
@@ -827,17 +916,27 @@ ALTER FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[
 -- Name: FUNCTION job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) IS 'Adds the work items of a run: due sources pending, the others skipped; sets total_items and sources_skipped.';
+COMMENT ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) IS 'Adds the work items of a run: due sources pending (with their host, and a private.run_hosts row per host), the others skipped; sets total_items and sources_skipped.';
 
 --
--- Name: job_claim_items(uuid, text, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: job_claim_items(uuid, text, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) RETURNS jsonb
+CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare v_items jsonb;
+declare
+  v_items jsonb;
+  v_left integer := greatest(p_limit, 0);
+  v_host record;
+  v_cap integer;
+  v_delay integer;
+  v_busy integer;
+  v_ids uuid[] := '{}';
+  v_starts integer[] := '{}';
+  v_got uuid[];
+  v_now timestamptz := clock_timestamp();
 begin
   -- Count each invocation once (a primary key lookup, not a scan of the run's items).
   insert into private.run_invocations (run_id, invocation_id)
@@ -847,20 +946,64 @@ begin
     update public.job_runs set invocations = invocations + 1
     where id = p_run_id and status = 'running';
   end if;
+  if not exists (select 1 from public.job_runs r where r.id = p_run_id and r.status = 'running') then
+    return '[]'::jsonb;
+  end if;
+  -- Per-host limits across all invocations: a host's row is locked while its items are
+  -- claimed (another claimer skips it), its in-flight count is read under that lock, and
+  -- its next start moves by the politeness delay. Only hosts due now are looked at.
+  for v_host in
+    select h.host, h.max_in_flight, h.delay_ms, h.not_before from private.run_hosts h
+    where h.run_id = p_run_id and h.not_before <= v_now
+    order by h.not_before, h.host
+    for update skip locked
+  loop
+    exit when v_left <= 0;
+    v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
+    v_delay := greatest(coalesce(p_delay_ms, 0), v_host.delay_ms);
+    select count(*) into v_busy from public.job_run_sources s
+    where s.run_id = p_run_id and s.host = v_host.host and s.status = 'claimed'
+      and s.lease_until >= v_now;
+    continue when v_busy >= v_cap;
+    select array_agg(x.source_id) into v_got from (
+      select s.source_id from public.job_run_sources s
+      where s.run_id = p_run_id and s.host = v_host.host
+        and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < v_now))
+      limit least(v_cap - v_busy, v_left)
+      for update of s skip locked
+    ) x;
+    if v_got is null then
+      -- Nothing claimable: a host with no open item is done for this run.
+      if v_busy = 0 and not exists (select 1 from public.job_run_sources s
+          where s.run_id = p_run_id and s.host = v_host.host and s.status in ('pending', 'claimed')) then
+        update private.run_hosts set not_before = 'infinity'
+        where run_id = p_run_id and host = v_host.host;
+      end if;
+      continue;
+    end if;
+    v_ids := v_ids || v_got;
+    -- The k-th item of this host starts k × delay from now (start_in_ms).
+    v_starts := v_starts || array(select (g - 1) * v_delay from generate_series(1, cardinality(v_got)) g);
+    v_left := v_left - cardinality(v_got);
+    if v_delay > 0 then
+      update private.run_hosts set
+        not_before = v_now + make_interval(secs => cardinality(v_got) * v_delay / 1000.0)
+      where run_id = p_run_id and host = v_host.host;
+    end if;
+  end loop;
+  if cardinality(v_ids) = 0 then
+    return '[]'::jsonb;
+  end if;
   with picked as (
-    select s.run_id, s.source_id from public.job_run_sources s
-    join public.job_runs r on r.id = s.run_id and r.status = 'running'
-    where s.run_id = p_run_id
-      and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now()))
-    limit greatest(p_limit, 0)
-    for update of s skip locked
+    select p_run_id as run_id, t.source_id, t.start_in_ms
+    from unnest(v_ids, v_starts) as t(source_id, start_in_ms)
   ), claimed as (
     update public.job_run_sources s set
       status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by,
-      lease_until = now() + make_interval(secs => p_lease_ms / 1000.0)
+      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0)
     from picked p
     where s.run_id = p.run_id and s.source_id = p.source_id
-    returning s.*
+    returning s.*, p.start_in_ms
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'source', jsonb_build_object(
@@ -877,7 +1020,8 @@ begin
       'fetch_id', c.fetch_id,
       'lease_until', c.lease_until,
       'prior_policy_change_id', pc.id,
-      'prior_snapshot_id', sn.id) order by c.source_id), '[]'::jsonb)
+      'prior_snapshot_id', sn.id,
+      'start_in_ms', c.start_in_ms) order by c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
   from claimed c
   join public.sources src on src.id = c.source_id
@@ -886,13 +1030,13 @@ begin
   return v_items;
 end $$;
 
-ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) OWNER TO postgres;
+ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) OWNER TO postgres;
 
 --
--- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip. prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change.';
+COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change.';
 
 --
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
@@ -1060,6 +1204,39 @@ ALTER FUNCTION public.job_fail_run(p_run_id uuid, p_error text) OWNER TO postgre
 --
 
 COMMENT ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) IS 'Finalises a running run as failed with a run-level error (e.g. the sources could not be read).';
+
+--
+-- Name: job_slow_host(uuid, text, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+-- Bounded so that one URL's long Retry-After does not stall a run: the host is held for
+-- at most 10 s and then spaced by at most 1 s (the fetcher gives up on longer waits).
+declare v_wait integer := least(greatest(coalesce(p_retry_after_ms, 0), 0), 10000);
+begin
+  update private.run_hosts h set
+    max_in_flight = 1,
+    delay_ms = greatest(h.delay_ms, least(v_wait, 1000)),
+    not_before = case when h.not_before = 'infinity' then h.not_before
+                      -- the throttled request's own retry (the fetcher's, after Retry-After)
+                      -- takes the first start; the next one waits a delay after it
+                      else greatest(h.not_before, clock_timestamp()
+                        + make_interval(secs => (v_wait + least(v_wait, 1000)) / 1000.0)) end,
+    slowed_at = clock_timestamp()
+  where h.run_id = p_run_id and h.host = private.url_host(p_url);
+  return found;
+end $$;
+
+ALTER FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer) IS 'A 429/503 with Retry-After from the host of p_url: for the rest of the run, every invocation claims that host''s items one at a time, at least min(Retry-After, 1 s) apart, the first one that long after the throttled request''s own retry (at min(Retry-After, 10 s)). Returns false when the host is not one of the run''s.';
 
 --
 -- Name: job_start_run(text, text, jsonb, integer); Type: FUNCTION; Schema: public; Owner: postgres
@@ -1508,6 +1685,65 @@ COMMENT ON COLUMN private.fetch_schedule.max_gap IS 'Longest time between two fi
 COMMENT ON COLUMN private.fetch_schedule.updated_at IS 'When the schedule was last set.';
 
 --
+-- Name: run_hosts; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.run_hosts (
+    run_id uuid NOT NULL,
+    host text NOT NULL,
+    not_before timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    max_in_flight integer,
+    delay_ms integer DEFAULT 0 NOT NULL,
+    slowed_at timestamp with time zone,
+    CONSTRAINT run_hosts_delay_ms_check CHECK ((delay_ms >= 0)),
+    CONSTRAINT run_hosts_max_in_flight_check CHECK (((max_in_flight IS NULL) OR (max_in_flight >= 1)))
+);
+
+ALTER TABLE private.run_hosts OWNER TO postgres;
+
+--
+-- Name: TABLE run_hosts; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.run_hosts IS 'Per-run, per-host politeness state shared by all invocations of a run: job_claim_items locks a host''s row while it claims its items, so no host ever has more items in flight than its limit, and the next start respects the politeness delay.';
+
+--
+-- Name: COLUMN run_hosts.run_id; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_hosts.run_id IS 'Run.';
+
+--
+-- Name: COLUMN run_hosts.host; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_hosts.host IS 'Host (private.url_host of the sources'' URLs).';
+
+--
+-- Name: COLUMN run_hosts.not_before; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_hosts.not_before IS 'No item of this host is claimed before this (politeness delay, Retry-After); infinity once the host has no item left.';
+
+--
+-- Name: COLUMN run_hosts.max_in_flight; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_hosts.max_in_flight IS 'Per-host limit lowered for the rest of the run (1 after a 429/503 with Retry-After); null: FETCH_PER_HOST_CONCURRENCY.';
+
+--
+-- Name: COLUMN run_hosts.delay_ms; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_hosts.delay_ms IS 'Politeness delay raised for the rest of the run by a Retry-After (the larger of this and FETCH_POLITENESS_DELAY_MS applies).';
+
+--
+-- Name: COLUMN run_hosts.slowed_at; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_hosts.slowed_at IS 'When a 429/503 with Retry-After last slowed this host.';
+
+--
 -- Name: run_invocations; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -1816,6 +2052,7 @@ CREATE TABLE public.job_run_sources (
     claimed_by text,
     finished_at timestamp with time zone,
     fetch_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    host text DEFAULT ''::text NOT NULL,
     content jsonb,
     CONSTRAINT job_run_sources_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT job_run_sources_duration_ms_check CHECK (((duration_ms IS NULL) OR (duration_ms >= 0))),
@@ -1913,6 +2150,12 @@ COMMENT ON COLUMN public.job_run_sources.finished_at IS 'When the outcome was wr
 --
 
 COMMENT ON COLUMN public.job_run_sources.fetch_id IS 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
+
+--
+-- Name: COLUMN job_run_sources.host; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.host IS 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.';
 
 --
 -- Name: COLUMN job_run_sources.content; Type: COMMENT; Schema: public; Owner: postgres
@@ -2457,6 +2700,13 @@ ALTER TABLE ONLY private.fetch_schedule
     ADD CONSTRAINT fetch_schedule_pkey PRIMARY KEY (job_name);
 
 --
+-- Name: run_hosts run_hosts_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.run_hosts
+    ADD CONSTRAINT run_hosts_pkey PRIMARY KEY (run_id, host);
+
+--
 -- Name: run_invocations run_invocations_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
 --
 
@@ -2569,6 +2819,12 @@ ALTER TABLE ONLY public.subscriptions
     ADD CONSTRAINT subscriptions_pkey PRIMARY KEY (id);
 
 --
+-- Name: run_hosts_due_idx; Type: INDEX; Schema: private; Owner: postgres
+--
+
+CREATE INDEX run_hosts_due_idx ON private.run_hosts USING btree (run_id, not_before);
+
+--
 -- Name: alerts_due_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 
@@ -2587,10 +2843,22 @@ CREATE INDEX alerts_event_key_idx ON public.alerts USING btree (event_key) WHERE
 CREATE INDEX alerts_subscription_idx ON public.alerts USING btree (subscription_id);
 
 --
+-- Name: job_run_sources_host_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_run_sources_host_idx ON public.job_run_sources USING btree (run_id, host, status);
+
+--
 -- Name: job_run_sources_pending_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 
 CREATE INDEX job_run_sources_pending_idx ON public.job_run_sources USING btree (run_id, status);
+
+--
+-- Name: job_runs_completed_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_runs_completed_idx ON public.job_runs USING btree (completed_at) WHERE (status <> 'running'::text);
 
 --
 -- Name: job_runs_one_running; Type: INDEX; Schema: public; Owner: postgres
@@ -2603,6 +2871,12 @@ CREATE UNIQUE INDEX job_runs_one_running ON public.job_runs USING btree (job_nam
 --
 
 CREATE INDEX job_runs_started_idx ON public.job_runs USING btree (job_name, started_at DESC);
+
+--
+-- Name: policy_changes_previous_snapshot_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX policy_changes_previous_snapshot_idx ON public.policy_changes USING btree (previous_snapshot_id);
 
 --
 -- Name: policy_changes_source_idx; Type: INDEX; Schema: public; Owner: postgres
@@ -2633,6 +2907,13 @@ CREATE INDEX subscriptions_source_idx ON public.subscriptions USING btree (sourc
 --
 
 CREATE TRIGGER sources_validate BEFORE INSERT OR UPDATE OF ignore_patterns, name, url ON public.sources FOR EACH ROW EXECUTE FUNCTION private.validate_source();
+
+--
+-- Name: run_hosts run_hosts_run_id_fkey; Type: FK CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.run_hosts
+    ADD CONSTRAINT run_hosts_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.job_runs(id) ON DELETE CASCADE;
 
 --
 -- Name: run_invocations run_invocations_run_id_fkey; Type: FK CONSTRAINT; Schema: private; Owner: postgres
@@ -2743,6 +3024,12 @@ ALTER TABLE private.cron_dispatches ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE private.fetch_schedule ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: run_hosts; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.run_hosts ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: run_invocations; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -2894,6 +3181,12 @@ REVOKE ALL ON FUNCTION private.cron_max_gap(p_expression text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION resume_stalled_runs(); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -2943,11 +3236,11 @@ REVOKE ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipp
 GRANT ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) TO service_role;
 
 --
--- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer) TO service_role;
+REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) TO service_role;
 
 --
 -- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb); Type: ACL; Schema: public; Owner: postgres
@@ -2976,6 +3269,13 @@ GRANT ALL ON FUNCTION public.job_expire_stale_runs(p_job_name text) TO service_r
 
 REVOKE ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) TO service_role;
+
+--
+-- Name: FUNCTION job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer) TO service_role;
 
 --
 -- Name: FUNCTION job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer); Type: ACL; Schema: public; Owner: postgres
@@ -3233,6 +3533,7 @@ SELECT cron.schedule('daily-fetch', '0 * * * *', $cmd$
 SELECT cron.schedule('daily-fetch-resume', '*/5 * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
 SELECT cron.schedule('daily-fetch-watchdog', '15 * * * *', $cmd$select private.check_missed_daily_fetch()$cmd$);
 SELECT cron.schedule('prune-cron-history', '30 3 * * *', $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);
+SELECT cron.schedule('prune-history', '45 3 * * *', $cmd$select private.prune_history()$cmd$);
 
 --
 -- Rows the migrations insert

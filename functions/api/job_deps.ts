@@ -8,6 +8,7 @@ import process from "node:process";
 import { bindAlertEngine } from "../../shared/alerts/engine.ts";
 import type { Config } from "../../shared/config.ts";
 import type { JobDeps } from "../../shared/jobs/deps.ts";
+import { recordThrottles } from "../../shared/jobs/host_throttle.ts";
 import { createJobService } from "../../shared/jobs/service.ts";
 import type { JobService } from "../../shared/jobs/types.ts";
 import { browserSeam } from "../../shared/pipeline/browser_fetcher.ts";
@@ -52,11 +53,14 @@ export function createJobDeps(wiring: JobWiring): JobDeps {
   });
   // One browser page limit per invocation too (render 'browser' sources only).
   const browser = browserSeam(config, { fetch });
+  // 429/503 + Retry-After answers to the pipeline's fetches: the job slows their hosts in
+  // the database, for every invocation of the run.
+  const throttles = recordThrottles(fetch, clock);
   return {
     store: createSupabaseJobStore(db),
     pipeline: (source, options) =>
       runFetchPipeline(source, {
-        fetch,
+        fetch: throttles.fetch,
         clock,
         logger,
         store: pipelineStore,
@@ -74,6 +78,7 @@ export function createJobDeps(wiring: JobWiring): JobDeps {
     config,
     handover: wiring.handover,
     cpuMs: wiring.cpuMs ?? processCpuMs,
+    onThrottle: throttles.listen,
   };
 }
 

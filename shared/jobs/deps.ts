@@ -23,6 +23,8 @@ export type JobConfig =
     | "JOB_LEASE_MS"
     | "JOB_BATCH_SIZE"
     | "FETCH_GLOBAL_CONCURRENCY"
+    | "FETCH_PER_HOST_CONCURRENCY"
+    | "FETCH_POLITENESS_DELAY_MS"
     | "ALERT_FAILING_THRESHOLD"
   >;
 
@@ -56,4 +58,16 @@ export interface JobDeps {
   handover?(runId: string): Promise<void>;
   /** CPU time this process has used so far, in ms (the CPU budget is measured with it). */
   cpuMs?(): number;
+  /**
+   * Registers the listener of the pipeline's 429/503 answers with a Retry-After (see
+   * shared/jobs/host_throttle.ts): the job tells the database at once, which slows that
+   * host for every invocation of the run.
+   */
+  onThrottle?(listener: (throttle: HostThrottle) => void): void;
+}
+
+/** A host asked us to slow down: the URL answered 429/503 with this Retry-After. */
+export interface HostThrottle {
+  url: string;
+  retryAfterMs: number;
 }

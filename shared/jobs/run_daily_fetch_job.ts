@@ -8,6 +8,7 @@
  */
 import pLimit from "p-limit";
 import { errorMessage } from "../errors.ts";
+import { redactText } from "../log.ts";
 import { alertsBeforeRun } from "./before_run.ts";
 import { invocationBudget } from "./budget.ts";
 import { JOB_NAME, type JobDeps } from "./deps.ts";
@@ -24,6 +25,7 @@ import { toItemOutcome } from "./source_task.ts";
 import type { ClaimedItem, JobRunRow } from "./store.ts";
 import { type JobResult, RunInProgressError, type RunOptions } from "./types.ts";
 import { runWorkLoop } from "./work_loop.ts";
+import { sleep } from "../sleep.ts";
 
 export type { JobAlerts, JobConfig, JobDeps } from "./deps.ts";
 export { JOB_NAME } from "./deps.ts";
@@ -118,10 +120,11 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const limit = pLimit(config.FETCH_GLOBAL_CONCURRENCY);
+  _listenToThrottles(deps, runId);
   try {
     await alertsBeforeRun(deps, runId);
     await runWorkLoop<ClaimedItem, BatchDone>({
-      claim: (size) => store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS),
+      claim: (size) => _claim(deps, runId, invocationId, size),
       process: (items) => processSourceBatch(deps, items, limit),
       async complete(done) {
         const outcomes = done.outcomes.map(toItemOutcome);
@@ -156,6 +159,55 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
   });
   const run = await store.getRun(runId).catch(() => null);
   return run ? toJobResult(run) : unreadableRunResult(runId, deps.clock(), "run not found");
+}
+
+/**
+ * Claims up to `size` items within the run's per-host limits (decided in the database,
+ * across all invocations). When none is claimable although items are still pending (their
+ * hosts are at their limit or in their politeness delay), waits and claims again; an empty
+ * answer means every open item is done or held by a live lease.
+ */
+async function _claim(
+  deps: JobDeps,
+  runId: string,
+  invocationId: string,
+  size: number,
+): Promise<ClaimedItem[]> {
+  const { store, config } = deps;
+  const hosts = {
+    perHost: config.FETCH_PER_HOST_CONCURRENCY,
+    delayMs: config.FETCH_POLITENESS_DELAY_MS,
+  };
+  const pollMs = Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250);
+  for (;;) {
+    const items = await store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS, hosts);
+    if (items.length > 0) return items;
+    const { open, held } = await store.countOpenItems(runId, deps.clock());
+    if (open <= held) return [];
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Tells the database at once when a host answers 429/503 with a Retry-After (see
+ * host_throttle.ts), so every invocation slows that host. A failed report is logged: the
+ * run goes on with the host's usual limits.
+ */
+function _listenToThrottles(deps: JobDeps, runId: string): void {
+  deps.onThrottle?.((t) => {
+    deps.logger.warn("Host of {url} asked to slow down (Retry-After {retry_after_ms} ms)", {
+      run_id: runId,
+      url: redactText(t.url),
+      retry_after_ms: t.retryAfterMs,
+    });
+    deps.store.slowHost?.(runId, t.url, t.retryAfterMs).catch((error) => {
+      deps.logger.error("Cannot slow the host of {url} for run {run_id}: {error}", {
+        run_id: runId,
+        url: redactText(t.url),
+        error: errorMessage(error),
+      });
+    });
+  });
 }
 
 /** The budget is spent: hand a still-running run over; false when that failed. */

@@ -8,6 +8,7 @@
 import type pLimit from "p-limit";
 import { errorMessage } from "../errors.ts";
 import { failureBookkeeping } from "../pipeline/bookkeeping.ts";
+import { sleep } from "../sleep.ts";
 import type { SourceBookkeeping } from "../pipeline/types.ts";
 import type { JobDeps } from "./deps.ts";
 import {
@@ -31,7 +32,12 @@ export async function processSourceBatch(
   items: ClaimedItem[],
   limit: ReturnType<typeof pLimit>,
 ): Promise<BatchDone> {
-  const fetched = await Promise.all(items.map((item) => limit(() => fetchItem(deps, item))));
+  // An item's start_in_ms is its host's politeness delay across invocations (the claim
+  // spaced the starts of each host): wait it out before taking a fetch slot.
+  const fetched = await Promise.all(items.map(async (item) => {
+    if (item.start_in_ms) await sleep(item.start_in_ms);
+    return await limit(() => fetchItem(deps, item));
+  }));
   // A pipeline that threw still counts as a failed check of its source.
   const patches = fetched.flatMap((f): SourceBookkeeping[] => {
     if (f.result) return f.result.bookkeeping_written ? [] : [f.result.bookkeeping];

