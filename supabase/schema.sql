@@ -67,7 +67,7 @@ CREATE TABLE public.alerts (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT alerts_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT alerts_kind_check CHECK ((kind = ANY (ARRAY['policy_change'::text, 'source_failing'::text, 'source_recovered'::text, 'run_missed'::text]))),
+    CONSTRAINT alerts_kind_check CHECK ((kind = ANY (ARRAY['policy_change'::text, 'source_failing'::text, 'source_recovered'::text, 'run_missed'::text, 'alert_dead'::text]))),
     CONSTRAINT alerts_kind_shape CHECK ((((kind = 'policy_change'::text) AND (policy_change_id IS NOT NULL)) OR ((kind <> 'policy_change'::text) AND (event_key IS NOT NULL)))),
     CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'dead'::text])))
 );
@@ -102,7 +102,7 @@ COMMENT ON COLUMN public.alerts.subscription_id IS 'Recipient subscription.';
 -- Name: COLUMN alerts.kind; Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON COLUMN public.alerts.kind IS 'policy_change, or an operational alert: source_failing, source_recovered, run_missed.';
+COMMENT ON COLUMN public.alerts.kind IS 'policy_change, or an operational alert: source_failing, source_recovered, run_missed, alert_dead (another alert was given up).';
 
 --
 -- Name: COLUMN alerts.event_key; Type: COMMENT; Schema: public; Owner: postgres
@@ -362,16 +362,16 @@ ALTER FUNCTION private.cron_max_gap(p_expression text) OWNER TO postgres;
 COMMENT ON FUNCTION private.cron_max_gap(p_expression text) IS 'Longest time between two firings of a five-field cron expression (UTC); raises 22023 when the expression is not one.';
 
 --
--- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone, uuid); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) RETURNS jsonb
+CREATE FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid DEFAULT NULL::uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare v_rows jsonb;
 begin
-  if p_kind not in ('source_failing', 'source_recovered', 'run_missed') then
+  if p_kind not in ('source_failing', 'source_recovered', 'run_missed', 'alert_dead') then
     raise exception 'Cannot queue operational alerts: unknown kind %', p_kind using errcode = '22023';
   end if;
   if p_event_key is null or length(p_event_key) = 0 then
@@ -382,6 +382,7 @@ begin
   from public.subscriptions s
   where s.active and s.operational_alerts
     and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
+    and s.id is distinct from p_exclude_subscription_id
   on conflict (event_key, subscription_id) do nothing;
   select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
   into v_rows
@@ -389,13 +390,13 @@ begin
   return v_rows;
 end $$;
 
-ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) OWNER TO postgres;
+ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid) OWNER TO postgres;
 
 --
--- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events) and returns every row of the event.';
+COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id) and returns every row of the event.';
 
 --
 -- Name: prune_history(integer, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -452,6 +453,57 @@ ALTER FUNCTION private.prune_history(p_snapshot_days integer, p_item_days intege
 --
 
 COMMENT ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) IS 'Retention (pg_cron prune-history, nightly): prunes unchanged run items of runs finished more than p_item_days ago, snapshots older than p_snapshot_days that no change needs (before or after) and no source has as its latest, and the per-host/per-invocation rows of runs finished more than a day ago; at most p_batch rows of each kind per call. Returns the counts.';
+
+--
+-- Name: report_dead_alert(public.alerts, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_channel text;
+  v_active boolean;
+begin
+  -- A report that dies is not reported (no chain); an alert of a subscription that was
+  -- switched off died on purpose.
+  if p_alert.status <> 'dead' or p_alert.kind = 'alert_dead' then
+    return '[]'::jsonb;
+  end if;
+  select s.channel, s.active into v_channel, v_active
+  from public.subscriptions s where s.id = p_alert.subscription_id;
+  if not found or not v_active then
+    return '[]'::jsonb;
+  end if;
+  -- Not to the subscription that could not be reached; no target in the payload (a Slack
+  -- webhook's path is its credential).
+  return private.enqueue_operational_alerts(
+    'alert_dead',
+    'alert_dead:' || p_alert.id || ':' || (extract(epoch from p_now) * 1000)::bigint,
+    p_alert.source_id,
+    jsonb_build_object(
+      'alert_id', p_alert.id,
+      'alert_kind', p_alert.kind,
+      'subscription_id', p_alert.subscription_id,
+      'channel', v_channel,
+      'policy_change_id', p_alert.policy_change_id,
+      'event_key', p_alert.event_key,
+      'attempts', p_alert.attempts,
+      'error', p_alert.error,
+      'queued_at', p_alert.created_at,
+      'given_up_at', p_now),
+    p_now,
+    p_alert.subscription_id);
+end $$;
+
+ALTER FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION report_dead_alert(p_alert public.alerts, p_now timestamp with time zone); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) IS 'Queues one alert_dead report of a dead alert to every active operational subscription concerned by its source except the alert''s own subscription, and returns the report rows (QueuedAlert). Nothing for a dead alert_dead report or for an alert of an inactive subscription.';
 
 --
 -- Name: resume_stalled_runs(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -574,6 +626,9 @@ CREATE FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms i
 declare
   v_lease_until timestamptz := p_now + make_interval(secs => greatest(p_lease_ms, 0) / 1000.0);
   v_abandoned jsonb;
+  v_dead_ids uuid[];
+  v_reports jsonb := '[]'::jsonb;
+  v_row public.alerts;
   v_claimed jsonb;
 begin
   -- A sender that held the last allowed attempt and never reported: give up on the row.
@@ -592,9 +647,14 @@ begin
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'id', d.id, 'kind', d.kind, 'subscription_id', d.subscription_id, 'channel', s.channel,
-      'attempts', d.attempts, 'error', d.error) order by d.created_at, d.id), '[]'::jsonb)
-  into v_abandoned
+      'attempts', d.attempts, 'error', d.error) order by d.created_at, d.id), '[]'::jsonb),
+    coalesce(array_agg(d.id), '{}')
+  into v_abandoned, v_dead_ids
   from dead d join public.subscriptions s on s.id = d.subscription_id;
+  for v_row in select * from public.alerts a where a.id = any (v_dead_ids)
+    order by a.created_at, a.id loop
+    v_reports := v_reports || private.report_dead_alert(v_row, p_now);
+  end loop;
 
   with due as (
     select a.id from public.alerts a
@@ -633,7 +693,7 @@ begin
   join public.subscriptions s on s.id = c.subscription_id
   left join public.sources src on src.id = c.source_id;
 
-  return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned);
+  return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned, 'reports', v_reports);
 end $$;
 
 ALTER FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) OWNER TO postgres;
@@ -642,7 +702,7 @@ ALTER FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms in
 -- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) IS 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned. Subscriptions come without their secret (has_secret only).';
+COMMENT ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) IS 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned, with the alert_dead reports they queued (reports). Subscriptions come without their secret (has_secret only).';
 
 --
 -- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
@@ -661,7 +721,7 @@ ALTER FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, 
 -- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues an operational event (source_failing, source_recovered, run_missed) once per event_key and operational subscription; returns every row of the event.';
+COMMENT ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues an operational event (source_failing, source_recovered, run_missed, alert_dead) once per event_key and operational subscription; returns every row of the event.';
 
 --
 -- Name: enqueue_policy_change_alerts(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
@@ -703,10 +763,11 @@ COMMENT ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid,
 -- Name: finish_alert(uuid, integer, text, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) RETURNS boolean
+CREATE FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+declare v_row public.alerts;
 begin
   if p_status not in ('sent', 'failed', 'dead') then
     raise exception 'Cannot record alert %: invalid status %', p_alert_id, p_status using errcode = '22023';
@@ -720,8 +781,12 @@ begin
     sent_at = case when p_status = 'sent' then p_now else a.sent_at end,
     next_attempt_at = case when p_status = 'failed' then p_next_attempt_at else p_now end,
     updated_at = p_now
-  where a.id = p_alert_id and a.status = 'sending' and a.attempts = p_attempt;
-  return found;
+  where a.id = p_alert_id and a.status = 'sending' and a.attempts = p_attempt
+  returning a.* into v_row;
+  if not found then
+    return jsonb_build_object('recorded', false, 'reports', '[]'::jsonb);
+  end if;
+  return jsonb_build_object('recorded', true, 'reports', private.report_dead_alert(v_row, p_now));
 end $$;
 
 ALTER FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) OWNER TO postgres;
@@ -730,7 +795,7 @@ ALTER FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status 
 -- Name: FUNCTION finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) IS 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it).';
+COMMENT ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) IS 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns {recorded, reports}: recorded false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it); reports, the alert_dead rows queued when the alert was given up (to the operational subscriptions, in this transaction).';
 
 --
 -- Name: job_runs; Type: TABLE; Schema: public; Owner: postgres
@@ -3175,16 +3240,22 @@ REVOKE ALL ON FUNCTION private.cron_field_values(p_field text, p_min integer, p_
 REVOKE ALL ON FUNCTION private.cron_max_gap(p_expression text) FROM PUBLIC;
 
 --
--- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION report_dead_alert(p_alert public.alerts, p_now timestamp with time zone); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION resume_stalled_runs(); Type: ACL; Schema: private; Owner: postgres

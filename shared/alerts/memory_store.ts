@@ -15,6 +15,7 @@ import type {
   ClaimOptions,
   ClaimResult,
   FinishOptions,
+  FinishResult,
   OperationalEvent,
   QueuedAlert,
   SourceHealthResult,
@@ -171,6 +172,7 @@ export class MemoryAlertStore implements AlertStore {
     const within = (a: MemoryAlertRow) =>
       options.alertIds === null || options.alertIds.includes(a.id);
     const abandoned: AbandonedAlert[] = [];
+    const reports: QueuedAlert[] = [];
     for (const a of this.alerts) {
       if (
         a.status === "sending" && a.next_attempt_at.getTime() <= now &&
@@ -188,6 +190,7 @@ export class MemoryAlertStore implements AlertStore {
           attempts: a.attempts,
           error: a.error,
         });
+        reports.push(...this.#reportDead(a, options.now));
       }
     }
     const due = this.alerts
@@ -229,14 +232,14 @@ export class MemoryAlertStore implements AlertStore {
         source: source ? { id: source.id, name: source.name, url: source.url } : null,
       };
     });
-    return Promise.resolve({ claimed, abandoned });
+    return Promise.resolve({ claimed, abandoned, reports });
   }
 
   /** @inheritdoc */
-  finishAlert(options: FinishOptions): Promise<boolean> {
+  finishAlert(options: FinishOptions): Promise<FinishResult> {
     const a = this.alerts.find((row) => row.id === options.id);
     if (!a || a.status !== "sending" || a.attempts !== options.attempt) {
-      return Promise.resolve(false);
+      return Promise.resolve({ recorded: false, reports: [] });
     }
     a.status = options.status;
     a.error = options.status === "sent" ? null : options.error;
@@ -251,7 +254,36 @@ export class MemoryAlertStore implements AlertStore {
     } else {
       a.next_attempt_at = options.now;
     }
-    return Promise.resolve(true);
+    return Promise.resolve({ recorded: true, reports: this.#reportDead(a, options.now) });
+  }
+
+  /** As private.report_dead_alert: alert_dead to the other operational subscriptions. */
+  #reportDead(a: MemoryAlertRow, now: Date): QueuedAlert[] {
+    const sub = this.#subscription(a.subscription_id);
+    if (a.status !== "dead" || a.kind === "alert_dead" || !sub.active) return [];
+    const event_key = `alert_dead:${a.id}:${now.getTime()}`;
+    this.#enqueueOperational(
+      {
+        kind: "alert_dead",
+        event_key,
+        source_id: a.source_id,
+        payload: {
+          alert_id: a.id,
+          alert_kind: a.kind,
+          subscription_id: a.subscription_id,
+          channel: sub.channel,
+          policy_change_id: a.policy_change_id,
+          event_key: a.event_key,
+          attempts: a.attempts,
+          error: a.error,
+          queued_at: a.created_at.toISOString(),
+          given_up_at: now.toISOString(),
+        },
+      },
+      now,
+      a.subscription_id,
+    );
+    return this.#byEventKey(event_key);
   }
 
   /** @inheritdoc */
@@ -275,9 +307,9 @@ export class MemoryAlertStore implements AlertStore {
     return await hmacSha256Hex(sub.secret, body);
   }
 
-  #enqueueOperational(event: OperationalEvent, now: Date): void {
+  #enqueueOperational(event: OperationalEvent, now: Date, excludeSubscriptionId?: string): void {
     for (const sub of this.subscriptions.values()) {
-      if (!sub.active || !sub.operational_alerts) continue;
+      if (!sub.active || !sub.operational_alerts || sub.id === excludeSubscriptionId) continue;
       if (event.source_id !== null && sub.source_id !== null && sub.source_id !== event.source_id) {
         continue;
       }

@@ -12,6 +12,7 @@ import type {
   ClaimOptions,
   ClaimResult,
   FinishOptions,
+  FinishResult,
   OperationalEvent,
   QueuedAlert,
   SourceHealthResult,
@@ -20,7 +21,13 @@ import type { PolicyChange } from "../types.ts";
 import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
 import { POLICY_CHANGE_COLUMNS, PolicyChangeSchema, Timestamp } from "./rows.ts";
 
-const Kind = z.enum(["policy_change", "source_failing", "source_recovered", "run_missed"]);
+const Kind = z.enum([
+  "policy_change",
+  "source_failing",
+  "source_recovered",
+  "run_missed",
+  "alert_dead",
+]);
 const Channel = z.enum(["webhook", "slack", "email"]);
 
 const QueuedSchema = z.object({
@@ -61,7 +68,10 @@ const ClaimSchema = z.object({
     attempts: z.number().int(),
     error: z.string(),
   })),
+  reports: z.array(QueuedSchema),
 });
+
+const FinishSchema = z.object({ recorded: z.boolean(), reports: z.array(QueuedSchema) });
 
 const HealthSchema = z.object({
   transition: z.enum(["source_failing", "source_recovered"]).nullable(),
@@ -137,7 +147,7 @@ export function createSupabaseAlertStore(db: Db): AlertStore {
       );
     },
 
-    finishAlert(options: FinishOptions): Promise<boolean> {
+    finishAlert(options: FinishOptions): Promise<FinishResult> {
       return rpc(
         `Cannot record the result of alert ${options.id}`,
         "finish_alert",
@@ -149,7 +159,7 @@ export function createSupabaseAlertStore(db: Db): AlertStore {
           p_next_attempt_at: options.nextAttemptAt?.toISOString() ?? null,
           p_now: options.now.toISOString(),
         },
-        z.boolean(),
+        FinishSchema,
       );
     },
 

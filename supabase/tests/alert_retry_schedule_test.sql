@@ -34,8 +34,8 @@ create temp table ids as select id from public.alerts
 -- First attempt, then a failure with a backoff of 10 minutes.
 select is(jsonb_array_length(public.claim_alerts(now(), 60000, 10, 3,
   array(select id from ids), '{}') -> 'claimed'), 1, 'a pending alert is due at once');
-select ok(public.finish_alert((select id from ids), 1, 'failed', 'HTTP 503',
-  now() + interval '10 minutes', now()), 'its failure is recorded with the next attempt time');
+select ok((public.finish_alert((select id from ids), 1, 'failed', 'HTTP 503',
+  now() + interval '10 minutes', now()) ->> 'recorded')::boolean, 'its failure is recorded with the next attempt time');
 select is(jsonb_array_length(public.claim_alerts(now() + interval '5 minutes', 60000, 10, 3,
   array(select id from ids), '{}') -> 'claimed'), 0, 'five minutes later it is not due yet');
 select is(jsonb_array_length(public.claim_alerts(now() + interval '11 minutes', 60000, 10, 3,
@@ -43,8 +43,8 @@ select is(jsonb_array_length(public.claim_alerts(now() + interval '11 minutes', 
 select is((select attempts from public.alerts where id = (select id from ids)), 2,
   'as attempt 2');
 -- The last attempt fails: dead, and never claimed again.
-select ok(public.finish_alert((select id from ids), 2, 'dead', 'HTTP 503 (gave up)', null,
-  now() + interval '11 minutes'), 'giving up is recorded');
+select ok((public.finish_alert((select id from ids), 2, 'dead', 'HTTP 503 (gave up)', null,
+  now() + interval '11 minutes') ->> 'recorded')::boolean, 'giving up is recorded');
 select is(jsonb_array_length(public.claim_alerts(now() + interval '1 day', 60000, 10, 3,
   array(select id from ids), '{}') -> 'claimed'), 0, 'a dead alert is not retried by the cron job');
 

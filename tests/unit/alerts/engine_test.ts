@@ -247,7 +247,7 @@ Deno.test("a row left in sending by a crashed engine is sent again once its leas
     [queued!.id, "sent", 2],
   ]);
   assert.equal(hooks.requests.length, 1);
-  assert.equal(
+  assert.deepEqual(
     await store.finishAlert({
       id: queued!.id,
       attempt: 1,
@@ -256,7 +256,7 @@ Deno.test("a row left in sending by a crashed engine is sent again once its leas
       nextAttemptAt: deps.clock(),
       now: deps.clock(),
     }),
-    false,
+    { recorded: false, reports: [] },
     "the crashed engine's late result cannot overwrite the newer attempt",
   );
   assert.equal(store.alerts[0]!.status, "sent");
