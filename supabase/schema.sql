@@ -362,10 +362,10 @@ ALTER FUNCTION private.cron_max_gap(p_expression text) OWNER TO postgres;
 COMMENT ON FUNCTION private.cron_max_gap(p_expression text) IS 'Longest time between two firings of a five-field cron expression (UTC); raises 22023 when the expression is not one.';
 
 --
--- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone, uuid); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone, uuid, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid DEFAULT NULL::uuid) RETURNS jsonb
+CREATE FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid DEFAULT NULL::uuid, p_subscription_ids uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -383,20 +383,22 @@ begin
   where s.active and s.operational_alerts
     and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
     and s.id is distinct from p_exclude_subscription_id
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
   on conflict (event_key, subscription_id) do nothing;
   select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
   into v_rows
-  from public.alerts a where a.event_key = p_event_key;
+  from public.alerts a where a.event_key = p_event_key
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
   return v_rows;
 end $$;
 
-ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid) OWNER TO postgres;
+ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) OWNER TO postgres;
 
 --
--- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id) and returns every row of the event.';
+COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id; only p_subscription_ids unless null) and returns every row of the event (in the scope).';
 
 --
 -- Name: prune_history(integer, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -455,10 +457,10 @@ ALTER FUNCTION private.prune_history(p_snapshot_days integer, p_item_days intege
 COMMENT ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) IS 'Retention (pg_cron prune-history, nightly): prunes unchanged run items of runs finished more than p_item_days ago, snapshots older than p_snapshot_days that no change needs (before or after) and no source has as its latest, and the per-host/per-invocation rows of runs finished more than a day ago; at most p_batch rows of each kind per call. Returns the counts.';
 
 --
--- Name: report_dead_alert(public.alerts, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: report_dead_alert(public.alerts, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) RETURNS jsonb
+CREATE FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone, p_subscription_ids uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -494,16 +496,17 @@ begin
       'queued_at', p_alert.created_at,
       'given_up_at', p_now),
     p_now,
-    p_alert.subscription_id);
+    p_alert.subscription_id,
+    p_subscription_ids);
 end $$;
 
-ALTER FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) OWNER TO postgres;
+ALTER FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone, p_subscription_ids uuid[]) OWNER TO postgres;
 
 --
--- Name: FUNCTION report_dead_alert(p_alert public.alerts, p_now timestamp with time zone); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION report_dead_alert(p_alert public.alerts, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) IS 'Queues one alert_dead report of a dead alert to every active operational subscription concerned by its source except the alert''s own subscription, and returns the report rows (QueuedAlert). Nothing for a dead alert_dead report or for an alert of an inactive subscription.';
+COMMENT ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone, p_subscription_ids uuid[]) IS 'Queues one alert_dead report of a dead alert to every active operational subscription concerned by its source (only p_subscription_ids unless null) except the alert''s own subscription, and returns the report rows (QueuedAlert). Nothing for a dead alert_dead report or for an alert of an inactive subscription.';
 
 --
 -- Name: resume_stalled_runs(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -616,10 +619,10 @@ end $$;
 ALTER FUNCTION private.validate_source() OWNER TO postgres;
 
 --
--- Name: claim_alerts(timestamp with time zone, integer, integer, integer, uuid[], uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: claim_alerts(timestamp with time zone, integer, integer, integer, uuid[], uuid[], uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) RETURNS jsonb
+CREATE FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -636,6 +639,7 @@ begin
     select a.id from public.alerts a
     where a.status = 'sending' and a.next_attempt_at <= p_now and a.attempts >= p_max_attempts
       and (p_alert_ids is null or a.id = any (p_alert_ids))
+      and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids))
     for update skip locked
   ), dead as (
     update public.alerts a set
@@ -653,7 +657,7 @@ begin
   from dead d join public.subscriptions s on s.id = d.subscription_id;
   for v_row in select * from public.alerts a where a.id = any (v_dead_ids)
     order by a.created_at, a.id loop
-    v_reports := v_reports || private.report_dead_alert(v_row, p_now);
+    v_reports := v_reports || private.report_dead_alert(v_row, p_now, p_subscription_ids);
   end loop;
 
   with due as (
@@ -662,6 +666,7 @@ begin
       and a.attempts < p_max_attempts
       and (p_alert_ids is null or a.id = any (p_alert_ids))
       and (p_exclude_ids is null or not (a.id = any (p_exclude_ids)))
+      and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids))
     -- Fewer attempts first among rows due at the same time, so retries cannot starve new rows.
     order by a.next_attempt_at, a.attempts, a.created_at, a.id
     limit greatest(p_limit, 0)
@@ -696,38 +701,39 @@ begin
   return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned, 'reports', v_reports);
 end $$;
 
-ALTER FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) OWNER TO postgres;
+ALTER FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[]) OWNER TO postgres;
 
 --
--- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) IS 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned, with the alert_dead reports they queued (reports). Subscriptions come without their secret (has_secret only).';
+COMMENT ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[]) IS 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids, only of p_subscription_ids, and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned, with the alert_dead reports they queued (reports). Subscriptions come without their secret (has_secret only).';
 
 --
--- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) RETURNS jsonb
+CREATE FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_subscription_ids uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-  select private.enqueue_operational_alerts(p_kind, p_event_key, p_source_id, p_payload, p_now)
+  select private.enqueue_operational_alerts(
+    p_kind, p_event_key, p_source_id, p_payload, p_now, null, p_subscription_ids)
 $$;
 
-ALTER FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) OWNER TO postgres;
+ALTER FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_subscription_ids uuid[]) OWNER TO postgres;
 
 --
--- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues an operational event (source_failing, source_recovered, run_missed, alert_dead) once per event_key and operational subscription; returns every row of the event.';
+COMMENT ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_subscription_ids uuid[]) IS 'Queues an operational event (source_failing, source_recovered, run_missed, alert_dead) once per event_key and operational subscription (only p_subscription_ids unless null); returns every row of the event.';
 
 --
--- Name: enqueue_policy_change_alerts(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: enqueue_policy_change_alerts(uuid, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) RETURNS jsonb
+CREATE FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -744,26 +750,28 @@ begin
   select p_policy_change_id, s.id, 'policy_change', v_source_id, 'pending', p_now
   from public.subscriptions s
   where s.active and (s.source_id is null or s.source_id = v_source_id)
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
   on conflict (policy_change_id, subscription_id) do nothing;
   select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
   into v_rows
-  from public.alerts a where a.policy_change_id = p_policy_change_id;
+  from public.alerts a where a.policy_change_id = p_policy_change_id
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
   return v_rows;
 end $$;
 
-ALTER FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) OWNER TO postgres;
+ALTER FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[]) OWNER TO postgres;
 
 --
--- Name: FUNCTION enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) IS 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (a second call adds nothing). Returns every alert row of the change.';
+COMMENT ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[]) IS 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (only p_subscription_ids unless null; a second call adds nothing). Returns every alert row of the change (in the scope).';
 
 --
--- Name: finish_alert(uuid, integer, text, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: finish_alert(uuid, integer, text, text, timestamp with time zone, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) RETURNS jsonb
+CREATE FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -786,16 +794,17 @@ begin
   if not found then
     return jsonb_build_object('recorded', false, 'reports', '[]'::jsonb);
   end if;
-  return jsonb_build_object('recorded', true, 'reports', private.report_dead_alert(v_row, p_now));
+  return jsonb_build_object('recorded', true,
+    'reports', private.report_dead_alert(v_row, p_now, p_subscription_ids));
 end $$;
 
-ALTER FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) OWNER TO postgres;
+ALTER FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]) OWNER TO postgres;
 
 --
--- Name: FUNCTION finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) IS 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns {recorded, reports}: recorded false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it); reports, the alert_dead rows queued when the alert was given up (to the operational subscriptions, in this transaction).';
+COMMENT ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]) IS 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns {recorded, reports}: recorded false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it); reports, the alert_dead rows queued when the alert was given up (to the operational subscriptions, only p_subscription_ids unless null, in this transaction).';
 
 --
 -- Name: job_runs; Type: TABLE; Schema: public; Owner: postgres
@@ -1426,10 +1435,10 @@ ALTER FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previ
 COMMENT ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) IS 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed}.';
 
 --
--- Name: record_source_health(uuid, boolean, integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: record_source_health(uuid, boolean, integer, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) RETURNS jsonb
+CREATE FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1465,16 +1474,17 @@ begin
   return jsonb_build_object(
     'transition', v_kind,
     'consecutive_failures', v_source.consecutive_failures,
-    'alerts', private.enqueue_operational_alerts(v_kind, v_event_key, p_source_id, v_payload, p_now));
+    'alerts', private.enqueue_operational_alerts(
+      v_kind, v_event_key, p_source_id, v_payload, p_now, null, p_subscription_ids));
 end $$;
 
-ALTER FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) OWNER TO postgres;
+ALTER FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[]) OWNER TO postgres;
 
 --
--- Name: FUNCTION record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) IS 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips.';
+COMMENT ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[]) IS 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips. p_subscription_ids (unless null) limits who is alerted.';
 
 --
 -- Name: retry_alert(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: postgres
@@ -3240,10 +3250,10 @@ REVOKE ALL ON FUNCTION private.cron_field_values(p_field text, p_min integer, p_
 REVOKE ALL ON FUNCTION private.cron_max_gap(p_expression text) FROM PUBLIC;
 
 --
--- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: ACL; Schema: private; Owner: postgres
@@ -3252,10 +3262,10 @@ REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_k
 REVOKE ALL ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION report_dead_alert(p_alert public.alerts, p_now timestamp with time zone); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION report_dead_alert(p_alert public.alerts, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now timestamp with time zone, p_subscription_ids uuid[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION resume_stalled_runs(); Type: ACL; Schema: private; Owner: postgres
@@ -3264,32 +3274,32 @@ REVOKE ALL ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now ti
 REVOKE ALL ON FUNCTION private.resume_stalled_runs() FROM PUBLIC;
 
 --
--- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[]) TO service_role;
+REVOKE ALL ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[]) TO service_role;
 
 --
--- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) TO service_role;
+REVOKE ALL ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_subscription_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_subscription_ids uuid[]) TO service_role;
 
 --
--- Name: FUNCTION enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone) TO service_role;
+REVOKE ALL ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[]) TO service_role;
 
 --
--- Name: FUNCTION finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone) TO service_role;
+REVOKE ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]) TO service_role;
 
 --
 -- Name: TABLE job_runs; Type: ACL; Schema: public; Owner: postgres
@@ -3363,11 +3373,11 @@ REVOKE ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid,
 GRANT ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) TO service_role;
 
 --
--- Name: FUNCTION record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone) TO service_role;
+REVOKE ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[]) TO service_role;
 
 --
 -- Name: FUNCTION retry_alert(p_alert_id uuid, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: postgres

@@ -17,6 +17,13 @@
 --     HMAC-SHA256 of a body instead (pgcrypto, schema extensions).
 -- All of them are security definer with an empty search_path and are executable by
 -- service_role only (the edge function's own work).
+--
+-- Scope: the RPCs that choose rows (enqueue, source health, claim, the dead reports of
+-- finish) take p_subscription_ids: null (the function's own work) means every
+-- subscription; an array limits the call to those subscriptions' rows. An engine given a
+-- scope (createSupabaseAlertStore(db, { subscriptionIds })) neither queues for, claims nor
+-- reports to anyone else: the alert engine's tests share the stack's outbox this way, and
+-- an operator can drain one subscription's alerts after fixing its receiver.
 
 create schema if not exists extensions;
 create extension if not exists pgcrypto with schema extensions;
@@ -87,7 +94,7 @@ comment on function private.alert_queued_json(public.alerts) is 'An alerts row a
 
 create or replace function private.enqueue_operational_alerts(
   p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz,
-  p_exclude_subscription_id uuid default null)
+  p_exclude_subscription_id uuid default null, p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql set search_path = '' as $$
 declare v_rows jsonb;
@@ -104,19 +111,22 @@ begin
   where s.active and s.operational_alerts
     and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
     and s.id is distinct from p_exclude_subscription_id
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
   on conflict (event_key, subscription_id) do nothing;
   select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
   into v_rows
-  from public.alerts a where a.event_key = p_event_key;
+  from public.alerts a where a.event_key = p_event_key
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
   return v_rows;
 end $$;
-comment on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid) is 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id) and returns every row of the event.';
-revoke all on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid) from public;
+comment on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid, uuid[]) is 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id; only p_subscription_ids unless null) and returns every row of the event (in the scope).';
+revoke all on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid, uuid[]) from public;
 
 -- ---------------------------------------------------------------------------
 -- An alert given up is reported to the operational subscriptions (issue 13: alerts on
 -- their own clock). Called by the two steps that make a row dead, in their transaction.
-create or replace function private.report_dead_alert(p_alert public.alerts, p_now timestamptz)
+create or replace function private.report_dead_alert(
+  p_alert public.alerts, p_now timestamptz, p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql set search_path = '' as $$
 declare
@@ -151,13 +161,15 @@ begin
       'queued_at', p_alert.created_at,
       'given_up_at', p_now),
     p_now,
-    p_alert.subscription_id);
+    p_alert.subscription_id,
+    p_subscription_ids);
 end $$;
-comment on function private.report_dead_alert(public.alerts, timestamptz) is 'Queues one alert_dead report of a dead alert to every active operational subscription concerned by its source except the alert''s own subscription, and returns the report rows (QueuedAlert). Nothing for a dead alert_dead report or for an alert of an inactive subscription.';
-revoke all on function private.report_dead_alert(public.alerts, timestamptz) from public;
+comment on function private.report_dead_alert(public.alerts, timestamptz, uuid[]) is 'Queues one alert_dead report of a dead alert to every active operational subscription concerned by its source (only p_subscription_ids unless null) except the alert''s own subscription, and returns the report rows (QueuedAlert). Nothing for a dead alert_dead report or for an alert of an inactive subscription.';
+revoke all on function private.report_dead_alert(public.alerts, timestamptz, uuid[]) from public;
 
 -- ---------------------------------------------------------------------------
-create or replace function public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamptz)
+create or replace function public.enqueue_policy_change_alerts(
+  p_policy_change_id uuid, p_now timestamptz, p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -173,25 +185,30 @@ begin
   select p_policy_change_id, s.id, 'policy_change', v_source_id, 'pending', p_now
   from public.subscriptions s
   where s.active and (s.source_id is null or s.source_id = v_source_id)
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
   on conflict (policy_change_id, subscription_id) do nothing;
   select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
   into v_rows
-  from public.alerts a where a.policy_change_id = p_policy_change_id;
+  from public.alerts a where a.policy_change_id = p_policy_change_id
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
   return v_rows;
 end $$;
-comment on function public.enqueue_policy_change_alerts(uuid, timestamptz) is 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (a second call adds nothing). Returns every alert row of the change.';
+comment on function public.enqueue_policy_change_alerts(uuid, timestamptz, uuid[]) is 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (only p_subscription_ids unless null; a second call adds nothing). Returns every alert row of the change (in the scope).';
 
 create or replace function public.enqueue_operational_alerts(
-  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz)
+  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz,
+  p_subscription_ids uuid[] default null)
 returns jsonb
 language sql security definer set search_path = '' as $$
-  select private.enqueue_operational_alerts(p_kind, p_event_key, p_source_id, p_payload, p_now)
+  select private.enqueue_operational_alerts(
+    p_kind, p_event_key, p_source_id, p_payload, p_now, null, p_subscription_ids)
 $$;
-comment on function public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz) is 'Queues an operational event (source_failing, source_recovered, run_missed, alert_dead) once per event_key and operational subscription; returns every row of the event.';
+comment on function public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid[]) is 'Queues an operational event (source_failing, source_recovered, run_missed, alert_dead) once per event_key and operational subscription (only p_subscription_ids unless null); returns every row of the event.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.record_source_health(
-  p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamptz)
+  p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamptz,
+  p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -226,14 +243,15 @@ begin
   return jsonb_build_object(
     'transition', v_kind,
     'consecutive_failures', v_source.consecutive_failures,
-    'alerts', private.enqueue_operational_alerts(v_kind, v_event_key, p_source_id, v_payload, p_now));
+    'alerts', private.enqueue_operational_alerts(
+      v_kind, v_event_key, p_source_id, v_payload, p_now, null, p_subscription_ids));
 end $$;
-comment on function public.record_source_health(uuid, boolean, integer, timestamptz) is 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips.';
+comment on function public.record_source_health(uuid, boolean, integer, timestamptz, uuid[]) is 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips. p_subscription_ids (unless null) limits who is alerted.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.claim_alerts(
   p_now timestamptz, p_lease_ms integer, p_limit integer, p_max_attempts integer,
-  p_alert_ids uuid[], p_exclude_ids uuid[])
+  p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -249,6 +267,7 @@ begin
     select a.id from public.alerts a
     where a.status = 'sending' and a.next_attempt_at <= p_now and a.attempts >= p_max_attempts
       and (p_alert_ids is null or a.id = any (p_alert_ids))
+      and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids))
     for update skip locked
   ), dead as (
     update public.alerts a set
@@ -266,7 +285,7 @@ begin
   from dead d join public.subscriptions s on s.id = d.subscription_id;
   for v_row in select * from public.alerts a where a.id = any (v_dead_ids)
     order by a.created_at, a.id loop
-    v_reports := v_reports || private.report_dead_alert(v_row, p_now);
+    v_reports := v_reports || private.report_dead_alert(v_row, p_now, p_subscription_ids);
   end loop;
 
   with due as (
@@ -275,6 +294,7 @@ begin
       and a.attempts < p_max_attempts
       and (p_alert_ids is null or a.id = any (p_alert_ids))
       and (p_exclude_ids is null or not (a.id = any (p_exclude_ids)))
+      and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids))
     -- Fewer attempts first among rows due at the same time, so retries cannot starve new rows.
     order by a.next_attempt_at, a.attempts, a.created_at, a.id
     limit greatest(p_limit, 0)
@@ -308,12 +328,12 @@ begin
 
   return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned, 'reports', v_reports);
 end $$;
-comment on function public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[]) is 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned, with the alert_dead reports they queued (reports). Subscriptions come without their secret (has_secret only).';
+comment on function public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[], uuid[]) is 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids, only of p_subscription_ids, and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned, with the alert_dead reports they queued (reports). Subscriptions come without their secret (has_secret only).';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.finish_alert(
   p_alert_id uuid, p_attempt integer, p_status text, p_error text,
-  p_next_attempt_at timestamptz, p_now timestamptz)
+  p_next_attempt_at timestamptz, p_now timestamptz, p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare v_row public.alerts;
@@ -335,9 +355,10 @@ begin
   if not found then
     return jsonb_build_object('recorded', false, 'reports', '[]'::jsonb);
   end if;
-  return jsonb_build_object('recorded', true, 'reports', private.report_dead_alert(v_row, p_now));
+  return jsonb_build_object('recorded', true,
+    'reports', private.report_dead_alert(v_row, p_now, p_subscription_ids));
 end $$;
-comment on function public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz) is 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns {recorded, reports}: recorded false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it); reports, the alert_dead rows queued when the alert was given up (to the operational subscriptions, in this transaction).';
+comment on function public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz, uuid[]) is 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns {recorded, reports}: recorded false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it); reports, the alert_dead rows queued when the alert was given up (to the operational subscriptions, only p_subscription_ids unless null, in this transaction).';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.sign_alert_body(p_subscription_id uuid, p_body text)
@@ -388,11 +409,11 @@ do $$
 declare f text;
 begin
   foreach f in array array[
-    'public.enqueue_policy_change_alerts(uuid, timestamptz)',
-    'public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz)',
-    'public.record_source_health(uuid, boolean, integer, timestamptz)',
-    'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[])',
-    'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz)',
+    'public.enqueue_policy_change_alerts(uuid, timestamptz, uuid[])',
+    'public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid[])',
+    'public.record_source_health(uuid, boolean, integer, timestamptz, uuid[])',
+    'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[], uuid[])',
+    'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz, uuid[])',
     'public.sign_alert_body(uuid, text)',
     'public.retry_alert(uuid, timestamptz)'
   ] loop
