@@ -131,7 +131,7 @@ const AlertDeliverySchema = z.object({
 }).meta({ id: "AlertDelivery" });
 
 /** `POST /api/jobs/alerts/deliver`: one pass over the alert outbox (pg_cron, every 5 min). */
-export const deliverAlertsRoute = createRoute({
+export const deliverAlertsRoute = bearerRoute({
   method: "post",
   path: "/jobs/alerts/deliver",
   tags: ["jobs"],
@@ -139,11 +139,10 @@ export const deliverAlertsRoute = createRoute({
   description: "Sends the alerts of the outbox that are due: pending ones and failed ones " +
     "whose backoff has passed (an alert that uses up ALERT_MAX_ATTEMPTS becomes dead). " +
     "Called by the pg_cron job `alerts-deliver` every 5 minutes, so a failed alert is retried " +
-    "within minutes instead of at the next run. Service role or admin.",
-  security: [{ [BEARER_SCHEME]: [] }],
+    "within minutes instead of at the next run; an alert it gives up is reported to the " +
+    "operational subscribers (alert_dead) in the same pass. Service role or admin.",
   responses: {
     200: { description: "What this pass did.", content: json(AlertDeliverySchema) },
-    ...AUTH_ERRORS,
     500: error("Unexpected failure (the database)."),
   },
 });
