@@ -746,13 +746,19 @@ begin
   if v_url is null or v_key is null then
     return v_count;
   end if;
+  -- A daily-fetch run whose items nobody holds: its invocations died (live ones renew their
+  -- leases). Graces: 30 s after the start (its first invocation is about to claim) and 10 s
+  -- after the last lease ended (another invocation may be claiming the item again); an
+  -- extra invocation on a healthy run would only join it.
   for v_run in
     select r.id from public.job_runs r
-    where r.status = 'running' and r.started_at < now() - interval '2 minutes'
+    where r.job_name = 'daily-fetch' and r.status = 'running'
+      and r.started_at < now() - interval '30 seconds'
       and exists (select 1 from public.job_run_sources s where s.run_id = r.id
                   and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now())))
-      and not exists (select 1 from public.job_run_sources s where s.run_id = r.id
-                      and s.status = 'claimed' and s.lease_until >= now())
+      and coalesce((select max(s.lease_until) from public.job_run_sources s
+                    where s.run_id = r.id and s.status = 'claimed'), '-infinity')
+          < now() - interval '10 seconds'
   loop
     insert into private.cron_dispatches (job_name, request_id)
     select 'daily-fetch-resume', net.http_post(
@@ -772,7 +778,7 @@ ALTER FUNCTION private.resume_stalled_runs() OWNER TO postgres;
 -- Name: FUNCTION resume_stalled_runs(); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.resume_stalled_runs() IS 'Run by pg_cron every 5 minutes: finalises running runs with no item left, and asks for a new invocation on every running run whose items nobody holds (its invocations died). Returns how many runs it acted on.';
+COMMENT ON FUNCTION private.resume_stalled_runs() IS 'Run by pg_cron every minute: finalises running runs with no item left, and asks for a new invocation on every running daily-fetch run whose items nobody holds (its invocations died: live ones renew their leases), 30 s after its start and 10 s after its last lease ended. Returns how many runs it acted on.';
 
 --
 -- Name: url_host(text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1502,6 +1508,38 @@ ALTER FUNCTION public.job_fail_run(p_run_id uuid, p_error text) OWNER TO postgre
 --
 
 COMMENT ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) IS 'Finalises a running run as failed with a run-level error (e.g. the sources could not be read).';
+
+--
+-- Name: job_renew_leases(uuid, text, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_count integer;
+begin
+  if p_lease_ms is null or p_lease_ms < 1 then
+    raise exception 'Cannot renew leases of run %: p_lease_ms must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  -- Only items still claimed by this invocation: one another invocation claimed again (its
+  -- lease had expired) or that is finished is not touched. A lease that expired but was not
+  -- claimed again is renewed: its invocation is alive after all.
+  update public.job_run_sources s set
+    lease_until = greatest(s.lease_until, clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0))
+  where s.run_id = p_run_id and s.status = 'claimed' and s.claimed_by = p_claimed_by;
+  get diagnostics v_count = row_count;
+  return v_count;
+end $$;
+
+ALTER FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) IS 'Heartbeat of a live invocation (shared/jobs/lease_heartbeat.ts, every JOB_LEASE_RENEW_MS): extends to at least now + p_lease_ms the leases of the items of the run it still holds, so leases can be short and an expired one means its invocation died. Returns how many leases it renewed.';
 
 --
 -- Name: job_slow_host(uuid, text, integer); Type: FUNCTION; Schema: public; Owner: postgres
@@ -3466,6 +3504,13 @@ REVOKE ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) FROM PUB
 GRANT ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) TO service_role;
 
 --
+-- Name: FUNCTION job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) TO service_role;
+
+--
 -- Name: FUNCTION job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer); Type: ACL; Schema: public; Owner: postgres
 --
 
@@ -3717,7 +3762,7 @@ SELECT cron.schedule('daily-fetch', '0 * * * *', $cmd$
       from vault.decrypted_secrets k where k.name = 'service_role_key'),
     timeout_milliseconds := 30000)
   $cmd$);
-SELECT cron.schedule('daily-fetch-resume', '*/5 * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
+SELECT cron.schedule('daily-fetch-resume', '* * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
 SELECT cron.schedule('daily-fetch-watchdog', '15 * * * *', $cmd$select private.check_missed_daily_fetch()$cmd$);
 SELECT cron.schedule('prune-cron-history', '30 3 * * *', $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);
 SELECT cron.schedule('prune-history', '45 3 * * *', $cmd$select private.prune_history()$cmd$);
