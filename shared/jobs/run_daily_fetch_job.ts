@@ -6,11 +6,10 @@
  * {@link startDailyFetchRun}, which the API maps to 409).
  * @module
  */
-import pLimit from "p-limit";
 import { errorMessage } from "../errors.ts";
-import { redactText } from "../log.ts";
 import { alertsBeforeRun } from "./before_run.ts";
 import { invocationBudget } from "./budget.ts";
+import { reportThrottles } from "./host_throttle.ts";
 import { JOB_NAME, type JobDeps } from "./deps.ts";
 import { splitDueSources } from "./due_sources.ts";
 import {
@@ -20,12 +19,10 @@ import {
   unreadableRunResult,
   withError,
 } from "./job_result.ts";
-import { type BatchDone, processSourceBatch } from "./source_batch.ts";
-import { toItemOutcome } from "./source_task.ts";
+import { batchLog, completeSourceItems, type ItemDone, processSourceItem } from "./source_batch.ts";
 import type { ClaimedItem, JobRunRow } from "./store.ts";
 import { type JobResult, RunInProgressError, type RunOptions } from "./types.ts";
 import { runWorkLoop } from "./work_loop.ts";
-import { sleep } from "../sleep.ts";
 
 export type { JobAlerts, JobConfig, JobDeps } from "./deps.ts";
 export { JOB_NAME } from "./deps.ts";
@@ -111,29 +108,42 @@ export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Pr
 }
 
 /**
- * Works on a started run: retries due alerts, then runs the work loop over its items
- * until none is left or this invocation's budget is spent, in which case it hands over to
- * another invocation. Never throws.
+ * Works on a started run: retries due alerts (`beforeRun`, default true: not in the
+ * invocations a handover started), then runs the work loop over its items until none is
+ * left or this invocation's budget is spent, in which case it hands over to another
+ * invocation. Never throws.
  */
-export async function processDailyFetchRun(deps: JobDeps, runId: string): Promise<JobResult> {
+export async function processDailyFetchRun(
+  deps: JobDeps,
+  runId: string,
+  options: { beforeRun?: boolean } = {},
+): Promise<JobResult> {
   const { store, logger, config } = deps;
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
-  const limit = pLimit(config.FETCH_GLOBAL_CONCURRENCY);
-  _listenToThrottles(deps, runId);
+  const summary = batchLog(deps, config.JOB_BATCH_SIZE);
+  reportThrottles(deps, runId);
   try {
-    await alertsBeforeRun(deps, runId);
-    await runWorkLoop<ClaimedItem, BatchDone>({
+    if (options.beforeRun ?? true) await alertsBeforeRun(deps, runId);
+    await runWorkLoop<ClaimedItem, ItemDone>({
       claim: (size) => _claim(deps, runId, invocationId, size),
-      process: (items) => processSourceBatch(deps, items, limit),
-      async complete(done) {
-        const outcomes = done.outcomes.map(toItemOutcome);
-        const result = await store.completeItems(runId, outcomes, done.bookkeeping);
-        if (result.finalised) logRunCompleted(logger, result.run);
+      drained: async () => {
+        const { open, held } = await store.countOpenItems(runId, deps.clock());
+        return open <= held;
       },
+      process: (item) => processSourceItem(deps, item),
+      complete: (done) => completeSourceItems(deps, runId, done, summary),
       handOver: () => _handOver(deps, runId, budget.usage()),
-    }, { batchSize: config.JOB_BATCH_SIZE, budget });
+    }, {
+      batchSize: config.JOB_BATCH_SIZE,
+      concurrency: config.FETCH_GLOBAL_CONCURRENCY,
+      // Hosts at their limit or in their politeness delay: look again soon.
+      pollMs: Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250),
+      budget,
+    });
+    summary.flush();
   } catch (error) {
+    summary.flush();
     // Infrastructure failure (database, API): leave the items to their leases so another
     // invocation (or the watchdog) finishes the run; report it.
     const message = errorMessage(error);
@@ -163,9 +173,8 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
 
 /**
  * Claims up to `size` items within the run's per-host limits (decided in the database,
- * across all invocations). When none is claimable although items are still pending (their
- * hosts are at their limit or in their politeness delay), waits and claims again; an empty
- * answer means every open item is done or held by a live lease.
+ * across all invocations). An empty answer: none is claimable now (the loop then waits for
+ * a completion, or asks whether the run is drained and polls).
  */
 async function _claim(
   deps: JobDeps,
@@ -178,46 +187,18 @@ async function _claim(
     perHost: config.FETCH_PER_HOST_CONCURRENCY,
     delayMs: config.FETCH_POLITENESS_DELAY_MS,
   };
-  const pollMs = Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250);
-  for (;;) {
-    const items = await store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS, hosts);
-    if (items.length > 0) return items;
-    const { open, held } = await store.countOpenItems(runId, deps.clock());
-    if (open <= held) return [];
-    await sleep(pollMs);
-  }
+  return await store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS, hosts);
 }
 
-/**
- * Tells the database at once when a host answers 429/503 with a Retry-After (see
- * host_throttle.ts), so every invocation slows that host. A failed report is logged: the
- * run goes on with the host's usual limits.
- */
-function _listenToThrottles(deps: JobDeps, runId: string): void {
-  deps.onThrottle?.((t) => {
-    deps.logger.warn("Host of {url} asked to slow down (Retry-After {retry_after_ms} ms)", {
-      run_id: runId,
-      url: redactText(t.url),
-      retry_after_ms: t.retryAfterMs,
-    });
-    deps.store.slowHost?.(runId, t.url, t.retryAfterMs).catch((error) => {
-      deps.logger.error("Cannot slow the host of {url} for run {run_id}: {error}", {
-        run_id: runId,
-        url: redactText(t.url),
-        error: errorMessage(error),
-      });
-    });
-  });
-}
-
-/** The budget is spent: hand a still-running run over; false when that failed. */
+/** The budget is spent: hand the items nobody holds over; false when that failed. */
 async function _handOver(
   deps: JobDeps,
   runId: string,
   usage: ReturnType<ReturnType<typeof invocationBudget>["usage"]>,
 ): Promise<boolean> {
-  const run = await deps.store.getRun(runId);
-  if (run?.status !== "running" || !deps.handover) return true;
+  // Every item left is in hand (here or elsewhere), or the run is over: nothing to hand over.
+  const { open, held } = await deps.store.countOpenItems(runId, deps.clock());
+  if (open <= held || !deps.handover) return true;
   deps.logger.info("Handing run {run_id} over to another invocation after {handled} sources", {
     run_id: runId,
     ...usage,

@@ -116,7 +116,9 @@ async function runChained(
         pending.push(
           Promise.resolve().then(() => {
             invocations++;
-            return processDailyFetchRun({ ...make(), invocationId: `inv-${invocations}` }, runId);
+            return processDailyFetchRun({ ...make(), invocationId: `inv-${invocations}` }, runId, {
+              beforeRun: false, // as POST …/runs/{id}/continue
+            });
           }),
         );
         return Promise.resolve();
