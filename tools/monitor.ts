@@ -16,6 +16,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { errorMessage } from "../shared/errors.ts";
 
 /** Where the API is and how to authorise. */
 export interface Target {
@@ -699,7 +700,7 @@ if (import.meta.main) {
       for (const d of error.details) console.error(`  ${d.path}: ${d.message}`);
       code = 1;
     } else {
-      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(`error: ${errorMessage(error)}`);
       code = 1;
     }
   }

@@ -15,6 +15,7 @@
 import postgres from "postgres";
 import { applyMigrations, asPostgres, initCluster, PG_BIN, run } from "../supabase/local/stack.ts";
 import { REPO_ROOT } from "../supabase/local/ports.ts";
+import { errorMessage } from "../shared/errors.ts";
 
 /** The committed dump. */
 export const SCHEMA_FILE = `${REPO_ROOT}/supabase/schema.sql`;
@@ -204,7 +205,7 @@ if (import.meta.main) {
       Deno.exit(2);
     }
   } catch (e) {
-    console.error(`[schema] ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`[schema] ${errorMessage(e)}`);
     Deno.exit(1);
   }
 }

@@ -19,7 +19,13 @@ import {
   unreadableRunResult,
   withError,
 } from "./job_result.ts";
-import { batchLog, completeSourceItems, type ItemDone, processSourceItem } from "./source_batch.ts";
+import {
+  batchLog,
+  claimSourceItems,
+  completeSourceItems,
+  type ItemDone,
+  processSourceItem,
+} from "./source_batch.ts";
 import type { ClaimedItem, JobRunRow } from "./store.ts";
 import { type JobResult, RunInProgressError, type RunOptions } from "./types.ts";
 import { runWorkLoop } from "./work_loop.ts";
@@ -126,7 +132,7 @@ export async function processDailyFetchRun(
   try {
     if (options.beforeRun ?? true) await alertsBeforeRun(deps, runId);
     await runWorkLoop<ClaimedItem, ItemDone>({
-      claim: (size) => _claim(deps, runId, invocationId, size),
+      claim: (size) => claimSourceItems(deps, runId, invocationId, size),
       drained: async () => {
         const { open, held } = await store.countOpenItems(runId, deps.clock());
         return open <= held;
@@ -169,25 +175,6 @@ export async function processDailyFetchRun(
   });
   const run = await store.getRun(runId).catch(() => null);
   return run ? toJobResult(run) : unreadableRunResult(runId, deps.clock(), "run not found");
-}
-
-/**
- * Claims up to `size` items within the run's per-host limits (decided in the database,
- * across all invocations). An empty answer: none is claimable now (the loop then waits for
- * a completion, or asks whether the run is drained and polls).
- */
-async function _claim(
-  deps: JobDeps,
-  runId: string,
-  invocationId: string,
-  size: number,
-): Promise<ClaimedItem[]> {
-  const { store, config } = deps;
-  const hosts = {
-    perHost: config.FETCH_PER_HOST_CONCURRENCY,
-    delayMs: config.FETCH_POLITENESS_DELAY_MS,
-  };
-  return await store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS, hosts);
 }
 
 /** The budget is spent: hand the items nobody holds over; false when that failed. */

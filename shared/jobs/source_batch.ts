@@ -28,6 +28,40 @@ export interface ItemDone {
   bookkeeping: SourceBookkeeping | null;
 }
 
+/**
+ * Claims up to `size` items within the run's per-host limits (decided in the database,
+ * across all invocations); items the claim failed as poison get their alerts here and are
+ * not returned. An empty answer: none is claimable now (the work loop then waits for a
+ * completion, or asks whether the run is drained and polls).
+ */
+export async function claimSourceItems(
+  deps: JobDeps,
+  runId: string,
+  invocationId: string,
+  size: number,
+): Promise<ClaimedItem[]> {
+  const { store, config } = deps;
+  const hosts = {
+    perHost: config.FETCH_PER_HOST_CONCURRENCY,
+    delayMs: config.FETCH_POLITENESS_DELAY_MS,
+  };
+  for (;;) {
+    const claimed = await store.claimItems(
+      runId,
+      invocationId,
+      size,
+      config.JOB_LEASE_MS,
+      config.JOB_ITEM_MAX_ATTEMPTS,
+      hosts,
+    );
+    const poisoned = claimed.filter((i) => i.poisoned);
+    await _poisoned(deps, poisoned);
+    const items = claimed.filter((i) => !i.poisoned);
+    // Only poison failures this time: claim again at once (others may be claimable now).
+    if (items.length > 0 || poisoned.length === 0) return items;
+  }
+}
+
 /** Processes one claimed item; never throws for the source's failure. */
 export async function processSourceItem(deps: JobDeps, item: ClaimedItem): Promise<ItemDone> {
   // An item's start_in_ms is its host's politeness delay across invocations (the claim
@@ -121,4 +155,31 @@ function _logBatch(deps: JobDeps, outcomes: SourceOutcome[]): void {
     "Batch of {count} sources: {succeeded} succeeded, {failed} failed, {changed} changed";
   if (failed.length > 0) deps.logger.warn(message, props);
   else deps.logger.info(message, props);
+}
+
+/**
+ * Items the database failed as poison (their outcome and bookkeeping are written): log
+ * them and send their sources' failing alerts, as for any failure.
+ */
+async function _poisoned(deps: JobDeps, items: ClaimedItem[]): Promise<void> {
+  for (const item of items) {
+    deps.logger.error(
+      "Source {source_id} failed as poison: each of its {attempts} attempts' invocations died",
+      {
+        source_id: item.source.id,
+        source_name: item.source.name,
+        status: "failure",
+        error_class: "poison",
+        attempts: item.attempt,
+      },
+    );
+    try {
+      await deps.alerts.sourceHealth(item.source, false);
+    } catch (error) {
+      deps.logger.error("Cannot send health alerts of source {source_id}: {error}", {
+        source_id: item.source.id,
+        error: errorMessage(error),
+      });
+    }
+  }
 }

@@ -28,6 +28,8 @@
  * @module
  */
 
+import { errorMessage } from "../../shared/errors.ts";
+
 /** The limits one slot enforces. */
 export interface EdgeLimits {
   enabled: boolean;
@@ -327,7 +329,7 @@ export class EdgeSlot {
     try {
       worker = await this.#worker();
     } catch (e) {
-      console.error(`[edge-runtime] ${e instanceof Error ? e.message : String(e)}`);
+      console.error(`[edge-runtime] ${errorMessage(e)}`);
       return errorJson(503, "BOOT_ERROR", "Worker failed to boot (please check logs)");
     }
     const entry: InFlight = { path: `${req.method} ${url.pathname}`, abort: new AbortController() };

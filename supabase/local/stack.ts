@@ -9,6 +9,7 @@
  */
 import postgres from "postgres";
 import { workerEnv } from "./edge_runtime.ts";
+import { errorMessage } from "../../shared/errors.ts";
 import {
   ensureKeys,
   keyWorld,
@@ -302,7 +303,7 @@ async function checkClusterLayout(): Promise<void> {
   } catch (e) {
     throw new Error(
       `Cannot use the local database in ${STATE_DIR}: it was created before postgres stopped ` +
-        `being a superuser (${e instanceof Error ? e.message : String(e)}); reset it: ` +
+        `being a superuser (${errorMessage(e)}); reset it: ` +
         "deno task stack:stop; rm -rf .stack; deno task stack:start",
     );
   } finally {
@@ -1012,7 +1013,7 @@ if (import.meta.main) {
         Deno.exit(2);
     }
   } catch (e) {
-    console.error(`[stack] ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`[stack] ${errorMessage(e)}`);
     Deno.exit(1);
   }
 }
