@@ -29,6 +29,7 @@
  */
 
 import { errorMessage } from "../../shared/errors.ts";
+import { freePort, portOpen } from "./ports.ts";
 
 /** The limits one slot enforces. */
 export interface EdgeLimits {
@@ -176,23 +177,6 @@ function anonRssMb(pid: number): number | null {
     return kb === undefined ? null : Number(kb) / 1024;
   } catch {
     return null;
-  }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
   }
 }
 

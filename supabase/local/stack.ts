@@ -26,6 +26,7 @@ import {
   JWT_SECRET,
   LOG_DIR,
   PORT_OFFSET,
+  portOpen,
   PORTS,
   REPO_ROOT,
   STATE_DIR,
@@ -497,16 +498,6 @@ function alive(pid: number): boolean {
     Deno.kill(pid, "SIGCONT");
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
   } catch {
     return false;
   }
