@@ -10,6 +10,7 @@ import { errorMessage } from "../errors.ts";
 import { alertsBeforeRun } from "./before_run.ts";
 import { invocationBudget } from "./budget.ts";
 import { reportThrottles } from "./host_throttle.ts";
+import { startLeaseHeartbeat } from "./lease_heartbeat.ts";
 import { JOB_NAME, type JobDeps } from "./deps.ts";
 import { splitDueSources } from "./due_sources.ts";
 import {
@@ -129,6 +130,16 @@ export async function processDailyFetchRun(
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
   reportThrottles(deps, runId);
+  const heartbeat = startLeaseHeartbeat(
+    {
+      store,
+      logger,
+      leaseMs: config.JOB_LEASE_MS,
+      renewMs: config.JOB_LEASE_RENEW_MS,
+    },
+    runId,
+    invocationId,
+  );
   try {
     if (options.beforeRun ?? true) await alertsBeforeRun(deps, runId);
     await runWorkLoop<ClaimedItem, ItemDone>({
@@ -161,6 +172,8 @@ export async function processDailyFetchRun(
     return run
       ? withError(run, `invocation ${invocationId}: ${message}`)
       : unreadableRunResult(runId, deps.clock(), message);
+  } finally {
+    heartbeat.stop();
   }
   const memory = typeof Deno !== "undefined" ? Deno.memoryUsage() : null;
   const usage = budget.usage();
