@@ -22,6 +22,7 @@ import { BEARER_SCHEME } from "./openapi_parts.ts";
 import {
   continueRunRoute,
   dailyFetchRoute,
+  deliverAlertsRoute,
   getRunRoute,
   healthRoute,
   listRunsRoute,
@@ -160,6 +161,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     _inBackground(deps, run_id, {});
     return c.json(result, 202);
   });
+
+  app.openapi(deliverAlertsRoute, async (c) => c.json(await deps.jobs.deliverAlerts(), 200));
 
   app.openapi(listRunsRoute, async (c) => {
     const { limit } = c.req.valid("query");

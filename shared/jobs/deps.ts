@@ -21,6 +21,7 @@ export type JobConfig =
     | "JOB_DUE_TOLERANCE_MS"
     | "JOB_RUN_DEADLINE_MS"
     | "JOB_LEASE_MS"
+    | "JOB_LEASE_RENEW_MS"
     | "JOB_ITEM_MAX_ATTEMPTS"
     | "JOB_BATCH_SIZE"
     | "FETCH_GLOBAL_CONCURRENCY"

@@ -11,6 +11,7 @@ import { errorMessage } from "../errors.ts";
 import { redactText } from "../log.ts";
 import { alertsBeforeRun } from "./before_run.ts";
 import { invocationBudget } from "./budget.ts";
+import { startLeaseHeartbeat } from "./lease_heartbeat.ts";
 import { JOB_NAME, type JobDeps } from "./deps.ts";
 import { splitDueSources } from "./due_sources.ts";
 import {
@@ -121,6 +122,16 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const limit = pLimit(config.FETCH_GLOBAL_CONCURRENCY);
   _listenToThrottles(deps, runId);
+  const heartbeat = startLeaseHeartbeat(
+    {
+      store,
+      logger,
+      leaseMs: config.JOB_LEASE_MS,
+      renewMs: config.JOB_LEASE_RENEW_MS,
+    },
+    runId,
+    invocationId,
+  );
   try {
     await alertsBeforeRun(deps, runId);
     await runWorkLoop<ClaimedItem, BatchDone>({
@@ -145,6 +156,8 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
     return run
       ? withError(run, `invocation ${invocationId}: ${message}`)
       : unreadableRunResult(runId, deps.clock(), message);
+  } finally {
+    heartbeat.stop();
   }
   const memory = typeof Deno !== "undefined" ? Deno.memoryUsage() : null;
   const usage = budget.usage();

@@ -100,6 +100,11 @@ export interface JobStore {
     maxAttempts: number,
     hosts?: HostLimits,
   ): Promise<ClaimedItem[]>;
+  /**
+   * Heartbeat: extends to at least now + `leaseMs` the leases of the items `claimedBy` still
+   * holds on the run (not those another invocation claimed again); returns how many.
+   */
+  renewLeases(runId: string, claimedBy: string, leaseMs: number): Promise<number>;
   /** A 429/503 with Retry-After from `url`'s host: slow that host for the rest of the run. */
   slowHost?(runId: string, url: string, retryAfterMs: number): Promise<void>;
   /**

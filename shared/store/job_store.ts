@@ -141,6 +141,14 @@ export function createSupabaseJobStore(db: Db): JobStore {
       }, ClaimedSchema);
     },
 
+    renewLeases(runId, claimedBy, leaseMs): Promise<number> {
+      return callRpc(db, `Cannot renew the leases of run ${runId}`, "job_renew_leases", {
+        p_run_id: runId,
+        p_claimed_by: claimedBy,
+        p_lease_ms: leaseMs,
+      }, count);
+    },
+
     async slowHost(runId, url, retryAfterMs): Promise<void> {
       await callRpc(db, `Cannot slow a host of run ${runId}`, "job_slow_host", {
         p_run_id: runId,

@@ -456,6 +456,28 @@ comment on function private.job_fail_poison_items(uuid, integer) is 'Finalises a
 revoke all on function private.job_fail_poison_items(uuid, integer) from public;
 
 -- ---------------------------------------------------------------------------
+create or replace function public.job_renew_leases(
+  p_run_id uuid, p_claimed_by text, p_lease_ms integer
+) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare v_count integer;
+begin
+  if p_lease_ms is null or p_lease_ms < 1 then
+    raise exception 'Cannot renew leases of run %: p_lease_ms must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  -- Only items still claimed by this invocation: one another invocation claimed again (its
+  -- lease had expired) or that is finished is not touched. A lease that expired but was not
+  -- claimed again is renewed: its invocation is alive after all.
+  update public.job_run_sources s set
+    lease_until = greatest(s.lease_until, clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0))
+  where s.run_id = p_run_id and s.status = 'claimed' and s.claimed_by = p_claimed_by;
+  get diagnostics v_count = row_count;
+  return v_count;
+end $$;
+comment on function public.job_renew_leases(uuid, text, integer) is 'Heartbeat of a live invocation (shared/jobs/lease_heartbeat.ts, every JOB_LEASE_RENEW_MS): extends to at least now + p_lease_ms the leases of the items of the run it still holds, so leases can be short and an expired one means its invocation died. Returns how many leases it renewed.';
+
+-- ---------------------------------------------------------------------------
 create or replace function public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer)
 returns boolean
 language plpgsql security definer set search_path = '' as $$
@@ -583,6 +605,7 @@ begin
     'public.job_start_run(text, text, jsonb, integer)',
     'public.job_add_items(uuid, uuid[], uuid[])',
     'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer)',
+    'public.job_renew_leases(uuid, text, integer)',
     'public.job_slow_host(uuid, text, integer)',
     'public.job_complete_items(uuid, jsonb)',
     'public.job_complete_items(uuid, jsonb, jsonb)',

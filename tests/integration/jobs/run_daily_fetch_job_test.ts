@@ -290,7 +290,7 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
 // Regression test of a fixed bug: an alert failure used to be only logged (the item stayed
 // `succeeded`, error_text null), so JobResult.errors and sources_failed never showed that
 // subscribers were not told of a change.
-Deno.test("runDailyFetchJob() reports an alert failure in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed", async (t) => {
+Deno.test("runDailyFetchJob() reports alerts that could not be queued in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed", async (t) => {
   const expectReported = async (
     deliverB: () => Promise<ReturnType<typeof outcome>[]>,
     detail: RegExp,
@@ -321,12 +321,35 @@ Deno.test("runDailyFetchJob() reports an alert failure in errors as `source <id>
       /connection pool exhausted/,
     );
   });
-  await t.step("when the engine returns failed outcomes", async () => {
+  await t.step("when the engine could not queue an alert", async () => {
     await expectReported(
-      () => Promise.resolve([outcome("failed"), outcome("dead")]),
-      /HTTP 503 from the receiver/,
+      () => Promise.resolve([outcome("sent"), outcome("failed", { alert_id: null })]),
+      /1 of 2 alerts not queued: HTTP 503 from the receiver/,
     );
   });
+});
+
+Deno.test("runDailyFetchJob() counts a queued alert that failed as an alert failure, not the source's", async () => {
+  let h: JobHarness | null = null;
+  await using harness = await jobHarness({
+    sources: three(),
+    script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
+    alerts: {
+      deliver: (change) =>
+        Promise.resolve(
+          change.source_id === h?.id("src-b")
+            ? [outcome("failed"), outcome("dead")]
+            : [outcome("sent")],
+        ),
+    },
+  });
+  h = harness;
+  const result = await h.run({ trigger: "cron" });
+  assert.deepEqual(result.errors, []);
+  assert.deepEqual(
+    [result.status, result.sources_succeeded, result.sources_failed, result.changes_detected],
+    ["succeeded", 3, 0, 3],
+  );
 });
 
 Deno.test("startDailyFetchRun() throws RunInProgressError while a run is in progress", async (t) => {
