@@ -158,7 +158,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     if (run === null) throw new ApiError(404, "not_found", `Cannot find run ${run_id}`);
     const { progress: _p, sources: _s, ...result } = run;
     if (result.status !== "running") return c.json(result, 200);
-    _inBackground(deps, run_id, {});
+    _inBackground(deps, run_id, { continuation: true });
     return c.json(result, 202);
   });
 

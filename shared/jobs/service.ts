@@ -94,7 +94,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
           );
         }
       }
-      let result = await processDailyFetchRun(deps.jobDeps(), runId);
+      let result = await processDailyFetchRun(deps.jobDeps(), runId, {
+        beforeRun: !options.continuation,
+      });
       if (options.wait && result.status === "running") {
         const until = deps.clock().getTime() + config.JOB_SYNC_WAIT_MS;
         while (result.status === "running" && deps.clock().getTime() < until) {

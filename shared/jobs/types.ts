@@ -84,6 +84,11 @@ export class RunInProgressError extends Error {
 export interface ProcessOptions {
   fanOut?: boolean;
   wait?: boolean;
+  /**
+   * Another invocation of the run already did its once-per-run work (retrying due alerts,
+   * announcing missed nights): a handover or a resume.
+   */
+  continuation?: boolean;
 }
 
 /** What one pass over the alert outbox did ({@link JobService.deliverAlerts}). */
