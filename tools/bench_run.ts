@@ -7,6 +7,23 @@
  *   deno task bench:run                      # N = 2000 and 20000, urlwatch at 2000
  *   deno task bench:run --n 500 --urlwatch   # quick look
  *   deno task bench:run --no-urlwatch        # without urlwatch (Debian package) installed
+ *   deno task bench:run --n 2000 --skew-n 1000   # skewed hosts at 1000 (one host at 500)
+ *   deno task bench:run --no-skew            # the uniform runs only
+ *   deno task bench:run --n 2000 --history 2 --no-skew   # + change runs with a year of history
+ *
+ * `--history K` (issue 14: a run's cost must not depend on history): after the change run,
+ * K times: seed a year of history (tools/bench_history.ts: 20,000 inactive sources with
+ * their snapshots, changes and alerts, 8,760 old runs, 730,000 old run items), a change run,
+ * clear it, and (from the second time on) a clean change run before, so that the machine's
+ * drift falls on both sides; the means are compared.
+ *
+ * Skewed host mixes (issue 14: real source lists have a few hosts holding most pages):
+ * `skewed` puts half of the pages on one host and spreads the rest over the 63 others;
+ * `one-host` puts every page on one host. Their floor is what politeness allows at best,
+ * pages of the largest host × latency ÷ FETCH_PER_HOST_CONCURRENCY (read from this
+ * process's environment, as `stack:start` passes it to the function; default 4), and the
+ * bench prints each run's wall time over that floor, with the most requests the site saw
+ * in flight to one host.
  * @module
  */
 import postgres from "postgres";
@@ -21,6 +38,7 @@ import {
   SUPABASE_URL,
 } from "../supabase/local/ports.ts";
 import { HOSTS } from "./bench_site.ts";
+import { clearHistory, seedHistory } from "./bench_history.ts";
 
 const SITE_PORT = PORTS.benchSite;
 const LATENCY_MS = 100;
@@ -29,11 +47,26 @@ const TICK = 100; // clock ticks per second (USER_HZ)
 const args = Deno.args;
 const nArg = args[args.indexOf("--n") + 1];
 const SIZES = args.includes("--n") && nArg ? nArg.split(",").map(Number) : [2000, 20000];
+const skewArg = args[args.indexOf("--skew-n") + 1];
+/** N of the skewed mix (the one-host mix runs at half of it); 0: none. */
+const SKEW_N = args.includes("--no-skew")
+  ? 0
+  : args.includes("--skew-n") && skewArg
+  ? Number(skewArg)
+  : 1000;
+const PER_HOST = Number(Deno.env.get("FETCH_PER_HOST_CONCURRENCY") ?? 4);
 const URLWATCH_MAX_N = args.includes("--no-urlwatch")
   ? 0
   : args.includes("--urlwatch")
   ? Infinity
   : 2000;
+const historyArg = Number(args[args.indexOf("--history") + 1]);
+/** `--history K`: K change runs with a year of history (and K clean ones). */
+const HISTORY_ROUNDS = !args.includes("--history")
+  ? 0
+  : Number.isInteger(historyArg) && historyArg > 0
+  ? historyArg
+  : 1;
 
 const sql = postgres(DB_URL, { max: 2, onnotice: () => {} });
 
@@ -268,6 +301,42 @@ async function ourRun(
   };
 }
 
+/** The runs of one N: ours (labelled) and urlwatch's. */
+interface Entry {
+  ours: RunFigures[];
+  labels: string[];
+  urlwatch?: UrlwatchFigures[];
+}
+
+const HISTORY_LABEL = "change, year of history";
+
+/** Means of the change runs with and without history, as lines of the report. */
+function historyLines(results: Entry[]): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    const runs = (label: string) => r.ours.filter((_, i) => r.labels[i] === label);
+    const clean = runs("change");
+    const history = runs(HISTORY_LABEL);
+    if (history.length === 0) continue;
+    const mean = (xs: RunFigures[], f: (o: RunFigures) => number) =>
+      xs.reduce((t, o) => t + f(o), 0) / xs.length;
+    const ratio = (f: (o: RunFigures) => number) => fmt(mean(history, f) / mean(clean, f), 2);
+    lines.push(
+      "",
+      `N = ${
+        r.ours[0]!.n
+      }, change run with a year of history / clean (means of ${history.length} and ${clean.length}): ` +
+        `wall ${ratio((o) => o.wall)}×, CPU per source ${ratio((o) => o.cpuPerSourceMs)}×, ` +
+        `function CPU ${ratio((o) => o.cpu.functions)}×, Postgres CPU ${
+          ratio((o) => o.cpu.postgres)
+        }×, DB round-trips per source ${
+          ratio((o) => o.roundTripsPerSource)
+        }× (target: within 10 %)`,
+    );
+  }
+  return lines;
+}
+
 interface UrlwatchFigures {
   wall: number;
   cpu: number;
@@ -313,14 +382,37 @@ print(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "maxrss_kb": r.ru_m
   };
 }
 
-/** Page i on one of the site's loopback hosts. */
-function pageUrl(i: number): string {
-  return `http://127.0.0.${(i % HOSTS) + 1}:${SITE_PORT}/p/${i}`;
+/** How the pages are spread over the site's hosts. */
+type HostMix = "uniform" | "skewed" | "one-host";
+
+/** The host (1 … HOSTS) of page i of n. */
+function hostOf(i: number, n: number, mix: HostMix): number {
+  if (mix === "one-host") return 1;
+  if (mix === "skewed") return i < n / 2 ? 1 : 2 + (i % (HOSTS - 1));
+  return (i % HOSTS) + 1;
 }
 
-async function setupSources(n: number): Promise<void> {
+/** Pages of the host holding the most. */
+function largestHost(n: number, mix: HostMix): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const h = hostOf(i, n, mix);
+    counts.set(h, (counts.get(h) ?? 0) + 1);
+  }
+  return Math.max(...counts.values());
+}
+
+/** Page i on one of the site's loopback hosts. */
+function pageUrl(i: number, n = 0, mix: HostMix = "uniform"): string {
+  return `http://127.0.0.${hostOf(i, n, mix)}:${SITE_PORT}/p/${i}`;
+}
+
+async function setupSources(n: number, mix: HostMix = "uniform"): Promise<void> {
   await sql`delete from public.sources where name like 'bench %'`;
-  const rows = Array.from({ length: n }, (_, i) => ({ name: `bench ${i}`, url: pageUrl(i) }));
+  const rows = Array.from({ length: n }, (_, i) => ({
+    name: `bench ${i}`,
+    url: pageUrl(i, n, mix),
+  }));
   for (let i = 0; i < rows.length; i += 5000) {
     await sql`insert into public.sources ${sql(rows.slice(i, i + 5000))}`;
   }
@@ -370,7 +462,14 @@ if (import.meta.main) {
   // detection: subscriptions are paused so no alert is delivered; restored after.
   const subs = await sql`update public.subscriptions set active = false where active returning id`;
   const rows: string[] = [];
-  const results: Array<{ ours: RunFigures[]; urlwatch?: UrlwatchFigures[] }> = [];
+  const skewed: Array<{
+    mix: HostMix;
+    n: number;
+    largest: number;
+    floor: number;
+    runs: Array<RunFigures & { maxPerHost: number }>;
+  }> = [];
+  const results: Entry[] = [];
   let round = 0;
   try {
     for (const n of SIZES) {
@@ -389,9 +488,28 @@ if (import.meta.main) {
           fmt(change.rate)
         } sources/s, ${change.changes}/${edited} changes`,
       );
-      const entry: { ours: RunFigures[]; urlwatch?: UrlwatchFigures[] } = {
-        ours: [baseline, change],
-      };
+      const entry: Entry = { ours: [baseline, change], labels: ["baseline", "change"] };
+      for (let k = 0; k < HISTORY_ROUNDS; k++) {
+        const edit = async () =>
+          (await (await fetch(`${base}/edit?round=${++round}&n=${n}`, { method: "POST" }))
+            .json()).edited;
+        if (k > 0) {
+          const clean = await ourRun(n, await edit(), serviceRoleKey);
+          console.log(`ours change run (clean): ${fmt(clean.wall)} s`);
+          entry.ours.push(clean);
+          entry.labels.push("change");
+        }
+        const t = performance.now();
+        const counts = await seedHistory(sql);
+        console.log(
+          `history seeded in ${fmt((performance.now() - t) / 1000)} s: ${JSON.stringify(counts)}`,
+        );
+        const withHistory = await ourRun(n, await edit(), serviceRoleKey);
+        console.log(`ours change run with a year of history: ${fmt(withHistory.wall)} s`);
+        entry.ours.push(withHistory);
+        entry.labels.push(HISTORY_LABEL);
+        await clearHistory(sql);
+      }
       if (n <= URLWATCH_MAX_N) {
         const dir = await Deno.makeTempDir({ prefix: "bench-urlwatch-" });
         const jobs = Array.from(
@@ -417,7 +535,31 @@ if (import.meta.main) {
       }
       results.push(entry);
     }
+    for (const [mix, n] of [["skewed", SKEW_N], ["one-host", Math.floor(SKEW_N / 2)]] as const) {
+      if (n <= 0) continue;
+      console.log(`\n== ${mix}, N = ${n}`);
+      await setupSources(n, mix);
+      const floor = (largestHost(n, mix) * LATENCY_MS) / PER_HOST / 1000;
+      const figures: Array<RunFigures & { maxPerHost: number }> = [];
+      for (const kind of ["baseline", "change"]) {
+        const edited = kind === "change"
+          ? (await (await fetch(`${base}/edit?round=${++round}&n=${n}`, { method: "POST" }))
+            .json()).edited as number
+          : 0;
+        await (await fetch(`${base}/stats?reset`)).body?.cancel();
+        const o = await ourRun(n, edited, serviceRoleKey);
+        const stats = await (await fetch(`${base}/stats`)).json();
+        figures.push({ ...o, maxPerHost: stats.max_in_flight_per_host });
+        console.log(
+          `ours ${mix} ${kind}: ${fmt(o.wall)} s = ${fmt(o.wall / floor, 2)}× the floor ${
+            fmt(floor)
+          } s`,
+        );
+      }
+      skewed.push({ mix, n, largest: largestHost(n, mix), floor, runs: figures });
+    }
   } finally {
+    if (HISTORY_ROUNDS > 0) await clearHistory(sql);
     await sql`delete from public.sources where name like 'bench %'`;
     if (others.length > 0) {
       await sql`update public.sources set active = true where id = any(${others.map((o) => o.id)})`;
@@ -432,7 +574,9 @@ if (import.meta.main) {
   }
 
   rows.push(
-    `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores; site latency ${LATENCY_MS} ms, ~40 KB noisy pages, 5 % edited per change run`,
+    `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, load average at the end ${
+      Deno.loadavg().map((l) => fmt(l, 2)).join(" ")
+    }; site latency ${LATENCY_MS} ms, ~40 KB noisy pages, 5 % edited per change run`,
     "",
     "| N | run | tool | wall s | sources/s | CPU s fn / PostgREST / Postgres | CPU ms per source | invocations | CPU ms per invocation, from outside: max / mean | worker isolate MB, heap + external (max) | kills (limits.log) | max V8 heap MB of an invocation (its log) | DB round-trips per source | changes (expected) |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -440,7 +584,7 @@ if (import.meta.main) {
   for (const r of results) {
     for (const [i, o] of r.ours.entries()) {
       rows.push(
-        `| ${o.n} | ${i === 0 ? "baseline" : "change"} | ours | ${fmt(o.wall)} | ${fmt(o.rate)} | ${
+        `| ${o.n} | ${r.labels[i]} | ours | ${fmt(o.wall)} | ${fmt(o.rate)} | ${
           fmt(o.cpu.functions, 2)
         } / ${fmt(o.cpu.postgrest, 2)} / ${fmt(o.cpu.postgres, 2)} | ${
           fmt(o.cpuPerSourceMs, 2)
@@ -476,6 +620,7 @@ if (import.meta.main) {
       );
     }
   }
+  rows.push(...historyLines(results));
   if (results.length >= 2) {
     const small = results[0]!.ours[1]!;
     const large = results.at(-1)!.ours[1]!;
@@ -490,6 +635,28 @@ if (import.meta.main) {
         fmt(large.outsideMaxAnonMb, 0)
       } MB`,
     );
+  }
+  if (skewed.length > 0) {
+    rows.push(
+      "",
+      `Skewed hosts (floor = pages of the largest host × ${LATENCY_MS} ms ÷ ${PER_HOST} per host; target ≤ 1.3× the floor):`,
+      "",
+      "| mix | N | pages on the largest host | run | wall s | floor s | wall ÷ floor | max in flight per host (site) | invocations | kills (limits.log) | changes (expected) |",
+      "|---|---|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const k of skewed) {
+      for (const [i, o] of k.runs.entries()) {
+        rows.push(
+          `| ${k.mix} | ${k.n} | ${k.largest} | ${i === 0 ? "baseline" : "change"} | ${
+            fmt(o.wall)
+          } | ${fmt(k.floor)} | ${
+            fmt(o.wall / k.floor, 2)
+          } | ${o.maxPerHost} | ${o.outsideInvocations} | ${o.kills} | ${o.changes} (${o.expected})${
+            o.failed ? `, ${o.failed} failed` : ""
+          } |`,
+        );
+      }
+    }
   }
   console.log(`\n${rows.join("\n")}`);
   await sql.end();
