@@ -5,8 +5,8 @@
  * failure into `{"error": {"code", "message"}}`. Dependencies are passed in.
  * @module
  */
+import { mountApiDocs } from "./api_docs.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Config } from "../../shared/config.ts";
 import { type AuthEnv, requireCaller } from "../../shared/auth/middleware.ts";
 import type { Caller } from "../../shared/auth/caller.ts";
@@ -22,6 +22,7 @@ import { BEARER_SCHEME } from "./openapi_parts.ts";
 import {
   continueRunRoute,
   dailyFetchRoute,
+  deliverAlertsRoute,
   getRunRoute,
   healthRoute,
   listRunsRoute,
@@ -157,9 +158,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     if (run === null) throw new ApiError(404, "not_found", `Cannot find run ${run_id}`);
     const { progress: _p, sources: _s, ...result } = run;
     if (result.status !== "running") return c.json(result, 200);
-    _inBackground(deps, run_id, {});
+    _inBackground(deps, run_id, { continuation: true });
     return c.json(result, 202);
   });
+
+  app.openapi(deliverAlertsRoute, async (c) => c.json(await deps.jobs.deliverAlerts(), 200));
 
   app.openapi(listRunsRoute, async (c) => {
     const { limit } = c.req.valid("query");
@@ -194,8 +197,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     // The function sees `/api/...`; callers reach it through the gateway's prefix.
     servers: [{ url: PUBLIC_PREFIX, description: "Supabase functions gateway" }],
   });
-  // Relative, so the page finds the document behind any prefix (…/api/docs → …/api/openapi.json).
-  app.get("/docs", swaggerUI({ url: "./openapi.json", title: "Policy change monitor API" }));
+  // Swagger UI from the pinned swagger-ui-dist package, with a CSP (api_docs.ts).
+  mountApiDocs(app, "Policy change monitor API");
 
   return app;
 }

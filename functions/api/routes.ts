@@ -13,7 +13,7 @@ import {
   RunListSchema,
   UuidSchema,
 } from "../../shared/schemas.ts";
-import { bearerRoute, errorResponse as error, json } from "./openapi_parts.ts";
+import { bearerRoute, errorResponse as error, json, queryRoute } from "./openapi_parts.ts";
 
 const RunIdParams = z.object({
   run_id: UuidSchema.meta({ param: { name: "run_id", in: "path" } }),
@@ -92,21 +92,16 @@ export const dailyFetchRoute = bearerRoute({
 });
 
 /** `GET /api/jobs/runs`: the most recent runs. */
-export const listRunsRoute = bearerRoute({
-  method: "get",
+export const listRunsRoute = queryRoute({
   path: "/jobs/runs",
-  tags: ["jobs"],
-  summary: "List recent runs",
-  request: {
-    query: z.object({
-      limit: z.coerce.number().int().min(1).max(RUNS_LIMIT.max).default(RUNS_LIMIT.default)
-        .meta({ description: "How many runs, 1 to 100.", example: RUNS_LIMIT.default }),
-    }),
-  },
-  responses: {
-    200: { description: "Most recent runs first.", content: json(RunListSchema) },
-    400: error("`limit` is not an integer from 1 to 100."),
-  },
+  tag: "jobs",
+  doc: { summary: "List recent runs", ok: "Most recent runs first." },
+  query: z.object({
+    limit: z.coerce.number().int().min(1).max(RUNS_LIMIT.max).default(RUNS_LIMIT.default)
+      .meta({ description: "How many runs, 1 to 100.", example: RUNS_LIMIT.default }),
+  }),
+  ok: RunListSchema,
+  badQuery: "`limit` is not an integer from 1 to 100.",
 });
 
 /** `GET /api/jobs/runs/{run_id}`: one run with progress and per-source outcomes. */
@@ -120,6 +115,30 @@ export const getRunRoute = bearerRoute({
   responses: {
     200: { description: "The run.", content: json(RunDetailsSchema) },
     ...RUN_ID_ERRORS,
+  },
+});
+
+const AlertDeliverySchema = z.object({
+  attempted: z.number().int(),
+  sent: z.number().int(),
+  failed: z.number().int(),
+  dead: z.number().int(),
+}).meta({ id: "AlertDelivery" });
+
+/** `POST /api/jobs/alerts/deliver`: one pass over the alert outbox (pg_cron, every 5 min). */
+export const deliverAlertsRoute = bearerRoute({
+  method: "post",
+  path: "/jobs/alerts/deliver",
+  tags: ["jobs"],
+  summary: "Deliver the alerts that are due",
+  description: "Sends the alerts of the outbox that are due: pending ones and failed ones " +
+    "whose backoff has passed (an alert that uses up ALERT_MAX_ATTEMPTS becomes dead). " +
+    "Called by the pg_cron job `alerts-deliver` every 5 minutes, so a failed alert is retried " +
+    "within minutes instead of at the next run; an alert it gives up is reported to the " +
+    "operational subscribers (alert_dead) in the same pass. Service role or admin.",
+  responses: {
+    200: { description: "What this pass did.", content: json(AlertDeliverySchema) },
+    500: error("Unexpected failure (the database)."),
   },
 });
 

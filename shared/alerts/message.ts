@@ -3,6 +3,7 @@
  * and a few plain-text lines. Channels format it (JSON, Slack blocks, email).
  * @module
  */
+import { redactSourceUrl } from "./redact_url.ts";
 import type { ChangeSummary, PolicyChange } from "../types.ts";
 import { truncateText } from "./truncate.ts";
 import type { AlertKind, AlertSource, ClaimedAlert } from "./types.ts";
@@ -38,7 +39,8 @@ const MAX_LINE_CHARS = 300;
  * Throws when it is missing (the change was deleted).
  */
 export function buildAlertMessage(alert: ClaimedAlert, change: PolicyChange | null): AlertMessage {
-  const source = alert.source;
+  // Credentials in the monitored URL never go out in an alert (redact_url.ts).
+  const source = alert.source ? { ...alert.source, url: redactSourceUrl(alert.source.url) } : null;
   const name = source?.name ?? "unknown source";
   const base = { alert_id: alert.id, kind: alert.kind, source, details: alert.payload };
   switch (alert.kind) {
@@ -100,6 +102,30 @@ export function buildAlertMessage(alert: ClaimedAlert, change: PolicyChange | nu
         for (const e of d.errors.slice(0, 3)) if (typeof e === "string") lines.push(_clip(e));
       }
       return { ...base, change: null, title: `Run missed: ${job}`, lines };
+    }
+    case "alert_dead": {
+      const d = alert.payload ?? {};
+      const what = typeof d.alert_kind === "string" ? d.alert_kind.replaceAll("_", " ") : "an";
+      const by = typeof d.channel === "string" ? ` by ${d.channel}` : "";
+      const about = source ? ` about ${name}` : "";
+      const lines = [
+        `A ${what} alert${about} could not be delivered${by} and was given up after ` +
+        `${_plural(_num(d.attempts), "attempt")}.`,
+      ];
+      if (source) lines.push(`Source: ${source.url}`);
+      if (typeof d.error === "string" && d.error) lines.push(`Last error: ${_clip(d.error)}`);
+      if (typeof d.subscription_id === "string") {
+        lines.push(`Subscription: ${d.subscription_id}`);
+      }
+      if (typeof d.alert_id === "string") {
+        lines.push(`Alert: ${d.alert_id} (send it again: POST /api/alerts/${d.alert_id}/retry)`);
+      }
+      return {
+        ...base,
+        change: null,
+        title: `Alert given up: ${source ? name : what.replace(/^./, (c) => c.toUpperCase())}`,
+        lines,
+      };
     }
   }
 }

@@ -3,12 +3,20 @@
  * the outcomes it reports to the job.
  * @module
  */
+import type { ResolveHost } from "../pipeline/address_guard.ts";
+import type { PinnedConnect } from "../pipeline/pinned_connect.ts";
 import type { LimitFunction } from "p-limit";
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, PolicyChange, Subscription } from "../types.ts";
 
 /** What an alert announces (`alerts.kind`). */
-export type AlertKind = "policy_change" | "source_failing" | "source_recovered" | "run_missed";
+export type AlertKind =
+  | "policy_change"
+  | "source_failing"
+  | "source_recovered"
+  | "run_missed"
+  /** Another alert was given up (dead); queued by the database when it dies. */
+  | "alert_dead";
 
 /** Operational alert kinds: sent only to subscriptions with `operational_alerts`. */
 export type OperationalAlertKind = Exclude<AlertKind, "policy_change">;
@@ -31,11 +39,14 @@ export type AlertConfig = Pick<
   | "ALERT_LEASE_MS"
   | "ALERT_BATCH_SIZE"
   | "ALERT_RETRY_MAX_PER_CALL"
+  | "ALERT_PASS_WALL_MS"
   | "ALERT_WEBHOOK_MAX_DIFF_BYTES"
   | "ALERT_EMAIL_MAX_DIFF_CHARS"
   | "EMAIL_API_URL"
   | "EMAIL_API_KEY"
   | "EMAIL_FROM"
+  | "FETCH_ALLOW_LOOPBACK"
+  | "FETCH_ALLOW_PRIVATE_NETWORKS"
 >;
 
 /**
@@ -105,6 +116,8 @@ export interface AbandonedAlert {
 export interface ClaimResult {
   claimed: ClaimedAlert[];
   abandoned: AbandonedAlert[];
+  /** The `alert_dead` reports the abandoned rows queued (to send now). */
+  reports: QueuedAlert[];
 }
 
 /** Options of {@link AlertStore.claimAlerts}. */
@@ -130,6 +143,17 @@ export interface FinishOptions {
   /** When a failed row is due again; null for sent and dead rows. */
   nextAttemptAt: Date | null;
   now: Date;
+}
+
+/** What {@link AlertStore.finishAlert} did. */
+export interface FinishResult {
+  /** False when the claim was lost (the row moved on): nothing was changed. */
+  recorded: boolean;
+  /**
+   * The `alert_dead` reports queued when the row was recorded as dead, in the same
+   * transaction (one per active operational subscription concerned, never the row's own).
+   */
+  reports: QueuedAlert[];
 }
 
 /** An operational event to announce to operational subscriptions. */
@@ -174,10 +198,16 @@ export interface AlertStore {
     threshold: number,
     now: Date,
   ): Promise<SourceHealthResult>;
-  /** Claims due rows (pending, failed past their backoff, or sending past their lease). */
+  /**
+   * Claims due rows (pending, failed past their backoff, or sending past their lease);
+   * rows whose last sender died are given up (abandoned) and reported.
+   */
   claimAlerts(options: ClaimOptions): Promise<ClaimResult>;
-  /** Records the result of an attempt; false when the claim was lost (row moved on). */
-  finishAlert(options: FinishOptions): Promise<boolean>;
+  /**
+   * Records the result of an attempt (`recorded` false when the claim was lost); a row
+   * given up queues its `alert_dead` reports in the same transaction.
+   */
+  finishAlert(options: FinishOptions): Promise<FinishResult>;
   /** Loads policy changes by id (missing ids are left out). */
   getPolicyChanges(ids: string[]): Promise<PolicyChange[]>;
   /** Hex HMAC-SHA256 of `body` with the subscription's secret, computed where it lives. */
@@ -191,6 +221,10 @@ export interface AlertDeps {
   logger: Logger;
   store: AlertStore;
   config: AlertConfig;
+  /** Resolver of the delivery's SSRF guard; default `Deno.resolveDns`. */
+  resolveHost?: ResolveHost;
+  /** Connects to the checked address; default the pinned socket (pinned_connect.ts). */
+  connect?: PinnedConnect;
   /**
    * Limiter shared by every delivery of the caller (e.g. one per job invocation), so
    * concurrent `deliverAlerts` calls stay within ALERT_CONCURRENCY together. Default: one
