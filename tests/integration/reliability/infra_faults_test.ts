@@ -111,6 +111,16 @@ async function workerLog(runId: string): Promise<string[]> {
   return lines;
 }
 
+/**
+ * Keeps a dead invocation's leases running for 10 minutes: the stack's restart here can take
+ * longer than JOB_LEASE_MS (30 s: live invocations renew their leases), and what these tests
+ * check is what happens before and after the leases end, which {@link expireLeases} decides.
+ */
+async function holdLeases(sql: postgres.Sql, runId: string): Promise<void> {
+  await sql`update public.job_run_sources set lease_until = now() + interval '10 minutes'
+    where run_id = ${runId} and status = 'claimed'`;
+}
+
 /** Ends every lease of a run's claimed items, as if JOB_LEASE_MS had passed. */
 async function expireLeases(sql: postgres.Sql, runId: string): Promise<number> {
   const rows = await sql`update public.job_run_sources set lease_until = now() - interval '1 second'
@@ -207,6 +217,7 @@ Deno.test("PostgREST killed mid-run and restarted: the run is finished by the ne
     const lines = await workerLog(runId);
     return lines.some((l) => l.includes("invocation stopped on run")) ? true : undefined;
   }, 30_000);
+  await holdLeases(fx.sql, runId);
   const restarted = await stackStart();
   assert.equal(restarted.code, 0, restarted.output);
   assert.notEqual(await servicePid("postgrest"), postgrest, "stack:start restarted PostgREST");
@@ -230,6 +241,7 @@ Deno.test("function workers killed (SIGKILL) mid-run: the next cron call resumes
 
   const workers = await functionWorkerPids();
   for (const pid of workers.values()) await killAndWait(pid);
+  await holdLeases(fx.sql, runId);
   gate.release();
   const restarted = await stackStart();
   assert.equal(restarted.code, 0, restarted.output);
