@@ -54,7 +54,8 @@ export interface HtmlExtractOptions {
 
 const NEVER_TEXT = [
   ...NEVER_TEXT_TAGS,
-  "[hidden]",
+  // hidden="until-found" is a collapsed section the browser's find-in-page opens: text.
+  '[hidden]:not([hidden="until-found" i])',
   ...OVERLAY_ROLES.map((role) => `[role="${role}"]`),
   '[aria-modal="true"]',
   "ins.adsbygoogle",

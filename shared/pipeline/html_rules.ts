@@ -34,7 +34,8 @@ export const NEVER_TEXT_TAGS: readonly string[] = [
  * ARIA roles of overlays (cookie consent, sign-up and newsletter prompts): dropped with
  * their content, as are elements with `aria-modal="true"`. Text under `aria-hidden="true"`
  * is kept: sites hide the whole page from screen readers while such a dialog is open, and
- * collapsed accordions hide policy sections the same way.
+ * collapsed accordions hide policy sections the same way; so is `hidden="until-found"`, the
+ * HTML standard's collapsed section that find-in-page reveals (plain `hidden` is dropped).
  */
 export const OVERLAY_ROLES: readonly string[] = ["dialog", "alertdialog"];
 

@@ -788,7 +788,8 @@ class _StreamParser implements TokenizerCallbacks {
         this.aRole = this.value;
         break;
       case A_HIDDEN:
-        this.aHidden = true;
+        // hidden="until-found": collapsed sections the browser's find-in-page opens (text).
+        this.aHidden = this.value.toLowerCase() !== "until-found";
         break;
       case A_ARIA_HIDDEN:
         this.aAriaHidden = this.value;

@@ -136,10 +136,12 @@ Deno.test("extractHtmlTextStreaming() drops what the cheerio path drops, decided
        <textarea>t</textarea><template><p>t</p></template><video>v</video></main>`,
       "kept",
     ],
-    "hidden is dropped, aria-hidden is kept (collapsed accordions, a page behind a dialog)": [
-      '<main><p hidden>h</p><span aria-hidden="true">a</span><span aria-hidden="false">kept</span></main>',
-      "akept",
-    ],
+    "hidden is dropped; aria-hidden and hidden=until-found are kept (collapsed accordions, a page behind a dialog)":
+      [
+        '<main><p hidden>h</p><span aria-hidden="true">a</span><span aria-hidden="false">kept</span>' +
+        '<p hidden="">e</p><div hidden="Until-Found">collapsed clause</div></main>',
+        "akept\ncollapsed clause",
+      ],
     "dialogs and modal overlays are dropped": [
       '<main><div role="dialog"><h2>Allow cookies?</h2></div><div aria-modal="true">Sign up</div>' +
       '<div role="alertdialog">Alert</div><p>Policy</p></main>',
