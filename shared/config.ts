@@ -71,7 +71,12 @@ export const ConfigSchema = z.object({
   // Job
   JOB_DUE_TOLERANCE_MS: int(5 * 60_000, 0, 86_400_000),
   JOB_RUN_DEADLINE_MS: int(2 * 3_600_000, 60_000, 7 * 86_400_000),
-  JOB_LEASE_MS: int(120_000, 1_000, 3_600_000),
+  // A claim's lease; a live invocation renews it every JOB_LEASE_RENEW_MS (at most a third of
+  // it), so an expired lease means a dead invocation (shared/jobs/lease_heartbeat.ts).
+  JOB_LEASE_MS: int(30_000, 1_000, 3_600_000),
+  JOB_LEASE_RENEW_MS: int(10_000, 50, 3_600_000),
+  // Claims of one item per run: after this many whose invocation died, the item fails as poison.
+  JOB_ITEM_MAX_ATTEMPTS: int(3, 1, 100),
   JOB_BATCH_SIZE: int(64, 1, 10_000),
   JOB_INVOCATION_MAX_ITEMS: int(2_000, 1, 1_000_000),
   // An invocation stops claiming after this wall time; a batch already claimed may still

@@ -1,6 +1,6 @@
 /**
  * Domain types shared by the pipeline, the alert engine, the job and the API.
- * Row shapes mirror `supabase/migrations/*_core_schema.sql`.
+ * Row shapes mirror `supabase/migrations/*_core.sql` (all of it: `supabase/schema.sql`).
  * @module
  */
 
@@ -19,6 +19,9 @@ export const ERROR_CLASSES = [
   "blocked",
   "browser",
   "internal",
+  // Not a fetch error: the job gave up on the source after every attempt's invocation died
+  // (killed, out of memory, over its budget); see private.job_fail_poison_items.
+  "poison",
 ] as const;
 
 /** One of {@link ERROR_CLASSES}. */

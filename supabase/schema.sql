@@ -398,6 +398,214 @@ ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text,
 COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events) and returns every row of the event.';
 
 --
+-- Name: job_fail_poison_items(uuid, integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer) RETURNS uuid[]
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_outcomes jsonb;
+  v_patches jsonb;
+  v_sources uuid[];
+begin
+  with poisoned as (
+    select s.source_id, s.attempts, s as item, src.name, src.consecutive_failures
+    from public.job_run_sources s
+    join public.job_runs r on r.id = s.run_id and r.status = 'running'
+    join public.sources src on src.id = s.source_id
+    where s.run_id = p_run_id and s.status = 'claimed' and s.lease_until < now()
+      and s.attempts >= p_max_attempts
+    for update of s, src skip locked
+  ), described as (
+    select p.source_id, p.attempts, p.name, p.consecutive_failures, format(
+      'gave up after %s attempts, each stopped before finishing (killed, out of memory or over its time budget); last error: %s',
+      p.attempts, private.job_lost_claim(p.item)) as detail
+    from poisoned p
+  )
+  select
+    jsonb_agg(jsonb_build_object(
+      'source_id', d.source_id, 'attempt', d.attempts, 'status', 'failed',
+      'error_class', 'poison',
+      'error_message', format('Cannot process source %s: %s', d.source_id, d.detail),
+      'error_text', format('source %s (%s): poison: %s', d.source_id, d.name, d.detail))),
+    jsonb_agg(jsonb_build_object(
+      'id', d.source_id, 'last_checked_at', now(),
+      'last_error', format('Cannot process source %s: %s', d.source_id, d.detail),
+      'last_error_class', 'poison',
+      'consecutive_failures', d.consecutive_failures + 1)),
+    array_agg(d.source_id order by d.source_id)
+  into v_outcomes, v_patches, v_sources
+  from described d;
+  if v_sources is null then
+    return '{}';
+  end if;
+  perform public.update_source_bookkeeping(v_patches);
+  perform public.job_complete_items(p_run_id, v_outcomes);
+  return v_sources;
+end $$;
+
+ALTER FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_fail_poison_items(p_run_id uuid, p_max_attempts integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer) IS 'Finalises as failed (class poison) every item of a running run whose lease expired after its p_max_attempts-th claim, with the source''s bookkeeping (failure streak, last error, last check). Called by job_claim_items. Returns the sources of the items it failed.';
+
+--
+-- Name: job_run_sources; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.job_run_sources (
+    run_id uuid NOT NULL,
+    source_id uuid NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    changed boolean DEFAULT false NOT NULL,
+    baseline boolean DEFAULT false NOT NULL,
+    policy_change_id uuid,
+    error_class text,
+    error_message text,
+    duration_ms integer,
+    attempts integer DEFAULT 0 NOT NULL,
+    lease_until timestamp with time zone,
+    claimed_by text,
+    finished_at timestamp with time zone,
+    fetch_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    host text DEFAULT ''::text NOT NULL,
+    content jsonb,
+    CONSTRAINT job_run_sources_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT job_run_sources_duration_ms_check CHECK (((duration_ms IS NULL) OR (duration_ms >= 0))),
+    CONSTRAINT job_run_sources_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'claimed'::text, 'succeeded'::text, 'failed'::text, 'skipped'::text])))
+);
+
+ALTER TABLE public.job_run_sources OWNER TO postgres;
+
+--
+-- Name: TABLE job_run_sources; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.job_run_sources IS 'Per-run, per-source work item and outcome of a job run.';
+
+--
+-- Name: COLUMN job_run_sources.run_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.run_id IS 'Run.';
+
+--
+-- Name: COLUMN job_run_sources.source_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.source_id IS 'Source.';
+
+--
+-- Name: COLUMN job_run_sources.status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.status IS 'pending, claimed (being worked on), succeeded, failed or skipped.';
+
+--
+-- Name: COLUMN job_run_sources.changed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.changed IS 'True when a policy change was recorded.';
+
+--
+-- Name: COLUMN job_run_sources.baseline; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.baseline IS 'True when this fetch stored the first snapshot of the source.';
+
+--
+-- Name: COLUMN job_run_sources.policy_change_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.policy_change_id IS 'Recorded change, if any.';
+
+--
+-- Name: COLUMN job_run_sources.error_class; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.error_class IS 'Error class of a failure (a source error class, alert, or poison: every attempt''s invocation died).';
+
+--
+-- Name: COLUMN job_run_sources.error_message; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.error_message IS 'Readable error message of a failure; while an item is retried after a dead invocation, why (private.job_lost_claim).';
+
+--
+-- Name: COLUMN job_run_sources.duration_ms; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.duration_ms IS 'Time spent on the source.';
+
+--
+-- Name: COLUMN job_run_sources.attempts; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.attempts IS 'How many times the item was claimed.';
+
+--
+-- Name: COLUMN job_run_sources.lease_until; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.lease_until IS 'A claimed item whose lease expired is claimed again, at most as many times as the job allows (attempts); after the last one it fails with class poison.';
+
+--
+-- Name: COLUMN job_run_sources.claimed_by; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.claimed_by IS 'Invocation that holds the lease.';
+
+--
+-- Name: COLUMN job_run_sources.finished_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.finished_at IS 'When the outcome was written.';
+
+--
+-- Name: COLUMN job_run_sources.fetch_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.fetch_id IS 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
+
+--
+-- Name: COLUMN job_run_sources.host; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.host IS 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.';
+
+--
+-- Name: COLUMN job_run_sources.content; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.content IS 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.';
+
+--
+-- Name: job_lost_claim(public.job_run_sources); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_lost_claim(p_item public.job_run_sources) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select format('attempt %s by invocation %s stopped before finishing (its lease ended at %s)',
+    p_item.attempts, coalesce(p_item.claimed_by, 'unknown'),
+    to_char(p_item.lease_until at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+$$;
+
+ALTER FUNCTION private.job_lost_claim(p_item public.job_run_sources) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_lost_claim(p_item public.job_run_sources); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_lost_claim(p_item public.job_run_sources) IS 'Why a claimed item whose lease expired is tried again: which attempt and invocation stopped, and when its lease ended (job_run_sources.error_message while it is retried; the last one is quoted in a poison failure).';
+
+--
 -- Name: prune_history(integer, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -483,13 +691,19 @@ begin
   if v_url is null or v_key is null then
     return v_count;
   end if;
+  -- A daily-fetch run whose items nobody holds: its invocations died (live ones renew their
+  -- leases). Graces: 30 s after the start (its first invocation is about to claim) and 10 s
+  -- after the last lease ended (another invocation may be claiming the item again); an
+  -- extra invocation on a healthy run would only join it.
   for v_run in
     select r.id from public.job_runs r
-    where r.status = 'running' and r.started_at < now() - interval '2 minutes'
+    where r.job_name = 'daily-fetch' and r.status = 'running'
+      and r.started_at < now() - interval '30 seconds'
       and exists (select 1 from public.job_run_sources s where s.run_id = r.id
                   and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now())))
-      and not exists (select 1 from public.job_run_sources s where s.run_id = r.id
-                      and s.status = 'claimed' and s.lease_until >= now())
+      and coalesce((select max(s.lease_until) from public.job_run_sources s
+                    where s.run_id = r.id and s.status = 'claimed'), '-infinity')
+          < now() - interval '10 seconds'
   loop
     insert into private.cron_dispatches (job_name, request_id)
     select 'daily-fetch-resume', net.http_post(
@@ -509,7 +723,7 @@ ALTER FUNCTION private.resume_stalled_runs() OWNER TO postgres;
 -- Name: FUNCTION resume_stalled_runs(); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.resume_stalled_runs() IS 'Run by pg_cron every 5 minutes: finalises running runs with no item left, and asks for a new invocation on every running run whose items nobody holds (its invocations died). Returns how many runs it acted on.';
+COMMENT ON FUNCTION private.resume_stalled_runs() IS 'Run by pg_cron every minute: finalises running runs with no item left, and asks for a new invocation on every running daily-fetch run whose items nobody holds (its invocations died: live ones renew their leases), 30 s after its start and 10 s after its last lease ended. Returns how many runs it acted on.';
 
 --
 -- Name: url_host(text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -919,15 +1133,16 @@ ALTER FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[
 COMMENT ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) IS 'Adds the work items of a run: due sources pending (with their host, and a private.run_hosts row per host), the others skipped; sets total_items and sources_skipped.';
 
 --
--- Name: job_claim_items(uuid, text, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: job_claim_items(uuid, text, integer, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0) RETURNS jsonb
+CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0, p_max_attempts integer DEFAULT 3) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
   v_items jsonb;
+  v_poisoned uuid[];
   v_left integer := greatest(p_limit, 0);
   v_host record;
   v_cap integer;
@@ -938,6 +1153,13 @@ declare
   v_got uuid[];
   v_now timestamptz := clock_timestamp();
 begin
+  if p_max_attempts is null or p_max_attempts < 1 then
+    raise exception 'Cannot claim items of run %: p_max_attempts must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  -- Items whose last allowed claim died are finalised, not claimed again (this may
+  -- finalise the run: they are still returned, marked, for their alerts).
+  v_poisoned := private.job_fail_poison_items(p_run_id, p_max_attempts);
   -- Count each invocation once (a primary key lookup, not a scan of the run's items).
   insert into private.run_invocations (run_id, invocation_id)
   select p_run_id, p_claimed_by where p_claimed_by is not null
@@ -946,17 +1168,15 @@ begin
     update public.job_runs set invocations = invocations + 1
     where id = p_run_id and status = 'running';
   end if;
-  if not exists (select 1 from public.job_runs r where r.id = p_run_id and r.status = 'running') then
-    return '[]'::jsonb;
-  end if;
   -- Per-host limits across all invocations: a host's row is locked while its items are
   -- claimed (another claimer skips it), its in-flight count is read under that lock, and
   -- its next start moves by the politeness delay. Only hosts due now are looked at.
   for v_host in
     select h.host, h.max_in_flight, h.delay_ms, h.not_before from private.run_hosts h
+    join public.job_runs r on r.id = h.run_id and r.status = 'running'
     where h.run_id = p_run_id and h.not_before <= v_now
     order by h.not_before, h.host
-    for update skip locked
+    for update of h skip locked
   loop
     exit when v_left <= 0;
     v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
@@ -968,7 +1188,8 @@ begin
     select array_agg(x.source_id) into v_got from (
       select s.source_id from public.job_run_sources s
       where s.run_id = p_run_id and s.host = v_host.host
-        and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < v_now))
+        and (s.status = 'pending'
+             or (s.status = 'claimed' and s.lease_until < v_now and s.attempts < p_max_attempts))
       limit least(v_cap - v_busy, v_left)
       for update of s skip locked
     ) x;
@@ -991,7 +1212,7 @@ begin
       where run_id = p_run_id and host = v_host.host;
     end if;
   end loop;
-  if cardinality(v_ids) = 0 then
+  if cardinality(v_ids) = 0 and cardinality(v_poisoned) = 0 then
     return '[]'::jsonb;
   end if;
   with picked as (
@@ -1000,10 +1221,18 @@ begin
   ), claimed as (
     update public.job_run_sources s set
       status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by,
-      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0)
+      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
+      -- A claim taken over from a dead invocation keeps why the item is tried again.
+      error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
     from picked p
     where s.run_id = p.run_id and s.source_id = p.source_id
     returning s.*, p.start_in_ms
+  ), handed as (
+    select c.*, false as poisoned from claimed c
+    union all
+    -- Failed just now: returned (marked) so the job sends their source-failing alerts.
+    select s.*, null::integer, true from public.job_run_sources s
+    where s.run_id = p_run_id and s.source_id = any (v_poisoned)
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'source', jsonb_build_object(
@@ -1021,22 +1250,23 @@ begin
       'lease_until', c.lease_until,
       'prior_policy_change_id', pc.id,
       'prior_snapshot_id', sn.id,
-      'start_in_ms', c.start_in_ms) order by c.start_in_ms, c.source_id), '[]'::jsonb)
+      'start_in_ms', coalesce(c.start_in_ms, 0),
+      'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
-  from claimed c
+  from handed c
   join public.sources src on src.id = c.source_id
   left join public.snapshots sn on sn.fetch_id = c.fetch_id
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
 end $$;
 
-ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) OWNER TO postgres;
+ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) OWNER TO postgres;
 
 --
--- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change.';
+COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 --
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
@@ -1204,6 +1434,38 @@ ALTER FUNCTION public.job_fail_run(p_run_id uuid, p_error text) OWNER TO postgre
 --
 
 COMMENT ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) IS 'Finalises a running run as failed with a run-level error (e.g. the sources could not be read).';
+
+--
+-- Name: job_renew_leases(uuid, text, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare v_count integer;
+begin
+  if p_lease_ms is null or p_lease_ms < 1 then
+    raise exception 'Cannot renew leases of run %: p_lease_ms must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  -- Only items still claimed by this invocation: one another invocation claimed again (its
+  -- lease had expired) or that is finished is not touched. A lease that expired but was not
+  -- claimed again is renewed: its invocation is alive after all.
+  update public.job_run_sources s set
+    lease_until = greatest(s.lease_until, clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0))
+  where s.run_id = p_run_id and s.status = 'claimed' and s.claimed_by = p_claimed_by;
+  get diagnostics v_count = row_count;
+  return v_count;
+end $$;
+
+ALTER FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) IS 'Heartbeat of a live invocation (shared/jobs/lease_heartbeat.ts, every JOB_LEASE_RENEW_MS): extends to at least now + p_lease_ms the leases of the items of the run it still holds, so leases can be short and an expired one means its invocation died. Returns how many leases it renewed.';
 
 --
 -- Name: job_slow_host(uuid, text, integer); Type: FUNCTION; Schema: public; Owner: postgres
@@ -2034,136 +2296,6 @@ COMMENT ON COLUMN public.job_run_history.alerts_sent IS 'Alerts delivered.';
 COMMENT ON COLUMN public.job_run_history.error_count IS 'Number of errors.';
 
 --
--- Name: job_run_sources; Type: TABLE; Schema: public; Owner: postgres
---
-
-CREATE TABLE public.job_run_sources (
-    run_id uuid NOT NULL,
-    source_id uuid NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    changed boolean DEFAULT false NOT NULL,
-    baseline boolean DEFAULT false NOT NULL,
-    policy_change_id uuid,
-    error_class text,
-    error_message text,
-    duration_ms integer,
-    attempts integer DEFAULT 0 NOT NULL,
-    lease_until timestamp with time zone,
-    claimed_by text,
-    finished_at timestamp with time zone,
-    fetch_id uuid DEFAULT gen_random_uuid() NOT NULL,
-    host text DEFAULT ''::text NOT NULL,
-    content jsonb,
-    CONSTRAINT job_run_sources_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT job_run_sources_duration_ms_check CHECK (((duration_ms IS NULL) OR (duration_ms >= 0))),
-    CONSTRAINT job_run_sources_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'claimed'::text, 'succeeded'::text, 'failed'::text, 'skipped'::text])))
-);
-
-ALTER TABLE public.job_run_sources OWNER TO postgres;
-
---
--- Name: TABLE job_run_sources; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON TABLE public.job_run_sources IS 'Per-run, per-source work item and outcome of a job run.';
-
---
--- Name: COLUMN job_run_sources.run_id; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.run_id IS 'Run.';
-
---
--- Name: COLUMN job_run_sources.source_id; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.source_id IS 'Source.';
-
---
--- Name: COLUMN job_run_sources.status; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.status IS 'pending, claimed (being worked on), succeeded, failed or skipped.';
-
---
--- Name: COLUMN job_run_sources.changed; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.changed IS 'True when a policy change was recorded.';
-
---
--- Name: COLUMN job_run_sources.baseline; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.baseline IS 'True when this fetch stored the first snapshot of the source.';
-
---
--- Name: COLUMN job_run_sources.policy_change_id; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.policy_change_id IS 'Recorded change, if any.';
-
---
--- Name: COLUMN job_run_sources.error_class; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.error_class IS 'Error class of a failure.';
-
---
--- Name: COLUMN job_run_sources.error_message; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.error_message IS 'Readable error message of a failure.';
-
---
--- Name: COLUMN job_run_sources.duration_ms; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.duration_ms IS 'Time spent on the source.';
-
---
--- Name: COLUMN job_run_sources.attempts; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.attempts IS 'How many times the item was claimed.';
-
---
--- Name: COLUMN job_run_sources.lease_until; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.lease_until IS 'A claimed item whose lease expired is claimed again.';
-
---
--- Name: COLUMN job_run_sources.claimed_by; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.claimed_by IS 'Invocation that holds the lease.';
-
---
--- Name: COLUMN job_run_sources.finished_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.finished_at IS 'When the outcome was written.';
-
---
--- Name: COLUMN job_run_sources.fetch_id; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.fetch_id IS 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
-
---
--- Name: COLUMN job_run_sources.host; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.host IS 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.';
-
---
--- Name: COLUMN job_run_sources.content; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_run_sources.content IS 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.';
-
---
 -- Name: policy_changes; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -2321,7 +2453,7 @@ CREATE TABLE public.sources (
     CONSTRAINT sources_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
     CONSTRAINT sources_css_selector_check CHECK (((css_selector IS NULL) OR ((length(css_selector) >= 1) AND (length(css_selector) <= 500)))),
     CONSTRAINT sources_ignore_patterns_count CHECK ((cardinality(ignore_patterns) <= 50)),
-    CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'browser'::text, 'internal'::text])))),
+    CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'browser'::text, 'internal'::text, 'poison'::text])))),
     CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
@@ -2431,7 +2563,7 @@ COMMENT ON COLUMN public.sources.last_error IS 'Message of the last failure; nul
 -- Name: COLUMN sources.last_error_class; Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON COLUMN public.sources.last_error_class IS 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal).';
+COMMENT ON COLUMN public.sources.last_error_class IS 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal; poison when the job gave up on it after its invocations died on every attempt).';
 
 --
 -- Name: COLUMN sources.consecutive_failures; Type: COMMENT; Schema: public; Owner: postgres
@@ -3181,6 +3313,26 @@ REVOKE ALL ON FUNCTION private.cron_max_gap(p_expression text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION job_fail_poison_items(p_run_id uuid, p_max_attempts integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer) FROM PUBLIC;
+
+--
+-- Name: TABLE job_run_sources; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.job_run_sources TO anon;
+GRANT ALL ON TABLE public.job_run_sources TO authenticated;
+GRANT ALL ON TABLE public.job_run_sources TO service_role;
+
+--
+-- Name: FUNCTION job_lost_claim(p_item public.job_run_sources); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_lost_claim(p_item public.job_run_sources) FROM PUBLIC;
+
+--
 -- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -3236,11 +3388,11 @@ REVOKE ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipp
 GRANT ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) TO service_role;
 
 --
--- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer) TO service_role;
+REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) TO service_role;
 
 --
 -- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb); Type: ACL; Schema: public; Owner: postgres
@@ -3269,6 +3421,13 @@ GRANT ALL ON FUNCTION public.job_expire_stale_runs(p_job_name text) TO service_r
 
 REVOKE ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) TO service_role;
+
+--
+-- Name: FUNCTION job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) TO service_role;
 
 --
 -- Name: FUNCTION job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer); Type: ACL; Schema: public; Owner: postgres
@@ -3349,14 +3508,6 @@ GRANT ALL ON TABLE public.feed_tokens TO service_role;
 GRANT ALL ON TABLE public.job_run_history TO anon;
 GRANT ALL ON TABLE public.job_run_history TO authenticated;
 GRANT ALL ON TABLE public.job_run_history TO service_role;
-
---
--- Name: TABLE job_run_sources; Type: ACL; Schema: public; Owner: postgres
---
-
-GRANT ALL ON TABLE public.job_run_sources TO anon;
-GRANT ALL ON TABLE public.job_run_sources TO authenticated;
-GRANT ALL ON TABLE public.job_run_sources TO service_role;
 
 --
 -- Name: TABLE policy_changes; Type: ACL; Schema: public; Owner: postgres
@@ -3517,7 +3668,7 @@ SELECT cron.schedule('daily-fetch', '0 * * * *', $cmd$
       from vault.decrypted_secrets k where k.name = 'service_role_key'),
     timeout_milliseconds := 30000)
   $cmd$);
-SELECT cron.schedule('daily-fetch-resume', '*/5 * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
+SELECT cron.schedule('daily-fetch-resume', '* * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
 SELECT cron.schedule('daily-fetch-watchdog', '15 * * * *', $cmd$select private.check_missed_daily_fetch()$cmd$);
 SELECT cron.schedule('prune-cron-history', '30 3 * * *', $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);
 SELECT cron.schedule('prune-history', '45 3 * * *', $cmd$select private.prune_history()$cmd$);

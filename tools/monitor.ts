@@ -16,6 +16,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { errorMessage } from "../shared/errors.ts";
 
 /** Where the API is and how to authorise. */
 export interface Target {
@@ -171,6 +172,30 @@ function _need(value: unknown, what: string): string {
 
 function _opt(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * What a run did with one source (a per-source outcome of `GET /api/jobs/runs/{id}`), in
+ * words; `otherwise` when it neither failed, changed nor stored a baseline.
+ */
+export function outcomeText(outcome: Record<string, unknown>, otherwise: string): string {
+  return outcome.status === "failed"
+    ? `failed: ${outcome.error_class}: ${outcome.error_message}`
+    : outcome.changed
+    ? `changed (change ${outcome.policy_change_id})`
+    : outcome.baseline
+    ? "baseline stored"
+    : otherwise;
+}
+
+/** `?k=v&…` of the given options (none: ""); unset and empty ones are left out. */
+function _query(options: Record<string, unknown>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(options)) {
+    const given = _opt(value);
+    if (given) query.set(name, given);
+  }
+  return query.size > 0 ? `?${query}` : "";
 }
 
 function _sourceFields(v: Record<string, unknown>): Record<string, unknown> {
@@ -329,14 +354,7 @@ async function _runWithProgress(
     if (run.status !== "running") {
       if (isTty) out("");
       for (const s of run.sources as Record<string, unknown>[]) {
-        const what = s.status === "failed"
-          ? `failed: ${s.error_class}: ${s.error_message}`
-          : s.changed
-          ? `changed (change ${s.policy_change_id})`
-          : s.baseline
-          ? "baseline stored"
-          : String(s.status);
-        out(`  ${s.source_name}: ${what}`);
+        out(`  ${s.source_name}: ${outcomeText(s, String(s.status))}`);
       }
       return run;
     }
@@ -359,6 +377,8 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
   const isTty = options.isTty ?? false;
   const [group, sub, ...rest] = argv;
   const json = (value: unknown) => out(JSON.stringify(value, null, 2));
+  /** Prints `body` as JSON with --json, else as `human` writes it for a terminal. */
+  const show = (asJson: unknown, body: unknown, human: () => void) => asJson ? json(body) : human();
 
   switch (group) {
     case "sources": {
@@ -366,8 +386,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
       switch (sub) {
         case "list": {
           const { body } = await call<{ sources: Record<string, unknown>[] }>("GET", "/sources");
-          if (v.json) json(body);
-          else _printSources(out, body.sources);
+          show(v.json, body, () => _printSources(out, body.sources));
           return 0;
         }
         case "add": {
@@ -375,24 +394,21 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
           _need(fields.name as string, "--name");
           _need(fields.url as string, "--url");
           const { body } = await call("POST", "/sources", fields);
-          if (v.json) json(body);
-          else {
+          show(v.json, body, () => {
             out(`added source ${body.id}`);
             _printSource(out, body);
-          }
+          });
           return 0;
         }
         case "edit": {
           const id = _need(pos[0], "source id");
           const { body } = await call("PATCH", `/sources/${id}`, _sourceFields(v));
-          if (v.json) json(body);
-          else _printSource(out, body);
+          show(v.json, body, () => _printSource(out, body));
           return 0;
         }
         case "show": {
           const { body } = await call("GET", `/sources/${_need(pos[0], "source id")}`);
-          if (v.json) json(body);
-          else _printSource(out, body);
+          show(v.json, body, () => _printSource(out, body));
           return 0;
         }
         case "rm": {
@@ -421,8 +437,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
             if (f.ignore_patterns !== undefined) request.ignore_patterns = f.ignore_patterns;
           }
           const { body } = await call("POST", "/sources/preview", request);
-          if (v.json) json(body);
-          else _printPreview(out, body);
+          show(v.json, body, () => _printPreview(out, body));
           return body.ok ? 0 : 1;
         }
         case "check": {
@@ -435,15 +450,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
           }
           const run = body.run as Record<string, unknown>;
           const o = body.outcome as Record<string, unknown> | null;
-          const what = o === null
-            ? "skipped (inactive?)"
-            : o.status === "failed"
-            ? `failed: ${o.error_class}: ${o.error_message}`
-            : o.changed
-            ? `changed (change ${o.policy_change_id})`
-            : o.baseline
-            ? "baseline stored"
-            : "unchanged";
+          const what = o === null ? "skipped (inactive?)" : outcomeText(o, "unchanged");
           out(`run ${run.run_id} (${run.status}): ${what}`);
           return o?.status === "failed" ? 1 : 0;
         }
@@ -453,8 +460,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
             "GET",
             `/sources/${id}/changes`,
           );
-          if (v.json) json(body);
-          else _printChanges(out, body.changes, true);
+          show(v.json, body, () => _printChanges(out, body.changes, true));
           return 0;
         }
       }
@@ -475,8 +481,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
             "GET",
             "/subscriptions",
           );
-          if (v.json) json(body);
-          else _printSubscriptions(out, body.subscriptions);
+          show(v.json, body, () => _printSubscriptions(out, body.subscriptions));
           return 0;
         }
         case "add": {
@@ -488,11 +493,10 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
           if (v.source !== undefined) fields.source_id = v.source;
           if (v.operational) fields.operational_alerts = true;
           const { body } = await call("POST", "/subscriptions", fields);
-          if (v.json) json(body);
-          else {
+          show(v.json, body, () => {
             out(`added subscription ${body.id}`);
             _printSubscriptions(out, [body]);
-          }
+          });
           return 0;
         }
         case "rm": {
@@ -504,14 +508,13 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
         case "test": {
           const id = _need(pos[0], "subscription id");
           const { body } = await call("POST", `/subscriptions/${id}/test`);
-          if (v.json) json(body);
-          else {
+          show(v.json, body, () => {
             out(
               body.delivered
                 ? `test alert delivered through ${body.channel} (HTTP ${body.http_status})`
                 : `test alert NOT delivered through ${body.channel}: ${body.error}`,
             );
-          }
+          });
           return body.delivered ? 0 : 1;
         }
       }
@@ -538,8 +541,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
       });
       if (sub === "show") {
         const { body } = await call("GET", `/jobs/runs/${_need(pos[0], "run id")}`);
-        if (v.json) json(body);
-        else {
+        show(v.json, body, () => {
           _printRuns(out, [body]);
           out(table(
             (body.sources as Record<string, unknown>[]).map((s) => ({
@@ -550,7 +552,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
             })),
             ["source", "status", "changed", "error"],
           ));
-        }
+        });
         return 0;
       }
       const limit = _opt(v.limit) ?? "10";
@@ -558,8 +560,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
         "GET",
         `/jobs/runs?limit=${encodeURIComponent(limit)}`,
       );
-      if (v.json) json(body);
-      else _printRuns(out, body.runs);
+      show(v.json, body, () => _printRuns(out, body.runs));
       return 0;
     }
     case "changes": {
@@ -570,16 +571,12 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
         diff: { type: "boolean" },
         json: { type: "boolean" },
       });
-      const query = new URLSearchParams();
-      if (_opt(v.source)) query.set("source_id", _opt(v.source)!);
-      if (_opt(v.since)) query.set("since", _opt(v.since)!);
-      if (_opt(v.limit)) query.set("limit", _opt(v.limit)!);
+      const query = _query({ source_id: v.source, since: v.since, limit: v.limit });
       const { body } = await call<{ changes: Record<string, unknown>[] }>(
         "GET",
-        `/changes${query.size > 0 ? `?${query}` : ""}`,
+        `/changes${query}`,
       );
-      if (v.json) json(body);
-      else _printChanges(out, body.changes, v.diff === true);
+      show(v.json, body, () => _printChanges(out, body.changes, v.diff === true));
       return 0;
     }
     case "alerts": {
@@ -592,21 +589,17 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
       if (sub === "retry") {
         const { body } = await call("POST", `/alerts/${_need(pos[0], "alert id")}/retry`);
         const alert = body.alert as Record<string, unknown>;
-        if (v.json) json(body);
-        else {
+        show(v.json, body, () => {
           out(`alert ${alert.id}: ${alert.status}${alert.error ? ` (${alert.error})` : ""}`);
-        }
+        });
         return body.delivered ? 0 : 1;
       }
-      const query = new URLSearchParams();
-      if (_opt(v.status)) query.set("status", _opt(v.status)!);
-      if (_opt(v.limit)) query.set("limit", _opt(v.limit)!);
+      const query = _query({ status: v.status, limit: v.limit });
       const { body } = await call<{ alerts: Record<string, unknown>[] }>(
         "GET",
-        `/alerts${query.size > 0 ? `?${query}` : ""}`,
+        `/alerts${query}`,
       );
-      if (v.json) json(body);
-      else {
+      show(v.json, body, () => {
         out(table(
           body.alerts.map((a) => ({
             alert: a.id,
@@ -619,24 +612,22 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
           })),
           ["alert", "kind", "status", "channel", "attempts", "updated", "error"],
         ));
-      }
+      });
       return 0;
     }
     case "feed": {
       const { values: v, positionals: pos } = _parse(rest, { json: { type: "boolean" } });
       if (sub === "token") {
         const { body } = await call("POST", "/feeds/tokens", { name: _need(pos[0], "a name") });
-        if (v.json) json(body);
-        else {
+        show(v.json, body, () => {
           out(`feed token ${body.id} (${body.name}); shown once:`);
           out(`  ${body.feed_url}`);
-        }
+        });
         return 0;
       }
       if (sub === "tokens") {
         const { body } = await call<{ tokens: Record<string, unknown>[] }>("GET", "/feeds/tokens");
-        if (v.json) json(body);
-        else {
+        show(v.json, body, () => {
           out(table(
             body.tokens.map((t) => ({
               id: t.id,
@@ -647,7 +638,7 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
             })),
             ["id", "name", "created", "last used", "revoked"],
           ));
-        }
+        });
         return 0;
       }
       if (sub === "revoke") {
@@ -699,7 +690,7 @@ if (import.meta.main) {
       for (const d of error.details) console.error(`  ${d.path}: ${d.message}`);
       code = 1;
     } else {
-      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(`error: ${errorMessage(error)}`);
       code = 1;
     }
   }

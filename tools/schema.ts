@@ -14,7 +14,8 @@
  */
 import postgres from "postgres";
 import { applyMigrations, asPostgres, initCluster, PG_BIN, run } from "../supabase/local/stack.ts";
-import { REPO_ROOT } from "../supabase/local/ports.ts";
+import { freePort, REPO_ROOT } from "../supabase/local/ports.ts";
+import { errorMessage } from "../shared/errors.ts";
 
 /** The committed dump. */
 export const SCHEMA_FILE = `${REPO_ROOT}/supabase/schema.sql`;
@@ -51,13 +52,6 @@ export function normaliseDump(text: string): string {
     .replace(/\n{3,}/g, "\n\n")
     .replace(/(\n--)+\s*$/, "")
     .trim() + "\n";
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function pgCtl(dataDir: string, args: string[]): Promise<void> {
@@ -204,7 +198,7 @@ if (import.meta.main) {
       Deno.exit(2);
     }
   } catch (e) {
-    console.error(`[schema] ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`[schema] ${errorMessage(e)}`);
     Deno.exit(1);
   }
 }

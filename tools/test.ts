@@ -12,6 +12,7 @@
 import { start } from "../supabase/local/stack.ts";
 import { DB_URL, REPO_ROOT } from "../supabase/local/ports.ts";
 import { checkSchema } from "./schema.ts";
+import { errorMessage } from "../shared/errors.ts";
 
 async function runTee(
   cmd: string,
@@ -110,7 +111,7 @@ if (import.meta.main) {
         passed += 1;
       }
     } catch (error) {
-      console.error(`schema check FAILED: ${error instanceof Error ? error.message : error}`);
+      console.error(`schema check FAILED: ${errorMessage(error)}`);
       failed += 1;
       ok = false;
     }

@@ -18,15 +18,15 @@ import type { Clock, Logger } from "../../shared/types.ts";
 import { ApiError, catchNonErrors, errorHandler, validationError } from "./errors.ts";
 import { optionalJsonBody } from "./json_body.ts";
 import { mountOperatorRoutes, type OperatorOptions } from "./routes/mod.ts";
+import { BEARER_SCHEME } from "./openapi_parts.ts";
 import {
-  BEARER_SCHEME,
   continueRunRoute,
   dailyFetchRoute,
   getRunRoute,
   healthRoute,
   listRunsRoute,
 } from "./routes.ts";
-import { namedErrorMessage } from "../../shared/errors.ts";
+import { errorMessage, namedErrorMessage } from "../../shared/errors.ts";
 
 export { ApiError } from "./errors.ts";
 
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
         time: deps.clock().toISOString(),
       }, 200);
     } catch (e) {
-      deps.logger.error("Health check: database unreachable: {error}", { error: String(e) });
+      deps.logger.error("Health check: database unreachable: {error}", { error: errorMessage(e) });
       return c.json({
         status: "degraded" as const,
         database: "unreachable" as const,

@@ -8,28 +8,23 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import {
   DailyFetchRequestSchema,
-  ErrorBodySchema,
   JobResultSchema,
   RunDetailsSchema,
   RunListSchema,
   UuidSchema,
 } from "../../shared/schemas.ts";
+import { bearerRoute, errorResponse as error, json } from "./openapi_parts.ts";
 
-/** Name of the bearer security scheme in the OpenAPI document. */
-export const BEARER_SCHEME = "BearerAuth";
+const RunIdParams = z.object({
+  run_id: UuidSchema.meta({ param: { name: "run_id", in: "path" } }),
+});
+const RUN_ID_ERRORS = {
+  400: error("`run_id` is not a UUID."),
+  404: error("No run has this id."),
+} as const;
 
 /** Default and largest `limit` of the run list. */
 export const RUNS_LIMIT = { default: 20, max: 100 } as const;
-
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
-
-const error = (description: string) => ({ description, content: json(ErrorBodySchema) });
-
-const AUTH_ERRORS = {
-  401: error("Missing or invalid bearer token (missing, malformed, expired, badly signed)."),
-  403: error("Valid token, but the caller is neither the service role nor an admin."),
-  503: error("The token cannot be checked now: the signing keys are unavailable."),
-} as const;
 
 const HealthSchema = z.object({
   status: z.enum(["ok", "degraded"]),
@@ -52,7 +47,7 @@ export const healthRoute = createRoute({
 });
 
 /** `POST /api/jobs/daily-fetch`: start a run, synchronously or in the background. */
-export const dailyFetchRoute = createRoute({
+export const dailyFetchRoute = bearerRoute({
   method: "post",
   path: "/jobs/daily-fetch",
   tags: ["jobs"],
@@ -61,7 +56,6 @@ export const dailyFetchRoute = createRoute({
     "Synchronous by default (200 with the result); with `Prefer: respond-async` the run " +
     "continues in the background and the answer is 202 with a `Location` to poll. " +
     "Allowed: the service-role key, or a user whose `app_metadata.role` is `admin`.",
-  security: [{ [BEARER_SCHEME]: [] }],
   request: {
     headers: z.object({
       prefer: z.string().optional().meta({
@@ -91,21 +85,18 @@ export const dailyFetchRoute = createRoute({
       content: json(JobResultSchema),
     },
     400: error("Malformed JSON or a body that does not match the schema; see `details`."),
-    ...AUTH_ERRORS,
     409: error("A run is already in progress (`code` run_in_progress, `run_id` names it)."),
     413: error("The body is larger than the limit (64 KB by default)."),
     415: error("The body is not application/json."),
-    500: error("Unexpected failure."),
   },
 });
 
 /** `GET /api/jobs/runs`: the most recent runs. */
-export const listRunsRoute = createRoute({
+export const listRunsRoute = bearerRoute({
   method: "get",
   path: "/jobs/runs",
   tags: ["jobs"],
   summary: "List recent runs",
-  security: [{ [BEARER_SCHEME]: [] }],
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(RUNS_LIMIT.max).default(RUNS_LIMIT.default)
@@ -115,35 +106,25 @@ export const listRunsRoute = createRoute({
   responses: {
     200: { description: "Most recent runs first.", content: json(RunListSchema) },
     400: error("`limit` is not an integer from 1 to 100."),
-    ...AUTH_ERRORS,
-    500: error("Unexpected failure."),
   },
 });
 
 /** `GET /api/jobs/runs/{run_id}`: one run with progress and per-source outcomes. */
-export const getRunRoute = createRoute({
+export const getRunRoute = bearerRoute({
   method: "get",
   path: "/jobs/runs/{run_id}",
   tags: ["jobs"],
   summary: "Get a run",
   description: "A run's result so far, its progress and what it did with each source.",
-  security: [{ [BEARER_SCHEME]: [] }],
-  request: {
-    params: z.object({
-      run_id: UuidSchema.meta({ param: { name: "run_id", in: "path" } }),
-    }),
-  },
+  request: { params: RunIdParams },
   responses: {
     200: { description: "The run.", content: json(RunDetailsSchema) },
-    400: error("`run_id` is not a UUID."),
-    ...AUTH_ERRORS,
-    404: error("No run has this id."),
-    500: error("Unexpected failure."),
+    ...RUN_ID_ERRORS,
   },
 });
 
 /** `POST /api/jobs/runs/{run_id}/continue`: another invocation on a run (handover). */
-export const continueRunRoute = createRoute({
+export const continueRunRoute = bearerRoute({
   method: "post",
   path: "/jobs/runs/{run_id}/continue",
   tags: ["jobs"],
@@ -152,18 +133,10 @@ export const continueRunRoute = createRoute({
     "(CPU, wall time, items) ends, and by pg_cron to resume a stalled run. Service role only. " +
     "202 while the run is running (it is processed in the background), 200 with the result " +
     "when it is already finished.",
-  security: [{ [BEARER_SCHEME]: [] }],
-  request: {
-    params: z.object({
-      run_id: UuidSchema.meta({ param: { name: "run_id", in: "path" } }),
-    }),
-  },
+  request: { params: RunIdParams },
   responses: {
     200: { description: "The run is already finished.", content: json(JobResultSchema) },
     202: { description: "An invocation is working on the run.", content: json(JobResultSchema) },
-    400: error("`run_id` is not a UUID."),
-    ...AUTH_ERRORS,
-    404: error("No run has this id."),
-    500: error("Unexpected failure."),
+    ...RUN_ID_ERRORS,
   },
 });

@@ -11,6 +11,7 @@ import { errorMessage } from "../errors.ts";
 import { redactText } from "../log.ts";
 import { alertsBeforeRun } from "./before_run.ts";
 import { invocationBudget } from "./budget.ts";
+import { startLeaseHeartbeat } from "./lease_heartbeat.ts";
 import { JOB_NAME, type JobDeps } from "./deps.ts";
 import { splitDueSources } from "./due_sources.ts";
 import {
@@ -121,6 +122,16 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const limit = pLimit(config.FETCH_GLOBAL_CONCURRENCY);
   _listenToThrottles(deps, runId);
+  const heartbeat = startLeaseHeartbeat(
+    {
+      store,
+      logger,
+      leaseMs: config.JOB_LEASE_MS,
+      renewMs: config.JOB_LEASE_RENEW_MS,
+    },
+    runId,
+    invocationId,
+  );
   try {
     await alertsBeforeRun(deps, runId);
     await runWorkLoop<ClaimedItem, BatchDone>({
@@ -145,6 +156,8 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
     return run
       ? withError(run, `invocation ${invocationId}: ${message}`)
       : unreadableRunResult(runId, deps.clock(), message);
+  } finally {
+    heartbeat.stop();
   }
   const memory = typeof Deno !== "undefined" ? Deno.memoryUsage() : null;
   const usage = budget.usage();
@@ -163,7 +176,8 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
 
 /**
  * Claims up to `size` items within the run's per-host limits (decided in the database,
- * across all invocations). When none is claimable although items are still pending (their
+ * across all invocations); items the claim failed as poison get their alerts here and are
+ * not returned. When none is claimable although items are still pending (their
  * hosts are at their limit or in their politeness delay), waits and claims again; an empty
  * answer means every open item is done or held by a live lease.
  */
@@ -180,8 +194,20 @@ async function _claim(
   };
   const pollMs = Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250);
   for (;;) {
-    const items = await store.claimItems(runId, invocationId, size, config.JOB_LEASE_MS, hosts);
+    const claimed = await store.claimItems(
+      runId,
+      invocationId,
+      size,
+      config.JOB_LEASE_MS,
+      config.JOB_ITEM_MAX_ATTEMPTS,
+      hosts,
+    );
+    const poisoned = claimed.filter((i) => i.poisoned);
+    await _poisoned(deps, poisoned);
+    const items = claimed.filter((i) => !i.poisoned);
     if (items.length > 0) return items;
+    // Only poison failures this time: claim again at once (others may be claimable now).
+    if (poisoned.length > 0) continue;
     const { open, held } = await store.countOpenItems(runId, deps.clock());
     if (open <= held) return [];
     await sleep(pollMs);
@@ -246,5 +272,32 @@ async function _failRun(deps: JobDeps, run: JobRunRow, message: string): Promise
       error: errorMessage(error),
     });
     return failedLocally(run, deps.clock(), message);
+  }
+}
+
+/**
+ * Items the database failed as poison (their outcome and bookkeeping are written): log
+ * them and send their sources' failing alerts, as for any failure.
+ */
+async function _poisoned(deps: JobDeps, items: ClaimedItem[]): Promise<void> {
+  for (const item of items) {
+    deps.logger.error(
+      "Source {source_id} failed as poison: each of its {attempts} attempts' invocations died",
+      {
+        source_id: item.source.id,
+        source_name: item.source.name,
+        status: "failure",
+        error_class: "poison",
+        attempts: item.attempt,
+      },
+    );
+    try {
+      await deps.alerts.sourceHealth(item.source, false);
+    } catch (error) {
+      deps.logger.error("Cannot send health alerts of source {source_id}: {error}", {
+        source_id: item.source.id,
+        error: errorMessage(error),
+      });
+    }
   }
 }

@@ -35,10 +35,16 @@ export interface ClaimedItem {
   attempt: number;
   /** Idempotency key of this item's fetch. */
   fetch_id: string;
-  lease_until: string;
+  /** End of this claim's lease (null for a `poisoned` item: it is not claimed). */
+  lease_until: string | null;
   /** Set when an earlier (dead) claim of this item already recorded its change. */
   prior_policy_change_id: string | null;
   prior_snapshot_id: string | null;
+  /**
+   * True for an item the database just failed as poison (every attempt's invocation died):
+   * not to process; only its source-failing alert is left to send.
+   */
+  poisoned?: boolean;
   /** Wait this long before fetching: the politeness delay of its host, across invocations. */
   start_in_ms?: number;
 }
@@ -82,13 +88,23 @@ export interface JobStore {
   /** Frequency name → interval in ms. */
   listFrequencies(): Promise<Map<string, number>>;
   addItems(runId: string, due: string[], skipped: string[]): Promise<JobRunRow>;
+  /**
+   * Claims items. First fails (class `poison`, with the source's bookkeeping) the items
+   * whose `maxAttempts`-th claim died too, and returns them marked `poisoned`.
+   */
   claimItems(
     runId: string,
     claimedBy: string,
     limit: number,
     leaseMs: number,
+    maxAttempts: number,
     hosts?: HostLimits,
   ): Promise<ClaimedItem[]>;
+  /**
+   * Heartbeat: extends to at least now + `leaseMs` the leases of the items `claimedBy` still
+   * holds on the run (not those another invocation claimed again); returns how many.
+   */
+  renewLeases(runId: string, claimedBy: string, leaseMs: number): Promise<number>;
   /** A 429/503 with Retry-After from `url`'s host: slow that host for the rest of the run. */
   slowHost?(runId: string, url: string, retryAfterMs: number): Promise<void>;
   /**

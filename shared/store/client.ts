@@ -25,20 +25,40 @@ export async function pingDatabase(
 ): Promise<number> {
   const t0 = now();
   const { error } = await db.from("check_frequencies").select("name").limit(1);
-  if (error) throw new Error(`Cannot reach the database: ${error.message}`);
+  if (error) throw storeError("Cannot reach the database", error);
   return Math.round(now() - t0);
 }
 
-/** A failed call of PostgREST as supabase-js reports it. */
+/** A failed call of PostgREST as supabase-js reports it (a PostgrestError). */
 export interface PostgrestFailure {
   message: string;
   code?: string;
 }
 
-/** The one error of a failed store call: what failed, then PostgREST's message and code. */
-export function storeError(what: string, error: PostgrestFailure | null): Error {
-  const code = error?.code ? ` (${error.code})` : "";
-  return new Error(`${what}: ${error?.message ?? "no data"}${code}`);
+/**
+ * The one error of a failed store call: what failed, then PostgREST's message and code. The
+ * SQLSTATE and the name of a broken constraint stay as data, so a caller can map the rules
+ * it knows (`constraintFieldError` in db_error.ts) without parsing the text; the message
+ * keeps the database's words for logs only.
+ */
+export class DbError extends Error {
+  /** SQLSTATE (`23514` check, `23503` foreign key, `23505` unique, ...) or PostgREST's code. */
+  readonly code: string | null;
+  /** Name of the constraint broken, when the database named one. */
+  readonly constraint: string | null;
+
+  /** Wraps a supabase-js error (null: the call answered no data). */
+  constructor(what: string, error: PostgrestFailure | null) {
+    super(`${what}: ${error?.message ?? "no data"}${error?.code ? ` (${error.code})` : ""}`);
+    this.name = "DbError";
+    this.code = error?.code ?? null;
+    this.constraint = /constraint "([^"]+)"/.exec(error?.message ?? "")?.[1] ?? null;
+  }
+}
+
+/** The {@link DbError} of a failed store call (`if (error) throw storeError(what, error)`). */
+export function storeError(what: string, error: PostgrestFailure | null): DbError {
+  return new DbError(what, error);
 }
 
 /**
@@ -53,6 +73,21 @@ export function parseAnswer<T>(what: string, schema: z.ZodType<T>, data: unknown
     throw new Error(`${what}: unexpected answer${where}: ${issue?.message ?? "invalid"}`);
   }
   return parsed.data;
+}
+
+/**
+ * The validated data of a supabase-js answer (`{ data, error }`): a failure becomes the
+ * store's {@link DbError}, the data goes through {@link parseAnswer}.
+ * @example
+ * const rows = answerOf("Cannot list sources", z.array(SourceViewSchema), await query);
+ */
+export function answerOf<T>(
+  what: string,
+  schema: z.ZodType<T>,
+  answer: { data: unknown; error: PostgrestFailure | null },
+): T {
+  if (answer.error) throw storeError(what, answer.error);
+  return parseAnswer(what, schema, answer.data);
 }
 
 /**

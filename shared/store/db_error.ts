@@ -1,34 +1,12 @@
 /**
- * Failures of supabase-js (PostgREST) calls, kept as data: the SQLSTATE `code` and, for a
- * broken constraint, its name. The operators' stores turn the constraints they know into
- * field errors ({@link constraintFieldError}), so a caller never sees Postgres' own text.
+ * What a failed write of the operators' tables means to the caller: the {@link DbError}
+ * every store throws (client.ts) carries the SQLSTATE and the constraint's name, and
+ * {@link constraintFieldError} turns the constraints the API knows into field errors, so a
+ * caller never sees Postgres' own text.
  * @module
  */
 import type { FieldError } from "../operators/rules.ts";
-
-/** The error object supabase-js returns (a PostgrestError). */
-export interface PostgrestErrorLike {
-  message: string;
-  code?: string;
-  details?: string | null;
-  hint?: string | null;
-}
-
-/** A failed database call: what was attempted, the SQLSTATE and the constraint broken. */
-export class DbError extends Error {
-  /** SQLSTATE (`23514` check, `23503` foreign key, `23505` unique, ...) or PostgREST's code. */
-  readonly code: string | null;
-  /** Name of the constraint broken, when the database named one. */
-  readonly constraint: string | null;
-
-  /** Wraps a supabase-js error; the message keeps the database's text for logs only. */
-  constructor(what: string, error: PostgrestErrorLike | null) {
-    super(`${what}: ${error?.message ?? "no data"}${error?.code ? ` (${error.code})` : ""}`);
-    this.name = "DbError";
-    this.code = error?.code ?? null;
-    this.constraint = /constraint "([^"]+)"/.exec(error?.message ?? "")?.[1] ?? null;
-  }
-}
+import { DbError } from "./client.ts";
 
 /** Field errors for the constraints of the operators' tables (the API's rules say the same first). */
 const CONSTRAINT_FIELDS: Record<string, FieldError> = {

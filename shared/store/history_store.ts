@@ -12,8 +12,7 @@ import {
   ChangeViewSchema,
 } from "../operators/schemas.ts";
 import { normaliseSummary } from "../alerts/message.ts";
-import type { Db } from "./client.ts";
-import { DbError } from "./db_error.ts";
+import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
 
 /** Filters of {@link HistoryStore.listChanges}. */
 export interface ChangeFilter {
@@ -61,17 +60,9 @@ const AlertRowSchema = z.object({
   subscription: z.object({ channel: z.string() }).nullable(),
 }).passthrough();
 
-function _parse<T>(what: string, schema: z.ZodType<T>, data: unknown): T {
-  const parsed = schema.safeParse(data);
-  if (!parsed.success) {
-    throw new Error(`${what}: unexpected answer: ${parsed.error.issues[0]?.message}`);
-  }
-  return parsed.data;
-}
-
 function _change(what: string, row: unknown): ChangeView {
-  const { source, ...rest } = _parse(what, ChangeRowSchema, row);
-  return _parse(what, ChangeViewSchema, {
+  const { source, ...rest } = parseAnswer(what, ChangeRowSchema, row);
+  return parseAnswer(what, ChangeViewSchema, {
     ...rest,
     summary: normaliseSummary(rest.summary),
     source_name: source?.name ?? null,
@@ -80,8 +71,8 @@ function _change(what: string, row: unknown): ChangeView {
 }
 
 function _alert(what: string, row: unknown): AlertView {
-  const { subscription, ...rest } = _parse(what, AlertRowSchema, row);
-  return _parse(what, AlertViewSchema, { ...rest, channel: subscription?.channel ?? null });
+  const { subscription, ...rest } = parseAnswer(what, AlertRowSchema, row);
+  return parseAnswer(what, AlertViewSchema, { ...rest, channel: subscription?.channel ?? null });
 }
 
 /**
@@ -93,7 +84,7 @@ function _alert(what: string, row: unknown): AlertView {
 export function createHistoryStore(db: Db): HistoryStore {
   async function getAlert(id: string): Promise<AlertView | null> {
     const { data, error } = await db.from("alerts").select(ALERT_COLUMNS).eq("id", id);
-    if (error) throw new DbError(`Cannot read alert ${id}`, error);
+    if (error) throw storeError(`Cannot read alert ${id}`, error);
     const row = (data ?? [])[0];
     return row === undefined ? null : _alert(`Cannot read alert ${id}`, row);
   }
@@ -105,7 +96,7 @@ export function createHistoryStore(db: Db): HistoryStore {
       if (filter.since !== undefined) q = q.gte("detected_at", filter.since.toISOString());
       const { data, error } = await q.order("detected_at", { ascending: false }).order("id")
         .limit(filter.limit);
-      if (error) throw new DbError("Cannot list policy changes", error);
+      if (error) throw storeError("Cannot list policy changes", error);
       return (data ?? []).map((row) => _change("Cannot list policy changes", row));
     },
 
@@ -114,22 +105,19 @@ export function createHistoryStore(db: Db): HistoryStore {
       if (filter.statuses !== undefined) q = q.in("status", [...filter.statuses]);
       const { data, error } = await q.order("updated_at", { ascending: false }).order("id")
         .limit(filter.limit);
-      if (error) throw new DbError("Cannot list alerts", error);
+      if (error) throw storeError("Cannot list alerts", error);
       return (data ?? []).map((row) => _alert("Cannot list alerts", row));
     },
 
     getAlert,
 
     async retryAlert(id, now) {
-      const { data, error } = await db.rpc("retry_alert", {
-        p_alert_id: id,
-        p_now: now.toISOString(),
-      });
-      if (error) throw new DbError(`Cannot retry alert ${id}`, error);
-      return _parse(
+      return await callRpc(
+        db,
         `Cannot retry alert ${id}`,
+        "retry_alert",
+        { p_alert_id: id, p_now: now.toISOString() },
         z.object({ retried: z.boolean(), status: z.string().nullable() }),
-        data,
       );
     },
   };

@@ -44,10 +44,11 @@ const ClaimedSchema: z.ZodType<ClaimedItem[]> = z.array(z.object({
   source: SourceSchema,
   attempt: count,
   fetch_id: z.string(),
-  lease_until: z.string(),
+  lease_until: z.string().nullable(),
   prior_policy_change_id: z.string().nullable(),
   prior_snapshot_id: z.string().nullable(),
   start_in_ms: z.number().int().min(0).optional(),
+  poisoned: z.boolean().optional(),
 }));
 
 const CompletedSchema = z.object({ completed: count, finalised: z.boolean(), run: RunSchema });
@@ -128,7 +129,7 @@ export function createSupabaseJobStore(db: Db): JobStore {
       }, RunSchema);
     },
 
-    claimItems(runId, claimedBy, limit, leaseMs, hosts): Promise<ClaimedItem[]> {
+    claimItems(runId, claimedBy, limit, leaseMs, maxAttempts, hosts): Promise<ClaimedItem[]> {
       return callRpc(db, `Cannot claim items of run ${runId}`, "job_claim_items", {
         p_run_id: runId,
         p_claimed_by: claimedBy,
@@ -136,7 +137,16 @@ export function createSupabaseJobStore(db: Db): JobStore {
         p_lease_ms: leaseMs,
         p_per_host: hosts?.perHost ?? null,
         p_delay_ms: hosts?.delayMs ?? 0,
+        p_max_attempts: maxAttempts,
       }, ClaimedSchema);
+    },
+
+    renewLeases(runId, claimedBy, leaseMs): Promise<number> {
+      return callRpc(db, `Cannot renew the leases of run ${runId}`, "job_renew_leases", {
+        p_run_id: runId,
+        p_claimed_by: claimedBy,
+        p_lease_ms: leaseMs,
+      }, count);
     },
 
     async slowHost(runId, url, retryAfterMs): Promise<void> {

@@ -12,8 +12,7 @@ import {
   type SubscriptionView,
   SubscriptionViewSchema,
 } from "../operators/schemas.ts";
-import type { Db } from "./client.ts";
-import { DbError } from "./db_error.ts";
+import { answerOf, type Db } from "./client.ts";
 
 /** A subscription with its real target, for the API's own checks and test sends. */
 export interface SubscriptionRow extends Omit<SubscriptionView, "target"> {
@@ -47,13 +46,7 @@ export function viewOf(row: SubscriptionRow): SubscriptionView {
   }
 }
 
-function _rows(what: string, data: unknown): SubscriptionRow[] {
-  const parsed = z.array(SubscriptionViewSchema).safeParse(data);
-  if (!parsed.success) {
-    throw new Error(`${what}: unexpected answer: ${parsed.error.issues[0]?.message}`);
-  }
-  return parsed.data;
-}
+const RowsSchema = z.array(SubscriptionViewSchema);
 
 /**
  * Creates the subscription store over a service-role client.
@@ -63,41 +56,36 @@ function _rows(what: string, data: unknown): SubscriptionRow[] {
  */
 export function createSubscriptionStore(db: Db): SubscriptionStore {
   async function getRow(id: string): Promise<SubscriptionRow | null> {
-    const { data, error } = await db.from("subscriptions").select(COLUMNS).eq("id", id);
-    if (error) throw new DbError(`Cannot read subscription ${id}`, error);
-    return _rows(`Cannot read subscription ${id}`, data)[0] ?? null;
+    const answer = await db.from("subscriptions").select(COLUMNS).eq("id", id);
+    return answerOf(`Cannot read subscription ${id}`, RowsSchema, answer)[0] ?? null;
   }
 
   return {
     async list() {
-      const { data, error } = await db.from("subscriptions").select(COLUMNS)
+      const answer = await db.from("subscriptions").select(COLUMNS)
         .order("created_at", { ascending: false }).order("id").limit(10_000);
-      if (error) throw new DbError("Cannot list subscriptions", error);
-      return _rows("Cannot list subscriptions", data).map(viewOf);
+      return answerOf("Cannot list subscriptions", RowsSchema, answer).map(viewOf);
     },
 
     getRow,
 
     async create(fields) {
-      const { data, error } = await db.from("subscriptions").insert(fields).select(COLUMNS);
-      if (error) throw new DbError("Cannot create the subscription", error);
-      const row = _rows("Cannot create the subscription", data)[0];
+      const answer = await db.from("subscriptions").insert(fields).select(COLUMNS);
+      const row = answerOf("Cannot create the subscription", RowsSchema, answer)[0];
       if (row === undefined) throw new Error("Cannot create the subscription: no row returned");
       return viewOf(row);
     },
 
     async update(id, patch) {
-      const { data, error } = await db.from("subscriptions").update(patch).eq("id", id)
-        .select(COLUMNS);
-      if (error) throw new DbError(`Cannot update subscription ${id}`, error);
-      const row = _rows(`Cannot update subscription ${id}`, data)[0];
+      const answer = await db.from("subscriptions").update(patch).eq("id", id).select(COLUMNS);
+      const row = answerOf(`Cannot update subscription ${id}`, RowsSchema, answer)[0];
       return row === undefined ? null : viewOf(row);
     },
 
     async remove(id) {
-      const { data, error } = await db.from("subscriptions").delete().eq("id", id).select("id");
-      if (error) throw new DbError(`Cannot delete subscription ${id}`, error);
-      return Array.isArray(data) && data.length > 0;
+      const answer = await db.from("subscriptions").delete().eq("id", id).select("id");
+      const rows = answerOf(`Cannot delete subscription ${id}`, z.array(z.unknown()), answer);
+      return rows.length > 0;
     },
   };
 }

@@ -6,6 +6,7 @@
  * makes every demo source due; `--due` respects check_frequency.
  * @module
  */
+import { outcomeText } from "../../tools/monitor.ts";
 import { start } from "./stack.ts";
 import { readKeys } from "./keys.ts";
 import { LOG_DIR, SUPABASE_URL } from "./ports.ts";
@@ -52,16 +53,7 @@ for (;;) {
     const { progress: _p, sources, ...result } = run;
     console.log("JobResult:");
     console.log(JSON.stringify(result, null, 2));
-    for (const s of sources) {
-      const what = s.status === "failed"
-        ? `failed: ${s.error_class}: ${s.error_message}`
-        : s.changed
-        ? `changed (policy_change ${s.policy_change_id})`
-        : s.baseline
-        ? "baseline stored"
-        : s.status;
-      console.log(`  ${s.source_name}: ${what}`);
-    }
+    for (const s of sources) console.log(`  ${s.source_name}: ${outcomeText(s, s.status)}`);
     console.log(
       `demo: webhook deliveries are printed in ${LOG_DIR}/demo-site.log; edit a page with\n` +
         `  curl -s -X POST http://127.0.0.1:54340/admin/edit -d '{"page":"visa-rules","find":"90 days","replace":"60 days"}'\n` +

@@ -13,6 +13,7 @@
  * @module
  */
 import { PDFDocument, StandardFonts } from "pdf-lib";
+import { hmacSha256Hex } from "../../shared/alerts/signature.ts";
 import { PORTS, STATE_DIR } from "./ports.ts";
 
 /** The webhook secret of the seed's demo subscription (see supabase/seed.sql). */
@@ -125,16 +126,7 @@ function json(data: unknown, status = 200): Response {
 
 async function verifySignature(raw: string, header: string | null): Promise<boolean | undefined> {
   if (!header) return undefined;
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(DEMO_WEBHOOK_SECRET),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(raw)));
-  const hex = Array.from(mac).map((b) => b.toString(16).padStart(2, "0")).join("");
-  return header === `sha256=${hex}`;
+  return header === `sha256=${await hmacSha256Hex(DEMO_WEBHOOK_SECRET, raw)}`;
 }
 
 /** Handles one request of the demo site. */

@@ -28,6 +28,9 @@
  * @module
  */
 
+import { errorMessage } from "../../shared/errors.ts";
+import { freePort, portOpen } from "./ports.ts";
+
 /** The limits one slot enforces. */
 export interface EdgeLimits {
   enabled: boolean;
@@ -177,23 +180,6 @@ function anonRssMb(pid: number): number | null {
   }
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function errorJson(status: number, code: string, message: string): Response {
   return Response.json({ code, message }, { status });
 }
@@ -327,7 +313,7 @@ export class EdgeSlot {
     try {
       worker = await this.#worker();
     } catch (e) {
-      console.error(`[edge-runtime] ${e instanceof Error ? e.message : String(e)}`);
+      console.error(`[edge-runtime] ${errorMessage(e)}`);
       return errorJson(503, "BOOT_ERROR", "Worker failed to boot (please check logs)");
     }
     const entry: InFlight = { path: `${req.method} ${url.pathname}`, abort: new AbortController() };

@@ -17,6 +17,7 @@
 import { importJWK, SignJWT } from "jose";
 import { keyWorld, publishedJwks, readKeys, type StackKeys } from "./keys.ts";
 import { PORTS, SUPABASE_URL } from "./ports.ts";
+import { errorMessage } from "../../shared/errors.ts";
 
 const HOP_BY_HOP = [
   "connection",
@@ -51,7 +52,7 @@ async function proxy(req: Request, upstream: string): Promise<Response> {
     for (const h of HOP_BY_HOP) out.delete(h);
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     console.error(`gateway: upstream ${new URL(upstream).port} failed: ${message}`);
     return errorResponse(502, "bad_gateway", "Upstream service unavailable");
   }

@@ -10,6 +10,7 @@
 import postgres from "postgres";
 import { redactText } from "../../shared/log.ts";
 import { ADMIN_DB_URL } from "./ports.ts";
+import { errorMessage } from "../../shared/errors.ts";
 
 const BATCH = 50;
 
@@ -52,9 +53,7 @@ export async function send(req: QueuedRequest, fetchFn: typeof fetch = fetch) {
       headers: null,
       content: null,
       timed_out: timedOut,
-      error_msg: timedOut
-        ? `Timeout of ${req.timeout_milliseconds} ms reached`
-        : (e instanceof Error ? e.message : String(e)),
+      error_msg: timedOut ? `Timeout of ${req.timeout_milliseconds} ms reached` : errorMessage(e),
     };
   } finally {
     clearTimeout(timer);
@@ -100,7 +99,7 @@ async function main(): Promise<void> {
         }));
       } while (again);
     } catch (e) {
-      console.error(`net dispatcher: ${e instanceof Error ? e.message : String(e)}`);
+      console.error(`net dispatcher: ${errorMessage(e)}`);
     } finally {
       draining = false;
     }

@@ -59,3 +59,22 @@ export const ADMIN_DB_URL = `postgresql://supabase_admin@127.0.0.1:${PORTS.postg
 
 /** Base URL of the demo site, webhook sink and email capture. */
 export const DEMO_URL = `http://127.0.0.1:${PORTS.demo}`;
+
+/** A loopback port free now (the kernel picks it; a slot or cluster of its own binds it next). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Whether something accepts TCP connections on loopback `port`. */
+export async function portOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -9,6 +9,7 @@
  */
 import postgres from "postgres";
 import { workerEnv } from "./edge_runtime.ts";
+import { errorMessage } from "../../shared/errors.ts";
 import {
   ensureKeys,
   keyWorld,
@@ -25,6 +26,7 @@ import {
   JWT_SECRET,
   LOG_DIR,
   PORT_OFFSET,
+  portOpen,
   PORTS,
   REPO_ROOT,
   STATE_DIR,
@@ -302,7 +304,7 @@ async function checkClusterLayout(): Promise<void> {
   } catch (e) {
     throw new Error(
       `Cannot use the local database in ${STATE_DIR}: it was created before postgres stopped ` +
-        `being a superuser (${e instanceof Error ? e.message : String(e)}); reset it: ` +
+        `being a superuser (${errorMessage(e)}); reset it: ` +
         "deno task stack:stop; rm -rf .stack; deno task stack:start",
     );
   } finally {
@@ -496,16 +498,6 @@ function alive(pid: number): boolean {
     Deno.kill(pid, "SIGCONT");
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
   } catch {
     return false;
   }
@@ -1012,7 +1004,7 @@ if (import.meta.main) {
         Deno.exit(2);
     }
   } catch (e) {
-    console.error(`[stack] ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`[stack] ${errorMessage(e)}`);
     Deno.exit(1);
   }
 }

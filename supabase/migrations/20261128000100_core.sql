@@ -59,7 +59,7 @@ create table if not exists public.sources (
   last_error text,
   last_error_class text check (last_error_class is null or last_error_class in (
     'dns', 'connect', 'timeout', 'tls', 'http_4xx', 'http_5xx', 'too_large',
-    'too_many_redirects', 'unsupported_content', 'parse', 'blocked', 'browser', 'internal')),
+    'too_many_redirects', 'unsupported_content', 'parse', 'blocked', 'browser', 'internal', 'poison')),
   consecutive_failures integer not null default 0 check (consecutive_failures >= 0),
   failing_alerted boolean not null default false,
   created_at timestamptz not null default now(),
@@ -87,7 +87,7 @@ comment on column public.sources.last_snapshot_id is 'Latest snapshot of this so
 comment on column public.sources.last_checked_at is 'When the source was last fetched, successfully or not.';
 comment on column public.sources.last_success_at is 'When the source was last fetched successfully.';
 comment on column public.sources.last_error is 'Message of the last failure; null after a success.';
-comment on column public.sources.last_error_class is 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal).';
+comment on column public.sources.last_error_class is 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal; poison when the job gave up on it after its invocations died on every attempt).';
 comment on column public.sources.consecutive_failures is 'Failed checks since the last success.';
 comment on column public.sources.failing_alerted is 'True once a "source failing" alert was sent for the current failure streak.';
 comment on column public.sources.created_at is 'When the source was added.';

@@ -83,11 +83,11 @@ comment on column public.job_run_sources.status is 'pending, claimed (being work
 comment on column public.job_run_sources.changed is 'True when a policy change was recorded.';
 comment on column public.job_run_sources.baseline is 'True when this fetch stored the first snapshot of the source.';
 comment on column public.job_run_sources.policy_change_id is 'Recorded change, if any.';
-comment on column public.job_run_sources.error_class is 'Error class of a failure.';
-comment on column public.job_run_sources.error_message is 'Readable error message of a failure.';
+comment on column public.job_run_sources.error_class is 'Error class of a failure (a source error class, alert, or poison: every attempt''s invocation died).';
+comment on column public.job_run_sources.error_message is 'Readable error message of a failure; while an item is retried after a dead invocation, why (private.job_lost_claim).';
 comment on column public.job_run_sources.duration_ms is 'Time spent on the source.';
 comment on column public.job_run_sources.attempts is 'How many times the item was claimed.';
-comment on column public.job_run_sources.lease_until is 'A claimed item whose lease expired is claimed again.';
+comment on column public.job_run_sources.lease_until is 'A claimed item whose lease expired is claimed again, at most as many times as the job allows (attempts); after the last one it fails with class poison.';
 comment on column public.job_run_sources.claimed_by is 'Invocation that holds the lease.';
 comment on column public.job_run_sources.finished_at is 'When the outcome was written.';
 comment on column public.job_run_sources.host is 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.';
@@ -265,11 +265,12 @@ comment on function public.job_add_items(uuid, uuid[], uuid[]) is 'Adds the work
 -- ---------------------------------------------------------------------------
 create or replace function public.job_claim_items(
   p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer,
-  p_per_host integer default null, p_delay_ms integer default 0
+  p_per_host integer default null, p_delay_ms integer default 0, p_max_attempts integer default 3
 ) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_items jsonb;
+  v_poisoned uuid[];
   v_left integer := greatest(p_limit, 0);
   v_host record;
   v_cap integer;
@@ -280,6 +281,13 @@ declare
   v_got uuid[];
   v_now timestamptz := clock_timestamp();
 begin
+  if p_max_attempts is null or p_max_attempts < 1 then
+    raise exception 'Cannot claim items of run %: p_max_attempts must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  -- Items whose last allowed claim died are finalised, not claimed again (this may
+  -- finalise the run: they are still returned, marked, for their alerts).
+  v_poisoned := private.job_fail_poison_items(p_run_id, p_max_attempts);
   -- Count each invocation once (a primary key lookup, not a scan of the run's items).
   insert into private.run_invocations (run_id, invocation_id)
   select p_run_id, p_claimed_by where p_claimed_by is not null
@@ -288,17 +296,15 @@ begin
     update public.job_runs set invocations = invocations + 1
     where id = p_run_id and status = 'running';
   end if;
-  if not exists (select 1 from public.job_runs r where r.id = p_run_id and r.status = 'running') then
-    return '[]'::jsonb;
-  end if;
   -- Per-host limits across all invocations: a host's row is locked while its items are
   -- claimed (another claimer skips it), its in-flight count is read under that lock, and
   -- its next start moves by the politeness delay. Only hosts due now are looked at.
   for v_host in
     select h.host, h.max_in_flight, h.delay_ms, h.not_before from private.run_hosts h
+    join public.job_runs r on r.id = h.run_id and r.status = 'running'
     where h.run_id = p_run_id and h.not_before <= v_now
     order by h.not_before, h.host
-    for update skip locked
+    for update of h skip locked
   loop
     exit when v_left <= 0;
     v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
@@ -310,7 +316,8 @@ begin
     select array_agg(x.source_id) into v_got from (
       select s.source_id from public.job_run_sources s
       where s.run_id = p_run_id and s.host = v_host.host
-        and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < v_now))
+        and (s.status = 'pending'
+             or (s.status = 'claimed' and s.lease_until < v_now and s.attempts < p_max_attempts))
       limit least(v_cap - v_busy, v_left)
       for update of s skip locked
     ) x;
@@ -333,7 +340,7 @@ begin
       where run_id = p_run_id and host = v_host.host;
     end if;
   end loop;
-  if cardinality(v_ids) = 0 then
+  if cardinality(v_ids) = 0 and cardinality(v_poisoned) = 0 then
     return '[]'::jsonb;
   end if;
   with picked as (
@@ -342,10 +349,18 @@ begin
   ), claimed as (
     update public.job_run_sources s set
       status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by,
-      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0)
+      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
+      -- A claim taken over from a dead invocation keeps why the item is tried again.
+      error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
     from picked p
     where s.run_id = p.run_id and s.source_id = p.source_id
     returning s.*, p.start_in_ms
+  ), handed as (
+    select c.*, false as poisoned from claimed c
+    union all
+    -- Failed just now: returned (marked) so the job sends their source-failing alerts.
+    select s.*, null::integer, true from public.job_run_sources s
+    where s.run_id = p_run_id and s.source_id = any (v_poisoned)
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'source', jsonb_build_object(
@@ -363,15 +378,104 @@ begin
       'lease_until', c.lease_until,
       'prior_policy_change_id', pc.id,
       'prior_snapshot_id', sn.id,
-      'start_in_ms', c.start_in_ms) order by c.start_in_ms, c.source_id), '[]'::jsonb)
+      'start_in_ms', coalesce(c.start_in_ms, 0),
+      'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
-  from claimed c
+  from handed c
   join public.sources src on src.id = c.source_id
   left join public.snapshots sn on sn.fetch_id = c.fetch_id
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
 end $$;
-comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change.';
+comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+
+-- ---------------------------------------------------------------------------
+-- Poison items: an item whose invocation died (killed, out of memory, over its budget)
+-- on each of its p_max_attempts claims would otherwise be claimed again after every
+-- lease until the run's deadline, holding the job. It fails like any source instead:
+-- outcome `failed`, class `poison` (job_complete_items moves the counters and finalises
+-- the run when it was the last item) and the source's failure streak and last error move
+-- (update_source_bookkeeping); job_claim_items returns the item marked poisoned, and the
+-- job sends its source-failing alert as for any failure (record_source_health through the
+-- alert engine). Rows are taken with `skip locked` (item and source), so this never waits
+-- on, or deadlocks with, a batch being completed.
+create or replace function private.job_lost_claim(p_item public.job_run_sources)
+returns text
+language sql stable set search_path = '' as $$
+  select format('attempt %s by invocation %s stopped before finishing (its lease ended at %s)',
+    p_item.attempts, coalesce(p_item.claimed_by, 'unknown'),
+    to_char(p_item.lease_until at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+$$;
+comment on function private.job_lost_claim(public.job_run_sources) is 'Why a claimed item whose lease expired is tried again: which attempt and invocation stopped, and when its lease ended (job_run_sources.error_message while it is retried; the last one is quoted in a poison failure).';
+revoke all on function private.job_lost_claim(public.job_run_sources) from public;
+
+create or replace function private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer)
+returns uuid[]
+language plpgsql set search_path = '' as $$
+declare
+  v_outcomes jsonb;
+  v_patches jsonb;
+  v_sources uuid[];
+begin
+  with poisoned as (
+    select s.source_id, s.attempts, s as item, src.name, src.consecutive_failures
+    from public.job_run_sources s
+    join public.job_runs r on r.id = s.run_id and r.status = 'running'
+    join public.sources src on src.id = s.source_id
+    where s.run_id = p_run_id and s.status = 'claimed' and s.lease_until < now()
+      and s.attempts >= p_max_attempts
+    for update of s, src skip locked
+  ), described as (
+    select p.source_id, p.attempts, p.name, p.consecutive_failures, format(
+      'gave up after %s attempts, each stopped before finishing (killed, out of memory or over its time budget); last error: %s',
+      p.attempts, private.job_lost_claim(p.item)) as detail
+    from poisoned p
+  )
+  select
+    jsonb_agg(jsonb_build_object(
+      'source_id', d.source_id, 'attempt', d.attempts, 'status', 'failed',
+      'error_class', 'poison',
+      'error_message', format('Cannot process source %s: %s', d.source_id, d.detail),
+      'error_text', format('source %s (%s): poison: %s', d.source_id, d.name, d.detail))),
+    jsonb_agg(jsonb_build_object(
+      'id', d.source_id, 'last_checked_at', now(),
+      'last_error', format('Cannot process source %s: %s', d.source_id, d.detail),
+      'last_error_class', 'poison',
+      'consecutive_failures', d.consecutive_failures + 1)),
+    array_agg(d.source_id order by d.source_id)
+  into v_outcomes, v_patches, v_sources
+  from described d;
+  if v_sources is null then
+    return '{}';
+  end if;
+  perform public.update_source_bookkeeping(v_patches);
+  perform public.job_complete_items(p_run_id, v_outcomes);
+  return v_sources;
+end $$;
+comment on function private.job_fail_poison_items(uuid, integer) is 'Finalises as failed (class poison) every item of a running run whose lease expired after its p_max_attempts-th claim, with the source''s bookkeeping (failure streak, last error, last check). Called by job_claim_items. Returns the sources of the items it failed.';
+revoke all on function private.job_fail_poison_items(uuid, integer) from public;
+
+-- ---------------------------------------------------------------------------
+create or replace function public.job_renew_leases(
+  p_run_id uuid, p_claimed_by text, p_lease_ms integer
+) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare v_count integer;
+begin
+  if p_lease_ms is null or p_lease_ms < 1 then
+    raise exception 'Cannot renew leases of run %: p_lease_ms must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  -- Only items still claimed by this invocation: one another invocation claimed again (its
+  -- lease had expired) or that is finished is not touched. A lease that expired but was not
+  -- claimed again is renewed: its invocation is alive after all.
+  update public.job_run_sources s set
+    lease_until = greatest(s.lease_until, clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0))
+  where s.run_id = p_run_id and s.status = 'claimed' and s.claimed_by = p_claimed_by;
+  get diagnostics v_count = row_count;
+  return v_count;
+end $$;
+comment on function public.job_renew_leases(uuid, text, integer) is 'Heartbeat of a live invocation (shared/jobs/lease_heartbeat.ts, every JOB_LEASE_RENEW_MS): extends to at least now + p_lease_ms the leases of the items of the run it still holds, so leases can be short and an expired one means its invocation died. Returns how many leases it renewed.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer)
@@ -500,7 +604,8 @@ begin
     'public.job_expire_stale_runs(text)',
     'public.job_start_run(text, text, jsonb, integer)',
     'public.job_add_items(uuid, uuid[], uuid[])',
-    'public.job_claim_items(uuid, text, integer, integer, integer, integer)',
+    'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer)',
+    'public.job_renew_leases(uuid, text, integer)',
     'public.job_slow_host(uuid, text, integer)',
     'public.job_complete_items(uuid, jsonb)',
     'public.job_complete_items(uuid, jsonb, jsonb)',

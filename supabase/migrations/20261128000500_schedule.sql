@@ -10,9 +10,11 @@
 --   * `private.check_missed_daily_fetch()` records a failed job_runs row when no run
 --     started within the schedule's longest gap plus a grace (26 hours for a daily
 --     schedule, 2 hours for hourly); the next run sends a `run_missed` operational alert;
---   * `private.resume_stalled_runs()` (every 5 minutes) finalises a running run with no
+--   * `private.resume_stalled_runs()` (every minute) finalises a running run with no
 --     item left and asks for a new invocation on a run whose items nobody holds (every
---     invocation died), so a run never waits for its deadline.
+--     invocation died: live ones renew their leases, JOB_LEASE_RENEW_MS, so an expired
+--     lease means a dead invocation), so a killed run goes on within about a lease and a
+--     minute instead of waiting for its deadline.
 -- A fourth job prunes cron.job_run_details older than 30 days.
 
 create extension if not exists pg_cron;
@@ -262,13 +264,19 @@ begin
   if v_url is null or v_key is null then
     return v_count;
   end if;
+  -- A daily-fetch run whose items nobody holds: its invocations died (live ones renew their
+  -- leases). Graces: 30 s after the start (its first invocation is about to claim) and 10 s
+  -- after the last lease ended (another invocation may be claiming the item again); an
+  -- extra invocation on a healthy run would only join it.
   for v_run in
     select r.id from public.job_runs r
-    where r.status = 'running' and r.started_at < now() - interval '2 minutes'
+    where r.job_name = 'daily-fetch' and r.status = 'running'
+      and r.started_at < now() - interval '30 seconds'
       and exists (select 1 from public.job_run_sources s where s.run_id = r.id
                   and (s.status = 'pending' or (s.status = 'claimed' and s.lease_until < now())))
-      and not exists (select 1 from public.job_run_sources s where s.run_id = r.id
-                      and s.status = 'claimed' and s.lease_until >= now())
+      and coalesce((select max(s.lease_until) from public.job_run_sources s
+                    where s.run_id = r.id and s.status = 'claimed'), '-infinity')
+          < now() - interval '10 seconds'
   loop
     insert into private.cron_dispatches (job_name, request_id)
     select 'daily-fetch-resume', net.http_post(
@@ -281,7 +289,7 @@ begin
   end loop;
   return v_count;
 end $$;
-comment on function private.resume_stalled_runs() is 'Run by pg_cron every 5 minutes: finalises running runs with no item left, and asks for a new invocation on every running run whose items nobody holds (its invocations died). Returns how many runs it acted on.';
+comment on function private.resume_stalled_runs() is 'Run by pg_cron every minute: finalises running runs with no item left, and asks for a new invocation on every running daily-fetch run whose items nobody holds (its invocations died: live ones renew their leases), 30 s after its start and 10 s after its last lease ended. Returns how many runs it acted on.';
 revoke execute on function private.resume_stalled_runs() from public, anon, authenticated;
 
 -- (Re)schedule idempotently: cron.schedule with an existing name updates the job; the
@@ -314,5 +322,5 @@ select cron.schedule('daily-fetch-watchdog', '15 * * * *',
 select cron.schedule('prune-cron-history', '30 3 * * *',
   $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);
 
-select cron.schedule('daily-fetch-resume', '*/5 * * * *',
+select cron.schedule('daily-fetch-resume', '* * * * *',
   $cmd$select private.resume_stalled_runs()$cmd$);

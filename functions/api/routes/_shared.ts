@@ -1,12 +1,13 @@
 /**
- * What the operators' routes share: their dependencies (built once by `createApp`), the
- * OpenAPI response helpers and the translation of a refused write into field errors.
+ * What the operators' handlers share: their dependencies (built once by `createApp`), the
+ * 404 of an id that names nothing, and the save-time checks of a write (the API's rules
+ * first, the database's constraints as the last line, both answered as field errors). The
+ * OpenAPI parts of the routes are in ../openapi_parts.ts.
  * @module
  */
-import type { z } from "zod";
 import type { Config } from "../../../shared/config.ts";
 import type { JobService } from "../../../shared/jobs/types.ts";
-import { InvalidFieldsError } from "../../../shared/operators/rules.ts";
+import { type FieldError, InvalidFieldsError } from "../../../shared/operators/rules.ts";
 import type { ResolveHost } from "../../../shared/pipeline/address_guard.ts";
 import type { BrowserSeam } from "../../../shared/pipeline/browser_fetcher.ts";
 import type { AlertStore } from "../../../shared/alerts/types.ts";
@@ -16,7 +17,7 @@ import type { HistoryStore } from "../../../shared/store/history_store.ts";
 import type { SourceStore } from "../../../shared/store/source_store.ts";
 import type { SubscriptionStore } from "../../../shared/store/subscription_store.ts";
 import type { Clock, FetchFn, Logger } from "../../../shared/types.ts";
-import { ErrorBodySchema } from "../../../shared/schemas.ts";
+import { ApiError } from "../errors.ts";
 
 /** Dependencies of the operators' routes. */
 export interface OperatorDeps {
@@ -39,35 +40,20 @@ export interface OperatorDeps {
   alerts: AlertStore;
 }
 
-/** Name of the bearer security scheme in the OpenAPI document (see routes.ts). */
-export const SECURITY = [{ BearerAuth: [] }];
+/** The 404 of an `id` that no `noun` has: `Cannot find source <id>`. */
+export function notFoundError(noun: string, id: string): ApiError {
+  return new ApiError(404, "not_found", `Cannot find ${noun} ${id}`);
+}
 
-/** `{ "application/json": { schema } }`. */
-export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
-
-/** An error response of the OpenAPI document. */
-export const errorResponse = (description: string) => ({
-  description,
-  content: json(ErrorBodySchema),
-});
-
-/** The responses every route behind the bearer check may give. */
-export const AUTH_ERRORS = {
-  401: errorResponse("Missing or invalid bearer token."),
-  403: errorResponse("Valid token, but the caller is neither the service role nor an admin."),
-  500: errorResponse("Unexpected failure."),
-  503: errorResponse("The token cannot be checked now: the signing keys are unavailable."),
-} as const;
-
-/** Answers of routes with a JSON body. */
-export const BODY_ERRORS = {
-  400: errorResponse(
-    "Malformed JSON, a body that does not match the schema, or a field that " +
-      "breaks a save-time rule; see `details`.",
-  ),
-  413: errorResponse("The body is larger than the limit."),
-  415: errorResponse("The body is not application/json."),
-} as const;
+/**
+ * `value`, or the {@link notFoundError} of a `noun` that no row has `id`.
+ * @example
+ * const source = found("source", id, await deps.sources.get(id));
+ */
+export function found<T>(noun: string, id: string, value: T | null): T {
+  if (value === null) throw notFoundError(noun, id);
+  return value;
+}
 
 /**
  * Runs a store write; a constraint the database enforces (the last line behind the API's
@@ -83,7 +69,22 @@ export async function saving<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A checked write: the 400 of the rules' `errors` when there are any (nothing is written),
+ * else the write through {@link saving}.
+ * @example
+ * const created = await savingChecked(await sourceFieldErrors(body, rules), () =>
+ *   deps.sources.create(body));
+ */
+export async function savingChecked<T>(
+  errors: readonly FieldError[],
+  write: () => Promise<T>,
+): Promise<T> {
+  refuse(errors);
+  return await saving(write);
+}
+
 /** Throws the 400 of `errors` when there are any. */
-export function refuse(errors: { path: string; message: string }[]): void {
-  if (errors.length > 0) throw new InvalidFieldsError(errors);
+export function refuse(errors: readonly FieldError[]): void {
+  if (errors.length > 0) throw new InvalidFieldsError([...errors]);
 }

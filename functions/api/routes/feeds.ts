@@ -21,14 +21,14 @@ import {
 import { UuidSchema } from "../../../shared/schemas.ts";
 import { ApiError } from "../errors.ts";
 import {
-  AUTH_ERRORS,
+  bearerRoute,
   BODY_ERRORS,
   errorResponse,
+  idErrors,
+  IdParams,
   json,
-  type OperatorDeps,
-  saving,
-  SECURITY,
-} from "./_shared.ts";
+} from "../openapi_parts.ts";
+import { found, type OperatorDeps, saving } from "./_shared.ts";
 
 /** Path of the feed, under `/api`. */
 export const FEED_PATH = "/feeds/changes.atom";
@@ -72,48 +72,39 @@ const feedRoute = createRoute({
   },
 });
 
-const createTokenRoute = createRoute({
+const createTokenRoute = bearerRoute({
   method: "post",
   path: "/feeds/tokens",
   tags: ["history"],
   summary: "Create a feed token",
   description: "The token is in the answer this once (with the feed URL); only its SHA-256 " +
     "is stored.",
-  security: SECURITY,
   request: { body: { required: true, content: json(FeedTokenCreateSchema) } },
   responses: {
     201: { description: "The token.", content: json(FeedTokenCreatedSchema) },
     ...BODY_ERRORS,
-    ...AUTH_ERRORS,
   },
 });
 
-const listTokensRoute = createRoute({
+const listTokensRoute = bearerRoute({
   method: "get",
   path: "/feeds/tokens",
   tags: ["history"],
   summary: "List feed tokens",
-  security: SECURITY,
   responses: {
     200: { description: "Newest first, without their values.", content: json(FeedTokenListSchema) },
-    ...AUTH_ERRORS,
   },
 });
 
-const revokeTokenRoute = createRoute({
+const revokeTokenRoute = bearerRoute({
   method: "delete",
   path: "/feeds/tokens/{id}",
   tags: ["history"],
   summary: "Revoke a feed token",
-  security: SECURITY,
-  request: {
-    params: z.object({ id: UuidSchema.meta({ param: { name: "id", in: "path" } }) }),
-  },
+  request: { params: IdParams },
   responses: {
     200: { description: "The revoked token.", content: json(FeedTokenViewSchema) },
-    400: errorResponse("`id` is not a UUID."),
-    404: errorResponse("No feed token has this id."),
-    ...AUTH_ERRORS,
+    ...idErrors("feed token"),
   },
 });
 
@@ -136,8 +127,7 @@ export function mountFeedTokenRoutes(
 
   app.openapi(revokeTokenRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const revoked = await deps.feedTokens.revoke(id, deps.clock());
-    if (revoked === null) throw new ApiError(404, "not_found", `Cannot find feed token ${id}`);
+    const revoked = found("feed token", id, await deps.feedTokens.revoke(id, deps.clock()));
     deps.logger.info("Feed token {id} revoked", { id });
     return c.json(revoked, 200);
   });

@@ -3,7 +3,7 @@
  * their errors) and the retry of an alert.
  * @module
  */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { AuthEnv } from "../../../shared/auth/middleware.ts";
 import { deliverQueuedAlerts } from "../../../shared/alerts/engine.ts";
@@ -15,7 +15,8 @@ import {
 } from "../../../shared/operators/schemas.ts";
 import { UuidSchema } from "../../../shared/schemas.ts";
 import { ApiError } from "../errors.ts";
-import { AUTH_ERRORS, errorResponse, json, type OperatorDeps, SECURITY } from "./_shared.ts";
+import { bearerRoute, errorResponse, idErrors, IdParams, json } from "../openapi_parts.ts";
+import { found, type OperatorDeps } from "./_shared.ts";
 
 /** Default and largest `limit` of the change list. */
 export const CHANGES_LIMIT = { default: 20, max: 100 } as const;
@@ -38,29 +39,26 @@ export const ChangesQuerySchema = z.object({
   }),
 });
 
-const changesRoute = createRoute({
+const changesRoute = bearerRoute({
   method: "get",
   path: "/changes",
   tags: ["history"],
   summary: "List policy changes",
   description: "Newest first, each with its unified diff, summary and detected_at.",
-  security: SECURITY,
   request: { query: ChangesQuerySchema },
   responses: {
     200: { description: "The changes.", content: json(ChangeListSchema) },
     400: errorResponse("A bad `source_id`, `since` or `limit`."),
-    ...AUTH_ERRORS,
   },
 });
 
-const alertsRoute = createRoute({
+const alertsRoute = bearerRoute({
   method: "get",
   path: "/alerts",
   tags: ["history"],
   summary: "List alerts",
   description: "The alert outbox, most recently changed first. `status=failed,dead` lists " +
     "the alerts that could not be delivered, with their last error.",
-  security: SECURITY,
   request: {
     query: z.object({
       status: z.string().optional().transform((s, ctx) => {
@@ -82,30 +80,24 @@ const alertsRoute = createRoute({
   responses: {
     200: { description: "The alerts.", content: json(AlertListSchema) },
     400: errorResponse("A bad `status` or `limit`."),
-    ...AUTH_ERRORS,
   },
 });
 
-const retryRoute = createRoute({
+const retryRoute = bearerRoute({
   method: "post",
   path: "/alerts/{id}/retry",
   tags: ["history"],
   summary: "Retry a failed or dead alert now",
   description: "Puts the alert back in the outbox as pending (a dead one with its attempts " +
     "reset) and sends it at once through its channel. 409 when it is not failed or dead.",
-  security: SECURITY,
-  request: {
-    params: z.object({ id: UuidSchema.meta({ param: { name: "id", in: "path" } }) }),
-  },
+  request: { params: IdParams },
   responses: {
     200: {
       description: "The alert after the retry.",
       content: json(AlertRetryResultSchema),
     },
-    400: errorResponse("`id` is not a UUID."),
-    404: errorResponse("No alert has this id."),
+    ...idErrors("alert"),
     409: errorResponse("The alert is pending, sending or sent: nothing to retry."),
-    ...AUTH_ERRORS,
   },
 });
 
@@ -133,7 +125,7 @@ export function mountHistoryRoutes(app: OpenAPIHono<AuthEnv>, deps: OperatorDeps
   app.openapi(retryRoute, async (c) => {
     const { id } = c.req.valid("param");
     const outcome = await deps.history.retryAlert(id, deps.clock());
-    if (outcome.status === null) throw new ApiError(404, "not_found", `Cannot find alert ${id}`);
+    found("alert", id, outcome.status);
     if (!outcome.retried) {
       throw new ApiError(
         409,
@@ -141,8 +133,7 @@ export function mountHistoryRoutes(app: OpenAPIHono<AuthEnv>, deps: OperatorDeps
         `Cannot retry alert ${id}: it is ${outcome.status}, not failed or dead`,
       );
     }
-    const queued = await deps.history.getAlert(id);
-    if (queued === null) throw new ApiError(404, "not_found", `Cannot find alert ${id}`);
+    const queued = found("alert", id, await deps.history.getAlert(id));
     const sent = await deliverQueuedAlerts([{
       id: queued.id,
       subscription_id: queued.subscription_id,
@@ -162,8 +153,7 @@ export function mountHistoryRoutes(app: OpenAPIHono<AuthEnv>, deps: OperatorDeps
       id,
       status: sent[0]?.status ?? "unknown",
     });
-    const alert = await deps.history.getAlert(id);
-    if (alert === null) throw new ApiError(404, "not_found", `Cannot find alert ${id}`);
+    const alert = found("alert", id, await deps.history.getAlert(id));
     return c.json({ alert, delivered: sent.some((o) => o.status === "sent") }, 200);
   });
 }

@@ -4,7 +4,7 @@
  * (shared/operators/rules.ts), then by the database's constraints.
  * @module
  */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { AuthEnv } from "../../../shared/auth/middleware.ts";
 import { previewSource } from "../../../shared/operators/preview.ts";
@@ -18,105 +18,60 @@ import {
   SourcePatchSchema,
   SourceViewSchema,
 } from "../../../shared/operators/schemas.ts";
-import { JobResultSchema, RunSourceOutcomeSchema, UuidSchema } from "../../../shared/schemas.ts";
-import { ApiError } from "../errors.ts";
+import { JobResultSchema, RunSourceOutcomeSchema } from "../../../shared/schemas.ts";
 import {
-  AUTH_ERRORS,
+  bearerRoute,
   BODY_ERRORS,
+  collectionRoutes,
   errorResponse,
+  idErrors,
+  IdParams,
   json,
-  type OperatorDeps,
-  refuse,
-  saving,
-  SECURITY,
-} from "./_shared.ts";
+  notFound,
+} from "../openapi_parts.ts";
+import { found, notFoundError, type OperatorDeps, refuse, savingChecked } from "./_shared.ts";
 import { CHANGES_LIMIT, ChangesQuerySchema } from "./history.ts";
 
-const IdParams = z.object({ id: UuidSchema.meta({ param: { name: "id", in: "path" } }) });
-const NOT_FOUND = { 404: errorResponse("No source has this id.") };
-
-const listRoute = createRoute({
-  method: "get",
+const routes = collectionRoutes({
   path: "/sources",
-  tags: ["sources"],
-  summary: "List sources with their status",
-  description: "Every source with its last check, last change, failure streak and next due time.",
-  security: SECURITY,
-  responses: {
-    200: { description: "The sources, by name.", content: json(SourceListSchema) },
-    ...AUTH_ERRORS,
+  tag: "sources",
+  noun: "source",
+  schemas: {
+    list: SourceListSchema,
+    view: SourceViewSchema,
+    create: SourceCreateSchema,
+    patch: SourcePatchSchema,
   },
-});
-
-const createSourceRoute = createRoute({
-  method: "post",
-  path: "/sources",
-  tags: ["sources"],
-  summary: "Add a source",
-  description: "Checked at save time with the pipeline's rules: the URL parsed and checked " +
-    "against the network policy (the addresses its host resolves to), the CSS selector " +
-    "compiled by the extractor's engine, the ignore patterns compiled as they will run, a " +
-    "known check frequency. The first fetch of a new source is a baseline, not a change.",
-  security: SECURITY,
-  request: { body: { required: true, content: json(SourceCreateSchema) } },
-  responses: {
-    201: { description: "The new source.", content: json(SourceViewSchema) },
-    ...BODY_ERRORS,
-    ...AUTH_ERRORS,
-  },
-});
-
-const getRoute = createRoute({
-  method: "get",
-  path: "/sources/{id}",
-  tags: ["sources"],
-  summary: "Get a source",
-  security: SECURITY,
-  request: { params: IdParams },
-  responses: {
-    200: { description: "The source with its status.", content: json(SourceViewSchema) },
-    400: errorResponse("`id` is not a UUID."),
-    ...NOT_FOUND,
-    ...AUTH_ERRORS,
-  },
-});
-
-const patchRoute = createRoute({
-  method: "patch",
-  path: "/sources/{id}",
-  tags: ["sources"],
-  summary: "Change a source",
-  description: "The fields sent are checked with the same rules as on creation.",
-  security: SECURITY,
-  request: { params: IdParams, body: { required: true, content: json(SourcePatchSchema) } },
-  responses: {
-    200: { description: "The source after the change.", content: json(SourceViewSchema) },
-    ...BODY_ERRORS,
-    ...NOT_FOUND,
-    ...AUTH_ERRORS,
-  },
-});
-
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/sources/{id}",
-  tags: ["sources"],
-  summary: "Delete a source",
-  description: "Its snapshots, changes, alerts and subscriptions to it go with it.",
-  security: SECURITY,
-  request: { params: IdParams },
-  responses: {
-    200: {
-      description: "Deleted.",
-      content: json(z.object({ id: UuidSchema, deleted: z.literal(true) })),
+  docs: {
+    list: {
+      summary: "List sources with their status",
+      description: "Every source with its last check, last change, failure streak and next " +
+        "due time.",
+      ok: "The sources, by name.",
     },
-    400: errorResponse("`id` is not a UUID."),
-    ...NOT_FOUND,
-    ...AUTH_ERRORS,
+    create: {
+      summary: "Add a source",
+      description: "Checked at save time with the pipeline's rules: the URL parsed and checked " +
+        "against the network policy (the addresses its host resolves to), the CSS selector " +
+        "compiled by the extractor's engine, the ignore patterns compiled as they will run, a " +
+        "known check frequency. The first fetch of a new source is a baseline, not a change.",
+      ok: "The new source.",
+    },
+    get: { summary: "Get a source", ok: "The source with its status." },
+    patch: {
+      summary: "Change a source",
+      description: "The fields sent are checked with the same rules as on creation.",
+      ok: "The source after the change.",
+    },
+    remove: {
+      summary: "Delete a source",
+      description: "Its snapshots, changes, alerts and subscriptions to it go with it.",
+      ok: "Deleted.",
+    },
   },
 });
 
-const previewRoute = createRoute({
+const previewRoute = bearerRoute({
   method: "post",
   path: "/sources/preview",
   tags: ["sources"],
@@ -126,7 +81,6 @@ const previewRoute = createRoute({
     "returns the monitored text (capped at 20,000 characters), what each ignore pattern " +
     "removed, the content type, timings, and a classified error when the fetch or the " +
     "extraction failed. Nothing is stored.",
-  security: SECURITY,
   request: { body: { required: true, content: json(PreviewRequestSchema) } },
   responses: {
     200: {
@@ -134,7 +88,6 @@ const previewRoute = createRoute({
       content: json(PreviewResultSchema),
     },
     ...BODY_ERRORS,
-    ...AUTH_ERRORS,
   },
 });
 
@@ -146,7 +99,7 @@ const CheckResultSchema = z.object({
   source: SourceViewSchema,
 }).meta({ id: "SourceCheckResult" });
 
-const checkRoute = createRoute({
+const checkRoute = bearerRoute({
   method: "post",
   path: "/sources/{id}/check",
   tags: ["sources"],
@@ -155,29 +108,24 @@ const checkRoute = createRoute({
     "`force: true`) and waits for it, so the check is recorded like any run's: job_runs, " +
     "snapshot or change, alerts. 409 while another run is in progress. An inactive source " +
     "is skipped.",
-  security: SECURITY,
   request: { params: IdParams },
   responses: {
     200: { description: "The run and this source's outcome.", content: json(CheckResultSchema) },
-    400: errorResponse("`id` is not a UUID."),
-    ...NOT_FOUND,
+    ...idErrors("source"),
     409: errorResponse("A run is already in progress (`run_id` names it)."),
-    ...AUTH_ERRORS,
   },
 });
 
-const sourceChangesRoute = createRoute({
+const sourceChangesRoute = bearerRoute({
   method: "get",
   path: "/sources/{id}/changes",
   tags: ["history"],
   summary: "Changes of a source",
-  security: SECURITY,
   request: { params: IdParams, query: ChangesQuerySchema.omit({ source_id: true }) },
   responses: {
     200: { description: "Newest first, with diffs.", content: json(ChangeListSchema) },
     400: errorResponse("A bad `id`, `since` or `limit`."),
-    ...NOT_FOUND,
-    ...AUTH_ERRORS,
+    ...notFound("source"),
   },
 });
 
@@ -188,13 +136,9 @@ export function mountSourceRoutes(app: OpenAPIHono<AuthEnv>, deps: OperatorDeps)
     resolveHost: deps.resolveHost,
     frequencies: () => deps.sources.frequencies(),
   };
-  const found = async (id: string) => {
-    const source = await deps.sources.get(id);
-    if (source === null) throw new ApiError(404, "not_found", `Cannot find source ${id}`);
-    return source;
-  };
+  const source = async (id: string) => found("source", id, await deps.sources.get(id));
 
-  app.openapi(listRoute, async (c) => c.json({ sources: await deps.sources.list() }, 200));
+  app.openapi(routes.list, async (c) => c.json({ sources: await deps.sources.list() }, 200));
 
   // Before /sources/{id}: "preview" is not an id.
   app.openapi(previewRoute, async (c) => {
@@ -214,50 +158,47 @@ export function mountSourceRoutes(app: OpenAPIHono<AuthEnv>, deps: OperatorDeps)
     );
   });
 
-  app.openapi(createSourceRoute, async (c) => {
+  app.openapi(routes.create, async (c) => {
     const body = c.req.valid("json");
-    refuse(await sourceFieldErrors(body, rules));
-    const created = await saving(() => deps.sources.create(body));
+    const errors = await sourceFieldErrors(body, rules);
+    const created = await savingChecked(errors, () => deps.sources.create(body));
     deps.logger.info("Source {id} created", { id: created.id });
     return c.json(created, 201);
   });
 
-  app.openapi(getRoute, async (c) => c.json(await found(c.req.valid("param").id), 200));
+  app.openapi(routes.get, async (c) => c.json(await source(c.req.valid("param").id), 200));
 
-  app.openapi(patchRoute, async (c) => {
+  app.openapi(routes.patch, async (c) => {
     const { id } = c.req.valid("param");
     const patch = c.req.valid("json");
-    refuse(await sourceFieldErrors(patch, rules));
-    const updated = await saving(() => deps.sources.update(id, patch));
-    if (updated === null) throw new ApiError(404, "not_found", `Cannot find source ${id}`);
-    return c.json(updated, 200);
+    const errors = await sourceFieldErrors(patch, rules);
+    const updated = await savingChecked(errors, () => deps.sources.update(id, patch));
+    return c.json(found("source", id, updated), 200);
   });
 
-  app.openapi(deleteRoute, async (c) => {
+  app.openapi(routes.remove, async (c) => {
     const { id } = c.req.valid("param");
-    if (!await deps.sources.remove(id)) {
-      throw new ApiError(404, "not_found", `Cannot find source ${id}`);
-    }
+    if (!await deps.sources.remove(id)) throw notFoundError("source", id);
     deps.logger.info("Source {id} deleted", { id });
     return c.json({ id, deleted: true as const }, 200);
   });
 
   app.openapi(checkRoute, async (c) => {
     const { id } = c.req.valid("param");
-    await found(id);
+    await source(id);
     const started = await deps.jobs.startRun({ trigger: "manual", force: true, source_ids: [id] });
     const run = started.status === "running"
       ? await deps.jobs.processRun(started.run_id, { wait: true })
       : started;
     const details = await deps.jobs.getRun(run.run_id);
     const outcome = details?.sources.find((s) => s.source_id === id) ?? null;
-    return c.json({ run, outcome, source: await found(id) }, 200);
+    return c.json({ run, outcome, source: await source(id) }, 200);
   });
 
   app.openapi(sourceChangesRoute, async (c) => {
     const { id } = c.req.valid("param");
     const query = c.req.valid("query");
-    await found(id);
+    await source(id);
     const changes = await deps.history.listChanges({
       sourceId: id,
       ...(query.since !== undefined ? { since: query.since } : {}),

@@ -9,6 +9,8 @@ import type { ItemOutcome } from "../../../shared/jobs/store.ts";
 import { type JobHarness, jobHarness, makeSource, watchedSource } from "./_job_harness.ts";
 
 const LEASE = 120_000;
+/** Claims of an item before it fails as poison (JOB_ITEM_MAX_ATTEMPTS). */
+const ATTEMPTS = 3;
 const HOUR_MS = 3_600_000;
 
 function outcomeOf(
@@ -70,17 +72,17 @@ Deno.test("createSupabaseJobStore().startRun() refuses a second running run and 
 Deno.test("createSupabaseJobStore().claimItems() claims pending items once and leased ones only after their lease", async () => {
   const { h, runId } = await withRun(["src-c", "src-a", "src-b"]);
   await using _ = h;
-  const first = await h.store.claimItems(runId, "inv-1", 2, LEASE);
+  const first = await h.store.claimItems(runId, "inv-1", 2, LEASE, ATTEMPTS);
   assert.deepEqual(first.map((i) => i.attempt), [1, 1]);
-  const second = await h.store.claimItems(runId, "inv-2", 5, LEASE);
+  const second = await h.store.claimItems(runId, "inv-2", 5, LEASE, ATTEMPTS);
   assert.deepEqual(
     [...first, ...second].map((i) => h.alias(i.source.id)).sort(),
     ["src-a", "src-b", "src-c"],
     "each pending item is claimed by exactly one invocation",
   );
-  assert.deepEqual(await h.store.claimItems(runId, "inv-3", 5, LEASE), []);
+  assert.deepEqual(await h.store.claimItems(runId, "inv-3", 5, LEASE, ATTEMPTS), []);
   await h.expireLeases(runId);
-  const again = await h.store.claimItems(runId, "inv-4", 5, LEASE);
+  const again = await h.store.claimItems(runId, "inv-4", 5, LEASE, ATTEMPTS);
   assert.deepEqual(again.map((i) => [h.alias(i.source.id), i.attempt]).sort(), [
     ["src-a", 2],
     ["src-b", 2],
@@ -98,11 +100,11 @@ Deno.test("createSupabaseJobStore().claimItems() claims pending items once and l
 Deno.test("createSupabaseJobStore().claimItems() reports the change an earlier claim recorded", async () => {
   const { h, runId } = await withRun(["src-a"], true);
   await using _ = h;
-  const [item] = await h.store.claimItems(runId, "inv-1", 5, LEASE);
+  const [item] = await h.store.claimItems(runId, "inv-1", 5, LEASE, ATTEMPTS);
   const changeId = await h.recordSnapshot("src-a", item!.fetch_id);
   assert.ok(changeId);
   await h.expireLeases(runId);
-  const [again] = await h.store.claimItems(runId, "inv-2", 5, LEASE);
+  const [again] = await h.store.claimItems(runId, "inv-2", 5, LEASE, ATTEMPTS);
   assert.equal(again?.prior_policy_change_id, changeId);
   const change = await h.store.getPolicyChange(changeId);
   assert.equal(again?.prior_snapshot_id, change?.snapshot_id);
@@ -111,9 +113,9 @@ Deno.test("createSupabaseJobStore().claimItems() reports the change an earlier c
 Deno.test("createSupabaseJobStore().completeItems() ignores a lost claim and finalises exactly once", async () => {
   const { h, runId } = await withRun(["src-a", "src-b"]);
   await using _ = h;
-  await h.store.claimItems(runId, "inv-1", 5, LEASE);
+  await h.store.claimItems(runId, "inv-1", 5, LEASE, ATTEMPTS);
   await h.expireLeases(runId);
-  await h.store.claimItems(runId, "inv-2", 5, LEASE);
+  await h.store.claimItems(runId, "inv-2", 5, LEASE, ATTEMPTS);
   const stale = await h.store.completeItems(runId, [outcomeOf(h, "src-a", 1, "succeeded")]);
   assert.deepEqual([stale.completed, stale.finalised, stale.run.sources_processed], [0, false, 0]);
   const first = await h.store.completeItems(runId, [outcomeOf(h, "src-a", 2, "succeeded")]);
@@ -129,7 +131,7 @@ Deno.test("createSupabaseJobStore().completeItems() finalises failed when nothin
   await t.step("all failed → failed", async () => {
     const { h, runId } = await withRun(["src-a"]);
     await using _ = h;
-    await h.store.claimItems(runId, "inv-1", 5, LEASE);
+    await h.store.claimItems(runId, "inv-1", 5, LEASE, ATTEMPTS);
     const done = await h.store.completeItems(runId, [outcomeOf(h, "src-a", 1, "failed")]);
     assert.equal(done.run.status, "failed");
   });
@@ -154,7 +156,7 @@ Deno.test("createSupabaseJobStore().countOpenItems() counts unfinished items and
   const { h, runId } = await withRun(["src-a", "src-b", "src-c"]);
   await using _ = h;
   assert.deepEqual(await h.store.countOpenItems(runId, new Date()), { open: 3, held: 0 });
-  const claimed = await h.store.claimItems(runId, "inv-1", 2, LEASE);
+  const claimed = await h.store.claimItems(runId, "inv-1", 2, LEASE, ATTEMPTS);
   assert.deepEqual(await h.store.countOpenItems(runId, new Date()), { open: 3, held: 2 });
   await h.store.completeItems(runId, [
     outcomeOf(h, h.alias(claimed[0]!.source.id), 1, "succeeded"),

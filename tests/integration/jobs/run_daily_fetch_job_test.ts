@@ -716,7 +716,7 @@ Deno.test("processDailyFetchRun() finishes a re-claimed item whose change was re
   const started = await h.start({ trigger: "cron" });
   // An invocation claims both items, records src-a's change, then dies.
   const lease = testJobConfig().JOB_LEASE_MS;
-  const claimed = await h.store.claimItems(started.run_id, "dead-invocation", 10, lease);
+  const claimed = await h.store.claimItems(started.run_id, "dead-invocation", 10, lease, 3);
   const aItem = claimed.find((i) => i.source.id === h.id("src-a"));
   const changeId = await h.recordSnapshot("src-a", aItem!.fetch_id);
   assert.ok(changeId);

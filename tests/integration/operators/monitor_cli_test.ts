@@ -33,6 +33,12 @@ Deno.test("deno task monitor manages sources and subscriptions and reads changes
   const sql = sqlClient();
   let sourceId = "";
   let subId = "";
+  /** Runs `deno task monitor <args>`, asserts it exits 0, and resolves to its stdout. */
+  const succeeds = async (...args: string[]) => {
+    const r = await monitor(args, env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    return r.stdout;
+  };
   try {
     await t.step("a usage error exits 2 with the usage", async () => {
       const r = await monitor(["sources", "frobnicate"], env);
@@ -51,68 +57,46 @@ Deno.test("deno task monitor manages sources and subscriptions and reads changes
     });
 
     await t.step("sources add, then list shows it", async () => {
-      const r = await monitor([
-        "sources",
-        "add",
-        "--name",
-        "CLI refunds page",
-        "--url",
-        url,
-        "--ignore",
-        "Build \\w+ served in \\d+ ms",
-        "--frequency",
-        "weekly",
-      ], env);
-      assert.equal(r.code, 0, r.stderr);
-      sourceId = /added source ([0-9a-f-]{36})/.exec(r.stdout)?.[1] ?? "";
-      assert.ok(sourceId, r.stdout);
+      const added = await succeeds(
+        ...["sources", "add", "--name", "CLI refunds page", "--url", url],
+        ...["--ignore", "Build \\w+ served in \\d+ ms", "--frequency", "weekly"],
+      );
+      sourceId = /added source ([0-9a-f-]{36})/.exec(added)?.[1] ?? "";
+      assert.ok(sourceId, added);
       const list = await monitor(["sources", "list"], env);
       assert.match(list.stdout, /^ID +NAME +FREQ/m);
       assert.match(list.stdout, new RegExp(`${sourceId} +CLI refunds page +weekly +yes`));
     });
 
     await t.step("preview of the saved source shows the text and the removal", async () => {
-      const r = await monitor(["sources", "preview", sourceId], env);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /status: ok +http: 200 +type: text\/html/);
-      assert.match(r.stdout, /removed 1 \("Build 0ab3f9 served in 12 ms"\)/);
-      assert.match(r.stdout, /\| Refunds are possible within 14 days\./);
+      const preview = await succeeds("sources", "preview", sourceId);
+      assert.match(preview, /status: ok +http: 200 +type: text\/html/);
+      assert.match(preview, /removed 1 \("Build 0ab3f9 served in 12 ms"\)/);
+      assert.match(preview, /\| Refunds are possible within 14 days\./);
     });
 
     await t.step("subs add a signed webhook and send it a test alert", async () => {
-      const r = await monitor([
-        "subs",
-        "add",
-        "--channel",
-        "webhook",
-        "--target",
-        `${sink.url}/cli`,
-        "--secret",
-        "cli-secret-0123456789abcdef",
-        "--source",
-        sourceId,
-      ], env);
-      assert.equal(r.code, 0, r.stderr);
-      subId = /added subscription ([0-9a-f-]{36})/.exec(r.stdout)?.[1] ?? "";
+      const added = await succeeds(
+        ...["subs", "add", "--channel", "webhook", "--target", `${sink.url}/cli`],
+        ...["--secret", "cli-secret-0123456789abcdef", "--source", sourceId],
+      );
+      subId = /added subscription ([0-9a-f-]{36})/.exec(added)?.[1] ?? "";
       assert.ok(subId);
-      assert.doesNotMatch(r.stdout, /cli-secret/);
-      const test = await monitor(["subs", "test", subId], env);
-      assert.equal(test.code, 0, test.stdout + test.stderr);
-      assert.match(test.stdout, /test alert delivered through webhook \(HTTP 200\)/);
+      assert.doesNotMatch(added, /cli-secret/);
+      const test = await succeeds("subs", "test", subId);
+      assert.match(test, /test alert delivered through webhook \(HTTP 200\)/);
       assert.equal(JSON.parse(sink.requests.at(-1)!.body).event, "test");
     });
 
     await t.step("run shows progress; a change is read with its diff", async () => {
       await waitForNoRunningRun();
-      const first = await monitor(["run", "--force", "--source", sourceId], env);
-      assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, /progress: 1\/1 sources/);
-      assert.match(first.stdout, /CLI refunds page: baseline stored/);
+      const first = await succeeds("run", "--force", "--source", sourceId);
+      assert.match(first, /progress: 1\/1 sources/);
+      assert.match(first, /CLI refunds page: baseline stored/);
       wording = "Refunds are possible within 30 days.";
       await waitForNoRunningRun();
-      const second = await monitor(["sources", "check", sourceId], env);
-      assert.equal(second.code, 0, second.stderr);
-      assert.match(second.stdout, /changed \(change [0-9a-f-]{36}\)/);
+      const second = await succeeds("sources", "check", sourceId);
+      assert.match(second, /changed \(change [0-9a-f-]{36}\)/);
       const changes = await monitor(["changes", "--source", sourceId, "--diff"], env);
       assert.match(changes.stdout, /-Refunds are possible within 14 days\./);
       assert.match(changes.stdout, /\+Refunds are possible within 30 days\./);
@@ -123,8 +107,7 @@ Deno.test("deno task monitor manages sources and subscriptions and reads changes
     });
 
     await t.step("sources rm deletes it", async () => {
-      const r = await monitor(["sources", "rm", sourceId], env);
-      assert.equal(r.code, 0);
+      await succeeds("sources", "rm", sourceId);
       const [n] = await sql`select count(*)::int as n from public.sources where id = ${sourceId}`;
       assert.equal(n?.n, 0);
       sourceId = "";

@@ -7,7 +7,7 @@
  * whole again (`deno task stack:start` exits 0).
  *
  * Two waits are shortened through the database, as documented in docs/reliability.md:
- * a dead invocation's item leases (JOB_LEASE_MS, 120 s) and a failed alert's backoff
+ * a dead invocation's item leases (JOB_LEASE_MS, 30 s) and a failed alert's backoff
  * (ALERT_BACKOFF_BASE_MS, 60 s) are moved to now instead of being waited for.
  */
 import assert from "node:assert/strict";
@@ -277,10 +277,13 @@ Deno.test({
     gate.release();
     assert.equal((await stackStart()).code, 0);
     await expireLeases(fx.sql, runId);
-    // pg_cron's daily-fetch-resume job (every 5 minutes, for runs older than 2 minutes):
-    // age the run and run the job's command now instead of waiting for its schedule.
+    // pg_cron's daily-fetch-resume job (every minute, for runs older than 30 s whose last
+    // lease ended over 10 s ago): age the run and its leases and run the job's command now
+    // instead of waiting for its schedule.
     await fx.sql`update public.job_runs set started_at = started_at - interval '3 minutes'
       where id = ${runId}`;
+    await fx.sql`update public.job_run_sources set lease_until = lease_until - interval '1 minute'
+      where run_id = ${runId} and status = 'claimed'`;
     const [resume] = await fx
       .sql`select command from cron.job where jobname = 'daily-fetch-resume'`;
     await fx.sql.unsafe(resume!.command);

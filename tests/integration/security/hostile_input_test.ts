@@ -11,7 +11,7 @@ import { PORTS } from "../../../supabase/local/ports.ts";
 import { sqlClient, SUPABASE_URL } from "../_stack.ts";
 import { noRunningRun, runProgress, runsThatMoved } from "./_no_running_run.ts";
 import { type HostileTokens, hostileTokens } from "./_hostile_tokens.ts";
-import { type RawAnswer, rawRequest } from "./_raw_http.ts";
+import { type RawAnswer, type RawRequest, rawRequest } from "./_raw_http.ts";
 import { countChanges, rowCounts } from "./_row_counts.ts";
 
 const API = `${SUPABASE_URL}/functions/v1/api`;
@@ -79,6 +79,10 @@ function fromRaw(answer: RawAnswer): Answer {
     text: answer.text,
   };
 }
+
+/** Sends `request` as it is written to the gateway's port (no client fixing it up). */
+const sendRaw = (request: Omit<RawRequest, "port">) => async () =>
+  fromRaw(await rawRequest({ port: PORTS.gateway, ...request }));
 
 /** POST daily-fetch with the service key and `raw` as the body. */
 const postBody = (tk: HostileTokens, raw: BodyInit, contentType = "application/json") => () =>
@@ -181,17 +185,26 @@ function cases(tk: HostileTokens, marker: string): Case[] {
     name,
     status,
     code,
-    send: async () =>
-      fromRaw(
-        await rawRequest({
-          port: PORTS.gateway,
-          method: "GET",
-          target,
-          headers: { Authorization: `Bearer ${tk.service}` },
-        }),
-      ),
+    send: sendRaw({
+      method: "GET",
+      target,
+      headers: { Authorization: `Bearer ${tk.service}` },
+    }),
     repro: `curl -s --path-as-is "$SUPABASE_URL${target}" -H "Authorization: ${SERVICE_AUTH}"`,
   });
+  /** POST daily-fetch announcing 10 MB by `framing`; 1 MB is sent, then the client waits. */
+  const tenMbPost = (framing: Record<string, string>, chunked = false) =>
+    sendRaw({
+      method: "POST",
+      target: `${FN_PATH}/jobs/daily-fetch`,
+      headers: {
+        Authorization: `Bearer ${tk.service}`,
+        "Content-Type": "application/json",
+        ...framing,
+      },
+      bodyPrefix: 1024 * 1024,
+      chunked,
+    });
   const uuids = (n: number) => Array.from({ length: n }, () => crypto.randomUUID());
   const rawHead = (extra: string) =>
     `POST ${FN_PATH}/jobs/daily-fetch HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n` +
@@ -250,41 +263,14 @@ function cases(tk: HostileTokens, marker: string): Case[] {
       name: "a 10 MB body with Content-Length (1 MB sent, then the client waits)",
       status: 413,
       code: "payload_too_large",
-      send: async () =>
-        fromRaw(
-          await rawRequest({
-            port: PORTS.gateway,
-            method: "POST",
-            target: `${FN_PATH}/jobs/daily-fetch`,
-            headers: {
-              Authorization: `Bearer ${tk.service}`,
-              "Content-Type": "application/json",
-              "Content-Length": String(TEN_MB),
-            },
-            bodyPrefix: 1024 * 1024,
-          }),
-        ),
+      send: tenMbPost({ "Content-Length": String(TEN_MB) }),
       repro: pyRaw(rawHead(`Content-Length: ${TEN_MB}\\r\\n`), `b" "*1048576`),
     },
     {
       name: "a 10 MB chunked body (1 MB sent, then the client waits)",
       status: 413,
       code: "payload_too_large",
-      send: async () =>
-        fromRaw(
-          await rawRequest({
-            port: PORTS.gateway,
-            method: "POST",
-            target: `${FN_PATH}/jobs/daily-fetch`,
-            headers: {
-              Authorization: `Bearer ${tk.service}`,
-              "Content-Type": "application/json",
-              "Transfer-Encoding": "chunked",
-            },
-            bodyPrefix: 1024 * 1024,
-            chunked: true,
-          }),
-        ),
+      send: tenMbPost({ "Transfer-Encoding": "chunked" }, true),
       repro: pyRaw(
         rawHead("Transfer-Encoding: chunked\\r\\n"),
         `b"100000\\r\\n"+b" "*1048576+b"\\r\\n"`,
@@ -407,18 +393,14 @@ function cases(tk: HostileTokens, marker: string): Case[] {
       name: "two Authorization headers (raw request)",
       status: 401,
       code: "unauthorized",
-      send: async () =>
-        fromRaw(
-          await rawRequest({
-            port: PORTS.gateway,
-            method: "GET",
-            target: `${FN_PATH}/jobs/runs`,
-            headers: {
-              Authorization: `Bearer ${tk.service}`,
-              "authorization": `Bearer ${tk.user}`,
-            },
-          }),
-        ),
+      send: sendRaw({
+        method: "GET",
+        target: `${FN_PATH}/jobs/runs`,
+        headers: {
+          Authorization: `Bearer ${tk.service}`,
+          "authorization": `Bearer ${tk.user}`,
+        },
+      }),
       repro: curl({ method: "GET", path: "/jobs/runs", auth: SERVICE_AUTH }) +
         ` -H "authorization: ${tokenAuth("user")}"`,
     },

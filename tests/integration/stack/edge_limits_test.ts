@@ -13,17 +13,10 @@ import {
   EdgeSlot,
   workerEnv,
 } from "../../../supabase/local/edge_runtime.ts";
-import { REPO_ROOT } from "../../../supabase/local/ports.ts";
+import { freePort, REPO_ROOT } from "../../../supabase/local/ports.ts";
 
 const FIXTURE = `${REPO_ROOT}/tests/fixtures/edge_limits_function`;
 const DENO_EDGE = `${REPO_ROOT}/tools/npm/node_modules/deno-edge/deno`;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function withSlot(
   limits: Partial<EdgeLimits>,
@@ -60,6 +53,15 @@ function field(line: string, name: string): string {
   return line.match(new RegExp(`\\b${name}=(\\S+)`))?.[1] ?? "";
 }
 
+/** The line of the one kill in `lines`, asserting its `limit` and, given, `measured` ≥ `min`. */
+function oneKill(lines: string[], limit: string, min?: number): string {
+  assert.equal(lines.length, 1, lines.join("\n"));
+  const line = lines[0]!;
+  assert.equal(field(line, "limit"), limit);
+  if (min !== undefined) assert.ok(parseInt(field(line, "measured")) >= min, line);
+  return line;
+}
+
 Deno.test("edge profile: the function runs under the hosted Deno with hosted's readings", async () => {
   await withSlot({}, async (call, log) => {
     const res = await call("/probe");
@@ -86,11 +88,7 @@ Deno.test("edge profile: a request over 2 s of CPU is ended with its worker, and
     const other = await neighbour;
     assert.equal(other.status, 546, "the other request on the worker dies too");
     await other.body?.cancel();
-    const lines = await log();
-    assert.equal(lines.length, 1, lines.join("\n"));
-    const line = lines[0]!;
-    assert.equal(field(line, "limit"), "cpu");
-    assert.ok(parseInt(field(line, "measured")) >= 2000, line);
+    const line = oneKill(await log(), "cpu", 2000);
     assert.equal(field(line, "max"), "2000ms");
     assert.equal(field(line, "requests"), "2");
     assert.match(line, /path=.*GET \/cpu/);
@@ -112,9 +110,7 @@ Deno.test("edge profile: CPU burnt in EdgeRuntime.waitUntil after the response c
       await new Promise((r) => setTimeout(r, 100));
       lines = await log();
     }
-    assert.equal(lines.length, 1, "killed and logged");
-    assert.equal(field(lines[0]!, "limit"), "cpu");
-    assert.match(lines[0]!, /path=\(background of GET \/background\)/);
+    assert.match(oneKill(lines, "cpu"), /path=\(background of GET \/background\)/);
   });
 });
 
@@ -123,11 +119,7 @@ Deno.test("edge profile: a request over 256 MB is ended with its worker", async 
     const res = await call("/memory?mb=1024");
     assert.equal(res.status, 546);
     await res.body?.cancel();
-    const lines = await log();
-    assert.equal(lines.length, 1, lines.join("\n"));
-    assert.equal(field(lines[0]!, "limit"), "memory");
-    assert.ok(parseInt(field(lines[0]!, "measured")) >= 256, lines[0]);
-    assert.match(lines[0]!, /path=GET \/memory/);
+    assert.match(oneKill(await log(), "memory", 256), /path=GET \/memory/);
   });
 });
 
@@ -141,11 +133,7 @@ Deno.test("edge profile: the wall clock retires a worker with a beforeunload not
     assert.deepEqual(await heeded.json(), { slept: false, beforeunload: "wall_clock" });
     assert.equal(ignored.status, 546, "a request still running at the wall clock dies");
     await ignored.body?.cancel();
-    const lines = await log();
-    assert.equal(lines.length, 1, lines.join("\n"));
-    assert.equal(field(lines[0]!, "limit"), "wall_clock");
-    assert.ok(parseInt(field(lines[0]!, "measured")) >= 3000, lines[0]);
-    assert.match(lines[0]!, /path=GET \/sleep/);
+    assert.match(oneKill(await log(), "wall_clock", 3000), /path=GET \/sleep/);
   });
 });
 

@@ -143,13 +143,17 @@ export function makeTestApp(
     maxBodyBytes?: number;
     syncAnswerMs?: number;
     verify?: AppDeps["verify"];
+    /** What answers the app's PostgREST calls (default: a healthy empty database). */
+    dbFetch?: FetchFn;
+    /** The operators' routes (mounted only when given). */
+    operators?: AppDeps["operators"];
   } = {},
 ) {
   const jobs = fakeJobs(options);
   const logger = captureLogger();
   const background: Promise<unknown>[] = [];
   const app = createApp({
-    db: serviceClient("http://db.invalid", "service-key", fakeRestFetch),
+    db: serviceClient("http://db.invalid", "service-key", options.dbFetch ?? fakeRestFetch),
     logger,
     clock: () => NOW,
     jobs: jobs.service,
@@ -168,6 +172,7 @@ export function makeTestApp(
       ...(options.maxBodyBytes !== undefined ? { API_MAX_BODY_BYTES: options.maxBodyBytes } : {}),
       ...(options.syncAnswerMs !== undefined ? { API_SYNC_ANSWER_MS: options.syncAnswerMs } : {}),
     },
+    ...(options.operators !== undefined ? { operators: options.operators } : {}),
   });
   return { app, jobs, logger, background };
 }

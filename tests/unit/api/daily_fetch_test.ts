@@ -12,10 +12,14 @@ const PATH = "/api/jobs/daily-fetch";
 const ID_A = "6f1d0c3e-2b4a-4c5d-8e9f-0a1b2c3d4e5f";
 const ID_B = "7a2e1d4f-3c5b-4d6e-9f0a-1b2c3d4e5f60";
 
-async function post(
-  app: ReturnType<typeof makeTestApp>["app"],
-  init: { token: string; body?: BodyInit; contentType?: string; headers?: Record<string, string> },
-) {
+interface Post {
+  token: string;
+  body?: BodyInit | undefined;
+  contentType?: string | undefined;
+  headers?: Record<string, string>;
+}
+
+async function post(app: ReturnType<typeof makeTestApp>["app"], init: Post) {
   const headers = new Headers(init.headers);
   headers.set("Authorization", `Bearer ${init.token}`);
   if (init.contentType !== undefined) headers.set("Content-Type", init.contentType);
@@ -24,6 +28,20 @@ async function post(
     headers,
     ...(init.body !== undefined ? { body: init.body } : {}),
   });
+}
+
+/**
+ * Posts `init` to a fresh app and asserts the refusal: `status`, the error `code`, and that
+ * no run was started. Resolves to the error body.
+ */
+async function refused(init: Post, status: number, code: string) {
+  const { app, jobs } = makeTestApp();
+  const res = await post(app, init);
+  assert.equal(res.status, status);
+  const error = await errorBody(res);
+  assert.equal(error.code, code);
+  assert.equal(jobs.calls.startRun.length, 0);
+  return error;
 }
 
 Deno.test("daily-fetch runs synchronously and answers 200 with the JobResult", async () => {
@@ -68,11 +86,7 @@ Deno.test("daily-fetch takes an empty or absent body as {}", async (t) => {
   for (const c of cases) {
     await t.step(c.name, async () => {
       const { app, jobs } = makeTestApp();
-      const res = await post(app, {
-        token: tk.admin,
-        ...(c.body !== undefined ? { body: c.body } : {}),
-        ...(c.contentType !== undefined ? { contentType: c.contentType } : {}),
-      });
+      const res = await post(app, { token: tk.admin, body: c.body, contentType: c.contentType });
       assert.equal(res.status, 200);
       await res.body?.cancel();
       assert.deepEqual(jobs.calls.startRun, [{ trigger: "manual" }]);
@@ -104,39 +118,23 @@ Deno.test("daily-fetch refuses bad bodies with 400 and field details, never star
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      const { app, jobs } = makeTestApp();
-      const res = await post(app, {
-        token: tk.admin,
-        body: c.body,
-        contentType: "application/json",
-      });
-      assert.equal(res.status, 400);
-      const error = await errorBody(res);
-      assert.equal(error.code, "bad_request");
+      const json = { token: tk.admin, body: c.body, contentType: "application/json" };
+      const error = await refused(json, 400, "bad_request");
       assert.match(error.message, /^Invalid request body: /);
       assert.ok(error.details !== undefined && error.details.length > 0);
       assert.ok(
         error.details.some((d) => d.path === c.path),
         `expected a detail at "${c.path}", got ${JSON.stringify(error.details)}`,
       );
-      assert.equal(jobs.calls.startRun.length, 0);
     });
   }
 });
 
 Deno.test("daily-fetch refuses malformed JSON with 400 without echoing the parser", async () => {
   const tk = await tokens();
-  const { app, jobs } = makeTestApp();
-  const res = await post(app, {
-    token: tk.admin,
-    body: '{"force": tru',
-    contentType: "application/json",
-  });
-  assert.equal(res.status, 400);
-  const error = await errorBody(res);
-  assert.equal(error.code, "bad_request");
+  const json = { token: tk.admin, body: '{"force": tru', contentType: "application/json" };
+  const error = await refused(json, 400, "bad_request");
   assert.equal(error.message, "Invalid request body: malformed JSON");
-  assert.equal(jobs.calls.startRun.length, 0);
 });
 
 Deno.test("daily-fetch refuses bodies that are not JSON with 415", async (t) => {
@@ -151,16 +149,8 @@ Deno.test("daily-fetch refuses bodies that are not JSON with 415", async (t) => 
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      const { app, jobs } = makeTestApp();
-      const res = await post(app, {
-        token: tk.admin,
-        body: c.body,
-        ...(c.contentType !== undefined ? { contentType: c.contentType } : {}),
-      });
-      assert.equal(res.status, 415);
-      const error = await errorBody(res);
-      assert.equal(error.code, "unsupported_media_type");
-      assert.equal(jobs.calls.startRun.length, 0);
+      const init = { token: tk.admin, body: c.body, contentType: c.contentType };
+      await refused(init, 415, "unsupported_media_type");
     });
   }
 });
@@ -168,16 +158,16 @@ Deno.test("daily-fetch refuses bodies that are not JSON with 415", async (t) => 
 Deno.test("daily-fetch refuses a body over the limit with 413 without reading it all", async (t) => {
   const tk = await tokens();
   await t.step("declared by Content-Length", async () => {
-    const { app, jobs } = makeTestApp();
-    const res = await post(app, {
-      token: tk.admin,
-      contentType: "application/json",
-      headers: { "Content-Length": String(10 * 1024 * 1024) },
-      body: "{}",
-    });
-    assert.equal(res.status, 413);
-    assert.equal((await errorBody(res)).code, "payload_too_large");
-    assert.equal(jobs.calls.startRun.length, 0);
+    await refused(
+      {
+        token: tk.admin,
+        contentType: "application/json",
+        headers: { "Content-Length": String(10 * 1024 * 1024) },
+        body: "{}",
+      },
+      413,
+      "payload_too_large",
+    );
   });
   await t.step("streamed without a length: stops after the limit", async () => {
     const { app, jobs } = makeTestApp();
@@ -207,22 +197,11 @@ Deno.test("daily-fetch refuses a body over the limit with 413 without reading it
 
 Deno.test("daily-fetch lets only the service role say trigger cron", async () => {
   const tk = await tokens();
-  const admin = makeTestApp();
-  const refused = await post(admin.app, {
-    token: tk.admin,
-    contentType: "application/json",
-    body: '{"trigger": "cron"}',
-  });
-  assert.equal(refused.status, 403);
-  assert.equal((await errorBody(refused)).code, "forbidden");
-  assert.equal(admin.jobs.calls.startRun.length, 0);
+  const cron = { contentType: "application/json", body: '{"trigger": "cron"}' };
+  await refused({ token: tk.admin, ...cron }, 403, "forbidden");
 
   const service = makeTestApp();
-  const ok = await post(service.app, {
-    token: tk.service,
-    contentType: "application/json",
-    body: '{"trigger": "cron"}',
-  });
+  const ok = await post(service.app, { token: tk.service, ...cron });
   assert.equal(ok.status, 200);
   assert.equal((await ok.json()).trigger, "cron");
   assert.deepEqual(service.jobs.calls.startRun, [{ trigger: "cron" }]);

@@ -2,14 +2,9 @@
 // before any write), the mapping of database constraint errors to fields, and the preview
 // through the real pipeline against a local HTTP server.
 import assert from "node:assert/strict";
-import { createApp } from "../../../functions/api/app.ts";
-import { LOCAL_JWT_SECRET } from "../../../shared/auth/keys.ts";
-import { createVerifier } from "../../../shared/auth/verify.ts";
 import { type Config, DEFAULT_CONFIG } from "../../../shared/config.ts";
-import { captureLogger } from "../../../shared/log.ts";
-import { serviceClient } from "../../../shared/store/client.ts";
 import type { FetchFn } from "../../../shared/types.ts";
-import { API_KEYS, errorBody, fakeJobs, NOW, tokens } from "./_helpers.ts";
+import { errorBody, makeTestApp, tokens } from "./_helpers.ts";
 
 /** A PostgREST answer the fake database gives to one request. */
 type DbAnswer = { status: number; body: unknown };
@@ -37,21 +32,8 @@ function operatorApp(options: {
       }),
     );
   };
-  const logger = captureLogger();
-  const app = createApp({
-    db: serviceClient("http://db.invalid", "service-key", dbFetch),
-    logger,
-    clock: () => NOW,
-    jobs: fakeJobs().service,
-    verify: createVerifier({
-      url: "http://127.0.0.1:1",
-      secretKeys: { default: API_KEYS.secret },
-      publishableKeys: { default: API_KEYS.publishable },
-      jwks: { keys: [] },
-      legacy: { jwtSecret: LOCAL_JWT_SECRET },
-      clock: () => NOW,
-    }),
-    config: DEFAULT_CONFIG,
+  const { app, logger } = makeTestApp({
+    dbFetch,
     operators: {
       config: { ...DEFAULT_CONFIG, ...options.config },
       fetch: options.fetch ?? (() => Promise.reject(new Error("no network in unit tests"))),
