@@ -62,7 +62,13 @@ export const ConfigSchema = z.object({
   ALERT_BACKOFF_MAX_MS: int(6 * 3_600_000, 0, 7 * 86_400_000),
   ALERT_LEASE_MS: int(60_000, 1_000, 3_600_000),
   ALERT_BATCH_SIZE: int(50, 1, 1_000),
-  ALERT_RETRY_MAX_PER_CALL: int(1_000, 1, 100_000),
+  // One retry pass (the alerts-deliver cron call, a run's start): at most this many alerts
+  // (measured under the edge profile: ~1.2 ms CPU per alert sent, so 500 stay well inside
+  // hosted's 2 s per worker) and no new claim after ALERT_PASS_WALL_MS, so the batch in
+  // flight (≤ ALERT_BATCH_SIZE / ALERT_CONCURRENCY rounds of ALERT_TIMEOUT_MS) still ends
+  // inside the 150 s worker wall clock; the next pass goes on with the rest.
+  ALERT_RETRY_MAX_PER_CALL: int(500, 1, 100_000),
+  ALERT_PASS_WALL_MS: int(45_000, 1_000, 400_000),
   ALERT_WEBHOOK_MAX_DIFF_BYTES: int(1024 * 1024, 1_024, 64 * 1024 * 1024),
   ALERT_EMAIL_MAX_DIFF_CHARS: int(50_000, 500, 1_000_000),
   EMAIL_API_URL: z.string().url().default("https://api.resend.com/emails"),

@@ -7,6 +7,16 @@
  *   deno task bench:run                      # N = 2000 and 20000, urlwatch at 2000
  *   deno task bench:run --n 500 --urlwatch   # quick look
  *   deno task bench:run --no-urlwatch        # without urlwatch (Debian package) installed
+ *   deno task bench:run --n 2000 --skew-n 1000   # skewed hosts at 1000 (one host at 500)
+ *   deno task bench:run --no-skew            # the uniform runs only
+ *
+ * Skewed host mixes (issue 14: real source lists have a few hosts holding most pages):
+ * `skewed` puts half of the pages on one host and spreads the rest over the 63 others;
+ * `one-host` puts every page on one host. Their floor is what politeness allows at best,
+ * pages of the largest host × latency ÷ FETCH_PER_HOST_CONCURRENCY (read from this
+ * process's environment, as `stack:start` passes it to the function; default 4), and the
+ * bench prints each run's wall time over that floor, with the most requests the site saw
+ * in flight to one host.
  * @module
  */
 import postgres from "postgres";
@@ -29,6 +39,14 @@ const TICK = 100; // clock ticks per second (USER_HZ)
 const args = Deno.args;
 const nArg = args[args.indexOf("--n") + 1];
 const SIZES = args.includes("--n") && nArg ? nArg.split(",").map(Number) : [2000, 20000];
+const skewArg = args[args.indexOf("--skew-n") + 1];
+/** N of the skewed mix (the one-host mix runs at half of it); 0: none. */
+const SKEW_N = args.includes("--no-skew")
+  ? 0
+  : args.includes("--skew-n") && skewArg
+  ? Number(skewArg)
+  : 1000;
+const PER_HOST = Number(Deno.env.get("FETCH_PER_HOST_CONCURRENCY") ?? 4);
 const URLWATCH_MAX_N = args.includes("--no-urlwatch")
   ? 0
   : args.includes("--urlwatch")
@@ -313,14 +331,37 @@ print(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "maxrss_kb": r.ru_m
   };
 }
 
-/** Page i on one of the site's loopback hosts. */
-function pageUrl(i: number): string {
-  return `http://127.0.0.${(i % HOSTS) + 1}:${SITE_PORT}/p/${i}`;
+/** How the pages are spread over the site's hosts. */
+type HostMix = "uniform" | "skewed" | "one-host";
+
+/** The host (1 … HOSTS) of page i of n. */
+function hostOf(i: number, n: number, mix: HostMix): number {
+  if (mix === "one-host") return 1;
+  if (mix === "skewed") return i < n / 2 ? 1 : 2 + (i % (HOSTS - 1));
+  return (i % HOSTS) + 1;
 }
 
-async function setupSources(n: number): Promise<void> {
+/** Pages of the host holding the most. */
+function largestHost(n: number, mix: HostMix): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const h = hostOf(i, n, mix);
+    counts.set(h, (counts.get(h) ?? 0) + 1);
+  }
+  return Math.max(...counts.values());
+}
+
+/** Page i on one of the site's loopback hosts. */
+function pageUrl(i: number, n = 0, mix: HostMix = "uniform"): string {
+  return `http://127.0.0.${hostOf(i, n, mix)}:${SITE_PORT}/p/${i}`;
+}
+
+async function setupSources(n: number, mix: HostMix = "uniform"): Promise<void> {
   await sql`delete from public.sources where name like 'bench %'`;
-  const rows = Array.from({ length: n }, (_, i) => ({ name: `bench ${i}`, url: pageUrl(i) }));
+  const rows = Array.from({ length: n }, (_, i) => ({
+    name: `bench ${i}`,
+    url: pageUrl(i, n, mix),
+  }));
   for (let i = 0; i < rows.length; i += 5000) {
     await sql`insert into public.sources ${sql(rows.slice(i, i + 5000))}`;
   }
@@ -370,6 +411,13 @@ if (import.meta.main) {
   // detection: subscriptions are paused so no alert is delivered; restored after.
   const subs = await sql`update public.subscriptions set active = false where active returning id`;
   const rows: string[] = [];
+  const skewed: Array<{
+    mix: HostMix;
+    n: number;
+    largest: number;
+    floor: number;
+    runs: Array<RunFigures & { maxPerHost: number }>;
+  }> = [];
   const results: Array<{ ours: RunFigures[]; urlwatch?: UrlwatchFigures[] }> = [];
   let round = 0;
   try {
@@ -416,6 +464,29 @@ if (import.meta.main) {
         await Deno.remove(dir, { recursive: true });
       }
       results.push(entry);
+    }
+    for (const [mix, n] of [["skewed", SKEW_N], ["one-host", Math.floor(SKEW_N / 2)]] as const) {
+      if (n <= 0) continue;
+      console.log(`\n== ${mix}, N = ${n}`);
+      await setupSources(n, mix);
+      const floor = (largestHost(n, mix) * LATENCY_MS) / PER_HOST / 1000;
+      const figures: Array<RunFigures & { maxPerHost: number }> = [];
+      for (const kind of ["baseline", "change"]) {
+        const edited = kind === "change"
+          ? (await (await fetch(`${base}/edit?round=${++round}&n=${n}`, { method: "POST" }))
+            .json()).edited as number
+          : 0;
+        await (await fetch(`${base}/stats?reset`)).body?.cancel();
+        const o = await ourRun(n, edited, serviceRoleKey);
+        const stats = await (await fetch(`${base}/stats`)).json();
+        figures.push({ ...o, maxPerHost: stats.max_in_flight_per_host });
+        console.log(
+          `ours ${mix} ${kind}: ${fmt(o.wall)} s = ${fmt(o.wall / floor, 2)}× the floor ${
+            fmt(floor)
+          } s`,
+        );
+      }
+      skewed.push({ mix, n, largest: largestHost(n, mix), floor, runs: figures });
     }
   } finally {
     await sql`delete from public.sources where name like 'bench %'`;
@@ -490,6 +561,28 @@ if (import.meta.main) {
         fmt(large.outsideMaxAnonMb, 0)
       } MB`,
     );
+  }
+  if (skewed.length > 0) {
+    rows.push(
+      "",
+      `Skewed hosts (floor = pages of the largest host × ${LATENCY_MS} ms ÷ ${PER_HOST} per host; target ≤ 1.3× the floor):`,
+      "",
+      "| mix | N | pages on the largest host | run | wall s | floor s | wall ÷ floor | max in flight per host (site) | invocations | kills (limits.log) | changes (expected) |",
+      "|---|---|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const k of skewed) {
+      for (const [i, o] of k.runs.entries()) {
+        rows.push(
+          `| ${k.mix} | ${k.n} | ${k.largest} | ${i === 0 ? "baseline" : "change"} | ${
+            fmt(o.wall)
+          } | ${fmt(k.floor)} | ${
+            fmt(o.wall / k.floor, 2)
+          } | ${o.maxPerHost} | ${o.outsideInvocations} | ${o.kills} | ${o.changes} (${o.expected})${
+            o.failed ? `, ${o.failed} failed` : ""
+          } |`,
+        );
+      }
+    }
   }
   console.log(`\n${rows.join("\n")}`);
   await sql.end();

@@ -3,7 +3,8 @@
  * N noisy policy pages of about 40 KB at `/p/<i>`, each answered after a fixed latency,
  * whose inline script and footer timestamp change on every request.
  * `POST /edit?round=<k>` edits 5 % of the pages (those with i % 20 == k % 20: one word
- * each); `GET /stats` returns request counts.
+ * each); `GET /stats` returns the request count and the most requests seen in flight to
+ * one host (`?reset`: then starts counting that maximum again).
  *
  *   deno run -A tools/bench_site.ts <port> <latency_ms>
  * @module
@@ -89,7 +90,11 @@ ${main}
  * spread over many hosts: the pipeline's per-host politeness limit applies per address. */
 export const HOSTS = 64;
 
-const handler = async (req: Request): Promise<Response> => {
+/** Requests in flight per host (index 1 … HOSTS), and the most seen since the last reset. */
+const inFlight = new Array<number>(HOSTS + 1).fill(0);
+let maxInFlight = 0;
+
+const handler = async (req: Request, host: number): Promise<Response> => {
   const url = new URL(req.url);
   if (req.method === "POST" && url.pathname === "/edit") {
     const round = Number(url.searchParams.get("round") ?? "1");
@@ -103,11 +108,20 @@ const handler = async (req: Request): Promise<Response> => {
     }
     return Response.json({ edited });
   }
-  if (url.pathname === "/stats") return Response.json({ requests });
+  if (url.pathname === "/stats") {
+    const stats = { requests, max_in_flight_per_host: maxInFlight };
+    if (url.searchParams.has("reset")) maxInFlight = 0;
+    return Response.json(stats);
+  }
   const m = url.pathname.match(/^\/p\/(\d+)$/);
   if (!m) return new Response("not found", { status: 404 });
   requests++;
-  await new Promise((r) => setTimeout(r, latencyMs));
+  maxInFlight = Math.max(maxInFlight, ++inFlight[host]!);
+  try {
+    await new Promise((r) => setTimeout(r, latencyMs));
+  } finally {
+    inFlight[host]!--;
+  }
   return new Response(page(Number(m[1])), {
     headers: {
       "content-type": "text/html; charset=utf-8",
@@ -117,7 +131,7 @@ const handler = async (req: Request): Promise<Response> => {
 };
 if (import.meta.main) {
   for (let h = 1; h <= HOSTS; h++) {
-    Deno.serve({ hostname: `127.0.0.${h}`, port, onListen() {} }, handler);
+    Deno.serve({ hostname: `127.0.0.${h}`, port, onListen() {} }, (req) => handler(req, h));
   }
   console.log(`bench site on 127.0.0.1-${HOSTS}:${port}, latency ${latencyMs} ms`);
 }

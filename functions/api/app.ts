@@ -22,6 +22,7 @@ import { BEARER_SCHEME } from "./openapi_parts.ts";
 import {
   continueRunRoute,
   dailyFetchRoute,
+  deliverAlertsRoute,
   getRunRoute,
   healthRoute,
   listRunsRoute,
@@ -157,9 +158,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     if (run === null) throw new ApiError(404, "not_found", `Cannot find run ${run_id}`);
     const { progress: _p, sources: _s, ...result } = run;
     if (result.status !== "running") return c.json(result, 200);
-    _inBackground(deps, run_id, {});
+    _inBackground(deps, run_id, { continuation: true });
     return c.json(result, 202);
   });
+
+  app.openapi(deliverAlertsRoute, async (c) => c.json(await deps.jobs.deliverAlerts(), 200));
 
   app.openapi(listRunsRoute, async (c) => {
     const { limit } = c.req.valid("query");

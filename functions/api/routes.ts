@@ -123,6 +123,30 @@ export const getRunRoute = bearerRoute({
   },
 });
 
+const AlertDeliverySchema = z.object({
+  attempted: z.number().int(),
+  sent: z.number().int(),
+  failed: z.number().int(),
+  dead: z.number().int(),
+}).meta({ id: "AlertDelivery" });
+
+/** `POST /api/jobs/alerts/deliver`: one pass over the alert outbox (pg_cron, every 5 min). */
+export const deliverAlertsRoute = bearerRoute({
+  method: "post",
+  path: "/jobs/alerts/deliver",
+  tags: ["jobs"],
+  summary: "Deliver the alerts that are due",
+  description: "Sends the alerts of the outbox that are due: pending ones and failed ones " +
+    "whose backoff has passed (an alert that uses up ALERT_MAX_ATTEMPTS becomes dead). " +
+    "Called by the pg_cron job `alerts-deliver` every 5 minutes, so a failed alert is retried " +
+    "within minutes instead of at the next run; an alert it gives up is reported to the " +
+    "operational subscribers (alert_dead) in the same pass. Service role or admin.",
+  responses: {
+    200: { description: "What this pass did.", content: json(AlertDeliverySchema) },
+    500: error("Unexpected failure (the database)."),
+  },
+});
+
 /** `POST /api/jobs/runs/{run_id}/continue`: another invocation on a run (handover). */
 export const continueRunRoute = bearerRoute({
   method: "post",

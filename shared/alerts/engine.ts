@@ -4,7 +4,10 @@
  * (event, subscription): rows are unique, a claim moves a row to `sending` with a lease
  * so two engines never send the same row, and a sender that dies mid-way leaves a row
  * whose lease expires and is claimed again; receivers dedupe the rare resend with
- * `X-Alert-Id`. Nothing here throws to the caller: failures become outcomes.
+ * `X-Alert-Id`. An alert given up (dead) is reported to the operational subscriptions:
+ * the database queues the `alert_dead` reports in the step that gives it up and returns
+ * them, and the call that gave it up sends them before it returns. Nothing here throws to
+ * the caller: failures become outcomes.
  * @module
  */
 import pLimit from "p-limit";
@@ -27,6 +30,18 @@ import { errorMessage } from "../errors.ts";
 
 /** A claimed row is only sent when its lease outlasts the request by this much. */
 const LEASE_MARGIN_MS = 2_000;
+
+/** State of one engine call: changes loaded, the concurrency limit, reports to send. */
+interface _Pass {
+  changes: Map<string, PolicyChange>;
+  limiter: NonNullable<AlertDeps["limit"]>;
+  /** `alert_dead` reports the database queued while this call gave alerts up. */
+  reports: QueuedAlert[];
+}
+
+function _pass(deps: AlertDeps, changes = new Map<string, PolicyChange>()): _Pass {
+  return { changes, limiter: deps.limit ?? pLimit(deps.config.ALERT_CONCURRENCY), reports: [] };
+}
 
 /**
  * Announces a recorded policy change to every active subscription covering its source
@@ -54,21 +69,24 @@ export async function deliverAlerts(
       ),
     ];
   }
-  return await _deliverQueued(queued, deps, new Map([[change.id, change]]));
+  return await _deliverWithReports(queued, deps, _pass(deps, new Map([[change.id, change]])));
 }
 
 /**
  * Sends every due alert of earlier calls: failed rows past their backoff, pending rows a
  * crashed run left behind and `sending` rows whose lease expired. The job calls it first
- * in each run. At most ALERT_RETRY_MAX_PER_CALL rows per call; never throws.
+ * in each run, and the `alerts-deliver` cron pass. At most ALERT_RETRY_MAX_PER_CALL rows
+ * per call, and no new claim once the call ran ALERT_PASS_WALL_MS (hosted limits: the
+ * rest waits for the next pass); never throws.
  */
 export async function retryPendingAlerts(deps: AlertDeps): Promise<AlertOutcome[]> {
   const { config } = deps;
   const outcomes: AlertOutcome[] = [];
   const seen: string[] = [];
-  const changes = new Map<string, PolicyChange>();
-  const limiter = deps.limit ?? pLimit(config.ALERT_CONCURRENCY);
-  while (seen.length < config.ALERT_RETRY_MAX_PER_CALL) {
+  const pass = _pass(deps);
+  const started = deps.clock().getTime();
+  const inTime = () => deps.clock().getTime() - started < config.ALERT_PASS_WALL_MS;
+  while (seen.length < config.ALERT_RETRY_MAX_PER_CALL && inTime()) {
     const limit = Math.min(config.ALERT_BATCH_SIZE, config.ALERT_RETRY_MAX_PER_CALL - seen.length);
     let claimed: ClaimedAlert[];
     try {
@@ -82,14 +100,18 @@ export async function retryPendingAlerts(deps: AlertDeps): Promise<AlertOutcome[
       });
       claimed = result.claimed;
       outcomes.push(...result.abandoned.map((a) => _abandonedOutcome(a, deps)));
+      pass.reports.push(...result.reports);
     } catch (error) {
       outcomes.push(_engineFailure("policy_change", "Cannot claim due alerts", error, deps));
       break;
     }
     seen.push(...claimed.map((a) => a.id));
-    outcomes.push(...await _sendClaimed(claimed, deps, changes, limiter));
+    outcomes.push(...await _sendClaimed(claimed, deps, pass));
     if (claimed.length < limit) break;
   }
+  // Reports a later claim of this loop already sent are not sent twice.
+  pass.reports = pass.reports.filter((r) => !seen.includes(r.id));
+  outcomes.push(...await _sendReports(pass, deps));
   return outcomes;
 }
 
@@ -102,7 +124,7 @@ export async function deliverQueuedAlerts(
   queued: QueuedAlert[],
   deps: AlertDeps,
 ): Promise<AlertOutcome[]> {
-  return await _deliverQueued(queued, deps, new Map());
+  return await _deliverWithReports(queued, deps, _pass(deps));
 }
 
 /**
@@ -133,7 +155,7 @@ export async function handleSourceHealth(
       consecutive_failures: result.consecutive_failures,
       count: result.alerts.length,
     });
-    return await _deliverQueued(result.alerts, deps, new Map());
+    return await _deliverWithReports(result.alerts, deps, _pass(deps));
   } catch (error) {
     return [_engineFailure(kind, `Cannot record the health of source ${source.id}`, error, deps)];
   }
@@ -161,18 +183,41 @@ export async function deliverOperationalAlert(
   } catch (error) {
     return [_engineFailure(event.kind, `Cannot queue ${event.kind} alerts`, error, deps)];
   }
-  return await _deliverQueued(queued, deps, new Map());
+  return await _deliverWithReports(queued, deps, _pass(deps));
+}
+
+/** {@link _deliverQueued}, then the reports of the alerts it gave up. */
+async function _deliverWithReports(
+  queued: QueuedAlert[],
+  deps: AlertDeps,
+  pass: _Pass,
+): Promise<AlertOutcome[]> {
+  const outcomes = await _deliverQueued(queued, deps, pass);
+  return [...outcomes, ...await _sendReports(pass, deps)];
+}
+
+/**
+ * Sends the `alert_dead` reports queued during a call. A report that dies is not reported
+ * (the database queues no report of a report), so this ends after one round.
+ */
+async function _sendReports(pass: _Pass, deps: AlertDeps): Promise<AlertOutcome[]> {
+  if (pass.reports.length === 0) return [];
+  const reports = pass.reports;
+  pass.reports = [];
+  deps.logger.warn("{count} alert_dead reports queued for operational subscribers", {
+    count: reports.length,
+  });
+  return await _deliverWithReports(reports, deps, { ...pass, reports: [] });
 }
 
 /** Claims the given queued rows (those that are due) and sends them. */
 async function _deliverQueued(
   queued: QueuedAlert[],
   deps: AlertDeps,
-  changes: Map<string, PolicyChange>,
+  pass: _Pass,
 ): Promise<AlertOutcome[]> {
   const outcomes: AlertOutcome[] = [];
   const handled = new Set<string>();
-  const limiter = deps.limit ?? pLimit(deps.config.ALERT_CONCURRENCY);
   for (let i = 0; i < queued.length; i += deps.config.ALERT_BATCH_SIZE) {
     const batch = queued.slice(i, i + deps.config.ALERT_BATCH_SIZE);
     let claimed: ClaimedAlert[];
@@ -190,6 +235,7 @@ async function _deliverQueued(
         handled.add(a.id);
         outcomes.push(_abandonedOutcome(a, deps));
       }
+      pass.reports.push(...result.reports);
     } catch (error) {
       const message = `Cannot claim alerts: ${errorMessage(error)}`;
       deps.logger.error("Cannot claim {count} alerts: {error}", {
@@ -203,7 +249,7 @@ async function _deliverQueued(
       continue;
     }
     for (const a of claimed) handled.add(a.id);
-    outcomes.push(...await _sendClaimed(claimed, deps, changes, limiter));
+    outcomes.push(...await _sendClaimed(claimed, deps, pass));
   }
   for (const q of queued) {
     if (!handled.has(q.id)) {
@@ -217,10 +263,10 @@ async function _deliverQueued(
 async function _sendClaimed(
   claimed: ClaimedAlert[],
   deps: AlertDeps,
-  changes: Map<string, PolicyChange>,
-  limiter: NonNullable<AlertDeps["limit"]>,
+  pass: _Pass,
 ): Promise<AlertOutcome[]> {
   if (claimed.length === 0) return [];
+  const { changes, limiter } = pass;
   const missing = [
     ...new Set(
       claimed.map((a) => a.policy_change_id).filter((id): id is string =>
@@ -246,7 +292,7 @@ async function _sendClaimed(
     claimed.map((alert) =>
       limiter(() => {
         const change = alert.policy_change_id ? changes.get(alert.policy_change_id) : undefined;
-        return _sendOne(alert, change ?? null, loadError, deps);
+        return _sendOne(alert, change ?? null, loadError, deps, pass);
       })
     ),
   );
@@ -258,25 +304,29 @@ async function _sendOne(
   change: PolicyChange | null,
   loadError: string | null,
   deps: AlertDeps,
+  pass: _Pass,
 ): Promise<AlertOutcome> {
   const { config, clock } = deps;
+  const finish = (r: _Result) => _finish(alert, r, deps, pass);
+  const retryOrDie = (error: string, retryAfterMs: number | null, httpStatus?: number) =>
+    _retryOrDie(alert, error, retryAfterMs, httpStatus, deps, finish);
   const sub = alert.subscription;
   const what = `Cannot deliver alert ${alert.id} by ${sub.channel}`;
   try {
     if (!sub.active) {
-      return await _finish(alert, {
+      return await finish({
         status: "dead",
         error: `${what}: the subscription is no longer active`,
-      }, deps);
+      });
     }
     const leaseLeft = Date.parse(alert.lease_until) - clock().getTime();
     if (leaseLeft < config.ALERT_TIMEOUT_MS + LEASE_MARGIN_MS) {
       // Another engine may claim the row once the lease ends: sending now could overlap.
       const error = `${what}: the claim ran out while waiting for a free slot`;
-      return await _retryOrDie(alert, error, null, undefined, deps);
+      return await retryOrDie(error, null);
     }
     if (alert.kind === "policy_change" && change === null && loadError !== null) {
-      return await _retryOrDie(alert, `${what}: ${loadError}`, null, undefined, deps);
+      return await retryOrDie(`${what}: ${loadError}`, null);
     }
     let message: AlertMessage;
     let delivery: HttpDelivery;
@@ -289,13 +339,9 @@ async function _sendOne(
       });
     } catch (error) {
       if (error instanceof PermanentDeliveryError || alert.kind === "policy_change" && !change) {
-        return await _finish(
-          alert,
-          { status: "dead", error: `${what}: ${errorMessage(error)}` },
-          deps,
-        );
+        return await finish({ status: "dead", error: `${what}: ${errorMessage(error)}` });
       }
-      return await _retryOrDie(alert, `${what}: ${errorMessage(error)}`, null, undefined, deps);
+      return await retryOrDie(`${what}: ${errorMessage(error)}`, null);
     }
     const result = await sendDelivery(delivery, {
       fetch: deps.fetch,
@@ -303,13 +349,13 @@ async function _sendOne(
       now: clock(),
     });
     if (result.ok) {
-      return await _finish(alert, { status: "sent", error: null, httpStatus: result.status }, deps);
+      return await finish({ status: "sent", error: null, httpStatus: result.status });
     }
     const error = `${what}: ${result.error ?? "unknown error"}`;
     if (result.permanent) {
-      return await _finish(alert, { status: "dead", error, httpStatus: result.status }, deps);
+      return await finish({ status: "dead", error, httpStatus: result.status });
     }
-    return await _retryOrDie(alert, error, result.retryAfterMs, result.status, deps);
+    return await retryOrDie(error, result.retryAfterMs, result.status);
   } catch (error) {
     // Not expected (every step above classifies its errors); the row keeps its claim and
     // is claimed again when the lease ends.
@@ -325,26 +371,27 @@ function _retryOrDie(
   retryAfterMs: number | null,
   httpStatus: number | undefined,
   deps: AlertDeps,
+  finish: (r: _Result) => Promise<AlertOutcome>,
 ): Promise<AlertOutcome> {
   const { config } = deps;
   if (alert.attempt >= config.ALERT_MAX_ATTEMPTS) {
-    return _finish(alert, {
+    return finish({
       status: "dead",
       error: `${error} (gave up after ${alert.attempt} attempts)`,
       httpStatus,
-    }, deps);
+    });
   }
   const delay = retryDelayMs(
     alert.attempt,
     { baseMs: config.ALERT_BACKOFF_BASE_MS, maxMs: config.ALERT_BACKOFF_MAX_MS },
     retryAfterMs,
   );
-  return _finish(alert, {
+  return finish({
     status: "failed",
     error,
     httpStatus,
     retryAt: new Date(deps.clock().getTime() + delay),
-  }, deps);
+  });
 }
 
 interface _Result {
@@ -355,11 +402,16 @@ interface _Result {
 }
 
 /** Records an attempt's result in the outbox, logs it and builds the outcome. */
-async function _finish(alert: ClaimedAlert, r: _Result, deps: AlertDeps): Promise<AlertOutcome> {
+async function _finish(
+  alert: ClaimedAlert,
+  r: _Result,
+  deps: AlertDeps,
+  pass: _Pass,
+): Promise<AlertOutcome> {
   let recorded = true;
   let recordError: string | null = null;
   try {
-    recorded = await deps.store.finishAlert({
+    const finished = await deps.store.finishAlert({
       id: alert.id,
       attempt: alert.attempt,
       status: r.status,
@@ -367,6 +419,8 @@ async function _finish(alert: ClaimedAlert, r: _Result, deps: AlertDeps): Promis
       nextAttemptAt: r.status === "failed" ? r.retryAt ?? deps.clock() : null,
       now: deps.clock(),
     });
+    recorded = finished.recorded;
+    pass.reports.push(...finished.reports);
   } catch (error) {
     // The row keeps its claim and is claimed again when the lease ends; a receiver that
     // already got it dedupes the resend by X-Alert-Id.

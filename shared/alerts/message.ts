@@ -101,6 +101,30 @@ export function buildAlertMessage(alert: ClaimedAlert, change: PolicyChange | nu
       }
       return { ...base, change: null, title: `Run missed: ${job}`, lines };
     }
+    case "alert_dead": {
+      const d = alert.payload ?? {};
+      const what = typeof d.alert_kind === "string" ? d.alert_kind.replaceAll("_", " ") : "an";
+      const by = typeof d.channel === "string" ? ` by ${d.channel}` : "";
+      const about = source ? ` about ${name}` : "";
+      const lines = [
+        `A ${what} alert${about} could not be delivered${by} and was given up after ` +
+        `${_plural(_num(d.attempts), "attempt")}.`,
+      ];
+      if (source) lines.push(`Source: ${source.url}`);
+      if (typeof d.error === "string" && d.error) lines.push(`Last error: ${_clip(d.error)}`);
+      if (typeof d.subscription_id === "string") {
+        lines.push(`Subscription: ${d.subscription_id}`);
+      }
+      if (typeof d.alert_id === "string") {
+        lines.push(`Alert: ${d.alert_id} (send it again: POST /api/alerts/${d.alert_id}/retry)`);
+      }
+      return {
+        ...base,
+        change: null,
+        title: `Alert given up: ${source ? name : what.replace(/^./, (c) => c.toUpperCase())}`,
+        lines,
+      };
+    }
   }
 }
 

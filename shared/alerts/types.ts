@@ -8,7 +8,13 @@ import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, PolicyChange, Subscription } from "../types.ts";
 
 /** What an alert announces (`alerts.kind`). */
-export type AlertKind = "policy_change" | "source_failing" | "source_recovered" | "run_missed";
+export type AlertKind =
+  | "policy_change"
+  | "source_failing"
+  | "source_recovered"
+  | "run_missed"
+  /** Another alert was given up (dead); queued by the database when it dies. */
+  | "alert_dead";
 
 /** Operational alert kinds: sent only to subscriptions with `operational_alerts`. */
 export type OperationalAlertKind = Exclude<AlertKind, "policy_change">;
@@ -31,6 +37,7 @@ export type AlertConfig = Pick<
   | "ALERT_LEASE_MS"
   | "ALERT_BATCH_SIZE"
   | "ALERT_RETRY_MAX_PER_CALL"
+  | "ALERT_PASS_WALL_MS"
   | "ALERT_WEBHOOK_MAX_DIFF_BYTES"
   | "ALERT_EMAIL_MAX_DIFF_CHARS"
   | "EMAIL_API_URL"
@@ -105,6 +112,8 @@ export interface AbandonedAlert {
 export interface ClaimResult {
   claimed: ClaimedAlert[];
   abandoned: AbandonedAlert[];
+  /** The `alert_dead` reports the abandoned rows queued (to send now). */
+  reports: QueuedAlert[];
 }
 
 /** Options of {@link AlertStore.claimAlerts}. */
@@ -130,6 +139,17 @@ export interface FinishOptions {
   /** When a failed row is due again; null for sent and dead rows. */
   nextAttemptAt: Date | null;
   now: Date;
+}
+
+/** What {@link AlertStore.finishAlert} did. */
+export interface FinishResult {
+  /** False when the claim was lost (the row moved on): nothing was changed. */
+  recorded: boolean;
+  /**
+   * The `alert_dead` reports queued when the row was recorded as dead, in the same
+   * transaction (one per active operational subscription concerned, never the row's own).
+   */
+  reports: QueuedAlert[];
 }
 
 /** An operational event to announce to operational subscriptions. */
@@ -174,10 +194,16 @@ export interface AlertStore {
     threshold: number,
     now: Date,
   ): Promise<SourceHealthResult>;
-  /** Claims due rows (pending, failed past their backoff, or sending past their lease). */
+  /**
+   * Claims due rows (pending, failed past their backoff, or sending past their lease);
+   * rows whose last sender died are given up (abandoned) and reported.
+   */
   claimAlerts(options: ClaimOptions): Promise<ClaimResult>;
-  /** Records the result of an attempt; false when the claim was lost (row moved on). */
-  finishAlert(options: FinishOptions): Promise<boolean>;
+  /**
+   * Records the result of an attempt (`recorded` false when the claim was lost); a row
+   * given up queues its `alert_dead` reports in the same transaction.
+   */
+  finishAlert(options: FinishOptions): Promise<FinishResult>;
   /** Loads policy changes by id (missing ids are left out). */
   getPolicyChanges(ids: string[]): Promise<PolicyChange[]>;
   /** Hex HMAC-SHA256 of `body` with the subscription's secret, computed where it lives. */

@@ -7,8 +7,10 @@
  * @module
  */
 import { parseRetryAfter } from "../backoff.ts";
+import { errorMessage } from "../errors.ts";
+import { redactText } from "../log.ts";
 import type { Clock, FetchFn } from "../types.ts";
-import type { HostThrottle } from "./deps.ts";
+import type { HostThrottle, JobDeps } from "./deps.ts";
 
 /** A reporting fetch and where its reports go. */
 export interface ThrottleRecorder {
@@ -42,4 +44,26 @@ export function recordThrottles(fetch: FetchFn, clock: Clock): ThrottleRecorder 
       listener = fn;
     },
   };
+}
+
+/**
+ * Tells the database at once when a host answers 429/503 with a Retry-After (the
+ * listener of {@link recordThrottles}), so every invocation of the run slows that host. A
+ * failed report is logged: the run goes on with the host's usual limits.
+ */
+export function reportThrottles(deps: JobDeps, runId: string): void {
+  deps.onThrottle?.((t) => {
+    deps.logger.warn("Host of {url} asked to slow down (Retry-After {retry_after_ms} ms)", {
+      run_id: runId,
+      url: redactText(t.url),
+      retry_after_ms: t.retryAfterMs,
+    });
+    deps.store.slowHost?.(runId, t.url, t.retryAfterMs).catch((error) => {
+      deps.logger.error("Cannot slow the host of {url} for run {run_id}: {error}", {
+        run_id: runId,
+        url: redactText(t.url),
+        error: errorMessage(error),
+      });
+    });
+  });
 }

@@ -6,11 +6,10 @@
  * {@link startDailyFetchRun}, which the API maps to 409).
  * @module
  */
-import pLimit from "p-limit";
 import { errorMessage } from "../errors.ts";
-import { redactText } from "../log.ts";
 import { alertsBeforeRun } from "./before_run.ts";
 import { invocationBudget } from "./budget.ts";
+import { reportThrottles } from "./host_throttle.ts";
 import { startLeaseHeartbeat } from "./lease_heartbeat.ts";
 import { JOB_NAME, type JobDeps } from "./deps.ts";
 import { splitDueSources } from "./due_sources.ts";
@@ -21,12 +20,16 @@ import {
   unreadableRunResult,
   withError,
 } from "./job_result.ts";
-import { type BatchDone, processSourceBatch } from "./source_batch.ts";
-import { toItemOutcome } from "./source_task.ts";
+import {
+  batchLog,
+  claimSourceItems,
+  completeSourceItems,
+  type ItemDone,
+  processSourceItem,
+} from "./source_batch.ts";
 import type { ClaimedItem, JobRunRow } from "./store.ts";
 import { type JobResult, RunInProgressError, type RunOptions } from "./types.ts";
 import { runWorkLoop } from "./work_loop.ts";
-import { sleep } from "../sleep.ts";
 
 export type { JobAlerts, JobConfig, JobDeps } from "./deps.ts";
 export { JOB_NAME } from "./deps.ts";
@@ -112,16 +115,21 @@ export async function startDailyFetchRun(deps: JobDeps, options: RunOptions): Pr
 }
 
 /**
- * Works on a started run: retries due alerts, then runs the work loop over its items
- * until none is left or this invocation's budget is spent, in which case it hands over to
- * another invocation. Never throws.
+ * Works on a started run: retries due alerts (`beforeRun`, default true: not in the
+ * invocations a handover started), then runs the work loop over its items until none is
+ * left or this invocation's budget is spent, in which case it hands over to another
+ * invocation. Never throws.
  */
-export async function processDailyFetchRun(deps: JobDeps, runId: string): Promise<JobResult> {
+export async function processDailyFetchRun(
+  deps: JobDeps,
+  runId: string,
+  options: { beforeRun?: boolean } = {},
+): Promise<JobResult> {
   const { store, logger, config } = deps;
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
-  const limit = pLimit(config.FETCH_GLOBAL_CONCURRENCY);
-  _listenToThrottles(deps, runId);
+  const summary = batchLog(deps, config.JOB_BATCH_SIZE);
+  reportThrottles(deps, runId);
   const heartbeat = startLeaseHeartbeat(
     {
       store,
@@ -133,18 +141,26 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
     invocationId,
   );
   try {
-    await alertsBeforeRun(deps, runId);
-    await runWorkLoop<ClaimedItem, BatchDone>({
-      claim: (size) => _claim(deps, runId, invocationId, size),
-      process: (items) => processSourceBatch(deps, items, limit),
-      async complete(done) {
-        const outcomes = done.outcomes.map(toItemOutcome);
-        const result = await store.completeItems(runId, outcomes, done.bookkeeping);
-        if (result.finalised) logRunCompleted(logger, result.run);
+    if (options.beforeRun ?? true) await alertsBeforeRun(deps, runId);
+    await runWorkLoop<ClaimedItem, ItemDone>({
+      claim: (size) => claimSourceItems(deps, runId, invocationId, size),
+      drained: async () => {
+        const { open, held } = await store.countOpenItems(runId, deps.clock());
+        return open <= held;
       },
+      process: (item) => processSourceItem(deps, item),
+      complete: (done) => completeSourceItems(deps, runId, done, summary),
       handOver: () => _handOver(deps, runId, budget.usage()),
-    }, { batchSize: config.JOB_BATCH_SIZE, budget });
+    }, {
+      batchSize: config.JOB_BATCH_SIZE,
+      concurrency: config.FETCH_GLOBAL_CONCURRENCY,
+      // Hosts at their limit or in their politeness delay: look again soon.
+      pollMs: Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250),
+      budget,
+    });
+    summary.flush();
   } catch (error) {
+    summary.flush();
     // Infrastructure failure (database, API): leave the items to their leases so another
     // invocation (or the watchdog) finishes the run; report it.
     const message = errorMessage(error);
@@ -174,76 +190,15 @@ export async function processDailyFetchRun(deps: JobDeps, runId: string): Promis
   return run ? toJobResult(run) : unreadableRunResult(runId, deps.clock(), "run not found");
 }
 
-/**
- * Claims up to `size` items within the run's per-host limits (decided in the database,
- * across all invocations); items the claim failed as poison get their alerts here and are
- * not returned. When none is claimable although items are still pending (their
- * hosts are at their limit or in their politeness delay), waits and claims again; an empty
- * answer means every open item is done or held by a live lease.
- */
-async function _claim(
-  deps: JobDeps,
-  runId: string,
-  invocationId: string,
-  size: number,
-): Promise<ClaimedItem[]> {
-  const { store, config } = deps;
-  const hosts = {
-    perHost: config.FETCH_PER_HOST_CONCURRENCY,
-    delayMs: config.FETCH_POLITENESS_DELAY_MS,
-  };
-  const pollMs = Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250);
-  for (;;) {
-    const claimed = await store.claimItems(
-      runId,
-      invocationId,
-      size,
-      config.JOB_LEASE_MS,
-      config.JOB_ITEM_MAX_ATTEMPTS,
-      hosts,
-    );
-    const poisoned = claimed.filter((i) => i.poisoned);
-    await _poisoned(deps, poisoned);
-    const items = claimed.filter((i) => !i.poisoned);
-    if (items.length > 0) return items;
-    // Only poison failures this time: claim again at once (others may be claimable now).
-    if (poisoned.length > 0) continue;
-    const { open, held } = await store.countOpenItems(runId, deps.clock());
-    if (open <= held) return [];
-    await sleep(pollMs);
-  }
-}
-
-/**
- * Tells the database at once when a host answers 429/503 with a Retry-After (see
- * host_throttle.ts), so every invocation slows that host. A failed report is logged: the
- * run goes on with the host's usual limits.
- */
-function _listenToThrottles(deps: JobDeps, runId: string): void {
-  deps.onThrottle?.((t) => {
-    deps.logger.warn("Host of {url} asked to slow down (Retry-After {retry_after_ms} ms)", {
-      run_id: runId,
-      url: redactText(t.url),
-      retry_after_ms: t.retryAfterMs,
-    });
-    deps.store.slowHost?.(runId, t.url, t.retryAfterMs).catch((error) => {
-      deps.logger.error("Cannot slow the host of {url} for run {run_id}: {error}", {
-        run_id: runId,
-        url: redactText(t.url),
-        error: errorMessage(error),
-      });
-    });
-  });
-}
-
-/** The budget is spent: hand a still-running run over; false when that failed. */
+/** The budget is spent: hand the items nobody holds over; false when that failed. */
 async function _handOver(
   deps: JobDeps,
   runId: string,
   usage: ReturnType<ReturnType<typeof invocationBudget>["usage"]>,
 ): Promise<boolean> {
-  const run = await deps.store.getRun(runId);
-  if (run?.status !== "running" || !deps.handover) return true;
+  // Every item left is in hand (here or elsewhere), or the run is over: nothing to hand over.
+  const { open, held } = await deps.store.countOpenItems(runId, deps.clock());
+  if (open <= held || !deps.handover) return true;
   deps.logger.info("Handing run {run_id} over to another invocation after {handled} sources", {
     run_id: runId,
     ...usage,
@@ -272,32 +227,5 @@ async function _failRun(deps: JobDeps, run: JobRunRow, message: string): Promise
       error: errorMessage(error),
     });
     return failedLocally(run, deps.clock(), message);
-  }
-}
-
-/**
- * Items the database failed as poison (their outcome and bookkeeping are written): log
- * them and send their sources' failing alerts, as for any failure.
- */
-async function _poisoned(deps: JobDeps, items: ClaimedItem[]): Promise<void> {
-  for (const item of items) {
-    deps.logger.error(
-      "Source {source_id} failed as poison: each of its {attempts} attempts' invocations died",
-      {
-        source_id: item.source.id,
-        source_name: item.source.name,
-        status: "failure",
-        error_class: "poison",
-        attempts: item.attempt,
-      },
-    );
-    try {
-      await deps.alerts.sourceHealth(item.source, false);
-    } catch (error) {
-      deps.logger.error("Cannot send health alerts of source {source_id}: {error}", {
-        source_id: item.source.id,
-        error: errorMessage(error),
-      });
-    }
   }
 }

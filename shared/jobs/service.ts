@@ -13,6 +13,7 @@ import { toJobResult } from "./job_result.ts";
 import { processDailyFetchRun, startDailyFetchRun } from "./run_daily_fetch_job.ts";
 import type { JobStore } from "./store.ts";
 import {
+  type AlertDeliveryResult,
   type JobResult,
   type JobService,
   type ProcessOptions,
@@ -93,7 +94,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
           );
         }
       }
-      let result = await processDailyFetchRun(deps.jobDeps(), runId);
+      let result = await processDailyFetchRun(deps.jobDeps(), runId, {
+        beforeRun: !options.continuation,
+      });
       if (options.wait && result.status === "running") {
         const until = deps.clock().getTime() + config.JOB_SYNC_WAIT_MS;
         while (result.status === "running" && deps.clock().getTime() < until) {
@@ -120,6 +123,23 @@ export function createJobService(deps: JobServiceDeps): JobService {
 
     async listRuns(limit): Promise<JobResult[]> {
       return (await store.listRuns(JOB_NAME, limit)).map(toJobResult);
+    },
+    async deliverAlerts(): Promise<AlertDeliveryResult> {
+      const outcomes = await deps.jobDeps().alerts.retryPending();
+      const count = (status: string) => outcomes.filter((o) => o.status === status).length;
+      const result = {
+        attempted: outcomes.filter((o) => o.status !== "skipped").length,
+        sent: count("sent"),
+        failed: count("failed"),
+        dead: count("dead"),
+      };
+      if (result.attempted > 0) {
+        logger.info(
+          "Alert outbox: {attempted} attempted, {sent} sent, {failed} failed, {dead} dead",
+          result,
+        );
+      }
+      return result;
     },
   };
 }

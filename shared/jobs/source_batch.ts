@@ -1,74 +1,144 @@
 /**
- * One claimed batch of sources: fetch them (bounded concurrency), write their bookkeeping
- * once, then finish each ({@link finishItem}). The batch's bookkeeping goes with its
- * outcomes in one write, except when a failing/recovered alert may be due: that alert
- * reads the bookkeeping, so it is written first, on its own.
+ * The daily-fetch job's side of the work loop: one claimed source at a time
+ * ({@link processSourceItem}: fetch it, finish it), and the write of a group of finished
+ * ones ({@link completeSourceItems}: outcomes and bookkeeping in one RPC). A source whose
+ * failing/recovered alert may be due has its bookkeeping written first, on its own: that
+ * alert reads it.
  * @module
  */
-import type pLimit from "p-limit";
 import { errorMessage } from "../errors.ts";
 import { failureBookkeeping } from "../pipeline/bookkeeping.ts";
 import { sleep } from "../sleep.ts";
 import type { SourceBookkeeping } from "../pipeline/types.ts";
 import type { JobDeps } from "./deps.ts";
+import { logRunCompleted } from "./job_result.ts";
 import {
   fetchFailure,
   fetchItem,
   finishItem,
   mayTransition,
   type SourceOutcome,
+  toItemOutcome,
 } from "./source_task.ts";
 import type { ClaimedItem } from "./store.ts";
 
-/** A processed batch: its outcomes and the bookkeeping still to write with them. */
-export interface BatchDone {
-  outcomes: SourceOutcome[];
-  bookkeeping: SourceBookkeeping[];
+/** A processed item: its outcome and the bookkeeping still to write with it. */
+export interface ItemDone {
+  outcome: SourceOutcome;
+  bookkeeping: SourceBookkeeping | null;
 }
 
-/** Processes a claimed batch; never throws for one source's failure. */
-export async function processSourceBatch(
+/**
+ * Claims up to `size` items within the run's per-host limits (decided in the database,
+ * across all invocations); items the claim failed as poison get their alerts here and are
+ * not returned. An empty answer: none is claimable now (the work loop then waits for a
+ * completion, or asks whether the run is drained and polls).
+ */
+export async function claimSourceItems(
   deps: JobDeps,
-  items: ClaimedItem[],
-  limit: ReturnType<typeof pLimit>,
-): Promise<BatchDone> {
+  runId: string,
+  invocationId: string,
+  size: number,
+): Promise<ClaimedItem[]> {
+  const { store, config } = deps;
+  const hosts = {
+    perHost: config.FETCH_PER_HOST_CONCURRENCY,
+    delayMs: config.FETCH_POLITENESS_DELAY_MS,
+  };
+  for (;;) {
+    const claimed = await store.claimItems(
+      runId,
+      invocationId,
+      size,
+      config.JOB_LEASE_MS,
+      config.JOB_ITEM_MAX_ATTEMPTS,
+      hosts,
+    );
+    const poisoned = claimed.filter((i) => i.poisoned);
+    await _poisoned(deps, poisoned);
+    const items = claimed.filter((i) => !i.poisoned);
+    // Only poison failures this time: claim again at once (others may be claimable now).
+    if (items.length > 0 || poisoned.length === 0) return items;
+  }
+}
+
+/** Processes one claimed item; never throws for the source's failure. */
+export async function processSourceItem(deps: JobDeps, item: ClaimedItem): Promise<ItemDone> {
   // An item's start_in_ms is its host's politeness delay across invocations (the claim
-  // spaced the starts of each host): wait it out before taking a fetch slot.
-  const fetched = await Promise.all(items.map(async (item) => {
-    if (item.start_in_ms) await sleep(item.start_in_ms);
-    return await limit(() => fetchItem(deps, item));
-  }));
+  // spaced the starts of each host): wait it out first.
+  if (item.start_in_ms) await sleep(item.start_in_ms);
+  const fetched = await fetchItem(deps, item);
   // A pipeline that threw still counts as a failed check of its source.
-  const patches = fetched.flatMap((f): SourceBookkeeping[] => {
-    if (f.result) return f.result.bookkeeping_written ? [] : [f.result.bookkeeping];
-    const failure = fetchFailure(f);
-    return failure
-      ? [failureBookkeeping(f.item.source, deps.clock(), "internal", failure.detail)]
-      : [];
-  });
-  const healthDue = fetched.some((f) => mayTransition(deps, f));
-  let bookkeepingWritten = !healthDue || patches.length === 0;
-  if (!bookkeepingWritten) {
+  let patch: SourceBookkeeping | null = null;
+  if (fetched.result) {
+    if (!fetched.result.bookkeeping_written) patch = fetched.result.bookkeeping;
+  } else {
+    const failure = fetchFailure(fetched);
+    if (failure) patch = failureBookkeeping(item.source, deps.clock(), "internal", failure.detail);
+  }
+  let healthDue = mayTransition(deps, fetched);
+  if (healthDue && patch !== null) {
     try {
-      await deps.writeBookkeeping(patches);
-      bookkeepingWritten = true;
+      await deps.writeBookkeeping([patch]);
+      patch = null;
     } catch (error) {
-      deps.logger.error("Cannot write the bookkeeping of {count} sources: {error}", {
-        count: patches.length,
+      // No health alert on bookkeeping that is not there; the patch goes with the outcome.
+      healthDue = false;
+      deps.logger.error("Cannot write the bookkeeping of source {source_id}: {error}", {
+        source_id: item.source.id,
         error: errorMessage(error),
       });
     }
   }
-  const outcomes = await Promise.all(
-    fetched.map((f) =>
-      limit(() => finishItem(deps, f, bookkeepingWritten && mayTransition(deps, f)))
-    ),
-  );
-  _logBatch(deps, outcomes);
-  return { outcomes, bookkeeping: healthDue ? [] : patches };
+  return { outcome: await finishItem(deps, fetched, healthDue), bookkeeping: patch };
 }
 
-/** One line per batch at info (warn with failures); per-source lines are at debug. */
+/**
+ * Writes a group of processed items, outcomes and bookkeeping in one RPC, and adds them to
+ * the invocation's summary lines.
+ */
+export async function completeSourceItems(
+  deps: JobDeps,
+  runId: string,
+  done: ItemDone[],
+  log: BatchLog,
+): Promise<void> {
+  const outcomes = done.map((d) => toItemOutcome(d.outcome));
+  const bookkeeping = done.flatMap((d) => (d.bookkeeping ? [d.bookkeeping] : []));
+  const result = await deps.store.completeItems(runId, outcomes, bookkeeping);
+  log.add(done.map((d) => d.outcome));
+  if (result.finalised) {
+    log.flush();
+    logRunCompleted(deps.logger, result.run);
+  }
+}
+
+/** Summary lines of an invocation's outcomes: one per `every` sources, and one at the end. */
+export interface BatchLog {
+  add(outcomes: SourceOutcome[]): void;
+  flush(): void;
+}
+
+/**
+ * One line per `every` sources at info (warn with failures); per-source lines are at debug
+ * (hosted keeps 100 log events per 10 s, and completions can be of one source each).
+ */
+export function batchLog(deps: JobDeps, every: number): BatchLog {
+  let outcomes: SourceOutcome[] = [];
+  const flush = (): void => {
+    if (outcomes.length === 0) return;
+    _logBatch(deps, outcomes);
+    outcomes = [];
+  };
+  return {
+    add(more) {
+      outcomes.push(...more);
+      if (outcomes.length >= every) flush();
+    },
+    flush,
+  };
+}
+
 function _logBatch(deps: JobDeps, outcomes: SourceOutcome[]): void {
   const failed = outcomes.filter((o) => o.failure);
   const props = {
@@ -85,4 +155,31 @@ function _logBatch(deps: JobDeps, outcomes: SourceOutcome[]): void {
     "Batch of {count} sources: {succeeded} succeeded, {failed} failed, {changed} changed";
   if (failed.length > 0) deps.logger.warn(message, props);
   else deps.logger.info(message, props);
+}
+
+/**
+ * Items the database failed as poison (their outcome and bookkeeping are written): log
+ * them and send their sources' failing alerts, as for any failure.
+ */
+async function _poisoned(deps: JobDeps, items: ClaimedItem[]): Promise<void> {
+  for (const item of items) {
+    deps.logger.error(
+      "Source {source_id} failed as poison: each of its {attempts} attempts' invocations died",
+      {
+        source_id: item.source.id,
+        source_name: item.source.name,
+        status: "failure",
+        error_class: "poison",
+        attempts: item.attempt,
+      },
+    );
+    try {
+      await deps.alerts.sourceHealth(item.source, false);
+    } catch (error) {
+      deps.logger.error("Cannot send health alerts of source {source_id}: {error}", {
+        source_id: item.source.id,
+        error: errorMessage(error),
+      });
+    }
+  }
 }

@@ -108,7 +108,9 @@ export async function finishItem(
   if (changeId) {
     const announced = await _announceChange(deps, source, changeId, result?.summary ?? null);
     alertsSent += announced.sent;
-    // Subscribers not told of a change: the source's work is not done; report it.
+    // The change's alerts could not even be queued: the source's work is not done (the
+    // next run announces it again); report it. Queued alerts that failed are alert
+    // failures, not the source's: the outbox retries them on its own clock.
     if (announced.error !== null && failure === null) {
       const message = `Cannot alert subscribers of change ${changeId}: ${announced.error}`;
       failure = { errorClass: "alert", message, detail: message };
@@ -172,7 +174,10 @@ export function countSent(outcomes: AlertOutcome[]): number {
   return outcomes.filter((o) => o.status === "sent").length;
 }
 
-/** Delivers a change's alerts; an undelivered one is an error (as data), never a throw. */
+/**
+ * Delivers a change's alerts; an alert that could not be queued is an error (as data),
+ * never a throw. A queued alert that failed is logged and left to the outbox's retries.
+ */
 async function _announceChange(
   deps: JobDeps,
   source: Source,
@@ -199,11 +204,12 @@ async function _announceChange(
         error: o.error ?? "",
       });
     }
-    if (undelivered.length === 0) return { sent: countSent(outcomes), error: null };
-    const dead = undelivered.filter((o) => o.status === "dead").length;
-    const error = `${undelivered.length} of ${outcomes.length} alerts not delivered` +
-      ` (${dead} given up, ${undelivered.length - dead} to retry): ` +
-      (undelivered[0]?.error ?? "unknown error");
+    // Failed or dead rows of the outbox are counted there (alerts.status, retried by the
+    // `alerts-deliver` cron job); only alerts that were never queued fail the source.
+    const unqueued = undelivered.filter((o) => o.alert_id === null);
+    if (unqueued.length === 0) return { sent: countSent(outcomes), error: null };
+    const error = `${unqueued.length} of ${outcomes.length} alerts not queued: ` +
+      (unqueued[0]?.error ?? "unknown error");
     return { sent: countSent(outcomes), error };
   } catch (e) {
     const error = errorMessage(e);

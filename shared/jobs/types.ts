@@ -84,6 +84,22 @@ export class RunInProgressError extends Error {
 export interface ProcessOptions {
   fanOut?: boolean;
   wait?: boolean;
+  /**
+   * Another invocation of the run already did its once-per-run work (retrying due alerts,
+   * announcing missed nights): a handover or a resume.
+   */
+  continuation?: boolean;
+}
+
+/** What one pass over the alert outbox did ({@link JobService.deliverAlerts}). */
+export interface AlertDeliveryResult {
+  /** Alerts attempted (claimed and sent, or given up on). */
+  attempted: number;
+  sent: number;
+  /** Failed again: retried after their backoff. */
+  failed: number;
+  /** Given up (attempts used up). */
+  dead: number;
 }
 
 /** What the HTTP API needs from the job. */
@@ -100,4 +116,10 @@ export interface JobService {
   getRun(runId: string, options?: { sources?: boolean }): Promise<RunDetails | null>;
   /** Most recent runs first. */
   listRuns(limit: number): Promise<JobResult[]>;
+  /**
+   * Delivers the alerts of the outbox that are due (pending, or failed past their
+   * backoff), on their own clock: the `alerts-deliver` cron job calls it every 5 minutes.
+   * Throws on a database failure.
+   */
+  deliverAlerts(): Promise<AlertDeliveryResult>;
 }

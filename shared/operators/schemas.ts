@@ -254,7 +254,7 @@ export const AlertStatusSchema = z.enum(["pending", "sending", "sent", "failed",
 /** An outbox row as the API shows it. */
 export const AlertViewSchema = z.object({
   id: UuidSchema,
-  kind: z.enum(["policy_change", "source_failing", "source_recovered", "run_missed"]),
+  kind: z.enum(["policy_change", "source_failing", "source_recovered", "run_missed", "alert_dead"]),
   status: AlertStatusSchema,
   attempts: z.number().int(),
   next_attempt_at: Timestamp,

@@ -12,6 +12,7 @@ import type {
   ClaimOptions,
   ClaimResult,
   FinishOptions,
+  FinishResult,
   OperationalEvent,
   QueuedAlert,
   SourceHealthResult,
@@ -20,7 +21,13 @@ import type { PolicyChange } from "../types.ts";
 import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
 import { POLICY_CHANGE_COLUMNS, PolicyChangeSchema, Timestamp } from "./rows.ts";
 
-const Kind = z.enum(["policy_change", "source_failing", "source_recovered", "run_missed"]);
+const Kind = z.enum([
+  "policy_change",
+  "source_failing",
+  "source_recovered",
+  "run_missed",
+  "alert_dead",
+]);
 const Channel = z.enum(["webhook", "slack", "email"]);
 
 const QueuedSchema = z.object({
@@ -61,7 +68,10 @@ const ClaimSchema = z.object({
     attempts: z.number().int(),
     error: z.string(),
   })),
+  reports: z.array(QueuedSchema),
 });
+
+const FinishSchema = z.object({ recorded: z.boolean(), reports: z.array(QueuedSchema) });
 
 const HealthSchema = z.object({
   transition: z.enum(["source_failing", "source_recovered"]).nullable(),
@@ -72,22 +82,35 @@ const HealthSchema = z.object({
 /** Largest number of ids per `in (...)` filter (keeps the URL short). */
 const IN_CHUNK = 100;
 
+/** Options of {@link createSupabaseAlertStore}. */
+export interface AlertStoreOptions {
+  /**
+   * Limits the store to these subscriptions' alerts (read at each call): it queues only
+   * for them, claims only their rows and reports dead alerts only to them. Default: every
+   * subscription (the function's own work). Tests of the engine share the stack's outbox
+   * this way; an operator's tool can drain one subscription.
+   */
+  subscriptionIds?: () => readonly string[];
+}
+
 /**
  * Creates the Supabase alert store. `db` must be a service-role client: the RPCs are
  * granted to service_role only.
  * @example
  * const store = createSupabaseAlertStore(serviceClient(url, serviceRoleKey));
  */
-export function createSupabaseAlertStore(db: Db): AlertStore {
+export function createSupabaseAlertStore(db: Db, options: AlertStoreOptions = {}): AlertStore {
   const rpc = <T>(what: string, fn: string, args: Record<string, unknown>, schema: z.ZodType<T>) =>
     callRpc(db, what, fn, args, schema);
+  /** The scope argument of the RPCs that choose rows (null: every subscription). */
+  const scope = () => options.subscriptionIds ? [...options.subscriptionIds()] : null;
 
   return {
     enqueueChangeAlerts(changeId, now): Promise<QueuedAlert[]> {
       return rpc(
         `Cannot queue alerts of policy change ${changeId}`,
         "enqueue_policy_change_alerts",
-        { p_policy_change_id: changeId, p_now: now.toISOString() },
+        { p_policy_change_id: changeId, p_now: now.toISOString(), p_subscription_ids: scope() },
         z.array(QueuedSchema),
       );
     },
@@ -102,6 +125,7 @@ export function createSupabaseAlertStore(db: Db): AlertStore {
           p_source_id: event.source_id,
           p_payload: event.payload,
           p_now: now.toISOString(),
+          p_subscription_ids: scope(),
         },
         z.array(QueuedSchema),
       );
@@ -116,6 +140,7 @@ export function createSupabaseAlertStore(db: Db): AlertStore {
           p_succeeded: succeeded,
           p_threshold: threshold,
           p_now: now.toISOString(),
+          p_subscription_ids: scope(),
         },
         HealthSchema,
       );
@@ -132,12 +157,13 @@ export function createSupabaseAlertStore(db: Db): AlertStore {
           p_max_attempts: options.maxAttempts,
           p_alert_ids: options.alertIds,
           p_exclude_ids: options.excludeIds,
+          p_subscription_ids: scope(),
         },
         ClaimSchema,
       );
     },
 
-    finishAlert(options: FinishOptions): Promise<boolean> {
+    finishAlert(options: FinishOptions): Promise<FinishResult> {
       return rpc(
         `Cannot record the result of alert ${options.id}`,
         "finish_alert",
@@ -148,8 +174,9 @@ export function createSupabaseAlertStore(db: Db): AlertStore {
           p_error: options.error,
           p_next_attempt_at: options.nextAttemptAt?.toISOString() ?? null,
           p_now: options.now.toISOString(),
+          p_subscription_ids: scope(),
         },
-        z.boolean(),
+        FinishSchema,
       );
     },
 

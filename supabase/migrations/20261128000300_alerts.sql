@@ -10,10 +10,20 @@
 --     attempt number so a sender that lost its lease cannot overwrite a newer attempt.
 --   * source health: flips sources.failing_alerted and queues the "source failing" or
 --     "source recovered" alerts in the same transaction.
+--   * dead alerts: the step that gives an alert up (finish as dead, or a claim that finds
+--     its last sender gone) queues an `alert_dead` report to the operational subscriptions
+--     in the same transaction, and returns it, so the engine sends it at once.
 --   * signing: subscription secrets never leave the database; the engine asks for the
 --     HMAC-SHA256 of a body instead (pgcrypto, schema extensions).
 -- All of them are security definer with an empty search_path and are executable by
 -- service_role only (the edge function's own work).
+--
+-- Scope: the RPCs that choose rows (enqueue, source health, claim, the dead reports of
+-- finish) take p_subscription_ids: null (the function's own work) means every
+-- subscription; an array limits the call to those subscriptions' rows. An engine given a
+-- scope (createSupabaseAlertStore(db, { subscriptionIds })) neither queues for, claims nor
+-- reports to anyone else: the alert engine's tests share the stack's outbox this way, and
+-- an operator can drain one subscription's alerts after fixing its receiver.
 
 create schema if not exists extensions;
 create extension if not exists pgcrypto with schema extensions;
@@ -25,7 +35,7 @@ create table if not exists public.alerts (
   policy_change_id uuid references public.policy_changes (id) on delete cascade,
   subscription_id uuid not null references public.subscriptions (id) on delete cascade,
   kind text not null default 'policy_change' check (kind in (
-    'policy_change', 'source_failing', 'source_recovered', 'run_missed')),
+    'policy_change', 'source_failing', 'source_recovered', 'run_missed', 'alert_dead')),
   event_key text,
   source_id uuid references public.sources (id) on delete cascade,
   payload jsonb,
@@ -46,7 +56,7 @@ comment on table public.alerts is 'Outbox of notifications: one row per (policy 
 comment on column public.alerts.id is 'Alert id.';
 comment on column public.alerts.policy_change_id is 'Change being announced (policy_change alerts).';
 comment on column public.alerts.subscription_id is 'Recipient subscription.';
-comment on column public.alerts.kind is 'policy_change, or an operational alert: source_failing, source_recovered, run_missed.';
+comment on column public.alerts.kind is 'policy_change, or an operational alert: source_failing, source_recovered, run_missed, alert_dead (another alert was given up).';
 comment on column public.alerts.event_key is 'Deduplication key of operational alerts (one per event and subscription).';
 comment on column public.alerts.source_id is 'Source concerned, when there is one.';
 comment on column public.alerts.payload is 'Event data of operational alerts.';
@@ -83,12 +93,13 @@ $$;
 comment on function private.alert_queued_json(public.alerts) is 'An alerts row as returned by the enqueue RPCs (QueuedAlert in shared/alerts/types.ts).';
 
 create or replace function private.enqueue_operational_alerts(
-  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz)
+  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz,
+  p_exclude_subscription_id uuid default null, p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql set search_path = '' as $$
 declare v_rows jsonb;
 begin
-  if p_kind not in ('source_failing', 'source_recovered', 'run_missed') then
+  if p_kind not in ('source_failing', 'source_recovered', 'run_missed', 'alert_dead') then
     raise exception 'Cannot queue operational alerts: unknown kind %', p_kind using errcode = '22023';
   end if;
   if p_event_key is null or length(p_event_key) = 0 then
@@ -99,17 +110,66 @@ begin
   from public.subscriptions s
   where s.active and s.operational_alerts
     and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
+    and s.id is distinct from p_exclude_subscription_id
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
   on conflict (event_key, subscription_id) do nothing;
   select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
   into v_rows
-  from public.alerts a where a.event_key = p_event_key;
+  from public.alerts a where a.event_key = p_event_key
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
   return v_rows;
 end $$;
-comment on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz) is 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events) and returns every row of the event.';
-revoke all on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz) from public;
+comment on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid, uuid[]) is 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id; only p_subscription_ids unless null) and returns every row of the event (in the scope).';
+revoke all on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid, uuid[]) from public;
 
 -- ---------------------------------------------------------------------------
-create or replace function public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamptz)
+-- An alert given up is reported to the operational subscriptions (issue 13: alerts on
+-- their own clock). Called by the two steps that make a row dead, in their transaction.
+create or replace function private.report_dead_alert(
+  p_alert public.alerts, p_now timestamptz, p_subscription_ids uuid[] default null)
+returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_channel text;
+  v_active boolean;
+begin
+  -- A report that dies is not reported (no chain); an alert of a subscription that was
+  -- switched off died on purpose.
+  if p_alert.status <> 'dead' or p_alert.kind = 'alert_dead' then
+    return '[]'::jsonb;
+  end if;
+  select s.channel, s.active into v_channel, v_active
+  from public.subscriptions s where s.id = p_alert.subscription_id;
+  if not found or not v_active then
+    return '[]'::jsonb;
+  end if;
+  -- Not to the subscription that could not be reached; no target in the payload (a Slack
+  -- webhook's path is its credential).
+  return private.enqueue_operational_alerts(
+    'alert_dead',
+    'alert_dead:' || p_alert.id || ':' || (extract(epoch from p_now) * 1000)::bigint,
+    p_alert.source_id,
+    jsonb_build_object(
+      'alert_id', p_alert.id,
+      'alert_kind', p_alert.kind,
+      'subscription_id', p_alert.subscription_id,
+      'channel', v_channel,
+      'policy_change_id', p_alert.policy_change_id,
+      'event_key', p_alert.event_key,
+      'attempts', p_alert.attempts,
+      'error', p_alert.error,
+      'queued_at', p_alert.created_at,
+      'given_up_at', p_now),
+    p_now,
+    p_alert.subscription_id,
+    p_subscription_ids);
+end $$;
+comment on function private.report_dead_alert(public.alerts, timestamptz, uuid[]) is 'Queues one alert_dead report of a dead alert to every active operational subscription concerned by its source (only p_subscription_ids unless null) except the alert''s own subscription, and returns the report rows (QueuedAlert). Nothing for a dead alert_dead report or for an alert of an inactive subscription.';
+revoke all on function private.report_dead_alert(public.alerts, timestamptz, uuid[]) from public;
+
+-- ---------------------------------------------------------------------------
+create or replace function public.enqueue_policy_change_alerts(
+  p_policy_change_id uuid, p_now timestamptz, p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -125,25 +185,30 @@ begin
   select p_policy_change_id, s.id, 'policy_change', v_source_id, 'pending', p_now
   from public.subscriptions s
   where s.active and (s.source_id is null or s.source_id = v_source_id)
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
   on conflict (policy_change_id, subscription_id) do nothing;
   select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
   into v_rows
-  from public.alerts a where a.policy_change_id = p_policy_change_id;
+  from public.alerts a where a.policy_change_id = p_policy_change_id
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
   return v_rows;
 end $$;
-comment on function public.enqueue_policy_change_alerts(uuid, timestamptz) is 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (a second call adds nothing). Returns every alert row of the change.';
+comment on function public.enqueue_policy_change_alerts(uuid, timestamptz, uuid[]) is 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (only p_subscription_ids unless null; a second call adds nothing). Returns every alert row of the change (in the scope).';
 
 create or replace function public.enqueue_operational_alerts(
-  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz)
+  p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz,
+  p_subscription_ids uuid[] default null)
 returns jsonb
 language sql security definer set search_path = '' as $$
-  select private.enqueue_operational_alerts(p_kind, p_event_key, p_source_id, p_payload, p_now)
+  select private.enqueue_operational_alerts(
+    p_kind, p_event_key, p_source_id, p_payload, p_now, null, p_subscription_ids)
 $$;
-comment on function public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz) is 'Queues an operational event (source_failing, source_recovered, run_missed) once per event_key and operational subscription; returns every row of the event.';
+comment on function public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid[]) is 'Queues an operational event (source_failing, source_recovered, run_missed, alert_dead) once per event_key and operational subscription (only p_subscription_ids unless null); returns every row of the event.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.record_source_health(
-  p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamptz)
+  p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamptz,
+  p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -178,19 +243,23 @@ begin
   return jsonb_build_object(
     'transition', v_kind,
     'consecutive_failures', v_source.consecutive_failures,
-    'alerts', private.enqueue_operational_alerts(v_kind, v_event_key, p_source_id, v_payload, p_now));
+    'alerts', private.enqueue_operational_alerts(
+      v_kind, v_event_key, p_source_id, v_payload, p_now, null, p_subscription_ids));
 end $$;
-comment on function public.record_source_health(uuid, boolean, integer, timestamptz) is 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips.';
+comment on function public.record_source_health(uuid, boolean, integer, timestamptz, uuid[]) is 'Call after the run recorded a source''s outcome. At the failure that reaches p_threshold consecutive failures, sets failing_alerted and queues source_failing alerts; at the next success, clears it and queues source_recovered alerts; otherwise does nothing. One transaction, so an alert is queued exactly when the flag flips. p_subscription_ids (unless null) limits who is alerted.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.claim_alerts(
   p_now timestamptz, p_lease_ms integer, p_limit integer, p_max_attempts integer,
-  p_alert_ids uuid[], p_exclude_ids uuid[])
+  p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_lease_until timestamptz := p_now + make_interval(secs => greatest(p_lease_ms, 0) / 1000.0);
   v_abandoned jsonb;
+  v_dead_ids uuid[];
+  v_reports jsonb := '[]'::jsonb;
+  v_row public.alerts;
   v_claimed jsonb;
 begin
   -- A sender that held the last allowed attempt and never reported: give up on the row.
@@ -198,6 +267,7 @@ begin
     select a.id from public.alerts a
     where a.status = 'sending' and a.next_attempt_at <= p_now and a.attempts >= p_max_attempts
       and (p_alert_ids is null or a.id = any (p_alert_ids))
+      and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids))
     for update skip locked
   ), dead as (
     update public.alerts a set
@@ -209,9 +279,14 @@ begin
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'id', d.id, 'kind', d.kind, 'subscription_id', d.subscription_id, 'channel', s.channel,
-      'attempts', d.attempts, 'error', d.error) order by d.created_at, d.id), '[]'::jsonb)
-  into v_abandoned
+      'attempts', d.attempts, 'error', d.error) order by d.created_at, d.id), '[]'::jsonb),
+    coalesce(array_agg(d.id), '{}')
+  into v_abandoned, v_dead_ids
   from dead d join public.subscriptions s on s.id = d.subscription_id;
+  for v_row in select * from public.alerts a where a.id = any (v_dead_ids)
+    order by a.created_at, a.id loop
+    v_reports := v_reports || private.report_dead_alert(v_row, p_now, p_subscription_ids);
+  end loop;
 
   with due as (
     select a.id from public.alerts a
@@ -219,6 +294,7 @@ begin
       and a.attempts < p_max_attempts
       and (p_alert_ids is null or a.id = any (p_alert_ids))
       and (p_exclude_ids is null or not (a.id = any (p_exclude_ids)))
+      and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids))
     -- Fewer attempts first among rows due at the same time, so retries cannot starve new rows.
     order by a.next_attempt_at, a.attempts, a.created_at, a.id
     limit greatest(p_limit, 0)
@@ -250,16 +326,17 @@ begin
   join public.subscriptions s on s.id = c.subscription_id
   left join public.sources src on src.id = c.source_id;
 
-  return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned);
+  return jsonb_build_object('claimed', v_claimed, 'abandoned', v_abandoned, 'reports', v_reports);
 end $$;
-comment on function public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[]) is 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned. Subscriptions come without their secret (has_secret only).';
+comment on function public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[], uuid[]) is 'Outbox step 2: claims up to p_limit due alerts (pending, failed past next_attempt_at, or sending past their lease), optionally only among p_alert_ids, only of p_subscription_ids, and never p_exclude_ids. Claimed rows are sending with attempts + 1 and next_attempt_at = p_now + p_lease_ms. Rows whose sender died on the last allowed attempt become dead and are returned as abandoned, with the alert_dead reports they queued (reports). Subscriptions come without their secret (has_secret only).';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.finish_alert(
   p_alert_id uuid, p_attempt integer, p_status text, p_error text,
-  p_next_attempt_at timestamptz, p_now timestamptz)
-returns boolean
+  p_next_attempt_at timestamptz, p_now timestamptz, p_subscription_ids uuid[] default null)
+returns jsonb
 language plpgsql security definer set search_path = '' as $$
+declare v_row public.alerts;
 begin
   if p_status not in ('sent', 'failed', 'dead') then
     raise exception 'Cannot record alert %: invalid status %', p_alert_id, p_status using errcode = '22023';
@@ -273,10 +350,15 @@ begin
     sent_at = case when p_status = 'sent' then p_now else a.sent_at end,
     next_attempt_at = case when p_status = 'failed' then p_next_attempt_at else p_now end,
     updated_at = p_now
-  where a.id = p_alert_id and a.status = 'sending' and a.attempts = p_attempt;
-  return found;
+  where a.id = p_alert_id and a.status = 'sending' and a.attempts = p_attempt
+  returning a.* into v_row;
+  if not found then
+    return jsonb_build_object('recorded', false, 'reports', '[]'::jsonb);
+  end if;
+  return jsonb_build_object('recorded', true,
+    'reports', private.report_dead_alert(v_row, p_now, p_subscription_ids));
 end $$;
-comment on function public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz) is 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it).';
+comment on function public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz, uuid[]) is 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns {recorded, reports}: recorded false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it); reports, the alert_dead rows queued when the alert was given up (to the operational subscriptions, only p_subscription_ids unless null, in this transaction).';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.sign_alert_body(p_subscription_id uuid, p_body text)
@@ -327,11 +409,11 @@ do $$
 declare f text;
 begin
   foreach f in array array[
-    'public.enqueue_policy_change_alerts(uuid, timestamptz)',
-    'public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz)',
-    'public.record_source_health(uuid, boolean, integer, timestamptz)',
-    'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[])',
-    'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz)',
+    'public.enqueue_policy_change_alerts(uuid, timestamptz, uuid[])',
+    'public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid[])',
+    'public.record_source_health(uuid, boolean, integer, timestamptz, uuid[])',
+    'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[], uuid[])',
+    'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz, uuid[])',
     'public.sign_alert_body(uuid, text)',
     'public.retry_alert(uuid, timestamptz)'
   ] loop

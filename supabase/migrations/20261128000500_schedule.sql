@@ -15,7 +15,8 @@
 --     invocation died: live ones renew their leases, JOB_LEASE_RENEW_MS, so an expired
 --     lease means a dead invocation), so a killed run goes on within about a lease and a
 --     minute instead of waiting for its deadline.
--- A fourth job prunes cron.job_run_details older than 30 days.
+-- A fourth job prunes cron.job_run_details older than 30 days; a fifth, `alerts-deliver`,
+-- retries the alert outbox every 5 minutes (POST /api/jobs/alerts/deliver).
 
 create extension if not exists pg_cron;
 do $$
@@ -324,3 +325,23 @@ select cron.schedule('prune-cron-history', '30 3 * * *',
 
 select cron.schedule('daily-fetch-resume', '* * * * *',
   $cmd$select private.resume_stalled_runs()$cmd$);
+
+-- Alerts on their own clock: every 5 minutes, one pass over the outbox (pending alerts and
+-- failed ones past their backoff; see 000300_alerts.sql), authorised like daily-fetch.
+select cron.schedule(
+  'alerts-deliver',
+  '*/5 * * * *',
+  $cmd$
+  insert into private.cron_dispatches (job_name, request_id)
+  select 'alerts-deliver', net.http_post(
+    url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
+           || '/functions/v1/api/jobs/alerts/deliver',
+    body := '{}'::jsonb,
+    headers := (select jsonb_build_object(
+      'Content-Type', 'application/json',
+      'apikey', k.decrypted_secret,
+      'Authorization', 'Bearer ' || k.decrypted_secret)
+      from vault.decrypted_secrets k where k.name = 'service_role_key'),
+    timeout_milliseconds := 30000)
+  $cmd$
+);

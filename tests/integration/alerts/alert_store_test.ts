@@ -251,6 +251,60 @@ Deno.test("a failing receiver is retried after its backoff and given up after th
   }
 });
 
+Deno.test("an alert given up is reported to the operational subscribers at once, never to its own receiver", async () => {
+  const db = await serviceDb();
+  const f = await fixture(db);
+  await using ops = startAlertSink();
+  await using down = startAlertSink(503);
+  try {
+    const bad = await f.subscribe({ target: `${down.url}/hook`, operational_alerts: true });
+    const watcher = await f.subscribe({ target: `${ops.url}/ops`, operational_alerts: true });
+    const changesOnly = await f.subscribe({ target: `${ops.url}/changes-only` });
+    const d = deps(db, { ALERT_MAX_ATTEMPTS: 2 });
+    const ids = [bad.id, watcher.id, changesOnly.id];
+    const first = mine(await deliverAlerts(f.change, d), ids);
+    assert.deepEqual(
+      first.map((o) => [o.subscription_id, o.kind, o.status]).sort(),
+      [[bad.id, "policy_change", "failed"], [watcher.id, "policy_change", "sent"], [
+        changesOnly.id,
+        "policy_change",
+        "sent",
+      ]].sort(),
+      "a failure to retry is not reported",
+    );
+    d.clock.advance(60_000);
+    const last = mine(await deliverAlerts(f.change, d), ids);
+    const deadAlert = last.find((o) => o.subscription_id === bad.id)!;
+    assert.equal(deadAlert.status, "dead");
+    assert.deepEqual(
+      last.filter((o) => o.kind === "alert_dead").map((o) => [o.subscription_id, o.status]),
+      [[watcher.id, "sent"]],
+      "the call that gave it up sent the report",
+    );
+    const reports = ops.requests.filter((r) => r.headers.get("x-alert-event") === "alert_dead");
+    assert.deepEqual(reports.map((r) => r.path), ["/ops"]);
+    const body = JSON.parse(reports[0]!.body);
+    assert.equal(body.event, "alert_dead");
+    assert.deepEqual(body.source, { id: f.source.id, name: f.source.name, url: f.source.url });
+    assert.equal(body.details.alert_id, deadAlert.alert_id);
+    assert.equal(body.details.subscription_id, bad.id);
+    assert.equal(body.details.attempts, 2);
+    assert.match(body.details.error, /HTTP 503 .*\(gave up after 2 attempts\)$/);
+    assert.ok(!("target" in body.details), "no subscription target (a Slack path is a secret)");
+    assert.match(body.title, /^Alert given up: /);
+    assert.equal(down.requests.length, 2, "nothing is sent to the receiver that is down");
+
+    // Nothing is sent again, and the report is a row of the outbox like any other.
+    const again = mine(await deliverAlerts(f.change, d), ids);
+    assert.ok(again.every((o) => o.status === "skipped"));
+    const rows = (await alertRows(db, "source_id", f.source.id))
+      .filter((r) => r.kind === "alert_dead" && ids.includes(r.subscription_id));
+    assert.deepEqual(rows.map((r) => [r.subscription_id, r.status]), [[watcher.id, "sent"]]);
+  } finally {
+    await f.cleanup();
+  }
+});
+
 Deno.test("concurrent claims never return the same row, and a late result of a lost claim is refused", async () => {
   const db = await serviceDb();
   const f = await fixture(db);
@@ -296,8 +350,8 @@ Deno.test("concurrent claims never return the same row, and a late result of a l
         nextAttemptAt: null,
         now: later,
       });
-    assert.equal(await finish(1), false);
-    assert.equal(await finish(2), true);
+    assert.deepEqual(await finish(1), { recorded: false, reports: [] });
+    assert.deepEqual(await finish(2), { recorded: true, reports: [] });
   } finally {
     await f.cleanup();
   }
@@ -307,10 +361,19 @@ Deno.test("a row whose sender died on the last attempt is given up and reported"
   const db = await serviceDb();
   const f = await fixture(db);
   try {
-    await f.subscribe({ target: "https://receiver.example/hook" });
+    const receiver = await f.subscribe({ target: "https://receiver.example/hook" });
+    const ops = await f.subscribe({
+      target: "https://ops.example/hook",
+      operational_alerts: true,
+      active: false,
+    });
     const store = createSupabaseAlertStore(db);
     await store.enqueueChangeAlerts(f.change.id, new Date());
-    const ids = (await alertRows(db, "policy_change_id", f.change.id)).map((r) => r.id);
+    const ids = (await alertRows(db, "policy_change_id", f.change.id))
+      .filter((r) => r.subscription_id === receiver.id).map((r) => r.id);
+    // Switched on after the change was queued: it only gets the report.
+    const { error } = await db.from("subscriptions").update({ active: true }).eq("id", ops.id);
+    if (error) throw new Error(error.message);
     const now = new Date();
     const opts = { leaseMs: 1_000, limit: 50, maxAttempts: 1, alertIds: ids, excludeIds: [] };
     assert.equal((await store.claimAlerts({ ...opts, now })).claimed.length, ids.length);
@@ -318,8 +381,14 @@ Deno.test("a row whose sender died on the last attempt is given up and reported"
     assert.equal(after.claimed.length, 0);
     assert.deepEqual(after.abandoned.map((a) => a.id).sort(), [...ids].sort());
     assert.match(after.abandoned[0]!.error, /stopped before recording a result/);
-    const rows = await alertRows(db, "policy_change_id", f.change.id);
+    const rows = (await alertRows(db, "policy_change_id", f.change.id))
+      .filter((r) => ids.includes(r.id));
     assert.ok(rows.every((r) => r.status === "dead"));
+    const reports = after.reports.filter((r) => r.subscription_id === ops.id);
+    assert.deepEqual(reports.map((r) => [r.kind, r.status]), [["alert_dead", "pending"]]);
+    const stored = (await alertRows(db, "source_id", f.source.id))
+      .filter((r) => r.kind === "alert_dead" && [receiver.id, ops.id].includes(r.subscription_id));
+    assert.deepEqual(stored.map((r) => r.subscription_id), [ops.id], "not to the receiver");
   } finally {
     await f.cleanup();
   }

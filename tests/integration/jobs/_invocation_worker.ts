@@ -1,6 +1,8 @@
 /**
  * One job invocation in its own process, for the scale tests that kill an invocation
  * mid-batch: `deno run -A _invocation_worker.ts <run_id> <invocation_id> <lease_ms> <batch>`.
+ * It holds at most <batch> items at once (the work loop claims again as soon as there is
+ * room, so its concurrency is the batch too).
  */
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import { captureLogger } from "../../../shared/log.ts";
@@ -20,6 +22,7 @@ const deps = createJobDeps({
     FETCH_ALLOW_PRIVATE_NETWORKS: true,
     JOB_LEASE_MS: Number(leaseMs),
     JOB_BATCH_SIZE: Number(batch),
+    FETCH_GLOBAL_CONCURRENCY: Number(batch),
     // Every page is on one host here: let the whole batch be in flight at once.
     FETCH_PER_HOST_CONCURRENCY: 64,
   },

@@ -290,7 +290,7 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
 // Regression test of a fixed bug: an alert failure used to be only logged (the item stayed
 // `succeeded`, error_text null), so JobResult.errors and sources_failed never showed that
 // subscribers were not told of a change.
-Deno.test("runDailyFetchJob() reports an alert failure in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed", async (t) => {
+Deno.test("runDailyFetchJob() reports alerts that could not be queued in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed", async (t) => {
   const expectReported = async (
     deliverB: () => Promise<ReturnType<typeof outcome>[]>,
     detail: RegExp,
@@ -321,12 +321,35 @@ Deno.test("runDailyFetchJob() reports an alert failure in errors as `source <id>
       /connection pool exhausted/,
     );
   });
-  await t.step("when the engine returns failed outcomes", async () => {
+  await t.step("when the engine could not queue an alert", async () => {
     await expectReported(
-      () => Promise.resolve([outcome("failed"), outcome("dead")]),
-      /HTTP 503 from the receiver/,
+      () => Promise.resolve([outcome("sent"), outcome("failed", { alert_id: null })]),
+      /1 of 2 alerts not queued: HTTP 503 from the receiver/,
     );
   });
+});
+
+Deno.test("runDailyFetchJob() counts a queued alert that failed as an alert failure, not the source's", async () => {
+  let h: JobHarness | null = null;
+  await using harness = await jobHarness({
+    sources: three(),
+    script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
+    alerts: {
+      deliver: (change) =>
+        Promise.resolve(
+          change.source_id === h?.id("src-b")
+            ? [outcome("failed"), outcome("dead")]
+            : [outcome("sent")],
+        ),
+    },
+  });
+  h = harness;
+  const result = await h.run({ trigger: "cron" });
+  assert.deepEqual(result.errors, []);
+  assert.deepEqual(
+    [result.status, result.sources_succeeded, result.sources_failed, result.changes_detected],
+    ["succeeded", 3, 0, 3],
+  );
 });
 
 Deno.test("startDailyFetchRun() throws RunInProgressError while a run is in progress", async (t) => {
@@ -390,8 +413,12 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
     assertLogged(
       h,
       "error",
-      "Cannot write the bookkeeping of 3 sources: Cannot update sources: 503",
+      `Cannot write the bookkeeping of source ${h.id("src-a")}: Cannot update sources: 503`,
     );
+    // Not lost: it went with the outcomes instead.
+    const [row] = await h.sql`select consecutive_failures from public.sources
+      where id = ${h.id("src-a")}`;
+    assert.equal(row?.consecutive_failures, 3);
   });
 
   await t.step("reading a change or a health alert rejects: logged, the run goes on", async () => {
@@ -636,31 +663,36 @@ Deno.test("runDailyFetchJob() asks for failing/recovered alerts only when a thre
     "src-f": "throws",
   };
 
-  await t.step("after the batch's bookkeeping is written, in one call", async () => {
-    await using h = await jobHarness({ sources, script });
-    const result = await h.run({ trigger: "cron" });
-    assert.deepEqual(
-      h.alerts.health.sort((x, y) => x.source_id.localeCompare(y.source_id)),
-      [
-        { source_id: "src-b", succeeded: false },
-        { source_id: "src-d", succeeded: true },
-        { source_id: "src-f", succeeded: false },
-      ],
-    );
-    assert.equal(h.bookkeepingWrites.length, 1);
-    assert.deepEqual(h.bookkeepingWrites[0]?.map((p) => h.alias(p.id)).sort(), [
-      "src-a",
-      "src-b",
-      "src-c",
-      "src-d",
-      "src-e",
-      "src-f",
-    ]);
-    const write = h.events.findIndex((e) => e.startsWith("writeBookkeeping "));
-    const firstHealth = h.events.findIndex((e) => e.startsWith("sourceHealth "));
-    assert.ok(write >= 0 && write < firstHealth, h.events.join(" | "));
-    assert.equal(result.alerts_sent, 3, "one sent health alert per transition");
-  });
+  await t.step(
+    "after that source's bookkeeping is written; the others' go with the outcomes",
+    async () => {
+      await using h = await jobHarness({ sources, script });
+      const result = await h.run({ trigger: "cron" });
+      assert.deepEqual(
+        h.alerts.health.sort((x, y) => x.source_id.localeCompare(y.source_id)),
+        [
+          { source_id: "src-b", succeeded: false },
+          { source_id: "src-d", succeeded: true },
+          { source_id: "src-f", succeeded: false },
+        ],
+      );
+      // Each source's bookkeeping written exactly once.
+      assert.deepEqual(h.bookkeepingWrites.flat().map((p) => h.alias(p.id)).sort(), [
+        "src-a",
+        "src-b",
+        "src-c",
+        "src-d",
+        "src-e",
+        "src-f",
+      ]);
+      for (const alias of ["src-b", "src-d", "src-f"]) {
+        const write = h.events.indexOf(`writeBookkeeping ${alias}`);
+        const health = h.events.findIndex((e) => e.startsWith(`sourceHealth ${alias}`));
+        assert.ok(write >= 0 && write < health, h.events.join(" | "));
+      }
+      assert.equal(result.alerts_sent, 3, "one sent health alert per transition");
+    },
+  );
 
   await t.step("bookkeeping the pipeline already wrote is not written again", async () => {
     await using h = await jobHarness({

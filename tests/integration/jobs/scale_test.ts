@@ -25,6 +25,8 @@ interface Site {
   /** Pages answering at once regardless of delayMs. */
   fast: Set<number>;
   deliveries: Array<{ alertId: string | null; changeId: string }>;
+  /** Webhook calls held unanswered (and not counted as delivered) until released. */
+  heldHooks: Array<() => void> | null;
   server: Deno.HttpServer<Deno.NetAddr>;
 }
 
@@ -36,19 +38,27 @@ function startSite(): Site {
     delayMs: 0,
     fast: new Set(),
     deliveries: [],
+    heldHooks: null,
     server: undefined as unknown as Deno.HttpServer<Deno.NetAddr>,
   };
   site.server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const url = new URL(req.url);
     if (url.pathname === "/hook") {
       const body = await req.json();
+      const held = site.heldHooks;
+      if (held !== null) {
+        // Its sender is killed meanwhile: it never learns the answer, so it is no delivery.
+        await new Promise<void>((resolve) => held.push(resolve));
+        return new Response("sender gone", { status: 503 });
+      }
       site.deliveries.push({ alertId: req.headers.get("x-alert-id"), changeId: body.change.id });
       return new Response("ok");
     }
     site.hits.set(url.pathname, (site.hits.get(url.pathname) ?? 0) + 1);
     const n = Number(url.pathname.match(/^\/p\/(\d+)$/)?.[1] ?? NaN);
-    if (site.delayMs > 0 && !site.fast.has(n)) {
-      await new Promise((r) => setTimeout(r, site.delayMs));
+    // Ends early when delayMs is lowered meanwhile (a page held for a killed invocation).
+    for (let waited = 0; waited < site.delayMs && !site.fast.has(n); waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
     }
     if (Number.isNaN(n)) return new Response("not found", { status: 404 });
     const v = site.versions.get(n) ?? 0;
@@ -116,7 +126,9 @@ async function runChained(
         pending.push(
           Promise.resolve().then(() => {
             invocations++;
-            return processDailyFetchRun({ ...make(), invocationId: `inv-${invocations}` }, runId);
+            return processDailyFetchRun({ ...make(), invocationId: `inv-${invocations}` }, runId, {
+              beforeRun: false, // as POST …/runs/{id}/continue
+            });
           }),
         );
         return Promise.resolve();
@@ -238,7 +250,11 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
       site.versions.set(i, 1); // 10 edits, answered at once: their changes get recorded
       site.fast.add(i);
     }
-    site.delayMs = 5_000; // the other pages hold the batch open: the kill lands mid-batch
+    site.delayMs = 25_000; // the other pages stay in flight (under FETCH_TIMEOUT_MS): the kill lands mid-run
+    // The changes' alerts are sent as soon as each change is recorded (the loop does not
+    // wait for the slow pages): hold them, so the kill lands mid-send (under
+    // ALERT_TIMEOUT_MS), before any outcome.
+    site.heldHooks = [];
     const logger = captureLogger();
     const deps = createJobDeps({
       db,
@@ -273,18 +289,31 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
         where run_id = ${started.run_id} and claimed_by = 'doomed' and status = 'claimed'`;
       return r!.n > 0 ? true : undefined;
     }, 30_000);
-    // Kill once the changes are recorded but before any alert or outcome was written.
+    // Kill once the changes are recorded and their alerts are being sent, before any
+    // outcome was written.
     await eventually("the doomed invocation to record the changes", async () => {
       const [r] = await sql`select count(*)::int as n from public.policy_changes
         where source_id = any(${ids})`;
       return r!.n >= 10 ? true : undefined;
     }, 30_000);
+    await eventually("the doomed invocation to send an alert", () => {
+      return Promise.resolve((site.heldHooks?.length ?? 0) >= 1 ? true : undefined);
+    }, 30_000);
     child.kill("SIGKILL");
     await child.status;
+    const hooks = site.heldHooks ?? [];
+    site.heldHooks = null;
+    for (const release of hooks) release();
     site.delayMs = 0;
+    // The dead sender's alerts are 'sending' until their lease (ALERT_LEASE_MS) ends: end it.
+    await sql`update public.alerts a set next_attempt_at = now() - interval '1 second'
+      from public.policy_changes c
+      where a.policy_change_id = c.id and c.source_id = any(${ids}) and a.status = 'sending'`;
     const [held] = await sql`select count(*)::int as n from public.job_run_sources
       where run_id = ${started.run_id} and status = 'claimed'`;
-    assert.equal(held!.n, 30, "the kill left every item claimed");
+    const statuses = await sql`select status, claimed_by, error_message from public.job_run_sources
+      where run_id = ${started.run_id} and status <> 'claimed'`;
+    assert.equal(held!.n, 30, `the kill left every item claimed: ${JSON.stringify(statuses)}`);
     assert.equal(site.deliveries.length, 0, "nothing was delivered before the kill");
     // Another invocation: nothing to claim until the lease (4 s) expires; then all of it.
     await new Promise((r) => setTimeout(r, 4_200));

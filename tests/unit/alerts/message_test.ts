@@ -78,3 +78,48 @@ Deno.test("normaliseSummary() reads the column's default {} and bad values as ze
     first_changed_lines: ["x"],
   });
 });
+
+Deno.test("buildAlertMessage() describes an alert that was given up, with what to do", () => {
+  const alertId = "6f1c0000-0000-4000-8000-000000000001";
+  const dead = buildAlertMessage(
+    claimedAlert({
+      kind: "alert_dead",
+      payload: {
+        alert_id: alertId,
+        alert_kind: "policy_change",
+        subscription_id: "6f1c0000-0000-4000-8000-000000000002",
+        channel: "webhook",
+        attempts: 5,
+        error: "Cannot deliver alert: HTTP 503 from hooks.example (gave up after 5 attempts)",
+      },
+    }),
+    null,
+  );
+  assert.equal(dead.title, "Alert given up: UK Skilled Worker visa rules");
+  assert.equal(
+    dead.lines[0],
+    "A policy change alert about UK Skilled Worker visa rules could not be delivered by " +
+      "webhook and was given up after 5 attempts.",
+  );
+  assert.ok(dead.lines.includes(
+    "Last error: Cannot deliver alert: HTTP 503 from hooks.example (gave up after 5 attempts)",
+  ));
+  assert.ok(
+    dead.lines.includes(`Alert: ${alertId} (send it again: POST /api/alerts/${alertId}/retry)`),
+  );
+  assert.equal(dead.details?.alert_id, alertId);
+
+  const sourceless = buildAlertMessage(
+    claimedAlert({
+      kind: "alert_dead",
+      source: null,
+      payload: { alert_kind: "run_missed", channel: "slack", attempts: 1 },
+    }),
+    null,
+  );
+  assert.equal(sourceless.title, "Alert given up: Run missed");
+  assert.equal(
+    sourceless.lines[0],
+    "A run missed alert could not be delivered by slack and was given up after 1 attempt.",
+  );
+});

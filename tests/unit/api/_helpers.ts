@@ -78,6 +78,7 @@ export function fakeJobs(options: FakeJobsOptions = {}) {
     processRun: [] as string[],
     getRun: [] as string[],
     listRuns: [] as number[],
+    deliverAlerts: 0,
   };
   const service: JobService = {
     startRun(opts) {
@@ -120,6 +121,11 @@ export function fakeJobs(options: FakeJobsOptions = {}) {
       if (options.explode !== undefined) return Promise.reject(options.explode);
       const all = [...runs.values()].map(({ progress: _p, sources: _s, ...r }) => r);
       return Promise.resolve(all.slice(0, limit));
+    },
+    deliverAlerts() {
+      calls.deliverAlerts += 1;
+      if (options.explode !== undefined) return Promise.reject(options.explode);
+      return Promise.resolve({ attempted: 2, sent: 1, failed: 1, dead: 0 });
     },
   };
   return { service, calls, runs };

@@ -26,6 +26,7 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
     "/api/feeds/tokens",
     "/api/feeds/tokens/{id}",
     "/api/health",
+    "/api/jobs/alerts/deliver",
     "/api/jobs/daily-fetch",
     "/api/jobs/runs",
     "/api/jobs/runs/{run_id}",

@@ -118,3 +118,26 @@ Deno.test("GET /api/jobs/runs/{id} answers 400 for an id that is not a UUID", as
     });
   }
 });
+
+Deno.test("POST /api/jobs/alerts/deliver runs one pass over the outbox for the service role or an admin", async (t) => {
+  const tk = await tokens();
+  for (const [who, token] of [["service role", tk.service], ["admin", tk.admin]] as const) {
+    await t.step(`${who} → 200 with the pass's counts`, async () => {
+      const { app, jobs } = makeTestApp();
+      const res = await app.request("/api/jobs/alerts/deliver", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { attempted: 2, sent: 1, failed: 1, dead: 0 });
+      assert.equal(jobs.calls.deliverAlerts, 1);
+    });
+  }
+  await t.step("no credentials → 401, nothing delivered", async () => {
+    const { app, jobs } = makeTestApp();
+    const res = await app.request("/api/jobs/alerts/deliver", { method: "POST" });
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+    assert.equal(jobs.calls.deliverAlerts, 0);
+  });
+});

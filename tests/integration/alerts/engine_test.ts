@@ -1,3 +1,10 @@
+/**
+ * The alert engine on the real outbox: every case runs the engine against the local
+ * stack's Postgres through the real store, scoped to the test's own subscriptions and on
+ * a clock ahead of real time (tests/integration/alerts/_alert_harness.ts), delivering to
+ * real loopback sinks. Faults are injected by wrapping the real store.
+ * @module
+ */
 import assert from "node:assert/strict";
 import {
   bindAlertEngine,
@@ -7,15 +14,9 @@ import {
   retryPendingAlerts,
 } from "../../../shared/alerts/engine.ts";
 import { verifyWebhookSignature } from "../../../shared/alerts/signature.ts";
-import type { AlertOutcome, AlertStore } from "../../../shared/alerts/types.ts";
-import {
-  makeChange,
-  makeDeps,
-  makeSource,
-  makeSubscription,
-  MemoryAlertStore,
-} from "../../fixtures/alert_data.ts";
+import type { AlertOutcome } from "../../../shared/alerts/types.ts";
 import { startAlertSink } from "../../fixtures/alert_sinks.ts";
+import { type AlertHarness, alertHarness } from "./_alert_harness.ts";
 
 const SECRET = "whsec_subscriber_secret_0001";
 
@@ -23,33 +24,39 @@ function statuses(outcomes: AlertOutcome[]): string[] {
   return outcomes.map((o) => o.status).sort();
 }
 
-/** A source, a change of it, and an empty store holding both plus an unrelated source. */
-function world() {
-  const source = makeSource();
-  const other = makeSource({ name: "Other rules", url: "https://other.example/rules" });
-  const change = makeChange(source.id);
-  const store = new MemoryAlertStore({ sources: [source, other], changes: [change] });
-  return { source, other, change, store };
+/** A source, a change of it, and an unrelated source. */
+async function world(h: AlertHarness) {
+  const source = await h.source();
+  const other = await h.source({
+    name: `Other rules ${crypto.randomUUID().slice(0, 8)}`,
+    url: `https://other.example/rules-${crypto.randomUUID().slice(0, 8)}`,
+  });
+  const change = await h.change(source.id);
+  return { source, other, change };
 }
 
 Deno.test("deliverAlerts() reaches every covering subscription once; a second run sends nothing more", async () => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink();
   await using slack = startAlertSink();
   await using email = startAlertSink();
-  const { source, other, change, store } = world();
+  const { source, other, change } = await world(h);
   const subs = {
-    webhook: makeSubscription({
+    webhook: await h.subscribe({
       source_id: source.id,
       target: `${hooks.url}/hook`,
       secret: SECRET,
     }),
-    slack: makeSubscription({ channel: "slack", target: `${slack.url}/services/T/B/X` }),
-    email: makeSubscription({ source_id: source.id, channel: "email", target: "ops@example.test" }),
-    otherSource: makeSubscription({ source_id: other.id, target: `${hooks.url}/other` }),
-    inactive: makeSubscription({ active: false, target: `${hooks.url}/inactive` }),
+    slack: await h.subscribe({ channel: "slack", target: `${slack.url}/services/T/B/X` }),
+    email: await h.subscribe({
+      source_id: source.id,
+      channel: "email",
+      target: "ops@example.test",
+    }),
+    otherSource: await h.subscribe({ source_id: other.id, target: `${hooks.url}/other` }),
+    inactive: await h.subscribe({ active: false, target: `${hooks.url}/inactive` }),
   };
-  for (const s of Object.values(subs)) store.subscriptions.set(s.id, s);
-  const deps = makeDeps(store, { EMAIL_API_URL: `${email.url}/emails` });
+  const deps = h.deps({ EMAIL_API_URL: `${email.url}/emails` });
 
   const first = await deliverAlerts(change, deps);
   assert.deepEqual(statuses(first), ["sent", "sent", "sent"]);
@@ -60,8 +67,9 @@ Deno.test("deliverAlerts() reaches every covering subscription once; a second ru
   assert.deepEqual(hooks.requests.map((r) => r.path), ["/hook"]);
   assert.equal(slack.requests.length, 1);
   assert.deepEqual(email.requests.map((r) => r.path), ["/emails"]);
-  assert.equal(store.alerts.length, 3);
-  for (const row of store.alerts) {
+  const rows = await h.rows();
+  assert.equal(rows.length, 3);
+  for (const row of rows) {
     assert.equal(row.status, "sent");
     assert.equal(row.attempts, 1);
     assert.deepEqual(row.sent_at, deps.clock());
@@ -72,19 +80,17 @@ Deno.test("deliverAlerts() reaches every covering subscription once; a second ru
   assert.ok(second.every((o) => o.error === "already sent"));
   assert.deepEqual(await retryPendingAlerts(deps), []);
   assert.equal(hooks.requests.length + slack.requests.length + email.requests.length, 3);
-  assert.equal(store.alerts.length, 3);
+  assert.equal((await h.rows()).length, 3);
 });
 
 Deno.test("deliverAlerts() retries a failing sink on a later call while the others are delivered", async () => {
+  await using h = await alertHarness();
   await using ok1 = startAlertSink();
   await using ok2 = startAlertSink();
   await using flaky = startAlertSink(500);
-  const { change, store } = world();
-  for (const sink of [ok1, ok2, flaky]) {
-    const s = makeSubscription({ target: `${sink.url}/hook` });
-    store.subscriptions.set(s.id, s);
-  }
-  const deps = makeDeps(store);
+  const { change } = await world(h);
+  for (const sink of [ok1, ok2, flaky]) await h.subscribe({ target: `${sink.url}/hook` });
+  const deps = h.deps();
 
   const first = await deliverAlerts(change, deps);
   assert.deepEqual(statuses(first), ["failed", "sent", "sent"]);
@@ -116,23 +122,24 @@ Deno.test("deliverAlerts() retries a failing sink on a later call while the othe
 });
 
 Deno.test("retryPendingAlerts() backs off exponentially and reports an alert dead after the last attempt", async () => {
+  await using h = await alertHarness();
   await using down = startAlertSink(503);
-  const { change, store } = world();
-  const sub = makeSubscription({ target: `${down.url}/hook` });
-  store.subscriptions.set(sub.id, sub);
-  const deps = makeDeps(store, { ALERT_MAX_ATTEMPTS: 3 });
+  const { change } = await world(h);
+  await h.subscribe({ target: `${down.url}/hook` });
+  const deps = h.deps({ ALERT_MAX_ATTEMPTS: 3 });
+  const nextIn = async () =>
+    (await h.rows())[0]!.next_attempt_at.getTime() - deps.clock().getTime();
 
   assert.deepEqual(statuses(await deliverAlerts(change, deps)), ["failed"]);
-  const row = store.alerts[0]!;
-  assert.equal(row.next_attempt_at.getTime() - deps.clock().getTime(), 60_000);
+  assert.equal(await nextIn(), 60_000);
   deps.clock.advance(60_000);
   assert.deepEqual(statuses(await retryPendingAlerts(deps)), ["failed"]);
-  assert.equal(row.next_attempt_at.getTime() - deps.clock().getTime(), 120_000);
+  assert.equal(await nextIn(), 120_000);
   deps.clock.advance(120_000);
   const last = await retryPendingAlerts(deps);
   assert.deepEqual(statuses(last), ["dead"]);
   assert.match(last[0]!.error!, /HTTP 503 .*\(gave up after 3 attempts\)$/);
-  assert.equal(row.status, "dead");
+  assert.equal((await h.rows())[0]!.status, "dead");
   assert.equal(deps.logger.records.filter((r) => r.level === "error").length, 1);
 
   deps.clock.advance(86_400_000);
@@ -141,32 +148,31 @@ Deno.test("retryPendingAlerts() backs off exponentially and reports an alert dea
 });
 
 Deno.test("deliverAlerts() gives up at once on a 4xx refusal but retries 429 after its Retry-After", async () => {
+  await using h = await alertHarness();
   await using gone = startAlertSink(410);
   await using busy = startAlertSink(() =>
     new Response("busy", { status: 429, headers: { "retry-after": "600" } })
   );
-  const { change, store } = world();
-  const refused = makeSubscription({ target: `${gone.url}/hook` });
-  const throttled = makeSubscription({ target: `${busy.url}/hook` });
-  store.subscriptions.set(refused.id, refused);
-  store.subscriptions.set(throttled.id, throttled);
-  const deps = makeDeps(store);
+  const { change } = await world(h);
+  const refused = await h.subscribe({ target: `${gone.url}/hook` });
+  const throttled = await h.subscribe({ target: `${busy.url}/hook` });
+  const deps = h.deps();
 
   const outcomes = await deliverAlerts(change, deps);
   const byTarget = new Map(outcomes.map((o) => [o.subscription_id, o]));
   assert.equal(byTarget.get(refused.id)?.status, "dead");
   assert.equal(byTarget.get(refused.id)?.attempts, 1);
   assert.equal(byTarget.get(throttled.id)?.status, "failed");
-  const row = store.alerts.find((a) => a.subscription_id === throttled.id)!;
+  const row = (await h.rows()).find((a) => a.subscription_id === throttled.id)!;
   assert.equal(row.next_attempt_at.getTime() - deps.clock().getTime(), 600_000);
 });
 
 Deno.test("signed webhooks verify with the subscription's secret, not another, and cover the timestamp", async () => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink();
-  const { source, change, store } = world();
-  const sub = makeSubscription({ target: `${hooks.url}/hook`, secret: SECRET });
-  store.subscriptions.set(sub.id, sub);
-  const deps = makeDeps(store);
+  const { source, change } = await world(h);
+  await h.subscribe({ target: `${hooks.url}/hook`, secret: SECRET });
+  const deps = h.deps();
   const [outcome] = await deliverAlerts(change, deps);
   assert.equal(outcome?.status, "sent");
 
@@ -199,6 +205,7 @@ Deno.test("signed webhooks verify with the subscription's secret, not another, a
 });
 
 Deno.test("two engines delivering the same change at once send each alert once", async () => {
+  await using h = await alertHarness();
   let inFlight = 0;
   await using hooks = startAlertSink(async () => {
     inFlight++;
@@ -206,14 +213,12 @@ Deno.test("two engines delivering the same change at once send each alert once",
     inFlight--;
     return new Response("ok");
   });
-  const { change, store } = world();
-  for (let i = 0; i < 3; i++) {
-    const s = makeSubscription({ target: `${hooks.url}/hook/${i}` });
-    store.subscriptions.set(s.id, s);
-  }
-  const a = makeDeps(store);
-  const b = makeDeps(store);
-  const [ra, rb] = await Promise.all([deliverAlerts(change, a), deliverAlerts(change, b)]);
+  const { change } = await world(h);
+  for (let i = 0; i < 3; i++) await h.subscribe({ target: `${hooks.url}/hook/${i}` });
+  const [ra, rb] = await Promise.all([
+    deliverAlerts(change, h.deps()),
+    deliverAlerts(change, h.deps()),
+  ]);
   const all = [...ra!, ...rb!];
   assert.equal(all.filter((o) => o.status === "sent").length, 3);
   assert.equal(all.filter((o) => o.status === "skipped").length, 3);
@@ -222,14 +227,14 @@ Deno.test("two engines delivering the same change at once send each alert once",
 });
 
 Deno.test("a row left in sending by a crashed engine is sent again once its lease expires", async () => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink();
-  const { change, store } = world();
-  const sub = makeSubscription({ target: `${hooks.url}/hook` });
-  store.subscriptions.set(sub.id, sub);
-  const deps = makeDeps(store);
+  const { change } = await world(h);
+  await h.subscribe({ target: `${hooks.url}/hook` });
+  const deps = h.deps();
   // The crashed engine queued and claimed the row, then died before sending.
-  const [queued] = await store.enqueueChangeAlerts(change.id, deps.clock());
-  const { claimed } = await store.claimAlerts({
+  const [queued] = await h.store.enqueueChangeAlerts(change.id, deps.clock());
+  const { claimed } = await h.store.claimAlerts({
     now: deps.clock(),
     leaseMs: 120_000,
     limit: 10,
@@ -247,8 +252,8 @@ Deno.test("a row left in sending by a crashed engine is sent again once its leas
     [queued!.id, "sent", 2],
   ]);
   assert.equal(hooks.requests.length, 1);
-  assert.equal(
-    await store.finishAlert({
+  assert.deepEqual(
+    await h.store.finishAlert({
       id: queued!.id,
       attempt: 1,
       status: "failed",
@@ -256,19 +261,19 @@ Deno.test("a row left in sending by a crashed engine is sent again once its leas
       nextAttemptAt: deps.clock(),
       now: deps.clock(),
     }),
-    false,
+    { recorded: false, reports: [] },
     "the crashed engine's late result cannot overwrite the newer attempt",
   );
-  assert.equal(store.alerts[0]!.status, "sent");
+  assert.equal((await h.rows())[0]!.status, "sent");
 });
 
 Deno.test("retryPendingAlerts() reports as dead a row whose sender died on the last attempt", async () => {
-  const { change, store } = world();
-  const sub = makeSubscription();
-  store.subscriptions.set(sub.id, sub);
-  const deps = makeDeps(store, { ALERT_MAX_ATTEMPTS: 1 });
-  await store.enqueueChangeAlerts(change.id, deps.clock());
-  await store.claimAlerts({
+  await using h = await alertHarness();
+  const { change } = await world(h);
+  await h.subscribe();
+  const deps = h.deps({ ALERT_MAX_ATTEMPTS: 1 });
+  await h.store.enqueueChangeAlerts(change.id, deps.clock());
+  await h.store.claimAlerts({
     now: deps.clock(),
     leaseMs: 60_000,
     limit: 10,
@@ -280,10 +285,11 @@ Deno.test("retryPendingAlerts() reports as dead a row whose sender died on the l
   const outcomes = await retryPendingAlerts(deps);
   assert.deepEqual(statuses(outcomes), ["dead"]);
   assert.match(outcomes[0]!.error!, /stopped before recording a result/);
-  assert.equal(store.alerts[0]!.status, "dead");
+  assert.equal((await h.rows())[0]!.status, "dead");
 });
 
 Deno.test("deliverAlerts() sends at most ALERT_CONCURRENCY requests at a time", async () => {
+  await using h = await alertHarness();
   let inFlight = 0;
   let maxInFlight = 0;
   let arrived = 0;
@@ -301,36 +307,24 @@ Deno.test("deliverAlerts() sends at most ALERT_CONCURRENCY requests at a time", 
     inFlight--;
     return new Response("ok");
   });
-  const { change, store } = world();
-  for (let i = 0; i < total; i++) {
-    const s = makeSubscription({ target: `${hooks.url}/hook/${i}` });
-    store.subscriptions.set(s.id, s);
-  }
-  const deps = makeDeps(store, { ALERT_CONCURRENCY: 2 });
+  const { change } = await world(h);
+  for (let i = 0; i < total; i++) await h.subscribe({ target: `${hooks.url}/hook/${i}` });
+  const deps = h.deps({ ALERT_CONCURRENCY: 2 });
   const outcomes = await deliverAlerts(change, deps);
   assert.deepEqual(statuses(outcomes), Array(total).fill("sent"));
   assert.equal(maxInFlight, 2);
 });
 
 Deno.test("the engine reports store failures as outcomes instead of throwing", async (t) => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink();
-  const { change, store } = world();
-  const sub = makeSubscription({ target: `${hooks.url}/hook` });
-  store.subscriptions.set(sub.id, sub);
-
-  function failing(method: keyof AlertStore): AlertStore {
-    return new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop === method) return () => Promise.reject(new Error("connection reset"));
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-  }
+  const { change } = await world(h);
+  await h.subscribe({ target: `${hooks.url}/hook` });
+  const reset = () => new Error("connection reset");
 
   await t.step("queueing", async () => {
-    const deps = { ...makeDeps(store), store: failing("enqueueChangeAlerts") };
-    const outcomes = await deliverAlerts(change, deps);
+    h.store.failNext("enqueueChangeAlerts", reset());
+    const outcomes = await deliverAlerts(change, h.deps());
     assert.deepEqual(outcomes, [{
       alert_id: null,
       subscription_id: null,
@@ -341,96 +335,121 @@ Deno.test("the engine reports store failures as outcomes instead of throwing", a
     }]);
   });
   await t.step("claiming due alerts", async () => {
-    const deps = { ...makeDeps(store), store: failing("claimAlerts") };
-    const outcomes = await retryPendingAlerts(deps);
+    h.store.failNext("claimAlerts", reset());
+    const outcomes = await retryPendingAlerts(h.deps());
     assert.deepEqual(statuses(outcomes), ["failed"]);
     assert.equal(outcomes[0]!.error, "Cannot claim due alerts: connection reset");
   });
   await t.step("recording a result after the receiver accepted", async () => {
-    const deps = { ...makeDeps(store), store: failing("finishAlert") };
-    const outcomes = await deliverAlerts(change, deps);
+    h.store.failNext("finishAlert", reset());
+    const outcomes = await deliverAlerts(change, h.deps());
     assert.deepEqual(statuses(outcomes), ["sent"], "it was sent: the job counts it");
     assert.match(outcomes[0]!.error!, /^Cannot record the result of alert .*: connection reset$/);
-    assert.equal(store.alerts[0]!.status, "sending", "left claimed until its lease expires");
+    assert.equal((await h.rows())[0]!.status, "sending", "left claimed until its lease expires");
   });
 });
 
 Deno.test("deliverAlerts() does not send to a subscription deactivated after its alert was queued", async () => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink(500);
-  const { change, store } = world();
-  const sub = makeSubscription({ target: `${hooks.url}/hook` });
-  store.subscriptions.set(sub.id, sub);
-  const deps = makeDeps(store);
-  assert.deepEqual(statuses(await deliverAlerts(change, deps)), ["failed"]);
-  sub.active = false;
+  const { change } = await world(h);
+  const sub = await h.subscribe({ target: `${hooks.url}/hook` });
+  // An operational subscriber: a deactivation is not a failure to report.
+  await using ops = startAlertSink();
+  await h.subscribe({ target: `${ops.url}/ops`, operational_alerts: true });
+  const deps = h.deps();
+  assert.deepEqual(
+    (await deliverAlerts(change, deps)).filter((o) => o.subscription_id === sub.id).map((o) =>
+      o.status
+    ),
+    ["failed"],
+  );
+  await h.setActive(sub.id, false);
   deps.clock.advance(3_600_000);
   const outcomes = await retryPendingAlerts(deps);
   assert.deepEqual(statuses(outcomes), ["dead"]);
   assert.match(outcomes[0]!.error!, /subscription is no longer active/);
   assert.equal(hooks.requests.length, 1);
+  assert.ok(
+    ops.requests.every((r) => r.headers.get("x-alert-event") !== "alert_dead"),
+    "not reported",
+  );
 });
 
-Deno.test("retryPendingAlerts() gives up on an alert whose policy change is gone", async () => {
+Deno.test("retryPendingAlerts() gives up on an alert whose policy change is gone", async (t) => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink(500);
-  const { change, store } = world();
-  const sub = makeSubscription({ target: `${hooks.url}/hook` });
-  store.subscriptions.set(sub.id, sub);
-  const deps = makeDeps(store);
-  await deliverAlerts(change, deps);
-  store.changes.delete(change.id);
-  deps.clock.advance(3_600_000);
-  const outcomes = await retryPendingAlerts(deps);
-  assert.deepEqual(statuses(outcomes), ["dead"]);
-  assert.match(outcomes[0]!.error!, /no longer exists/);
+  const { source } = await world(h);
+  await h.subscribe({ target: `${hooks.url}/hook` });
+  const deps = h.deps();
+
+  await t.step("deleted while the alert was in flight: given up, nothing sent", async () => {
+    const change = await h.change(source.id);
+    await deliverAlerts(change, deps);
+    deps.clock.advance(3_600_000);
+    // The change is deleted between the claim and the engine's read of it.
+    h.store.beforeNext("getPolicyChanges", () => h.deleteChange(change.id));
+    const outcomes = await retryPendingAlerts(deps);
+    assert.deepEqual(statuses(outcomes), ["dead"]);
+    assert.match(outcomes[0]!.error!, /no longer exists/);
+    assert.equal(hooks.requests.length, 1, "only the first attempt was sent");
+  });
+  await t.step("deleted before a retry: its alerts went with it", async () => {
+    const change = await h.change(source.id);
+    await deliverAlerts(change, deps);
+    await h.deleteChange(change.id);
+    deps.clock.advance(3_600_000);
+    assert.deepEqual(await retryPendingAlerts(deps), []);
+    assert.deepEqual(await h.rows(), [], "on delete cascade");
+    assert.equal(hooks.requests.length, 2);
+  });
 });
 
 Deno.test("alert errors and logs never contain a Slack webhook's secret path or the email key", async () => {
+  await using h = await alertHarness();
   await using slack = startAlertSink(500);
   await using email = startAlertSink(500);
-  const { change, store } = world();
-  const slackSub = makeSubscription({
+  const { change } = await world(h);
+  await h.subscribe({
     channel: "slack",
     target: `${slack.url}/services/T0001/B0001/SeCrEtPaTh`,
   });
-  const emailSub = makeSubscription({ channel: "email", target: "ops@example.test" });
-  store.subscriptions.set(slackSub.id, slackSub);
-  store.subscriptions.set(emailSub.id, emailSub);
-  const deps = makeDeps(store, { EMAIL_API_URL: `${email.url}/emails` });
+  await h.subscribe({ channel: "email", target: "ops@example.test" });
+  const deps = h.deps({ EMAIL_API_URL: `${email.url}/emails` });
   const outcomes = await deliverAlerts(change, deps);
   assert.deepEqual(statuses(outcomes), ["failed", "failed"]);
   assert.equal(email.requests[0]?.headers.get("authorization"), "Bearer re_test_key_123456");
-  const visible = JSON.stringify([outcomes, deps.logger.records, store.alerts]);
+  const visible = JSON.stringify([outcomes, deps.logger.records, await h.rows()]);
   assert.ok(!visible.includes("SeCrEtPaTh"));
   assert.ok(!visible.includes("re_test_key_123456"));
 });
 
 Deno.test("handleSourceHealth() sends one failing alert at the threshold, none after, one on recovery", async () => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink();
-  const { source, other, store } = world();
-  const subs = [
-    makeSubscription({ operational_alerts: true, target: `${hooks.url}/all` }),
-    makeSubscription({
-      source_id: source.id,
-      operational_alerts: true,
-      target: `${hooks.url}/mine`,
-    }),
-    makeSubscription({ source_id: source.id, target: `${hooks.url}/changes-only` }),
-    makeSubscription({
-      source_id: other.id,
-      operational_alerts: true,
-      target: `${hooks.url}/other`,
-    }),
-  ];
-  for (const s of subs) store.subscriptions.set(s.id, s);
-  const deps = makeDeps(store, { ALERT_FAILING_THRESHOLD: 3 });
-  const row = store.sources.get(source.id)!;
+  const { source, other } = await world(h);
+  await h.subscribe({ operational_alerts: true, target: `${hooks.url}/all` });
+  await h.subscribe({
+    source_id: source.id,
+    operational_alerts: true,
+    target: `${hooks.url}/mine`,
+  });
+  await h.subscribe({ source_id: source.id, target: `${hooks.url}/changes-only` });
+  await h.subscribe({
+    source_id: other.id,
+    operational_alerts: true,
+    target: `${hooks.url}/other`,
+  });
+  const deps = h.deps({ ALERT_FAILING_THRESHOLD: 3 });
 
   const sentPerRun: number[] = [];
   for (let run = 1; run <= 5; run++) {
     // The job records the failure before asking for alerts.
-    row.consecutive_failures = run;
-    row.last_error = "HTTP 503 from www.gov.example";
-    row.last_error_class = "http_5xx";
+    await h.setSource(source.id, {
+      consecutive_failures: run,
+      last_error: "HTTP 503 from www.gov.example",
+      last_error_class: "http_5xx",
+    });
     const outcomes = await handleSourceHealth(source, false, deps);
     sentPerRun.push(outcomes.filter((o) => o.status === "sent").length);
     deps.clock.advance(86_400_000);
@@ -441,42 +460,39 @@ Deno.test("handleSourceHealth() sends one failing alert at the threshold, none a
   assert.equal(failing.event, "source_failing");
   assert.equal(failing.details.consecutive_failures, 3);
   assert.equal(failing.details.last_error_class, "http_5xx");
-  assert.equal(row.failing_alerted, true);
+  assert.equal(await h.failingAlerted(source.id), true);
 
-  row.consecutive_failures = 0;
+  await h.setSource(source.id, { consecutive_failures: 0 });
   const recovered = await handleSourceHealth(source, true, deps);
   assert.deepEqual(statuses(recovered), ["sent", "sent"]);
   assert.ok(recovered.every((o) => o.kind === "source_recovered"));
   assert.deepEqual(await handleSourceHealth(source, true, deps), [], "only once");
-  assert.equal(row.failing_alerted, false);
+  assert.equal(await h.failingAlerted(source.id), false);
   assert.deepEqual(
     hooks.bodies().slice(2).map((b) => (b as { event: string }).event),
     ["source_recovered", "source_recovered"],
   );
 
   // A new streak alerts again.
-  row.consecutive_failures = 3;
+  await h.setSource(source.id, { consecutive_failures: 3 });
   assert.deepEqual(statuses(await handleSourceHealth(source, false, deps)), ["sent", "sent"]);
 });
 
 Deno.test("deliverOperationalAlert() sends a run_missed event once per event key to operational subscriptions", async () => {
+  await using h = await alertHarness();
   await using hooks = startAlertSink();
-  const { source, store } = world();
-  for (
-    const s of [
-      makeSubscription({ operational_alerts: true, target: `${hooks.url}/all` }),
-      makeSubscription({
-        source_id: source.id,
-        operational_alerts: true,
-        target: `${hooks.url}/one`,
-      }),
-      makeSubscription({ target: `${hooks.url}/changes-only` }),
-    ]
-  ) store.subscriptions.set(s.id, s);
-  const deps = makeDeps(store);
+  const { source } = await world(h);
+  await h.subscribe({ operational_alerts: true, target: `${hooks.url}/all` });
+  await h.subscribe({
+    source_id: source.id,
+    operational_alerts: true,
+    target: `${hooks.url}/one`,
+  });
+  await h.subscribe({ target: `${hooks.url}/changes-only` });
+  const deps = h.deps();
   const event = {
     kind: "run_missed" as const,
-    event_key: "run_missed:daily-fetch:2026-11-28",
+    event_key: `run_missed:daily-fetch:2026-11-28:${crypto.randomUUID()}`,
     source_id: null,
     payload: { job_name: "daily-fetch", expected_at: "2026-11-28T02:00:00Z" },
   };
@@ -493,25 +509,24 @@ Deno.test("deliverOperationalAlert() sends a run_missed event once per event key
 });
 
 Deno.test("deliverAlerts() returns nothing for a change nobody subscribed to", async () => {
-  const { change, store } = world();
-  assert.deepEqual(await deliverAlerts(change, makeDeps(store)), []);
+  await using h = await alertHarness();
+  const { change } = await world(h);
+  assert.deepEqual(await deliverAlerts(change, h.deps()), []);
 });
 
 Deno.test("retryPendingAlerts() tries each row once per call, in batches, up to its cap", async () => {
+  await using h = await alertHarness();
   await using down = startAlertSink(500);
-  const { change, store } = world();
-  for (let i = 0; i < 5; i++) {
-    const s = makeSubscription({ target: `${down.url}/hook/${i}` });
-    store.subscriptions.set(s.id, s);
-  }
+  const { change } = await world(h);
+  for (let i = 0; i < 5; i++) await h.subscribe({ target: `${down.url}/hook/${i}` });
   // No backoff: without the exclusion a failed row would be claimed again at once.
-  const deps = makeDeps(store, {
+  const deps = h.deps({
     ALERT_BACKOFF_BASE_MS: 0,
     ALERT_MAX_ATTEMPTS: 10,
     ALERT_BATCH_SIZE: 2,
     ALERT_RETRY_MAX_PER_CALL: 4,
   });
-  await store.enqueueChangeAlerts(change.id, deps.clock());
+  await h.store.enqueueChangeAlerts(change.id, deps.clock());
   const outcomes = await retryPendingAlerts(deps);
   assert.equal(outcomes.length, 4);
   assert.equal(new Set(outcomes.map((o) => o.alert_id)).size, 4);
@@ -522,6 +537,7 @@ Deno.test("retryPendingAlerts() tries each row once per call, in batches, up to 
 });
 
 Deno.test("bindAlertEngine() shares one concurrency limit across concurrent deliveries", async () => {
+  await using h = await alertHarness();
   let inFlight = 0;
   let maxInFlight = 0;
   await using hooks = startAlertSink(async () => {
@@ -531,31 +547,29 @@ Deno.test("bindAlertEngine() shares one concurrency limit across concurrent deli
     inFlight--;
     return new Response("ok");
   });
-  const { source, store } = world();
-  const changes = [makeChange(source.id), makeChange(source.id), makeChange(source.id)];
-  for (const c of changes) store.changes.set(c.id, c);
-  for (let i = 0; i < 2; i++) {
-    const s = makeSubscription({ target: `${hooks.url}/hook/${i}` });
-    store.subscriptions.set(s.id, s);
-  }
-  const engine = bindAlertEngine(makeDeps(store, { ALERT_CONCURRENCY: 1 }));
+  const { source } = await world(h);
+  const changes = [
+    await h.change(source.id),
+    await h.change(source.id),
+    await h.change(source.id),
+  ];
+  for (let i = 0; i < 2; i++) await h.subscribe({ target: `${hooks.url}/hook/${i}` });
+  const engine = bindAlertEngine(h.deps({ ALERT_CONCURRENCY: 1 }));
   const results = await Promise.all(changes.map((c) => engine.deliver(c)));
   assert.deepEqual(statuses(results.flat()), Array(6).fill("sent"));
   assert.equal(maxInFlight, 1, "three calls together still send one at a time");
 });
 
 Deno.test("deliverAlerts() does not send a claimed alert whose lease ran out while it waited", async () => {
-  const { change, store } = world();
-  const deps = makeDeps(store, { ALERT_CONCURRENCY: 1, ALERT_LEASE_MS: 1_000 });
+  await using h = await alertHarness();
+  const { change } = await world(h);
+  const deps = h.deps({ ALERT_CONCURRENCY: 1, ALERT_LEASE_MS: 1_000 });
   // Each request takes longer (by the manual clock) than the whole claim's lease.
   await using slow = startAlertSink(() => {
     deps.clock.advance(600_000);
     return new Response("ok");
   });
-  for (let i = 0; i < 3; i++) {
-    const s = makeSubscription({ target: `${slow.url}/hook/${i}` });
-    store.subscriptions.set(s.id, s);
-  }
+  for (let i = 0; i < 3; i++) await h.subscribe({ target: `${slow.url}/hook/${i}` });
   const outcomes = await deliverAlerts(change, deps);
   assert.deepEqual(statuses(outcomes), ["failed", "failed", "sent"]);
   assert.ok(
@@ -564,4 +578,98 @@ Deno.test("deliverAlerts() does not send a claimed alert whose lease ran out whi
   assert.equal(slow.requests.length, 1, "another engine may own those rows by now");
   deps.clock.advance(3_600_000);
   assert.deepEqual(statuses(await retryPendingAlerts(deps)), ["failed", "sent"]);
+});
+
+Deno.test("an alert given up by retryPendingAlerts() is reported to the operational subscribers in the same call", async () => {
+  await using h = await alertHarness();
+  await using down = startAlertSink(503);
+  await using ops = startAlertSink();
+  const { source, change } = await world(h);
+  const bad = await h.subscribe({
+    source_id: source.id,
+    target: `${down.url}/hook`,
+    operational_alerts: true,
+  });
+  const watcher = await h.subscribe({ operational_alerts: true, target: `${ops.url}/ops` });
+  await h.subscribe({ target: `${ops.url}/changes-only` });
+  const deps = h.deps({ ALERT_MAX_ATTEMPTS: 2 });
+
+  const first = await deliverAlerts(change, deps);
+  assert.deepEqual(statuses(first), ["failed", "sent", "sent"]);
+  assert.equal(
+    ops.requests.filter((r) => r.headers.get("x-alert-event") === "alert_dead").length,
+    0,
+  );
+  deps.clock.advance(60_000);
+  const pass = await retryPendingAlerts(deps);
+  const dead = pass.find((o) => o.subscription_id === bad.id);
+  assert.equal(dead?.status, "dead");
+  assert.deepEqual(
+    pass.filter((o) => o.kind === "alert_dead").map((o) => [o.subscription_id, o.status]),
+    [[watcher.id, "sent"]],
+    "one report, to the other operational subscriber, sent in the same call",
+  );
+  const report = ops.requests.find((r) => r.headers.get("x-alert-event") === "alert_dead")!;
+  assert.equal(report.path, "/ops");
+  const body = JSON.parse(report.body);
+  assert.equal(body.details.alert_id, dead!.alert_id);
+  assert.equal(body.details.attempts, 2);
+  assert.match(body.title, /^Alert given up: /);
+  assert.equal(down.requests.length, 2, "the receiver that is down gets no report");
+  assert.ok(
+    deps.logger.records.some((r) => r.level === "warn" && /alert_dead reports queued/.test(r.text)),
+  );
+  // Nothing more on the next calls.
+  deps.clock.advance(86_400_000);
+  assert.deepEqual(await retryPendingAlerts(deps), []);
+  assert.equal(ops.requests.length, 3);
+});
+
+Deno.test("a report that cannot be delivered is retried like any alert and, given up, not reported again", async () => {
+  await using h = await alertHarness();
+  await using down = startAlertSink(503);
+  const { change } = await world(h);
+  await h.subscribe({ target: `${down.url}/a`, operational_alerts: true });
+  await h.subscribe({ target: `${down.url}/b`, operational_alerts: true });
+  const deps = h.deps({ ALERT_MAX_ATTEMPTS: 1 });
+  // Both policy-change alerts die at once; each is reported to the other, which is down too.
+  const outcomes = await deliverAlerts(change, deps);
+  assert.deepEqual(
+    outcomes.map((o) => [o.kind, o.status]).sort(),
+    [["alert_dead", "dead"], ["alert_dead", "dead"], ["policy_change", "dead"], [
+      "policy_change",
+      "dead",
+    ]],
+  );
+  const rows = await h.rows();
+  assert.equal(rows.length, 4, "no report of a report");
+  assert.equal(down.requests.length, 4);
+  deps.clock.advance(86_400_000);
+  assert.deepEqual(await retryPendingAlerts(deps), []);
+});
+
+Deno.test("retryPendingAlerts() claims no new batch once it ran ALERT_PASS_WALL_MS; the next call goes on", async () => {
+  await using h = await alertHarness();
+  const { change } = await world(h);
+  const deps = h.deps({
+    ALERT_CONCURRENCY: 1,
+    ALERT_BATCH_SIZE: 2,
+    ALERT_PASS_WALL_MS: 50_000,
+    ALERT_TIMEOUT_MS: 5_000,
+  });
+  // Each request takes 30 s by the engine's clock: one batch of two is 60 s.
+  await using slow = startAlertSink(() => {
+    deps.clock.advance(30_000);
+    return new Response("ok");
+  });
+  for (let i = 0; i < 5; i++) await h.subscribe({ target: `${slow.url}/hook/${i}` });
+  await h.store.enqueueChangeAlerts(change.id, deps.clock());
+  const first = await retryPendingAlerts(deps);
+  assert.deepEqual(statuses(first), ["sent", "sent"], "one batch, then the time is up");
+  const second = await retryPendingAlerts(deps);
+  assert.deepEqual(statuses(second), ["sent", "sent"]);
+  const third = await retryPendingAlerts(deps);
+  assert.deepEqual(statuses(third), ["sent"]);
+  assert.equal(slow.requests.length, 5);
+  assert.ok((await h.rows()).every((r) => r.status === "sent"));
 });
