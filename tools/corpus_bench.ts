@@ -319,8 +319,10 @@ if (import.meta.main) {
   if (kills > 0) {
     console.log(
       `edge-limit kills during the bench: ${kills} (.stack/logs/limits.log); their items ran again ` +
-        `after their leases (or failed as poison). Restart the stack with ` +
-        `JOB_CPU_MS_PER_ITEM=${BENCH_CPU_MS_PER_ITEM} deno task stack:start`,
+        `after their leases (or failed as poison). The job's CPU estimate per item is below what ` +
+        `these pages cost: JOB_CPU_MS_PER_ITEM (this process: ${
+          Deno.env.get("JOB_CPU_MS_PER_ITEM")
+        }; a stack that was already running keeps the value it was started with)`,
     );
   }
   console.log(
