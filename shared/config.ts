@@ -33,6 +33,16 @@ export const ConfigSchema = z.object({
   FETCH_DIFF_CONTEXT_LINES: int(3, 0, 100),
   FETCH_DIFF_MAX_CHARS: int(200_000, 1_000, 20_000_000),
   FETCH_DIFF_TIMEOUT_MS: int(1_000, 10, 60_000),
+  // Bounds of extraction (docs/reliability.md, "Bounds"): text of any kind, PDF inflated
+  // bytes (all FlateDecode streams together), PDF pages, time of one extraction, JSON depth.
+  FETCH_MAX_TEXT_CHARS: int(4_000_000, 1_000, 100_000_000),
+  FETCH_PDF_MAX_INFLATED_BYTES: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  FETCH_PDF_MAX_PAGES: int(2_000, 1, 1_000_000),
+  FETCH_EXTRACT_TIMEOUT_MS: int(20_000, 100, 600_000),
+  FETCH_JSON_MAX_DEPTH: int(100, 1, 10_000),
+  // Body bytes all fetches of one invocation may hold at once (byte_budget.ts); the worst
+  // case is this plus one FETCH_MAX_BYTES, instead of FETCH_GLOBAL_CONCURRENCY × it.
+  FETCH_BODY_BUDGET_BYTES: int(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   FETCH_USER_AGENT: z.string().min(1).default(
     "PolicyChangeMonitor/1.0 (+https://github.com/policy-monitor; policy change checker)",
   ),

@@ -10,6 +10,8 @@
  * the caller: failures become outcomes.
  * @module
  */
+import { defaultResolveHost } from "../pipeline/address_guard.ts";
+import { pinnedConnect } from "../pipeline/pinned_connect.ts";
 import pLimit from "p-limit";
 import type { PolicyChange, Source } from "../types.ts";
 import { retryDelayMs } from "../backoff.ts";
@@ -347,6 +349,12 @@ async function _sendOne(
       fetch: deps.fetch,
       timeoutMs: config.ALERT_TIMEOUT_MS,
       now: clock(),
+      policy: {
+        allowLoopback: config.FETCH_ALLOW_LOOPBACK,
+        allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
+      },
+      resolveHost: deps.resolveHost ?? defaultResolveHost(),
+      connect: deps.connect ?? pinnedConnect,
     });
     if (result.ok) {
       return await finish({ status: "sent", error: null, httpStatus: result.status });
