@@ -33,6 +33,16 @@ export const ConfigSchema = z.object({
   FETCH_DIFF_CONTEXT_LINES: int(3, 0, 100),
   FETCH_DIFF_MAX_CHARS: int(200_000, 1_000, 20_000_000),
   FETCH_DIFF_TIMEOUT_MS: int(1_000, 10, 60_000),
+  // Bounds of extraction (docs/reliability.md, "Bounds"): text of any kind, PDF inflated
+  // bytes (all FlateDecode streams together), PDF pages, time of one extraction, JSON depth.
+  FETCH_MAX_TEXT_CHARS: int(4_000_000, 1_000, 100_000_000),
+  FETCH_PDF_MAX_INFLATED_BYTES: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  FETCH_PDF_MAX_PAGES: int(2_000, 1, 1_000_000),
+  FETCH_EXTRACT_TIMEOUT_MS: int(20_000, 100, 600_000),
+  FETCH_JSON_MAX_DEPTH: int(100, 1, 10_000),
+  // Body bytes all fetches of one invocation may hold at once (byte_budget.ts); the worst
+  // case is this plus one FETCH_MAX_BYTES, instead of FETCH_GLOBAL_CONCURRENCY × it.
+  FETCH_BODY_BUDGET_BYTES: int(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   FETCH_USER_AGENT: z.string().min(1).default(
     "PolicyChangeMonitor/1.0 (+https://github.com/policy-monitor; policy change checker)",
   ),
@@ -62,7 +72,13 @@ export const ConfigSchema = z.object({
   ALERT_BACKOFF_MAX_MS: int(6 * 3_600_000, 0, 7 * 86_400_000),
   ALERT_LEASE_MS: int(60_000, 1_000, 3_600_000),
   ALERT_BATCH_SIZE: int(50, 1, 1_000),
-  ALERT_RETRY_MAX_PER_CALL: int(1_000, 1, 100_000),
+  // One retry pass (the alerts-deliver cron call, a run's start): at most this many alerts
+  // (measured under the edge profile: ~1.2 ms CPU per alert sent, so 500 stay well inside
+  // hosted's 2 s per worker) and no new claim after ALERT_PASS_WALL_MS, so the batch in
+  // flight (≤ ALERT_BATCH_SIZE / ALERT_CONCURRENCY rounds of ALERT_TIMEOUT_MS) still ends
+  // inside the 150 s worker wall clock; the next pass goes on with the rest.
+  ALERT_RETRY_MAX_PER_CALL: int(500, 1, 100_000),
+  ALERT_PASS_WALL_MS: int(45_000, 1_000, 400_000),
   ALERT_WEBHOOK_MAX_DIFF_BYTES: int(1024 * 1024, 1_024, 64 * 1024 * 1024),
   ALERT_EMAIL_MAX_DIFF_CHARS: int(50_000, 500, 1_000_000),
   EMAIL_API_URL: z.string().url().default("https://api.resend.com/emails"),

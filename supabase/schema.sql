@@ -820,11 +820,6 @@ begin
     if p is null or length(p) = 0 or length(p) > 500 then
       raise exception 'Invalid ignore pattern: must be 1 to 500 characters' using errcode = '22023';
     end if;
-    begin
-      perform '' ~ p;
-    exception when others then
-      raise exception 'Invalid ignore pattern %: %', p, sqlerrm using errcode = '22023';
-    end;
   end loop;
   new.updated_at := now();
   return new;

@@ -107,8 +107,11 @@ export function apiClient(target: Target, fetchFn: typeof fetch = fetch) {
 // ---------------------------------------------------------------------------
 // Output
 
-/** Renders rows as an aligned text table with a header line. */
-export function table(rows: Record<string, unknown>[], columns: string[]): string {
+/** Renders rows as an aligned text table with a header line (columns: the first row's keys). */
+export function table(
+  rows: Record<string, unknown>[],
+  columns: string[] = Object.keys(rows[0] ?? {}),
+): string {
   if (rows.length === 0) return "(none)";
   const cells = rows.map((row) => columns.map((c) => _cell(row[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
@@ -227,7 +230,6 @@ function _printSources(out: Out, sources: Record<string, unknown>[]): void {
       "next due": s.next_due_at === null ? "next run" : _when(s.next_due_at),
       error: s.last_error_class,
     })),
-    ["id", "name", "freq", "active", "last check", "last change", "fails", "next due", "error"],
   ));
 }
 
@@ -279,7 +281,6 @@ function _printSubscriptions(out: Out, subs: Record<string, unknown>[]): void {
       ops: s.operational_alerts ? "yes" : "no",
       active: s.active ? "yes" : "no",
     })),
-    ["id", "channel", "target", "source", "signed", "ops", "active"],
   ));
 }
 
@@ -296,7 +297,6 @@ function _printRuns(out: Out, runs: Record<string, unknown>[]): void {
       changes: r.changes_detected,
       alerts: r.alerts_sent,
     })),
-    ["run", "status", "trigger", "started", "ok", "failed", "skipped", "changes", "alerts"],
   ));
 }
 
@@ -312,7 +312,6 @@ function _printChanges(out: Out, changes: Record<string, unknown>[], withDiff: b
           "+/-": `+${s.lines_added} -${s.lines_removed}`,
         };
       }),
-      ["change", "detected", "source", "+/-"],
     ));
     return;
   }
@@ -379,6 +378,13 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
   const json = (value: unknown) => out(JSON.stringify(value, null, 2));
   /** Prints `body` as JSON with --json, else as `human` writes it for a terminal. */
   const show = (asJson: unknown, body: unknown, human: () => void) => asJson ? json(body) : human();
+  /** DELETE `<collection>/<id>` of the `noun` named in the arguments; says it is `done`. */
+  const remove = async (collection: string, noun: string, id: unknown, done = "deleted") => {
+    const given = _need(id, `${noun} id`);
+    await call("DELETE", `${collection}/${given}`);
+    out(`${done} ${noun} ${given}`);
+    return 0;
+  };
 
   switch (group) {
     case "sources": {
@@ -411,12 +417,8 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
           show(v.json, body, () => _printSource(out, body));
           return 0;
         }
-        case "rm": {
-          const id = _need(pos[0], "source id");
-          await call("DELETE", `/sources/${id}`);
-          out(`deleted source ${id}`);
-          return 0;
-        }
+        case "rm":
+          return await remove("/sources", "source", pos[0]);
         case "preview": {
           let request: Record<string, unknown>;
           if (pos[0] !== undefined) {
@@ -499,12 +501,8 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
           });
           return 0;
         }
-        case "rm": {
-          const id = _need(pos[0], "subscription id");
-          await call("DELETE", `/subscriptions/${id}`);
-          out(`deleted subscription ${id}`);
-          return 0;
-        }
+        case "rm":
+          return await remove("/subscriptions", "subscription", pos[0]);
         case "test": {
           const id = _need(pos[0], "subscription id");
           const { body } = await call("POST", `/subscriptions/${id}/test`);
@@ -550,7 +548,6 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
               changed: s.changed ? "yes" : "",
               error: s.error_class,
             })),
-            ["source", "status", "changed", "error"],
           ));
         });
         return 0;
@@ -610,7 +607,6 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
             updated: _when(a.updated_at),
             error: a.error,
           })),
-          ["alert", "kind", "status", "channel", "attempts", "updated", "error"],
         ));
       });
       return 0;
@@ -636,17 +632,11 @@ export async function runMonitor(argv: string[], options: MonitorOptions): Promi
               "last used": _when(t.last_used_at),
               revoked: _when(t.revoked_at),
             })),
-            ["id", "name", "created", "last used", "revoked"],
           ));
         });
         return 0;
       }
-      if (sub === "revoke") {
-        const id = _need(pos[0], "feed token id");
-        await call("DELETE", `/feeds/tokens/${id}`);
-        out(`revoked feed token ${id}`);
-        return 0;
-      }
+      if (sub === "revoke") return await remove("/feeds/tokens", "feed token", pos[0], "revoked");
       break;
     }
   }

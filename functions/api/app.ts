@@ -5,8 +5,8 @@
  * failure into `{"error": {"code", "message"}}`. Dependencies are passed in.
  * @module
  */
+import { mountApiDocs } from "./api_docs.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Config } from "../../shared/config.ts";
 import { type AuthEnv, requireCaller } from "../../shared/auth/middleware.ts";
 import type { Caller } from "../../shared/auth/caller.ts";
@@ -197,8 +197,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     // The function sees `/api/...`; callers reach it through the gateway's prefix.
     servers: [{ url: PUBLIC_PREFIX, description: "Supabase functions gateway" }],
   });
-  // Relative, so the page finds the document behind any prefix (…/api/docs → …/api/openapi.json).
-  app.get("/docs", swaggerUI({ url: "./openapi.json", title: "Policy change monitor API" }));
+  // Swagger UI from the pinned swagger-ui-dist package, with a CSP (api_docs.ts).
+  mountApiDocs(app, "Policy change monitor API");
 
   return app;
 }

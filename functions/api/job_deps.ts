@@ -12,7 +12,9 @@ import { recordThrottles } from "../../shared/jobs/host_throttle.ts";
 import { createJobService } from "../../shared/jobs/service.ts";
 import type { JobService } from "../../shared/jobs/types.ts";
 import { browserSeam } from "../../shared/pipeline/browser_fetcher.ts";
+import { ByteBudget } from "../../shared/pipeline/byte_budget.ts";
 import { HostLimiter } from "../../shared/pipeline/host_limiter.ts";
+import { type PinnedConnect, pinnedConnect } from "../../shared/pipeline/pinned_connect.ts";
 import { runFetchPipeline } from "../../shared/pipeline/pipeline.ts";
 import { createSupabaseAlertStore } from "../../shared/store/alert_store.ts";
 import type { Db } from "../../shared/store/client.ts";
@@ -24,6 +26,8 @@ import type { Clock, FetchFn, Logger } from "../../shared/types.ts";
 export interface JobWiring {
   db: Db;
   fetch: FetchFn;
+  /** Connects to the address the SSRF guard checked; default the pinned socket (pinned_connect.ts). */
+  connect?: PinnedConnect;
   clock: Clock;
   logger: Logger;
   config: Config;
@@ -53,20 +57,24 @@ export function createJobDeps(wiring: JobWiring): JobDeps {
   });
   // One browser page limit per invocation too (render 'browser' sources only).
   const browser = browserSeam(config, { fetch });
-  // 429/503 + Retry-After answers to the pipeline's fetches: the job slows their hosts in
-  // the database, for every invocation of the run.
-  const throttles = recordThrottles(fetch, clock);
+  // 429/503 + Retry-After answers to the pipeline's requests (fetch or pinned connection):
+  // the job slows their hosts in the database, for every invocation of the run.
+  const throttles = recordThrottles(fetch, clock, wiring.connect ?? pinnedConnect);
+  // One body budget per invocation: bytes of bodies in flight across its sources.
+  const budget = new ByteBudget(config.FETCH_BODY_BUDGET_BYTES);
   return {
     store: createSupabaseJobStore(db),
     pipeline: (source, options) =>
       runFetchPipeline(source, {
         fetch: throttles.fetch,
+        connect: throttles.connect,
         clock,
         logger,
         store: pipelineStore,
         config,
         limiter,
         browser,
+        budget,
       }, {
         fetchId: options.fetchId,
         writeBookkeeping: false,

@@ -84,6 +84,68 @@ export interface RouteDoc {
   ok: string;
 }
 
+/** Tags, summary and (when there is one) description of a route. */
+function _about(tag: string, { summary, description }: RouteDoc) {
+  return { tags: [tag], summary, ...(description === undefined ? {} : { description }) };
+}
+
+/**
+ * A route on one item of a collection (a path with `{id}`, no body): behind the bearer
+ * check, with the `{id}` parameter, its 400 and the 404 of a `noun` nobody has, and the
+ * `extra` answers the action may give (e.g. a 409).
+ * @example
+ * const checkRoute = itemRoute({
+ *   method: "post", path: "/sources/{id}/check", tag: "sources", noun: "source",
+ *   doc: { summary: "Check one source now", ok: "The run." }, ok: CheckResultSchema,
+ *   extra: { 409: errorResponse("A run is already in progress.") },
+ * });
+ */
+export function itemRoute<
+  const M extends "get" | "post" | "delete",
+  const P extends string,
+  S extends z.ZodType,
+  const X extends Record<number, ReturnType<typeof errorResponse>> = Record<never, never>,
+>(route: { method: M; path: P; tag: string; noun: string; doc: RouteDoc; ok: S; extra?: X }) {
+  return bearerRoute({
+    method: route.method,
+    path: route.path,
+    ..._about(route.tag, route.doc),
+    request: { params: IdParams },
+    responses: {
+      200: { description: route.doc.ok, content: json(route.ok) },
+      ...idErrors(route.noun),
+      ...(route.extra ?? ({} as X)),
+    },
+  });
+}
+
+/**
+ * A list read with filters in the query (`GET path?…`): behind the bearer check, with the
+ * 400 of a query that does not parse (`badQuery` says which parameters).
+ * @example
+ * const changesRoute = queryRoute({
+ *   path: "/changes", tag: "history", query: ChangesQuerySchema, ok: ChangeListSchema,
+ *   doc: { summary: "List policy changes", ok: "The changes." },
+ *   badQuery: "A bad `source_id`, `since` or `limit`.",
+ * });
+ */
+export function queryRoute<
+  const P extends string,
+  Q extends z.ZodObject,
+  S extends z.ZodType,
+>(route: { path: P; tag: string; doc: RouteDoc; query: Q; ok: S; badQuery: string }) {
+  return bearerRoute({
+    method: "get",
+    path: route.path,
+    ..._about(route.tag, route.doc),
+    request: { query: route.query },
+    responses: {
+      200: { description: route.doc.ok, content: json(route.ok) },
+      400: errorResponse(route.badQuery),
+    },
+  });
+}
+
 /**
  * The five routes of a collection operators edit, all behind the bearer check: list
  * (`GET path`), create (`POST path`, 201), get, patch and delete (`GET|PATCH|DELETE
@@ -111,13 +173,9 @@ export function collectionRoutes<
   schemas: { list: L; view: V; create: C; patch: U };
   docs: { list: RouteDoc; create: RouteDoc; get: RouteDoc; patch: RouteDoc; remove: RouteDoc };
 }) {
-  const { path, noun, schemas, docs } = collection;
+  const { path, tag, noun, schemas, docs } = collection;
   const item = `${path}/{id}` as const;
-  const about = ({ summary, description }: RouteDoc) => ({
-    tags: [collection.tag],
-    summary,
-    ...(description === undefined ? {} : { description }),
-  });
+  const about = (doc: RouteDoc) => _about(tag, doc);
   return {
     list: bearerRoute({
       method: "get",
@@ -135,16 +193,7 @@ export function collectionRoutes<
         ...BODY_ERRORS,
       },
     }),
-    get: bearerRoute({
-      method: "get",
-      path: item,
-      ...about(docs.get),
-      request: { params: IdParams },
-      responses: {
-        200: { description: docs.get.ok, content: json(schemas.view) },
-        ...idErrors(noun),
-      },
-    }),
+    get: itemRoute({ method: "get", path: item, tag, noun, doc: docs.get, ok: schemas.view }),
     patch: bearerRoute({
       method: "patch",
       path: item,
@@ -156,15 +205,13 @@ export function collectionRoutes<
         ...notFound(noun),
       },
     }),
-    remove: bearerRoute({
+    remove: itemRoute({
       method: "delete",
       path: item,
-      ...about(docs.remove),
-      request: { params: IdParams },
-      responses: {
-        200: { description: docs.remove.ok, content: json(DeletedSchema) },
-        ...idErrors(noun),
-      },
+      tag,
+      noun,
+      doc: docs.remove,
+      ok: DeletedSchema,
     }),
   };
 }

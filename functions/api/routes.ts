@@ -13,7 +13,7 @@ import {
   RunListSchema,
   UuidSchema,
 } from "../../shared/schemas.ts";
-import { bearerRoute, errorResponse as error, json } from "./openapi_parts.ts";
+import { bearerRoute, errorResponse as error, json, queryRoute } from "./openapi_parts.ts";
 
 const RunIdParams = z.object({
   run_id: UuidSchema.meta({ param: { name: "run_id", in: "path" } }),
@@ -92,21 +92,16 @@ export const dailyFetchRoute = bearerRoute({
 });
 
 /** `GET /api/jobs/runs`: the most recent runs. */
-export const listRunsRoute = bearerRoute({
-  method: "get",
+export const listRunsRoute = queryRoute({
   path: "/jobs/runs",
-  tags: ["jobs"],
-  summary: "List recent runs",
-  request: {
-    query: z.object({
-      limit: z.coerce.number().int().min(1).max(RUNS_LIMIT.max).default(RUNS_LIMIT.default)
-        .meta({ description: "How many runs, 1 to 100.", example: RUNS_LIMIT.default }),
-    }),
-  },
-  responses: {
-    200: { description: "Most recent runs first.", content: json(RunListSchema) },
-    400: error("`limit` is not an integer from 1 to 100."),
-  },
+  tag: "jobs",
+  doc: { summary: "List recent runs", ok: "Most recent runs first." },
+  query: z.object({
+    limit: z.coerce.number().int().min(1).max(RUNS_LIMIT.max).default(RUNS_LIMIT.default)
+      .meta({ description: "How many runs, 1 to 100.", example: RUNS_LIMIT.default }),
+  }),
+  ok: RunListSchema,
+  badQuery: "`limit` is not an integer from 1 to 100.",
 });
 
 /** `GET /api/jobs/runs/{run_id}`: one run with progress and per-source outcomes. */

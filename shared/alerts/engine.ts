@@ -10,6 +10,8 @@
  * the caller: failures become outcomes.
  * @module
  */
+import { defaultResolveHost } from "../pipeline/address_guard.ts";
+import { pinnedConnect } from "../pipeline/pinned_connect.ts";
 import pLimit from "p-limit";
 import type { PolicyChange, Source } from "../types.ts";
 import { retryDelayMs } from "../backoff.ts";
@@ -75,14 +77,18 @@ export async function deliverAlerts(
 /**
  * Sends every due alert of earlier calls: failed rows past their backoff, pending rows a
  * crashed run left behind and `sending` rows whose lease expired. The job calls it first
- * in each run. At most ALERT_RETRY_MAX_PER_CALL rows per call; never throws.
+ * in each run, and the `alerts-deliver` cron pass. At most ALERT_RETRY_MAX_PER_CALL rows
+ * per call, and no new claim once the call ran ALERT_PASS_WALL_MS (hosted limits: the
+ * rest waits for the next pass); never throws.
  */
 export async function retryPendingAlerts(deps: AlertDeps): Promise<AlertOutcome[]> {
   const { config } = deps;
   const outcomes: AlertOutcome[] = [];
   const seen: string[] = [];
   const pass = _pass(deps);
-  while (seen.length < config.ALERT_RETRY_MAX_PER_CALL) {
+  const started = deps.clock().getTime();
+  const inTime = () => deps.clock().getTime() - started < config.ALERT_PASS_WALL_MS;
+  while (seen.length < config.ALERT_RETRY_MAX_PER_CALL && inTime()) {
     const limit = Math.min(config.ALERT_BATCH_SIZE, config.ALERT_RETRY_MAX_PER_CALL - seen.length);
     let claimed: ClaimedAlert[];
     try {
@@ -343,6 +349,12 @@ async function _sendOne(
       fetch: deps.fetch,
       timeoutMs: config.ALERT_TIMEOUT_MS,
       now: clock(),
+      policy: {
+        allowLoopback: config.FETCH_ALLOW_LOOPBACK,
+        allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
+      },
+      resolveHost: deps.resolveHost ?? defaultResolveHost(),
+      connect: deps.connect ?? pinnedConnect,
     });
     if (result.ok) {
       return await finish({ status: "sent", error: null, httpStatus: result.status });

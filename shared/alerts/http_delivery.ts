@@ -4,6 +4,14 @@
  * (5xx, 3xx, timeouts, connection errors) is worth retrying.
  * @module
  */
+import {
+  type AddressPolicy,
+  checkUrl,
+  classifyAddress,
+  type ResolveHost,
+} from "../pipeline/address_guard.ts";
+import { PipelineError } from "../pipeline/errors.ts";
+import type { PinnedConnect } from "../pipeline/pinned_connect.ts";
 import type { FetchFn } from "../types.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { HttpDelivery } from "./channels/channel.ts";
@@ -27,6 +35,12 @@ export interface SendOptions {
   fetch: FetchFn;
   timeoutMs: number;
   now: Date;
+  /** The SSRF guard's policy (the fetcher's: FETCH_ALLOW_LOOPBACK, FETCH_ALLOW_PRIVATE_NETWORKS). */
+  policy: AddressPolicy;
+  /** Resolver of the guard; without one only IP literals and well-known names are checked. */
+  resolveHost?: ResolveHost;
+  /** Connects to the checked address (no second lookup); without it, `fetch` is used. */
+  connect?: PinnedConnect;
 }
 
 const ALWAYS_RETRYABLE = [408, 429];
@@ -35,6 +49,11 @@ const ERROR_BODY_CHARS = 200;
 /**
  * POSTs the delivery and classifies the outcome. Never throws. The timeout covers the
  * whole exchange, including reading the start of an error body.
+ *
+ * The target passes the fetcher's SSRF guard first (a refused address is a permanent
+ * failure, nothing is sent) and the request goes to the checked address. The start of an
+ * error body is kept in the message only when every checked address is public: a reply
+ * from an internal address is never stored (`alerts.error`), only its status.
  */
 export async function sendDelivery(
   delivery: HttpDelivery,
@@ -44,19 +63,37 @@ export async function sendDelivery(
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs);
   try {
-    const response = await options.fetch(delivery.url, {
-      method: "POST",
-      headers: delivery.headers,
-      body: delivery.body,
-      redirect: "manual",
-      signal: controller.signal,
-    });
+    const url = new URL(delivery.url);
+    let checked: string[];
+    try {
+      checked = await checkUrl(url, { policy: options.policy, resolveHost: options.resolveHost });
+    } catch (error) {
+      if (!(error instanceof PipelineError)) throw error;
+      return {
+        ok: false,
+        permanent: error.errorClass === "blocked",
+        retryAfterMs: null,
+        error: `${where}: ${error.message}`,
+      };
+    }
+    const literal = /^\[|^[\d.]+$/.test(url.hostname);
+    const pinTo = options.connect && checked.length > 0 && !literal ? checked[0]! : null;
+    const publicTarget = checked.length > 0 &&
+      checked.every((a) => classifyAddress(a) === "public");
+    const init = { method: "POST", headers: delivery.headers, body: delivery.body };
+    const response = pinTo
+      ? await options.connect!(url, { ...init, signal: controller.signal }, pinTo)
+      : await options.fetch(delivery.url, {
+        ...init,
+        redirect: "manual",
+        signal: controller.signal,
+      });
     const status = response.status;
     if (status >= 200 && status < 300) {
       await response.body?.cancel();
       return { ok: true, permanent: false, status, retryAfterMs: null };
     }
-    const excerpt = await _readExcerpt(response);
+    const excerpt = publicTarget ? await _readExcerpt(response) : await _discard(response);
     const retryable = [...ALWAYS_RETRYABLE, ...(delivery.retryableStatuses ?? [])];
     const permanent = status >= 400 && status < 500 && !retryable.includes(status);
     return {
@@ -88,6 +125,11 @@ export function describeTarget(url: string): string {
 /** Replaces every URL in a message by its origin (runtime errors quote the full URL). */
 export function scrubUrls(message: string): string {
   return message.replace(/\b(https?:\/\/[^\s/?#)'"]+)[^\s)'"]*/gi, "$1/…");
+}
+
+async function _discard(response: Response): Promise<string> {
+  await response.body?.cancel().catch(() => undefined);
+  return "";
 }
 
 async function _readExcerpt(response: Response): Promise<string> {

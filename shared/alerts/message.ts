@@ -3,6 +3,7 @@
  * and a few plain-text lines. Channels format it (JSON, Slack blocks, email).
  * @module
  */
+import { redactSourceUrl } from "./redact_url.ts";
 import type { ChangeSummary, PolicyChange } from "../types.ts";
 import { truncateText } from "./truncate.ts";
 import type { AlertKind, AlertSource, ClaimedAlert } from "./types.ts";
@@ -38,7 +39,8 @@ const MAX_LINE_CHARS = 300;
  * Throws when it is missing (the change was deleted).
  */
 export function buildAlertMessage(alert: ClaimedAlert, change: PolicyChange | null): AlertMessage {
-  const source = alert.source;
+  // Credentials in the monitored URL never go out in an alert (redact_url.ts).
+  const source = alert.source ? { ...alert.source, url: redactSourceUrl(alert.source.url) } : null;
   const name = source?.name ?? "unknown source";
   const base = { alert_id: alert.id, kind: alert.kind, source, details: alert.payload };
   switch (alert.kind) {

@@ -3,6 +3,8 @@
  * the outcomes it reports to the job.
  * @module
  */
+import type { ResolveHost } from "../pipeline/address_guard.ts";
+import type { PinnedConnect } from "../pipeline/pinned_connect.ts";
 import type { LimitFunction } from "p-limit";
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, PolicyChange, Subscription } from "../types.ts";
@@ -37,11 +39,14 @@ export type AlertConfig = Pick<
   | "ALERT_LEASE_MS"
   | "ALERT_BATCH_SIZE"
   | "ALERT_RETRY_MAX_PER_CALL"
+  | "ALERT_PASS_WALL_MS"
   | "ALERT_WEBHOOK_MAX_DIFF_BYTES"
   | "ALERT_EMAIL_MAX_DIFF_CHARS"
   | "EMAIL_API_URL"
   | "EMAIL_API_KEY"
   | "EMAIL_FROM"
+  | "FETCH_ALLOW_LOOPBACK"
+  | "FETCH_ALLOW_PRIVATE_NETWORKS"
 >;
 
 /**
@@ -216,6 +221,10 @@ export interface AlertDeps {
   logger: Logger;
   store: AlertStore;
   config: AlertConfig;
+  /** Resolver of the delivery's SSRF guard; default `Deno.resolveDns`. */
+  resolveHost?: ResolveHost;
+  /** Connects to the checked address; default the pinned socket (pinned_connect.ts). */
+  connect?: PinnedConnect;
   /**
    * Limiter shared by every delivery of the caller (e.g. one per job invocation), so
    * concurrent `deliverAlerts` calls stay within ALERT_CONCURRENCY together. Default: one

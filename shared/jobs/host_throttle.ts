@@ -1,6 +1,7 @@
 /**
- * Notices the hosts that ask us to slow down: a `fetch` wrapper that reports every 429 or
- * 503 answer carrying a Retry-After to a listener, so the job can tell the database
+ * Notices the hosts that ask us to slow down: wrappers of `fetch` and of the pinned
+ * connection (the fetcher sends through either) that report every 429 or 503 answer
+ * carrying a Retry-After to a listener, so the job can tell the database
  * (`job_slow_host`) at once, which then slows that host for the rest of the run in every
  * invocation — not only in the one that got the answer. The response itself is passed
  * on untouched (the fetcher still honours Retry-After for its own retry).
@@ -9,12 +10,15 @@
 import { parseRetryAfter } from "../backoff.ts";
 import { errorMessage } from "../errors.ts";
 import { redactText } from "../log.ts";
+import type { PinnedConnect } from "../pipeline/pinned_connect.ts";
 import type { Clock, FetchFn } from "../types.ts";
 import type { HostThrottle, JobDeps } from "./deps.ts";
 
-/** A reporting fetch and where its reports go. */
+/** A reporting fetch and connection, and where their reports go. */
 export interface ThrottleRecorder {
   fetch: FetchFn;
+  /** The connection given to {@link recordThrottles}, reporting; undefined without one. */
+  connect: PinnedConnect | undefined;
   /** Sets the listener (one; the job's). Reports before it is set are dropped. */
   listen(listener: (throttle: HostThrottle) => void): void;
 }
@@ -25,21 +29,24 @@ export interface ThrottleRecorder {
  * const throttles = recordThrottles(fetch, () => new Date());
  * throttles.listen((t) => console.log(t)); // { url, retryAfterMs: 5000 } after a 429 + Retry-After: 5
  */
-export function recordThrottles(fetch: FetchFn, clock: Clock): ThrottleRecorder {
+export function recordThrottles(
+  fetch: FetchFn,
+  clock: Clock,
+  connect?: PinnedConnect,
+): ThrottleRecorder {
   let listener: ((throttle: HostThrottle) => void) | null = null;
-  const reporting: FetchFn = async (input, init) => {
-    const response = await fetch(input, init);
+  const observe = (url: string, response: Response): Response => {
     if ((response.status === 429 || response.status === 503) && listener) {
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), clock());
-      if (retryAfterMs !== null) {
-        const url = input instanceof Request ? input.url : String(input);
-        listener({ url, retryAfterMs });
-      }
+      if (retryAfterMs !== null) listener({ url, retryAfterMs });
     }
     return response;
   };
   return {
-    fetch: reporting,
+    fetch: async (input, init) =>
+      observe(input instanceof Request ? input.url : String(input), await fetch(input, init)),
+    connect: connect &&
+      (async (url, request, address) => observe(url.href, await connect(url, request, address))),
     listen(fn) {
       listener = fn;
     },

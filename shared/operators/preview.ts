@@ -5,6 +5,7 @@
  * what each ignore pattern removed.
  * @module
  */
+import { applyIgnorePatterns, type IgnorePattern } from "../pipeline/ignore_patterns.ts";
 import type { Clock, FetchFn, Logger } from "../types.ts";
 import { defaultResolveHost, type ResolveHost } from "../pipeline/address_guard.ts";
 import { sha256Hex } from "../pipeline/detect.ts";
@@ -133,17 +134,20 @@ export async function previewSource(
 }
 
 /** Matches of each pattern, applied in order as the normaliser applies them. */
-function _effects(base: string, patterns: readonly string[], compiled: RegExp[]) {
+function _effects(base: string, patterns: readonly string[], compiled: readonly IgnorePattern[]) {
   let text = base;
-  return compiled.map((re, i) => {
+  return compiled.map((pattern, i) => {
     const samples: string[] = [];
     let matches = 0;
-    for (const m of text.matchAll(re)) {
-      if (m[0] === "") continue;
+    // The engine that runs the patterns (RE2: linear in the text).
+    const m = pattern.re2.matcher(text);
+    while (m.find()) {
+      const found = m.group() ?? "";
+      if (found === "") continue;
       matches++;
-      if (samples.length < MAX_SAMPLES) samples.push(m[0].slice(0, MAX_SAMPLE_CHARS));
+      if (samples.length < MAX_SAMPLES) samples.push(found.slice(0, MAX_SAMPLE_CHARS));
     }
-    text = text.replace(re, "");
+    text = applyIgnorePatterns(text, [pattern]);
     return { pattern: patterns[i] ?? "", matches, samples };
   });
 }

@@ -6,6 +6,7 @@
  * to the outbox.
  * @module
  */
+import { pinnedConnect } from "../pipeline/pinned_connect.ts";
 import { sendDelivery } from "../alerts/http_delivery.ts";
 import { CHANNELS, PermanentDeliveryError } from "../alerts/channels/mod.ts";
 import type { AlertMessage } from "../alerts/message.ts";
@@ -87,6 +88,10 @@ export async function sendTestAlert(
       fetch: deps.fetch,
       timeoutMs: deps.config.ALERT_TIMEOUT_MS,
       now,
+      // The same guard as every delivery: checked address, pinned connection.
+      policy: deps.policy,
+      resolveHost: deps.resolveHost,
+      connect: pinnedConnect,
     });
     return {
       ...base,

@@ -4,9 +4,10 @@
  * points at a private network, loopback, link-local or a cloud metadata endpoint is
  * refused as `blocked` before any connection is made.
  *
- * Limit: `fetch` resolves the name again when it connects, so a DNS answer that changes
- * between the check and the connection (DNS rebinding) is not caught here; the guard
- * still stops every static mapping and every redirect to such an address.
+ * The connection then goes to the address that was checked, not to a second lookup
+ * (pinned_connect.ts; the fetcher and alert delivery both do so), so a name whose DNS
+ * answer changes between the check and the connection (DNS rebinding) cannot reach an
+ * internal address.
  * @module
  */
 import ipaddr from "ipaddr.js";
@@ -203,4 +204,39 @@ export async function checkUrl(url: URL, options: CheckUrlOptions): Promise<stri
     }
   }
   return addresses;
+}
+
+/**
+ * The policy check of a URL that needs no DNS, for the API (a source URL or an alert
+ * target at save time): `null` when the scheme is http(s) and the host is a name (checked
+ * again, resolved, when it is fetched) or an IP literal the policy allows; else why not.
+ * @example
+ * urlPolicyError("http://169.254.169.254/", { allowLoopback: false, allowPrivateNetworks: false });
+ * // "refused 169.254.169.254: metadata address not allowed"
+ */
+export function urlPolicyError(url: string, policy: AddressPolicy): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "not a valid URL";
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return `refused ${parsed.protocol} URL: only http and https are fetched`;
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase();
+  if (METADATA_NAMES.has(host)) return `refused ${host}: cloud metadata endpoint`;
+  if (host === "invalid" || host.endsWith(".invalid")) return `${host} can never be resolved`;
+  const addresses = ipaddr.isValid(host)
+    ? [host]
+    : host === "localhost" || host.endsWith(".localhost")
+    ? ["127.0.0.1"]
+    : [];
+  for (const address of addresses) {
+    const kind = classifyAddress(address);
+    if (!isAllowed(kind, policy)) {
+      return `refused ${host}: ${kind.replace("_", "-")} address not allowed`;
+    }
+  }
+  return null;
 }

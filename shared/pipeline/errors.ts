@@ -51,10 +51,11 @@ export function isRetryable(error: PipelineError, status?: number): boolean {
   return error.errorClass === "http_4xx" && status === 429;
 }
 
-const TLS = /certificate|\btls\b|ssl|handshake|UnknownIssuer|CaUsedAsEndEntity/i;
+const TLS =
+  /certificate|\btls\b|ssl|handshake|UnknownIssuer|CaUsedAsEndEntity|altnames|ERR_TLS|CERT_/i;
 const DNS = /dns error|failed to lookup address|name or service not known|no records found/i;
 const CONNECT =
-  /connect(ion)? (error|refused|reset|closed|aborted)|tcp connect|os error (104|110|111|113|101)|requests to port \d+ are blocked|network is unreachable|broken pipe|connection closed|unexpected eof|error sending request|error reading a body from connection|hyper|socket/i;
+  /connect(ion)? (error|refused|reset|closed|aborted)|tcp connect|os error (104|110|111|113|101)|requests to port \d+ are blocked|network is unreachable|broken pipe|connection closed|unexpected eof|error sending request|error reading a body from connection|hyper|socket|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|premature close/i;
 // The server sent a Content-Encoding body that does not decompress (a corrupt gzip stream):
 // the response is unreadable, which is the site's fault, not ours.
 const DECODE =

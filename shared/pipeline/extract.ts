@@ -7,8 +7,17 @@
 import { decodeBody, parseContentType } from "./charset.ts";
 import { PipelineError } from "./errors.ts";
 import { extractHtmlContent } from "./html_extractor.ts";
-import { extractPdfText } from "./pdf_extractor.ts";
-import { errorMessage } from "../errors.ts";
+import { jsonText } from "./json_text.ts";
+import { DEFAULT_PDF_LIMITS, extractPdfText, type PdfLimits } from "./pdf_extractor.ts";
+
+/** Limits of extraction (see docs/reliability.md, "Bounds"). */
+export interface ExtractLimits extends PdfLimits {
+  /** Deepest JSON nesting read. */
+  maxJsonDepth: number;
+}
+
+/** The defaults of the FETCH_* variables. */
+export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = { ...DEFAULT_PDF_LIMITS, maxJsonDepth: 100 };
 
 /** What {@link extractDocument} reads. */
 export interface ExtractInput {
@@ -17,6 +26,8 @@ export interface ExtractInput {
   contentType: string | null;
   /** The source's CSS selector (HTML only). */
   selector?: string | null;
+  /** Caps on inflated bytes, pages, text and time; default {@link DEFAULT_EXTRACT_LIMITS}. */
+  limits?: ExtractLimits;
 }
 
 /** Kinds of document the pipeline reads. */
@@ -76,6 +87,18 @@ export function documentKind(mediaType: string | null): DocumentKind | null {
  * const { text, kind } = await extractDocument({ body, contentType: "text/html; charset=utf-8" });
  */
 export async function extractDocument(input: ExtractInput): Promise<Extracted> {
+  const extracted = await _extract(input, input.limits ?? DEFAULT_EXTRACT_LIMITS);
+  const max = (input.limits ?? DEFAULT_EXTRACT_LIMITS).maxTextChars;
+  if (extracted.text.length > max) {
+    throw new PipelineError(
+      "too_large",
+      `extracted text of ${extracted.text.length} characters exceeds the cap of ${max} characters`,
+    );
+  }
+  return extracted;
+}
+
+async function _extract(input: ExtractInput, limits: ExtractLimits): Promise<Extracted> {
   const { mediaType, charset } = parseContentType(input.contentType);
   const sniffed = _sniff(input.body);
   // A PDF served as text/html or octet-stream is still a PDF: trust its magic bytes.
@@ -92,7 +115,7 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
   }
   if (kind === "pdf") {
     // NUL characters (some PDF fonts map glyphs to U+0000) cannot be stored by Postgres.
-    const text = _withoutNul(await extractPdfText(input.body));
+    const text = _withoutNul(await extractPdfText(input.body, limits));
     return {
       kind,
       mediaType: "application/pdf",
@@ -117,7 +140,10 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
     return {
       ...base,
       mediaType: mediaType ?? "application/json",
-      text: _prettyJson(decoded.text),
+      text: jsonText(decoded.text, {
+        maxDepth: limits.maxJsonDepth,
+        maxTextChars: limits.maxTextChars,
+      }),
       foundBy: "the whole JSON document",
     };
   }
@@ -132,19 +158,4 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
 /** Drops U+0000, which Postgres text cannot hold (22P05); HTML5 drops it from HTML too. */
 function _withoutNul(text: string): string {
   return text.includes("\0") ? text.replaceAll("\0", "") : text;
-}
-
-/** Pretty-prints JSON (one value per line, key order kept) so diffs are per field. */
-function _prettyJson(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch (error) {
-    throw new PipelineError(
-      "parse",
-      `invalid JSON: ${errorMessage(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
 }

@@ -9,7 +9,10 @@ import type { Clock, FetchFn, Logger } from "../types.ts";
 import { checkUrl, type ResolveHost } from "./address_guard.ts";
 import { backoffDelayMs, parseRetryAfter } from "../backoff.ts";
 import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from "./errors.ts";
+import type { BudgetLease } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
+import { IoDeadline } from "./io_deadline.ts";
+import type { PinnedConnect } from "./pinned_connect.ts";
 import { sleep as realSleep, type SleepFn } from "../sleep.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -36,6 +39,17 @@ export interface FetcherDeps {
   limiter?: HostLimiter;
   /** Resolver for the SSRF guard; without one only IP literals and well-known names are checked. */
   resolveHost?: ResolveHost;
+  /**
+   * Connects to the address the guard checked (no second DNS lookup: DNS rebinding). Used
+   * for every hop whose host is a name the resolver answered; IP literals go through
+   * `fetch`. Without it, `fetch` resolves names again (the pipeline always passes one).
+   */
+  connect?: PinnedConnect;
+  /**
+   * This fetch's share of the invocation's body budget (FETCH_BODY_BUDGET_BYTES): the
+   * reader takes bytes as chunks arrive; the caller releases them when done with the body.
+   */
+  budgetLease?: BudgetLease;
   sleep?: SleepFn;
   random?: () => number;
   /** Aborts the whole fetch from outside (e.g. the invocation's budget ran out). */
@@ -107,7 +121,8 @@ export async function fetchDocument(
   const { config } = deps;
   const timeoutMs = config.FETCH_TIMEOUT_MS;
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DeadlineExceeded(timeoutMs)), timeoutMs);
+  // I/O time, not wall time: another source's CPU work and our own queueing do not count.
+  const timer = new IoDeadline(timeoutMs, () => deadline.abort(new DeadlineExceeded(timeoutMs)));
   const signal = deps.signal ? AbortSignal.any([deadline.signal, deps.signal]) : deadline.signal;
   const deadlineAt = deps.clock().getTime() + timeoutMs;
   const sleep = deps.sleep ?? realSleep;
@@ -115,7 +130,8 @@ export async function fetchDocument(
   try {
     for (let retry = 0;; retry++) {
       try {
-        return await _attempt(request, deps, signal, counters);
+        deps.budgetLease?.release(); // a failed try's bytes are gone
+        return await _attempt(request, deps, signal, counters, timer);
       } catch (thrown) {
         const error = signal.aborted
           ? classifyFetchError(signal.reason)
@@ -152,7 +168,7 @@ export async function fetchDocument(
       }
     }
   } finally {
-    clearTimeout(timer);
+    timer.clear();
   }
 }
 
@@ -171,6 +187,7 @@ async function _attempt(
   deps: FetcherDeps,
   signal: AbortSignal,
   counters: { requests: number },
+  timer: IoDeadline,
 ): Promise<FetchOutcome> {
   const { config } = deps;
   let url: URL;
@@ -198,21 +215,26 @@ async function _attempt(
   };
 
   for (let redirects = 0;;) {
-    const checked = await checkUrl(url, { policy, resolveHost: deps.resolveHost });
+    const checked = await _untilAborted(
+      checkUrl(url, { policy, resolveHost: deps.resolveHost }),
+      signal,
+    );
+    const literal = /^\[|^[\d.]+$/.test(url.hostname);
+    const pinTo = deps.connect && checked.length > 0 && !literal ? checked[0]! : null;
     if (checked.length === 0) {
       deps.logger.debug("SSRF guard could not resolve {host} in this runtime; fetching unchecked", {
         host: url.hostname,
       });
     }
-    const release = deps.limiter ? await deps.limiter.acquire(url.host, signal) : undefined;
+    const limiter = deps.limiter;
+    const release = limiter
+      ? await timer.excluding(() => limiter.acquire(url.host, signal))
+      : undefined;
     try {
       counters.requests++;
-      const response = await deps.fetch(url.href, {
-        method: "GET",
-        redirect: "manual",
-        headers,
-        signal,
-      });
+      const response = pinTo
+        ? await deps.connect!(url, { method: "GET", headers, signal }, pinTo)
+        : await deps.fetch(url.href, { method: "GET", redirect: "manual", headers, signal });
       const status = response.status;
       const base = {
         url: url.href,
@@ -275,7 +297,11 @@ async function _attempt(
         await _discard(response);
         throw new PipelineError("parse", `unexpected HTTP ${status} from ${displayUrl(url)}`);
       }
-      const body = await _readCapped(response, config.FETCH_MAX_BYTES, signal);
+      const lease = deps.budgetLease;
+      const take = lease
+        ? (bytes: number) => timer.excluding(() => lease.take(bytes, signal))
+        : undefined;
+      const body = await _readCapped(response, config.FETCH_MAX_BYTES, signal, take);
       return {
         ...base,
         notModified: false,
@@ -288,12 +314,39 @@ async function _attempt(
   }
 }
 
+/** Rejects with the signal's reason when it aborts first (a DNS lookup has no signal). */
+function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
+}
+
 async function _discard(response: Response): Promise<void> {
   try {
     await response.body?.cancel();
   } catch {
     // the connection is going away anyway; nothing to report
   }
+}
+
+/** Largest piece of a compressed body given to the inflater at once (see _readCapped). */
+const INFLATE_PIECE_BYTES = 2048;
+
+/** Splits a byte stream's chunks into pieces of at most `size` bytes. */
+function _smallPieces(size: number): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      for (let at = 0; at < chunk.byteLength; at += size) {
+        controller.enqueue(chunk.subarray(at, Math.min(at + size, chunk.byteLength)));
+      }
+    },
+  });
 }
 
 /**
@@ -305,6 +358,7 @@ async function _readCapped(
   response: Response,
   maxBytes: number,
   signal: AbortSignal,
+  take?: (bytes: number) => Promise<void>,
 ): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -319,7 +373,10 @@ async function _readCapped(
   let stream: ReadableStream<Uint8Array> = response.body;
   if (encoding === "gzip" || encoding === "x-gzip" || encoding === "deflate") {
     const format = encoding === "deflate" ? "deflate" : "gzip";
-    stream = response.body.pipeThrough(
+    // DecompressionStream inflates a written chunk whole: one 64 KB network chunk of a gzip
+    // bomb would come out as one 66 MB chunk, past any cap. Fed 2 KB at a time, no chunk it
+    // gives is larger than ~2 MB (deflate's ratio is at most 1032:1).
+    stream = response.body.pipeThrough(_smallPieces(INFLATE_PIECE_BYTES)).pipeThrough(
       new DecompressionStream(format) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
     );
   } else if (encoding !== "identity" && encoding !== "") {
@@ -328,24 +385,28 @@ async function _readCapped(
   }
   const decoding = stream !== response.body;
   const reader = stream.getReader();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => {}); // observed through the race below
+  // An abort cancels the reader, which ends a pending read. (Not a Promise.race of each
+  // read with one never-settling abort promise: every race stays subscribed to it and keeps
+  // its chunk alive, so a 10 MB body held 160 MB until the fetch ended.)
+  const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
     while (true) {
-      const { done, value } = await Promise.race([reader.read(), aborted]);
+      const { done, value } = await reader.read();
+      if (signal.aborted) throw signal.reason;
       if (done) break;
       total += value.byteLength;
       if (total > maxBytes) {
         throw new PipelineError("too_large", `body exceeds the cap of ${maxBytes} bytes`);
       }
-      chunks.push(value);
+      if (take) await take(value.byteLength);
+      // Deno 2.1.4's fetch (the hosted runtime's) hands out 4 KB views of 64 KB buffers when
+      // it inflates a body itself: kept as they come, 10 MB of text held 160 MB (two gzip
+      // bombs ended a 256 MB worker). A view of a much larger buffer is copied to its size.
+      chunks.push(value.buffer.byteLength > 2 * value.byteLength ? value.slice() : value);
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
@@ -361,7 +422,7 @@ async function _readCapped(
     }
     throw error;
   } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
+    signal.removeEventListener("abort", onAbort);
   }
   const body = new Uint8Array(total);
   let offset = 0;

@@ -19,10 +19,12 @@ import {
   stubReason,
 } from "./detect.ts";
 import { PipelineError } from "./errors.ts";
-import { extractDocument } from "./extract.ts";
+import { extractDocument, type ExtractLimits } from "./extract.ts";
 import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
+import type { ByteBudget } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
-import { compileIgnorePatterns, normaliseText } from "./normalise.ts";
+import { type PinnedConnect, pinnedConnect } from "./pinned_connect.ts";
+import { compileIgnorePatterns, normaliseTextYielding } from "./normalise.ts";
 import type { SleepFn } from "../sleep.ts";
 import type {
   PipelineResult,
@@ -47,7 +49,28 @@ export type {
 export type PipelineConfig =
   & FetcherConfig
   & BrowserConfig
-  & Pick<Config, "FETCH_DIFF_CONTEXT_LINES" | "FETCH_DIFF_MAX_CHARS" | "FETCH_DIFF_TIMEOUT_MS">;
+  & Pick<
+    Config,
+    | "FETCH_DIFF_CONTEXT_LINES"
+    | "FETCH_DIFF_MAX_CHARS"
+    | "FETCH_DIFF_TIMEOUT_MS"
+    | "FETCH_MAX_TEXT_CHARS"
+    | "FETCH_PDF_MAX_INFLATED_BYTES"
+    | "FETCH_PDF_MAX_PAGES"
+    | "FETCH_EXTRACT_TIMEOUT_MS"
+    | "FETCH_JSON_MAX_DEPTH"
+  >;
+
+/** The extraction limits a pipeline configuration sets. */
+export function extractLimits(config: PipelineConfig): ExtractLimits {
+  return {
+    maxTextChars: config.FETCH_MAX_TEXT_CHARS,
+    maxInflatedBytes: config.FETCH_PDF_MAX_INFLATED_BYTES,
+    maxPages: config.FETCH_PDF_MAX_PAGES,
+    timeoutMs: config.FETCH_EXTRACT_TIMEOUT_MS,
+    maxJsonDepth: config.FETCH_JSON_MAX_DEPTH,
+  };
+}
 
 /** Dependencies of {@link runFetchPipeline}. */
 export interface PipelineDeps {
@@ -63,8 +86,12 @@ export interface PipelineDeps {
   config: PipelineConfig;
   /** Shared per-host concurrency and politeness across the sources of one invocation. */
   limiter?: HostLimiter;
+  /** Body bytes shared by the fetches of one invocation (FETCH_BODY_BUDGET_BYTES). */
+  budget?: ByteBudget;
   /** Resolver for the SSRF guard; default `Deno.resolveDns` when the runtime has it. */
   resolveHost?: ResolveHost;
+  /** Connects to the checked address (DNS rebinding); default {@link pinnedConnect}. */
+  connect?: PinnedConnect;
   /** Injectable wait for retries and politeness. */
   sleep?: SleepFn;
   /** Jitter source, [0, 1). */
@@ -140,6 +167,8 @@ export async function runFetchPipeline(
   let bookkeepingWritten = false;
   const log = { sourceId: source.id, url: displayUrl(source.url), fetchId };
 
+  // This fetch's share of the invocation's body budget, given back once the body is read.
+  const lease = deps.budget?.lease();
   try {
     const ignorePatterns = compileIgnorePatterns(source.ignore_patterns);
     // Conditional GET only when there is a snapshot to fall back on: validators without
@@ -152,6 +181,7 @@ export async function runFetchPipeline(
       clock: deps.clock,
       limiter: deps.limiter,
       resolveHost: deps.resolveHost ?? defaultResolveHost(),
+      connect: deps.connect ?? pinnedConnect,
       sleep: deps.sleep,
       random: deps.random,
       signal: deps.signal,
@@ -166,7 +196,7 @@ export async function runFetchPipeline(
         etag: hasSnapshot ? source.etag : null,
         lastModified: hasSnapshot ? source.last_modified : null,
       },
-      fetcherDeps,
+      { ...fetcherDeps, budgetLease: lease },
     );
     timings.fetch_ms = lap();
     result.http_status = outcome.status;
@@ -191,7 +221,9 @@ export async function runFetchPipeline(
         body: outcome.body,
         contentType: outcome.contentType,
         selector: source.css_selector,
+        limits: extractLimits(deps.config),
       });
+      lease?.release(); // the body is not needed any more
       if (extracted.unknownCharset) {
         deps.logger.warn("Source {sourceId} declares unknown charset {charset}; decoded as UTF-8", {
           ...log,
@@ -199,7 +231,8 @@ export async function runFetchPipeline(
         });
       }
       timings.extract_ms = lap();
-      const text = normaliseText(extracted.text, { ignorePatterns });
+      // Ignore patterns run one at a time with a turn of the event loop between them.
+      const text = await normaliseTextYielding(extracted.text, ignorePatterns);
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
@@ -253,18 +286,21 @@ export async function runFetchPipeline(
       // between two fetches a moment apart (rotating content, an A/B test) is not a change.
       let unconfirmed = false;
       if (!furniture && hash !== source.last_hash && source.last_hash !== null) {
+        // The second body takes its own share of the invocation's body budget.
+        const againLease = deps.budget?.lease();
         try {
           const again = await fetchSource(
             { url: source.url, etag: null, lastModified: null },
-            fetcherDeps,
+            { ...fetcherDeps, budgetLease: againLease },
           );
           const confirmed = again.notModified ? null : await extractDocument({
             body: again.body,
             contentType: again.contentType,
             selector: source.css_selector,
+            limits: extractLimits(deps.config),
           });
           const confirmedHash = confirmed === null ? null : await sha256Hex(
-            changeFingerprint(normaliseText(confirmed.text, { ignorePatterns })),
+            changeFingerprint(await normaliseTextYielding(confirmed.text, ignorePatterns)),
           );
           unconfirmed = confirmedHash !== hash;
         } catch (error) {
@@ -274,6 +310,8 @@ export async function runFetchPipeline(
             ...log,
             error: error instanceof Error ? error.message : String(error),
           });
+        } finally {
+          againLease?.release();
         }
         timings.fetch_ms += lap();
       }
@@ -336,6 +374,8 @@ export async function runFetchPipeline(
       error: message,
     });
   }
+
+  lease?.release();
 
   if (writeBookkeeping && !bookkeepingWritten) {
     const storeLap = _stopwatch(deps.clock);

@@ -29,6 +29,21 @@ export async function pingDatabase(
   return Math.round(now() - t0);
 }
 
+/**
+ * What the operators' API does with a collection it edits (sources, subscriptions): the
+ * store side of `collectionRoutes` (functions/api/openapi_parts.ts).
+ */
+export interface CollectionStore<View, Create, Patch> {
+  /** Every row, in the collection's order. */
+  list(): Promise<View[]>;
+  /** Inserts validated fields; resolves to the new row as callers see it. */
+  create(fields: Create): Promise<View>;
+  /** Applies a validated patch; null when no row has this id. */
+  update(id: string, patch: Patch): Promise<View | null>;
+  /** Deletes a row (and what belongs to it); false when absent. */
+  remove(id: string): Promise<boolean>;
+}
+
 /** A failed call of PostgREST as supabase-js reports it (a PostgrestError). */
 export interface PostgrestFailure {
   message: string;

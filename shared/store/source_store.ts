@@ -12,20 +12,15 @@ import {
   type SourceView,
   SourceViewSchema,
 } from "../operators/schemas.ts";
-import { answerOf, type Db } from "./client.ts";
+import { answerOf, type CollectionStore, type Db } from "./client.ts";
 
-/** What the API does with sources. */
-export interface SourceStore {
-  /** Every source with its status, by name. */
-  list(): Promise<SourceView[]>;
+/**
+ * What the API does with sources: list (by name, with status), create, update and
+ * remove (its snapshots, changes and alerts go with it), plus one read and the frequencies.
+ */
+export interface SourceStore extends CollectionStore<SourceView, SourceCreate, SourcePatch> {
   /** One source with its status, or null. */
   get(id: string): Promise<SourceView | null>;
-  /** Inserts a source (already validated); resolves to it with its status. */
-  create(fields: SourceCreate): Promise<SourceView>;
-  /** Applies a patch; null when no source has this id. */
-  update(id: string, patch: SourcePatch): Promise<SourceView | null>;
-  /** Deletes a source (its snapshots, changes and alerts go with it); false when absent. */
-  remove(id: string): Promise<boolean>;
   /** Names of the check frequencies (`check_frequencies.name`). */
   frequencies(): Promise<string[]>;
 }

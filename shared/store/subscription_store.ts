@@ -12,25 +12,22 @@ import {
   type SubscriptionView,
   SubscriptionViewSchema,
 } from "../operators/schemas.ts";
-import { answerOf, type Db } from "./client.ts";
+import { answerOf, type CollectionStore, type Db } from "./client.ts";
 
 /** A subscription with its real target, for the API's own checks and test sends. */
 export interface SubscriptionRow extends Omit<SubscriptionView, "target"> {
   target: string;
 }
 
-/** What the API does with subscriptions. */
-export interface SubscriptionStore {
-  /** Every subscription (targets of Slack shown without path), newest first. */
-  list(): Promise<SubscriptionView[]>;
-  /** One subscription with its real target, or null (for the API's checks; not for callers). */
+/**
+ * What the API does with subscriptions: list (newest first, Slack targets without their
+ * path), create, update and remove (its alerts go with it), plus the read of one row with
+ * its real target (for the API's checks and test sends; never shown to callers).
+ */
+export interface SubscriptionStore
+  extends CollectionStore<SubscriptionView, SubscriptionCreate, SubscriptionPatch> {
+  /** One subscription with its real target, or null. */
   getRow(id: string): Promise<SubscriptionRow | null>;
-  /** Inserts a validated subscription. */
-  create(fields: SubscriptionCreate): Promise<SubscriptionView>;
-  /** Applies a validated patch; null when no subscription has this id. */
-  update(id: string, patch: SubscriptionPatch): Promise<SubscriptionView | null>;
-  /** Deletes a subscription and its alerts; false when absent. */
-  remove(id: string): Promise<boolean>;
 }
 
 const COLUMNS =

@@ -20,14 +20,7 @@ import {
 } from "../../../shared/operators/schemas.ts";
 import { UuidSchema } from "../../../shared/schemas.ts";
 import { ApiError } from "../errors.ts";
-import {
-  bearerRoute,
-  BODY_ERRORS,
-  errorResponse,
-  idErrors,
-  IdParams,
-  json,
-} from "../openapi_parts.ts";
+import { bearerRoute, BODY_ERRORS, errorResponse, itemRoute, json } from "../openapi_parts.ts";
 import { found, type OperatorDeps, saving } from "./_shared.ts";
 
 /** Path of the feed, under `/api`. */
@@ -96,16 +89,13 @@ const listTokensRoute = bearerRoute({
   },
 });
 
-const revokeTokenRoute = bearerRoute({
+const revokeTokenRoute = itemRoute({
   method: "delete",
   path: "/feeds/tokens/{id}",
-  tags: ["history"],
-  summary: "Revoke a feed token",
-  request: { params: IdParams },
-  responses: {
-    200: { description: "The revoked token.", content: json(FeedTokenViewSchema) },
-    ...idErrors("feed token"),
-  },
+  tag: "history",
+  noun: "feed token",
+  doc: { summary: "Revoke a feed token", ok: "The revoked token." },
+  ok: FeedTokenViewSchema,
 });
 
 /** Mounts the feed token routes (bearer-authorised by the app) on `app`. */

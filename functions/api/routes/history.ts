@@ -15,7 +15,7 @@ import {
 } from "../../../shared/operators/schemas.ts";
 import { UuidSchema } from "../../../shared/schemas.ts";
 import { ApiError } from "../errors.ts";
-import { bearerRoute, errorResponse, idErrors, IdParams, json } from "../openapi_parts.ts";
+import { errorResponse, itemRoute, queryRoute } from "../openapi_parts.ts";
 import { found, type OperatorDeps } from "./_shared.ts";
 
 /** Default and largest `limit` of the change list. */
@@ -39,66 +39,64 @@ export const ChangesQuerySchema = z.object({
   }),
 });
 
-const changesRoute = bearerRoute({
-  method: "get",
+const changesRoute = queryRoute({
   path: "/changes",
-  tags: ["history"],
-  summary: "List policy changes",
-  description: "Newest first, each with its unified diff, summary and detected_at.",
-  request: { query: ChangesQuerySchema },
-  responses: {
-    200: { description: "The changes.", content: json(ChangeListSchema) },
-    400: errorResponse("A bad `source_id`, `since` or `limit`."),
+  tag: "history",
+  doc: {
+    summary: "List policy changes",
+    description: "Newest first, each with its unified diff, summary and detected_at.",
+    ok: "The changes.",
   },
+  query: ChangesQuerySchema,
+  ok: ChangeListSchema,
+  badQuery: "A bad `source_id`, `since` or `limit`.",
 });
 
-const alertsRoute = bearerRoute({
-  method: "get",
+/** Query of `GET /api/alerts`. */
+const AlertsQuerySchema = z.object({
+  status: z.string().optional().transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    const parts = s.split(",").map((p) => p.trim()).filter(Boolean);
+    const bad = parts.filter((p) => !AlertStatusSchema.safeParse(p).success);
+    if (bad.length > 0 || parts.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `status must be among ${AlertStatusSchema.options.join(", ")}`,
+      });
+      return z.NEVER;
+    }
+    return parts;
+  }).meta({ description: "Comma-separated statuses, e.g. `failed,dead`." }),
+  limit: z.coerce.number().int().min(1).max(ALERTS_LIMIT.max).optional(),
+});
+
+const alertsRoute = queryRoute({
   path: "/alerts",
-  tags: ["history"],
-  summary: "List alerts",
-  description: "The alert outbox, most recently changed first. `status=failed,dead` lists " +
-    "the alerts that could not be delivered, with their last error.",
-  request: {
-    query: z.object({
-      status: z.string().optional().transform((s, ctx) => {
-        if (s === undefined) return undefined;
-        const parts = s.split(",").map((p) => p.trim()).filter(Boolean);
-        const bad = parts.filter((p) => !AlertStatusSchema.safeParse(p).success);
-        if (bad.length > 0 || parts.length === 0) {
-          ctx.addIssue({
-            code: "custom",
-            message: `status must be among ${AlertStatusSchema.options.join(", ")}`,
-          });
-          return z.NEVER;
-        }
-        return parts;
-      }).meta({ description: "Comma-separated statuses, e.g. `failed,dead`." }),
-      limit: z.coerce.number().int().min(1).max(ALERTS_LIMIT.max).optional(),
-    }),
+  tag: "history",
+  doc: {
+    summary: "List alerts",
+    description: "The alert outbox, most recently changed first. `status=failed,dead` lists " +
+      "the alerts that could not be delivered, with their last error.",
+    ok: "The alerts.",
   },
-  responses: {
-    200: { description: "The alerts.", content: json(AlertListSchema) },
-    400: errorResponse("A bad `status` or `limit`."),
-  },
+  query: AlertsQuerySchema,
+  ok: AlertListSchema,
+  badQuery: "A bad `status` or `limit`.",
 });
 
-const retryRoute = bearerRoute({
+const retryRoute = itemRoute({
   method: "post",
   path: "/alerts/{id}/retry",
-  tags: ["history"],
-  summary: "Retry a failed or dead alert now",
-  description: "Puts the alert back in the outbox as pending (a dead one with its attempts " +
-    "reset) and sends it at once through its channel. 409 when it is not failed or dead.",
-  request: { params: IdParams },
-  responses: {
-    200: {
-      description: "The alert after the retry.",
-      content: json(AlertRetryResultSchema),
-    },
-    ...idErrors("alert"),
-    409: errorResponse("The alert is pending, sending or sent: nothing to retry."),
+  tag: "history",
+  noun: "alert",
+  doc: {
+    summary: "Retry a failed or dead alert now",
+    description: "Puts the alert back in the outbox as pending (a dead one with its attempts " +
+      "reset) and sends it at once through its channel. 409 when it is not failed or dead.",
+    ok: "The alert after the retry.",
   },
+  ok: AlertRetryResultSchema,
+  extra: { 409: errorResponse("The alert is pending, sending or sent: nothing to retry.") },
 });
 
 /** Mounts the history routes on `app`. */

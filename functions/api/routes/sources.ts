@@ -24,8 +24,8 @@ import {
   BODY_ERRORS,
   collectionRoutes,
   errorResponse,
-  idErrors,
   IdParams,
+  itemRoute,
   json,
   notFound,
 } from "../openapi_parts.ts";
@@ -99,21 +99,21 @@ const CheckResultSchema = z.object({
   source: SourceViewSchema,
 }).meta({ id: "SourceCheckResult" });
 
-const checkRoute = bearerRoute({
+const checkRoute = itemRoute({
   method: "post",
   path: "/sources/{id}/check",
-  tags: ["sources"],
-  summary: "Check one source now",
-  description: "Starts a daily-fetch run limited to this source (`source_ids: [id]`, " +
-    "`force: true`) and waits for it, so the check is recorded like any run's: job_runs, " +
-    "snapshot or change, alerts. 409 while another run is in progress. An inactive source " +
-    "is skipped.",
-  request: { params: IdParams },
-  responses: {
-    200: { description: "The run and this source's outcome.", content: json(CheckResultSchema) },
-    ...idErrors("source"),
-    409: errorResponse("A run is already in progress (`run_id` names it)."),
+  tag: "sources",
+  noun: "source",
+  doc: {
+    summary: "Check one source now",
+    description: "Starts a daily-fetch run limited to this source (`source_ids: [id]`, " +
+      "`force: true`) and waits for it, so the check is recorded like any run's: job_runs, " +
+      "snapshot or change, alerts. 409 while another run is in progress. An inactive source " +
+      "is skipped.",
+    ok: "The run and this source's outcome.",
   },
+  ok: CheckResultSchema,
+  extra: { 409: errorResponse("A run is already in progress (`run_id` names it).") },
 });
 
 const sourceChangesRoute = bearerRoute({

@@ -16,7 +16,7 @@ import {
 } from "../../../shared/operators/schemas.ts";
 import { sendTestAlert } from "../../../shared/operators/test_alert.ts";
 import { viewOf } from "../../../shared/store/subscription_store.ts";
-import { bearerRoute, collectionRoutes, idErrors, IdParams, json } from "../openapi_parts.ts";
+import { collectionRoutes, itemRoute } from "../openapi_parts.ts";
 import { found, notFoundError, type OperatorDeps, savingChecked } from "./_shared.ts";
 
 const RULES = "Channel rules: `webhook` targets are http(s) URLs checked against the network " +
@@ -51,20 +51,20 @@ const routes = collectionRoutes({
   },
 });
 
-const testRoute = bearerRoute({
+const testRoute = itemRoute({
   method: "post",
   path: "/subscriptions/{id}/test",
-  tags: ["subscriptions"],
-  summary: "Send a test alert",
-  description: 'Sends a message clearly marked as a test (webhook `event: "test"`, title ' +
-    '"Test alert: ...") through the subscription\'s real channel, signed like every alert ' +
-    "when it has a secret. Nothing is written to the outbox. 200 either way: `delivered` " +
-    "and `error` say what the receiver did.",
-  request: { params: IdParams },
-  responses: {
-    200: { description: "What the receiver did.", content: json(TestAlertResultSchema) },
-    ...idErrors("subscription"),
+  tag: "subscriptions",
+  noun: "subscription",
+  doc: {
+    summary: "Send a test alert",
+    description: 'Sends a message clearly marked as a test (webhook `event: "test"`, title ' +
+      '"Test alert: ...") through the subscription\'s real channel, signed like every alert ' +
+      "when it has a secret. Nothing is written to the outbox. 200 either way: `delivered` " +
+      "and `error` say what the receiver did.",
+    ok: "What the receiver did.",
   },
+  ok: TestAlertResultSchema,
 });
 
 /** Mounts the subscription routes on `app`. */

@@ -11,8 +11,8 @@
  */
 import { truncateText } from "../truncate.ts";
 import type { AlertMessage } from "../message.ts";
-import type { AlertSubscription } from "../types.ts";
-import type { AlertChannel, HttpDelivery } from "./channel.ts";
+import type { AlertConfig, AlertSubscription } from "../types.ts";
+import { type AlertChannel, type HttpDelivery, PermanentDeliveryError } from "./channel.ts";
 import { httpTarget } from "./target_url.ts";
 import { ALERT_USER_AGENT } from "./webhook.ts";
 
@@ -31,17 +31,43 @@ const FENCE = "```";
 /** The Slack channel. */
 export const slackChannel: AlertChannel = {
   name: "slack",
-  render(message, subscription) {
+  render(message, subscription, context) {
     // Promise.try semantics: a thrown error becomes a rejection, as for async channels.
-    return new Promise((resolve) => resolve(_build(message, subscription)));
+    return new Promise((resolve) => resolve(_build(message, subscription, context.config)));
   },
 };
+
+/** Hosts of Slack's incoming webhooks (Slack and GovSlack). */
+export const SLACK_WEBHOOK_HOSTS = new Set(["hooks.slack.com", "hooks.slack-gov.com"]);
+
+/**
+ * Why a Slack target cannot be used, or null: it must be an `https://hooks.slack.com/…`
+ * (or GovSlack) webhook URL, so a Slack subscription cannot post alerts anywhere else.
+ * Where loopback fetches are allowed (FETCH_ALLOW_LOOPBACK: the local stack and tests), a
+ * loopback receiver is accepted too.
+ */
+export function slackTargetError(target: string, allowLoopback: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return "slack target is not a URL";
+  }
+  if (url.protocol === "https:" && SLACK_WEBHOOK_HOSTS.has(url.hostname)) return null;
+  const loopback = url.hostname === "127.0.0.1" || url.hostname === "localhost" ||
+    url.hostname === "[::1]";
+  if (allowLoopback && loopback) return null;
+  return "slack target must be a Slack webhook URL (https://hooks.slack.com/…)";
+}
 
 function _build(
   message: AlertMessage,
   subscription: AlertSubscription,
+  config: Pick<AlertConfig, "FETCH_ALLOW_LOOPBACK">,
 ): HttpDelivery {
   const url = httpTarget(subscription.target, "slack target");
+  const refused = slackTargetError(url, config.FETCH_ALLOW_LOOPBACK);
+  if (refused) throw new PermanentDeliveryError(refused);
   const source = message.source;
   const link = source ? `<${_escapeUrl(source.url)}|${slackEscape(source.name)}>` : "";
   // The source line is the link above.

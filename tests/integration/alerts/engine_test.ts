@@ -647,3 +647,29 @@ Deno.test("a report that cannot be delivered is retried like any alert and, give
   deps.clock.advance(86_400_000);
   assert.deepEqual(await retryPendingAlerts(deps), []);
 });
+
+Deno.test("retryPendingAlerts() claims no new batch once it ran ALERT_PASS_WALL_MS; the next call goes on", async () => {
+  await using h = await alertHarness();
+  const { change } = await world(h);
+  const deps = h.deps({
+    ALERT_CONCURRENCY: 1,
+    ALERT_BATCH_SIZE: 2,
+    ALERT_PASS_WALL_MS: 50_000,
+    ALERT_TIMEOUT_MS: 5_000,
+  });
+  // Each request takes 30 s by the engine's clock: one batch of two is 60 s.
+  await using slow = startAlertSink(() => {
+    deps.clock.advance(30_000);
+    return new Response("ok");
+  });
+  for (let i = 0; i < 5; i++) await h.subscribe({ target: `${slow.url}/hook/${i}` });
+  await h.store.enqueueChangeAlerts(change.id, deps.clock());
+  const first = await retryPendingAlerts(deps);
+  assert.deepEqual(statuses(first), ["sent", "sent"], "one batch, then the time is up");
+  const second = await retryPendingAlerts(deps);
+  assert.deepEqual(statuses(second), ["sent", "sent"]);
+  const third = await retryPendingAlerts(deps);
+  assert.deepEqual(statuses(third), ["sent"]);
+  assert.equal(slow.requests.length, 5);
+  assert.ok((await h.rows()).every((r) => r.status === "sent"));
+});

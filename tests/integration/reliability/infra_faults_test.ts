@@ -435,7 +435,12 @@ Deno.test({
     await sink.down(); // nothing listens on its port now
     const result = await sendDelivery(
       { url: `${sink.url}/hook`, headers: { "content-type": "application/json" }, body: "{}" },
-      { fetch: (input, init) => fetch(input, init), timeoutMs: 5_000, now: new Date() },
+      {
+        fetch: (input, init) => fetch(input, init),
+        timeoutMs: 5_000,
+        now: new Date(),
+        policy: { allowLoopback: true, allowPrivateNetworks: false },
+      },
     );
     assert.equal(result.ok, false);
     assert.match(result.error ?? "", /refused/i);

@@ -561,7 +561,12 @@ for (const batch of ["errors", "benign", "deadline", "bomb"] as const) {
         );
       }
       if (c.fault === "drip_body") {
-        assert.ok((result.bytesSent.get(c.fault) ?? 0) <= TIMEOUT_MS / 1000 + 2, "dripped bytes");
+        // The read stops at the deadline (one byte a second: ~30), not at the 4,096th second.
+        // The deadline counts I/O time only (io_deadline.ts: host-limiter and body-budget
+        // waits are not counted) and the server drips by its own clock, so a loaded machine
+        // sees a few more bytes than seconds: the bound is twice the deadline.
+        const dripped = result.bytesSent.get(c.fault) ?? 0;
+        assert.ok(dripped < (2 * TIMEOUT_MS) / 1000, `dripped bytes: ${dripped}`);
       }
     });
   }

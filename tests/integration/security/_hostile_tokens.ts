@@ -5,6 +5,7 @@
  * @module
  */
 import { exportSPKI, importJWK, type JWK, type JWTHeaderParameters, SignJWT } from "jose";
+import { hmacSha256Hex } from "../../../shared/alerts/signature.ts";
 import { generateSigningKeyPair, signHs256 } from "../../../shared/auth/keys.ts";
 import { readKeys } from "../../../supabase/local/keys.ts";
 import { JWT_SECRET, stackKeys } from "../_stack.ts";
@@ -72,16 +73,7 @@ async function _hs256Raw(
   payload: Record<string, unknown>,
 ): Promise<string> {
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(JWT_SECRET),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(
-    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input)),
-  );
+  const mac = (await hmacSha256Hex(JWT_SECRET, input)).match(/../g)!.map((h) => parseInt(h, 16));
   return `${input}.${b64url(String.fromCharCode(...mac))}`;
 }
 

@@ -4,6 +4,7 @@
  * hold exactly what the function's module graph imports, pinned as in the root deno.json.
  */
 import assert from "node:assert/strict";
+import { ASSETS } from "../../../functions/api/api_docs.ts";
 import { REPO_ROOT } from "../../../supabase/local/ports.ts";
 
 interface Info {
@@ -29,6 +30,8 @@ Deno.test("functions/api/deno.json maps exactly the bare specifiers the function
     info.modules.flatMap((m) => (m.dependencies ?? []).map((d) => d.specifier))
       .filter((s) => !/^(\.|\/|node:|npm:|jsr:|https?:)/.test(s)),
   );
+  // The API docs' assets are package files resolved at run time (api_docs.ts).
+  for (const asset of Object.values(ASSETS)) bare.add(asset.file);
   const needed = new Set<string>();
   for (const s of bare) {
     const key = s in root

@@ -82,14 +82,35 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
   assert.equal(health.security, undefined);
 });
 
-Deno.test("GET /api/docs serves Swagger UI pointing at the document by a relative URL", async () => {
+Deno.test("GET /api/docs serves Swagger UI from the pinned package, offline, under a CSP", async () => {
   const { app } = makeTestApp();
   const res = await app.request("/api/docs");
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+  const csp = res.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self'(;|$)/);
   const html = await res.text();
-  assert.match(html, /SwaggerUIBundle/);
-  assert.match(html, /url: ['"]\.\/openapi\.json['"]/);
+  // Only the function's own assets, by relative URLs; no inline script, no CDN.
+  const srcs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(srcs, [
+    "./docs-assets/swagger-ui.css",
+    "./docs-assets/swagger-ui-bundle.js",
+    "./docs-assets/init.js",
+  ]);
+  assert.doesNotMatch(html, /<script>/);
+  const init = await (await app.request("/api/docs-assets/init.js")).text();
+  assert.match(init, /SwaggerUIBundle\(\{ url: "\.\/openapi\.json"/);
+  const bundle = await app.request("/api/docs-assets/swagger-ui-bundle.js");
+  assert.equal(bundle.status, 200);
+  assert.match(bundle.headers.get("content-type") ?? "", /^text\/javascript/);
+  const js = await bundle.text();
+  const pinned = await Deno.readTextFile(
+    new URL(import.meta.resolve("swagger-ui-dist/swagger-ui-bundle.js")),
+  );
+  assert.equal(js, pinned);
+  assert.equal((await app.request("/api/docs-assets/swagger-ui.css")).status, 200);
+  assert.equal((await app.request("/api/docs-assets/nope.js")).status, 404);
 });
 
 Deno.test("GET /api/health reports a reachable database without auth", async () => {

@@ -156,7 +156,7 @@ Deno.test("POST /api/sources refuses what the pipeline could not run, before any
       name: "an ignore pattern that does not compile",
       body: { ignore_patterns: ["Updated: .*", "(unclosed"] },
       path: "ignore_patterns.1",
-      match: /not a valid regular expression/,
+      match: /not a valid JavaScript regular expression/,
     },
     {
       name: "an ignore pattern that hides every change",

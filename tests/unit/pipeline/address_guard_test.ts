@@ -4,6 +4,7 @@ import {
   checkUrl,
   classifyAddress,
   ResolverUnavailable,
+  urlPolicyError,
 } from "../../../shared/pipeline/address_guard.ts";
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
 
@@ -148,4 +149,23 @@ Deno.test("checkUrl() lets a name through unchecked when the runtime cannot reso
     checkUrl(new URL("http://169.254.169.254/"), { policy: STRICT, resolveHost: unavailable }),
   );
   assert.equal(error.errorClass, "blocked");
+});
+
+Deno.test("urlPolicyError() checks a URL without DNS for the operators' API", () => {
+  const production = { allowLoopback: false, allowPrivateNetworks: false };
+  assert.equal(urlPolicyError("https://www.gov.uk/visas", production), null);
+  assert.equal(urlPolicyError("https://user:pw@www.gov.uk/visas", production), null);
+  assert.match(urlPolicyError("not a url", production) ?? "", /not a valid URL/);
+  assert.match(urlPolicyError("ftp://example.org/a", production) ?? "", /only http and https/);
+  assert.match(urlPolicyError("http://169.254.169.254/", production) ?? "", /metadata/);
+  assert.match(urlPolicyError("http://[::ffff:a9fe:a9fe]/", production) ?? "", /metadata/);
+  assert.match(urlPolicyError("http://metadata.google.internal/", production) ?? "", /metadata/);
+  assert.match(urlPolicyError("http://10.0.0.1/", production) ?? "", /private/);
+  assert.match(urlPolicyError("http://127.0.0.1:8080/", production) ?? "", /loopback/);
+  assert.match(urlPolicyError("http://localhost/", production) ?? "", /loopback/);
+  assert.match(urlPolicyError("http://x.invalid/", production) ?? "", /never be resolved/);
+  assert.equal(
+    urlPolicyError("http://127.0.0.1:8080/", { allowLoopback: true, allowPrivateNetworks: false }),
+    null,
+  );
 });

@@ -6,6 +6,7 @@ import {
   SLACK_TEXT_MAX,
   slackChannel,
   slackEscape,
+  slackTargetError,
 } from "../../../../shared/alerts/channels/slack.ts";
 import { buildAlertMessage } from "../../../../shared/alerts/message.ts";
 import { testAlertConfig } from "../../../fixtures/alert_data.ts";
@@ -22,6 +23,8 @@ interface Block {
   text?: { type: string; text: string; emoji?: boolean };
   elements?: { type: string; text: string }[];
 }
+
+const SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXX";
 
 function isWellFormed(text: string): boolean {
   return new TextDecoder("utf-8", { fatal: true }).decode(new TextEncoder().encode(text)) ===
@@ -44,7 +47,7 @@ async function render(diff: string, sourceName?: string) {
   }
   const delivery = await slackChannel.render(
     message,
-    { ...alert.subscription, channel: "slack" },
+    { ...alert.subscription, channel: "slack", target: SLACK_URL },
     CONTEXT,
   );
   return { delivery, body: JSON.parse(delivery.body) as { text: string; blocks: Block[] }, alert };
@@ -113,7 +116,7 @@ Deno.test("slack channel cuts a long source name in the header to 150 characters
 Deno.test("slack channel sends operational alerts without a diff block", async () => {
   const alert = claimedAlert(
     { kind: "source_recovered", event_key: "source_recovered:x:1", payload: {} },
-    { channel: "slack" },
+    { channel: "slack", target: SLACK_URL },
   );
   const delivery = await slackChannel.render(
     buildAlertMessage(alert, null),
@@ -132,4 +135,21 @@ Deno.test("fitEscaped() never leaves a partial entity before the marker", () => 
     assert.ok(out.length <= max);
     assert.match(out, /^(&amp;)*\n… \(truncated\)$/);
   }
+});
+
+Deno.test("slackTargetError() accepts Slack webhook hosts only (and loopback where loopback is allowed)", () => {
+  assert.equal(slackTargetError("https://hooks.slack.com/services/T/B/X", false), null);
+  assert.equal(slackTargetError("https://hooks.slack-gov.com/services/T/B/X", false), null);
+  for (
+    const bad of [
+      "http://hooks.slack.com/services/T/B/X",
+      "https://hooks.slack.com.evil.test/x",
+      "https://example.org/hook",
+      "https://169.254.169.254/",
+    ]
+  ) {
+    assert.match(slackTargetError(bad, false) ?? "", /must be a Slack webhook URL/, bad);
+  }
+  assert.match(slackTargetError("http://127.0.0.1:9/hook", false) ?? "", /must be a Slack/);
+  assert.equal(slackTargetError("http://127.0.0.1:9/hook", true), null);
 });
