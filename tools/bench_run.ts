@@ -612,10 +612,10 @@ if (import.meta.main) {
         "",
         `N = ${n}, change run: throughput ours/urlwatch = ${
           fmt(ours.rate / (n / uw.wall), 2)
-        }× (target ≥ 4×); ` +
+        }× (target ≥ 6×, issue 14); ` +
           `CPU per source ours/urlwatch = ${
             fmt(ours.cpuPerSourceMs / ((uw.cpu / n) * 1000), 2)
-          } (target ≤ 0.5)`,
+          } (target ≤ 0.4)`,
         "",
       );
     }
