@@ -104,7 +104,9 @@ export const ConfigSchema = z.object({
   // from items (shared/jobs/budget.ts): measured CPU per item (docs/benchmarks.md) times a
   // safety factor, against a budget that leaves room for two invocations in one worker,
   // which the runtime ends at 2 s of CPU.
-  JOB_CPU_MS_PER_ITEM: z.coerce.number().positive().max(10_000).default(6),
+  // 7.5: the worst run of the bench (baseline, N = 2000): the workers' CPU minus their boots,
+  // per source (docs/benchmarks.md, "Budget calibration").
+  JOB_CPU_MS_PER_ITEM: z.coerce.number().positive().max(10_000).default(7.5),
   JOB_CPU_SAFETY_FACTOR: z.coerce.number().min(1).max(100).default(1.5),
   JOB_INVOCATION_CPU_ESTIMATE_MS: int(800, 10, 3_600_000),
   // The edge runtime's wall clock of a worker (150 s free plan, 400 s paid): an invocation

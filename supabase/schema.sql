@@ -1300,8 +1300,9 @@ begin
     select c.*, false as poisoned from claimed c
     union all
     -- Failed just now: returned (marked) so the job sends their source-failing alerts.
-    select s.*, null::integer, true from public.job_run_sources s
-    where s.run_id = p_run_id and s.source_id = any (v_poisoned)
+    -- (by primary key: a source's items of other runs, a year of them, are not looked at)
+    select s.*, null::integer, true from unnest(v_poisoned) as p(source_id)
+    join public.job_run_sources s on s.run_id = p_run_id and s.source_id = p.source_id
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'source', jsonb_build_object(
@@ -3039,10 +3040,22 @@ CREATE INDEX alerts_due_idx ON public.alerts USING btree (next_attempt_at) WHERE
 CREATE INDEX alerts_event_key_idx ON public.alerts USING btree (event_key) WHERE (event_key IS NOT NULL);
 
 --
+-- Name: alerts_source_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX alerts_source_idx ON public.alerts USING btree (source_id) WHERE (source_id IS NOT NULL);
+
+--
 -- Name: alerts_subscription_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 
 CREATE INDEX alerts_subscription_idx ON public.alerts USING btree (subscription_id);
+
+--
+-- Name: job_run_sources_change_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_run_sources_change_idx ON public.job_run_sources USING btree (policy_change_id) WHERE (policy_change_id IS NOT NULL);
 
 --
 -- Name: job_run_sources_host_idx; Type: INDEX; Schema: public; Owner: postgres
@@ -3055,6 +3068,12 @@ CREATE INDEX job_run_sources_host_idx ON public.job_run_sources USING btree (run
 --
 
 CREATE INDEX job_run_sources_pending_idx ON public.job_run_sources USING btree (run_id, status);
+
+--
+-- Name: job_run_sources_source_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_run_sources_source_idx ON public.job_run_sources USING btree (source_id);
 
 --
 -- Name: job_runs_completed_idx; Type: INDEX; Schema: public; Owner: postgres
@@ -3097,6 +3116,12 @@ CREATE INDEX snapshots_source_idx ON public.snapshots USING btree (source_id, fe
 --
 
 CREATE INDEX sources_active_idx ON public.sources USING btree (active, check_frequency);
+
+--
+-- Name: sources_last_snapshot_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX sources_last_snapshot_idx ON public.sources USING btree (last_snapshot_id);
 
 --
 -- Name: subscriptions_source_idx; Type: INDEX; Schema: public; Owner: postgres

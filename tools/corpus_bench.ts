@@ -18,7 +18,7 @@
 import postgres from "postgres";
 import { start } from "../supabase/local/stack.ts";
 import { readKeys } from "../supabase/local/keys.ts";
-import { DB_URL, PORTS, REPO_ROOT, SUPABASE_URL } from "../supabase/local/ports.ts";
+import { DB_URL, PORTS, REPO_ROOT, STATE_DIR, SUPABASE_URL } from "../supabase/local/ports.ts";
 
 /** One labelled pair of the corpus (the fields the bench reads). */
 interface Pair {
@@ -177,16 +177,51 @@ function _changedLines(diff: string | null, max = 4): string {
     (lines.length > max ? ` (+${lines.length - max} more lines)` : "");
 }
 
+/** Lines of the stack's edge-limit log (one per worker the limits ended), 0 when there is none. */
+async function _limitKills(): Promise<number> {
+  try {
+    const text = await Deno.readTextFile(`${STATE_DIR}/logs/limits.log`);
+    return text.split("\n").filter((l) => l.trim()).length;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+/** Fails runs an interrupted bench left running over its sources (their site is gone). */
+async function _failLeftoverRuns(): Promise<void> {
+  const left = await sql`select distinct r.id from public.job_runs r
+    join public.job_run_sources s on s.run_id = r.id
+    join public.sources src on src.id = s.source_id
+    where r.status = 'running' and src.name like ${NAME_PREFIX + "%"}`;
+  for (const run of left) {
+    await sql`select public.job_fail_run(${run.id}, 'an earlier corpus bench was interrupted')`;
+    console.log(`failed run ${run.id}, left running by an interrupted bench`);
+  }
+}
+
 function _pct(x: number): string {
   return `${(x * 100).toFixed(1)} %`;
 }
 
+/**
+ * CPU per source the job assumes when the stack starts here: real pages cost about 33 ms in the
+ * function (docs/detection.md), and the default estimate (6 ms) lets a batch end its worker at
+ * the edge profile's 2 s. A stack already running keeps what it was started with.
+ */
+const BENCH_CPU_MS_PER_ITEM = "30";
+
 if (import.meta.main) {
+  if (!Deno.env.get("JOB_CPU_MS_PER_ITEM")) {
+    Deno.env.set("JOB_CPU_MS_PER_ITEM", BENCH_CPU_MS_PER_ITEM);
+  }
   await start();
   const { serviceRoleKey } = await readKeys();
   const docs = _loadDocs();
   const servers = _serve(docs);
+  await _failLeftoverRuns();
   await _waitIdle();
+  const killsBefore = await _limitKills();
   await sql`delete from public.sources where name like ${NAME_PREFIX + "%"}`;
   // No alert leaves during the bench: subscriptions are paused and restored after.
   const subs = await sql`update public.subscriptions set active = false where active returning id`;
@@ -280,6 +315,16 @@ if (import.meta.main) {
   console.log(
     `\nfetch failures by class (all rounds): ${JSON.stringify(Object.fromEntries(failures))}`,
   );
+  const kills = (await _limitKills()) - killsBefore;
+  if (kills > 0) {
+    console.log(
+      `edge-limit kills during the bench: ${kills} (.stack/logs/limits.log); their items ran again ` +
+        `after their leases (or failed as poison). The job's CPU estimate per item is below what ` +
+        `these pages cost: JOB_CPU_MS_PER_ITEM (this process: ${
+          Deno.env.get("JOB_CPU_MS_PER_ITEM")
+        }; a stack that was already running keeps the value it was started with)`,
+    );
+  }
   console.log(
     `\ncorpus bench: ${docs.length} documents, ${real.length} REAL, ${noise.length} NOISE pairs scored, ` +
       `${((performance.now() - t0) / 1000).toFixed(0)} s`,

@@ -5,15 +5,21 @@
  * bench (`tools/bench_run.ts --n N`: a baseline and a change run over N sources), then prints
  * per RPC the calls, mean and max execution time, and the statement-timeout cancellations
  * Postgres logged meanwhile. Not a test: figures for docs/benchmarks.md.
+ *
+ * `--queue-only` runs the job's queue instead of the bench (tools/bench_queue.ts: the run's
+ * start and every claim, heartbeat and completion over N sources on a skewed host mix,
+ * without fetching), which reaches N = 100,000 in minutes.
  * @module
  */
 import postgres from "postgres";
 import { start } from "../supabase/local/stack.ts";
 import { ADMIN_DB_URL, LOG_DIR, REPO_ROOT } from "../supabase/local/ports.ts";
+import { queueRun } from "./bench_queue.ts";
 
 const nArg = Deno.args[Deno.args.indexOf("--n") + 1];
 const N = Deno.args.includes("--n") && nArg ? Number(nArg) : 20000;
 const TIMEOUT_MS = 8000;
+const QUEUE_ONLY = Deno.args.includes("--queue-only");
 
 interface RpcRow {
   rpc: string;
@@ -49,12 +55,21 @@ if (import.meta.main) {
     console.log(`authenticator settings: ${setting?.config.join(", ")}`);
     await sql`select extensions.pg_stat_statements_reset()`;
     const offset = await logSize();
-    const bench = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${REPO_ROOT}/tools/bench_run.ts`, "--n", String(N)],
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!bench.success) throw new Error(`Cannot time the RPCs: the bench exited ${bench.code}`);
+    if (QUEUE_ONLY) {
+      const q = await queueRun(sql, N);
+      console.log(
+        `queue at N = ${q.n}: start (list + add items) ${(q.startMs / 1000).toFixed(1)} s, ` +
+          `drain ${(q.drainMs / 1000).toFixed(1)} s in ${q.batches} batches, run ${q.status}; ` +
+          `load average ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+      );
+    } else {
+      const bench = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${REPO_ROOT}/tools/bench_run.ts`, "--n", String(N)],
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+      if (!bench.success) throw new Error(`Cannot time the RPCs: the bench exited ${bench.code}`);
+    }
     // PostgREST calls an RPC as `… from "public"."<name>"(…)`; group its statements by name.
     const rows = await sql<RpcRow[]>`
       select substring(query from '"public"\\."([a-z_]+)"\\(') as rpc,
@@ -64,6 +79,12 @@ if (import.meta.main) {
       from extensions.pg_stat_statements
       where query ~ '"public"\\."[a-z_]+"\\('
       group by 1 order by max_ms desc`;
+    const reads = await sql<{ query: string; calls: number; max_ms: number }[]>`
+      select left(regexp_replace(query, '\s+', ' ', 'g'), 110) as query, calls::int,
+             round(max_exec_time::numeric, 1)::float8 as max_ms
+      from extensions.pg_stat_statements
+      where query !~ '"public"\."[a-z_]+"\(' and query ~* '(job_|sources|snapshots|alerts)'
+      order by max_exec_time desc limit 5`;
     const cancelled = await timeoutsSince(offset);
     console.log(`\nRPCs of the job at N = ${N} (pg_stat_statements, execution time per call):\n`);
     console.log("| RPC | calls | mean ms | max ms | inside 8 s |");
@@ -75,6 +96,8 @@ if (import.meta.main) {
         } |`,
       );
     }
+    console.log("\nslowest other statements (PostgREST reads and the like):\n");
+    for (const r of reads) console.log(`- ${r.max_ms} ms max, ${r.calls} calls: ${r.query}`);
     console.log(`\nstatement-timeout cancellations logged during the bench: ${cancelled.length}`);
     for (const line of cancelled.slice(0, 5)) console.log(`  ${line}`);
     if (rows.some((r) => r.max_ms >= TIMEOUT_MS) || cancelled.length > 0) Deno.exitCode = 1;

@@ -14,10 +14,11 @@
  * - it handled `JOB_INVOCATION_MAX_ITEMS` items;
  * - CPU: where a real reading exists (a non-zero `cpuMs()`: plain Deno, tests) it reached
  *   `JOB_INVOCATION_CPU_MS`; where none does, its estimate — items ×
- *   `JOB_CPU_MS_PER_ITEM` (measured by the stack from outside the function, see
- *   docs/benchmarks.md) × `JOB_CPU_SAFETY_FACTOR` — would pass
- *   `JOB_INVOCATION_CPU_ESTIMATE_MS` (800: ~530 ms real with the factor 1.5, so a worker
- *   the runtime retired at its 1 s soft limit with invocations still running stays under 2 s);
+ *   `JOB_CPU_MS_PER_ITEM` (7.5, measured by the stack from outside the function: the
+ *   workers' CPU minus their boots, per source, docs/benchmarks.md "Budget calibration") ×
+ *   `JOB_CPU_SAFETY_FACTOR` (1.5) — would pass `JOB_INVOCATION_CPU_ESTIMATE_MS` (800: 71
+ *   sources, ~530 ms real, so a worker the runtime retired at its 1 s soft limit with
+ *   invocations still running stays under 2 s);
  * - it ran `JOB_INVOCATION_WALL_MS`, or, in the edge runtime (`EdgeRuntime` defined), the
  *   worker's age (`performance.now()`, from the isolate's start) leaves less than one more
  *   batch (`FETCH_TIMEOUT_MS`) before `JOB_WORKER_WALL_MS`;

@@ -75,8 +75,22 @@ export async function runWorkLoop<Item, Done>(
   const finished: Done[] = [];
   let claiming = false;
   let completing = false;
-  /** The last claim found nothing while items were held: wait for a completion first. */
+  /**
+   * The last claim found nothing while items were held: claim again after a completion of
+   * ours, or after `pollMs` (another invocation's completion may free a host meanwhile).
+   */
   let blocked = false;
+  let unblock: ReturnType<typeof setTimeout> | undefined;
+  const setBlocked = (value: boolean): void => {
+    blocked = value;
+    clearTimeout(unblock);
+    unblock = value
+      ? setTimeout(() => {
+        blocked = false;
+        changed();
+      }, options.pollMs)
+      : undefined;
+  };
   let end: WorkLoopEnd | null = null;
   let error = null as { cause: unknown } | null;
   let completeFailed = false;
@@ -103,7 +117,7 @@ export async function runWorkLoop<Item, Done>(
     const group = finished.splice(0, batchSize);
     task.complete(group).then(() => {
       held -= group.length;
-      blocked = false;
+      setBlocked(false);
     }, (cause) => {
       completeFailed = true;
       fail(cause);
@@ -125,10 +139,10 @@ export async function runWorkLoop<Item, Done>(
     if (items.length > 0) {
       budget.spend(items.length);
       held += items.length;
-      blocked = false;
+      setBlocked(false);
       for (const item of items) startItem(item);
     } else if (held > 0) {
-      blocked = true;
+      setBlocked(true);
     } else if (await task.drained()) {
       end = "drained";
     } else {
@@ -143,22 +157,30 @@ export async function runWorkLoop<Item, Done>(
     return room >= (held > 0 ? minClaim : 1);
   };
 
-  for (;;) {
-    const woken = new Promise<void>((resolve) => (wake = resolve));
-    complete();
-    if (mayClaim()) {
-      claiming = true;
-      claim().catch(fail).finally(() => {
-        claiming = false;
-        changed();
-      });
+  try {
+    return await _drive();
+  } finally {
+    clearTimeout(unblock);
+  }
+
+  async function _drive(): Promise<WorkLoopEnd> {
+    for (;;) {
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      complete();
+      if (mayClaim()) {
+        claiming = true;
+        claim().catch(fail).finally(() => {
+          claiming = false;
+          changed();
+        });
+      }
+      if (!claiming && !completing && processing === 0) {
+        // Nothing in flight: every item in hand is completed (or a completion failed).
+        if (error !== null) throw error.cause;
+        if (end !== null) return end;
+        throw new Error(`Cannot go on with the work loop: ${held} items held, none in flight`);
+      }
+      await woken;
     }
-    if (!claiming && !completing && processing === 0) {
-      // Nothing in flight: every item in hand is completed (or a completion failed).
-      if (error !== null) throw error.cause;
-      if (end !== null) return end;
-      throw new Error(`Cannot go on with the work loop: ${held} items held, none in flight`);
-    }
-    await woken;
   }
 }

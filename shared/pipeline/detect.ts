@@ -141,43 +141,84 @@ export function stubReason(previous: string, current: string): string | null {
 /** Snapshots of a source read to tell its furniture from its policy. */
 export const HISTORY_SNAPSHOTS = 12;
 
-/** The set of a text's lines, each by its {@link changeFingerprint}. */
-function _lineSet(text: string): Set<string> {
-  const lines = new Set<string>();
+/** A text's lines, each by its {@link changeFingerprint}, with how often each occurs. */
+function _lineCounts(text: string): Map<string, number> {
+  const lines = new Map<string, number>();
   for (const line of text.split("\n")) {
     const key = changeFingerprint(line);
-    if (key !== "") lines.add(key);
+    if (key !== "") lines.set(key, (lines.get(key) ?? 0) + 1);
   }
   return lines;
 }
 
+/** Longest line (in words) that counts as a control's label for {@link isFurnitureChange}. */
+const LABEL_MAX_WORDS = 4;
 /**
- * True when every line a change adds or removes is page furniture by the source's own
- * history: each added line was already on an earlier snapshot (it comes back: rotating
- * banners, dates that flip with the server's time zone, blocks shown on some fetches only)
- * and each removed line was missing from an earlier snapshot (it comes and goes). New
- * wording is never furniture: a line no snapshot of the source ever had is a change.
+ * Times a line must have come or gone, over the source's snapshots and this fetch, to be
+ * furniture: once is a change (a new line, a line removed), twice may be a change undone
+ * (a typo fixed back), three times is a block that flips.
+ */
+export const FURNITURE_FLIPS = 3;
+
+/**
+ * True when a change is page furniture rather than a change of the policy:
+ *
+ * - only the number of copies of a short line changed, and it is repeated on both sides:
+ *   the labels of cards and steps ("Next", "Read more") when one card goes;
+ * - or, by the source's own history, every line it adds or removes has flipped (come or
+ *   gone) at least {@link FURNITURE_FLIPS} times over the source's snapshots and this
+ *   fetch: rotating banners, blocks shown on some fetches only. New wording is never
+ *   furniture, and neither is a line that came once and went once (a change undone).
+ *
  * `history` is the source's latest snapshots, newest first (the first is `previous`).
  * @example
  * isFurnitureChange("P\nBanner A", "P\nBanner B", ["P\nBanner A", "P\nBanner B", "P\nBanner A"]); // true
  */
 export function isFurnitureChange(previous: string, current: string, history: string[]): boolean {
-  const before = _lineSet(previous);
-  const after = _lineSet(current);
-  if (history.length < 2) return false; // the previous snapshot alone tells nothing
-  const older = history.map(_lineSet);
+  const before = _lineCounts(previous);
+  const after = _lineCounts(current);
+  if (_onlyLabelCopiesChanged(before, after)) return true;
+  if (history.length < FURNITURE_FLIPS - 1) return false; // too few snapshots to flip
+  let older: Map<string, number>[] | null = null;
   let changed = 0;
-  for (const line of after) {
-    if (before.has(line)) continue;
-    changed++;
-    if (!older.some((set) => set.has(line))) return false;
-  }
-  for (const line of before) {
-    if (after.has(line)) continue;
-    changed++;
-    if (!older.some((set) => !set.has(line))) return false;
+  for (const [line, present] of [[after, before], [before, after]] as const) {
+    for (const key of line.keys()) {
+      if (present.has(key)) continue;
+      changed++;
+      older ??= history.map(_lineCounts);
+      if (_flips(key, older, after.has(key)) < FURNITURE_FLIPS) return false;
+    }
   }
   return changed > 0;
+}
+
+/** How often `line` came or went from the oldest snapshot of `older` to the current text. */
+function _flips(line: string, older: Map<string, number>[], inCurrent: boolean): number {
+  let flips = 0;
+  let was: boolean | null = null;
+  for (let i = older.length - 1; i >= 0; i--) {
+    const has = (older[i] as Map<string, number>).has(line);
+    if (was !== null && has !== was) flips++;
+    was = has;
+  }
+  return was !== null && inCurrent !== was ? flips + 1 : flips;
+}
+
+/**
+ * True when the two texts have the same distinct lines and only short lines repeated on
+ * both sides (at least twice each) changed their number of copies.
+ */
+function _onlyLabelCopiesChanged(before: Map<string, number>, after: Map<string, number>): boolean {
+  if (before.size !== after.size) return false;
+  let changed = false;
+  for (const [line, count] of before) {
+    const now = after.get(line);
+    if (now === undefined) return false;
+    if (now === count) continue;
+    if (Math.min(now, count) < 2 || line.split(" ").length > LABEL_MAX_WORDS) return false;
+    changed = true;
+  }
+  return changed;
 }
 
 /** Options of {@link diffTexts}. */

@@ -27,10 +27,12 @@ import {
   CONTENT_ANCESTOR_TAGS,
   FORM_CONTENT_TAGS,
   isAdLike,
+  isChromeLike,
   MAIN_CANDIDATES,
   MIN_MAIN_SHARE,
   NEVER_TEXT_TAGS,
   OVERLAY_ROLES,
+  SIGNUP_MAX_CHARS,
 } from "./html_rules.ts";
 import {
   extractHtmlContentStreaming,
@@ -52,7 +54,8 @@ export interface HtmlExtractOptions {
 
 const NEVER_TEXT = [
   ...NEVER_TEXT_TAGS,
-  "[hidden]",
+  // hidden="until-found" is a collapsed section the browser's find-in-page opens: text.
+  '[hidden]:not([hidden="until-found" i])',
   ...OVERLAY_ROLES.map((role) => `[role="${role}"]`),
   '[aria-modal="true"]',
   "ins.adsbygoogle",
@@ -98,20 +101,63 @@ function _isAdLike(element: _DomNode): boolean {
   return isAdLike(element.attribs?.class, element.attribs?.id);
 }
 
+/** True when an element's class or id marks chrome without a tag of its own (breadcrumbs, mobile-only). */
+function _isChromeLike(element: _DomNode): boolean {
+  return isChromeLike(element.attribs?.class, element.attribs?.id);
+}
+
 /** True when a header/footer belongs to the page (not to an article or section). */
 function _isPageLevel($: cheerio.CheerioAPI, element: Parameters<cheerio.CheerioAPI>[0]): boolean {
   return $(element).parents(CONTENT_ANCESTORS).length === 0;
 }
 
+/** A parsed element or text node, as far as the sign-up rule walks them. */
+type _TreeNode = { type: string; name?: string; parent: _TreeNode | null };
+
 /** Removes what is never content and, when `chrome`, the page's own navigation and frame. */
 function _clean($: cheerio.CheerioAPI, chrome: boolean): void {
+  // Where sign-up panels may start: the element holding each e-mail field (or its form).
+  const signups = chrome
+    ? $('input[type="email" i]').toArray().map((input) => {
+      let node = (input as unknown as _TreeNode).parent;
+      while (node && node.name === "form") node = node.parent;
+      return node;
+    })
+    : [];
   $(NEVER_TEXT).remove();
   $("[class], [id]").filter((_, el) => _isAdLike(el)).remove();
   if (!chrome) return;
   $(CHROME).remove();
+  $("[class], [id]").filter((_, el) => _isChromeLike(el)).remove();
   $("header, footer").filter((_, el) => _isPageLevel($, el)).remove();
   // ASP.NET-style pages wrap the whole body in one <form>: keep forms that hold content.
   $("form").filter((_, el) => $(el).find(FORM_CONTENT).length === 0).remove();
+  for (const start of signups) _removeSignupPanel($, start);
+}
+
+/**
+ * Removes the largest element from `start` up whose text is at most SIGNUP_MAX_CHARS,
+ * unless that is an element right under the body (the page itself) or `start` was
+ * removed already.
+ */
+function _removeSignupPanel($: cheerio.CheerioAPI, start: _TreeNode | null): void {
+  let panel: _TreeNode | null = null;
+  for (let node = start; node; node = node.parent) {
+    // Short up to the body: the page itself (a stub), not a panel on a page.
+    if (node.type !== "tag" || node.name === "body" || node.name === "html") return;
+    const element = node as unknown as Parameters<cheerio.CheerioAPI>[0];
+    if (_textLength($(element).text()) > SIGNUP_MAX_CHARS) break;
+    panel = node;
+  }
+  // A long element was reached (or the node is detached: removed with an ancestor).
+  if (panel && _attached(panel)) $(panel as unknown as Parameters<cheerio.CheerioAPI>[0]).remove();
+}
+
+/** True when a node is still in the document (not removed with an ancestor). */
+function _attached(node: _TreeNode): boolean {
+  let root: _TreeNode = node;
+  while (root.parent) root = root.parent;
+  return root.type === "root";
 }
 
 /** Characters of a text that are not whitespace. */

@@ -34,7 +34,8 @@ export const NEVER_TEXT_TAGS: readonly string[] = [
  * ARIA roles of overlays (cookie consent, sign-up and newsletter prompts): dropped with
  * their content, as are elements with `aria-modal="true"`. Text under `aria-hidden="true"`
  * is kept: sites hide the whole page from screen readers while such a dialog is open, and
- * collapsed accordions hide policy sections the same way.
+ * collapsed accordions hide policy sections the same way; so is `hidden="until-found"`, the
+ * HTML standard's collapsed section that find-in-page reveals (plain `hidden` is dropped).
  */
 export const OVERLAY_ROLES: readonly string[] = ["dialog", "alertdialog"];
 
@@ -136,6 +137,42 @@ export function isAdLike(className: string | undefined, id: string | undefined):
   }
   return false;
 }
+
+/**
+ * Class or id tokens of page chrome that has no element or role of its own: breadcrumb
+ * trails (Bootstrap's `.breadcrumb`, schema.org BreadcrumbList markup's usual names), and
+ * elements the page's own responsive classes hide on a desktop-width screen (mobile app
+ * banners, mobile menus: Bootstrap `d-lg-none`/`hidden-lg`/`visible-xs`, Tailwind `lg:hidden`,
+ * Foundation `hide-for-large`, Bulma `is-hidden-desktop`), whose text a desktop reader never sees.
+ */
+const CHROME_TOKEN =
+  /^(?:(?:[\w-]*[-_])?breadcrumbs?(?:[-_][\w-]*)?|d-(?:md|lg|xl|xxl)-none|hidden-(?:md|lg)|visible-(?:xs|sm)(?:-(?:block|inline|inline-block|flex))?|(?:md|lg|xl):hidden|hide-for-(?:medium|large)(?:-up)?|show-for-small-only|is-hidden-(?:tablet|desktop))$/i;
+/** Every name {@link isChromeLike} accepts contains one of these (one scan for most names). */
+const CHROME_HINT = /breadcrumb|none|hidden|visible|hide-for|show-for/i;
+
+/**
+ * True when an element's class or id marks page chrome without a tag or role of its own
+ * (see {@link CHROME_TOKEN}): dropped, like `nav`, unless the source gives its own selector.
+ * @example
+ * isChromeLike("breadcrumb", undefined); // true
+ * isChromeLike("bottom-banner d-lg-none", undefined); // true
+ * isChromeLike("d-none d-lg-block", undefined); // false: shown on desktops
+ */
+export function isChromeLike(className: string | undefined, id: string | undefined): boolean {
+  const names = `${className ?? ""} ${id ?? ""}`;
+  if (!CHROME_HINT.test(names)) return false;
+  for (const name of names.split(/\s+/)) {
+    if (name && CHROME_TOKEN.test(name)) return true;
+  }
+  return false;
+}
+
+/**
+ * A sign-up panel: the largest element around an e-mail field (`<input type="email">`)
+ * whose text stays under this many characters ("Join our newsletter", "Thanks for signing
+ * up!") is dropped with it; a policy section holding a contact form is longer than that.
+ */
+export const SIGNUP_MAX_CHARS = 1_000;
 
 /** True when a class attribute value holds `token` as one of its whitespace-separated names. */
 export function hasClassToken(className: string, token: string): boolean {

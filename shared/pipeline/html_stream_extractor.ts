@@ -34,10 +34,12 @@ import {
   FORM_CONTENT_TAGS,
   hasClassToken,
   isAdLike,
+  isChromeLike,
   MAIN_CANDIDATES,
   MIN_MAIN_SHARE,
   NEVER_TEXT_TAGS,
   OVERLAY_ROLES,
+  SIGNUP_MAX_CHARS,
 } from "./html_rules.ts";
 
 // Event opcodes (low two bits); an OPEN carries its layout kind in the upper bits.
@@ -613,6 +615,14 @@ class _Frame {
   open = false;
   /** Started a scope of formatting elements (cells, captions, objects). */
   marker = false;
+  /** Index of its OPEN event (when emitted). */
+  openAt = -1;
+  /** Characters of text emitted before it opened (trimmed pieces, as `_textLength`). */
+  charsAt = 0;
+  /** Holds an e-mail field, or a short element that does: it may be part of a sign-up panel. */
+  signup = false;
+  /** Short sign-up elements inside it (OPEN, CLOSE index pairs), dropped when it is long. */
+  signupRanges: number[] | null = null;
 
   constructor(name: string, skip: boolean, flags = _flags(name)) {
     this.name = name;
@@ -684,6 +694,8 @@ class _StreamParser implements TokenizerCallbacks {
 
   /** The page has NUL characters, which HTML5 drops from text. */
   private readonly hasNul: boolean;
+  /** Characters of the text events so far (each trimmed, as `_textLength` counts). */
+  private chars = 0;
 
   constructor(html: string, hasNul: boolean) {
     this.html = html;
@@ -776,7 +788,8 @@ class _StreamParser implements TokenizerCallbacks {
         this.aRole = this.value;
         break;
       case A_HIDDEN:
-        this.aHidden = true;
+        // hidden="until-found": collapsed sections the browser's find-in-page opens (text).
+        this.aHidden = this.value.toLowerCase() !== "until-found";
         break;
       case A_ARIA_HIDDEN:
         this.aAriaHidden = this.value;
@@ -903,6 +916,7 @@ class _StreamParser implements TokenizerCallbacks {
     const from = this.ops.length;
     this.ops.push(TEXT);
     this.vals.push(text);
+    this.chars += text.trim().length;
     this.segments.push({ at: table.position, from, to: from });
   }
 
@@ -930,6 +944,7 @@ class _StreamParser implements TokenizerCallbacks {
     if (this.pending === "") return;
     this.ops.push(TEXT);
     this.vals.push(this.pending);
+    this.chars += this.pending.trim().length;
     this.pending = "";
   }
 
@@ -1071,8 +1086,8 @@ class _StreamParser implements TokenizerCallbacks {
   private isRemoved(name: string, landmarks: number, flags = _flags(name)): boolean {
     if (flags & F_NEVER_TEXT || this.aHidden || this.aAriaModal === "true") return true;
     if (this.aRole !== undefined && OVERLAY_ROLE.has(this.aRole)) return true;
-    if ((this.aClass !== undefined || this.aId !== undefined) && isAdLike(this.aClass, this.aId)) {
-      return true;
+    if (this.aClass !== undefined || this.aId !== undefined) {
+      if (isAdLike(this.aClass, this.aId) || isChromeLike(this.aClass, this.aId)) return true;
     }
     if (flags & F_CHROME) return true;
     if (this.aRole !== undefined && CHROME_ROLE.has(this.aRole)) return true;
@@ -1125,6 +1140,9 @@ class _StreamParser implements TokenizerCallbacks {
     const skip = parentSkip || head ||
       (withAttributes && this.isRemoved(name, landmarks, flags)) ||
       (!withAttributes && (name === "header" || name === "footer") && landmarks === 0);
+    if (name === "input" && !parentSkip && this.aType?.toLowerCase() === "email") {
+      this.markSignup();
+    }
     const frame = new _Frame(name, skip, flags);
     frame.parentSkip = parentSkip;
     // A table's position must follow the text before it, even when the table is dropped.
@@ -1137,6 +1155,8 @@ class _StreamParser implements TokenizerCallbacks {
       this.ops.push(OPEN | ((flags >>> KIND_SHIFT) << 2));
       this.vals.push(name);
       frame.emitted = true;
+      frame.openAt = index;
+      frame.charsAt = this.chars;
       if (name === "ol") this.olAttrs.set(index, [this.aStart, this.aType]);
       if (withAttributes) this.registerCandidates(name, index, frame);
       const landmark = (flags & F_CONTENT_ANCESTOR) !== 0 ||
@@ -1611,12 +1631,16 @@ class _StreamParser implements TokenizerCallbacks {
     if (frame.emitted) {
       const form = frame.form;
       if (form) this.openForms.splice(this.openForms.indexOf(form), 1);
-      if (form && !form.hasContent) this.rollback(form.start);
-      else {
+      if (form && !form.hasContent) {
+        this.rollback(form.start, frame.charsAt);
+        // Its e-mail field still tells that what holds the form may be a sign-up panel.
+        if (frame.signup && this.top?.emitted) this.top.signup = true;
+      } else {
         this.flush();
         const index = this.ops.length;
         this.ops.push(CLOSE);
         this.vals.push("");
+        if (frame.signup) this.finishSignup(frame, index);
         if (frame.candidates) { for (const entry of frame.candidates) this.candEnd[entry] = index; }
         if (frame.article >= 0) this.articleEnd[frame.article] = index;
         if (frame.fosterAt >= 0) {
@@ -1628,14 +1652,57 @@ class _StreamParser implements TokenizerCallbacks {
     if (after) this.finish(after);
   }
 
+  /**
+   * An `<input type="email">` opens: its nearest kept element (other than its form) may be
+   * the start of a sign-up panel ({@link SIGNUP_MAX_CHARS}).
+   */
+  private markSignup(): void {
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frame = this.stack[i] as _Frame;
+      if (!frame.emitted) return;
+      if (frame.name === "form") continue;
+      frame.signup = true;
+      return;
+    }
+  }
+
+  /**
+   * A sign-up element ended at event `close`: while short, the panel may go on in its
+   * parent; once an element is long, the short ones inside it are the panels and are
+   * removed (their events, tags included, become empty text: indices stay valid).
+   */
+  private finishSignup(frame: _Frame, close: number): void {
+    const parent = this.top;
+    if (this.chars - frame.charsAt <= SIGNUP_MAX_CHARS) {
+      // A short element right under the body is the page itself: never emptied.
+      if (parent && parent.emitted) {
+        parent.signup = true;
+        (parent.signupRanges ??= []).push(frame.openAt, close);
+      }
+      return;
+    }
+    const ranges = frame.signupRanges;
+    if (!ranges) return;
+    const { ops, vals } = this;
+    for (let r = 0; r < ranges.length; r += 2) {
+      const to = ranges[r + 1] ?? 0;
+      for (let i = ranges[r] ?? 0; i <= to; i++) {
+        ops[i] = TEXT;
+        vals[i] = "";
+      }
+    }
+  }
+
   /** Forgets everything from event `start` on (a form without content). */
-  private rollback(start: number): void {
+  private rollback(start: number, charsAt: number): void {
     this.pending = "";
+    this.chars = charsAt;
     let end = start;
     // Text before and after the dropped form joins into one text node, as in the DOM.
     if (end > 0 && this.ops[end - 1] === TEXT) {
       end--;
       this.pending = this.vals[end] ?? "";
+      this.chars -= this.pending.trim().length;
     }
     this.ops.length = end;
     this.vals.length = end;

@@ -52,6 +52,8 @@ const DENO_EDGE = `${TOOLS}/deno-edge/deno`;
 const FUNCTION_ENTRY = `${REPO_ROOT}/functions/api/index.ts`;
 const FUNCTION_CONFIG = `${REPO_ROOT}/functions/api/deno.json`;
 const PID_DIR = `${STATE_DIR}/pids`;
+/** Lock file of the function's graph in deno-edge's format (cacheFunction writes it). */
+const EDGE_LOCK = `${STATE_DIR}/edge.lock`;
 const isRoot = Deno.uid() === 0;
 
 /** The processes the stack supervises besides Postgres, in start order. */
@@ -663,15 +665,22 @@ function edgeEnv(): Record<string, string> {
   const cert = Deno.env.get("DENO_CERT") ?? Deno.env.get("SSL_CERT_FILE");
   return {
     EDGE_DENO_DIR: Deno.env.get("EDGE_DENO_DIR") ?? `${home}/.cache/deno-edge`,
+    EDGE_LOCK_FILE: EDGE_LOCK,
     ...(cert ? { DENO_CERT: cert } : {}),
   };
 }
 
-/** Fetches the function's module graph with deno-edge, so a bad import fails start-up. */
+/**
+ * Fetches the function's module graph with deno-edge, so a bad import fails start-up, and
+ * writes its lock file (anew: the graph as functions/api/deno.json says it now), which the
+ * workers boot with (see EdgeSlotOptions.lockFile).
+ */
 async function cacheFunction(): Promise<void> {
+  await Deno.remove(EDGE_LOCK).catch(() => {});
   await run(DENO_EDGE, [
     "cache",
-    "--no-lock",
+    "--lock",
+    EDGE_LOCK,
     "--config",
     FUNCTION_CONFIG,
     FUNCTION_ENTRY,

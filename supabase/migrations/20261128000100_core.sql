@@ -148,6 +148,9 @@ create index if not exists snapshots_source_idx on public.snapshots (source_id, 
 alter table public.sources drop constraint if exists sources_last_snapshot_fk;
 alter table public.sources add constraint sources_last_snapshot_fk
   foreign key (last_snapshot_id) references public.snapshots (id) on delete set null;
+-- Deleting a snapshot (retention, a deleted source) checks this foreign key: without the
+-- index each deleted snapshot scanned every source.
+create index if not exists sources_last_snapshot_idx on public.sources (last_snapshot_id);
 alter table public.snapshots enable row level security;
 grant select, insert, update, delete on table public.snapshots to anon, authenticated, service_role;
 

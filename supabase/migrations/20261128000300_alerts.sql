@@ -70,6 +70,8 @@ comment on column public.alerts.updated_at is 'When the row last changed.';
 create index if not exists alerts_due_idx on public.alerts (next_attempt_at) where status in ('pending', 'failed', 'sending');
 create index if not exists alerts_subscription_idx on public.alerts (subscription_id);
 create index if not exists alerts_event_key_idx on public.alerts (event_key) where event_key is not null;
+-- A deleted source's health alerts go with it (foreign key): found by index, not by a scan.
+create index if not exists alerts_source_idx on public.alerts (source_id) where source_id is not null;
 alter table public.alerts enable row level security;
 create policy "Admin users can read alerts" on public.alerts
   for select to authenticated

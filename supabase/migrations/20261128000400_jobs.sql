@@ -95,6 +95,11 @@ comment on column public.job_run_sources.content is 'What was monitored, when th
 comment on column public.job_run_sources.fetch_id is 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
 create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
 create index if not exists job_run_sources_host_idx on public.job_run_sources (run_id, host, status);
+-- Deleting a source or a policy change checks these foreign keys: without the indexes each
+-- one scanned the whole run history.
+create index if not exists job_run_sources_source_idx on public.job_run_sources (source_id);
+create index if not exists job_run_sources_change_idx on public.job_run_sources (policy_change_id)
+  where policy_change_id is not null;
 alter table public.job_run_sources enable row level security;
 create policy "Admin users can read job run sources" on public.job_run_sources
   for select to authenticated
@@ -359,8 +364,9 @@ begin
     select c.*, false as poisoned from claimed c
     union all
     -- Failed just now: returned (marked) so the job sends their source-failing alerts.
-    select s.*, null::integer, true from public.job_run_sources s
-    where s.run_id = p_run_id and s.source_id = any (v_poisoned)
+    -- (by primary key: a source's items of other runs, a year of them, are not looked at)
+    select s.*, null::integer, true from unnest(v_poisoned) as p(source_id)
+    join public.job_run_sources s on s.run_id = p_run_id and s.source_id = p.source_id
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'source', jsonb_build_object(

@@ -93,3 +93,43 @@ Deno.test("runFetchPipeline() records a change only when a second fetch agrees",
     await server.shutdown();
   }
 });
+
+Deno.test("runFetchPipeline() records a change undone, and ignores a block that keeps flipping", async () => {
+  let body = "";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  let store: Awaited<ReturnType<typeof stackPipelineStore>> | undefined;
+  try {
+    const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
+    const s = store = await stackPipelineStore([source]);
+    const deps = {
+      fetch,
+      clock: () => new Date(),
+      logger: captureLogger(),
+      store: s,
+      config: testConfig(),
+      sleep: recordingSleep(),
+      random: () => 0.5,
+    };
+    const check = async () => runFetchPipeline(await s.source(source.id), deps);
+    const page = (banner: string) => `<main>${POLICY}<p>${banner}</p></main>`;
+
+    body = page("Sections D.1 to D.7 apply.");
+    assert.equal((await check()).baseline, true);
+    body = page("Sections D.1 to D.1 apply."); // a typo
+    assert.equal((await check()).changed, true);
+    body = page("Sections D.1 to D.7 apply."); // fixed back: a change undone is a change
+    assert.equal((await check()).changed, true);
+    // The line has now come and gone twice; its third flip is furniture.
+    body = page("Sections D.1 to D.1 apply.");
+    const flipped = await check();
+    assert.equal(flipped.status, "ok");
+    assert.equal(flipped.changed, false);
+    assert.equal((await s.policyChanges()).length, 2);
+  } finally {
+    await store?.cleanup();
+    await server.shutdown();
+  }
+});

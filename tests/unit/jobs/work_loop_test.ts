@@ -150,3 +150,28 @@ Deno.test("runWorkLoop() stops at a failed completion and throws its error", asy
     /Cannot complete items: 503/,
   );
 });
+
+Deno.test("runWorkLoop() claims again after pollMs when a claim found nothing while its own items are slow", async () => {
+  // Claim 1: the slow item; claim 2: nothing (its host is taken elsewhere); claim 3: another
+  // invocation freed a host meanwhile. The slow item must not hold claim 3 back.
+  const answers: number[][] = [[0], [], [1]];
+  const completed: number[] = [];
+  const task: WorkLoopTask<number, number> = {
+    claim: () => Promise.resolve(answers.shift() ?? []),
+    drained: () => Promise.resolve(answers.length === 0),
+    process: (i) => new Promise((r) => setTimeout(() => r(i), i === 0 ? 500 : 1)),
+    complete(done) {
+      completed.push(...done);
+      return Promise.resolve();
+    },
+    handOver: () => Promise.resolve(true),
+  };
+  const end = await runWorkLoop(task, {
+    batchSize: 4,
+    concurrency: 4,
+    pollMs: 20,
+    budget: budget(),
+  });
+  assert.equal(end, "drained");
+  assert.deepEqual(completed, [1, 0]);
+});

@@ -111,13 +111,39 @@ Deno.test("stubReason() refuses a text under a fifth of a long predecessor, not 
   assert.equal(stubReason("Short page.", "Gone"), null);
 });
 
-Deno.test("isFurnitureChange() tells lines that come and go from new wording by the source's history", () => {
+Deno.test("isFurnitureChange() takes a line that keeps flipping for furniture, not one change undone", () => {
   const a = "Policy text\nBanner A";
   const b = "Policy text\nBanner B";
+  // Newest first: the previous snapshot, then older ones.
   assert.equal(isFurnitureChange(a, b, [a]), false); // one snapshot: no history yet
-  assert.equal(isFurnitureChange(a, b, [a, b]), true); // Banner B was seen before, A has gone before
-  assert.equal(isFurnitureChange(a, "Policy text\nBanner C", [a, b]), false); // new wording
+  assert.equal(isFurnitureChange(a, b, [a, b]), false); // B back once: a change undone (a revert)
+  assert.equal(isFurnitureChange(a, b, [a, b, a]), true); // B comes for the second time, A goes again
+  assert.equal(isFurnitureChange(a, "Policy text\nBanner C", [a, b, a, b]), false); // new wording
   const removal = "Policy text";
-  assert.equal(isFurnitureChange(a, removal, [a, a]), false); // a line always there is removed
-  assert.equal(isFurnitureChange(a, removal, [a, removal]), true); // it came and went before
+  assert.equal(isFurnitureChange(a, removal, [a, a, a]), false); // a line always there is removed
+  assert.equal(isFurnitureChange(a, removal, [a, removal]), false); // it came once: removed again
+  assert.equal(isFurnitureChange(a, removal, [a, removal, a]), true); // it comes and goes
+});
+
+Deno.test("isFurnitureChange() ignores a label repeated on both sides losing or gaining a copy", () => {
+  const steps = (n: number) =>
+    ["Our rules"].concat(Array.from({ length: n }, (_, i) => `Step ${i}\nNext`)).join("\n");
+  // "Next" under each step; one step loses its button (no history needed).
+  const before = steps(4);
+  const after = before.replace(/Step 3\nNext$/, "Step 3");
+  assert.equal(isFurnitureChange(before, after, [before]), true);
+  // A line that was there once and is now there twice is a change ("Email" shared as well).
+  const collected = "Data we collect\nEmail\nData we share\nName";
+  assert.equal(
+    isFurnitureChange(collected, `${collected}\nEmail`, [collected]),
+    false,
+  );
+  // A long repeated line is wording, not a label.
+  const long = "You may ask us to delete your data at any time";
+  assert.equal(
+    isFurnitureChange(`${long}\n${long}\n${long}`, `${long}\n${long}`, [
+      `${long}\n${long}\n${long}`,
+    ]),
+    false,
+  );
 });

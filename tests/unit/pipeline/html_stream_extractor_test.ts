@@ -136,10 +136,12 @@ Deno.test("extractHtmlTextStreaming() drops what the cheerio path drops, decided
        <textarea>t</textarea><template><p>t</p></template><video>v</video></main>`,
       "kept",
     ],
-    "hidden is dropped, aria-hidden is kept (collapsed accordions, a page behind a dialog)": [
-      '<main><p hidden>h</p><span aria-hidden="true">a</span><span aria-hidden="false">kept</span></main>',
-      "akept",
-    ],
+    "hidden is dropped; aria-hidden and hidden=until-found are kept (collapsed accordions, a page behind a dialog)":
+      [
+        '<main><p hidden>h</p><span aria-hidden="true">a</span><span aria-hidden="false">kept</span>' +
+        '<p hidden="">e</p><div hidden="Until-Found">collapsed clause</div></main>',
+        "akept\ncollapsed clause",
+      ],
     "dialogs and modal overlays are dropped": [
       '<main><div role="dialog"><h2>Allow cookies?</h2></div><div aria-modal="true">Sign up</div>' +
       '<div role="alertdialog">Alert</div><p>Policy</p></main>',
@@ -173,6 +175,27 @@ Deno.test("extractHtmlTextStreaming() drops what the cheerio path drops, decided
     "a form without content goes with what opened in it, even after </form>": [
       "<main><form><div>a</form>b</div><p>c</p></main>",
       "c",
+    ],
+    "breadcrumb trails and what the page's classes hide on a desktop screen": [
+      `<main><ol class="breadcrumb"><li><a href="/">back</a></li></ol><p>Policy</p>
+       <div class="app-banner d-lg-none">Get the app</div><div class="d-none d-lg-block">wide</div>
+       <div class="lg:hidden">menu</div><div id="c-breadcrumbs">Home</div></main>`,
+      "Policy\n\nwide",
+    ],
+    "a sign-up panel around an e-mail field goes with its field": [
+      `<main><p>${"Policy text. ".repeat(100)}</p><section><div><h2>Join us</h2>
+       <form><input type="email" name="e"></form><p>Thanks for signing up!</p></div>
+       <article class="x"><p>Check your inbox</p></article></section><p>End</p></main>`,
+      `${"Policy text. ".repeat(100).trim()}\n\nEnd`,
+    ],
+    "an e-mail field in a long section leaves the section": [
+      `<main><section><p>${"Contact us. ".repeat(100)}</p><form><p>Your address</p>
+       <input type="EMAIL"></form></section></main>`,
+      `${"Contact us. ".repeat(100).trim()}\n\nYour address`,
+    ],
+    "a short page with an e-mail field is the page itself": [
+      '<div><h1>Subscribe</h1><input type="email"><p>Weekly news</p></div>',
+      "# Subscribe\n\nWeekly news",
     ],
   };
   for (const [name, [html, expected]] of Object.entries(cases)) {
