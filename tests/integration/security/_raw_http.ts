@@ -4,6 +4,7 @@
  * short of their declared length, to prove the server answers without reading everything.
  * @module
  */
+import { concatBytes } from "../../fixtures/bytes.ts";
 
 /** What came back. */
 export interface RawAnswer {
@@ -161,13 +162,7 @@ function _dechunk(data: Uint8Array): Uint8Array | undefined {
     parts.push(data.subarray(off, off + size));
     off += size + 2;
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function _indexOfCrlf(data: Uint8Array, from: number): number {
