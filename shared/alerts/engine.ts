@@ -58,20 +58,13 @@ export async function deliverAlerts(
   change: PolicyChange,
   deps: AlertDeps,
 ): Promise<AlertOutcome[]> {
-  let queued: QueuedAlert[];
-  try {
-    queued = await deps.store.enqueueChangeAlerts(change.id, deps.clock());
-  } catch (error) {
-    return [
-      _engineFailure(
-        "policy_change",
-        `Cannot queue alerts of policy change ${change.id}`,
-        error,
-        deps,
-      ),
-    ];
-  }
-  return await _deliverWithReports(queued, deps, _pass(deps, new Map([[change.id, change]])));
+  return await _queueAndDeliver(
+    "policy_change",
+    `Cannot queue alerts of policy change ${change.id}`,
+    () => deps.store.enqueueChangeAlerts(change.id, deps.clock()),
+    deps,
+    _pass(deps, new Map([[change.id, change]])),
+  );
 }
 
 /**
@@ -178,14 +171,36 @@ export async function deliverOperationalAlert(
   event: OperationalEvent,
   deps: AlertDeps,
 ): Promise<AlertOutcome[]> {
+  return await _queueAndDeliver(
+    event.kind,
+    `Cannot queue ${event.kind} alerts`,
+    () => {
+      if (!event.event_key) throw new Error("event_key is empty");
+      return deps.store.enqueueOperationalAlerts(event, deps.clock());
+    },
+    deps,
+    _pass(deps),
+  );
+}
+
+/**
+ * Queues rows with `enqueue`, then {@link _deliverWithReports} them; a failure to queue is
+ * the one outcome, an engine failure of `kind` that says `what` failed.
+ */
+async function _queueAndDeliver(
+  kind: AlertKind,
+  what: string,
+  enqueue: () => Promise<QueuedAlert[]>,
+  deps: AlertDeps,
+  pass: _Pass,
+): Promise<AlertOutcome[]> {
   let queued: QueuedAlert[];
   try {
-    if (!event.event_key) throw new Error("event_key is empty");
-    queued = await deps.store.enqueueOperationalAlerts(event, deps.clock());
+    queued = await enqueue();
   } catch (error) {
-    return [_engineFailure(event.kind, `Cannot queue ${event.kind} alerts`, error, deps)];
+    return [_engineFailure(kind, what, error, deps)];
   }
-  return await _deliverWithReports(queued, deps, _pass(deps));
+  return await _deliverWithReports(queued, deps, pass);
 }
 
 /** {@link _deliverQueued}, then the reports of the alerts it gave up. */

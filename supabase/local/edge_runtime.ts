@@ -418,7 +418,9 @@ export class EdgeSlot {
         // An idle worker at the end of its life is recycled, not killed.
         this.#stateOf(w).then((pending) => {
           if (w.dead || w.killedBy !== null) return;
-          if (busy || pending > 0) this.#kill(w, "wall_clock", `${age}ms`, `${l.wallMs}ms`);
+          // Unknown (-1: the worker did not say within 2 s) counts as busy: a worker ended
+          // with its background work running is a kill, and gets its limits.log line.
+          if (busy || pending !== 0) this.#kill(w, "wall_clock", `${age}ms`, `${l.wallMs}ms`);
           else this.#end(w);
         });
       } else if (

@@ -47,12 +47,8 @@ export const SLACK_WEBHOOK_HOSTS = new Set(["hooks.slack.com", "hooks.slack-gov.
  * loopback receiver is accepted too.
  */
 export function slackTargetError(target: string, allowLoopback: boolean): string | null {
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    return "slack target is not a URL";
-  }
+  const url = URL.parse(target);
+  if (url === null) return "slack target is not a URL";
   if (url.protocol === "https:" && SLACK_WEBHOOK_HOSTS.has(url.hostname)) return null;
   const loopback = url.hostname === "127.0.0.1" || url.hostname === "localhost" ||
     url.hostname === "[::1]";

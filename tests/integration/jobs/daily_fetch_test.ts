@@ -4,6 +4,7 @@
  * pages the test edits, and a webhook sink that checks signatures.
  */
 import assert from "node:assert/strict";
+import { hmacSha256Hex } from "../../../shared/alerts/signature.ts";
 import { signHs256 } from "../../../shared/auth/keys.ts";
 import { readKeys } from "../../../supabase/local/keys.ts";
 import { JOB_RESULT_FIELDS } from "../../fixtures/contract.ts";
@@ -58,18 +59,6 @@ function startFixture(): Fixture {
     });
   });
   return { base: `http://127.0.0.1:${server.addr.port}`, pages, deliveries, server };
-}
-
-async function hmacHex(secret: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-  return Array.from(mac).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function post(token: string | null, body?: unknown, headers: Record<string, string> = {}) {
@@ -184,10 +173,10 @@ Deno.test("daily-fetch job on the local stack", async (t) => {
           visa!.id,
         );
         assert.equal((d.json.change as Record<string, unknown>).id, changes![0]!.id);
-        assert.equal(d.signature, `sha256=${await hmacHex(HOOK_SECRET, d.body)}`);
+        assert.equal(d.signature, `sha256=${await hmacSha256Hex(HOOK_SECRET, d.body)}`);
         assert.notEqual(
           d.signature,
-          `sha256=${await hmacHex("another-secret-0123456789", d.body)}`,
+          `sha256=${await hmacSha256Hex("another-secret-0123456789", d.body)}`,
         );
       },
     );

@@ -104,12 +104,13 @@ async function runWithEightInvocations(
   const { data, error } = await db.from("sources").insert(rows).select("id");
   assert.equal(error, null, error?.message);
   const ids = data!.map((r) => r.id as string);
+  const logger = captureLogger();
   const deps = (i: number) => ({
     ...createJobDeps({
       db,
       fetch,
       clock: () => new Date(),
-      logger: captureLogger(),
+      logger,
       config: {
         ...DEFAULT_CONFIG,
         FETCH_ALLOW_PRIVATE_NETWORKS: true,
@@ -140,7 +141,12 @@ async function runWithEightInvocations(
     const wallMs = performance.now() - t0;
     const [run] = await sql`select status, sources_succeeded, invocations from public.job_runs
       where id = ${started.run_id}`;
-    return { run: run!, results, wallMs };
+    // What went wrong, for the assertion messages: the items that did not succeed.
+    const failed = await sql`select status, error_class, error_message, attempts
+      from public.job_run_sources where run_id = ${started.run_id} and status <> 'succeeded'`;
+    const warnings = logger.records.filter((r) => r.level === "warn" || r.level === "error")
+      .map((r) => r.text);
+    return { run: run!, results, wallMs, failed: JSON.stringify({ failed, warnings }) };
   } finally {
     await db.from("sources").delete().in("id", ids);
     await sql`delete from public.job_runs where job_name = ${jobName}`;
@@ -151,7 +157,7 @@ async function runWithEightInvocations(
 Deno.test("eight invocations never have more than FETCH_PER_HOST_CONCURRENCY requests in flight to a host", async () => {
   await using big = startHost(60);
   await using small = startHost(60);
-  const { run, wallMs } = await runWithEightInvocations(
+  const { run, wallMs, failed } = await runWithEightInvocations(
     [{ host: big, pages: 48 }, { host: small, pages: 12 }],
     { perHost: 3, delayMs: 0 },
   );
@@ -159,7 +165,7 @@ Deno.test("eight invocations never have more than FETCH_PER_HOST_CONCURRENCY req
     `per-host peak in flight: big ${big.maxInFlight}, small ${small.maxInFlight} (limit 3, ` +
       `${INVOCATIONS} invocations, ${run.invocations} claimed); ${Math.round(wallMs)} ms`,
   );
-  assert.equal(run.status, "succeeded");
+  assert.equal(run.status, "succeeded", failed);
   assert.equal(run.sources_succeeded, 60);
   assert.equal(big.requests.length, 48);
   assert.equal(small.requests.length, 12);
@@ -172,11 +178,14 @@ Deno.test("eight invocations never have more than FETCH_PER_HOST_CONCURRENCY req
 Deno.test("the politeness delay holds between the starts on one host across eight invocations", async () => {
   const delayMs = 400;
   await using host = startHost(20);
-  const { run } = await runWithEightInvocations([{ host, pages: 8 }], { perHost: 4, delayMs });
+  const { run, failed } = await runWithEightInvocations([{ host, pages: 8 }], {
+    perHost: 4,
+    delayMs,
+  });
   const starts = host.requests.map((r) => r.start).sort((a, b) => a - b);
   const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
   console.log(`gaps between starts: ${gaps.map(Math.round).join(" ")} ms (delay ${delayMs})`);
-  assert.equal(run.status, "succeeded");
+  assert.equal(run.status, "succeeded", failed);
   assert.equal(starts.length, 8);
   // A start is scheduled by the database at claim time; a late answer to one claim can
   // bring its start that much closer to the next one: allow 25 % of the delay for that.
@@ -185,7 +194,7 @@ Deno.test("the politeness delay holds between the starts on one host across eigh
 
 Deno.test("a 429 with Retry-After slows its host for every invocation for the rest of the run", async () => {
   await using host = startHost(40);
-  const { run } = await runWithEightInvocations(
+  const { run, failed } = await runWithEightInvocations(
     [{ host, pages: 10 }],
     { perHost: 4, delayMs: 0 },
     () => host.throttleNext(1),
@@ -204,7 +213,7 @@ Deno.test("a 429 with Retry-After slows its host for every invocation for the re
         gaps.map(Math.round).join(" ")
       } ms`,
   );
-  assert.equal(run.status, "succeeded");
+  assert.equal(run.status, "succeeded", failed);
   assert.equal(run.sources_succeeded, 10);
   assert.equal(peak(after), 1);
   assert.ok(after[0]!.start - throttledAt >= 750, "nothing new inside the Retry-After");

@@ -6,15 +6,13 @@
  * after the first batch would finish after the slow one.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../../../shared/config.ts";
-import { captureLogger } from "../../../shared/log.ts";
 import {
   processDailyFetchRun,
   startDailyFetchRun,
 } from "../../../shared/jobs/run_daily_fetch_job.ts";
-import { createJobDeps } from "../../../functions/api/job_deps.ts";
 import { policyPage } from "../../fixtures/fault_server.ts";
 import { serviceDb, sqlClient } from "../_stack.ts";
+import { stackJobDeps } from "./_stack_job.ts";
 
 /** A fixture host answering /p/<n> after `latencyMs`; counts its requests in flight. */
 function startHost(latencyMs: number) {
@@ -54,20 +52,12 @@ Deno.test("one invocation keeps claiming and completing a fast host's pages whil
   const ids = data!.map((r) => r.id as string);
   const slowId = data!.find((r) => String(r.name).endsWith(" slow"))!.id as string;
   const deps = {
-    ...createJobDeps({
-      db,
-      fetch,
-      clock: () => new Date(),
-      logger: captureLogger(),
-      config: {
-        ...DEFAULT_CONFIG,
-        FETCH_ALLOW_PRIVATE_NETWORKS: true,
-        FETCH_PER_HOST_CONCURRENCY: 2,
-        JOB_BATCH_SIZE: 4,
-        FETCH_GLOBAL_CONCURRENCY: 8,
-        JOB_INVOCATION_CPU_MS: 3_600_000,
-        JOB_INVOCATION_MAX_ITEMS: 1_000_000,
-      },
+    ...stackJobDeps(db, {
+      FETCH_PER_HOST_CONCURRENCY: 2,
+      JOB_BATCH_SIZE: 4,
+      FETCH_GLOBAL_CONCURRENCY: 8,
+      JOB_INVOCATION_CPU_MS: 3_600_000,
+      JOB_INVOCATION_MAX_ITEMS: 1_000_000,
     }),
     jobName,
     invocationId: `${jobName}-1`,

@@ -7,15 +7,13 @@
  * (PostgREST + Postgres), real HTTP fixture site, invocations in child processes.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import { captureLogger } from "../../../shared/log.ts";
 import {
   processDailyFetchRun,
   startDailyFetchRun,
 } from "../../../shared/jobs/run_daily_fetch_job.ts";
-import { createJobDeps } from "../../../functions/api/job_deps.ts";
-import { REPO_ROOT } from "../../../supabase/local/ports.ts";
-import { eventually, serviceDb, sqlClient, waitForNoRunningRun } from "../_stack.ts";
+import { eventually, serviceDb, sqlClient } from "../_stack.ts";
+import { spawnInvocation, stackJobDeps, startForcedRun } from "./_stack_job.ts";
 
 const LEASE_MS = 1_500;
 
@@ -57,37 +55,14 @@ Deno.test("an item whose invocation dies on each of 3 attempts fails as poison; 
       (source_id, channel, target, operational_alerts)
     values (${poison!.id}, 'webhook', ${`${base}/hook`}, true) returning id`;
   const logger = captureLogger();
-  const deps = createJobDeps({
-    db,
-    fetch,
-    clock: () => new Date(),
-    logger,
-    // The first failure alerts, so the test sees the source-failing alert of this run.
-    config: { ...DEFAULT_CONFIG, FETCH_ALLOW_PRIVATE_NETWORKS: true, ALERT_FAILING_THRESHOLD: 1 },
-  });
+  // The first failure alerts, so the test sees the source-failing alert of this run.
+  const deps = stackJobDeps(db, { ALERT_FAILING_THRESHOLD: 1 }, { logger });
   try {
-    await waitForNoRunningRun();
-    const started = await startDailyFetchRun(deps, {
-      trigger: "manual",
-      force: true,
-      source_ids: ids,
-    });
+    const started = await startForcedRun(deps, ids);
     runId = started.run_id;
     for (let attempt = 1; attempt <= 3; attempt++) {
       // An invocation that claims one item at a time; it is killed once it holds the poison.
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          `${REPO_ROOT}/tests/integration/jobs/_invocation_worker.ts`,
-          runId,
-          `doomed-${attempt}`,
-          String(LEASE_MS),
-          "1",
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const child = spawnInvocation(runId, `doomed-${attempt}`, LEASE_MS, 1);
       await eventually(`invocation ${attempt} to hold the poison item`, async () => {
         const [r] = await sql`select attempts, claimed_by from public.job_run_sources
           where run_id = ${runId} and source_id = ${poison!.id} and status = 'claimed'`;

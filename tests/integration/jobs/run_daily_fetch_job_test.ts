@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { AlertOutcome } from "../../../shared/alerts/types.ts";
 import { type JobResult, NO_COUNTS, RunInProgressError } from "../../../shared/jobs/types.ts";
 import type { CapturedLog } from "../../../shared/log.ts";
 import type { Source } from "../../../shared/types.ts";
@@ -66,6 +67,31 @@ const three = (): SourceSpec[] => [
   watchedSource({ id: "src-b" }),
   watchedSource({ id: "src-c" }),
 ];
+
+/**
+ * A harness of {@link three} sources (all changed unless `script` says otherwise) whose
+ * alert engine answers src-b's change with `deliverB` and every other change with one
+ * sent alert.
+ */
+async function alertingB(
+  deliverB: () => Promise<AlertOutcome[]>,
+  script: Record<string, Behaviour> = {
+    "src-a": "changed",
+    "src-b": "changed",
+    "src-c": "changed",
+  },
+): Promise<JobHarness> {
+  let h: JobHarness | null = null;
+  h = await jobHarness({
+    sources: three(),
+    script,
+    alerts: {
+      deliver: (change) =>
+        change.source_id === h?.id("src-b") ? deliverB() : Promise.resolve([outcome("sent")]),
+    },
+  });
+  return h;
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -231,26 +257,17 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
   await t.step(
     "an alert engine that throws stops neither the run nor the other alerts",
     async () => {
-      let h: JobHarness | null = null;
-      await using harness = await jobHarness({
-        sources: three(),
-        script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
-        alerts: {
-          deliver: (change) =>
-            change.source_id === h?.id("src-b")
-              ? Promise.reject(new Error("alert engine crashed: connection pool exhausted"))
-              : Promise.resolve([outcome("sent")]),
-        },
-      });
-      h = harness;
+      await using h = await alertingB(() =>
+        Promise.reject(new Error("alert engine crashed: connection pool exhausted"))
+      );
       const result = await h.run({ trigger: "cron" });
-      assert.deepEqual(h.alerts.delivered.map((c) => h!.alias(c.source_id)).sort(), [
+      assert.deepEqual(h.alerts.delivered.map((c) => h.alias(c.source_id)).sort(), [
         "src-a",
         "src-b",
         "src-c",
       ]);
       assert.deepEqual([result.changes_detected, result.alerts_sent], [3, 2]);
-      const bChange = (await h.changes()).find((c) => c.source_id === h!.id("src-b"));
+      const bChange = (await h.changes()).find((c) => c.source_id === h.id("src-b"));
       assertLogged(
         h,
         "error",
@@ -265,19 +282,13 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
     "an alert engine returning failed outcomes is logged and not counted as sent",
     async () => {
       const failed = outcome("failed");
-      let h: JobHarness | null = null;
-      await using harness = await jobHarness({
-        sources: three(),
-        script: { "src-a": "changed", "src-b": "changed" },
-        alerts: {
-          deliver: (change) =>
-            Promise.resolve(change.source_id === h?.id("src-b") ? [failed] : [outcome("sent")]),
-        },
-      });
-      h = harness;
+      await using h = await alertingB(
+        () => Promise.resolve([failed]),
+        { "src-a": "changed", "src-b": "changed" },
+      );
       const result = await h.run({ trigger: "cron" });
       assert.deepEqual([result.changes_detected, result.alerts_sent], [2, 1]);
-      const bChange = (await h.changes()).find((c) => c.source_id === h!.id("src-b"));
+      const bChange = (await h.changes()).find((c) => c.source_id === h.id("src-b"));
       assertLogged(
         h,
         "error",
@@ -292,19 +303,10 @@ Deno.test("runDailyFetchJob() isolates each kind of source failure", async (t) =
 // subscribers were not told of a change.
 Deno.test("runDailyFetchJob() reports alerts that could not be queued in errors as `source <id> (<name>): <class>: <detail>` and counts its source as failed", async (t) => {
   const expectReported = async (
-    deliverB: () => Promise<ReturnType<typeof outcome>[]>,
+    deliverB: () => Promise<AlertOutcome[]>,
     detail: RegExp,
   ) => {
-    let h: JobHarness | null = null;
-    await using harness = await jobHarness({
-      sources: three(),
-      script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
-      alerts: {
-        deliver: (change) =>
-          change.source_id === h?.id("src-b") ? deliverB() : Promise.resolve([outcome("sent")]),
-      },
-    });
-    h = harness;
+    await using h = await alertingB(deliverB);
     const result = await h.run({ trigger: "cron" });
     assert.equal(result.errors.length, 1, JSON.stringify(result.errors));
     assert.ok(result.errors[0]?.startsWith(`${h.label("src-b")}: `), result.errors[0]);
@@ -330,20 +332,7 @@ Deno.test("runDailyFetchJob() reports alerts that could not be queued in errors 
 });
 
 Deno.test("runDailyFetchJob() counts a queued alert that failed as an alert failure, not the source's", async () => {
-  let h: JobHarness | null = null;
-  await using harness = await jobHarness({
-    sources: three(),
-    script: { "src-a": "changed", "src-b": "changed", "src-c": "changed" },
-    alerts: {
-      deliver: (change) =>
-        Promise.resolve(
-          change.source_id === h?.id("src-b")
-            ? [outcome("failed"), outcome("dead")]
-            : [outcome("sent")],
-        ),
-    },
-  });
-  h = harness;
+  await using h = await alertingB(() => Promise.resolve([outcome("failed"), outcome("dead")]));
   const result = await h.run({ trigger: "cron" });
   assert.deepEqual(result.errors, []);
   assert.deepEqual(

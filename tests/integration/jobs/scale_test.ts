@@ -5,16 +5,14 @@
  * real HTTP fixture site; the invocations run in this process or in a child process.
  */
 import assert from "node:assert/strict";
-import { type Config, DEFAULT_CONFIG } from "../../../shared/config.ts";
+import type { Config } from "../../../shared/config.ts";
 import { captureLogger } from "../../../shared/log.ts";
-import {
-  processDailyFetchRun,
-  startDailyFetchRun,
-} from "../../../shared/jobs/run_daily_fetch_job.ts";
-import { createJobDeps } from "../../../functions/api/job_deps.ts";
+import { processDailyFetchRun } from "../../../shared/jobs/run_daily_fetch_job.ts";
+import { toJobResult } from "../../../shared/jobs/job_result.ts";
+import type { JobDeps } from "../../../shared/jobs/deps.ts";
 import type { JobResult } from "../../../shared/jobs/types.ts";
-import { REPO_ROOT } from "../../../supabase/local/ports.ts";
-import { eventually, serviceDb, sqlClient, waitForNoRunningRun } from "../_stack.ts";
+import { eventually, serviceDb, sqlClient } from "../_stack.ts";
+import { spawnInvocation, stackJobDeps, startForcedRun } from "./_stack_job.ts";
 
 interface Site {
   base: string;
@@ -73,34 +71,38 @@ function startSite(): Site {
   return site;
 }
 
-function config(overrides: Partial<Config> = {}): Config {
+function config(overrides: Partial<Config> = {}): Partial<Config> {
   // Every page is on one host here: the per-host limit (in the database) must not serialise them.
-  return {
-    ...DEFAULT_CONFIG,
-    FETCH_ALLOW_PRIVATE_NETWORKS: true,
-    FETCH_PER_HOST_CONCURRENCY: 64,
-    ...overrides,
-  };
+  return { FETCH_PER_HOST_CONCURRENCY: 64, ...overrides };
 }
 
-async function createSources(site: Site, count: number, tag: string): Promise<string[]> {
+/** The site with `count` sources on it; `await using` deletes them and stops the site. */
+async function siteWithSources(
+  count: number,
+): Promise<{ site: Site; ids: string[] } & AsyncDisposable> {
+  const site = startSite();
+  const tag = crypto.randomUUID().slice(0, 6);
   const sql = sqlClient();
   try {
     const rows = Array.from({ length: count }, (_, i) => ({
       name: `scale ${tag} ${i}`,
       url: `${site.base}/p/${i}`,
     }));
-    const ids = await sql<{ id: string }[]>`insert into public.sources ${sql(rows)} returning id`;
-    return ids.map((r) => r.id);
-  } finally {
-    await sql.end();
-  }
-}
-
-async function dropSources(ids: string[]): Promise<void> {
-  const sql = sqlClient();
-  try {
-    await sql`delete from public.sources where id = any(${ids})`;
+    const ids = (await sql<{ id: string }[]>`insert into public.sources ${sql(rows)} returning id`)
+      .map((r) => r.id);
+    return {
+      site,
+      ids,
+      async [Symbol.asyncDispose]() {
+        const sql = sqlClient();
+        try {
+          await sql`delete from public.sources where id = any(${ids})`;
+        } finally {
+          await sql.end();
+        }
+        await site.server.shutdown();
+      },
+    };
   } finally {
     await sql.end();
   }
@@ -114,13 +116,8 @@ async function runChained(
   const db = await serviceDb();
   let invocations = 0;
   const pending: Promise<unknown>[] = [];
-  const make = (): ReturnType<typeof createJobDeps> =>
-    createJobDeps({
-      db,
-      fetch,
-      clock: () => new Date(),
-      logger: captureLogger(),
-      config: config(overrides),
+  const make = (): JobDeps =>
+    stackJobDeps(db, config(overrides), {
       handover: (runId) => {
         // Like the platform: a new invocation starts; this one returns.
         pending.push(
@@ -134,33 +131,12 @@ async function runChained(
         return Promise.resolve();
       },
     });
-  await waitForNoRunningRun();
-  const started = await startDailyFetchRun(make(), {
-    trigger: "manual",
-    force: true,
-    source_ids: ids,
-  });
+  const started = await startForcedRun(make(), ids);
   invocations++;
   await processDailyFetchRun({ ...make(), invocationId: "inv-1" }, started.run_id);
   while (pending.length > 0) await pending.shift();
   const { data } = await db.from("job_runs").select("*").eq("id", started.run_id).single();
-  return {
-    invocations,
-    result: {
-      run_id: data.id,
-      status: data.status,
-      trigger: data.trigger,
-      started_at: data.started_at,
-      completed_at: data.completed_at,
-      sources_processed: data.sources_processed,
-      sources_succeeded: data.sources_succeeded,
-      sources_failed: data.sources_failed,
-      sources_skipped: data.sources_skipped,
-      changes_detected: data.changes_detected,
-      alerts_sent: data.alerts_sent,
-      errors: data.errors,
-    },
-  };
+  return { invocations, result: toJobResult(data) };
 }
 
 function counts(r: JobResult) {
@@ -169,73 +145,48 @@ function counts(r: JobResult) {
 }
 
 Deno.test("a 200-source run with a budget of 20 items per invocation equals a single-invocation run", async () => {
-  const site = startSite();
-  const tag = crypto.randomUUID().slice(0, 6);
-  const ids = await createSources(site, 200, tag);
-  try {
-    await runChained(ids, {}); // baseline
-    for (let i = 0; i < 200; i += 20) site.versions.set(i, 1); // 10 edits
-    const single = await runChained(ids, { JOB_INVOCATION_MAX_ITEMS: 100_000 });
-    assert.equal(single.invocations, 1);
-    for (let i = 0; i < 200; i += 20) site.versions.set(i, 2); // the same 10 pages again
-    const chained = await runChained(ids, { JOB_INVOCATION_MAX_ITEMS: 20, JOB_BATCH_SIZE: 10 });
-    assert.ok(chained.invocations >= 10, `only ${chained.invocations} invocations`);
-    assert.deepEqual(counts(chained.result), counts(single.result));
-    assert.equal(chained.result.status, "succeeded");
-    assert.equal(chained.result.sources_processed, 200);
-    assert.equal(chained.result.changes_detected, 10);
-  } finally {
-    await dropSources(ids);
-    await site.server.shutdown();
-  }
+  await using world = await siteWithSources(200);
+  const { site, ids } = world;
+  await runChained(ids, {}); // baseline
+  for (let i = 0; i < 200; i += 20) site.versions.set(i, 1); // 10 edits
+  const single = await runChained(ids, { JOB_INVOCATION_MAX_ITEMS: 100_000 });
+  assert.equal(single.invocations, 1);
+  for (let i = 0; i < 200; i += 20) site.versions.set(i, 2); // the same 10 pages again
+  const chained = await runChained(ids, { JOB_INVOCATION_MAX_ITEMS: 20, JOB_BATCH_SIZE: 10 });
+  assert.ok(chained.invocations >= 10, `only ${chained.invocations} invocations`);
+  assert.deepEqual(counts(chained.result), counts(single.result));
+  assert.equal(chained.result.status, "succeeded");
+  assert.equal(chained.result.sources_processed, 200);
+  assert.equal(chained.result.changes_detected, 10);
 });
 
 Deno.test("two invocations claiming at once never process the same item", async () => {
-  const site = startSite();
-  const tag = crypto.randomUUID().slice(0, 6);
-  const ids = await createSources(site, 100, tag);
+  await using world = await siteWithSources(100);
+  const { site, ids } = world;
   const db = await serviceDb();
-  try {
-    site.delayMs = 20;
-    const deps = () =>
-      createJobDeps({
-        db,
-        fetch,
-        clock: () => new Date(),
-        logger: captureLogger(),
-        config: config({ JOB_BATCH_SIZE: 5 }),
-      });
-    await waitForNoRunningRun();
-    const started = await startDailyFetchRun(deps(), {
-      trigger: "manual",
-      force: true,
-      source_ids: ids,
-    });
-    await Promise.all([
-      processDailyFetchRun({ ...deps(), invocationId: "a" }, started.run_id),
-      processDailyFetchRun({ ...deps(), invocationId: "b" }, started.run_id),
-    ]);
-    const { data: items } = await db.from("job_run_sources").select("attempts, claimed_by, status")
-      .eq("run_id", started.run_id);
-    assert.equal(items!.length, 100);
-    assert.ok(items!.every((i) => i.attempts === 1 && i.status === "succeeded"));
-    const byInvocation = new Set(items!.map((i) => i.claimed_by));
-    assert.deepEqual([...byInvocation].sort(), ["a", "b"], "both invocations worked");
-    assert.equal(site.hits.size, 100);
-    assert.ok([...site.hits.values()].every((n) => n === 1), "a page was fetched twice");
-    const { data: run } = await db.from("job_runs").select("status, sources_processed")
-      .eq("id", started.run_id).single();
-    assert.deepEqual(run, { status: "succeeded", sources_processed: 100 });
-  } finally {
-    await dropSources(ids);
-    await site.server.shutdown();
-  }
+  site.delayMs = 20;
+  const deps = () => stackJobDeps(db, config({ JOB_BATCH_SIZE: 5 }));
+  const started = await startForcedRun(deps(), ids);
+  await Promise.all([
+    processDailyFetchRun({ ...deps(), invocationId: "a" }, started.run_id),
+    processDailyFetchRun({ ...deps(), invocationId: "b" }, started.run_id),
+  ]);
+  const { data: items } = await db.from("job_run_sources").select("attempts, claimed_by, status")
+    .eq("run_id", started.run_id);
+  assert.equal(items!.length, 100);
+  assert.ok(items!.every((i) => i.attempts === 1 && i.status === "succeeded"));
+  const byInvocation = new Set(items!.map((i) => i.claimed_by));
+  assert.deepEqual([...byInvocation].sort(), ["a", "b"], "both invocations worked");
+  assert.equal(site.hits.size, 100);
+  assert.ok([...site.hits.values()].every((n) => n === 1), "a page was fetched twice");
+  const { data: run } = await db.from("job_runs").select("status, sources_processed")
+    .eq("id", started.run_id).single();
+  assert.deepEqual(run, { status: "succeeded", sources_processed: 100 });
 });
 
 Deno.test("a killed invocation's items are claimed again after the lease; nothing lost or sent twice", async () => {
-  const site = startSite();
-  const tag = crypto.randomUUID().slice(0, 6);
-  const ids = await createSources(site, 30, tag);
+  await using world = await siteWithSources(30);
+  const { site, ids } = world;
   const db = await serviceDb();
   const sql = sqlClient();
   let runId: string | null = null;
@@ -256,33 +207,10 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
     // ALERT_TIMEOUT_MS), before any outcome.
     site.heldHooks = [];
     const logger = captureLogger();
-    const deps = createJobDeps({
-      db,
-      fetch,
-      clock: () => new Date(),
-      logger,
-      config: config(),
-    });
-    await waitForNoRunningRun();
-    const started = await startDailyFetchRun(deps, {
-      trigger: "manual",
-      force: true,
-      source_ids: ids,
-    });
+    const deps = stackJobDeps(db, config(), { logger });
+    const started = await startForcedRun(deps, ids);
     runId = started.run_id;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${REPO_ROOT}/tests/integration/jobs/_invocation_worker.ts`,
-        started.run_id,
-        "doomed",
-        "4000",
-        "30",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnInvocation(started.run_id, "doomed", 4000, 30);
     // Wait until the doomed invocation holds items, then kill it like the runtime does.
     await eventually("the doomed invocation to claim items", async () => {
       const [r] = await sql`select count(*)::int as n from public.job_run_sources
@@ -342,7 +270,5 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
     }
     if (sub) await db.from("subscriptions").delete().eq("id", sub.id);
     await sql.end();
-    await dropSources(ids);
-    await site.server.shutdown();
   }
 });

@@ -175,22 +175,19 @@ export function processAlive(pid: number): boolean {
  * environment: `deno task` puts its own directories on PATH, which stack.ts folds into its
  * restart hash, so mixing the two in one test process would restart every worker.
  */
-export async function stackStart(): Promise<{ code: number; output: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${REPO_ROOT}/supabase/local/stack.ts`, "start"],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, output: decode(out.stdout) + decode(out.stderr) };
+export function stackStart(): Promise<{ code: number; output: string }> {
+  return _denoInRepo(["run", "-A", `${REPO_ROOT}/supabase/local/stack.ts`, "start"]);
 }
 
 /** `deno task <name>` in the repository; resolves to its exit code and output. */
-export async function denoTask(name: string): Promise<{ code: number; output: string }> {
+export function denoTask(name: string): Promise<{ code: number; output: string }> {
+  return _denoInRepo(["task", name]);
+}
+
+/** `deno <args>` in the repository, no input; its exit code and output (stdout + stderr). */
+async function _denoInRepo(args: string[]): Promise<{ code: number; output: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", name],
+    args,
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",

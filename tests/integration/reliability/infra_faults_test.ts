@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { LOG_DIR } from "../../../supabase/local/ports.ts";
+import { LOG_DIR, PORTS, STATE_DIR } from "../../../supabase/local/ports.ts";
 import { type FaultServer, startFaultServer } from "../../fixtures/fault_server.ts";
 import { type FaultSink, startFaultSink } from "../../fixtures/fault_sink.ts";
 import { sendDelivery } from "../../../shared/alerts/http_delivery.ts";
@@ -49,6 +49,7 @@ interface Fixture extends AsyncDisposable {
 }
 
 async function fixture(): Promise<Fixture> {
+  await restoreStack();
   const tag = crypto.randomUUID().slice(0, 8);
   const faults = await startFaultServer();
   const sink = startFaultSink();
@@ -82,6 +83,9 @@ async function fixture(): Promise<Fixture> {
     ids,
     pages,
     async [Symbol.asyncDispose]() {
+      // A failed assertion may have left a service killed: bring the stack back first, so
+      // one failure here does not fail every test after it (as seen in CI once).
+      await restoreStack();
       // Never leave a run of ours running (a failed assertion may have left one).
       await sql`update public.job_runs set status = 'failed', completed_at = now(),
           errors = errors || '["left running by a failed reliability test; closed by its cleanup"]'
@@ -93,6 +97,24 @@ async function fixture(): Promise<Fixture> {
       await faults.close();
     },
   };
+}
+
+/** Runs `stack:start` when a service of the stack (or Postgres) is not running. */
+async function restoreStack(): Promise<void> {
+  const dead: string[] = [];
+  for await (const entry of Deno.readDir(`${STATE_DIR}/pids`)) {
+    const service = entry.name.replace(/\.pid$/, "");
+    if (!processAlive(await servicePid(service).catch(() => 0))) dead.push(service);
+  }
+  const pg = await new Deno.Command(`${PG_BIN}/pg_isready`, {
+    args: ["-h", "127.0.0.1", "-p", String(PORTS.postgres)],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (dead.length === 0 && pg.code === 0) return;
+  console.log(`restoring the stack (not running: ${[...dead, ...(pg.code ? ["postgres"] : [])]})`);
+  const restarted = await stackStart();
+  assert.equal(restarted.code, 0, restarted.output);
 }
 
 /** A run over the fixture's sources, started async once the job is idle; waits for its end. */
@@ -229,12 +251,23 @@ Deno.test("PostgREST killed mid-run and restarted: the run is finished by the ne
   // the log rate cap, or the invocation still waits on a write: seen once in CI), the
   // function workers are killed so the invocation is certainly gone before PostgREST is
   // back. What is asserted after — nothing lost or doubled once the run resumes — is the same.
+  const killedAt = performance.now();
   const gaveUp = await eventually("the invocation to give up", async () => {
     const lines = await workerLog(runId);
     return lines.some((l) => l.includes("invocation stopped on run")) ? true : undefined;
   }, 60_000).catch(() => false);
+  console.log(
+    `give-up line ${gaveUp ? "after" : "missing after"} ${
+      Math.round(performance.now() - killedAt)
+    } ms`,
+  );
   if (!gaveUp) {
-    console.log("the invocation's give-up line did not come within 60 s: killing the workers");
+    // What the workers said about the run, and any kill by the runtime's limits: the why.
+    const limits = await Deno.readTextFile(`${LOG_DIR}/limits.log`).catch(() => "(none)");
+    console.log(
+      `the invocation's give-up line did not come within 60 s: killing the workers\n` +
+        `run lines:\n${(await workerLog(runId)).slice(-10).join("\n")}\nlimits.log:\n${limits}`,
+    );
     for (const pid of (await functionWorkerPids()).values()) await killAndWait(pid);
   }
   await holdLeases(fx.sql, runId);

@@ -5,13 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type AppDeps, createApp } from "../../../functions/api/app.ts";
-import {
-  LOCAL_JWT_SECRET,
-  makeAnonKey,
-  makeApiKey,
-  makeServiceRoleKey,
-  signHs256,
-} from "../../../shared/auth/keys.ts";
+import { LOCAL_JWT_SECRET, makeApiKey } from "../../../shared/auth/keys.ts";
 import { createVerifier } from "../../../shared/auth/verify.ts";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import {
@@ -25,13 +19,9 @@ import {
 import { captureLogger } from "../../../shared/log.ts";
 import { serviceClient } from "../../../shared/store/client.ts";
 import type { FetchFn } from "../../../shared/types.ts";
+import { NOW } from "../../fixtures/caller_tokens.ts";
 
-/** The fixed "now" of the tests. */
-export const NOW = new Date("2026-12-01T12:00:00Z");
-const NOW_S = Math.floor(NOW.getTime() / 1000);
-
-/** A user id for user tokens. */
-export const USER_ID = "0b7c6a52-7f4e-4f38-a5a4-2d3c1e9f8a60";
+export { NOW, tokens, USER_ID } from "../../fixtures/caller_tokens.ts";
 
 /** A JobResult with the given overrides. */
 export function jobResult(overrides: Partial<JobResult> = {}): JobResult {
@@ -181,40 +171,6 @@ export function makeTestApp(
     ...(options.operators !== undefined ? { operators: options.operators } : {}),
   });
   return { app, jobs, logger, background };
-}
-
-const user = (appRole?: string, extra: Record<string, unknown> = {}) => ({
-  sub: USER_ID,
-  aud: "authenticated",
-  role: "authenticated",
-  exp: NOW_S + 3600,
-  app_metadata: appRole === undefined ? {} : { role: appRole },
-  ...extra,
-});
-
-const b64url = (value: unknown) =>
-  btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-
-/** Real tokens of every kind of caller, signed with the local JWT secret. */
-export async function tokens() {
-  return {
-    service: await makeServiceRoleKey(LOCAL_JWT_SECRET),
-    anon: await makeAnonKey(LOCAL_JWT_SECRET),
-    user: await signHs256(user(), LOCAL_JWT_SECRET),
-    admin: await signHs256(user("admin"), LOCAL_JWT_SECRET),
-    /** user_metadata is editable by the user: it must not make an admin. */
-    selfMadeAdmin: await signHs256(
-      user(undefined, { user_metadata: { role: "admin" } }),
-      LOCAL_JWT_SECRET,
-    ),
-    expiredAdmin: await signHs256(user("admin", { exp: NOW_S - 60 }), LOCAL_JWT_SECRET),
-    wrongSecretService: await makeServiceRoleKey(
-      "another-secret-that-is-at-least-32-characters-long",
-    ),
-    algNone: `${b64url({ alg: "none", typ: "JWT" })}.${
-      b64url({ role: "service_role", exp: NOW_S + 3600 })
-    }.`,
-  };
 }
 
 /** Asserts that a response body shows no stack trace. */

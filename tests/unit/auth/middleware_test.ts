@@ -4,11 +4,10 @@ import { HTTPException } from "hono/http-exception";
 import {
   generateSigningKeyPair,
   LOCAL_JWT_SECRET,
-  makeAnonKey,
-  makeServiceRoleKey,
   signHs256,
   signWithJwk,
 } from "../../../shared/auth/keys.ts";
+import { NOW, NOW_S, tokens, USER_ID, userClaims } from "../../fixtures/caller_tokens.ts";
 import { type AuthEnv, AuthHttpException, requireCaller } from "../../../shared/auth/middleware.ts";
 import {
   type AuthDeps,
@@ -18,19 +17,6 @@ import {
   type Credentials,
 } from "../../../shared/auth/verify.ts";
 import { closedJwksUrl } from "./_jwks_server.ts";
-
-const NOW = new Date("2026-12-01T12:00:00Z");
-const NOW_S = Math.floor(NOW.getTime() / 1000);
-const USER_ID = "0b7c6a52-7f4e-4f38-a5a4-2d3c1e9f8a60";
-
-const user = (appRole?: string, extra: Record<string, unknown> = {}) => ({
-  sub: USER_ID,
-  aud: "authenticated",
-  role: "authenticated",
-  exp: NOW_S + 3600,
-  app_metadata: appRole === undefined ? {} : { role: appRole },
-  ...extra,
-});
 
 /**
  * The app under test: the job route behind requireCaller, and an onError doing what the
@@ -77,138 +63,71 @@ async function post(app: Hono<AuthEnv>, authorization?: string) {
 
 Deno.test("requireCaller() answers each kind of request with the right status", async (t) => {
   const app = makeApp(createVerifier(deps()));
-  const admin = await signHs256(user("admin"), LOCAL_JWT_SECRET);
+  const tk = await tokens();
+  const expired = await signHs256(userClaims("admin", { exp: NOW_S - 1 }), LOCAL_JWT_SECRET);
+  const wrongSecret = await signHs256(userClaims("admin"), "x".repeat(40));
+  const noRole = await signHs256({ exp: NOW_S + 60, sub: USER_ID }, LOCAL_JWT_SECRET);
+  // What each request gets: refused (401 unauthorized, with `challenge` when it is not
+  // the invalid_token one; 403 forbidden) or admitted as a kind of caller.
   const cases: Array<{
     name: string;
-    authorization: () => Promise<string | undefined>;
-    status: number;
-    code?: string;
-    kind?: string;
+    authorization?: string;
+    expect: 401 | 403 | "service_role" | "admin";
     challenge?: string;
   }> = [
-    {
-      name: "no Authorization header",
-      authorization: () => Promise.resolve(undefined),
-      status: 401,
-      code: "unauthorized",
-      challenge: "Bearer",
-    },
-    {
-      name: "a Basic scheme",
-      authorization: () => Promise.resolve("Basic dXNlcjpwYXNz"),
-      status: 401,
-      code: "unauthorized",
-      challenge: 'Bearer error="invalid_token"',
-    },
-    {
-      name: "a token without scheme",
-      authorization: () => Promise.resolve(admin),
-      status: 401,
-      code: "unauthorized",
-      challenge: 'Bearer error="invalid_token"',
-    },
-    {
-      name: "Bearer with an empty token",
-      authorization: () => Promise.resolve("Bearer "),
-      status: 401,
-      code: "unauthorized",
-    },
+    { name: "no Authorization header", expect: 401, challenge: "Bearer" },
+    { name: "a Basic scheme", authorization: "Basic dXNlcjpwYXNz", expect: 401 },
+    { name: "a token without scheme", authorization: tk.admin, expect: 401 },
+    { name: "Bearer with an empty token", authorization: "Bearer ", expect: 401 },
     {
       name: "Bearer with two tokens",
-      authorization: () => Promise.resolve(`Bearer ${admin} ${admin}`),
-      status: 401,
-      code: "unauthorized",
+      authorization: `Bearer ${tk.admin} ${tk.admin}`,
+      expect: 401,
     },
-    {
-      name: "a malformed token",
-      authorization: () => Promise.resolve("Bearer not.a-jwt"),
-      status: 401,
-      code: "unauthorized",
-      challenge: 'Bearer error="invalid_token"',
-    },
-    {
-      name: "an expired admin token",
-      authorization: async () =>
-        `Bearer ${await signHs256(user("admin", { exp: NOW_S - 1 }), LOCAL_JWT_SECRET)}`,
-      status: 401,
-      code: "unauthorized",
-    },
+    { name: "a malformed token", authorization: "Bearer not.a-jwt", expect: 401 },
+    { name: "an expired admin token", authorization: `Bearer ${expired}`, expect: 401 },
     {
       name: "an admin token signed with a wrong secret",
-      authorization: async () => `Bearer ${await signHs256(user("admin"), "x".repeat(40))}`,
-      status: 401,
-      code: "unauthorized",
+      authorization: `Bearer ${wrongSecret}`,
+      expect: 401,
     },
     {
       name: "a 100 KB Authorization header",
-      authorization: () => Promise.resolve(`Bearer ${"A".repeat(100 * 1024)}`),
-      status: 401,
-      code: "unauthorized",
+      authorization: `Bearer ${"A".repeat(100 * 1024)}`,
+      expect: 401,
     },
-    {
-      name: "the anon key",
-      authorization: async () => `Bearer ${await makeAnonKey(LOCAL_JWT_SECRET)}`,
-      status: 403,
-      code: "forbidden",
-    },
-    {
-      name: "a signed-in user who is not admin",
-      authorization: async () => `Bearer ${await signHs256(user(), LOCAL_JWT_SECRET)}`,
-      status: 403,
-      code: "forbidden",
-    },
+    { name: "the anon key", authorization: `Bearer ${tk.anon}`, expect: 403 },
+    { name: "a signed-in user who is not admin", authorization: `Bearer ${tk.user}`, expect: 403 },
     {
       name: "a user with user_metadata.role admin",
-      authorization: async () =>
-        `Bearer ${await signHs256(
-          user(undefined, { user_metadata: { role: "admin" } }),
-          LOCAL_JWT_SECRET,
-        )}`,
-      status: 403,
-      code: "forbidden",
+      authorization: `Bearer ${tk.selfMadeAdmin}`,
+      expect: 403,
     },
-    {
-      name: "a token without role",
-      authorization: async () =>
-        `Bearer ${await signHs256({ exp: NOW_S + 60, sub: USER_ID }, LOCAL_JWT_SECRET)}`,
-      status: 403,
-      code: "forbidden",
-    },
-    {
-      name: "the service-role key",
-      authorization: async () => `Bearer ${await makeServiceRoleKey(LOCAL_JWT_SECRET)}`,
-      status: 200,
-      kind: "service_role",
-    },
-    {
-      name: "an admin user token",
-      authorization: () => Promise.resolve(`Bearer ${admin}`),
-      status: 200,
-      kind: "admin",
-    },
+    { name: "a token without role", authorization: `Bearer ${noRole}`, expect: 403 },
+    { name: "the service-role key", authorization: `Bearer ${tk.service}`, expect: "service_role" },
+    { name: "an admin user token", authorization: `Bearer ${tk.admin}`, expect: "admin" },
     {
       name: "an admin user token with a lower-case scheme",
-      authorization: () => Promise.resolve(`bearer ${admin}`),
-      status: 200,
-      kind: "admin",
+      authorization: `bearer ${tk.admin}`,
+      expect: "admin",
     },
   ];
   for (const c of cases) {
-    await t.step(`${c.status} for ${c.name}`, async () => {
-      const authorization = await c.authorization();
-      const { res, text, body } = await post(app, authorization);
-      assert.equal(res.status, c.status);
-      if (c.kind !== undefined) {
-        assert.equal(body.kind, c.kind);
+    const status = typeof c.expect === "number" ? c.expect : 200;
+    await t.step(`${status} for ${c.name}`, async () => {
+      const { res, text, body } = await post(app, c.authorization);
+      assert.equal(res.status, status);
+      if (typeof c.expect === "string") {
+        assert.equal(body.kind, c.expect);
         return;
       }
-      assert.equal(body.error?.code, c.code);
+      assert.equal(body.error?.code, c.expect === 401 ? "unauthorized" : "forbidden");
       assert.equal(typeof body.error?.message, "string");
-      for (const part of (authorization ?? "").split(/[ .]/)) {
+      for (const part of (c.authorization ?? "").split(/[ .]/)) {
         if (part.length >= 8) assert.ok(!text.includes(part), "the body must not echo the token");
       }
       const challenge = res.headers.get("WWW-Authenticate");
-      if (c.status === 401) {
+      if (status === 401) {
         assert.equal(challenge, c.challenge ?? 'Bearer error="invalid_token"');
       } else {
         assert.equal(challenge, null);
@@ -218,7 +137,7 @@ Deno.test("requireCaller() answers each kind of request with the right status", 
 });
 
 Deno.test("requireCaller() puts the verified caller in the context for the handler", async () => {
-  const admin = await signHs256(user("admin"), LOCAL_JWT_SECRET);
+  const { admin } = await tokens();
   const { res, body } = await post(makeApp(createVerifier(deps())), `Bearer ${admin}`);
   assert.equal(res.status, 200);
   assert.deepEqual(body, { kind: "admin", subject: USER_ID });
@@ -233,10 +152,7 @@ Deno.test("requireCaller() refuses an oversized header without calling verify", 
   const app = makeApp(verify);
   assert.equal((await post(app, `Bearer ${"A".repeat(100 * 1024)}`)).res.status, 401);
   assert.equal(calls, 0);
-  assert.equal(
-    (await post(app, `Bearer ${await makeServiceRoleKey(LOCAL_JWT_SECRET)}`)).res.status,
-    200,
-  );
+  assert.equal((await post(app, `Bearer ${(await tokens()).service}`)).res.status, 200);
   assert.equal(calls, 1);
 });
 
@@ -248,14 +164,10 @@ Deno.test("requireCaller() admits only the kinds listed in allow", async (t) => 
     requireCaller({ verify: createVerifier(deps()), allow: ["anon", "user"] }),
     (c) => c.text(c.get("caller").kind),
   );
-  const tokens = {
-    anon: await makeAnonKey(LOCAL_JWT_SECRET),
-    user: await signHs256(user(), LOCAL_JWT_SECRET),
-    admin: await signHs256(user("admin"), LOCAL_JWT_SECRET),
-    service_role: await makeServiceRoleKey(LOCAL_JWT_SECRET),
-  };
+  const tk = await tokens();
+  const byKind = { anon: tk.anon, user: tk.user, admin: tk.admin, service_role: tk.service };
   const expected = { anon: 200, user: 200, admin: 403, service_role: 403 };
-  for (const [kind, token] of Object.entries(tokens)) {
+  for (const [kind, token] of Object.entries(byKind)) {
     await t.step(`${kind} gets ${expected[kind as keyof typeof expected]}`, async () => {
       const res = await app.request("/any", { headers: { Authorization: `Bearer ${token}` } });
       assert.equal(res.status, expected[kind as keyof typeof expected]);
@@ -267,7 +179,7 @@ Deno.test("requireCaller() admits only the kinds listed in allow", async (t) => 
 Deno.test("requireCaller() answers 503 auth_unavailable when the JWKS cannot be fetched", async () => {
   const pair = await generateSigningKeyPair();
   const realS = Math.floor(Date.now() / 1000);
-  const token = await signWithJwk(user("admin", { exp: realS + 600 }), pair.privateJwk);
+  const token = await signWithJwk(userClaims("admin", { exp: realS + 600 }), pair.privateJwk);
   const app = makeApp(createVerifier(deps({ jwks: new URL(await closedJwksUrl()) })));
   const { res, body } = await post(app, `Bearer ${token}`);
   assert.equal(res.status, 503);

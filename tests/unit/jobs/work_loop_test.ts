@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import { invocationBudget } from "../../../shared/jobs/budget.ts";
-import { runWorkLoop, type WorkLoopTask } from "../../../shared/jobs/work_loop.ts";
+import {
+  runWorkLoop,
+  type WorkLoopOptions,
+  type WorkLoopTask,
+} from "../../../shared/jobs/work_loop.ts";
 
 const NO_PROBES = { workerAgeMs: () => 0, memoryBytes: () => 0, shutdownReason: () => null };
 
@@ -12,6 +16,14 @@ function budget(maxItems = 1_000_000) {
     () => 1, // a real (non-zero) CPU reading: no estimate
     NO_PROBES,
   );
+}
+
+/**
+ * Options of a loop claiming `batchSize` items at a time and holding as many (unless
+ * `overrides` say otherwise), polling every 10 ms, on an unlimited budget.
+ */
+function loopOptions(batchSize: number, overrides: Partial<WorkLoopOptions> = {}): WorkLoopOptions {
+  return { batchSize, concurrency: batchSize, pollMs: 10, budget: budget(), ...overrides };
 }
 
 /**
@@ -52,12 +64,7 @@ function queue(count: number, ms: (i: number) => number) {
 
 Deno.test("runWorkLoop() does not wait for a slow item: the others are claimed and completed meanwhile", async () => {
   const { task, log } = queue(40, (i) => (i === 0 ? 400 : 5));
-  const end = await runWorkLoop(task, {
-    batchSize: 4,
-    concurrency: 4,
-    pollMs: 10,
-    budget: budget(),
-  });
+  const end = await runWorkLoop(task, loopOptions(4));
   assert.equal(end, "drained");
   const order = log.completions.flat();
   assert.equal(order.length, 40);
@@ -68,12 +75,7 @@ Deno.test("runWorkLoop() does not wait for a slow item: the others are claimed a
 
 Deno.test("runWorkLoop() hands over once the budget is spent, and returns after the items in hand are completed", async () => {
   const { task, log, pending } = queue(100, () => 20);
-  const end = await runWorkLoop(task, {
-    batchSize: 10,
-    concurrency: 10,
-    pollMs: 10,
-    budget: budget(25),
-  });
+  const end = await runWorkLoop(task, loopOptions(10, { budget: budget(25) }));
   assert.equal(end, "handed_over");
   assert.equal(log.handOvers, 1);
   assert.equal(log.claims.reduce((a, b) => a + b, 0), 25, "claims stop at the budget");
@@ -87,12 +89,7 @@ Deno.test("runWorkLoop() goes on without limits when the handover fails", async 
     log.handOvers++;
     return Promise.resolve(false);
   };
-  const end = await runWorkLoop(task, {
-    batchSize: 5,
-    concurrency: 5,
-    pollMs: 10,
-    budget: budget(10),
-  });
+  const end = await runWorkLoop(task, loopOptions(5, { budget: budget(10) }));
   assert.equal(end, "drained");
   assert.equal(log.handOvers, 1);
   assert.equal(log.completions.flat().length, 30);
@@ -114,16 +111,16 @@ Deno.test("runWorkLoop() polls while items wait for their turn, until the queue 
     handOver: () => Promise.resolve(true),
   };
   const slept: number[] = [];
-  const end = await runWorkLoop(task, {
-    batchSize: 10,
-    concurrency: 10,
-    pollMs: 25,
-    budget: budget(),
-    sleep: (ms) => {
-      slept.push(ms);
-      return Promise.resolve();
-    },
-  });
+  const end = await runWorkLoop(
+    task,
+    loopOptions(10, {
+      pollMs: 25,
+      sleep: (ms) => {
+        slept.push(ms);
+        return Promise.resolve();
+      },
+    }),
+  );
   assert.equal(end, "drained");
   assert.deepEqual(slept, [25, 25, 25]);
   assert.equal(drainedCalls, 4, "three polls, then the empty claim at the end");
@@ -136,7 +133,7 @@ Deno.test("runWorkLoop() completes the items in hand when a claim fails, then th
   task.claim = (limit) =>
     ++claims === 2 ? Promise.reject(new Error("Cannot claim items: timeout")) : claim(limit);
   await assert.rejects(
-    runWorkLoop(task, { batchSize: 4, concurrency: 8, pollMs: 10, budget: budget() }),
+    runWorkLoop(task, loopOptions(4, { concurrency: 8 })),
     /Cannot claim items: timeout/,
   );
   assert.equal(log.completions.flat().length, 4, "the first claim's items are completed");
@@ -146,7 +143,7 @@ Deno.test("runWorkLoop() stops at a failed completion and throws its error", asy
   const { task } = queue(20, () => 1);
   task.complete = () => Promise.reject(new Error("Cannot complete items: 503"));
   await assert.rejects(
-    runWorkLoop(task, { batchSize: 4, concurrency: 8, pollMs: 10, budget: budget() }),
+    runWorkLoop(task, loopOptions(4, { concurrency: 8 })),
     /Cannot complete items: 503/,
   );
 });
@@ -166,12 +163,7 @@ Deno.test("runWorkLoop() claims again after pollMs when a claim found nothing wh
     },
     handOver: () => Promise.resolve(true),
   };
-  const end = await runWorkLoop(task, {
-    batchSize: 4,
-    concurrency: 4,
-    pollMs: 20,
-    budget: budget(),
-  });
+  const end = await runWorkLoop(task, loopOptions(4, { pollMs: 20 }));
   assert.equal(end, "drained");
   assert.deepEqual(completed, [1, 0]);
 });
