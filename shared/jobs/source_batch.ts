@@ -26,6 +26,8 @@ import type { ClaimedItem } from "./store.ts";
 export interface ItemDone {
   outcome: SourceOutcome;
   bookkeeping: SourceBookkeeping | null;
+  /** The pipeline's measured synchronous compute (`timings.compute_ms`), charged to the budget. */
+  computeMs: number;
 }
 
 /**
@@ -90,7 +92,11 @@ export async function processSourceItem(deps: JobDeps, item: ClaimedItem): Promi
       });
     }
   }
-  return { outcome: await finishItem(deps, fetched, healthDue), bookkeeping: patch };
+  return {
+    outcome: await finishItem(deps, fetched, healthDue),
+    bookkeeping: patch,
+    computeMs: fetched.result?.timings.compute_ms ?? 0,
+  };
 }
 
 /**

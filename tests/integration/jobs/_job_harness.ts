@@ -134,6 +134,7 @@ export function pipelineResult(
       normalise_ms: 0,
       detect_ms: 1,
       store_ms: 0,
+      compute_ms: 2,
     },
     ...overrides,
   };
