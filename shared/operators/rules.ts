@@ -11,7 +11,6 @@
  * @module
  */
 import { cssSelectorError as engineSelectorError } from "../pipeline/html_extractor.ts";
-import type { Config } from "../config.ts";
 import { type AddressPolicy, checkUrl, type ResolveHost } from "../pipeline/address_guard.ts";
 import { PipelineError } from "../pipeline/errors.ts";
 import { MAX_IGNORE_PATTERNS, validateIgnorePatterns } from "../pipeline/normalise.ts";
@@ -44,15 +43,8 @@ export interface UrlRuleDeps {
   resolveHost?: ResolveHost;
 }
 
-/** The network policy the pipeline applies under `config`. */
-export function addressPolicy(
-  config: Pick<Config, "FETCH_ALLOW_LOOPBACK" | "FETCH_ALLOW_PRIVATE_NETWORKS">,
-): AddressPolicy {
-  return {
-    allowLoopback: config.FETCH_ALLOW_LOOPBACK,
-    allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
-  };
-}
+/** The network policy the pipeline applies under a config (defined beside the guard). */
+export { addressPolicy } from "../pipeline/address_guard.ts";
 
 /** Longest URL a source or webhook may have (the database checks the same). */
 export const MAX_URL_LENGTH = 2048;

@@ -11,6 +11,7 @@
  * @module
  */
 import ipaddr from "ipaddr.js";
+import type { Config } from "../config.ts";
 import { PipelineError } from "./errors.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -23,6 +24,29 @@ export interface AddressPolicy {
   allowLoopback: boolean;
   /** Allow private, unique-local, CGNAT, link-local and loopback ranges. Cloud metadata stays refused. */
   allowPrivateNetworks: boolean;
+}
+
+/** The network policy the pipeline applies under `config` (FETCH_ALLOW_LOOPBACK, FETCH_ALLOW_PRIVATE_NETWORKS). */
+export function addressPolicy(
+  config: Pick<Config, "FETCH_ALLOW_LOOPBACK" | "FETCH_ALLOW_PRIVATE_NETWORKS">,
+): AddressPolicy {
+  return {
+    allowLoopback: config.FETCH_ALLOW_LOOPBACK,
+    allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
+  };
+}
+
+/**
+ * A source's URL as a URL; a string that is none fails the fetch as `parse`.
+ * @example
+ * sourceUrl("https://www.gov.uk/visa-fees").host; // "www.gov.uk"
+ */
+export function sourceUrl(raw: string): URL {
+  try {
+    return new URL(raw);
+  } catch (error) {
+    throw new PipelineError("parse", `invalid URL ${JSON.stringify(raw)}`, { cause: error });
+  }
 }
 
 /** Kinds of address, from most to least dangerous. */

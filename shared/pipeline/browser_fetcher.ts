@@ -31,7 +31,13 @@ import puppeteer, {
 import pLimit from "p-limit";
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger } from "../types.ts";
-import { type AddressPolicy, checkUrl, type ResolveHost } from "./address_guard.ts";
+import {
+  type AddressPolicy,
+  addressPolicy,
+  checkUrl,
+  type ResolveHost,
+  sourceUrl,
+} from "./address_guard.ts";
 import { DeadlineExceeded, PipelineError } from "./errors.ts";
 import {
   displayUrl,
@@ -212,19 +218,8 @@ export async function fetchRendered(
   request: { url: string },
   deps: BrowserFetcherDeps,
 ): Promise<FetchedDocument> {
-  const { config } = deps;
-  let url: URL;
-  try {
-    url = new URL(request.url);
-  } catch (error) {
-    throw new PipelineError("parse", `invalid URL ${JSON.stringify(request.url)}`, {
-      cause: error,
-    });
-  }
-  const policy: AddressPolicy = {
-    allowLoopback: config.FETCH_ALLOW_LOOPBACK,
-    allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
-  };
+  const url = sourceUrl(request.url);
+  const policy = addressPolicy(deps.config);
   // Refused before the browser is touched: a blocked source costs no browser time.
   await checkUrl(url, { policy, resolveHost: deps.resolveHost });
   const seam = deps.browser;

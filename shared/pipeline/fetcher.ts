@@ -6,12 +6,12 @@
  */
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger } from "../types.ts";
-import { checkUrl, type ResolveHost } from "./address_guard.ts";
+import { addressPolicy, checkUrl, type ResolveHost, sourceUrl } from "./address_guard.ts";
 import { backoffDelayMs, parseRetryAfter } from "../backoff.ts";
 import { classifyFetchError, DeadlineExceeded, isRetryable, PipelineError } from "./errors.ts";
 import type { BudgetLease } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
-import { IoDeadline } from "./io_deadline.ts";
+import { IoDeadline, untilAborted } from "./io_deadline.ts";
 import type { PinnedConnect } from "./pinned_connect.ts";
 import { sleep as realSleep, type SleepFn } from "../sleep.ts";
 import { errorMessage } from "../errors.ts";
@@ -190,14 +190,7 @@ async function _attempt(
   timer: IoDeadline,
 ): Promise<FetchOutcome> {
   const { config } = deps;
-  let url: URL;
-  try {
-    url = new URL(request.url);
-  } catch (error) {
-    throw new PipelineError("parse", `invalid URL ${JSON.stringify(request.url)}`, {
-      cause: error,
-    });
-  }
+  let url = sourceUrl(request.url);
   // identity: Deno's fetch would otherwise inflate gzip ahead of the reader, so a gzip bomb
   // cost ~110 MB per fetch whatever the cap; a body encoded anyway is inflated here, one
   // chunk at a time, inside the cap (_readCapped).
@@ -209,13 +202,10 @@ async function _attempt(
   const conditional = Boolean(request.etag || request.lastModified);
   if (request.etag) headers.set("if-none-match", request.etag);
   if (request.lastModified) headers.set("if-modified-since", request.lastModified);
-  const policy = {
-    allowLoopback: config.FETCH_ALLOW_LOOPBACK,
-    allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
-  };
+  const policy = addressPolicy(config);
 
   for (let redirects = 0;;) {
-    const checked = await _untilAborted(
+    const checked = await untilAborted(
       checkUrl(url, { policy, resolveHost: deps.resolveHost }),
       signal,
     );
@@ -312,19 +302,6 @@ async function _attempt(
       release?.();
     }
   }
-}
-
-/** Rejects with the signal's reason when it aborts first (a DNS lookup has no signal). */
-function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  let onAbort: () => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([promise, aborted]).finally(() =>
-    signal.removeEventListener("abort", onAbort)
-  );
 }
 
 async function _discard(response: Response): Promise<void> {

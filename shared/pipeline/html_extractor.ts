@@ -21,15 +21,15 @@
 import * as cheerio from "cheerio";
 import { PipelineError } from "./errors.ts";
 import {
-  ARTICLE_SHARE,
+  articleIsContent,
   CHROME_ROLES,
   CHROME_TAGS,
   CONTENT_ANCESTOR_TAGS,
   FORM_CONTENT_TAGS,
+  holdsMainShare,
   isAdLike,
   isChromeLike,
   MAIN_CANDIDATES,
-  MIN_MAIN_SHARE,
   NEVER_TEXT_TAGS,
   OVERLAY_ROLES,
   SIGNUP_MAX_CHARS,
@@ -196,9 +196,9 @@ function _roots($: cheerio.CheerioAPI, selector: string | null | undefined): _Se
     const found = $(candidate.selector).first();
     if (found.length === 0) continue;
     const length = _textLength(found.text());
-    if (length === 0 || length < pageText * MIN_MAIN_SHARE) continue;
+    if (!holdsMainShare(length, pageText)) continue;
     const articles = found.find("article");
-    if (articles.length === 1 && _textLength(articles.text()) >= length * ARTICLE_SHARE) {
+    if (articles.length === 1 && articleIsContent(_textLength(articles.text()), length)) {
       return articles;
     }
     return found;
@@ -227,7 +227,7 @@ export function extractHtmlText(html: string, options: HtmlExtractOptions = {}):
 export function extractHtmlContent(html: string, options: HtmlExtractOptions = {}): HtmlContent {
   const selector = options.selector?.trim() || null;
   if (selector) {
-    // parse5's scope checks are quadratic in the nesting depth, and html-to-text recurses:
+    // parse5's scope checks are quadratic in the nesting depth, and the renderer recurses:
     // a page nested past the limit browsers keep is refused before it reaches them.
     if (nestsTooDeep(html)) {
       throw new PipelineError(
@@ -250,7 +250,7 @@ export function extractHtmlContent(html: string, options: HtmlExtractOptions = {
 }
 
 /**
- * The DOM path: cheerio parses the page, the chrome is removed, html-to-text renders the
+ * The DOM path: cheerio parses the page, the chrome is removed, `renderNodes` lays out the
  * selected elements (or, without a selector, the main content). Used for sources with a
  * CSS selector, and as the reference of the streaming path in tests and benches.
  * @example

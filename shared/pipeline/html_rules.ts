@@ -52,6 +52,20 @@ export const MIN_MAIN_SHARE = 0.1;
  */
 export const ARTICLE_SHARE = 0.6;
 
+/**
+ * The content-choice rule both HTML paths apply to a main-content candidate of `length`
+ * characters of text on a page of `pageLength`: it is the content unless it is empty or
+ * less than {@link MIN_MAIN_SHARE} of the page.
+ */
+export function holdsMainShare(length: number, pageLength: number): boolean {
+  return length > 0 && length >= pageLength * MIN_MAIN_SHARE;
+}
+
+/** Whether the only article of a chosen main content is the content ({@link ARTICLE_SHARE}). */
+export function articleIsContent(articleLength: number, mainLength: number): boolean {
+  return articleLength >= mainLength * ARTICLE_SHARE;
+}
+
 /** Page chrome elements, dropped unless the source gives its own selector. */
 export const CHROME_TAGS: readonly string[] = ["nav", "aside"];
 

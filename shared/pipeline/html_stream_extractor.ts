@@ -27,16 +27,16 @@ import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
 import { isQuirksDoctype } from "./html_document_mode.ts";
 import { HtmlTextBuilder } from "./html_text_builder.ts";
 import {
-  ARTICLE_SHARE,
+  articleIsContent,
   CHROME_ROLES,
   CHROME_TAGS,
   CONTENT_ANCESTOR_TAGS,
   FORM_CONTENT_TAGS,
   hasClassToken,
+  holdsMainShare,
   isAdLike,
   isChromeLike,
   MAIN_CANDIDATES,
-  MIN_MAIN_SHARE,
   NEVER_TEXT_TAGS,
   OVERLAY_ROLES,
   SIGNUP_MAX_CHARS,
@@ -104,7 +104,8 @@ const OVERLAY_ROLE = new Set(OVERLAY_ROLES);
 const CONTENT_ANCESTOR = new Set(CONTENT_ANCESTOR_TAGS);
 const FORM_CONTENT = new Set(FORM_CONTENT_TAGS);
 
-const VOID = new Set([
+/** Void elements: no content, no end tag. */
+const VOID_TAGS = [
   "area",
   "base",
   "basefont",
@@ -123,9 +124,17 @@ const VOID = new Set([
   "source",
   "track",
   "wbr",
-]);
-/** Start tags that close an open `<p>` (in button scope) first. */
-const CLOSES_P = new Set([
+];
+const VOID = new Set(VOID_TAGS);
+const HEADING_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6"];
+const HEADING = new Set(HEADING_TAGS);
+/** Table tags that end a `<select>` opened inside a table. */
+const TABLE_TAGS = new Set(["caption", "table", "tbody", "tfoot", "thead", "tr", "td", "th"]);
+/**
+ * HTML5's block containers ("in body": their start tag closes an open `<p>`, their end
+ * tag closes them only when they are in scope); the lists below are built from them.
+ */
+const BLOCK_CONTAINERS = [
   "address",
   "article",
   "aside",
@@ -146,17 +155,16 @@ const CLOSES_P = new Set([
   "menu",
   "nav",
   "ol",
-  "p",
   "search",
   "section",
   "summary",
   "ul",
-  "h1",
-  "h2",
-  "h3",
-  "h4",
-  "h5",
-  "h6",
+];
+/** Start tags that close an open `<p>` (in button scope) first. */
+const CLOSES_P = new Set([
+  ...BLOCK_CONTAINERS,
+  "p",
+  ...HEADING_TAGS,
   "pre",
   "listing",
   "hr",
@@ -168,39 +176,17 @@ const CLOSES_P = new Set([
 ]);
 /** End tags that close their element only when it is in scope. */
 const BLOCK_END = new Set([
-  "address",
-  "article",
-  "aside",
-  "blockquote",
+  ...BLOCK_CONTAINERS,
   "button",
-  "center",
-  "details",
-  "dialog",
-  "dir",
-  "div",
-  "dl",
-  "fieldset",
-  "figcaption",
-  "figure",
-  "footer",
-  "header",
-  "hgroup",
   "listing",
-  "main",
-  "menu",
-  "nav",
-  "ol",
   "pre",
-  "search",
-  "section",
-  "summary",
-  "ul",
   "applet",
   "marquee",
   "object",
 ]);
-const HEADING = new Set(["h1", "h2", "h3", "h4", "h5", "h6"]);
 const IMPLIED_END = new Set(["dd", "dt", "li", "optgroup", "option", "p", "rb", "rp", "rt", "rtc"]);
+/** MathML text integration points: their children are HTML again. */
+const MATHML_TEXT_TAGS = ["mi", "mo", "mn", "ms", "mtext"];
 const SCOPE = new Set([
   "applet",
   "caption",
@@ -211,11 +197,7 @@ const SCOPE = new Set([
   "marquee",
   "object",
   "template",
-  "mi",
-  "mo",
-  "mn",
-  "ms",
-  "mtext",
+  ...MATHML_TEXT_TAGS,
   "annotation-xml",
   "foreignobject",
   "desc",
@@ -224,92 +206,6 @@ const BUTTON_SCOPE = new Set([...SCOPE, "button"]);
 const LIST_SCOPE = new Set([...SCOPE, "ol", "ul"]);
 const TABLE_SCOPE = new Set(["html", "table", "template"]);
 const TABLE_BODY = new Set(["tbody", "thead", "tfoot"]);
-/** HTML5's "special" elements: an unmatched end tag stops at them. */
-const SPECIAL = new Set([
-  "address",
-  "applet",
-  "area",
-  "article",
-  "aside",
-  "base",
-  "basefont",
-  "bgsound",
-  "blockquote",
-  "body",
-  "br",
-  "button",
-  "caption",
-  "center",
-  "col",
-  "colgroup",
-  "dd",
-  "details",
-  "dir",
-  "div",
-  "dl",
-  "dt",
-  "embed",
-  "fieldset",
-  "figcaption",
-  "figure",
-  "footer",
-  "form",
-  "frame",
-  "frameset",
-  "h1",
-  "h2",
-  "h3",
-  "h4",
-  "h5",
-  "h6",
-  "head",
-  "header",
-  "hgroup",
-  "hr",
-  "html",
-  "iframe",
-  "img",
-  "input",
-  "keygen",
-  "li",
-  "link",
-  "listing",
-  "main",
-  "marquee",
-  "menu",
-  "meta",
-  "nav",
-  "noembed",
-  "noframes",
-  "noscript",
-  "object",
-  "ol",
-  "p",
-  "param",
-  "plaintext",
-  "pre",
-  "script",
-  "search",
-  "section",
-  "select",
-  "source",
-  "style",
-  "summary",
-  "table",
-  "tbody",
-  "td",
-  "template",
-  "textarea",
-  "tfoot",
-  "th",
-  "thead",
-  "title",
-  "tr",
-  "track",
-  "ul",
-  "wbr",
-  "xmp",
-]);
 /** Elements that belong to the head when they come before any body content. */
 const HEAD_TAGS = new Set([
   "base",
@@ -324,67 +220,36 @@ const HEAD_TAGS = new Set([
   "template",
   "noscript",
 ]);
-/** Start tags that leave SVG or MathML content (HTML5's "breakout" list). */
-const BREAKOUT = new Set([
-  "b",
-  "big",
-  "blockquote",
+/**
+ * HTML5's "special" elements: an unmatched end tag stops at them. They are the block
+ * containers (but `dialog`), the end-tag blocks, the void elements, the headings, the
+ * table and head tags, and these.
+ */
+const SPECIAL = new Set([
+  ...[...BLOCK_END].filter((name) => name !== "dialog"),
+  ...VOID_TAGS,
+  ...HEADING_TAGS,
+  ...TABLE_TAGS,
+  ...HEAD_TAGS,
   "body",
-  "br",
-  "center",
-  "code",
+  "colgroup",
   "dd",
-  "div",
-  "dl",
   "dt",
-  "em",
-  "embed",
-  "h1",
-  "h2",
-  "h3",
-  "h4",
-  "h5",
-  "h6",
+  "form",
+  "frameset",
   "head",
-  "hr",
-  "i",
-  "img",
+  "html",
+  "iframe",
   "li",
-  "listing",
-  "menu",
-  "meta",
-  "nobr",
-  "ol",
+  "noembed",
   "p",
-  "pre",
-  "ruby",
-  "s",
-  "small",
-  "span",
-  "strong",
-  "strike",
-  "sub",
-  "sup",
-  "table",
-  "tt",
-  "u",
-  "ul",
-  "var",
-]);
-/** SVG and MathML elements whose children are HTML again. */
-const INTEGRATION_POINTS = new Set([
-  "foreignobject",
-  "desc",
-  "title",
-  "mi",
-  "mo",
-  "mn",
-  "ms",
-  "mtext",
-  "annotation-xml",
+  "plaintext",
+  "select",
+  "textarea",
+  "xmp",
 ]);
 /** Formatting elements: HTML5 re-opens them after a block that closed them. */
-const FORMATTING = new Set([
+const FORMATTING_TAGS = [
   "a",
   "b",
   "big",
@@ -399,14 +264,59 @@ const FORMATTING = new Set([
   "strong",
   "tt",
   "u",
+];
+const FORMATTING = new Set(FORMATTING_TAGS);
+/**
+ * Start tags that leave SVG or MathML content (HTML5's "breakout" list): the formatting
+ * elements but `a` and `font` (HTML5 lets `font` break out only with a color, face or size
+ * attribute; here it never does), the headings, and these.
+ */
+const BREAKOUT = new Set([
+  ...FORMATTING_TAGS.filter((name) => name !== "a" && name !== "font"),
+  ...HEADING_TAGS,
+  "blockquote",
+  "body",
+  "br",
+  "center",
+  "dd",
+  "div",
+  "dl",
+  "dt",
+  "embed",
+  "head",
+  "hr",
+  "img",
+  "li",
+  "listing",
+  "menu",
+  "meta",
+  "ol",
+  "p",
+  "pre",
+  "ruby",
+  "span",
+  "sub",
+  "sup",
+  "table",
+  "ul",
+  "var",
+]);
+/** SVG and MathML elements whose children are HTML again. */
+const INTEGRATION_POINTS = new Set([
+  "foreignobject",
+  "desc",
+  "title",
+  ...MATHML_TEXT_TAGS,
+  "annotation-xml",
 ]);
 /** Elements that start a new scope of re-opened formatting elements. */
 const MARKER_TAGS = new Set(["applet", "marquee", "object", "template", "td", "th", "caption"]);
 /** Start tags before which HTML5 does not re-open formatting elements. */
 const NO_REOPEN = new Set([
   ...CLOSES_P,
+  ...TABLE_TAGS,
+  ...HEAD_TAGS,
   "form",
-  "table",
   "hr",
   "textarea",
   "iframe",
@@ -417,32 +327,17 @@ const NO_REOPEN = new Set([
   "rp",
   "rt",
   "frameset",
-  "caption",
   "col",
   "colgroup",
   "frame",
-  "tbody",
-  "td",
-  "tfoot",
-  "th",
-  "thead",
-  "tr",
-  ...HEAD_TAGS,
 ]);
 /** Where HTML5 moves other content out of the table ("foster parenting"). */
 const TABLE_CONTEXT = new Set(["table", "tbody", "thead", "tfoot", "tr"]);
 /** Start tags that stay where they are inside a table (not cells' content). */
 const TABLE_ALLOWED = new Set([
-  "caption",
+  ...TABLE_TAGS,
   "colgroup",
   "col",
-  "tbody",
-  "tfoot",
-  "thead",
-  "tr",
-  "td",
-  "th",
-  "table",
   "style",
   "script",
   "template",
@@ -470,8 +365,6 @@ const RAW_TEXT = new Set([
 
 /** Text with something other than HTML whitespace. */
 const HTML_NON_SPACE = /[^ \t\n\f\r]/;
-/** Table tags that end a `<select>` opened inside a table. */
-const TABLE_TAGS = new Set(["caption", "table", "tbody", "tfoot", "thead", "tr", "td", "th"]);
 /** Raw-text elements in HTML5 that htmlparser2 tokenizes as markup (all dropped). */
 const RAW_SKIPPED = new Set(["noscript", "iframe"]);
 
@@ -2133,7 +2026,7 @@ export function extractHtmlContentStreaming(html: string): HtmlContent {
     const length = _textLength(parser, from, to);
     if (length === 0) continue;
     if (pageText < 0) pageText = _textLength(parser, parser.bodyStart, last);
-    if (length >= pageText * MIN_MAIN_SHARE) {
+    if (holdsMainShare(length, pageText)) {
       // Its only article, when the article is most of it.
       let article = -1;
       for (let i = 0; i < parser.articleStart.length; i++) {
@@ -2148,7 +2041,7 @@ export function extractHtmlContentStreaming(html: string): HtmlContent {
       if (article >= 0) {
         const aFrom = parser.articleStart[article] ?? from;
         const aTo = parser.articleEnd[article] ?? to;
-        if (_textLength(parser, aFrom, aTo) >= length * ARTICLE_SHARE) {
+        if (articleIsContent(_textLength(parser, aFrom, aTo), length)) {
           return {
             text: _render(parser, aFrom, aTo),
             foundBy: `the only <article> of ${_candidateName(slot)}`,

@@ -110,3 +110,31 @@ export class IoDeadline {
     this.#onExpire();
   }
 }
+
+/**
+ * Waits for an operation that takes no signal (a DNS lookup, `Deno.connect`) until it
+ * settles or `signal` aborts, whichever comes first: an abort rejects with the signal's
+ * reason, and a value that arrives after it is handed to `dispose` (a socket to close).
+ * @example
+ * const conn = await untilAborted(Deno.connect({ hostname, port }), signal, (c) => c.close());
+ */
+export function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  dispose?: (value: T) => void,
+): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    promise.then((value) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) dispose?.(value);
+      else resolve(value);
+    }, (error) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
+  });
+}

@@ -19,6 +19,7 @@
 import { Buffer } from "node:buffer";
 import { HTTPParser } from "http-parser-js";
 import { PipelineError } from "./errors.ts";
+import { untilAborted } from "./io_deadline.ts";
 
 /** What {@link pinnedConnect} sends. */
 export interface PinnedRequest {
@@ -68,6 +69,11 @@ export const pinnedConnect: PinnedConnect = async (url, request, address) => {
   };
   const onAbort = () => close();
   signal?.addEventListener("abort", onAbort, { once: true });
+  /** Closes the connection and stops listening for the abort: the request is over. */
+  const done = () => {
+    close();
+    signal?.removeEventListener("abort", onAbort);
+  };
   const parser = new HTTPParser(HTTPParser.RESPONSE);
   let head: _Head | null = null;
   let complete = false;
@@ -96,7 +102,7 @@ export const pinnedConnect: PinnedConnect = async (url, request, address) => {
     return true;
   };
   try {
-    conn = await _untilAborted(Deno.connect({ hostname: address, port }), signal, (c) => c.close());
+    conn = await untilAborted(Deno.connect({ hostname: address, port }), signal, (c) => c.close());
     if (signal?.aborted) close();
     if (https) conn = await Deno.startTls(conn as Deno.TcpConn, { hostname: url.hostname });
     await _writeAll(conn, _requestBytes(url, request));
@@ -109,28 +115,21 @@ export const pinnedConnect: PinnedConnect = async (url, request, address) => {
       }
     }
   } catch (error) {
-    close();
-    signal?.removeEventListener("abort", onAbort);
+    done();
     throw signal?.aborted ? signal.reason : error;
   }
   const { statusCode: status, statusMessage, headers: raw } = head as _Head;
   if (status < 200 || status > 599) {
-    close();
-    signal?.removeEventListener("abort", onAbort);
+    done();
     throw new PipelineError("parse", `invalid HTTP status ${status} from ${url.host}`);
   }
   const headers = new Headers();
   try {
     for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   } catch (error) {
-    close();
-    signal?.removeEventListener("abort", onAbort);
+    done();
     throw new PipelineError("parse", `invalid HTTP header from ${url.host}`, { cause: error });
   }
-  const done = () => {
-    close();
-    signal?.removeEventListener("abort", onAbort);
-  };
   if (NULL_BODY.has(status) || request.method === "HEAD") {
     done();
     return new Response(null, { status, statusText: statusMessage ?? "", headers });
@@ -193,26 +192,5 @@ async function _writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 function _parseError(url: URL, error: Error): PipelineError {
   return new PipelineError("parse", `invalid HTTP response from ${url.host}: ${error.message}`, {
     cause: error,
-  });
-}
-
-/** Rejects with the signal's reason when it aborts first; a late result is disposed of. */
-function _untilAborted<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  dispose: (value: T) => void,
-): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then((value) => {
-      signal.removeEventListener("abort", onAbort);
-      if (signal.aborted) dispose(value);
-      else resolve(value);
-    }, (error) => {
-      signal.removeEventListener("abort", onAbort);
-      reject(error);
-    });
   });
 }

@@ -19,27 +19,17 @@ import {
   stubReason,
 } from "./detect.ts";
 import { PipelineError } from "./errors.ts";
-import { extractDocument, type ExtractLimits } from "./extract.ts";
-import { displayUrl, fetchDocument, type FetcherConfig } from "./fetcher.ts";
+import { extractDocument, type Extracted, type ExtractLimits } from "./extract.ts";
+import { displayUrl, fetchDocument, type FetchedDocument, type FetcherConfig } from "./fetcher.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { type PinnedConnect, pinnedConnect } from "./pinned_connect.ts";
 import { compileIgnorePatterns, normaliseTextYielding } from "./normalise.ts";
+import type { IgnorePattern } from "./ignore_patterns.ts";
 import type { SleepFn } from "../sleep.ts";
 import type {
   PipelineResult,
   PipelineStore,
-  PipelineTimings,
-  RecordSnapshotInput,
-  RecordSnapshotResult,
-  SourceBookkeeping,
-} from "./types.ts";
-
-export type {
-  ContentChoice,
-  PipelineResult,
-  PipelineStore,
-  PipelineTimings,
   RecordSnapshotInput,
   RecordSnapshotResult,
   SourceBookkeeping,
@@ -121,6 +111,43 @@ function _stopwatch(clock: Clock) {
   };
 }
 
+/** A {@link PipelineResult} before anything happened: `ok`, nothing read, zero timings. */
+export type PendingPipelineResult = Omit<PipelineResult, "bookkeeping" | "bookkeeping_written">;
+
+/**
+ * The result {@link runFetchPipeline} starts from and fills in stage by stage; also the
+ * base of results built by hand (tests of the job).
+ * @example
+ * const result = { ...emptyPipelineResult(source.id, fetchId), http_status: 200 };
+ */
+export function emptyPipelineResult(sourceId: string, fetchId: string): PendingPipelineResult {
+  return {
+    source_id: sourceId,
+    fetch_id: fetchId,
+    status: "ok",
+    changed: false,
+    baseline: false,
+    not_modified: false,
+    policy_change_id: null,
+    snapshot_id: null,
+    content_hash: null,
+    content: null,
+    summary: null,
+    http_status: null,
+    error_class: null,
+    error_message: null,
+    error_detail: null,
+    timings: {
+      total_ms: 0,
+      fetch_ms: 0,
+      extract_ms: 0,
+      normalise_ms: 0,
+      detect_ms: 0,
+      store_ms: 0,
+    },
+  };
+}
+
 /**
  * Checks one source. Never throws: failures come back with `status: "failed"`,
  * `error_class` and `error_message`.
@@ -137,32 +164,8 @@ export async function runFetchPipeline(
   const writeBookkeeping = options.writeBookkeeping ?? true;
   const startedAt = deps.clock();
   const lap = _stopwatch(deps.clock);
-  const timings: PipelineTimings = {
-    total_ms: 0,
-    fetch_ms: 0,
-    extract_ms: 0,
-    normalise_ms: 0,
-    detect_ms: 0,
-    store_ms: 0,
-  };
-  const result: Omit<PipelineResult, "bookkeeping" | "bookkeeping_written"> = {
-    source_id: source.id,
-    fetch_id: fetchId,
-    status: "ok",
-    changed: false,
-    baseline: false,
-    not_modified: false,
-    policy_change_id: null,
-    snapshot_id: null,
-    content_hash: null,
-    content: null,
-    summary: null,
-    http_status: null,
-    error_class: null,
-    error_message: null,
-    error_detail: null,
-    timings,
-  };
+  const result = emptyPipelineResult(source.id, fetchId);
+  const timings = result.timings;
   let bookkeeping: SourceBookkeeping;
   let bookkeepingWritten = false;
   const log = { sourceId: source.id, url: displayUrl(source.url), fetchId };
@@ -217,12 +220,7 @@ export async function runFetchPipeline(
       );
       deps.logger.debug("Source {sourceId} not modified (304)", log);
     } else {
-      const extracted = await extractDocument({
-        body: outcome.body,
-        contentType: outcome.contentType,
-        selector: source.css_selector,
-        limits: extractLimits(deps.config),
-      });
+      const extracted = await _extract(outcome, source, deps.config);
       lease?.release(); // the body is not needed any more
       if (extracted.unknownCharset) {
         deps.logger.warn("Source {sourceId} declares unknown charset {charset}; decoded as UTF-8", {
@@ -231,13 +229,11 @@ export async function runFetchPipeline(
         });
       }
       timings.extract_ms = lap();
-      // Ignore patterns run one at a time with a turn of the event loop between them.
-      const text = await normaliseTextYielding(extracted.text, ignorePatterns);
+      const { text, hash } = await _monitoredText(extracted, ignorePatterns);
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
       result.content = { found_by: extracted.foundBy, chars: text.length };
-      const hash = await sha256Hex(changeFingerprint(text));
       timings.normalise_ms = lap();
       result.content_hash = hash;
       bookkeeping = successBookkeeping(source, fetchedAt, {
@@ -293,16 +289,10 @@ export async function runFetchPipeline(
             { url: source.url, etag: null, lastModified: null },
             { ...fetcherDeps, budgetLease: againLease },
           );
-          const confirmed = again.notModified ? null : await extractDocument({
-            body: again.body,
-            contentType: again.contentType,
-            selector: source.css_selector,
-            limits: extractLimits(deps.config),
-          });
-          const confirmedHash = confirmed === null ? null : await sha256Hex(
-            changeFingerprint(await normaliseTextYielding(confirmed.text, ignorePatterns)),
-          );
-          unconfirmed = confirmedHash !== hash;
+          const confirmed = again.notModified
+            ? null
+            : await _monitoredText(await _extract(again, source, deps.config), ignorePatterns);
+          unconfirmed = confirmed?.hash !== hash;
         } catch (error) {
           // The next check decides; the first fetch was fine, so this one is not a failure.
           unconfirmed = true;
@@ -392,6 +382,33 @@ export async function runFetchPipeline(
   }
   timings.total_ms = Math.max(0, deps.clock().getTime() - startedAt.getTime());
   return { ...result, bookkeeping, bookkeeping_written: bookkeepingWritten };
+}
+
+/** A fetched body as text: the source's selector, the configured caps. */
+function _extract(
+  document: FetchedDocument,
+  source: Source,
+  config: PipelineConfig,
+): Promise<Extracted> {
+  return extractDocument({
+    body: document.body,
+    contentType: document.contentType,
+    selector: source.css_selector,
+    limits: extractLimits(config),
+  });
+}
+
+/**
+ * The text a source monitors and the hash that says whether it changed: the ignore
+ * patterns run one at a time with a turn of the event loop between them, then the hash is
+ * taken of the text's change fingerprint (layout, relative times and years left out).
+ */
+async function _monitoredText(
+  extracted: Extracted,
+  ignorePatterns: readonly IgnorePattern[],
+): Promise<{ text: string; hash: string }> {
+  const text = await normaliseTextYielding(extracted.text, ignorePatterns);
+  return { text, hash: await sha256Hex(changeFingerprint(text)) };
 }
 
 /** Calls the store's transactional write; its failures are `internal` (not the site's fault). */

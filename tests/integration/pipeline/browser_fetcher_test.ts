@@ -11,10 +11,10 @@ import {
   browserSeam,
   fetchRendered,
 } from "../../../shared/pipeline/browser_fetcher.ts";
-import { PipelineError } from "../../../shared/pipeline/errors.ts";
 import type { FetcherConfig } from "../../../shared/pipeline/fetcher.ts";
 import { BROWSER_ENDPOINT } from "../../../supabase/local/ports.ts";
 import { eventually } from "../_stack.ts";
+import { pipelineFailure } from "../../unit/pipeline/_helpers.ts";
 
 const logs: string[] = [];
 const logger = {
@@ -116,16 +116,6 @@ async function render(path: string, site: ReturnType<typeof startSite>, c = conf
   });
 }
 
-async function failure(p: Promise<unknown>): Promise<PipelineError> {
-  try {
-    await p;
-  } catch (error) {
-    assert.ok(error instanceof PipelineError, `not classified: ${error}`);
-    return error;
-  }
-  assert.fail("resolved instead of failing");
-}
-
 Deno.test("browser fetcher on the stack's Chromium", async (t) => {
   const site = startSite();
   try {
@@ -136,12 +126,14 @@ Deno.test("browser fetcher on the stack's Chromium", async (t) => {
       assert.match(new TextDecoder().decode(doc.body), /<p id="p">Rendered text<\/p>/);
     });
     await t.step("rendered HTML over FETCH_MAX_BYTES is too_large", async () => {
-      const error = await failure(render("/huge", site, config({ FETCH_MAX_BYTES: 1024 * 1024 })));
+      const error = await pipelineFailure(
+        render("/huge", site, config({ FETCH_MAX_BYTES: 1024 * 1024 })),
+      );
       assert.equal(error.errorClass, "too_large");
       assert.match(error.message, /^rendered page of \d+ bytes exceeds the cap of 1048576 bytes$/);
     });
     await t.step("a page that never finishes loading is a timeout", async () => {
-      const error = await failure(
+      const error = await pipelineFailure(
         render("/never-loads", site, config({ BROWSER_NAVIGATION_TIMEOUT_MS: 1_500 })),
       );
       assert.equal(error.errorClass, "timeout");
@@ -155,17 +147,19 @@ Deno.test("browser fetcher on the stack's Chromium", async (t) => {
       assert.match(new TextDecoder().decode(doc.body), /Polling page/);
     });
     await t.step("HTTP 410 is http_4xx", async () => {
-      const error = await failure(render("/gone", site));
+      const error = await pipelineFailure(render("/gone", site));
       assert.equal(error.errorClass, "http_4xx");
       assert.match(error.message, /^HTTP 410 Gone from http:\/\/127\.0\.0\.1:\d+\/gone$/);
     });
     await t.step("a PDF is unsupported_content in browser mode", async () => {
-      const error = await failure(render("/pdf", site));
+      const error = await pipelineFailure(render("/pdf", site));
       assert.equal(error.errorClass, "unsupported_content");
       assert.match(error.message, /use render 'static'/);
     });
     await t.step("a redirect loop is too_many_redirects", async () => {
-      const error = await failure(render("/loop", site, config({ FETCH_MAX_REDIRECTS: 3 })));
+      const error = await pipelineFailure(
+        render("/loop", site, config({ FETCH_MAX_REDIRECTS: 3 })),
+      );
       assert.equal(error.errorClass, "too_many_redirects");
       assert.match(
         error.message,

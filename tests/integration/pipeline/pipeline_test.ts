@@ -3,7 +3,11 @@ import { captureLogger } from "../../../shared/log.ts";
 import { type PipelineDeps, runFetchPipeline } from "../../../shared/pipeline/pipeline.ts";
 import type { ErrorClass, Source } from "../../../shared/types.ts";
 import { markedSentence, PDF_PARAGRAPH, policyPdf } from "../../fixtures/pipeline_pages.ts";
-import { type PipelineSite, startPipelineSite } from "../../fixtures/pipeline_site.ts";
+import {
+  type PipelineSite,
+  startPipelineSite,
+  withPipelineSite,
+} from "../../fixtures/pipeline_site.ts";
 import { startTlsSite } from "../../fixtures/pipeline_tls.ts";
 import { newSource, recordingSleep, testConfig } from "../../unit/pipeline/_helpers.ts";
 import {
@@ -33,11 +37,9 @@ async function setup(url: string, overrides: Partial<Source> = {}) {
 }
 
 async function withSite(fn: (site: PipelineSite) => Promise<void>): Promise<void> {
-  const site = await startPipelineSite();
   try {
-    await fn(site);
+    await withPipelineSite(fn);
   } finally {
-    await site.close();
     await cleanupStackPipelineStores();
   }
 }

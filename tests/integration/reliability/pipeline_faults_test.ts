@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { checkUrl, defaultResolveHost } from "../../../shared/pipeline/address_guard.ts";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
-import { PipelineError } from "../../../shared/pipeline/errors.ts";
 import { fetchDocument, type FetcherConfig } from "../../../shared/pipeline/fetcher.ts";
 import { captureLogger } from "../../../shared/log.ts";
 import type { FetchFn } from "../../../shared/types.ts";
 import { METADATA_URL, PRIVATE_URL, startFaultServer } from "../../fixtures/fault_server.ts";
+import { pipelineFailure } from "../../unit/pipeline/_helpers.ts";
 
 /** A production deployment: loopback for a local demo at most, private networks refused. */
 const PRODUCTION: FetcherConfig = {
@@ -33,20 +33,10 @@ function recordingFetch(): { fetch: FetchFn; urls: string[] } {
   };
 }
 
-async function fetchError(promise: Promise<unknown>): Promise<PipelineError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PipelineError, `a PipelineError, got ${error}`);
-    return error;
-  }
-  throw new Error("the fetch succeeded");
-}
-
 Deno.test("fetchDocument() refuses a redirect to a private address without connecting to it", async () => {
   await using faults = await startFaultServer();
   const { fetch, urls } = recordingFetch();
-  const error = await fetchError(fetchDocument({ url: faults.url("redirect_to_private") }, {
+  const error = await pipelineFailure(fetchDocument({ url: faults.url("redirect_to_private") }, {
     fetch,
     config: PRODUCTION,
     logger: captureLogger(),
@@ -74,7 +64,7 @@ Deno.test("FETCH_ALLOW_PRIVATE_NETWORKS allows private networks but never cloud 
       "http://0.0.0.0/",
     ]
   ) {
-    const error = await fetchError(checkUrl(new URL(url), { policy: stack }));
+    const error = await pipelineFailure(checkUrl(new URL(url), { policy: stack }));
     assert.equal(error.errorClass, "blocked", url);
   }
 });
@@ -89,17 +79,19 @@ Deno.test("fetchDocument() classifies a DNS server that never answers as timeout
   silent.close();
   const lookups = new AbortController();
   try {
-    const error = await fetchError(fetchDocument({ url: "http://policies.example.test/rules" }, {
-      fetch: (input, init) => fetch(input, init),
-      config: { ...PRODUCTION, FETCH_TIMEOUT_MS: 500 },
-      logger: captureLogger(),
-      clock: () => new Date(),
-      resolveHost: (host) =>
-        Deno.resolveDns(host, "A", {
-          nameServer: { ipAddr: "127.0.0.1", port },
-          signal: lookups.signal,
-        }),
-    }));
+    const error = await pipelineFailure(
+      fetchDocument({ url: "http://policies.example.test/rules" }, {
+        fetch: (input, init) => fetch(input, init),
+        config: { ...PRODUCTION, FETCH_TIMEOUT_MS: 500 },
+        logger: captureLogger(),
+        clock: () => new Date(),
+        resolveHost: (host) =>
+          Deno.resolveDns(host, "A", {
+            nameServer: { ipAddr: "127.0.0.1", port },
+            signal: lookups.signal,
+          }),
+      }),
+    );
     assert.equal(error.errorClass, "timeout");
     assert.equal(error.message, "timed out after 500 ms");
   } finally {
@@ -108,13 +100,15 @@ Deno.test("fetchDocument() classifies a DNS server that never answers as timeout
 });
 
 Deno.test("fetchDocument() reports a name this machine's resolver cannot find as dns", async () => {
-  const error = await fetchError(fetchDocument({ url: "http://policy-monitor-fault.test/rules" }, {
-    fetch: (input, init) => fetch(input, init),
-    config: PRODUCTION,
-    logger: captureLogger(),
-    clock: () => new Date(),
-    resolveHost: defaultResolveHost(),
-  }));
+  const error = await pipelineFailure(
+    fetchDocument({ url: "http://policy-monitor-fault.test/rules" }, {
+      fetch: (input, init) => fetch(input, init),
+      config: PRODUCTION,
+      logger: captureLogger(),
+      clock: () => new Date(),
+      resolveHost: defaultResolveHost(),
+    }),
+  );
   assert.equal(error.errorClass, "dns");
   assert.match(error.message, /^DNS lookup failed for policy-monitor-fault\.test: /);
 });

@@ -1,12 +1,15 @@
 /**
  * Shared test helpers of the pipeline tests: a config that lets loopback through, a
- * recording sleep, a fetch that records the URLs it was asked for, and source rows.
+ * recording sleep, a fetch that records the URLs it was asked for, source rows, and the
+ * classified failure a promise rejects with.
  * @module
  */
+import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
+import { PipelineError } from "../../../shared/pipeline/errors.ts";
 import type { PipelineConfig } from "../../../shared/pipeline/pipeline.ts";
 import type { SleepFn } from "../../../shared/sleep.ts";
-import type { FetchFn, Source } from "../../../shared/types.ts";
+import type { ErrorClass, FetchFn, Source } from "../../../shared/types.ts";
 import { NEW_SOURCE_DEFAULTS } from "../../fixtures/contract.ts";
 
 /** Defaults, with loopback allowed (the fixture site is on 127.0.0.1). */
@@ -48,4 +51,24 @@ export function newSource(url: string, overrides: Partial<Source> = {}): Source 
     ...NEW_SOURCE_DEFAULTS,
     ...overrides,
   };
+}
+
+/**
+ * The {@link PipelineError} `promise` rejects with; the test fails when it resolves, rejects
+ * with anything else, or (with `errorClass`) with another class.
+ * @example
+ * const error = await pipelineFailure(fetchDocument({ url }, deps), "timeout");
+ */
+export async function pipelineFailure(
+  promise: Promise<unknown>,
+  errorClass?: ErrorClass,
+): Promise<PipelineError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof PipelineError, `expected a PipelineError, got ${error}`);
+    if (errorClass !== undefined) assert.equal(error.errorClass, errorClass, error.message);
+    return error;
+  }
+  assert.fail(`expected a${errorClass ? ` ${errorClass}` : ""} failure, it resolved`);
 }

@@ -6,7 +6,12 @@
  * in tables, unclosed inline tags, chrome, adverts, entities, CRLF line ends).
  * @module
  */
-import { noisyPage, policyPage, seeded } from "../../fixtures/pipeline_pages.ts";
+import {
+  benchSitePage as benchSitePageWithNoise,
+  noisyPage,
+  policyPage,
+  seeded,
+} from "../../fixtures/pipeline_pages.ts";
 
 /** The page of tests/unit/pipeline/html_extractor_test.ts. */
 export const EXTRACTOR_TEST_PAGE =
@@ -36,48 +41,12 @@ export const EXTRACTOR_TEST_PAGE =
 <footer>© 2026 · Page generated 2026-11-28 14:03:27</footer>
 </body></html>`;
 
-/** A deterministic page of the benchmark site (tools/bench_site.ts `page()`). */
+/** A page of the benchmark site (tools/bench_site.ts) with its per-request noise fixed. */
 export function benchSitePage(i: number, editRound?: number): string {
-  const words = (
-    "applicant visa permit residence employer sponsor salary threshold document passport " +
-    "biometric appointment decision appeal refusal condition dependant partner child study " +
-    "course licence register notify change address period days months entry border officer " +
-    "evidence fund maintenance insurance healthcare surcharge fee payment refund exemption"
-  ).split(" ");
-  const r = seeded(i + 1);
-  const parts: string[] = [`<h1>Policy ${i}: rules for applicants</h1>`];
-  let size = 0;
-  let section = 1;
-  while (size < 36_000) {
-    parts.push(`<h2>Section ${section++}</h2>`);
-    const paras = 3 + Math.floor(r() * 3);
-    for (let p = 0; p < paras; p++) {
-      const n = 40 + Math.floor(r() * 40);
-      const text = `${
-        Array.from({ length: n }, () => words[Math.floor(r() * words.length)]).join(" ")
-      }.`;
-      parts.push(`<p>${text}</p>`);
-      size += text.length + 7;
-    }
-    parts.push(`<ul><li>Rule ${section}.1 applies.</li><li>Rule ${section}.2 applies.</li></ul>`);
-  }
-  let main = parts.join("\n");
-  if (editRound !== undefined) {
-    main = main.replace("applies.", `applies (amended in round ${editRound}).`);
-  }
   const token = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Policy ${i}</title>
-<script>window.__state={"id":"${token}","t":1764295200000};</script>
-<style>body{font-family:sans-serif}</style></head><body>
-<header><nav><a href="/">Home</a> <a href="/p/${
-    (i + 1) % 1000
-  }?sid=${token}">Next</a></nav></header>
-<main>
-${main}
-</main>
-<footer>Generated 2026-11-28T02:00:00.000Z · request ${token}</footer>
-</body></html>`;
+  return benchSitePageWithNoise(i, { token, at: BENCH_SITE_AT }, { editRound });
 }
+const BENCH_SITE_AT = new Date(1764295200000);
 
 /** Other HTML of the test suite, by where it comes from. */
 export const SUITE_FIXTURES: Record<string, string> = {

@@ -6,21 +6,11 @@ import {
   ResolverUnavailable,
   urlPolicyError,
 } from "../../../shared/pipeline/address_guard.ts";
-import { PipelineError } from "../../../shared/pipeline/errors.ts";
+import { pipelineFailure } from "./_helpers.ts";
 
 const STRICT = { allowLoopback: false, allowPrivateNetworks: false };
 const LOOPBACK = { allowLoopback: true, allowPrivateNetworks: false };
 const PRIVATE = { allowLoopback: false, allowPrivateNetworks: true };
-
-async function refusal(promise: Promise<unknown>): Promise<PipelineError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PipelineError, `expected a PipelineError, got ${error}`);
-    return error;
-  }
-  assert.fail("expected a refusal");
-}
 
 Deno.test("classifyAddress() sorts addresses into metadata, loopback, private, link-local, reserved and public", () => {
   const cases: Array<[string, AddressKind]> = [
@@ -55,20 +45,20 @@ Deno.test("classifyAddress() sorts addresses into metadata, loopback, private, l
 
 Deno.test("checkUrl() refuses schemes other than http and https", async () => {
   for (const url of ["file:///etc/passwd", "ftp://example.org/", "gopher://example.org/"]) {
-    const error = await refusal(checkUrl(new URL(url), { policy: STRICT }));
+    const error = await pipelineFailure(checkUrl(new URL(url), { policy: STRICT }));
     assert.equal(error.errorClass, "blocked");
   }
 });
 
 Deno.test("checkUrl() refuses the cloud metadata address even when private networks are allowed", async () => {
   for (const policy of [STRICT, LOOPBACK, PRIVATE]) {
-    const error = await refusal(
+    const error = await pipelineFailure(
       checkUrl(new URL("http://169.254.169.254/latest/meta-data/"), { policy }),
     );
     assert.equal(error.errorClass, "blocked");
     assert.match(error.message, /metadata/);
   }
-  const named = await refusal(
+  const named = await pipelineFailure(
     checkUrl(new URL("http://metadata.google.internal/"), { policy: PRIVATE }),
   );
   assert.equal(named.errorClass, "blocked");
@@ -84,7 +74,7 @@ Deno.test("checkUrl() refuses loopback unless loopback or private networks are a
       "http://0x7f.1/",
     ]
   ) {
-    const error = await refusal(checkUrl(new URL(url), { policy: STRICT }));
+    const error = await pipelineFailure(checkUrl(new URL(url), { policy: STRICT }));
     assert.equal(error.errorClass, "blocked", url);
     assert.deepEqual(
       (await checkUrl(new URL(url), { policy: LOOPBACK })).length > 0,
@@ -95,7 +85,9 @@ Deno.test("checkUrl() refuses loopback unless loopback or private networks are a
 });
 
 Deno.test("checkUrl() refuses private ranges with loopback allowed, and lets them through when private networks are allowed", async () => {
-  const error = await refusal(checkUrl(new URL("http://10.0.0.7/admin"), { policy: LOOPBACK }));
+  const error = await pipelineFailure(
+    checkUrl(new URL("http://10.0.0.7/admin"), { policy: LOOPBACK }),
+  );
   assert.equal(error.errorClass, "blocked");
   assert.match(error.message, /private/);
   assert.deepEqual(await checkUrl(new URL("http://10.0.0.7/admin"), { policy: PRIVATE }), [
@@ -108,7 +100,7 @@ Deno.test("checkUrl() refuses a public-looking name that resolves to a private a
     Promise.resolve(
       host === "rules.example" ? ["93.184.215.14", "192.168.0.10"] : ["93.184.215.14"],
     );
-  const error = await refusal(
+  const error = await pipelineFailure(
     checkUrl(new URL("https://rules.example/"), { policy: LOOPBACK, resolveHost }),
   );
   assert.equal(error.errorClass, "blocked");
@@ -124,12 +116,14 @@ Deno.test("checkUrl() refuses a public-looking name that resolves to a private a
 Deno.test("checkUrl() reports a name that does not resolve as dns", async () => {
   const notFound = () =>
     Promise.reject(new Deno.errors.NotFound("no records found for rules.example"));
-  const error = await refusal(
+  const error = await pipelineFailure(
     checkUrl(new URL("https://rules.example/"), { policy: STRICT, resolveHost: notFound }),
   );
   assert.equal(error.errorClass, "dns");
   assert.match(error.message, /no records found/);
-  const invalid = await refusal(checkUrl(new URL("http://rules.invalid/"), { policy: STRICT }));
+  const invalid = await pipelineFailure(
+    checkUrl(new URL("http://rules.invalid/"), { policy: STRICT }),
+  );
   assert.equal(invalid.errorClass, "dns");
 });
 
@@ -145,7 +139,7 @@ Deno.test("checkUrl() lets a name through unchecked when the runtime cannot reso
     [],
   );
   // Literals are still checked without a resolver.
-  const error = await refusal(
+  const error = await pipelineFailure(
     checkUrl(new URL("http://169.254.169.254/"), { policy: STRICT, resolveHost: unavailable }),
   );
   assert.equal(error.errorClass, "blocked");

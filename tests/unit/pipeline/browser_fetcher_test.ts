@@ -13,7 +13,7 @@ import {
 } from "../../../shared/pipeline/browser_fetcher.ts";
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
 import { fetchDocument } from "../../../shared/pipeline/fetcher.ts";
-import { testConfig } from "./_helpers.ts";
+import { pipelineFailure, testConfig } from "./_helpers.ts";
 
 const logger = { debug() {}, info() {}, warn() {}, error() {} };
 const clock = () => new Date();
@@ -58,20 +58,10 @@ function closedPort(): number {
   return port;
 }
 
-async function failure(p: Promise<unknown>): Promise<PipelineError> {
-  try {
-    await p;
-  } catch (error) {
-    assert.ok(error instanceof PipelineError, `not classified: ${error}`);
-    return error;
-  }
-  assert.fail("resolved instead of failing");
-}
-
 Deno.test("browser source without BROWSER_WS_ENDPOINT fails as browser", async () => {
   const config = testConfig();
   assert.equal(browserSeam(config, { fetch }), undefined);
-  const error = await failure(
+  const error = await pipelineFailure(
     fetchRendered({ url: "http://127.0.0.1:9/policy" }, { config, logger, clock }),
   );
   assert.equal(error.errorClass, "browser");
@@ -88,7 +78,7 @@ Deno.test("browser source to a refused address is blocked before any browser is 
   let connects = 0;
   const seam = browserSeam(config, { fetch })!;
   const counting = { ...seam, connect: (s: AbortSignal) => (connects++, seam.connect(s)) };
-  const error = await failure(
+  const error = await pipelineFailure(
     fetchRendered({ url: "http://169.254.169.254/latest/meta-data/" }, {
       browser: counting,
       config,
@@ -106,7 +96,7 @@ Deno.test("browser that is down fails as browser and never shows the endpoint's 
   const config = testConfig({
     BROWSER_WS_ENDPOINT: `ws://127.0.0.1:${port}/devtools/browser/abc?token=s3cr3t-token`,
   });
-  const error = await failure(
+  const error = await pipelineFailure(
     fetchRendered({ url: "http://127.0.0.1:9/policy" }, {
       browser: browserSeam(config, { fetch }),
       config,
@@ -132,7 +122,7 @@ Deno.test("browser that accepts and never answers fails as browser within the co
       ]
     ) {
       const config = testConfig({ BROWSER_WS_ENDPOINT: endpoint, BROWSER_CONNECT_TIMEOUT_MS: 300 });
-      const error = await failure(
+      const error = await pipelineFailure(
         fetchRendered({ url: `http://127.0.0.1:${servers.port}/policy` }, {
           browser: browserSeam(config, { fetch }),
           config,
@@ -201,7 +191,7 @@ Deno.test("the outer abort (invocation budget) ends a browser fetch as timeout",
       signal: outer.signal,
     });
     setTimeout(() => outer.abort(new Error("invocation budget used up")), 100);
-    const error = await failure(pending);
+    const error = await pipelineFailure(pending);
     assert.equal(error.errorClass, "timeout");
     assert.equal(error.message, "aborted: invocation budget used up");
   } finally {

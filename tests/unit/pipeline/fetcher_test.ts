@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { captureLogger } from "../../../shared/log.ts";
-import { classifyFetchError, PipelineError } from "../../../shared/pipeline/errors.ts";
+import { classifyFetchError } from "../../../shared/pipeline/errors.ts";
 import { fetchDocument, type FetcherDeps } from "../../../shared/pipeline/fetcher.ts";
 import { HostLimiter } from "../../../shared/pipeline/host_limiter.ts";
 import type { ErrorClass } from "../../../shared/types.ts";
-import { HUGE_BYTES, type PipelineSite, startPipelineSite } from "../../fixtures/pipeline_site.ts";
+import { HUGE_BYTES, withPipelineSite } from "../../fixtures/pipeline_site.ts";
 import { startTlsSite } from "../../fixtures/pipeline_tls.ts";
-import { recordingFetch, recordingSleep, testConfig } from "./_helpers.ts";
+import { pipelineFailure, recordingFetch, recordingSleep, testConfig } from "./_helpers.ts";
 
 function deps(overrides: Partial<Pick<FetcherDeps, "config" | "limiter" | "resolveHost">> = {}) {
   return {
@@ -20,28 +20,8 @@ function deps(overrides: Partial<Pick<FetcherDeps, "config" | "limiter" | "resol
   };
 }
 
-async function failure(promise: Promise<unknown>, errorClass: ErrorClass): Promise<PipelineError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PipelineError, `expected a PipelineError, got ${error}`);
-    assert.equal(error.errorClass, errorClass, error.message);
-    return error;
-  }
-  assert.fail(`expected a ${errorClass} failure`);
-}
-
-async function withSite(fn: (site: PipelineSite) => Promise<void>): Promise<void> {
-  const site = await startPipelineSite();
-  try {
-    await fn(site);
-  } finally {
-    await site.close();
-  }
-}
-
 Deno.test("fetchDocument() sends a User-Agent naming the monitor and returns the body", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const out = await fetchDocument({ url: site.url("/text") }, deps());
     assert.equal(out.notModified, false);
     if (out.notModified) return;
@@ -57,7 +37,7 @@ Deno.test("fetchDocument() sends a User-Agent naming the monitor and returns the
 });
 
 Deno.test("fetchDocument() sends the stored validators and reports a 304 as not modified", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const first = await fetchDocument({ url: site.url("/etag") }, deps());
     assert.ok(first.etag);
     assert.equal(first.lastModified, "Sat, 28 Nov 2026 02:00:00 GMT");
@@ -74,60 +54,72 @@ Deno.test("fetchDocument() sends the stored validators and reports a 304 as not 
 });
 
 Deno.test("fetchDocument() follows up to five redirects, relative ones too, and refuses a sixth", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const five = await fetchDocument({ url: site.url("/redirect/5") }, deps());
     assert.equal(five.redirects, 5);
     assert.equal(five.url, site.url("/etag"));
     const relative = await fetchDocument({ url: site.url("/redirect-relative") }, deps());
     assert.equal(relative.url, site.url("/text"));
-    const error = await failure(
+    const error = await pipelineFailure(
       fetchDocument({ url: site.url("/redirect/6") }, deps()),
       "too_many_redirects",
     );
     assert.match(error.message, /more than 5 redirects/);
-    await failure(fetchDocument({ url: site.url("/redirect-loop") }, deps()), "too_many_redirects");
+    await pipelineFailure(
+      fetchDocument({ url: site.url("/redirect-loop") }, deps()),
+      "too_many_redirects",
+    );
     assert.ok((site.stats.requests.get("/redirect-loop") ?? 0) <= 6);
-    await failure(fetchDocument({ url: site.url("/redirect-no-location") }, deps()), "parse");
+    await pipelineFailure(
+      fetchDocument({ url: site.url("/redirect-no-location") }, deps()),
+      "parse",
+    );
   });
 });
 
 Deno.test("fetchDocument() blocks a redirect to the cloud metadata address without connecting there", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const d = deps();
-    const error = await failure(
+    const error = await pipelineFailure(
       fetchDocument({ url: site.url("/redirect-metadata") }, d),
       "blocked",
     );
     assert.match(error.message, /169\.254\.169\.254/);
     assert.deepEqual(d.fetch.urls, [site.url("/redirect-metadata")]);
     const privateHop = deps();
-    await failure(fetchDocument({ url: site.url("/redirect-private") }, privateHop), "blocked");
+    await pipelineFailure(
+      fetchDocument({ url: site.url("/redirect-private") }, privateHop),
+      "blocked",
+    );
     assert.equal(privateHop.fetch.urls.length, 1);
   });
 });
 
 Deno.test("fetchDocument() blocks loopback when configuration does not allow it, before any request", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const d = deps({ config: testConfig({ FETCH_ALLOW_LOOPBACK: false }) });
-    await failure(fetchDocument({ url: site.url("/text") }, d), "blocked");
+    await pipelineFailure(fetchDocument({ url: site.url("/text") }, d), "blocked");
     assert.equal(d.fetch.urls.length, 0);
     assert.equal(site.stats.requests.get("/text"), undefined);
   });
 });
 
 Deno.test("fetchDocument() classifies 404 as http_4xx without retrying", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const d = deps();
-    const error = await failure(fetchDocument({ url: site.url("/status/404") }, d), "http_4xx");
+    const error = await pipelineFailure(
+      fetchDocument({ url: site.url("/status/404") }, d),
+      "http_4xx",
+    );
     assert.match(error.message, /^HTTP 404 Not Found from http:\/\/127\.0\.0\.1:\d+\/status\/404$/);
     assert.equal(site.stats.requests.get("/status/404"), 1);
   });
 });
 
 Deno.test("fetchDocument() retries 5xx with exponential backoff, then classifies it as http_5xx", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const d = deps({ config: testConfig({ FETCH_RETRIES: 2, FETCH_RETRY_BASE_MS: 400 }) });
-    await failure(fetchDocument({ url: site.url("/status/500") }, d), "http_5xx");
+    await pipelineFailure(fetchDocument({ url: site.url("/status/500") }, d), "http_5xx");
     assert.equal(site.stats.requests.get("/status/500"), 3);
     assert.deepEqual(d.sleep.waits, [300, 600]); // 400·2^n, half fixed + half · 0.5
     assert.equal(d.logger.records.filter((r) => r.level === "warn").length, 2);
@@ -135,7 +127,7 @@ Deno.test("fetchDocument() retries 5xx with exponential backoff, then classifies
 });
 
 Deno.test("fetchDocument() recovers when a flaky server answers on a retry", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     site.state.flakyFailures = 2;
     const out = await fetchDocument({ url: site.url("/flaky") }, deps());
     assert.equal(out.status, 200);
@@ -144,24 +136,27 @@ Deno.test("fetchDocument() recovers when a flaky server answers on a retry", asy
 });
 
 Deno.test("fetchDocument() honours Retry-After on 429 and gives up when it asks too much", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     site.state.retryAfter = "2";
     const d = deps({ config: testConfig({ FETCH_RETRIES: 1 }) });
-    await failure(fetchDocument({ url: site.url("/busy") }, d), "http_4xx");
+    await pipelineFailure(fetchDocument({ url: site.url("/busy") }, d), "http_4xx");
     assert.deepEqual(d.sleep.waits, [2_000]);
     assert.equal(site.stats.requests.get("/busy"), 2);
 
     site.state.retryAfter = "3600";
     const patient = deps({ config: testConfig({ FETCH_RETRIES: 1 }) });
-    const error = await failure(fetchDocument({ url: site.url("/busy") }, patient), "http_4xx");
+    const error = await pipelineFailure(
+      fetchDocument({ url: site.url("/busy") }, patient),
+      "http_4xx",
+    );
     assert.match(error.message, /asked to retry after 3600000 ms/);
     assert.deepEqual(patient.sleep.waits, []);
   });
 });
 
 Deno.test("fetchDocument() times out a server that never answers", async () => {
-  await withSite(async (site) => {
-    const error = await failure(
+  await withPipelineSite(async (site) => {
+    const error = await pipelineFailure(
       fetchDocument(
         { url: site.url("/hang") },
         deps({ config: testConfig({ FETCH_TIMEOUT_MS: 300 }) }),
@@ -173,8 +168,8 @@ Deno.test("fetchDocument() times out a server that never answers", async () => {
 });
 
 Deno.test("fetchDocument() times out a body that drips slowly, even though bytes keep coming", async () => {
-  await withSite(async (site) => {
-    await failure(
+  await withPipelineSite(async (site) => {
+    await pipelineFailure(
       fetchDocument(
         { url: site.url("/drip") },
         deps({ config: testConfig({ FETCH_TIMEOUT_MS: 400 }) }),
@@ -187,10 +182,10 @@ Deno.test("fetchDocument() times out a body that drips slowly, even though bytes
 });
 
 Deno.test("fetchDocument() cuts a 50 MB body at the 10 MB cap without downloading the rest", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const config = testConfig();
     assert.equal(config.FETCH_MAX_BYTES, 10 * 1024 * 1024);
-    const error = await failure(
+    const error = await pipelineFailure(
       fetchDocument({ url: site.url("/huge") }, deps({ config })),
       "too_large",
     );
@@ -203,8 +198,8 @@ Deno.test("fetchDocument() cuts a 50 MB body at the 10 MB cap without downloadin
 });
 
 Deno.test("fetchDocument() refuses a declared Content-Length above the cap without reading the body", async () => {
-  await withSite(async (site) => {
-    const error = await failure(
+  await withPipelineSite(async (site) => {
+    const error = await pipelineFailure(
       fetchDocument({ url: site.url("/huge-declared") }, deps()),
       "too_large",
     );
@@ -219,7 +214,10 @@ Deno.test("fetchDocument() classifies a refused connection as connect", async ()
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close(); // nothing listens there now
   const d = deps({ config: testConfig({ FETCH_RETRIES: 1 }) });
-  const error = await failure(fetchDocument({ url: `http://127.0.0.1:${port}/` }, d), "connect");
+  const error = await pipelineFailure(
+    fetchDocument({ url: `http://127.0.0.1:${port}/` }, d),
+    "connect",
+  );
   assert.match(error.message, /connection failed: .*refused/i);
   assert.equal(d.fetch.urls.length, 2); // connect failures are retried
 });
@@ -227,7 +225,7 @@ Deno.test("fetchDocument() classifies a refused connection as connect", async ()
 Deno.test("fetchDocument() classifies an untrusted certificate as tls", async () => {
   const site = await startTlsSite();
   try {
-    const error = await failure(fetchDocument({ url: site.url("/") }, deps()), "tls");
+    const error = await pipelineFailure(fetchDocument({ url: site.url("/") }, deps()), "tls");
     assert.match(error.message, /certificate/i);
   } finally {
     await site.close();
@@ -236,7 +234,7 @@ Deno.test("fetchDocument() classifies an untrusted certificate as tls", async ()
 
 Deno.test("fetchDocument() classifies a name that cannot resolve as dns, without a request", async () => {
   const invalid = deps();
-  await failure(fetchDocument({ url: "http://rules.invalid/fees" }, invalid), "dns");
+  await pipelineFailure(fetchDocument({ url: "http://rules.invalid/fees" }, invalid), "dns");
   assert.equal(invalid.fetch.urls.length, 0);
   const nxdomain = deps({
     resolveHost: () =>
@@ -244,7 +242,7 @@ Deno.test("fetchDocument() classifies a name that cannot resolve as dns, without
         new Deno.errors.NotFound("no records found for Query { name: rules.example. }"),
       ),
   });
-  const error = await failure(
+  const error = await pipelineFailure(
     fetchDocument({ url: "https://rules.example/fees" }, nxdomain),
     "dns",
   );
@@ -253,7 +251,7 @@ Deno.test("fetchDocument() classifies a name that cannot resolve as dns, without
 });
 
 Deno.test("fetchDocument() takes a slot of the host limiter per request and gives it back", async () => {
-  await withSite(async (site) => {
+  await withPipelineSite(async (site) => {
     const limiter = new HostLimiter({ perHost: 1, politenessDelayMs: 0 });
     const results = await Promise.all([
       fetchDocument({ url: site.url("/text") }, deps({ limiter })),
