@@ -95,43 +95,26 @@ Deno.test("runFetchPipeline() confirms a change from the same bytes, or from oth
   let requests = 0;
   let padded = false; // the confirmation's body: other bytes (whitespace), the same text
   let word = "stable";
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+  const respond = () => {
     requests++;
     const pad = padded && requests % 2 === 0 ? "\n\n" : "";
-    return new Response(`<main>${POLICY}<p>Today's ${word}</p>${pad}</main>`, {
-      headers: { "content-type": "text/html; charset=utf-8" },
-    });
-  });
-  let store: Awaited<ReturnType<typeof stackPipelineStore>> | undefined;
-  try {
-    const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
-    const s = store = await stackPipelineStore([source]);
-    const deps = {
-      fetch,
-      clock: () => new Date(),
-      logger: captureLogger(),
-      store: s,
-      config: testConfig(),
-      sleep: recordingSleep(),
-      random: () => 0.5,
-    };
-    assert.equal((await runFetchPipeline(await s.source(source.id), deps)).baseline, true);
+    return `<main>${POLICY}<p>Today's ${word}</p>${pad}</main>`;
+  };
+  await withServedSource(respond, async (check, s) => {
+    assert.equal((await check()).baseline, true);
     word = "changed";
     let before = requests;
-    const same = await runFetchPipeline(await s.source(source.id), deps);
+    const same = await check();
     assert.equal(requests - before, 2, "a confirmation fetch");
     assert.equal(same.changed, true, "the same bytes again confirm it");
     word = "changed again";
     padded = true;
     before = requests;
-    const other = await runFetchPipeline(await s.source(source.id), deps);
+    const other = await check();
     assert.equal(requests - before, 2);
     assert.equal(other.changed, true, "other bytes with the same text confirm it");
     assert.equal((await s.policyChanges()).length, 2);
-  } finally {
-    await store?.cleanup();
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("runFetchPipeline() records a change undone, and ignores a block that keeps flipping", async () => {
