@@ -191,6 +191,42 @@ ALTER FUNCTION private.alert_queued_json(p_alert public.alerts) OWNER TO postgre
 COMMENT ON FUNCTION private.alert_queued_json(p_alert public.alerts) IS 'An alerts row as returned by the enqueue RPCs (QueuedAlert in shared/alerts/types.ts).';
 
 --
+-- Name: call_api(text, text, jsonb, boolean); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.call_api(p_job_name text, p_path text, p_body jsonb, p_async boolean) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_url text := (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'project_url');
+  v_key text := (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'service_role_key');
+  v_request bigint;
+begin
+  if v_url is null or v_key is null then
+    raise exception 'Cannot call % for %: Vault has no project_url or no service_role_key secret',
+      p_path, p_job_name using errcode = 'P0002', hint = 'See README, Deploy to a hosted project.';
+  end if;
+  v_request := net.http_post(
+    url := v_url || p_path,
+    body := p_body,
+    headers := jsonb_build_object('Content-Type', 'application/json',
+      'apikey', v_key, 'Authorization', 'Bearer ' || v_key)
+      || case when p_async then '{"Prefer": "respond-async"}'::jsonb else '{}'::jsonb end,
+    timeout_milliseconds := 30000);
+  insert into private.cron_dispatches (job_name, request_id) values (p_job_name, v_request);
+  return v_request;
+end $$;
+
+ALTER FUNCTION private.call_api(p_job_name text, p_path text, p_body jsonb, p_async boolean) OWNER TO postgres;
+
+--
+-- Name: FUNCTION call_api(p_job_name text, p_path text, p_body jsonb, p_async boolean); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.call_api(p_job_name text, p_path text, p_body jsonb, p_async boolean) IS 'pg_cron''s requests of the edge function: POST <Vault project_url><p_path> with the Vault service_role_key as apikey and bearer (Prefer: respond-async when p_async), recorded in private.cron_dispatches as p_job_name; returns the pg_net request id. Raises P0002 when either secret is missing.';
+
+--
 -- Name: check_missed_daily_fetch(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -362,6 +398,49 @@ ALTER FUNCTION private.cron_max_gap(p_expression text) OWNER TO postgres;
 COMMENT ON FUNCTION private.cron_max_gap(p_expression text) IS 'Longest time between two firings of a five-field cron expression (UTC); raises 22023 when the expression is not one.';
 
 --
+-- Name: describe(regclass, text, jsonb); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.describe(p_relation regclass, p_comment text, p_columns jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_kind text;
+  v_missing text;
+  v_unknown text;
+  v_column record;
+begin
+  select case c.relkind when 'v' then 'view' when 'm' then 'materialized view' else 'table' end
+  into v_kind from pg_catalog.pg_class c where c.oid = p_relation;
+  select string_agg(a.attname, ', ' order by a.attnum) into v_missing
+  from pg_catalog.pg_attribute a
+  where a.attrelid = p_relation and a.attnum > 0 and not a.attisdropped
+    and not coalesce(p_columns ? a.attname, false);
+  select string_agg(k.name, ', ' order by k.name) into v_unknown
+  from jsonb_object_keys(coalesce(p_columns, '{}'::jsonb)) as k(name)
+  where not exists (select 1 from pg_catalog.pg_attribute a
+                    where a.attrelid = p_relation and a.attname = k.name
+                      and a.attnum > 0 and not a.attisdropped);
+  if v_missing is not null or v_unknown is not null then
+    raise exception 'Cannot describe %: columns without a comment: %; comments of no column: %',
+      p_relation, coalesce(v_missing, 'none'), coalesce(v_unknown, 'none') using errcode = '22023';
+  end if;
+  execute format('comment on %s %s is %L', v_kind, p_relation, p_comment);
+  for v_column in select e.key, e.value from jsonb_each_text(p_columns) as e loop
+    execute format('comment on column %s.%I is %L', p_relation, v_column.key, v_column.value);
+  end loop;
+end $$;
+
+ALTER FUNCTION private.describe(p_relation regclass, p_comment text, p_columns jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION describe(p_relation regclass, p_comment text, p_columns jsonb); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.describe(p_relation regclass, p_comment text, p_columns jsonb) IS 'Migrations: comments a table or view (p_comment) and each of its columns (p_columns: {column: comment}); raises 22023 when a column has no comment or a comment names no column.';
+
+--
 -- Name: enqueue_operational_alerts(text, text, uuid, jsonb, timestamp with time zone, uuid, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -369,7 +448,6 @@ CREATE FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-declare v_rows jsonb;
 begin
   if p_kind not in ('source_failing', 'source_recovered', 'run_missed', 'alert_dead') then
     raise exception 'Cannot queue operational alerts: unknown kind %', p_kind using errcode = '22023';
@@ -377,19 +455,8 @@ begin
   if p_event_key is null or length(p_event_key) = 0 then
     raise exception 'Cannot queue % alerts: empty event_key', p_kind using errcode = '22023';
   end if;
-  insert into public.alerts (kind, event_key, source_id, payload, subscription_id, status, next_attempt_at)
-  select p_kind, p_event_key, p_source_id, coalesce(p_payload, '{}'::jsonb), s.id, 'pending', p_now
-  from public.subscriptions s
-  where s.active and s.operational_alerts
-    and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
-    and s.id is distinct from p_exclude_subscription_id
-    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
-  on conflict (event_key, subscription_id) do nothing;
-  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
-  into v_rows
-  from public.alerts a where a.event_key = p_event_key
-    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
-  return v_rows;
+  return private.queue_alerts(p_kind, null, p_event_key, p_source_id, coalesce(p_payload, '{}'::jsonb),
+    p_now, p_exclude_subscription_id, p_subscription_ids);
 end $$;
 
 ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) OWNER TO postgres;
@@ -399,6 +466,36 @@ ALTER FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text,
 --
 
 COMMENT ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) IS 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id; only p_subscription_ids unless null) and returns every row of the event (in the scope).';
+
+--
+-- Name: expose_table(regclass, boolean); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.expose_table(p_table regclass, p_admin_read boolean DEFAULT false) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  v_policy text := 'Admin users can read '
+    || replace((select c.relname from pg_catalog.pg_class c where c.oid = p_table), '_', ' ');
+begin
+  execute format('alter table %s enable row level security', p_table);
+  execute format('grant select, insert, update, delete on table %s to anon, authenticated, service_role',
+    p_table);
+  if p_admin_read then
+    execute format('drop policy if exists %I on %s', v_policy, p_table);
+    execute format('create policy %I on %s for select to authenticated using (%s)', v_policy, p_table,
+      $sql$((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin'$sql$);
+  end if;
+end $_$;
+
+ALTER FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) OWNER TO postgres;
+
+--
+-- Name: FUNCTION expose_table(p_table regclass, p_admin_read boolean); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) IS 'Migrations: enables RLS on a public table and grants the API roles table access (Supabase''s defaults, spelled out); with p_admin_read, adds the policy "Admin users can read <table>" (select, authenticated, app_metadata.role = admin).';
 
 --
 -- Name: job_fail_poison_items(uuid, integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -616,6 +713,195 @@ ALTER FUNCTION private.job_lost_claim(p_item public.job_run_sources) OWNER TO po
 COMMENT ON FUNCTION private.job_lost_claim(p_item public.job_run_sources) IS 'Why a claimed item whose lease expired is tried again: which attempt and invocation stopped, and when its lease ended (job_run_sources.error_message while it is retried; the last one is quoted in a poison failure).';
 
 --
+-- Name: sources; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.sources (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    url text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    check_frequency text DEFAULT 'daily'::text NOT NULL,
+    css_selector text,
+    ignore_patterns text[] DEFAULT '{}'::text[] NOT NULL,
+    render text DEFAULT 'static'::text NOT NULL,
+    etag text,
+    last_modified text,
+    last_hash text,
+    last_snapshot_id uuid,
+    last_checked_at timestamp with time zone,
+    last_success_at timestamp with time zone,
+    last_error text,
+    last_error_class text,
+    consecutive_failures integer DEFAULT 0 NOT NULL,
+    failing_alerted boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sources_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
+    CONSTRAINT sources_css_selector_check CHECK (((css_selector IS NULL) OR ((length(css_selector) >= 1) AND (length(css_selector) <= 500)))),
+    CONSTRAINT sources_ignore_patterns_count CHECK ((cardinality(ignore_patterns) <= 50)),
+    CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'browser'::text, 'internal'::text, 'poison'::text])))),
+    CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
+    CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
+    CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048))),
+    CONSTRAINT sources_url_host_valid CHECK ((url ~* '^https?://(\[[0-9a-f:.]+\]|([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)(:[0-9]{1,5})?([/?#]\S*)?$'::text))
+);
+
+ALTER TABLE public.sources OWNER TO postgres;
+
+--
+-- Name: TABLE sources; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.sources IS 'Public pages and PDFs where rules are published. Every active source is fetched when due by the daily-fetch job.';
+
+--
+-- Name: COLUMN sources.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.id IS 'Source id.';
+
+--
+-- Name: COLUMN sources.name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.name IS 'Human name, e.g. "UK Skilled Worker visa rules".';
+
+--
+-- Name: COLUMN sources.url; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.url IS 'http(s) URL fetched by the pipeline.';
+
+--
+-- Name: COLUMN sources.active; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.active IS 'Only active sources are fetched.';
+
+--
+-- Name: COLUMN sources.check_frequency; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.check_frequency IS 'How often the source is due (see check_frequencies).';
+
+--
+-- Name: COLUMN sources.css_selector; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.css_selector IS 'Optional CSS selector of the part of an HTML page to watch; default is the main content.';
+
+--
+-- Name: COLUMN sources.ignore_patterns; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.ignore_patterns IS 'Regular expressions (JavaScript syntax) whose matches are removed from the text before hashing.';
+
+--
+-- Name: COLUMN sources.render; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.render IS 'How the page is fetched: static (HTTP GET, default) or browser (rendered by a real browser at BROWSER_WS_ENDPOINT, scripts run; HTML pages only).';
+
+--
+-- Name: COLUMN sources.etag; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.etag IS 'ETag of the last 200 response, sent as If-None-Match.';
+
+--
+-- Name: COLUMN sources.last_modified; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_modified IS 'Last-Modified of the last 200 response, sent as If-Modified-Since.';
+
+--
+-- Name: COLUMN sources.last_hash; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_hash IS 'SHA-256 (hex) of the normalised text of the latest snapshot.';
+
+--
+-- Name: COLUMN sources.last_snapshot_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_snapshot_id IS 'Latest snapshot of this source.';
+
+--
+-- Name: COLUMN sources.last_checked_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_checked_at IS 'When the source was last fetched, successfully or not.';
+
+--
+-- Name: COLUMN sources.last_success_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_success_at IS 'When the source was last fetched successfully.';
+
+--
+-- Name: COLUMN sources.last_error; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_error IS 'Message of the last failure; null after a success.';
+
+--
+-- Name: COLUMN sources.last_error_class; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.last_error_class IS 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal; poison when the job gave up on it after its invocations died on every attempt).';
+
+--
+-- Name: COLUMN sources.consecutive_failures; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.consecutive_failures IS 'Failed checks since the last success.';
+
+--
+-- Name: COLUMN sources.failing_alerted; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.failing_alerted IS 'True once a "source failing" alert was sent for the current failure streak.';
+
+--
+-- Name: COLUMN sources.created_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.created_at IS 'When the source was added.';
+
+--
+-- Name: COLUMN sources.updated_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.updated_at IS 'When the source''s definition (name, url, ignore patterns) last changed; fetch bookkeeping does not move it.';
+
+--
+-- Name: lock_source(uuid, text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.lock_source(p_source_id uuid, p_not_found text) RETURNS public.sources
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare v_source public.sources;
+begin
+  select * into v_source from public.sources where id = p_source_id for update;
+  if not found then
+    raise exception using message = format(p_not_found, p_source_id), errcode = 'P0002';
+  end if;
+  return v_source;
+end $$;
+
+ALTER FUNCTION private.lock_source(p_source_id uuid, p_not_found text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION lock_source(p_source_id uuid, p_not_found text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.lock_source(p_source_id uuid, p_not_found text) IS 'Locks a source''s row for the rest of the transaction and returns it; raises P0002 with format(p_not_found, p_source_id) when there is none.';
+
+--
 -- Name: prune_history(integer, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -670,6 +956,42 @@ ALTER FUNCTION private.prune_history(p_snapshot_days integer, p_item_days intege
 --
 
 COMMENT ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) IS 'Retention (pg_cron prune-history, nightly): prunes unchanged run items of runs finished more than p_item_days ago, snapshots older than p_snapshot_days that no change needs (before or after) and no source has as its latest, and the per-host/per-invocation rows of runs finished more than a day ago; at most p_batch rows of each kind per call. Returns the counts.';
+
+--
+-- Name: queue_alerts(text, uuid, text, uuid, jsonb, timestamp with time zone, uuid, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.queue_alerts(p_kind text, p_policy_change_id uuid, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare v_rows jsonb;
+begin
+  insert into public.alerts (
+    kind, policy_change_id, event_key, source_id, payload, subscription_id, status, next_attempt_at)
+  select p_kind, p_policy_change_id, p_event_key, p_source_id, p_payload, s.id, 'pending', p_now
+  from public.subscriptions s
+  where s.active and (p_kind = 'policy_change' or s.operational_alerts)
+    and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
+    and s.id is distinct from p_exclude_subscription_id
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
+  -- (policy_change_id, subscription_id) or (event_key, subscription_id): the other is null.
+  on conflict do nothing;
+  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
+  into v_rows
+  from public.alerts a
+  where (a.policy_change_id = p_policy_change_id or a.event_key = p_event_key)
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
+  return v_rows;
+end $$;
+
+ALTER FUNCTION private.queue_alerts(p_kind text, p_policy_change_id uuid, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION queue_alerts(p_kind text, p_policy_change_id uuid, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.queue_alerts(p_kind text, p_policy_change_id uuid, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) IS 'Queues one pending alert of an event (p_policy_change_id for policy_change, else p_event_key) per active subscription concerned: of p_source_id or of all sources (every one for a source-less event), operational ones only for an operational kind, never p_exclude_subscription_id, only p_subscription_ids unless null; returns every row of the event (in the scope) as QueuedAlert.';
 
 --
 -- Name: report_dead_alert(public.alerts, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
@@ -734,11 +1056,7 @@ CREATE FUNCTION private.resume_stalled_runs() RETURNS integer
 declare
   v_run record;
   v_count integer := 0;
-  v_url text;
-  v_key text;
 begin
-  select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
-  select decrypted_secret into v_key from vault.decrypted_secrets where name = 'service_role_key';
   -- A run whose items are all gone (their sources were deleted mid-run) has nothing left
   -- to claim: finalise it now instead of at its deadline.
   for v_run in
@@ -750,7 +1068,9 @@ begin
     perform public.job_complete_items(v_run.id, '[]'::jsonb);
     v_count := v_count + 1;
   end loop;
-  if v_url is null or v_key is null then
+  -- Nobody can be asked before the project's Vault secrets are set (README, Deploy).
+  if (select count(*) from vault.decrypted_secrets
+      where name in ('project_url', 'service_role_key')) < 2 then
     return v_count;
   end if;
   -- A daily-fetch run whose items nobody holds: its invocations died (live ones renew their
@@ -767,13 +1087,8 @@ begin
                     where s.run_id = r.id and s.status = 'claimed'), '-infinity')
           < now() - interval '10 seconds'
   loop
-    insert into private.cron_dispatches (job_name, request_id)
-    select 'daily-fetch-resume', net.http_post(
-      url := v_url || '/functions/v1/api/jobs/runs/' || v_run.id || '/continue',
-      body := '{}'::jsonb,
-      headers := jsonb_build_object('Content-Type', 'application/json',
-        'Prefer', 'respond-async', 'apikey', v_key, 'Authorization', 'Bearer ' || v_key),
-      timeout_milliseconds := 30000);
+    perform private.call_api('daily-fetch-resume',
+      '/functions/v1/api/jobs/runs/' || v_run.id || '/continue', '{}'::jsonb, true);
     v_count := v_count + 1;
   end loop;
   return v_count;
@@ -786,6 +1101,30 @@ ALTER FUNCTION private.resume_stalled_runs() OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION private.resume_stalled_runs() IS 'Run by pg_cron every minute: finalises running runs with no item left, and asks for a new invocation on every running daily-fetch run whose items nobody holds (its invocations died: live ones renew their leases), 30 s after its start and 10 s after its last lease ended. Returns how many runs it acted on.';
+
+--
+-- Name: service_role_only(regprocedure[]); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.service_role_only(p_functions regprocedure[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare v_function regprocedure;
+begin
+  foreach v_function in array p_functions loop
+    execute format('revoke execute on function %s from public, anon, authenticated', v_function);
+    execute format('grant execute on function %s to service_role', v_function);
+  end loop;
+end $$;
+
+ALTER FUNCTION private.service_role_only(p_functions regprocedure[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION service_role_only(p_functions regprocedure[]); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.service_role_only(p_functions regprocedure[]) IS 'Migrations: makes each function executable by service_role only (revoked from PUBLIC, anon and authenticated, which Supabase''s default privileges grant).';
 
 --
 -- Name: url_host(text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -954,25 +1293,14 @@ CREATE FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_n
     SET search_path TO ''
     AS $$
 declare
-  v_source_id uuid;
-  v_rows jsonb;
+  v_source_id uuid := (select pc.source_id from public.policy_changes pc where pc.id = p_policy_change_id);
 begin
-  select pc.source_id into v_source_id from public.policy_changes pc where pc.id = p_policy_change_id;
-  if not found then
+  if v_source_id is null then
     raise exception 'Cannot queue alerts of policy change %: not found', p_policy_change_id
       using errcode = 'P0002';
   end if;
-  insert into public.alerts (policy_change_id, subscription_id, kind, source_id, status, next_attempt_at)
-  select p_policy_change_id, s.id, 'policy_change', v_source_id, 'pending', p_now
-  from public.subscriptions s
-  where s.active and (s.source_id is null or s.source_id = v_source_id)
-    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
-  on conflict (policy_change_id, subscription_id) do nothing;
-  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
-  into v_rows
-  from public.alerts a where a.policy_change_id = p_policy_change_id
-    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
-  return v_rows;
+  return private.queue_alerts('policy_change', p_policy_change_id, null, v_source_id, null, p_now,
+    null, p_subscription_ids);
 end $$;
 
 ALTER FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uuid, p_now timestamp with time zone, p_subscription_ids uuid[]) OWNER TO postgres;
@@ -1382,7 +1710,7 @@ ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit 
 -- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 --
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
@@ -1673,12 +2001,8 @@ declare
   v_snapshot public.snapshots;
   v_change_id uuid;
 begin
-  -- The source row lock serialises writers of one source: the idempotency check and the
-  -- previous-hash check below see every earlier write.
-  select * into v_source from public.sources where id = p_source_id for update;
-  if not found then
-    raise exception 'Cannot record snapshot: source % not found', p_source_id using errcode = 'P0002';
-  end if;
+  -- The idempotency check and the previous-hash check below see every earlier write.
+  v_source := private.lock_source(p_source_id, 'Cannot record snapshot: source %s not found');
 
   -- A retry of the same fetch returns what the first call wrote, and writes nothing.
   select * into v_snapshot from public.snapshots where fetch_id = p_fetch_id;
@@ -1752,10 +2076,7 @@ declare
   v_payload jsonb;
   v_event_key text;
 begin
-  select * into v_source from public.sources where id = p_source_id for update;
-  if not found then
-    raise exception 'Cannot record the health of source %: not found', p_source_id using errcode = 'P0002';
-  end if;
+  v_source := private.lock_source(p_source_id, 'Cannot record the health of source %s: not found');
   if not p_succeeded and v_source.consecutive_failures >= p_threshold and not v_source.failing_alerted then
     v_kind := 'source_failing';
     v_payload := jsonb_build_object(
@@ -2543,170 +2864,6 @@ COMMENT ON COLUMN public.snapshots.content_type IS 'Media type of the response (
 COMMENT ON COLUMN public.snapshots.fetched_at IS 'When the response was fetched.';
 
 --
--- Name: sources; Type: TABLE; Schema: public; Owner: postgres
---
-
-CREATE TABLE public.sources (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    url text NOT NULL,
-    active boolean DEFAULT true NOT NULL,
-    check_frequency text DEFAULT 'daily'::text NOT NULL,
-    css_selector text,
-    ignore_patterns text[] DEFAULT '{}'::text[] NOT NULL,
-    render text DEFAULT 'static'::text NOT NULL,
-    etag text,
-    last_modified text,
-    last_hash text,
-    last_snapshot_id uuid,
-    last_checked_at timestamp with time zone,
-    last_success_at timestamp with time zone,
-    last_error text,
-    last_error_class text,
-    consecutive_failures integer DEFAULT 0 NOT NULL,
-    failing_alerted boolean DEFAULT false NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT sources_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
-    CONSTRAINT sources_css_selector_check CHECK (((css_selector IS NULL) OR ((length(css_selector) >= 1) AND (length(css_selector) <= 500)))),
-    CONSTRAINT sources_ignore_patterns_count CHECK ((cardinality(ignore_patterns) <= 50)),
-    CONSTRAINT sources_last_error_class_check CHECK (((last_error_class IS NULL) OR (last_error_class = ANY (ARRAY['dns'::text, 'connect'::text, 'timeout'::text, 'tls'::text, 'http_4xx'::text, 'http_5xx'::text, 'too_large'::text, 'too_many_redirects'::text, 'unsupported_content'::text, 'parse'::text, 'blocked'::text, 'browser'::text, 'internal'::text, 'poison'::text])))),
-    CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
-    CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
-    CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
-    CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048))),
-    CONSTRAINT sources_url_host_valid CHECK ((url ~* '^https?://(\[[0-9a-f:.]+\]|([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)(:[0-9]{1,5})?([/?#]\S*)?$'::text))
-);
-
-ALTER TABLE public.sources OWNER TO postgres;
-
---
--- Name: TABLE sources; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON TABLE public.sources IS 'Public pages and PDFs where rules are published. Every active source is fetched when due by the daily-fetch job.';
-
---
--- Name: COLUMN sources.id; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.id IS 'Source id.';
-
---
--- Name: COLUMN sources.name; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.name IS 'Human name, e.g. "UK Skilled Worker visa rules".';
-
---
--- Name: COLUMN sources.url; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.url IS 'http(s) URL fetched by the pipeline.';
-
---
--- Name: COLUMN sources.active; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.active IS 'Only active sources are fetched.';
-
---
--- Name: COLUMN sources.check_frequency; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.check_frequency IS 'How often the source is due (see check_frequencies).';
-
---
--- Name: COLUMN sources.css_selector; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.css_selector IS 'Optional CSS selector of the part of an HTML page to watch; default is the main content.';
-
---
--- Name: COLUMN sources.ignore_patterns; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.ignore_patterns IS 'Regular expressions (JavaScript syntax) whose matches are removed from the text before hashing.';
-
---
--- Name: COLUMN sources.render; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.render IS 'How the page is fetched: static (HTTP GET, default) or browser (rendered by a real browser at BROWSER_WS_ENDPOINT, scripts run; HTML pages only).';
-
---
--- Name: COLUMN sources.etag; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.etag IS 'ETag of the last 200 response, sent as If-None-Match.';
-
---
--- Name: COLUMN sources.last_modified; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.last_modified IS 'Last-Modified of the last 200 response, sent as If-Modified-Since.';
-
---
--- Name: COLUMN sources.last_hash; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.last_hash IS 'SHA-256 (hex) of the normalised text of the latest snapshot.';
-
---
--- Name: COLUMN sources.last_snapshot_id; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.last_snapshot_id IS 'Latest snapshot of this source.';
-
---
--- Name: COLUMN sources.last_checked_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.last_checked_at IS 'When the source was last fetched, successfully or not.';
-
---
--- Name: COLUMN sources.last_success_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.last_success_at IS 'When the source was last fetched successfully.';
-
---
--- Name: COLUMN sources.last_error; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.last_error IS 'Message of the last failure; null after a success.';
-
---
--- Name: COLUMN sources.last_error_class; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.last_error_class IS 'Class of the last failure (dns, connect, timeout, tls, http_4xx, http_5xx, too_large, too_many_redirects, unsupported_content, parse, blocked, browser, internal; poison when the job gave up on it after its invocations died on every attempt).';
-
---
--- Name: COLUMN sources.consecutive_failures; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.consecutive_failures IS 'Failed checks since the last success.';
-
---
--- Name: COLUMN sources.failing_alerted; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.failing_alerted IS 'True once a "source failing" alert was sent for the current failure streak.';
-
---
--- Name: COLUMN sources.created_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.created_at IS 'When the source was added.';
-
---
--- Name: COLUMN sources.updated_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.sources.updated_at IS 'When the source''s definition (name, url, ignore patterns) last changed; fetch bookkeeping does not move it.';
-
---
 -- Name: source_status; Type: VIEW; Schema: public; Owner: postgres
 --
 
@@ -3430,6 +3587,12 @@ GRANT ALL ON TABLE public.alerts TO service_role;
 REVOKE ALL ON FUNCTION private.alert_queued_json(p_alert public.alerts) FROM PUBLIC;
 
 --
+-- Name: FUNCTION call_api(p_job_name text, p_path text, p_body jsonb, p_async boolean); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.call_api(p_job_name text, p_path text, p_body jsonb, p_async boolean) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_missed_daily_fetch(); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -3448,10 +3611,22 @@ REVOKE ALL ON FUNCTION private.cron_field_values(p_field text, p_min integer, p_
 REVOKE ALL ON FUNCTION private.cron_max_gap(p_expression text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION describe(p_relation regclass, p_comment text, p_columns jsonb); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.describe(p_relation regclass, p_comment text, p_columns jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION expose_table(p_table regclass, p_admin_read boolean); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION job_fail_poison_items(p_run_id uuid, p_max_attempts integer); Type: ACL; Schema: private; Owner: postgres
@@ -3474,10 +3649,30 @@ GRANT ALL ON TABLE public.job_run_sources TO service_role;
 REVOKE ALL ON FUNCTION private.job_lost_claim(p_item public.job_run_sources) FROM PUBLIC;
 
 --
+-- Name: TABLE sources; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.sources TO anon;
+GRANT ALL ON TABLE public.sources TO authenticated;
+GRANT ALL ON TABLE public.sources TO service_role;
+
+--
+-- Name: FUNCTION lock_source(p_source_id uuid, p_not_found text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.lock_source(p_source_id uuid, p_not_found text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION queue_alerts(p_kind text, p_policy_change_id uuid, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.queue_alerts(p_kind text, p_policy_change_id uuid, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamp with time zone, p_exclude_subscription_id uuid, p_subscription_ids uuid[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION report_dead_alert(p_alert public.alerts, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: ACL; Schema: private; Owner: postgres
@@ -3490,6 +3685,12 @@ REVOKE ALL ON FUNCTION private.report_dead_alert(p_alert public.alerts, p_now ti
 --
 
 REVOKE ALL ON FUNCTION private.resume_stalled_runs() FROM PUBLIC;
+
+--
+-- Name: FUNCTION service_role_only(p_functions regprocedure[]); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.service_role_only(p_functions regprocedure[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION claim_alerts(p_now timestamp with time zone, p_lease_ms integer, p_limit integer, p_max_attempts integer, p_alert_ids uuid[], p_exclude_ids uuid[], p_subscription_ids uuid[]); Type: ACL; Schema: public; Owner: postgres
@@ -3673,14 +3874,6 @@ GRANT ALL ON TABLE public.snapshots TO authenticated;
 GRANT ALL ON TABLE public.snapshots TO service_role;
 
 --
--- Name: TABLE sources; Type: ACL; Schema: public; Owner: postgres
---
-
-GRANT ALL ON TABLE public.sources TO anon;
-GRANT ALL ON TABLE public.sources TO authenticated;
-GRANT ALL ON TABLE public.sources TO service_role;
-
---
 -- Name: TABLE source_status; Type: ACL; Schema: public; Owner: postgres
 --
 
@@ -3798,36 +3991,8 @@ CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
 -- pg_cron jobs (cron.job)
 --
 
-SELECT cron.schedule('alerts-deliver', '*/5 * * * *', $cmd$
-  insert into private.cron_dispatches (job_name, request_id)
-  select 'alerts-deliver', net.http_post(
-    url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
-           || '/functions/v1/api/jobs/alerts/deliver',
-    body := '{}'::jsonb,
-    headers := (select jsonb_build_object(
-      'Content-Type', 'application/json',
-      'apikey', k.decrypted_secret,
-      'Authorization', 'Bearer ' || k.decrypted_secret)
-      from vault.decrypted_secrets k where k.name = 'service_role_key'),
-    timeout_milliseconds := 30000)
-  $cmd$);
-SELECT cron.schedule('daily-fetch', '0 * * * *', $cmd$
-  insert into private.cron_dispatches (job_name, request_id)
-  select 'daily-fetch', net.http_post(
-    url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
-           || '/functions/v1/api/jobs/daily-fetch',
-    body := '{"trigger": "cron"}'::jsonb,
-    -- The key (secret key sb_secret_…, or the legacy service-role JWT) goes in `apikey`,
-    -- where Supabase's gateway and @supabase/server read API keys, and as bearer, where
-    -- the legacy JWT is read.
-    headers := (select jsonb_build_object(
-      'Content-Type', 'application/json',
-      'Prefer', 'respond-async',
-      'apikey', k.decrypted_secret,
-      'Authorization', 'Bearer ' || k.decrypted_secret)
-      from vault.decrypted_secrets k where k.name = 'service_role_key'),
-    timeout_milliseconds := 30000)
-  $cmd$);
+SELECT cron.schedule('alerts-deliver', '*/5 * * * *', $cmd$select private.call_api('alerts-deliver', '/functions/v1/api/jobs/alerts/deliver', '{}', false)$cmd$);
+SELECT cron.schedule('daily-fetch', '0 * * * *', $cmd$select private.call_api('daily-fetch', '/functions/v1/api/jobs/daily-fetch', '{"trigger": "cron"}', true)$cmd$);
 SELECT cron.schedule('daily-fetch-resume', '* * * * *', $cmd$select private.resume_stalled_runs()$cmd$);
 SELECT cron.schedule('daily-fetch-watchdog', '15 * * * *', $cmd$select private.check_missed_daily_fetch()$cmd$);
 SELECT cron.schedule('prune-cron-history', '30 3 * * *', $cmd$delete from cron.job_run_details where end_time < now() - interval '30 days'$cmd$);

@@ -94,21 +94,22 @@ language sql stable as $$
   )::jsonb
 $$;
 
-create or replace function auth.uid() returns uuid
+-- auth.uid() and auth.role() read one claim as hosted projects' do: the older per-claim
+-- setting request.jwt.claim.<name> first, then PostgREST's request.jwt.claims. (The
+-- helper is local: hosted spells the same expression out in each function.)
+create or replace function auth._jwt_claim(p_name text) returns text
 language sql stable as $$
   select coalesce(
-    nullif(current_setting('request.jwt.claim.sub', true), ''),
-    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-  )::uuid
+    nullif(current_setting('request.jwt.claim.' || p_name, true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> p_name)
+  )
 $$;
 
+create or replace function auth.uid() returns uuid
+language sql stable as $$ select auth._jwt_claim('sub')::uuid $$;
+
 create or replace function auth.role() returns text
-language sql stable as $$
-  select coalesce(
-    nullif(current_setting('request.jwt.claim.role', true), ''),
-    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
-  )::text
-$$;
+language sql stable as $$ select auth._jwt_claim('role') $$;
 
 create table if not exists auth.users (
   id uuid primary key default gen_random_uuid(),

@@ -57,6 +57,23 @@ end $$;
 comment on function public.update_source_bookkeeping(jsonb) is 'Applies many source bookkeeping patches in one call: a JSON array of {id, last_checked_at, last_success_at?, etag?, last_modified?, last_error?, last_error_class?, consecutive_failures?}; keys left out keep their value. A patch older than the row''s last_checked_at is skipped. Returns the number of sources updated.';
 
 -- ---------------------------------------------------------------------------
+-- The lock that serialises the writers of one source (record_snapshot, and the alert
+-- engine's record_source_health): what the caller checks after it sees every earlier write.
+create or replace function private.lock_source(p_source_id uuid, p_not_found text)
+returns public.sources
+language plpgsql set search_path = '' as $$
+declare v_source public.sources;
+begin
+  select * into v_source from public.sources where id = p_source_id for update;
+  if not found then
+    raise exception using message = format(p_not_found, p_source_id), errcode = 'P0002';
+  end if;
+  return v_source;
+end $$;
+comment on function private.lock_source(uuid, text) is 'Locks a source''s row for the rest of the transaction and returns it; raises P0002 with format(p_not_found, p_source_id) when there is none.';
+revoke all on function private.lock_source(uuid, text) from public;
+
+-- ---------------------------------------------------------------------------
 create or replace function public.record_snapshot(
   p_source_id uuid,
   p_fetch_id uuid,
@@ -75,12 +92,8 @@ declare
   v_snapshot public.snapshots;
   v_change_id uuid;
 begin
-  -- The source row lock serialises writers of one source: the idempotency check and the
-  -- previous-hash check below see every earlier write.
-  select * into v_source from public.sources where id = p_source_id for update;
-  if not found then
-    raise exception 'Cannot record snapshot: source % not found', p_source_id using errcode = 'P0002';
-  end if;
+  -- The idempotency check and the previous-hash check below see every earlier write.
+  v_source := private.lock_source(p_source_id, 'Cannot record snapshot: source %s not found');
 
   -- A retry of the same fetch returns what the first call wrote, and writes nothing.
   select * into v_snapshot from public.snapshots where fetch_id = p_fetch_id;
@@ -134,9 +147,7 @@ end $$;
 comment on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb) is 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed}.';
 
 -- ---------------------------------------------------------------------------
-revoke execute on function public.update_source_bookkeeping(jsonb) from public, anon, authenticated;
-grant execute on function public.update_source_bookkeeping(jsonb) to service_role;
-revoke execute on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb)
-  from public, anon, authenticated;
-grant execute on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb)
-  to service_role;
+select private.service_role_only(array[
+  'public.update_source_bookkeeping(jsonb)',
+  'public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb)'
+]::regprocedure[]);

@@ -52,31 +52,29 @@ create table if not exists public.alerts (
     (kind = 'policy_change' and policy_change_id is not null)
     or (kind <> 'policy_change' and event_key is not null))
 );
-comment on table public.alerts is 'Outbox of notifications: one row per (policy change, subscription), written before sending, so nothing is sent twice.';
-comment on column public.alerts.id is 'Alert id.';
-comment on column public.alerts.policy_change_id is 'Change being announced (policy_change alerts).';
-comment on column public.alerts.subscription_id is 'Recipient subscription.';
-comment on column public.alerts.kind is 'policy_change, or an operational alert: source_failing, source_recovered, run_missed, alert_dead (another alert was given up).';
-comment on column public.alerts.event_key is 'Deduplication key of operational alerts (one per event and subscription).';
-comment on column public.alerts.source_id is 'Source concerned, when there is one.';
-comment on column public.alerts.payload is 'Event data of operational alerts.';
-comment on column public.alerts.status is 'pending, sending, sent, failed (will be retried) or dead (gave up).';
-comment on column public.alerts.attempts is 'Delivery attempts so far.';
-comment on column public.alerts.next_attempt_at is 'Earliest time of the next attempt of a failed alert.';
-comment on column public.alerts.sent_at is 'When the receiver accepted it.';
-comment on column public.alerts.error is 'Last delivery error.';
-comment on column public.alerts.created_at is 'When the alert was queued.';
-comment on column public.alerts.updated_at is 'When the row last changed.';
+select private.describe('public.alerts',
+  'Outbox of notifications: one row per (policy change, subscription), written before sending, so nothing is sent twice.',
+  jsonb_build_object(
+    'id', 'Alert id.',
+    'policy_change_id', 'Change being announced (policy_change alerts).',
+    'subscription_id', 'Recipient subscription.',
+    'kind', 'policy_change, or an operational alert: source_failing, source_recovered, run_missed, alert_dead (another alert was given up).',
+    'event_key', 'Deduplication key of operational alerts (one per event and subscription).',
+    'source_id', 'Source concerned, when there is one.',
+    'payload', 'Event data of operational alerts.',
+    'status', 'pending, sending, sent, failed (will be retried) or dead (gave up).',
+    'attempts', 'Delivery attempts so far.',
+    'next_attempt_at', 'Earliest time of the next attempt of a failed alert.',
+    'sent_at', 'When the receiver accepted it.',
+    'error', 'Last delivery error.',
+    'created_at', 'When the alert was queued.',
+    'updated_at', 'When the row last changed.'));
 create index if not exists alerts_due_idx on public.alerts (next_attempt_at) where status in ('pending', 'failed', 'sending');
 create index if not exists alerts_subscription_idx on public.alerts (subscription_id);
 create index if not exists alerts_event_key_idx on public.alerts (event_key) where event_key is not null;
 -- A deleted source's health alerts go with it (foreign key): found by index, not by a scan.
 create index if not exists alerts_source_idx on public.alerts (source_id) where source_id is not null;
-alter table public.alerts enable row level security;
-create policy "Admin users can read alerts" on public.alerts
-  for select to authenticated
-  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
-grant select, insert, update, delete on table public.alerts to anon, authenticated, service_role;
+select private.expose_table('public.alerts', p_admin_read => true);
 
 -- ---------------------------------------------------------------------------
 -- Rows as the engine reads them: no secret, only whether there is one.
@@ -94,12 +92,41 @@ language sql stable set search_path = '' as $$
 $$;
 comment on function private.alert_queued_json(public.alerts) is 'An alerts row as returned by the enqueue RPCs (QueuedAlert in shared/alerts/types.ts).';
 
+-- The outbox's one insert: a pending alert of an event (a policy change, or an operational
+-- event_key) for each active subscription concerned; the unique keys make a second call a
+-- no-op. Returns every row of the event in the scope.
+create or replace function private.queue_alerts(
+  p_kind text, p_policy_change_id uuid, p_event_key text, p_source_id uuid, p_payload jsonb,
+  p_now timestamptz, p_exclude_subscription_id uuid, p_subscription_ids uuid[])
+returns jsonb
+language plpgsql set search_path = '' as $$
+declare v_rows jsonb;
+begin
+  insert into public.alerts (
+    kind, policy_change_id, event_key, source_id, payload, subscription_id, status, next_attempt_at)
+  select p_kind, p_policy_change_id, p_event_key, p_source_id, p_payload, s.id, 'pending', p_now
+  from public.subscriptions s
+  where s.active and (p_kind = 'policy_change' or s.operational_alerts)
+    and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
+    and s.id is distinct from p_exclude_subscription_id
+    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
+  -- (policy_change_id, subscription_id) or (event_key, subscription_id): the other is null.
+  on conflict do nothing;
+  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
+  into v_rows
+  from public.alerts a
+  where (a.policy_change_id = p_policy_change_id or a.event_key = p_event_key)
+    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
+  return v_rows;
+end $$;
+comment on function private.queue_alerts(text, uuid, text, uuid, jsonb, timestamptz, uuid, uuid[]) is 'Queues one pending alert of an event (p_policy_change_id for policy_change, else p_event_key) per active subscription concerned: of p_source_id or of all sources (every one for a source-less event), operational ones only for an operational kind, never p_exclude_subscription_id, only p_subscription_ids unless null; returns every row of the event (in the scope) as QueuedAlert.';
+revoke all on function private.queue_alerts(text, uuid, text, uuid, jsonb, timestamptz, uuid, uuid[]) from public;
+
 create or replace function private.enqueue_operational_alerts(
   p_kind text, p_event_key text, p_source_id uuid, p_payload jsonb, p_now timestamptz,
   p_exclude_subscription_id uuid default null, p_subscription_ids uuid[] default null)
 returns jsonb
 language plpgsql set search_path = '' as $$
-declare v_rows jsonb;
 begin
   if p_kind not in ('source_failing', 'source_recovered', 'run_missed', 'alert_dead') then
     raise exception 'Cannot queue operational alerts: unknown kind %', p_kind using errcode = '22023';
@@ -107,19 +134,8 @@ begin
   if p_event_key is null or length(p_event_key) = 0 then
     raise exception 'Cannot queue % alerts: empty event_key', p_kind using errcode = '22023';
   end if;
-  insert into public.alerts (kind, event_key, source_id, payload, subscription_id, status, next_attempt_at)
-  select p_kind, p_event_key, p_source_id, coalesce(p_payload, '{}'::jsonb), s.id, 'pending', p_now
-  from public.subscriptions s
-  where s.active and s.operational_alerts
-    and (p_source_id is null or s.source_id is null or s.source_id = p_source_id)
-    and s.id is distinct from p_exclude_subscription_id
-    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
-  on conflict (event_key, subscription_id) do nothing;
-  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
-  into v_rows
-  from public.alerts a where a.event_key = p_event_key
-    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
-  return v_rows;
+  return private.queue_alerts(p_kind, null, p_event_key, p_source_id, coalesce(p_payload, '{}'::jsonb),
+    p_now, p_exclude_subscription_id, p_subscription_ids);
 end $$;
 comment on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid, uuid[]) is 'Queues one alert of an operational event per active operational subscription concerned (all of them for source-less events; never p_exclude_subscription_id; only p_subscription_ids unless null) and returns every row of the event (in the scope).';
 revoke all on function private.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid, uuid[]) from public;
@@ -175,25 +191,14 @@ create or replace function public.enqueue_policy_change_alerts(
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_source_id uuid;
-  v_rows jsonb;
+  v_source_id uuid := (select pc.source_id from public.policy_changes pc where pc.id = p_policy_change_id);
 begin
-  select pc.source_id into v_source_id from public.policy_changes pc where pc.id = p_policy_change_id;
-  if not found then
+  if v_source_id is null then
     raise exception 'Cannot queue alerts of policy change %: not found', p_policy_change_id
       using errcode = 'P0002';
   end if;
-  insert into public.alerts (policy_change_id, subscription_id, kind, source_id, status, next_attempt_at)
-  select p_policy_change_id, s.id, 'policy_change', v_source_id, 'pending', p_now
-  from public.subscriptions s
-  where s.active and (s.source_id is null or s.source_id = v_source_id)
-    and (p_subscription_ids is null or s.id = any (p_subscription_ids))
-  on conflict (policy_change_id, subscription_id) do nothing;
-  select coalesce(jsonb_agg(private.alert_queued_json(a) order by a.created_at, a.id), '[]'::jsonb)
-  into v_rows
-  from public.alerts a where a.policy_change_id = p_policy_change_id
-    and (p_subscription_ids is null or a.subscription_id = any (p_subscription_ids));
-  return v_rows;
+  return private.queue_alerts('policy_change', p_policy_change_id, null, v_source_id, null, p_now,
+    null, p_subscription_ids);
 end $$;
 comment on function public.enqueue_policy_change_alerts(uuid, timestamptz, uuid[]) is 'Outbox step 1: one pending alert per active subscription of the change''s source or of all sources (only p_subscription_ids unless null; a second call adds nothing). Returns every alert row of the change (in the scope).';
 
@@ -219,10 +224,7 @@ declare
   v_payload jsonb;
   v_event_key text;
 begin
-  select * into v_source from public.sources where id = p_source_id for update;
-  if not found then
-    raise exception 'Cannot record the health of source %: not found', p_source_id using errcode = 'P0002';
-  end if;
+  v_source := private.lock_source(p_source_id, 'Cannot record the health of source %s: not found');
   if not p_succeeded and v_source.consecutive_failures >= p_threshold and not v_source.failing_alerted then
     v_kind := 'source_failing';
     v_payload := jsonb_build_object(
@@ -407,20 +409,13 @@ comment on function public.retry_alert(uuid, timestamptz) is 'Puts a failed or d
 
 -- ---------------------------------------------------------------------------
 -- Only the service role (the edge function's own work) may call these.
-do $$
-declare f text;
-begin
-  foreach f in array array[
-    'public.enqueue_policy_change_alerts(uuid, timestamptz, uuid[])',
-    'public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid[])',
-    'public.record_source_health(uuid, boolean, integer, timestamptz, uuid[])',
-    'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[], uuid[])',
-    'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz, uuid[])',
-    'public.sign_alert_body(uuid, text)',
-    'public.retry_alert(uuid, timestamptz)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end $$;
+select private.service_role_only(array[
+  'public.enqueue_policy_change_alerts(uuid, timestamptz, uuid[])',
+  'public.enqueue_operational_alerts(text, text, uuid, jsonb, timestamptz, uuid[])',
+  'public.record_source_health(uuid, boolean, integer, timestamptz, uuid[])',
+  'public.claim_alerts(timestamptz, integer, integer, integer, uuid[], uuid[], uuid[])',
+  'public.finish_alert(uuid, integer, text, text, timestamptz, timestamptz, uuid[])',
+  'public.sign_alert_body(uuid, text)',
+  'public.retry_alert(uuid, timestamptz)'
+]::regprocedure[]);
 revoke all on function private.alert_queued_json(public.alerts) from public;

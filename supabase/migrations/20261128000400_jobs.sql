@@ -31,31 +31,29 @@ create table if not exists public.job_runs (
   invocations integer not null default 0 check (invocations >= 0),
   constraint job_runs_completed check ((status = 'running') = (completed_at is null))
 );
-comment on table public.job_runs is 'One row per run of a job (daily-fetch). Counters move while the run works, so Studio shows progress.';
-comment on column public.job_runs.id is 'Run id (run_id in the API).';
-comment on column public.job_runs.job_name is 'Job name, e.g. daily-fetch.';
-comment on column public.job_runs.trigger is 'cron (pg_cron) or manual (API call).';
-comment on column public.job_runs.status is 'running, succeeded, partial (some sources failed) or failed.';
-comment on column public.job_runs.started_at is 'When the run started.';
-comment on column public.job_runs.completed_at is 'When the run was finalised; null while running.';
-comment on column public.job_runs.deadline_at is 'A run still running after this is finalised failed by the watchdog.';
-comment on column public.job_runs.options is 'Options of the call: force, source_ids.';
-comment on column public.job_runs.total_items is 'Number of sources the run had to look at.';
-comment on column public.job_runs.sources_processed is 'Sources fetched (succeeded + failed).';
-comment on column public.job_runs.sources_succeeded is 'Sources fetched successfully.';
-comment on column public.job_runs.sources_failed is 'Sources whose fetch failed.';
-comment on column public.job_runs.sources_skipped is 'Active sources not due by check_frequency.';
-comment on column public.job_runs.changes_detected is 'Policy changes recorded by the run.';
-comment on column public.job_runs.alerts_sent is 'Alerts delivered by the run.';
-comment on column public.job_runs.errors is 'Error messages, e.g. "source <id> (<name>): timeout: ...".';
-comment on column public.job_runs.invocations is 'How many function invocations worked on the run.';
+select private.describe('public.job_runs',
+  'One row per run of a job (daily-fetch). Counters move while the run works, so Studio shows progress.',
+  jsonb_build_object(
+    'id', 'Run id (run_id in the API).',
+    'job_name', 'Job name, e.g. daily-fetch.',
+    'trigger', 'cron (pg_cron) or manual (API call).',
+    'status', 'running, succeeded, partial (some sources failed) or failed.',
+    'started_at', 'When the run started.',
+    'completed_at', 'When the run was finalised; null while running.',
+    'deadline_at', 'A run still running after this is finalised failed by the watchdog.',
+    'options', 'Options of the call: force, source_ids.',
+    'total_items', 'Number of sources the run had to look at.',
+    'sources_processed', 'Sources fetched (succeeded + failed).',
+    'sources_succeeded', 'Sources fetched successfully.',
+    'sources_failed', 'Sources whose fetch failed.',
+    'sources_skipped', 'Active sources not due by check_frequency.',
+    'changes_detected', 'Policy changes recorded by the run.',
+    'alerts_sent', 'Alerts delivered by the run.',
+    'errors', 'Error messages, e.g. "source <id> (<name>): timeout: ...".',
+    'invocations', 'How many function invocations worked on the run.'));
 create unique index if not exists job_runs_one_running on public.job_runs (job_name) where status = 'running';
 create index if not exists job_runs_started_idx on public.job_runs (job_name, started_at desc);
-alter table public.job_runs enable row level security;
-create policy "Admin users can read job runs" on public.job_runs
-  for select to authenticated
-  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
-grant select, insert, update, delete on table public.job_runs to anon, authenticated, service_role;
+select private.expose_table('public.job_runs', p_admin_read => true);
 
 create table if not exists public.job_run_sources (
   run_id uuid not null references public.job_runs (id) on delete cascade,
@@ -77,24 +75,26 @@ create table if not exists public.job_run_sources (
   content jsonb,
   primary key (run_id, source_id)
 );
-comment on table public.job_run_sources is 'Per-run, per-source work item and outcome of a job run.';
-comment on column public.job_run_sources.run_id is 'Run.';
-comment on column public.job_run_sources.source_id is 'Source.';
-comment on column public.job_run_sources.status is 'pending, claimed (being worked on), succeeded, failed or skipped.';
-comment on column public.job_run_sources.changed is 'True when a policy change was recorded.';
-comment on column public.job_run_sources.baseline is 'True when this fetch stored the first snapshot of the source.';
-comment on column public.job_run_sources.policy_change_id is 'Recorded change, if any.';
-comment on column public.job_run_sources.error_class is 'Error class of a failure (a source error class, alert, or poison: every attempt''s invocation died).';
-comment on column public.job_run_sources.error_message is 'Readable error message of a failure; while an item is retried after a dead invocation, why (private.job_lost_claim).';
-comment on column public.job_run_sources.duration_ms is 'Time spent on the source.';
-comment on column public.job_run_sources.attempts is 'How many times the item was claimed.';
-comment on column public.job_run_sources.lease_until is 'A claimed item whose lease expired is claimed again, at most as many times as the job allows (attempts); after the last one it fails with class poison.';
-comment on column public.job_run_sources.claimed_by is 'Invocation that holds the lease.';
-comment on column public.job_run_sources.finished_at is 'When the outcome was written.';
-comment on column public.job_run_sources.host is 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.';
-comment on column public.job_run_sources.slot is 'Which of its host''s request slots (1 … per-host limit) the claim put the item in: a host has at most that many slots in use (items claimed with a live lease) across all invocations, and one invocation runs the items of a slot one after the other, so the next one starts as soon as the previous one ends (no claim round trip in between).';
-comment on column public.job_run_sources.content is 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.';
-comment on column public.job_run_sources.fetch_id is 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.';
+select private.describe('public.job_run_sources',
+  'Per-run, per-source work item and outcome of a job run.',
+  jsonb_build_object(
+    'run_id', 'Run.',
+    'source_id', 'Source.',
+    'status', 'pending, claimed (being worked on), succeeded, failed or skipped.',
+    'changed', 'True when a policy change was recorded.',
+    'baseline', 'True when this fetch stored the first snapshot of the source.',
+    'policy_change_id', 'Recorded change, if any.',
+    'error_class', 'Error class of a failure (a source error class, alert, or poison: every attempt''s invocation died).',
+    'error_message', 'Readable error message of a failure; while an item is retried after a dead invocation, why (private.job_lost_claim).',
+    'duration_ms', 'Time spent on the source.',
+    'attempts', 'How many times the item was claimed.',
+    'lease_until', 'A claimed item whose lease expired is claimed again, at most as many times as the job allows (attempts); after the last one it fails with class poison.',
+    'claimed_by', 'Invocation that holds the lease.',
+    'finished_at', 'When the outcome was written.',
+    'host', 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.',
+    'slot', 'Which of its host''s request slots (1 … per-host limit) the claim put the item in: a host has at most that many slots in use (items claimed with a live lease) across all invocations, and one invocation runs the items of a slot one after the other, so the next one starts as soon as the previous one ends (no claim round trip in between).',
+    'content', 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.',
+    'fetch_id', 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.'));
 create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
 create index if not exists job_run_sources_host_idx on public.job_run_sources (run_id, host, status);
 -- Deleting a source or a policy change checks these foreign keys: without the indexes each
@@ -102,11 +102,7 @@ create index if not exists job_run_sources_host_idx on public.job_run_sources (r
 create index if not exists job_run_sources_source_idx on public.job_run_sources (source_id);
 create index if not exists job_run_sources_change_idx on public.job_run_sources (policy_change_id)
   where policy_change_id is not null;
-alter table public.job_run_sources enable row level security;
-create policy "Admin users can read job run sources" on public.job_run_sources
-  for select to authenticated
-  using (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
-grant select, insert, update, delete on table public.job_run_sources to anon, authenticated, service_role;
+select private.expose_table('public.job_run_sources', p_admin_read => true);
 
 create table if not exists private.run_invocations (
   run_id uuid not null references public.job_runs (id) on delete cascade,
@@ -114,10 +110,12 @@ create table if not exists private.run_invocations (
   first_claim_at timestamptz not null default now(),
   primary key (run_id, invocation_id)
 );
-comment on table private.run_invocations is 'Invocations that claimed items of a run (job_runs.invocations counts them).';
-comment on column private.run_invocations.run_id is 'Run.';
-comment on column private.run_invocations.invocation_id is 'Invocation id passed to job_claim_items.';
-comment on column private.run_invocations.first_claim_at is 'When the invocation first claimed items.';
+select private.describe('private.run_invocations',
+  'Invocations that claimed items of a run (job_runs.invocations counts them).',
+  jsonb_build_object(
+    'run_id', 'Run.',
+    'invocation_id', 'Invocation id passed to job_claim_items.',
+    'first_claim_at', 'When the invocation first claimed items.'));
 alter table private.run_invocations enable row level security;
 
 create table if not exists private.run_hosts (
@@ -129,13 +127,15 @@ create table if not exists private.run_hosts (
   slowed_at timestamptz,
   primary key (run_id, host)
 );
-comment on table private.run_hosts is 'Per-run, per-host politeness state shared by all invocations of a run: job_claim_items locks a host''s row while it claims its items, so no host ever has more items in flight than its limit, and the next start respects the politeness delay.';
-comment on column private.run_hosts.run_id is 'Run.';
-comment on column private.run_hosts.host is 'Host (private.url_host of the sources'' URLs).';
-comment on column private.run_hosts.not_before is 'No item of this host is claimed before this (politeness delay, Retry-After); infinity once the host has no item left.';
-comment on column private.run_hosts.max_in_flight is 'Per-host limit lowered for the rest of the run (1 after a 429/503 with Retry-After); null: FETCH_PER_HOST_CONCURRENCY.';
-comment on column private.run_hosts.delay_ms is 'Politeness delay raised for the rest of the run by a Retry-After (the larger of this and FETCH_POLITENESS_DELAY_MS applies).';
-comment on column private.run_hosts.slowed_at is 'When a 429/503 with Retry-After last slowed this host.';
+select private.describe('private.run_hosts',
+  'Per-run, per-host politeness state shared by all invocations of a run: job_claim_items locks a host''s row while it claims its items, so no host ever has more items in flight than its limit, and the next start respects the politeness delay.',
+  jsonb_build_object(
+    'run_id', 'Run.',
+    'host', 'Host (private.url_host of the sources'' URLs).',
+    'not_before', 'No item of this host is claimed before this (politeness delay, Retry-After); infinity once the host has no item left.',
+    'max_in_flight', 'Per-host limit lowered for the rest of the run (1 after a 429/503 with Retry-After); null: FETCH_PER_HOST_CONCURRENCY.',
+    'delay_ms', 'Politeness delay raised for the rest of the run by a Retry-After (the larger of this and FETCH_POLITENESS_DELAY_MS applies).',
+    'slowed_at', 'When a 429/503 with Retry-After last slowed this host.'));
 create index if not exists run_hosts_due_idx on private.run_hosts (run_id, not_before);
 alter table private.run_hosts enable row level security;
 
@@ -160,22 +160,24 @@ select r.id as run_id, r.job_name, r.trigger, r.status, r.started_at, r.complete
        jsonb_array_length(r.errors) as error_count
 from public.job_runs r
 order by r.started_at desc;
-comment on view public.job_run_history is 'Runs of the jobs, newest first, with duration and counts: read this in Studio.';
-comment on column public.job_run_history.run_id is 'Run id.';
-comment on column public.job_run_history.job_name is 'Job name.';
-comment on column public.job_run_history.trigger is 'cron or manual.';
-comment on column public.job_run_history.status is 'running, succeeded, partial or failed.';
-comment on column public.job_run_history.started_at is 'Start.';
-comment on column public.job_run_history.completed_at is 'End.';
-comment on column public.job_run_history.duration is 'completed_at - started_at (so far, while running).';
-comment on column public.job_run_history.total_items is 'Sources looked at.';
-comment on column public.job_run_history.sources_processed is 'Sources fetched.';
-comment on column public.job_run_history.sources_succeeded is 'Sources fetched successfully.';
-comment on column public.job_run_history.sources_failed is 'Sources that failed.';
-comment on column public.job_run_history.sources_skipped is 'Sources not due.';
-comment on column public.job_run_history.changes_detected is 'Changes recorded.';
-comment on column public.job_run_history.alerts_sent is 'Alerts delivered.';
-comment on column public.job_run_history.error_count is 'Number of errors.';
+select private.describe('public.job_run_history',
+  'Runs of the jobs, newest first, with duration and counts: read this in Studio.',
+  jsonb_build_object(
+    'run_id', 'Run id.',
+    'job_name', 'Job name.',
+    'trigger', 'cron or manual.',
+    'status', 'running, succeeded, partial or failed.',
+    'started_at', 'Start.',
+    'completed_at', 'End.',
+    'duration', 'completed_at - started_at (so far, while running).',
+    'total_items', 'Sources looked at.',
+    'sources_processed', 'Sources fetched.',
+    'sources_succeeded', 'Sources fetched successfully.',
+    'sources_failed', 'Sources that failed.',
+    'sources_skipped', 'Sources not due.',
+    'changes_detected', 'Changes recorded.',
+    'alerts_sent', 'Alerts delivered.',
+    'error_count', 'Number of errors.'));
 grant select, insert, update, delete on table public.job_run_history to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------
@@ -435,7 +437,7 @@ begin
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
 end $$;
-comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 -- ---------------------------------------------------------------------------
 -- Poison items: an item whose invocation died (killed, out of memory, over its budget)
@@ -645,21 +647,14 @@ comment on function public.job_fail_run(uuid, text) is 'Finalises a running run 
 
 -- ---------------------------------------------------------------------------
 -- Only the service role (the edge function's own work) may call these.
-do $$
-declare f text;
-begin
-  foreach f in array array[
-    'public.job_expire_stale_runs(text)',
-    'public.job_start_run(text, text, jsonb, integer)',
-    'public.job_add_items(uuid, uuid[], uuid[])',
-    'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer)',
-    'public.job_renew_leases(uuid, text, integer)',
-    'public.job_slow_host(uuid, text, integer)',
-    'public.job_complete_items(uuid, jsonb)',
-    'public.job_complete_items(uuid, jsonb, jsonb)',
-    'public.job_fail_run(uuid, text)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end $$;
+select private.service_role_only(array[
+  'public.job_expire_stale_runs(text)',
+  'public.job_start_run(text, text, jsonb, integer)',
+  'public.job_add_items(uuid, uuid[], uuid[])',
+  'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer)',
+  'public.job_renew_leases(uuid, text, integer)',
+  'public.job_slow_host(uuid, text, integer)',
+  'public.job_complete_items(uuid, jsonb)',
+  'public.job_complete_items(uuid, jsonb, jsonb)',
+  'public.job_fail_run(uuid, text)'
+]::regprocedure[]);

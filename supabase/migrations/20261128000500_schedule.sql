@@ -16,7 +16,8 @@
 --     lease means a dead invocation), so a killed run goes on within about a lease and a
 --     minute instead of waiting for its deadline.
 -- A fourth job prunes cron.job_run_details older than 30 days; a fifth, `alerts-deliver`,
--- retries the alert outbox every 5 minutes (POST /api/jobs/alerts/deliver).
+-- retries the alert outbox every 5 minutes (POST /api/jobs/alerts/deliver). Every request
+-- of the function goes through private.call_api (Vault secrets, headers, cron_dispatches).
 
 create extension if not exists pg_cron;
 do $$
@@ -34,20 +35,24 @@ create table if not exists private.cron_dispatches (
   request_id bigint,
   dispatched_at timestamptz not null default now()
 );
-comment on table private.cron_dispatches is 'Each pg_net request the cron job queued, to find its response (net._http_response) when a night was missed.';
-comment on column private.cron_dispatches.id is 'Row id.';
-comment on column private.cron_dispatches.job_name is 'Job the request started.';
-comment on column private.cron_dispatches.request_id is 'pg_net request id.';
-comment on column private.cron_dispatches.dispatched_at is 'When the request was queued.';
+select private.describe('private.cron_dispatches',
+  'Each pg_net request the cron job queued, to find its response (net._http_response) when a night was missed.',
+  jsonb_build_object(
+    'id', 'Row id.',
+    'job_name', 'Job the request started.',
+    'request_id', 'pg_net request id.',
+    'dispatched_at', 'When the request was queued.'));
 alter table private.cron_dispatches enable row level security;
 
 create table if not exists private.watchdog_state (
   job_name text primary key,
   watching_since timestamptz not null default now()
 );
-comment on table private.watchdog_state is 'Since when the missed-run watchdog watches a job: no run is reported missed within the first window (the schedule''s longest gap plus grace) after installation or a schedule change.';
-comment on column private.watchdog_state.job_name is 'Watched job.';
-comment on column private.watchdog_state.watching_since is 'When the schedule was installed or last changed.';
+select private.describe('private.watchdog_state',
+  'Since when the missed-run watchdog watches a job: no run is reported missed within the first window (the schedule''s longest gap plus grace) after installation or a schedule change.',
+  jsonb_build_object(
+    'job_name', 'Watched job.',
+    'watching_since', 'When the schedule was installed or last changed.'));
 alter table private.watchdog_state enable row level security;
 insert into private.watchdog_state (job_name) values ('daily-fetch') on conflict do nothing;
 
@@ -57,11 +62,13 @@ create table if not exists private.fetch_schedule (
   max_gap interval not null check (max_gap > interval '0'),
   updated_at timestamptz not null default now()
 );
-comment on table private.fetch_schedule is 'The schedule in force of each fetch job, set by public.set_fetch_schedule(); cron.schedule in the migration installs the stored value, so a later db push does not reset it.';
-comment on column private.fetch_schedule.job_name is 'pg_cron job name (daily-fetch).';
-comment on column private.fetch_schedule.schedule is 'Five-field cron expression, UTC.';
-comment on column private.fetch_schedule.max_gap is 'Longest time between two firings of the schedule (what the missed-run watchdog waits for, plus grace).';
-comment on column private.fetch_schedule.updated_at is 'When the schedule was last set.';
+select private.describe('private.fetch_schedule',
+  'The schedule in force of each fetch job, set by public.set_fetch_schedule(); cron.schedule in the migration installs the stored value, so a later db push does not reset it.',
+  jsonb_build_object(
+    'job_name', 'pg_cron job name (daily-fetch).',
+    'schedule', 'Five-field cron expression, UTC.',
+    'max_gap', 'Longest time between two firings of the schedule (what the missed-run watchdog waits for, plus grace).',
+    'updated_at', 'When the schedule was last set.'));
 alter table private.fetch_schedule enable row level security;
 insert into private.fetch_schedule (job_name, schedule, max_gap)
   values ('daily-fetch', '0 * * * *', interval '1 hour') on conflict do nothing;
@@ -184,8 +191,39 @@ begin
     'max_gap_seconds', extract(epoch from v_gap), 'slower_than_asked', v_slowed);
 end $$;
 comment on function public.set_fetch_schedule(text) is 'Operators (service_role or postgres): sets when the fetch job fires (five-field cron, UTC, e.g. ''0 * * * *'' hourly, ''30 4 * * *'' daily at 04:30), stores it so a later db push keeps it, restarts the missed-run watchdog''s window. Returns the schedule, its longest gap and the frequencies in use it serves less often than asked.';
-revoke execute on function public.set_fetch_schedule(text) from public, anon, authenticated;
-grant execute on function public.set_fetch_schedule(text) to service_role;
+select private.service_role_only(array['public.set_fetch_schedule(text)']::regprocedure[]);
+
+-- ---------------------------------------------------------------------------
+-- Every request pg_cron makes of the edge function: a POST to <project_url><p_path> with
+-- the service key (secret key sb_secret_…, or the legacy service-role JWT), both read from
+-- Vault. The key goes in `apikey`, where Supabase's gateway and @supabase/server read API
+-- keys, and as bearer, where the legacy JWT is read; p_async asks for 202 + Location
+-- (Prefer: respond-async). Each request is recorded in private.cron_dispatches, where the
+-- missed-run watchdog finds its response.
+create or replace function private.call_api(p_job_name text, p_path text, p_body jsonb, p_async boolean)
+returns bigint
+language plpgsql set search_path = '' as $$
+declare
+  v_url text := (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'project_url');
+  v_key text := (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'service_role_key');
+  v_request bigint;
+begin
+  if v_url is null or v_key is null then
+    raise exception 'Cannot call % for %: Vault has no project_url or no service_role_key secret',
+      p_path, p_job_name using errcode = 'P0002', hint = 'See README, Deploy to a hosted project.';
+  end if;
+  v_request := net.http_post(
+    url := v_url || p_path,
+    body := p_body,
+    headers := jsonb_build_object('Content-Type', 'application/json',
+      'apikey', v_key, 'Authorization', 'Bearer ' || v_key)
+      || case when p_async then '{"Prefer": "respond-async"}'::jsonb else '{}'::jsonb end,
+    timeout_milliseconds := 30000);
+  insert into private.cron_dispatches (job_name, request_id) values (p_job_name, v_request);
+  return v_request;
+end $$;
+comment on function private.call_api(text, text, jsonb, boolean) is 'pg_cron''s requests of the edge function: POST <Vault project_url><p_path> with the Vault service_role_key as apikey and bearer (Prefer: respond-async when p_async), recorded in private.cron_dispatches as p_job_name; returns the pg_net request id. Raises P0002 when either secret is missing.';
+revoke execute on function private.call_api(text, text, jsonb, boolean) from public, anon, authenticated;
 
 -- ---------------------------------------------------------------------------
 create or replace function private.check_missed_daily_fetch()
@@ -246,11 +284,7 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_run record;
   v_count integer := 0;
-  v_url text;
-  v_key text;
 begin
-  select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
-  select decrypted_secret into v_key from vault.decrypted_secrets where name = 'service_role_key';
   -- A run whose items are all gone (their sources were deleted mid-run) has nothing left
   -- to claim: finalise it now instead of at its deadline.
   for v_run in
@@ -262,7 +296,9 @@ begin
     perform public.job_complete_items(v_run.id, '[]'::jsonb);
     v_count := v_count + 1;
   end loop;
-  if v_url is null or v_key is null then
+  -- Nobody can be asked before the project's Vault secrets are set (README, Deploy).
+  if (select count(*) from vault.decrypted_secrets
+      where name in ('project_url', 'service_role_key')) < 2 then
     return v_count;
   end if;
   -- A daily-fetch run whose items nobody holds: its invocations died (live ones renew their
@@ -279,13 +315,8 @@ begin
                     where s.run_id = r.id and s.status = 'claimed'), '-infinity')
           < now() - interval '10 seconds'
   loop
-    insert into private.cron_dispatches (job_name, request_id)
-    select 'daily-fetch-resume', net.http_post(
-      url := v_url || '/functions/v1/api/jobs/runs/' || v_run.id || '/continue',
-      body := '{}'::jsonb,
-      headers := jsonb_build_object('Content-Type', 'application/json',
-        'Prefer', 'respond-async', 'apikey', v_key, 'Authorization', 'Bearer ' || v_key),
-      timeout_milliseconds := 30000);
+    perform private.call_api('daily-fetch-resume',
+      '/functions/v1/api/jobs/runs/' || v_run.id || '/continue', '{}'::jsonb, true);
     v_count := v_count + 1;
   end loop;
   return v_count;
@@ -295,27 +326,9 @@ revoke execute on function private.resume_stalled_runs() from public, anon, auth
 
 -- (Re)schedule idempotently: cron.schedule with an existing name updates the job; the
 -- schedule is the stored one (public.set_fetch_schedule), never a literal here.
-select cron.schedule(
-  'daily-fetch',
+select cron.schedule('daily-fetch',
   (select schedule from private.fetch_schedule where job_name = 'daily-fetch'),
-  $cmd$
-  insert into private.cron_dispatches (job_name, request_id)
-  select 'daily-fetch', net.http_post(
-    url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
-           || '/functions/v1/api/jobs/daily-fetch',
-    body := '{"trigger": "cron"}'::jsonb,
-    -- The key (secret key sb_secret_…, or the legacy service-role JWT) goes in `apikey`,
-    -- where Supabase's gateway and @supabase/server read API keys, and as bearer, where
-    -- the legacy JWT is read.
-    headers := (select jsonb_build_object(
-      'Content-Type', 'application/json',
-      'Prefer', 'respond-async',
-      'apikey', k.decrypted_secret,
-      'Authorization', 'Bearer ' || k.decrypted_secret)
-      from vault.decrypted_secrets k where k.name = 'service_role_key'),
-    timeout_milliseconds := 30000)
-  $cmd$
-);
+  $cmd$select private.call_api('daily-fetch', '/functions/v1/api/jobs/daily-fetch', '{"trigger": "cron"}', true)$cmd$);
 
 select cron.schedule('daily-fetch-watchdog', '15 * * * *',
   $cmd$select private.check_missed_daily_fetch()$cmd$);
@@ -328,20 +341,5 @@ select cron.schedule('daily-fetch-resume', '* * * * *',
 
 -- Alerts on their own clock: every 5 minutes, one pass over the outbox (pending alerts and
 -- failed ones past their backoff; see 000300_alerts.sql), authorised like daily-fetch.
-select cron.schedule(
-  'alerts-deliver',
-  '*/5 * * * *',
-  $cmd$
-  insert into private.cron_dispatches (job_name, request_id)
-  select 'alerts-deliver', net.http_post(
-    url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
-           || '/functions/v1/api/jobs/alerts/deliver',
-    body := '{}'::jsonb,
-    headers := (select jsonb_build_object(
-      'Content-Type', 'application/json',
-      'apikey', k.decrypted_secret,
-      'Authorization', 'Bearer ' || k.decrypted_secret)
-      from vault.decrypted_secrets k where k.name = 'service_role_key'),
-    timeout_milliseconds := 30000)
-  $cmd$
-);
+select cron.schedule('alerts-deliver', '*/5 * * * *',
+  $cmd$select private.call_api('alerts-deliver', '/functions/v1/api/jobs/alerts/deliver', '{}', false)$cmd$);

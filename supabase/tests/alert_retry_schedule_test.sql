@@ -7,15 +7,21 @@ select plan(11);
 
 select is((select schedule from cron.job where jobname = 'alerts-deliver'), '*/5 * * * *',
   'alerts-deliver runs every 5 minutes');
-select ok((select command from cron.job where jobname = 'alerts-deliver')
-  like '%/functions/v1/api/jobs/alerts/deliver%', 'it posts to /api/jobs/alerts/deliver');
-select ok((select command like '%''apikey'', k.decrypted_secret%'
-              and command like '%''Authorization'', ''Bearer '' || k.decrypted_secret%'
-              and command like '%k.name = ''service_role_key''%'
-           from cron.job where jobname = 'alerts-deliver'),
+-- The command as pg_cron runs it (rolled back with the test: the request is never sent).
+do $$ begin execute (select command from cron.job where jobname = 'alerts-deliver'); end $$;
+create temp view deliver_request as
+select q.url, q.headers, convert_from(q.body, 'utf8')::jsonb as body
+from private.cron_dispatches d join net.http_request_queue q on q.id = d.request_id
+-- (now(): this transaction's rows only)
+where d.job_name = 'alerts-deliver' and d.dispatched_at = now();
+select ok((select url like '%/functions/v1/api/jobs/alerts/deliver' from deliver_request),
+  'it posts to /api/jobs/alerts/deliver, and records its dispatch');
+select ok((select r.headers ->> 'apikey' = k.decrypted_secret
+              and r.headers ->> 'Authorization' = 'Bearer ' || k.decrypted_secret
+           from deliver_request r, vault.decrypted_secrets k where k.name = 'service_role_key'),
   'with the Vault service key as apikey and bearer, like daily-fetch');
-select ok((select command like '%private.cron_dispatches%' from cron.job
-           where jobname = 'alerts-deliver'), 'and records its dispatch');
+select is((select headers ->> 'Prefer' from deliver_request), null,
+  'and waits for the pass''s answer (no respond-async)');
 
 insert into public.sources (id, name, url) values
   ('a3500000-0000-4000-8000-000000000001', 'retry schedule source', 'https://example.org/retry');

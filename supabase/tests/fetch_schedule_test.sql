@@ -2,7 +2,7 @@
 -- (public.set_fetch_schedule) that stores it where the migration's cron.schedule reads it,
 -- and a missed-run watchdog whose window follows the schedule in force.
 begin;
-select plan(25);
+select plan(28);
 
 -- 1. Default ---------------------------------------------------------------------------
 select is((select schedule from cron.job where jobname = 'daily-fetch'),
@@ -41,6 +41,21 @@ select is((select schedule from cron.job where jobname = 'daily-fetch'), '30 4 *
   'pg_cron fires at the new time');
 select is((select command from cron.job where jobname = 'daily-fetch') like '%/functions/v1/api/jobs/daily-fetch%',
   true, 'with its command unchanged');
+-- The command as pg_cron runs it (rolled back with the test: the request is never sent).
+do $$ begin execute (select command from cron.job where jobname = 'daily-fetch'); end $$;
+create temp view fetch_request as
+select q.url, q.headers, convert_from(q.body, 'utf8')::jsonb as body
+from private.cron_dispatches d join net.http_request_queue q on q.id = d.request_id
+-- (now(): this transaction's rows only)
+where d.job_name = 'daily-fetch' and d.dispatched_at = now();
+select is((select jsonb_build_object('path', substring(url from '/functions/.*$'),
+             'prefer', headers ->> 'Prefer', 'body', body) from fetch_request),
+  '{"path": "/functions/v1/api/jobs/daily-fetch", "prefer": "respond-async", "body": {"trigger": "cron"}}'::jsonb,
+  'it posts {"trigger": "cron"} to /api/jobs/daily-fetch with Prefer: respond-async, and records its dispatch');
+select ok((select r.headers ->> 'apikey' = k.decrypted_secret
+              and r.headers ->> 'Authorization' = 'Bearer ' || k.decrypted_secret
+           from fetch_request r, vault.decrypted_secrets k where k.name = 'service_role_key'),
+  'with the Vault service key as apikey and bearer');
 select is((select schedule || ' ' || max_gap from private.fetch_schedule where job_name = 'daily-fetch'),
   '30 4 * * * 24:00:00', 'the stored schedule (what a later db push installs) follows');
 select ok((select watching_since > now() - interval '1 minute' from private.watchdog_state
@@ -77,6 +92,11 @@ select matches((select errors ->> 0 from public.job_runs where options ->> 'watc
                 order by started_at desc limit 1),
   '^scheduled run \(0 \* \* \* \*\) did not start in the last 2 hours: ',
   'its error names the schedule and the window');
+
+-- A project whose Vault lacks the key: pg_cron's call fails, saying so (job_run_details).
+delete from vault.secrets where name = 'service_role_key';
+select throws_ok($$select private.call_api('daily-fetch', '/functions/v1/api/jobs/daily-fetch', '{}', true)$$,
+  'P0002', null, 'without the Vault service key the call fails and says why');
 
 select * from finish();
 rollback;

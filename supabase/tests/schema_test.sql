@@ -1,7 +1,7 @@
 -- Schema contract: constraints reject bad rows, RLS is on everywhere, everything is
 -- commented (Studio shows the comments to operators).
 begin;
-select plan(29);
+select plan(35);
 
 -- Contract tables exist with their columns.
 select has_table('public', 'sources', 'sources exists');
@@ -10,58 +10,58 @@ select columns_are('public', 'job_runs', array[
   'total_items', 'sources_processed', 'sources_succeeded', 'sources_failed', 'sources_skipped',
   'changes_detected', 'alerts_sent', 'errors', 'invocations'
 ]::name[], 'job_runs has the contract columns') ;
-
--- sources
-select throws_ok($$insert into public.sources (name, url) values ('x', 'ftp://example.org/a')$$,
-  '23514', null, 'a non-http(s) URL is rejected');
-select throws_ok($$insert into public.sources (name, url) values ('x', 'javascript:alert(1)')$$,
-  '23514', null, 'a javascript: URL is rejected');
-select throws_ok($$insert into public.sources (name, url) values ('', 'https://example.org/')$$,
-  '23514', null, 'an empty name is rejected');
-select throws_ok($$insert into public.sources (name, url, check_frequency) values ('x', 'https://example.org/', 'fortnightly')$$,
-  '23503', null, 'an unknown check_frequency is rejected');
-select throws_ok($$insert into public.sources (name, url, ignore_patterns) values ('x', 'https://example.org/', array[''])$$,
-  '22023', null, 'an empty ignore pattern is rejected');
-select throws_ok($$insert into public.sources (name, url, ignore_patterns) values ('x', 'https://example.org/', array_fill('a'::text, array[51]))$$,
-  '23514', null, 'more than 50 ignore patterns are rejected');
--- Syntax is checked by the engine that runs the patterns (the API, ignorePatternErrors), not by
--- Postgres' regex rules: a named group is valid JavaScript that Postgres refused.
-select lives_ok($$insert into public.sources (name, url, ignore_patterns) values ('js', 'https://example.org/js', array['(?<year>\d{4}) edition'])$$,
-  'a JavaScript pattern Postgres regex rules refuse is stored');
-select throws_ok($$insert into public.sources (name, url, consecutive_failures) values ('x', 'https://example.org/', -1)$$,
-  '23514', null, 'negative consecutive_failures is rejected');
-select throws_ok($$insert into public.sources (name, url, render) values ('x', 'https://example.org/', 'headless')$$,
-  '23514', null, 'an unknown render mode is rejected');
 select col_default_is('public', 'sources', 'render', 'static', 'render defaults to static');
-select lives_ok($$insert into public.sources (name, url, render, last_error_class) values ('b', 'https://example.org/b', 'browser', 'browser')$$,
-  'a browser source and the browser error class are accepted');
-select lives_ok($$insert into public.sources (id, name, url, check_frequency) values ('10000000-0000-4000-8000-000000000001', 'ok', 'https://example.org/ok', 'hourly')$$,
-  'a good source is accepted');
-select lives_ok($$insert into public.check_frequencies (name, check_interval) values ('monthly', interval '30 days');
-  insert into public.sources (name, url, check_frequency) values ('m', 'https://example.org/m', 'monthly')$$,
-  'adding a frequency is adding a row');
 
--- subscriptions
-select throws_ok($$insert into public.subscriptions (channel, target) values ('sms', 'https://example.org/')$$,
-  '23514', null, 'an unknown channel is rejected');
-select throws_ok($$insert into public.subscriptions (channel, target) values ('webhook', 'not a url')$$,
-  '23514', null, 'a webhook target must be an http(s) URL');
-select throws_ok($$insert into public.subscriptions (channel, target) values ('email', 'nobody')$$,
-  '23514', null, 'an email target must be an address');
-select lives_ok($$insert into public.subscriptions (channel, target) values ('email', 'ops@example.org')$$,
-  'an all-sources email subscription is accepted');
+-- Constraints: each row below is inserted on its own, in order (pg_temp.insert_outcome:
+-- 'ok' when stored, else the SQLSTATE it failed with), and must end as expected.
+create function pg_temp.insert_outcome(p_table regclass, p_row jsonb) returns text
+language plpgsql as $$
+declare v_columns text := (select string_agg(quote_ident(k), ', ') from jsonb_object_keys(p_row) k);
+begin
+  execute format('insert into %s (%s) select %s from jsonb_populate_record(null::%s, $1)',
+    p_table, v_columns, v_columns, p_table) using p_row;
+  return 'ok';
+exception when others then
+  return sqlstate;
+end $$;
 
--- job_runs
-select throws_ok($$insert into public.job_runs (trigger) values ('sometimes')$$,
-  '23514', null, 'an unknown trigger is rejected');
-select throws_ok($$insert into public.job_runs (trigger, status, completed_at, sources_failed) values ('manual', 'succeeded', now(), -3)$$,
-  '23514', null, 'negative counters are rejected');
-select throws_ok($$insert into public.job_runs (trigger, errors, status, completed_at) values ('manual', '{"a": 1}', 'failed', now())$$,
-  '23514', null, 'errors must be a JSON array');
-select lives_ok($$insert into public.job_runs (job_name, trigger) values ('pgtap-job', 'manual')$$,
-  'a running run is accepted');
-select throws_ok($$insert into public.job_runs (job_name, trigger) values ('pgtap-job', 'cron')$$,
-  '23505', null, 'a second running run of the same job is rejected');
+select is(pg_temp.insert_outcome(t.tbl, t.row_json::jsonb), t.outcome, t.description)
+from (values
+  -- sources
+  (1, 'public.sources', '{"name": "x", "url": "ftp://example.org/a"}', '23514', 'a non-http(s) URL is rejected'),
+  (2, 'public.sources', '{"name": "x", "url": "javascript:alert(1)"}', '23514', 'a javascript: URL is rejected'),
+  (3, 'public.sources', '{"name": "", "url": "https://example.org/"}', '23514', 'an empty name is rejected'),
+  (4, 'public.sources', '{"name": "x", "url": "https://example.org/", "check_frequency": "fortnightly"}', '23503', 'an unknown check_frequency is rejected'),
+  (5, 'public.sources', '{"name": "x", "url": "https://example.org/", "ignore_patterns": [""]}', '22023', 'an empty ignore pattern is rejected'),
+  (6, 'public.sources', jsonb_build_object('name', 'x', 'url', 'https://example.org/', 'ignore_patterns', to_jsonb(array_fill('a'::text, array[51])))::text, '23514', 'more than 50 ignore patterns are rejected'),
+  -- Syntax is checked by the engine that runs the patterns (the API, ignorePatternErrors),
+  -- not by Postgres' regex rules: a named group is valid JavaScript that Postgres refused.
+  (7, 'public.sources', '{"name": "js", "url": "https://example.org/js", "ignore_patterns": ["(?<year>\\d{4}) edition"]}', 'ok', 'a JavaScript pattern Postgres regex rules refuse is stored'),
+  (8, 'public.sources', '{"name": "x", "url": "https://example.org/", "consecutive_failures": -1}', '23514', 'negative consecutive_failures is rejected'),
+  (9, 'public.sources', '{"name": "x", "url": "https://example.org/", "render": "headless"}', '23514', 'an unknown render mode is rejected'),
+  (10, 'public.sources', '{"name": "b", "url": "https://example.org/b", "render": "browser", "last_error_class": "browser"}', 'ok', 'a browser source and the browser error class are accepted'),
+  (11, 'public.sources', '{"id": "10000000-0000-4000-8000-000000000001", "name": "ok", "url": "https://example.org/ok", "check_frequency": "hourly"}', 'ok', 'a good source is accepted'),
+  (12, 'public.check_frequencies', '{"name": "monthly", "check_interval": "30 days"}', 'ok', 'adding a frequency is adding a row'),
+  (13, 'public.sources', '{"name": "m", "url": "https://example.org/m", "check_frequency": "monthly"}', 'ok', 'a source can use the added frequency at once'),
+  -- aligned with the API's save-time rules (shared/operators/rules.ts)
+  (14, 'public.sources', '{"name": "x", "url": "http://-/"}', '23514', 'a URL whose host is "-" is refused by sources_url_host_valid'),
+  (15, 'public.sources', '{"name": "x", "url": "http://user:pw@example.org/"}', '23514', 'a URL with credentials is refused'),
+  (16, 'public.sources', '{"name": "x", "url": "https://www.example.org:8443/a?b=c"}', 'ok', 'a normal URL with a port and a query is accepted'),
+  (17, 'public.sources', '{"name": "y", "url": "http://[::1]:8080/"}', 'ok', 'an IPv6 literal is accepted'),
+  (18, 'public.sources', jsonb_build_object('name', 'x', 'url', 'https://example.org/', 'ignore_patterns', (select jsonb_agg('p' || i) from generate_series(1, 51) i))::text, '23514', '51 distinct ignore patterns are refused'),
+  -- subscriptions
+  (19, 'public.subscriptions', '{"channel": "sms", "target": "https://example.org/"}', '23514', 'an unknown channel is rejected'),
+  (20, 'public.subscriptions', '{"channel": "webhook", "target": "not a url"}', '23514', 'a webhook target must be an http(s) URL'),
+  (21, 'public.subscriptions', '{"channel": "email", "target": "nobody"}', '23514', 'an email target must be an address'),
+  (22, 'public.subscriptions', '{"channel": "email", "target": "ops@example.org"}', 'ok', 'an all-sources email subscription is accepted'),
+  -- job_runs
+  (23, 'public.job_runs', '{"trigger": "sometimes"}', '23514', 'an unknown trigger is rejected'),
+  (24, 'public.job_runs', '{"trigger": "manual", "status": "succeeded", "completed_at": "2026-12-01T00:00:00Z", "sources_failed": -3}', '23514', 'negative counters are rejected'),
+  (25, 'public.job_runs', '{"trigger": "manual", "errors": {"a": 1}, "status": "failed", "completed_at": "2026-12-01T00:00:00Z"}', '23514', 'errors must be a JSON array'),
+  (26, 'public.job_runs', '{"job_name": "pgtap-job", "trigger": "manual"}', 'ok', 'a running run is accepted'),
+  (27, 'public.job_runs', '{"job_name": "pgtap-job", "trigger": "cron"}', '23505', 'a second running run of the same job is rejected'))
+  as t(n, tbl, row_json, outcome, description)
+order by t.n;
 
 -- alerts: one per (change, subscription)
 insert into public.policy_changes (id, source_id, diff)
