@@ -22,6 +22,7 @@
  * not loaded at all (the text does not need them).
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import puppeteer, {
   type Browser,
   type ConnectionTransport,
@@ -39,6 +40,7 @@ import {
   sourceUrl,
 } from "./address_guard.ts";
 import { DeadlineExceeded, PipelineError } from "./errors.ts";
+import { untilAborted } from "./io_deadline.ts";
 import {
   displayUrl,
   type FetchedDocument,
@@ -263,13 +265,13 @@ async function _render(
     const connectTimeout = AbortSignal.timeout(config.BROWSER_CONNECT_TIMEOUT_MS);
     const connectSignal = AbortSignal.any([signal, connectTimeout]);
     try {
-      browser = await _race(
+      browser = await untilAborted(
         seam.connect(AbortSignal.any([session.signal, signal])),
         connectSignal,
       );
-      context = await _race(browser.createBrowserContext(), connectSignal);
-      page = await _race(context.newPage(), connectSignal);
-      await _race(
+      context = await untilAborted(browser.createBrowserContext(), connectSignal);
+      page = await untilAborted(context.newPage(), connectSignal);
+      await untilAborted(
         Promise.all([
           page.setUserAgent({ userAgent: config.FETCH_USER_AGENT }),
           page.setBypassServiceWorker(true),
@@ -296,7 +298,7 @@ async function _render(
     const release = deps.limiter ? await deps.limiter.acquire(url.host, signal) : undefined;
     let response;
     try {
-      response = await _race(
+      response = await untilAborted(
         page.goto(url.href, {
           waitUntil: "load",
           timeout: config.BROWSER_NAVIGATION_TIMEOUT_MS,
@@ -350,14 +352,14 @@ async function _render(
     if (main.error) throw main.error;
 
     stage = "read";
-    const size = await _race(page.evaluate(SIZE_EXPRESSION), signal);
+    const size = await untilAborted(page.evaluate(SIZE_EXPRESSION), signal);
     if (typeof size === "number" && size > config.FETCH_MAX_BYTES) {
       throw new PipelineError(
         "too_large",
         `rendered page of ${size} bytes exceeds the cap of ${config.FETCH_MAX_BYTES} bytes`,
       );
     }
-    const html = await _race(page.content(), signal);
+    const html = await untilAborted(page.content(), signal);
     const body = new TextEncoder().encode(html);
     if (body.byteLength > config.FETCH_MAX_BYTES) {
       throw new PipelineError(
@@ -389,7 +391,7 @@ async function _render(
     if (thrown instanceof DeadlineExceeded || signal.aborted) {
       // Past the page's total time: a slow site while navigating, a stuck browser otherwise.
       const reason = thrown instanceof DeadlineExceeded ? thrown : signal.reason;
-      const message = reason instanceof Error ? reason.message : String(reason);
+      const message = errorMessage(reason);
       throw stage === "navigate"
         ? new PipelineError("timeout", `${message} loading ${displayUrl(url)} in the browser`)
         : new PipelineError(
@@ -564,21 +566,8 @@ function _disposeOnDetach(message: string): string {
   return JSON.stringify(parsed);
 }
 
-/** Rejects as soon as `signal` aborts, whatever `promise` does. */
-function _race<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
 function _detail(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   // Never echo an endpoint's token (wss://…?token=…) or any URL query into a message.
   return text.replace(/(wss?|https?):\/\/[^\s'")]+/gi, (u) => displayUrl(u)).trim().replace(
     /\.+$/,

@@ -17,6 +17,7 @@
  * and compile (the pipeline, via {@link compileIgnorePatterns}), so what was accepted runs.
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { RE2JS } from "re2js";
 import { PipelineError } from "./errors.ts";
 
@@ -50,7 +51,7 @@ function _parts(pattern: string): { body: string; flags: string } {
 }
 
 function _message(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   return text.replace(/^error parsing regexp: /, "");
 }
 

@@ -266,7 +266,7 @@ export async function extractPdfText(
 function _parseError(error: unknown): PipelineError {
   if (error instanceof PipelineError) return error;
   const name = error instanceof Error ? error.name : "Error";
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   const what = name === "PasswordException" ? "PDF is encrypted" : "cannot read PDF";
   return new PipelineError("parse", `${what}: ${detail}`, { cause: error });
 }

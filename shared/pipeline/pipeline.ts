@@ -298,7 +298,7 @@ export async function runFetchPipeline(
           unconfirmed = true;
           deps.logger.warn("Source {sourceId}: the confirmation fetch failed: {error}", {
             ...log,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           });
         } finally {
           againLease?.release();

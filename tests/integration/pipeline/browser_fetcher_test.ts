@@ -13,6 +13,7 @@ import {
 } from "../../../shared/pipeline/browser_fetcher.ts";
 import type { FetcherConfig } from "../../../shared/pipeline/fetcher.ts";
 import { BROWSER_ENDPOINT } from "../../../supabase/local/ports.ts";
+import type { ErrorClass } from "../../../shared/types.ts";
 import { eventually } from "../_stack.ts";
 import { pipelineFailure } from "../../unit/pipeline/_helpers.ts";
 
@@ -125,46 +126,55 @@ Deno.test("browser fetcher on the stack's Chromium", async (t) => {
       assert.equal(doc.contentType, "text/html; charset=utf-8");
       assert.match(new TextDecoder().decode(doc.body), /<p id="p">Rendered text<\/p>/);
     });
-    await t.step("rendered HTML over FETCH_MAX_BYTES is too_large", async () => {
-      const error = await pipelineFailure(
-        render("/huge", site, config({ FETCH_MAX_BYTES: 1024 * 1024 })),
-      );
-      assert.equal(error.errorClass, "too_large");
-      assert.match(error.message, /^rendered page of \d+ bytes exceeds the cap of 1048576 bytes$/);
-    });
-    await t.step("a page that never finishes loading is a timeout", async () => {
-      const error = await pipelineFailure(
-        render("/never-loads", site, config({ BROWSER_NAVIGATION_TIMEOUT_MS: 1_500 })),
-      );
-      assert.equal(error.errorClass, "timeout");
-      assert.match(
-        error.message,
+    // Failures, each with its class and message: [step, path, config, class, message].
+    const failures: Array<
+      [string, string, Partial<FetcherConfig & BrowserConfig>, ErrorClass, RegExp]
+    > = [
+      [
+        "rendered HTML over FETCH_MAX_BYTES is too_large",
+        "/huge",
+        { FETCH_MAX_BYTES: 1024 * 1024 },
+        "too_large",
+        /^rendered page of \d+ bytes exceeds the cap of 1048576 bytes$/,
+      ],
+      [
+        "a page that never finishes loading is a timeout",
+        "/never-loads",
+        { BROWSER_NAVIGATION_TIMEOUT_MS: 1_500 },
+        "timeout",
         /^timed out after 1500 ms loading http:\/\/127\.0\.0\.1:\d+\/never-loads in the browser$/,
-      );
-    });
+      ],
+      [
+        "HTTP 410 is http_4xx",
+        "/gone",
+        {},
+        "http_4xx",
+        /^HTTP 410 Gone from http:\/\/127\.0\.0\.1:\d+\/gone$/,
+      ],
+      [
+        "a PDF is unsupported_content in browser mode",
+        "/pdf",
+        {},
+        "unsupported_content",
+        /use render 'static'/,
+      ],
+      [
+        "a redirect loop is too_many_redirects",
+        "/loop",
+        { FETCH_MAX_REDIRECTS: 3 },
+        "too_many_redirects",
+        /^more than 3 redirects \(last to http:\/\/127\.0\.0\.1:\d+\/loop\)$/,
+      ],
+    ];
+    for (const [name, path, overrides, errorClass, message] of failures) {
+      await t.step(name, async () => {
+        const error = await pipelineFailure(render(path, site, config(overrides)), errorClass);
+        assert.match(error.message, message);
+      });
+    }
     await t.step("a page that never goes quiet is read after the settle time", async () => {
       const doc = await render("/polls", site, config({ BROWSER_SETTLE_MS: 800 }));
       assert.match(new TextDecoder().decode(doc.body), /Polling page/);
-    });
-    await t.step("HTTP 410 is http_4xx", async () => {
-      const error = await pipelineFailure(render("/gone", site));
-      assert.equal(error.errorClass, "http_4xx");
-      assert.match(error.message, /^HTTP 410 Gone from http:\/\/127\.0\.0\.1:\d+\/gone$/);
-    });
-    await t.step("a PDF is unsupported_content in browser mode", async () => {
-      const error = await pipelineFailure(render("/pdf", site));
-      assert.equal(error.errorClass, "unsupported_content");
-      assert.match(error.message, /use render 'static'/);
-    });
-    await t.step("a redirect loop is too_many_redirects", async () => {
-      const error = await pipelineFailure(
-        render("/loop", site, config({ FETCH_MAX_REDIRECTS: 3 })),
-      );
-      assert.equal(error.errorClass, "too_many_redirects");
-      assert.match(
-        error.message,
-        /^more than 3 redirects \(last to http:\/\/127\.0\.0\.1:\d+\/loop\)$/,
-      );
     });
     await t.step("page scripts get no WebSocket (interception cannot see sockets)", async () => {
       const doc = await render("/socket-page", site, config({ BROWSER_SETTLE_MS: 800 }));

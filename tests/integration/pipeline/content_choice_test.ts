@@ -5,19 +5,28 @@
 import assert from "node:assert/strict";
 import { captureLogger } from "../../../shared/log.ts";
 import { runFetchPipeline } from "../../../shared/pipeline/pipeline.ts";
+import type { PipelineResult } from "../../../shared/pipeline/types.ts";
 import { newSource, recordingSleep, testConfig } from "../../unit/pipeline/_helpers.ts";
 import { stackPipelineStore } from "./_stack_pipeline_store.ts";
 
 const POLICY = Array.from({ length: 40 }, (_, i) => `<p>Clause ${i}: we keep your data safe.</p>`)
   .join("");
 
-Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block page, records a new word", async () => {
-  let body = "";
+type _Store = Awaited<ReturnType<typeof stackPipelineStore>>;
+
+/**
+ * Runs `fn` with a source on a local server that answers `respond()` as HTML, its rows on
+ * the stack: `check()` runs the pipeline once on the source as stored now.
+ */
+async function withServedSource(
+  respond: () => string,
+  fn: (check: () => Promise<PipelineResult>, store: _Store) => Promise<void>,
+): Promise<void> {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } }),
+    () => new Response(respond(), { headers: { "content-type": "text/html; charset=utf-8" } }),
   );
-  let store: Awaited<ReturnType<typeof stackPipelineStore>> | undefined;
+  let store: _Store | undefined;
   try {
     const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
     const s = store = await stackPipelineStore([source]);
@@ -30,8 +39,16 @@ Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block
       sleep: recordingSleep(),
       random: () => 0.5,
     };
-    const check = async () => runFetchPipeline(await s.source(source.id), deps);
+    await fn(async () => runFetchPipeline(await s.source(source.id), deps), s);
+  } finally {
+    await store?.cleanup();
+    await server.shutdown();
+  }
+}
 
+Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block page, records a new word", async () => {
+  let body = "";
+  await withServedSource(() => body, async (check, s) => {
     body = `<main><p>Terms</p><p>Updated yesterday</p>${POLICY}</main>`;
     assert.equal((await check()).baseline, true);
 
@@ -51,69 +68,32 @@ Deno.test("runFetchPipeline() ignores layout and relative times, refuses a block
     const edited = await check();
     assert.equal(edited.changed, true);
     assert.equal((await s.policyChanges()).length, 1);
-  } finally {
-    await store?.cleanup();
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("runFetchPipeline() records a change only when a second fetch agrees", async () => {
   let requests = 0;
   let rotating = false;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+  const respond = () => {
     requests++;
     const word = rotating ? `offer ${requests}` : "stable";
-    return new Response(`<main>${POLICY}<p>Today's ${word}</p></main>`, {
-      headers: { "content-type": "text/html; charset=utf-8" },
-    });
-  });
-  let store: Awaited<ReturnType<typeof stackPipelineStore>> | undefined;
-  try {
-    const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
-    const s = store = await stackPipelineStore([source]);
-    const deps = {
-      fetch,
-      clock: () => new Date(),
-      logger: captureLogger(),
-      store: s,
-      config: testConfig(),
-      sleep: recordingSleep(),
-      random: () => 0.5,
-    };
-    assert.equal((await runFetchPipeline(await s.source(source.id), deps)).baseline, true);
+    return `<main>${POLICY}<p>Today's ${word}</p></main>`;
+  };
+  await withServedSource(respond, async (check, s) => {
+    assert.equal((await check()).baseline, true);
     rotating = true; // every response differs: the confirmation never agrees
     const before = requests;
-    const result = await runFetchPipeline(await s.source(source.id), deps);
+    const result = await check();
     assert.equal(result.status, "ok");
     assert.equal(result.changed, false);
     assert.equal(requests - before, 2);
     assert.equal((await s.policyChanges()).length, 0);
-  } finally {
-    await store?.cleanup();
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("runFetchPipeline() records a change undone, and ignores a block that keeps flipping", async () => {
   let body = "";
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } }),
-  );
-  let store: Awaited<ReturnType<typeof stackPipelineStore>> | undefined;
-  try {
-    const source = newSource(`http://127.0.0.1:${server.addr.port}/terms`);
-    const s = store = await stackPipelineStore([source]);
-    const deps = {
-      fetch,
-      clock: () => new Date(),
-      logger: captureLogger(),
-      store: s,
-      config: testConfig(),
-      sleep: recordingSleep(),
-      random: () => 0.5,
-    };
-    const check = async () => runFetchPipeline(await s.source(source.id), deps);
+  await withServedSource(() => body, async (check, s) => {
     const page = (banner: string) => `<main>${POLICY}<p>${banner}</p></main>`;
 
     body = page("Sections D.1 to D.7 apply.");
@@ -128,8 +108,5 @@ Deno.test("runFetchPipeline() records a change undone, and ignores a block that 
     assert.equal(flipped.status, "ok");
     assert.equal(flipped.changed, false);
     assert.equal((await s.policyChanges()).length, 2);
-  } finally {
-    await store?.cleanup();
-    await server.shutdown();
-  }
+  });
 });

@@ -61,6 +61,23 @@ async function fixture(db: Db, url?: string) {
   };
 }
 
+/** Runs `fn` with a {@link fixture} source, the store under test and the client; then deletes the source. */
+async function withSource(
+  fn: (
+    source: Awaited<ReturnType<typeof fixture>>,
+    store: ReturnType<typeof createSupabasePipelineStore>,
+    db: Db,
+  ) => Promise<void>,
+): Promise<void> {
+  const db = await serviceDb();
+  const source = await fixture(db);
+  try {
+    await fn(source, createSupabasePipelineStore(db), db);
+  } finally {
+    await source.cleanup();
+  }
+}
+
 function bookkeeping(
   id: string,
   at: string,
@@ -100,10 +117,7 @@ function input(
 }
 
 Deno.test("createSupabasePipelineStore().recordSnapshot() stores a baseline without a change and moves the source", async () => {
-  const db = await serviceDb();
-  const source = await fixture(db);
-  try {
-    const store = createSupabasePipelineStore(db);
+  await withSource(async (source, store) => {
     const result = await store.recordSnapshot(input(source.id));
     assert.equal(result.baseline, true);
     assert.equal(result.policy_change_id, null);
@@ -115,16 +129,11 @@ Deno.test("createSupabasePipelineStore().recordSnapshot() stores a baseline with
     assert.equal(new Date(row.last_success_at ?? 0).toISOString(), "2026-11-28T02:00:00.000Z");
     assert.equal(await store.getSnapshotContent(result.snapshot_id), "Fee: £719");
     assert.equal(await store.getSnapshotContent(crypto.randomUUID()), null);
-  } finally {
-    await source.cleanup();
-  }
+  });
 });
 
 Deno.test("createSupabasePipelineStore().recordSnapshot() records a change with its diff, and a retry of the same fetch adds nothing", async () => {
-  const db = await serviceDb();
-  const source = await fixture(db);
-  try {
-    const store = createSupabasePipelineStore(db);
+  await withSource(async (source, store, db) => {
     const baseline = await store.recordSnapshot(input(source.id));
     const change = input(source.id, {
       previous_hash: hash("a"),
@@ -153,9 +162,7 @@ Deno.test("createSupabasePipelineStore().recordSnapshot() records a change with 
       diff: change.diff,
       summary: change.summary,
     });
-  } finally {
-    await source.cleanup();
-  }
+  });
 });
 
 Deno.test("createSupabasePipelineStore().recordSnapshot() keeps neither row when the write fails half-way", async () => {
@@ -206,10 +213,7 @@ Deno.test("createSupabasePipelineStore().recordSnapshot() keeps neither row when
 });
 
 Deno.test("createSupabasePipelineStore().recordSnapshot() refuses a change computed against a hash that moved meanwhile", async () => {
-  const db = await serviceDb();
-  const source = await fixture(db);
-  try {
-    const store = createSupabasePipelineStore(db);
+  await withSource(async (source, store) => {
     await store.recordSnapshot(input(source.id));
     await store.recordSnapshot(
       input(source.id, { previous_hash: hash("a"), content_hash: hash("b"), diff: "d" }),
@@ -221,9 +225,7 @@ Deno.test("createSupabasePipelineStore().recordSnapshot() refuses a change compu
       /last_hash is b{64} but the fetch compared against a{64} \(PT409\)/,
     );
     assert.deepEqual(await source.counts(), { snapshots: 2, changes: 1 });
-  } finally {
-    await source.cleanup();
-  }
+  });
 });
 
 Deno.test("createSupabasePipelineStore().updateSources() writes many sources in one call and skips late patches", async () => {

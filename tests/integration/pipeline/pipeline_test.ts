@@ -36,6 +36,13 @@ async function setup(url: string, overrides: Partial<Source> = {}) {
   return { source, store };
 }
 
+/** {@link setup} of the site's `/page`, with its first fetch (the baseline) stored. */
+async function baselinedPage(site: PipelineSite) {
+  const { source, store } = await setup(site.url("/page"));
+  await runFetchPipeline(source, deps(store));
+  return { source, store };
+}
+
 async function withSite(fn: (site: PipelineSite) => Promise<void>): Promise<void> {
   try {
     await withPipelineSite(fn);
@@ -66,8 +73,7 @@ Deno.test("runFetchPipeline() stores the first fetch as a baseline, not a change
 
 Deno.test("runFetchPipeline() detects a one-word edit deep inside a 40 KB page and the diff shows just it", async () => {
   await withSite(async (site) => {
-    const { source, store } = await setup(site.url("/page"));
-    await runFetchPipeline(source, deps(store));
+    const { source, store } = await baselinedPage(site);
     site.state.pageWord = "may";
     const result = await runFetchPipeline(await store.source(source.id), deps(store));
     assert.equal(result.status, "ok");
@@ -270,8 +276,7 @@ Deno.test("runFetchPipeline() reports every failure class with bookkeeping, and 
 
 Deno.test("runFetchPipeline() keeps neither row when the change write fails half-way, and a retry records it once", async () => {
   await withSite(async (site) => {
-    const { source, store } = await setup(site.url("/page"));
-    await runFetchPipeline(source, deps(store));
+    const { source, store } = await baselinedPage(site);
     const before = await store.source(source.id);
     site.state.pageWord = "should";
     store.failNextRecord = "connection lost";
@@ -304,8 +309,7 @@ Deno.test("runFetchPipeline() keeps neither row when the change write fails half
 
 Deno.test("runFetchPipeline() refuses to record against a source another writer moved meanwhile", async () => {
   await withSite(async (site) => {
-    const { source, store } = await setup(site.url("/page"));
-    await runFetchPipeline(source, deps(store));
+    const { source, store } = await baselinedPage(site);
     const stale = await store.source(source.id);
     site.state.pageWord = "could";
     await runFetchPipeline(await store.source(source.id), deps(store)); // the other writer

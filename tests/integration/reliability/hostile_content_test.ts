@@ -7,14 +7,7 @@
  * no function worker's peak grows by more than 128 MB; the next run starts and finishes.
  */
 import assert from "node:assert/strict";
-import {
-  catastrophicPattern,
-  deepHtml,
-  deepJson,
-  pdfInflateBomb,
-  pdfManyPages,
-  urlDenseText,
-} from "../../fixtures/hostile_inputs.ts";
+import { catastrophicPattern, HOSTILE_CASES } from "../../fixtures/hostile_inputs.ts";
 import { serviceDb, sqlClient, SUPABASE_URL } from "../_stack.ts";
 import {
   functionWorkerPids,
@@ -35,22 +28,23 @@ interface Page {
   patterns?: string[];
 }
 
+/** The hostile classes served (tests/fixtures/hostile_inputs.ts HOSTILE_CASES), by name. */
+const SERVED_CASES = ["url_dense", "json_deep", "pdf_inflate_bomb", "pdf_60k_pages"];
+
 async function hostilePages(withHtml: boolean): Promise<Record<string, Page>> {
-  const { pattern, text } = catastrophicPattern(40);
-  const pages: Record<string, Page> = {
-    url_dense: { body: enc(urlDenseText(280_000)), type: "text/plain" },
-    json_deep: { body: enc(deepJson(4_000, 12)), type: "application/json" },
-    pdf_inflate_bomb: { body: await pdfInflateBomb(500 << 20), type: "application/pdf" },
-    pdf_60k_pages: { body: pdfManyPages(60_000), type: "application/pdf" },
-    plain_over_text_cap: {
-      body: enc("Visa fee 719 GBP from 1 January 2026.\n".repeat(9 * 1024 * 1024 / 38)),
-      type: "text/plain",
-    },
-    regex_nested_quantifier: { body: enc(text), type: "text/plain", patterns: [pattern] },
-  };
-  if (withHtml) {
-    pages.html_deep = { body: enc(deepHtml(40_000)), type: "text/html" };
+  const pages: Record<string, Page> = {};
+  for (const name of withHtml ? [...SERVED_CASES, "html_deep"] : SERVED_CASES) {
+    const hostile = HOSTILE_CASES.find((c) => c.name === name);
+    if (!hostile) throw new Error(`Cannot serve hostile class ${name}: not in HOSTILE_CASES`);
+    const { body, contentType, patterns } = await hostile.make();
+    pages[name] = { body, type: contentType, patterns };
   }
+  pages.plain_over_text_cap = {
+    body: enc("Visa fee 719 GBP from 1 January 2026.\n".repeat(9 * 1024 * 1024 / 38)),
+    type: "text/plain",
+  };
+  const { pattern, text } = catastrophicPattern(40);
+  pages.regex_nested_quantifier = { body: enc(text), type: "text/plain", patterns: [pattern] };
   return pages;
 }
 

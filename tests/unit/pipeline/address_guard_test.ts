@@ -45,8 +45,7 @@ Deno.test("classifyAddress() sorts addresses into metadata, loopback, private, l
 
 Deno.test("checkUrl() refuses schemes other than http and https", async () => {
   for (const url of ["file:///etc/passwd", "ftp://example.org/", "gopher://example.org/"]) {
-    const error = await pipelineFailure(checkUrl(new URL(url), { policy: STRICT }));
-    assert.equal(error.errorClass, "blocked");
+    await pipelineFailure(checkUrl(new URL(url), { policy: STRICT }), "blocked");
   }
 });
 
@@ -54,14 +53,14 @@ Deno.test("checkUrl() refuses the cloud metadata address even when private netwo
   for (const policy of [STRICT, LOOPBACK, PRIVATE]) {
     const error = await pipelineFailure(
       checkUrl(new URL("http://169.254.169.254/latest/meta-data/"), { policy }),
+      "blocked",
     );
-    assert.equal(error.errorClass, "blocked");
     assert.match(error.message, /metadata/);
   }
-  const named = await pipelineFailure(
+  await pipelineFailure(
     checkUrl(new URL("http://metadata.google.internal/"), { policy: PRIVATE }),
+    "blocked",
   );
-  assert.equal(named.errorClass, "blocked");
 });
 
 Deno.test("checkUrl() refuses loopback unless loopback or private networks are allowed", async () => {
@@ -74,8 +73,7 @@ Deno.test("checkUrl() refuses loopback unless loopback or private networks are a
       "http://0x7f.1/",
     ]
   ) {
-    const error = await pipelineFailure(checkUrl(new URL(url), { policy: STRICT }));
-    assert.equal(error.errorClass, "blocked", url);
+    await pipelineFailure(checkUrl(new URL(url), { policy: STRICT }), "blocked");
     assert.deepEqual(
       (await checkUrl(new URL(url), { policy: LOOPBACK })).length > 0,
       true,
@@ -87,8 +85,8 @@ Deno.test("checkUrl() refuses loopback unless loopback or private networks are a
 Deno.test("checkUrl() refuses private ranges with loopback allowed, and lets them through when private networks are allowed", async () => {
   const error = await pipelineFailure(
     checkUrl(new URL("http://10.0.0.7/admin"), { policy: LOOPBACK }),
+    "blocked",
   );
-  assert.equal(error.errorClass, "blocked");
   assert.match(error.message, /private/);
   assert.deepEqual(await checkUrl(new URL("http://10.0.0.7/admin"), { policy: PRIVATE }), [
     "10.0.0.7",
@@ -102,8 +100,8 @@ Deno.test("checkUrl() refuses a public-looking name that resolves to a private a
     );
   const error = await pipelineFailure(
     checkUrl(new URL("https://rules.example/"), { policy: LOOPBACK, resolveHost }),
+    "blocked",
   );
-  assert.equal(error.errorClass, "blocked");
   assert.match(error.message, /rules\.example \(resolves to 192\.168\.0\.10\)/);
   assert.deepEqual(
     await checkUrl(new URL("https://gov.example/"), { policy: STRICT, resolveHost }),
@@ -118,13 +116,13 @@ Deno.test("checkUrl() reports a name that does not resolve as dns", async () => 
     Promise.reject(new Deno.errors.NotFound("no records found for rules.example"));
   const error = await pipelineFailure(
     checkUrl(new URL("https://rules.example/"), { policy: STRICT, resolveHost: notFound }),
+    "dns",
   );
-  assert.equal(error.errorClass, "dns");
   assert.match(error.message, /no records found/);
-  const invalid = await pipelineFailure(
+  await pipelineFailure(
     checkUrl(new URL("http://rules.invalid/"), { policy: STRICT }),
+    "dns",
   );
-  assert.equal(invalid.errorClass, "dns");
 });
 
 Deno.test("checkUrl() without a resolver checks literals only and lets names through", async () => {
@@ -139,10 +137,10 @@ Deno.test("checkUrl() lets a name through unchecked when the runtime cannot reso
     [],
   );
   // Literals are still checked without a resolver.
-  const error = await pipelineFailure(
+  await pipelineFailure(
     checkUrl(new URL("http://169.254.169.254/"), { policy: STRICT, resolveHost: unavailable }),
+    "blocked",
   );
-  assert.equal(error.errorClass, "blocked");
 });
 
 Deno.test("urlPolicyError() checks a URL without DNS for the operators' API", () => {

@@ -4,34 +4,37 @@ import { extractDocument } from "../../../shared/pipeline/extract.ts";
 import { policyPdf } from "../../fixtures/pipeline_pages.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
+/** Extracts `text` served as `contentType`. */
+const extractText = (text: string, contentType: string) =>
+  extractDocument({ body: utf8(text), contentType });
 const isClass = (errorClass: string) => (error: unknown) =>
   error instanceof PipelineError && error.errorClass === errorClass;
 
 Deno.test("extractDocument() reads HTML through the HTML extractor", async () => {
-  const out = await extractDocument({
-    body: utf8("<html><body><nav>Menu</nav><main><p>Rule</p></main></body></html>"),
-    contentType: "text/html; charset=utf-8",
-  });
+  const out = await extractText(
+    "<html><body><nav>Menu</nav><main><p>Rule</p></main></body></html>",
+    "text/html; charset=utf-8",
+  );
   assert.equal(out.kind, "html");
   assert.equal(out.mediaType, "text/html");
   assert.equal(out.text.trim(), "Rule");
 });
 
 Deno.test("extractDocument() reads plain text as it is", async () => {
-  const out = await extractDocument({ body: utf8("Rule 1\nRule 2"), contentType: "text/plain" });
+  const out = await extractText("Rule 1\nRule 2", "text/plain");
   assert.equal(out.kind, "text");
   assert.equal(out.text, "Rule 1\nRule 2");
 });
 
 Deno.test("extractDocument() pretty-prints JSON so a diff shows the changed field", async () => {
-  const out = await extractDocument({
-    body: utf8('{"fees":{"visa":719},"updated":"2026-11-28"}'),
-    contentType: "application/vnd.api+json",
-  });
+  const out = await extractText(
+    '{"fees":{"visa":719},"updated":"2026-11-28"}',
+    "application/vnd.api+json",
+  );
   assert.equal(out.kind, "json");
   assert.equal(out.text, '{\n  "fees": {\n    "visa": 719\n  },\n  "updated": "2026-11-28"\n}');
   await assert.rejects(
-    extractDocument({ body: utf8("{oops"), contentType: "application/json" }),
+    extractText("{oops", "application/json"),
     isClass("parse"),
   );
 });
@@ -59,7 +62,7 @@ Deno.test("extractDocument() refuses other content as unsupported_content", asyn
     (error) => isClass("unsupported_content")(error) && /image\/png/.test((error as Error).message),
   );
   await assert.rejects(
-    extractDocument({ body: utf8("just bytes"), contentType: "application/octet-stream" }),
+    extractText("just bytes", "application/octet-stream"),
     isClass("unsupported_content"),
   );
 });

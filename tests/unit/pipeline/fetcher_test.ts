@@ -20,6 +20,11 @@ function deps(overrides: Partial<Pick<FetcherDeps, "config" | "limiter" | "resol
   };
 }
 
+/** The classified failure of fetching `url` with `d` (the test fails on any other outcome). */
+function fetchFailure(url: string, d: FetcherDeps, errorClass: ErrorClass) {
+  return pipelineFailure(fetchDocument({ url }, d), errorClass);
+}
+
 Deno.test("fetchDocument() sends a User-Agent naming the monitor and returns the body", async () => {
   await withPipelineSite(async (site) => {
     const out = await fetchDocument({ url: site.url("/text") }, deps());
@@ -60,37 +65,22 @@ Deno.test("fetchDocument() follows up to five redirects, relative ones too, and 
     assert.equal(five.url, site.url("/etag"));
     const relative = await fetchDocument({ url: site.url("/redirect-relative") }, deps());
     assert.equal(relative.url, site.url("/text"));
-    const error = await pipelineFailure(
-      fetchDocument({ url: site.url("/redirect/6") }, deps()),
-      "too_many_redirects",
-    );
+    const error = await fetchFailure(site.url("/redirect/6"), deps(), "too_many_redirects");
     assert.match(error.message, /more than 5 redirects/);
-    await pipelineFailure(
-      fetchDocument({ url: site.url("/redirect-loop") }, deps()),
-      "too_many_redirects",
-    );
+    await fetchFailure(site.url("/redirect-loop"), deps(), "too_many_redirects");
     assert.ok((site.stats.requests.get("/redirect-loop") ?? 0) <= 6);
-    await pipelineFailure(
-      fetchDocument({ url: site.url("/redirect-no-location") }, deps()),
-      "parse",
-    );
+    await fetchFailure(site.url("/redirect-no-location"), deps(), "parse");
   });
 });
 
 Deno.test("fetchDocument() blocks a redirect to the cloud metadata address without connecting there", async () => {
   await withPipelineSite(async (site) => {
     const d = deps();
-    const error = await pipelineFailure(
-      fetchDocument({ url: site.url("/redirect-metadata") }, d),
-      "blocked",
-    );
+    const error = await fetchFailure(site.url("/redirect-metadata"), d, "blocked");
     assert.match(error.message, /169\.254\.169\.254/);
     assert.deepEqual(d.fetch.urls, [site.url("/redirect-metadata")]);
     const privateHop = deps();
-    await pipelineFailure(
-      fetchDocument({ url: site.url("/redirect-private") }, privateHop),
-      "blocked",
-    );
+    await fetchFailure(site.url("/redirect-private"), privateHop, "blocked");
     assert.equal(privateHop.fetch.urls.length, 1);
   });
 });
@@ -98,7 +88,7 @@ Deno.test("fetchDocument() blocks a redirect to the cloud metadata address witho
 Deno.test("fetchDocument() blocks loopback when configuration does not allow it, before any request", async () => {
   await withPipelineSite(async (site) => {
     const d = deps({ config: testConfig({ FETCH_ALLOW_LOOPBACK: false }) });
-    await pipelineFailure(fetchDocument({ url: site.url("/text") }, d), "blocked");
+    await fetchFailure(site.url("/text"), d, "blocked");
     assert.equal(d.fetch.urls.length, 0);
     assert.equal(site.stats.requests.get("/text"), undefined);
   });
@@ -107,10 +97,7 @@ Deno.test("fetchDocument() blocks loopback when configuration does not allow it,
 Deno.test("fetchDocument() classifies 404 as http_4xx without retrying", async () => {
   await withPipelineSite(async (site) => {
     const d = deps();
-    const error = await pipelineFailure(
-      fetchDocument({ url: site.url("/status/404") }, d),
-      "http_4xx",
-    );
+    const error = await fetchFailure(site.url("/status/404"), d, "http_4xx");
     assert.match(error.message, /^HTTP 404 Not Found from http:\/\/127\.0\.0\.1:\d+\/status\/404$/);
     assert.equal(site.stats.requests.get("/status/404"), 1);
   });
@@ -119,7 +106,7 @@ Deno.test("fetchDocument() classifies 404 as http_4xx without retrying", async (
 Deno.test("fetchDocument() retries 5xx with exponential backoff, then classifies it as http_5xx", async () => {
   await withPipelineSite(async (site) => {
     const d = deps({ config: testConfig({ FETCH_RETRIES: 2, FETCH_RETRY_BASE_MS: 400 }) });
-    await pipelineFailure(fetchDocument({ url: site.url("/status/500") }, d), "http_5xx");
+    await fetchFailure(site.url("/status/500"), d, "http_5xx");
     assert.equal(site.stats.requests.get("/status/500"), 3);
     assert.deepEqual(d.sleep.waits, [300, 600]); // 400·2^n, half fixed + half · 0.5
     assert.equal(d.logger.records.filter((r) => r.level === "warn").length, 2);
@@ -139,16 +126,13 @@ Deno.test("fetchDocument() honours Retry-After on 429 and gives up when it asks 
   await withPipelineSite(async (site) => {
     site.state.retryAfter = "2";
     const d = deps({ config: testConfig({ FETCH_RETRIES: 1 }) });
-    await pipelineFailure(fetchDocument({ url: site.url("/busy") }, d), "http_4xx");
+    await fetchFailure(site.url("/busy"), d, "http_4xx");
     assert.deepEqual(d.sleep.waits, [2_000]);
     assert.equal(site.stats.requests.get("/busy"), 2);
 
     site.state.retryAfter = "3600";
     const patient = deps({ config: testConfig({ FETCH_RETRIES: 1 }) });
-    const error = await pipelineFailure(
-      fetchDocument({ url: site.url("/busy") }, patient),
-      "http_4xx",
-    );
+    const error = await fetchFailure(site.url("/busy"), patient, "http_4xx");
     assert.match(error.message, /asked to retry after 3600000 ms/);
     assert.deepEqual(patient.sleep.waits, []);
   });
@@ -185,10 +169,7 @@ Deno.test("fetchDocument() cuts a 50 MB body at the 10 MB cap without downloadin
   await withPipelineSite(async (site) => {
     const config = testConfig();
     assert.equal(config.FETCH_MAX_BYTES, 10 * 1024 * 1024);
-    const error = await pipelineFailure(
-      fetchDocument({ url: site.url("/huge") }, deps({ config })),
-      "too_large",
-    );
+    const error = await fetchFailure(site.url("/huge"), deps({ config }), "too_large");
     assert.match(error.message, /exceeds the cap of 10485760 bytes/);
     // Give the server a moment to notice the cancel, then prove it stopped sending.
     await new Promise((r) => setTimeout(r, 50));
@@ -199,10 +180,7 @@ Deno.test("fetchDocument() cuts a 50 MB body at the 10 MB cap without downloadin
 
 Deno.test("fetchDocument() refuses a declared Content-Length above the cap without reading the body", async () => {
   await withPipelineSite(async (site) => {
-    const error = await pipelineFailure(
-      fetchDocument({ url: site.url("/huge-declared") }, deps()),
-      "too_large",
-    );
+    const error = await fetchFailure(site.url("/huge-declared"), deps(), "too_large");
     assert.match(error.message, /body of 52428800 bytes exceeds the cap/);
     await new Promise((r) => setTimeout(r, 50));
     assert.ok((site.stats.bytesSent.get("/huge-declared") ?? 0) < HUGE_BYTES / 2);
@@ -225,7 +203,7 @@ Deno.test("fetchDocument() classifies a refused connection as connect", async ()
 Deno.test("fetchDocument() classifies an untrusted certificate as tls", async () => {
   const site = await startTlsSite();
   try {
-    const error = await pipelineFailure(fetchDocument({ url: site.url("/") }, deps()), "tls");
+    const error = await fetchFailure(site.url("/"), deps(), "tls");
     assert.match(error.message, /certificate/i);
   } finally {
     await site.close();
@@ -234,7 +212,7 @@ Deno.test("fetchDocument() classifies an untrusted certificate as tls", async ()
 
 Deno.test("fetchDocument() classifies a name that cannot resolve as dns, without a request", async () => {
   const invalid = deps();
-  await pipelineFailure(fetchDocument({ url: "http://rules.invalid/fees" }, invalid), "dns");
+  await fetchFailure("http://rules.invalid/fees", invalid, "dns");
   assert.equal(invalid.fetch.urls.length, 0);
   const nxdomain = deps({
     resolveHost: () =>
@@ -242,10 +220,7 @@ Deno.test("fetchDocument() classifies a name that cannot resolve as dns, without
         new Deno.errors.NotFound("no records found for Query { name: rules.example. }"),
       ),
   });
-  const error = await pipelineFailure(
-    fetchDocument({ url: "https://rules.example/fees" }, nxdomain),
-    "dns",
-  );
+  const error = await fetchFailure("https://rules.example/fees", nxdomain, "dns");
   assert.match(error.message, /rules\.example/);
   assert.equal(nxdomain.fetch.urls.length, 0);
 });

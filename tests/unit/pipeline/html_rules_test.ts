@@ -1,36 +1,41 @@
 import assert from "node:assert/strict";
 import { hasClassToken, isAdLike, isChromeLike } from "../../../shared/pipeline/html_rules.ts";
 
-Deno.test("isAdLike() recognises advert and cookie-banner class and id names", () => {
-  for (
-    const [className, id] of [
-      ["ad", undefined],
-      ["ad-slot wide", undefined],
-      [undefined, "top_ad"],
-      ["adsbygoogle", undefined],
-      ["Sponsored-Links", undefined],
-      ["cookie-banner", undefined],
-      ["site cookies_consent", undefined],
-      [undefined, "taboola-feed"],
-    ] as const
-  ) {
-    assert.equal(isAdLike(className, id), true, `${className} ${id}`);
+type _Names = ReadonlyArray<readonly [string | undefined, string | undefined]>;
+
+/** Asserts what a class/id rule says of each `[className, id]`. */
+function assertRule(
+  rule: (className: string | undefined, id: string | undefined) => boolean,
+  names: _Names,
+  expected: boolean,
+): void {
+  for (const [className, id] of names) {
+    assert.equal(rule(className, id), expected, `${className} ${id}`);
   }
+}
+
+Deno.test("isAdLike() recognises advert and cookie-banner class and id names", () => {
+  assertRule(isAdLike, [
+    ["ad", undefined],
+    ["ad-slot wide", undefined],
+    [undefined, "top_ad"],
+    ["adsbygoogle", undefined],
+    ["Sponsored-Links", undefined],
+    ["cookie-banner", undefined],
+    ["site cookies_consent", undefined],
+    [undefined, "taboola-feed"],
+  ], true);
 });
 
 Deno.test("isAdLike() leaves ordinary names alone, also those containing 'ad'", () => {
-  for (
-    const [className, id] of [
-      ["header", "main"],
-      ["download shadow", undefined],
-      ["breadcrumb", "read-more"],
-      ["", ""],
-      [undefined, undefined],
-      ["cookie-policy-page", undefined],
-    ] as const
-  ) {
-    assert.equal(isAdLike(className, id), false, `${className} ${id}`);
-  }
+  assertRule(isAdLike, [
+    ["header", "main"],
+    ["download shadow", undefined],
+    ["breadcrumb", "read-more"],
+    ["", ""],
+    [undefined, undefined],
+    ["cookie-policy-page", undefined],
+  ], false);
 });
 
 Deno.test("hasClassToken() matches whole whitespace-separated class names only", () => {
@@ -42,30 +47,22 @@ Deno.test("hasClassToken() matches whole whitespace-separated class names only",
 });
 
 Deno.test("isChromeLike() recognises breadcrumb trails and elements hidden on desktop screens", () => {
-  for (
-    const [className, id] of [
-      ["breadcrumb", undefined],
-      ["c-breadcrumbs__list", undefined],
-      [undefined, "breadcrumb-nav"],
-      ["bottom-download d-lg-none", undefined],
-      ["visible-xs", undefined],
-      ["lg:hidden flex", undefined],
-      ["hide-for-large", undefined],
-      ["is-hidden-desktop", undefined],
-    ] as const
-  ) {
-    assert.equal(isChromeLike(className, id), true, `${className} ${id}`);
-  }
-  for (
-    const [className, id] of [
-      ["d-none d-lg-block", undefined], // shown on desktops
-      ["hidden", undefined], // collapsed accordions are text too
-      ["d-none", undefined],
-      ["visible-lg", undefined],
-      ["crumbs", "content"],
-      [undefined, undefined],
-    ] as const
-  ) {
-    assert.equal(isChromeLike(className, id), false, `${className} ${id}`);
-  }
+  assertRule(isChromeLike, [
+    ["breadcrumb", undefined],
+    ["c-breadcrumbs__list", undefined],
+    [undefined, "breadcrumb-nav"],
+    ["bottom-download d-lg-none", undefined],
+    ["visible-xs", undefined],
+    ["lg:hidden flex", undefined],
+    ["hide-for-large", undefined],
+    ["is-hidden-desktop", undefined],
+  ], true);
+  assertRule(isChromeLike, [
+    ["d-none d-lg-block", undefined], // shown on desktops
+    ["hidden", undefined], // collapsed accordions are text too
+    ["d-none", undefined],
+    ["visible-lg", undefined],
+    ["crumbs", "content"],
+    [undefined, undefined],
+  ], false);
 });

@@ -29,6 +29,20 @@ function assertSameText(html: string, label: string): string {
   return actual;
 }
 
+/**
+ * A test of named cases `[html, text]`, one step each: both paths give the same text, and
+ * it is `text`.
+ */
+function testSameTextCases(name: string, cases: Record<string, [string, string]>): void {
+  Deno.test(name, async (t) => {
+    for (const [label, [html, expected]] of Object.entries(cases)) {
+      await t.step(label, () => {
+        assert.equal(assertSameText(html, label), expected);
+      });
+    }
+  });
+}
+
 Deno.test("extractHtmlTextStreaming() gives the cheerio path's text for every HTML fixture of the test suite", () => {
   for (const [name, html] of Object.entries(SUITE_FIXTURES)) assertSameText(html, name);
 });
@@ -71,8 +85,9 @@ Deno.test("extractHtmlTextStreaming() equals the cheerio path with selector main
   }
 });
 
-Deno.test("extractHtmlTextStreaming() lays out blocks, lists, tables and quotes as html-to-text does", async (t) => {
-  const cases: Record<string, [string, string]> = {
+testSameTextCases(
+  "extractHtmlTextStreaming() lays out blocks, lists, tables and quotes as html-to-text does",
+  {
     "headings get # by level": ["<h1>A</h1><h3>B</h3><h6>C</h6>", "# A\n\n### B\n\n###### C"],
     "paragraphs are separated by a blank line": ["<p>a</p><p>b</p>", "a\n\nb"],
     "an empty paragraph still separates": ["<p>a</p><p></p><p>b</p>", "a\n\n\n\nb"],
@@ -120,16 +135,12 @@ Deno.test("extractHtmlTextStreaming() lays out blocks, lists, tables and quotes 
       '<p>See <a href="/x?session=abc">the rules</a><img src="/c.png?v=1" alt="chart"></p>',
       "See the rules",
     ],
-  };
-  for (const [name, [html, expected]] of Object.entries(cases)) {
-    await t.step(name, () => {
-      assert.equal(assertSameText(html, name), expected);
-    });
-  }
-});
+  },
+);
 
-Deno.test("extractHtmlTextStreaming() drops what the cheerio path drops, decided when each element opens", async (t) => {
-  const cases: Record<string, [string, string]> = {
+testSameTextCases(
+  "extractHtmlTextStreaming() drops what the cheerio path drops, decided when each element opens",
+  {
     "scripts, styles, noscript, iframes, svg and form controls": [
       `<main><p>kept</p><script>s()</script><style>p{}</style><noscript><p>n</p></noscript>
        <iframe>i</iframe><svg><text>t</text></svg><select><option>o</select><button>b</button>
@@ -197,120 +208,101 @@ Deno.test("extractHtmlTextStreaming() drops what the cheerio path drops, decided
       '<div><h1>Subscribe</h1><input type="email"><p>Weekly news</p></div>',
       "# Subscribe\n\nWeekly news",
     ],
-  };
-  for (const [name, [html, expected]] of Object.entries(cases)) {
-    await t.step(name, () => {
-      assert.equal(assertSameText(html, name), expected);
-    });
-  }
+  },
+);
+
+testSameTextCases("extractHtmlTextStreaming() picks the main content as the cheerio path does", {
+  "a main holding a tenth of the page's text or less is a title, not the content": [
+    `<main><h1>Terms</h1></main><div><p>${"Policy text. ".repeat(10)}</p></div>`,
+    `# Terms\n\n${"Policy text. ".repeat(10).trim()}`,
+  ],
+  "the main's only article is the content when it holds most of the text": [
+    `<div role="main"><article><p>${
+      "Policy. ".repeat(20)
+    }</p></article><h2>Still need help?</h2></div>`,
+    "Policy. ".repeat(20).trim(),
+  ],
+  "a short article in the main is not the content": [
+    `<main><article><p>Note</p></article><p>${"Policy. ".repeat(20)}</p></main>`,
+    `Note\n\n${"Policy. ".repeat(20).trim()}`,
+  ],
+  "only the first main counts (empty: next candidate, then body)": [
+    "<p>x</p><main></main><main><p>m</p></main>",
+    "x\n\n\n\nm",
+  ],
+  "role=main when main is empty": ['<main> </main><div role="main">r</div><p>x</p>', "r"],
+  "#main-content before #content before #main": [
+    '<div id="main">c</div><div id="content">b</div><div id="main-content">a</div>',
+    "a",
+  ],
+  "ids match exactly and case-sensitively": [
+    '<div id="content x">A</div><div id="Content">B</div><p>C</p>',
+    "A\nB\n\nC",
+  ],
+  ".main-content by class token": [
+    '<div class="page main-content">a</div><p>x</p>',
+    "a",
+  ],
+  "a page's only article": ["<div>x</div><article><p>a</p></article>", "a"],
+  "the body when there are two articles": [
+    "<article>a</article><article>b</article>",
+    "a\nb",
+  ],
+  "the body when nothing matches": [
+    "<nav>Menu</nav><div><p>Only paragraph</p></div>",
+    "Only paragraph",
+  ],
+  "a candidate moved before its table comes first": [
+    '<table id="content"><tr><td>cell</td></tr><div id="content">moved</div></table>',
+    "moved",
+  ],
 });
 
-Deno.test("extractHtmlTextStreaming() picks the main content as the cheerio path does", async (t) => {
-  const cases: Record<string, [string, string]> = {
-    "a main holding a tenth of the page's text or less is a title, not the content": [
-      `<main><h1>Terms</h1></main><div><p>${"Policy text. ".repeat(10)}</p></div>`,
-      `# Terms\n\n${"Policy text. ".repeat(10).trim()}`,
-    ],
-    "the main's only article is the content when it holds most of the text": [
-      `<div role="main"><article><p>${
-        "Policy. ".repeat(20)
-      }</p></article><h2>Still need help?</h2></div>`,
-      "Policy. ".repeat(20).trim(),
-    ],
-    "a short article in the main is not the content": [
-      `<main><article><p>Note</p></article><p>${"Policy. ".repeat(20)}</p></main>`,
-      `Note\n\n${"Policy. ".repeat(20).trim()}`,
-    ],
-    "only the first main counts (empty: next candidate, then body)": [
-      "<p>x</p><main></main><main><p>m</p></main>",
-      "x\n\n\n\nm",
-    ],
-    "role=main when main is empty": ['<main> </main><div role="main">r</div><p>x</p>', "r"],
-    "#main-content before #content before #main": [
-      '<div id="main">c</div><div id="content">b</div><div id="main-content">a</div>',
-      "a",
-    ],
-    "ids match exactly and case-sensitively": [
-      '<div id="content x">A</div><div id="Content">B</div><p>C</p>',
-      "A\nB\n\nC",
-    ],
-    ".main-content by class token": [
-      '<div class="page main-content">a</div><p>x</p>',
-      "a",
-    ],
-    "a page's only article": ["<div>x</div><article><p>a</p></article>", "a"],
-    "the body when there are two articles": [
-      "<article>a</article><article>b</article>",
-      "a\nb",
-    ],
-    "the body when nothing matches": [
-      "<nav>Menu</nav><div><p>Only paragraph</p></div>",
-      "Only paragraph",
-    ],
-    "a candidate moved before its table comes first": [
-      '<table id="content"><tr><td>cell</td></tr><div id="content">moved</div></table>',
-      "moved",
-    ],
-  };
-  for (const [name, [html, expected]] of Object.entries(cases)) {
-    await t.step(name, () => {
-      assert.equal(assertSameText(html, name), expected);
-    });
-  }
-});
-
-Deno.test("extractHtmlTextStreaming() repairs malformed markup the way HTML5 does", async (t) => {
-  const cases: Record<string, [string, string]> = {
-    "unclosed paragraphs, items, cells and rows": [
-      "<!doctype html><p>a<p>b<ul><li>c<li>d</ul><table><tr><td>e<td>f<tr><td>g</table>",
-      "a\n\nb\n\n * c\n * d\n\ne | f\ng",
-    ],
-    "text put directly in a table moves before it": [
-      "<!doctype html><div><table>stray<tr><td>cell</td></tr>more</table></div>",
-      "straymore\ncell",
-    ],
-    "elements put directly in a table move before it": [
-      "<!doctype html><table><div>moved</div><tr><td>cell</table>",
-      "moved\ncell",
-    ],
-    "a form opened in a table stays empty, its fields stay in the table": [
-      "<!doctype html><table><form><tr><td>kept</td></tr></form></table>",
-      "kept",
-    ],
-    "in quirks mode (no doctype) a table stays inside the open p": [
-      "<p>a<table><tr><td>b</td></tr>t</table>c</p>",
-      "at\nb\n\nc",
-    ],
-    "an unclosed hidden link hides what follows, as HTML5 re-opens it": [
-      '<!doctype html><main><p><a hidden href="#">icon</p><p>Text</p><h2>Title</h2></main>',
-      "##",
-    ],
-    "end tags that match nothing open are ignored": [
-      "<!doctype html><div>a</span></li></td>b</div>",
-      "ab",
-    ],
-    "a closing heading tag closes any open heading": [
-      "<!doctype html><h2>a</h3>b",
-      "## a\n\nb",
-    ],
-    "HTML tags inside SVG leave it": [
-      "<!doctype html><svg><title>t</title><p>out</p></svg>",
-      "out",
-    ],
-    "head content never shows, content before body does": [
-      "<html><head><title>T</title><meta name=x></head>text<body><p>b</p>",
-      "text\n\nb",
-    ],
-    "CRLF line ends and NUL characters": [
-      "<!doctype html><pre>\r\na\r\nb\0c</pre>",
-      "a\nbc",
-    ],
-  };
-  for (const [name, [html, expected]] of Object.entries(cases)) {
-    await t.step(name, () => {
-      assert.equal(assertSameText(html, name), expected);
-    });
-  }
+testSameTextCases("extractHtmlTextStreaming() repairs malformed markup the way HTML5 does", {
+  "unclosed paragraphs, items, cells and rows": [
+    "<!doctype html><p>a<p>b<ul><li>c<li>d</ul><table><tr><td>e<td>f<tr><td>g</table>",
+    "a\n\nb\n\n * c\n * d\n\ne | f\ng",
+  ],
+  "text put directly in a table moves before it": [
+    "<!doctype html><div><table>stray<tr><td>cell</td></tr>more</table></div>",
+    "straymore\ncell",
+  ],
+  "elements put directly in a table move before it": [
+    "<!doctype html><table><div>moved</div><tr><td>cell</table>",
+    "moved\ncell",
+  ],
+  "a form opened in a table stays empty, its fields stay in the table": [
+    "<!doctype html><table><form><tr><td>kept</td></tr></form></table>",
+    "kept",
+  ],
+  "in quirks mode (no doctype) a table stays inside the open p": [
+    "<p>a<table><tr><td>b</td></tr>t</table>c</p>",
+    "at\nb\n\nc",
+  ],
+  "an unclosed hidden link hides what follows, as HTML5 re-opens it": [
+    '<!doctype html><main><p><a hidden href="#">icon</p><p>Text</p><h2>Title</h2></main>',
+    "##",
+  ],
+  "end tags that match nothing open are ignored": [
+    "<!doctype html><div>a</span></li></td>b</div>",
+    "ab",
+  ],
+  "a closing heading tag closes any open heading": [
+    "<!doctype html><h2>a</h3>b",
+    "## a\n\nb",
+  ],
+  "HTML tags inside SVG leave it": [
+    "<!doctype html><svg><title>t</title><p>out</p></svg>",
+    "out",
+  ],
+  "head content never shows, content before body does": [
+    "<html><head><title>T</title><meta name=x></head>text<body><p>b</p>",
+    "text\n\nb",
+  ],
+  "CRLF line ends and NUL characters": [
+    "<!doctype html><pre>\r\na\r\nb\0c</pre>",
+    "a\nbc",
+  ],
 });
 
 Deno.test("extractHtmlTextStreaming() known differences: the adoption agency and raw text in select or SVG", () => {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { HtmlTextBuilder } from "../../../shared/pipeline/html_text_builder.ts";
 
+/** A block of `text` that asks for `breaks` line breaks around it. */
+function addBlock(b: HtmlTextBuilder, breaks: number, text: string): void {
+  b.openBlock(breaks);
+  b.addInline(text);
+  b.closeBlock(breaks);
+}
+
 Deno.test("HtmlTextBuilder folds HTML whitespace but keeps no-break spaces", () => {
   const b = new HtmlTextBuilder();
   b.addInline("  Fee:\t\n £719\u00a0 ");
@@ -18,23 +25,15 @@ Deno.test("HtmlTextBuilder joins text without whitespace between into one word",
 
 Deno.test("HtmlTextBuilder separates blocks by the larger of their line-break demands", () => {
   const b = new HtmlTextBuilder();
-  b.openBlock(1);
-  b.addInline("a");
-  b.closeBlock(1);
-  b.openBlock(2);
-  b.addInline("b");
-  b.closeBlock(2);
-  b.openBlock(1);
-  b.addInline("c");
-  b.closeBlock(1);
+  addBlock(b, 1, "a");
+  addBlock(b, 2, "b");
+  addBlock(b, 1, "c");
   assert.equal(b.toString(), "a\n\nb\n\nc");
 });
 
 Deno.test("HtmlTextBuilder ignores whitespace right after a block", () => {
   const b = new HtmlTextBuilder();
-  b.openBlock(2);
-  b.addInline("a");
-  b.closeBlock(2);
+  addBlock(b, 2, "a");
   b.addInline("   \n ");
   b.addInline("b");
   assert.equal(b.toString(), "a\n\nb");
@@ -44,9 +43,7 @@ Deno.test("HtmlTextBuilder keeps pre text raw, also in blocks inside it", () => 
   const b = new HtmlTextBuilder();
   b.openBlock(2, true);
   b.addInline("  x =  1\n");
-  b.openBlock(1);
-  b.addInline("  y");
-  b.closeBlock(1);
+  addBlock(b, 1, "  y");
   b.closeBlock(2);
   assert.equal(b.toString(), "  x =  1\n\n  y");
 });

@@ -45,6 +45,25 @@ function rawServer(answer: (conn: Deno.Conn) => Promise<void>) {
   };
 }
 
+type _RawServer = ReturnType<typeof rawServer>;
+
+/** Runs `fn` with a {@link rawServer} answering `answer(conn)`, closing it after. */
+async function withRawServer(
+  answer: (conn: Deno.Conn) => Promise<void>,
+  fn: (server: _RawServer) => Promise<void>,
+): Promise<void> {
+  const server = rawServer(answer);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** A plain GET of `path` on the server, over a connection pinned to 127.0.0.1. */
+const get = (server: _RawServer, path = "/") =>
+  pinnedConnect(server.url(path), { method: "GET", headers: {} }, "127.0.0.1");
+
 const write = (conn: Deno.Conn, text: string) => conn.write(encoder.encode(text));
 
 Deno.test("pinnedConnect() reads a chunked body and sends the name as Host with Connection: close", async () => {
@@ -76,22 +95,17 @@ Deno.test("pinnedConnect() reads a chunked body and sends the name as Host with 
 });
 
 Deno.test("pinnedConnect() reads a body that ends when the server closes", async () => {
-  const server = rawServer(async (conn) => {
+  await withRawServer(async (conn) => {
     await write(conn, "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\n\r\n<p>until close</p>");
+  }, async (server) => {
+    assert.equal(await (await get(server)).text(), "<p>until close</p>");
   });
-  try {
-    const response = await pinnedConnect(server.url(), { method: "GET", headers: {} }, "127.0.0.1");
-    assert.equal(await response.text(), "<p>until close</p>");
-  } finally {
-    await server.close();
-  }
 });
 
 Deno.test("pinnedConnect() sends a POST body with its length and reads a 204", async () => {
-  const server = rawServer(async (conn) => {
+  await withRawServer(async (conn) => {
     await write(conn, "HTTP/1.1 204 No Content\r\n\r\n");
-  });
-  try {
+  }, async (server) => {
     const response = await pinnedConnect(
       server.url("/hook"),
       { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' },
@@ -100,24 +114,19 @@ Deno.test("pinnedConnect() sends a POST body with its length and reads a 204", a
     assert.equal(response.status, 204);
     assert.equal(response.body, null);
     assert.match(server.requests[0]!, /\r\ncontent-length: 7\r\n\r\n\{"a":1\}$/);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("pinnedConnect() fails a body cut short of its Content-Length as connect", async () => {
-  const server = rawServer(async (conn) => {
+  await withRawServer(async (conn) => {
     await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part");
-  });
-  try {
-    const response = await pinnedConnect(server.url(), { method: "GET", headers: {} }, "127.0.0.1");
+  }, async (server) => {
+    const response = await get(server);
     await assert.rejects(
       response.text(),
       (e) => e instanceof PipelineError && e.errorClass === "connect",
     );
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("pinnedConnect() refuses a malformed answer and an endless header block as parse", async () => {
@@ -132,7 +141,7 @@ Deno.test("pinnedConnect() refuses a malformed answer and an endless header bloc
   try {
     for (const server of [garbage, endless]) {
       await assert.rejects(
-        pinnedConnect(server.url(), { method: "GET", headers: {} }, "127.0.0.1"),
+        get(server),
         (e) => e instanceof PipelineError && e.errorClass === "parse",
       );
     }
@@ -155,7 +164,7 @@ Deno.test("pinnedConnect() reads no further than asked and closes the socket on 
     }
   });
   try {
-    const response = await pinnedConnect(server.url(), { method: "GET", headers: {} }, "127.0.0.1");
+    const response = await get(server);
     const reader = response.body!.getReader();
     const first = await reader.read();
     assert.ok(first.value && first.value.byteLength > 0);

@@ -10,19 +10,13 @@ import { DEFAULT_CONFIG } from "../../../../shared/config.ts";
 import { fetchDocument } from "../../../../shared/pipeline/fetcher.ts";
 import { PipelineError } from "../../../../shared/pipeline/errors.ts";
 import { pinnedConnect } from "../../../../shared/pipeline/pinned_connect.ts";
+import { gzipBomb } from "../../../fixtures/pipeline_gzip_bomb.ts";
 
 const [path, countArg] = Deno.args;
 const count = Number(countArg ?? "2");
 
-// 1 GiB of zeros, gzip-compressed (about 1 MB on the wire).
-const zeros = new Uint8Array(1 << 20);
-const compressing = new CompressionStream("gzip");
-const writer = compressing.writable.getWriter();
-(async () => {
-  for (let i = 0; i < 1024; i++) await writer.write(zeros);
-  await writer.close();
-})();
-const bomb = new Uint8Array(await new Response(compressing.readable).arrayBuffer());
+// The fault tests' bomb: 1 GiB, about 1 MB on the wire.
+const bomb = await gzipBomb();
 const server = Deno.serve(
   { port: 0, hostname: "127.0.0.1", onListen() {} },
   () =>
