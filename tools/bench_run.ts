@@ -39,6 +39,7 @@ import {
 } from "../supabase/local/ports.ts";
 import { HOSTS } from "./bench_site.ts";
 import { clearHistory, seedHistory } from "./bench_history.ts";
+import { waitForNoRunningRun } from "../tests/integration/_stack.ts";
 
 const SITE_PORT = PORTS.benchSite;
 const LATENCY_MS = 100;
@@ -207,7 +208,7 @@ async function ourRun(
   let res: Response;
   for (;;) {
     // Another run (a test, the cron job) may have started meanwhile: wait for it.
-    await waitIdle();
+    await waitForNoRunningRun(Infinity, sql);
     cpu0 = cpuNow();
     tx0 = await transactions();
     t0 = performance.now();
@@ -418,15 +419,6 @@ async function setupSources(n: number, mix: HostMix = "uniform"): Promise<void> 
   }
 }
 
-async function waitIdle(): Promise<void> {
-  for (;;) {
-    const [r] = await sql`select count(*)::int as n from public.job_runs
-      where job_name = 'daily-fetch' and status = 'running'`;
-    if (r!.n === 0) return;
-    await new Promise((res) => setTimeout(res, 500));
-  }
-}
-
 function fmt(x: number, d = 1): string {
   return x.toFixed(d);
 }
@@ -454,7 +446,7 @@ if (import.meta.main) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  await waitIdle();
+  await waitForNoRunningRun(Infinity, sql);
   // Only the bench's sources are active during the bench; the others are restored after.
   const others = await sql`update public.sources set active = false
     where active and name not like 'bench %' returning id`;

@@ -19,6 +19,7 @@ import postgres from "postgres";
 import { start } from "../supabase/local/stack.ts";
 import { readKeys } from "../supabase/local/keys.ts";
 import { DB_URL, PORTS, REPO_ROOT, STATE_DIR, SUPABASE_URL } from "../supabase/local/ports.ts";
+import { waitForNoRunningRun } from "../tests/integration/_stack.ts";
 
 /** One labelled pair of the corpus (the fields the bench reads). */
 interface Pair {
@@ -131,19 +132,10 @@ function _serve(docs: Doc[]): Deno.HttpServer[] {
   return servers;
 }
 
-async function _waitIdle(): Promise<void> {
-  for (;;) {
-    const [r] = await sql`select count(*)::int as n from public.job_runs
-      where job_name = 'daily-fetch' and status = 'running'`;
-    if (r!.n === 0) return;
-    await new Promise((res) => setTimeout(res, 300));
-  }
-}
-
 /** Starts a run over `sourceIds` through the API and waits until it is finished. */
 async function _run(serviceKey: string, sourceIds: string[]): Promise<string> {
   for (;;) {
-    await _waitIdle();
+    await waitForNoRunningRun(Infinity, sql);
     const res = await fetch(`${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`, {
       method: "POST",
       headers: {
@@ -220,7 +212,7 @@ if (import.meta.main) {
   const docs = _loadDocs();
   const servers = _serve(docs);
   await _failLeftoverRuns();
-  await _waitIdle();
+  await waitForNoRunningRun(Infinity, sql);
   const killsBefore = await _limitKills();
   await sql`delete from public.sources where name like ${NAME_PREFIX + "%"}`;
   // No alert leaves during the bench: subscriptions are paused and restored after.

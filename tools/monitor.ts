@@ -17,6 +17,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { errorMessage } from "../shared/errors.ts";
+import { sleep } from "../shared/sleep.ts";
 
 /** Where the API is and how to authorise. */
 export interface Target {
@@ -357,7 +358,7 @@ async function _runWithProgress(
       }
       return run;
     }
-    await new Promise((r) => setTimeout(r, pollMs));
+    await sleep(pollMs);
   }
 }
 

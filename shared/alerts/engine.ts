@@ -10,7 +10,7 @@
  * the caller: failures become outcomes.
  * @module
  */
-import { defaultResolveHost } from "../pipeline/address_guard.ts";
+import { addressPolicy, defaultResolveHost } from "../pipeline/address_guard.ts";
 import { pinnedConnect } from "../pipeline/pinned_connect.ts";
 import pLimit from "p-limit";
 import type { PolicyChange, Source } from "../types.ts";
@@ -364,10 +364,7 @@ async function _sendOne(
       fetch: deps.fetch,
       timeoutMs: config.ALERT_TIMEOUT_MS,
       now: clock(),
-      policy: {
-        allowLoopback: config.FETCH_ALLOW_LOOPBACK,
-        allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
-      },
+      policy: addressPolicy(config),
       resolveHost: deps.resolveHost ?? defaultResolveHost(),
       connect: deps.connect ?? pinnedConnect,
     });

@@ -64,11 +64,21 @@ export class DbError extends Error {
 
   /** Wraps a supabase-js error (null: the call answered no data). */
   constructor(what: string, error: PostgrestFailure | null) {
-    super(`${what}: ${error?.message ?? "no data"}${error?.code ? ` (${error.code})` : ""}`);
+    super(`${what}: ${_failureText(error)}${error?.code ? ` (${error.code})` : ""}`);
     this.name = "DbError";
     this.code = error?.code ?? null;
     this.constraint = /constraint "([^"]+)"/.exec(error?.message ?? "")?.[1] ?? null;
   }
+}
+
+/**
+ * PostgREST's message of a failure. An answer that is not PostgREST's (the API gateway's
+ * own JSON error when it cannot reach PostgREST) has none: then that answer, shortened.
+ */
+function _failureText(error: PostgrestFailure | null): string {
+  if (error === null) return "no data";
+  if (typeof error.message === "string") return error.message;
+  return `not a PostgREST error: ${JSON.stringify(error).slice(0, 300)}`;
 }
 
 /** The {@link DbError} of a failed store call (`if (error) throw storeError(what, error)`). */

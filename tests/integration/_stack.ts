@@ -1,5 +1,6 @@
 /**
- * Access to the running local stack for integration tests (`deno task test` starts it).
+ * Access to the running local stack for integration tests (`deno task test` starts it)
+ * and the benches in tools/ that drive the real job.
  * @module
  */
 import postgres from "postgres";
@@ -64,16 +65,19 @@ export async function eventually<T>(
   throw new Error(`Timed out waiting for ${what} after ${ms} ms`);
 }
 
-/** Waits until no daily-fetch run is running (one run at a time is the rule). */
-export async function waitForNoRunningRun(ms = 90_000): Promise<void> {
-  const sql = sqlClient();
+/**
+ * Waits until no daily-fetch run is running (one run at a time is the rule: another test's
+ * run, a cron run), for at most `ms`; on `sql` when given, else on a connection of its own.
+ */
+export async function waitForNoRunningRun(ms = 90_000, sql?: postgres.Sql): Promise<void> {
+  const db = sql ?? sqlClient();
   try {
     await eventually("no running daily-fetch run", async () => {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.job_runs
+      const [row] = await db<{ n: number }[]>`select count(*)::int as n from public.job_runs
         where job_name = 'daily-fetch' and status = 'running'`;
       return row!.n === 0 ? true : undefined;
     }, ms);
   } finally {
-    await sql.end();
+    if (sql === undefined) await db.end();
   }
 }

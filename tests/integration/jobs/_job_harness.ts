@@ -24,6 +24,7 @@ import {
 import type { JobStore } from "../../../shared/jobs/store.ts";
 import type { JobResult, RunOptions } from "../../../shared/jobs/types.ts";
 import { captureLogger } from "../../../shared/log.ts";
+import { emptyPipelineResult } from "../../../shared/pipeline/pipeline.ts";
 import type { PipelineResult, SourceBookkeeping } from "../../../shared/pipeline/types.ts";
 import { createSupabaseJobStore } from "../../../shared/store/job_store.ts";
 import { createSupabasePipelineStore } from "../../../shared/store/pipeline_store.ts";
@@ -111,30 +112,14 @@ export function pipelineResult(
       consecutive_failures: 0,
     };
   return {
-    source_id: source.id,
-    fetch_id: fetchId,
-    status: "ok",
-    changed: false,
-    baseline: false,
-    not_modified: false,
-    policy_change_id: null,
-    snapshot_id: null,
+    ...emptyPipelineResult(source.id, fetchId),
     content_hash: failed ? null : "1".repeat(64),
-    summary: null,
     http_status: failed ? null : 200,
     error_class: errorClass,
     error_message: errorMessage,
     error_detail: overrides.error_detail ?? null,
     bookkeeping,
     bookkeeping_written: false,
-    timings: {
-      total_ms: 5,
-      fetch_ms: 3,
-      extract_ms: 1,
-      normalise_ms: 0,
-      detect_ms: 1,
-      store_ms: 0,
-    },
     ...overrides,
   };
 }

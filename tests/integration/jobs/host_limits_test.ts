@@ -6,15 +6,14 @@
  * database, the per-host maximum was FETCH_PER_HOST_CONCURRENCY × invocations.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import { captureLogger } from "../../../shared/log.ts";
 import {
   processDailyFetchRun,
   startDailyFetchRun,
 } from "../../../shared/jobs/run_daily_fetch_job.ts";
-import { createJobDeps } from "../../../functions/api/job_deps.ts";
 import { policyPage } from "../../fixtures/fault_server.ts";
 import { serviceDb, sqlClient } from "../_stack.ts";
+import { stackJobDeps } from "./_stack_job.ts";
 
 const INVOCATIONS = 8;
 
@@ -106,23 +105,15 @@ async function runWithEightInvocations(
   const ids = data!.map((r) => r.id as string);
   const logger = captureLogger();
   const deps = (i: number) => ({
-    ...createJobDeps({
-      db,
-      fetch,
-      clock: () => new Date(),
-      logger,
-      config: {
-        ...DEFAULT_CONFIG,
-        FETCH_ALLOW_PRIVATE_NETWORKS: true,
-        FETCH_PER_HOST_CONCURRENCY: config.perHost,
-        FETCH_POLITENESS_DELAY_MS: config.delayMs,
-        FETCH_GLOBAL_CONCURRENCY: 16,
-        JOB_BATCH_SIZE: 8,
-        // Eight invocations share this process's CPU clock: no budget ends them early.
-        JOB_INVOCATION_CPU_MS: 3_600_000,
-        JOB_INVOCATION_MAX_ITEMS: 1_000_000,
-      },
-    }),
+    ...stackJobDeps(db, {
+      FETCH_PER_HOST_CONCURRENCY: config.perHost,
+      FETCH_POLITENESS_DELAY_MS: config.delayMs,
+      FETCH_GLOBAL_CONCURRENCY: 16,
+      JOB_BATCH_SIZE: 8,
+      // Eight invocations share this process's CPU clock: no budget ends them early.
+      JOB_INVOCATION_CPU_MS: 3_600_000,
+      JOB_INVOCATION_MAX_ITEMS: 1_000_000,
+    }, { logger }),
     jobName,
     invocationId: `${jobName}-${i}`,
   });

@@ -7,7 +7,10 @@
 import type postgres from "postgres";
 import { REPO_ROOT, STATE_DIR } from "../../../supabase/local/ports.ts";
 import type { RunDetails } from "../../../shared/jobs/types.ts";
-import { eventually, stackKeys, SUPABASE_URL } from "../_stack.ts";
+import { eventually, stackKeys, SUPABASE_URL, waitForNoRunningRun } from "../_stack.ts";
+
+/** How long the reliability tests wait for another test's run to end. */
+export const IDLE_MS = 180_000;
 
 /** The job's endpoint behind the gateway. */
 export const ENDPOINT = `${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`;
@@ -76,15 +79,6 @@ export async function getRun(runId: string): Promise<RunDetails | null> {
   return await res.json() as RunDetails;
 }
 
-/** Waits until no daily-fetch run is running (another test's run, a cron run). */
-export async function waitIdle(sql: postgres.Sql, ms = 180_000): Promise<void> {
-  await eventually("no running daily-fetch run", async () => {
-    const [row] = await sql`select count(*)::int as n from public.job_runs
-      where job_name = 'daily-fetch' and status = 'running'`;
-    return row!.n === 0 ? true : undefined;
-  }, ms);
-}
-
 /**
  * Starts a run in the background (202) once the job is idle, retrying on 409 while
  * another test's run finishes. Resolves to the run id.
@@ -94,7 +88,7 @@ export async function startRunAsync(
   body: Record<string, unknown>,
 ): Promise<string> {
   for (let tries = 0;; tries++) {
-    await waitIdle(sql);
+    await waitForNoRunningRun(IDLE_MS, sql);
     const res = await postRun(body, { async: true });
     if (res.status === 202) return res.body.run_id as string;
     if (res.status !== 409 || tries >= 5) {

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { startFaultServer } from "../../fixtures/fault_server.ts";
-import { eventually, serviceDb, sqlClient } from "../_stack.ts";
-import { postRun, waitIdle, waitRun } from "./_api.ts";
+import { eventually, serviceDb, sqlClient, waitForNoRunningRun } from "../_stack.ts";
+import { IDLE_MS, postRun, waitRun } from "./_api.ts";
 
 Deno.test("ten simultaneous POSTs plus the cron command start exactly one run; the others get 409", async () => {
   await using faults = await startFaultServer();
@@ -22,7 +22,7 @@ Deno.test("ten simultaneous POSTs plus the cron command start exactly one run; t
   assert.equal(error, null, error?.message);
   const ids = data!.map((r) => r.id as string);
   try {
-    await waitIdle(sql);
+    await waitForNoRunningRun(IDLE_MS, sql);
     const [job] = await sql`select command from cron.job where jobname = 'daily-fetch'`;
     assert.ok(job, "the daily-fetch cron job exists");
     const [clock] = await sql<{ since: Date }[]>`select now() as since`;
@@ -78,7 +78,7 @@ Deno.test("ten simultaneous POSTs plus the cron command start exactly one run; t
     assert.notEqual(done.status, "running");
     if (winner.trigger === "manual") assert.equal(done.status, "succeeded");
   } finally {
-    await waitIdle(sql).catch(() => {});
+    await waitForNoRunningRun(IDLE_MS, sql).catch(() => {});
     await db.from("sources").delete().in("id", ids);
     await sql.end();
   }

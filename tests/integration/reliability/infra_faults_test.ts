@@ -17,18 +17,25 @@ import { LOG_DIR, PORTS, STATE_DIR } from "../../../supabase/local/ports.ts";
 import { type FaultServer, startFaultServer } from "../../fixtures/fault_server.ts";
 import { type FaultSink, startFaultSink } from "../../fixtures/fault_sink.ts";
 import { sendDelivery } from "../../../shared/alerts/http_delivery.ts";
-import { adminSqlClient, eventually, serviceDb, sqlClient, SUPABASE_URL } from "../_stack.ts";
+import {
+  adminSqlClient,
+  eventually,
+  serviceDb,
+  sqlClient,
+  SUPABASE_URL,
+  waitForNoRunningRun,
+} from "../_stack.ts";
 import {
   denoTask,
   functionWorkerPids,
   getRun,
+  IDLE_MS,
   killAndWait,
   postRun,
   processAlive,
   servicePid,
   stackStart,
   startRunAsync,
-  waitIdle,
   waitRun,
 } from "./_api.ts";
 
@@ -218,8 +225,12 @@ async function runUntilChangeRecorded(fx: Fixture, gate: { arrived: Promise<void
   return { runId, changeId: change! };
 }
 
-/** The run ended with A's change delivered exactly once, and nothing else changed. */
-async function assertDeliveredOnce(fx: Fixture, runId: string, changeId: string) {
+/**
+ * Waits up to `ms` for the run to end, then asserts it ended with A's change delivered
+ * exactly once, and nothing else changed.
+ */
+async function assertDeliveredOnce(fx: Fixture, runId: string, changeId: string, ms: number) {
+  await waitRun(runId, ms);
   const run = await getRun(runId);
   assert.ok(run, "the run exists");
   assert.equal(run.status, "succeeded", JSON.stringify(run.errors));
@@ -282,8 +293,7 @@ Deno.test("PostgREST killed mid-run and restarted: the run is finished by the ne
   const again = await postRun({ source_ids: fx.ids, force: true });
   assert.equal(again.status, 409, JSON.stringify(again.body));
   assert.equal(again.body.error.code, "run_in_progress");
-  await waitRun(runId, 60_000);
-  await assertDeliveredOnce(fx, runId, changeId);
+  await assertDeliveredOnce(fx, runId, changeId, 60_000);
   await assertSettled(fx);
 });
 
@@ -315,10 +325,9 @@ Deno.test("function workers killed (SIGKILL) mid-run: the next cron call resumes
   // The next call on a schedule is the nightly cron command: refused (409, stored by
   // pg_net), and the stalled run is resumed.
   assert.equal(await cronResponse(fx.sql), 409);
-  await waitRun(runId, 60_000);
-  await assertDeliveredOnce(fx, runId, changeId);
+  await assertDeliveredOnce(fx, runId, changeId, 60_000);
   // The next night works as usual.
-  await waitIdle(fx.sql);
+  await waitForNoRunningRun(IDLE_MS, fx.sql);
   const next = await runToEnd(fx);
   assert.equal(next.status, "succeeded", JSON.stringify(next.errors));
   assert.equal(next.changes_detected, 0);
@@ -354,8 +363,7 @@ Deno.test({
     const [resume] = await fx
       .sql`select command from cron.job where jobname = 'daily-fetch-resume'`;
     await fx.sql.unsafe(resume!.command);
-    await waitRun(runId, 30_000);
-    await assertDeliveredOnce(fx, runId, changeId);
+    await assertDeliveredOnce(fx, runId, changeId, 30_000);
     await assertSettled(fx);
   },
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type AppDeps, createApp } from "../../../functions/api/app.ts";
-import { LOCAL_JWT_SECRET, makeApiKey } from "../../../shared/auth/keys.ts";
+import { makeApiKey } from "../../../shared/auth/keys.ts";
 import { createVerifier } from "../../../shared/auth/verify.ts";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import {
@@ -19,7 +19,7 @@ import {
 import { captureLogger } from "../../../shared/log.ts";
 import { serviceClient } from "../../../shared/store/client.ts";
 import type { FetchFn } from "../../../shared/types.ts";
-import { NOW } from "../../fixtures/caller_tokens.ts";
+import { localAuthDeps, NOW } from "../../fixtures/caller_tokens.ts";
 
 export { NOW, tokens, USER_ID } from "../../fixtures/caller_tokens.ts";
 
@@ -154,14 +154,10 @@ export function makeTestApp(
     clock: () => NOW,
     jobs: jobs.service,
     verify: options.verify ??
-      createVerifier({
-        url: "http://127.0.0.1:1",
+      createVerifier(localAuthDeps({
         secretKeys: { default: API_KEYS.secret },
         publishableKeys: { default: API_KEYS.publishable },
-        jwks: { keys: [] },
-        legacy: { jwtSecret: LOCAL_JWT_SECRET },
-        clock: () => NOW,
-      }),
+      })),
     waitUntil: (p) => background.push(p),
     config: {
       ...DEFAULT_CONFIG,

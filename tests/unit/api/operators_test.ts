@@ -117,73 +117,50 @@ Deno.test("the operators' routes admit only the service role and admin users", a
 
 Deno.test("POST /api/sources refuses what the pipeline could not run, before any write", async (t) => {
   const tk = await tokens();
-  const cases: { name: string; body: Record<string, unknown>; path: string; match: RegExp }[] = [
-    { name: "a host that is a hyphen", body: { url: "http://-/" }, path: "url", match: /host/ },
-    { name: "not a URL", body: { url: "policy page" }, path: "url", match: /not a URL/ },
-    { name: "an ftp URL", body: { url: "ftp://example.org/a" }, path: "url", match: /http/ },
-    {
-      name: "credentials in the URL",
-      body: { url: "https://u:p@example.org/" },
-      path: "url",
-      match: /credentials/,
-    },
-    {
-      name: "the cloud metadata address",
-      body: { url: "http://169.254.169.254/latest/" },
-      path: "url",
-      match: /metadata/,
-    },
-    { name: "a private address", body: { url: "http://10.1.2.3/" }, path: "url", match: /private/ },
-    {
-      name: "loopback where the policy refuses it",
-      body: { url: "http://127.0.0.1:8080/" },
-      path: "url",
-      match: /loopback/,
-    },
-    {
-      name: "a broken CSS selector",
-      body: { css_selector: "div[" },
-      path: "css_selector",
-      match: /CSS selector is not valid/,
-    },
-    {
-      name: "markup instead of a selector",
-      body: { css_selector: "<div>" },
-      path: "css_selector",
-      match: /HTML markup/,
-    },
-    {
-      name: "an ignore pattern that does not compile",
-      body: { ignore_patterns: ["Updated: .*", "(unclosed"] },
-      path: "ignore_patterns.1",
-      match: /not a valid JavaScript regular expression/,
-    },
-    {
-      name: "an ignore pattern that hides every change",
-      body: { ignore_patterns: ["[\\s\\S]*"] },
-      path: "ignore_patterns.0",
-      match: /matches all text/,
-    },
-    {
-      name: "an unsupported regex flag",
-      body: { ignore_patterns: ["/x/y"] },
-      path: "ignore_patterns.0",
-      match: /flags/,
-    },
-    {
-      name: "51 ignore patterns",
-      body: { ignore_patterns: Array.from({ length: 51 }, (_, i) => `p${i}`) },
-      path: "ignore_patterns",
-      match: /at most 50/,
-    },
-    {
-      name: "an unknown frequency",
-      body: { check_frequency: "monthly" },
-      path: "check_frequency",
-      match: /daily, hourly, weekly/,
-    },
-    { name: "a blank name", body: { name: "  " }, path: "name", match: /blank/ },
-    { name: "an unknown field", body: { selector: "main" }, path: "selector", match: /Unknown/ },
+  // A body with a broken field, refused with a detail at `path` (the body's field unless
+  // told) whose message matches `match`.
+  const refused = (
+    name: string,
+    body: Record<string, unknown>,
+    match: RegExp,
+    path = Object.keys(body)[0]!,
+  ) => ({ name, body, match, path });
+  const cases = [
+    refused("a host that is a hyphen", { url: "http://-/" }, /host/),
+    refused("not a URL", { url: "policy page" }, /not a URL/),
+    refused("an ftp URL", { url: "ftp://example.org/a" }, /http/),
+    refused("credentials in the URL", { url: "https://u:p@example.org/" }, /credentials/),
+    refused("the cloud metadata address", { url: "http://169.254.169.254/latest/" }, /metadata/),
+    refused("a private address", { url: "http://10.1.2.3/" }, /private/),
+    refused("loopback where the policy refuses it", { url: "http://127.0.0.1:8080/" }, /loopback/),
+    refused("a broken CSS selector", { css_selector: "div[" }, /CSS selector is not valid/),
+    refused("markup instead of a selector", { css_selector: "<div>" }, /HTML markup/),
+    refused(
+      "an ignore pattern that does not compile",
+      { ignore_patterns: ["Updated: .*", "(unclosed"] },
+      /not a valid JavaScript regular expression/,
+      "ignore_patterns.1",
+    ),
+    refused(
+      "an ignore pattern that hides every change",
+      { ignore_patterns: ["[\\s\\S]*"] },
+      /matches all text/,
+      "ignore_patterns.0",
+    ),
+    refused(
+      "an unsupported regex flag",
+      { ignore_patterns: ["/x/y"] },
+      /flags/,
+      "ignore_patterns.0",
+    ),
+    refused(
+      "51 ignore patterns",
+      { ignore_patterns: Array.from({ length: 51 }, (_, i) => `p${i}`) },
+      /at most 50/,
+    ),
+    refused("an unknown frequency", { check_frequency: "monthly" }, /daily, hourly, weekly/),
+    refused("a blank name", { name: "  " }, /blank/),
+    refused("an unknown field", { selector: "main" }, /Unknown/),
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {

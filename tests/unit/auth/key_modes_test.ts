@@ -42,70 +42,56 @@ async function admin(): Promise<string> {
 }
 
 Deno.test("createVerifier() tells the API keys and tokens apart in every key world", async (t) => {
-  const cases: Array<{
-    name: string;
-    token: string | null;
-    apikey: string | null;
-    expect: Record<"both" | "new" | "legacy", string>;
-  }> = [
-    {
-      name: "the secret key in apikey",
-      token: null,
-      apikey: SECRET,
-      expect: { both: "service_role", new: "service_role", legacy: "401" },
-    },
+  type Outcome = Record<"both" | "new" | "legacy", string>;
+  // The new keys (sb_…) exist in the worlds "both" and "new", the legacy JWTs in "both" and
+  // "legacy"; where a key does not exist it is an unknown credential: 401.
+  const newKey = (kind: string): Outcome => ({ both: kind, new: kind, legacy: "401" });
+  const legacyKey = (kind: string): Outcome => ({ both: kind, new: "401", legacy: kind });
+  const refused: Outcome = { both: "401", new: "401", legacy: "401" };
+  // Where the credential is sent: the apikey header, the bearer token, or both.
+  const cases: Array<
+    { name: string; key: string; in: "apikey" | "bearer" | "both"; expect: Outcome }
+  > = [
+    { name: "the secret key in apikey", key: SECRET, in: "apikey", expect: newKey("service_role") },
     {
       name: "the secret key in apikey and as bearer",
-      token: SECRET,
-      apikey: SECRET,
-      expect: { both: "service_role", new: "service_role", legacy: "401" },
+      key: SECRET,
+      in: "both",
+      expect: newKey("service_role"),
     },
-    {
-      name: "the secret key only as bearer",
-      token: SECRET,
-      apikey: null,
-      expect: { both: "401", new: "401", legacy: "401" },
-    },
-    {
-      name: "the publishable key",
-      token: PUBLISHABLE,
-      apikey: PUBLISHABLE,
-      expect: { both: "anon", new: "anon", legacy: "401" },
-    },
+    { name: "the secret key only as bearer", key: SECRET, in: "bearer", expect: refused },
+    { name: "the publishable key", key: PUBLISHABLE, in: "both", expect: newKey("anon") },
     {
       name: "an unknown sb_secret_ key",
-      token: null,
-      apikey: `${SECRET.slice(0, -4)}AAAA`,
-      expect: { both: "401", new: "401", legacy: "401" },
+      key: `${SECRET.slice(0, -4)}AAAA`,
+      in: "apikey",
+      expect: refused,
     },
     {
       name: "the legacy service-role key as bearer",
-      token: SERVICE_JWT,
-      apikey: SERVICE_JWT,
-      expect: { both: "service_role", new: "401", legacy: "service_role" },
+      key: SERVICE_JWT,
+      in: "both",
+      expect: legacyKey("service_role"),
     },
     {
       name: "the legacy service-role key only in apikey",
-      token: null,
-      apikey: SERVICE_JWT,
-      expect: { both: "service_role", new: "401", legacy: "service_role" },
+      key: SERVICE_JWT,
+      in: "apikey",
+      expect: legacyKey("service_role"),
     },
-    {
-      name: "the legacy anon key",
-      token: ANON_JWT,
-      apikey: ANON_JWT,
-      expect: { both: "anon", new: "401", legacy: "anon" },
-    },
+    { name: "the legacy anon key", key: ANON_JWT, in: "both", expect: legacyKey("anon") },
   ];
   for (const c of cases) {
     for (const world of ["both", "new", "legacy"] as const) {
       await t.step(`${c.name} (${world}) → ${c.expect[world]}`, async () => {
         const verify = createVerifier(deps(world));
-        const outcome = await verify({ token: c.token, apikey: c.apikey }).then(
+        const token = c.in === "apikey" ? null : c.key;
+        const apikey = c.in === "bearer" ? null : c.key;
+        const outcome = await verify({ token, apikey }).then(
           (caller) => caller.kind as string,
           (error) => {
             if (!(error instanceof AuthError)) throw error;
-            for (const v of [c.token, c.apikey]) {
+            for (const v of [token, apikey]) {
               if (v !== null) assert.ok(!error.message.includes(v), "no credential echo");
             }
             return String(error.status);

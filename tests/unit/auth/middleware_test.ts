@@ -7,10 +7,9 @@ import {
   signHs256,
   signWithJwk,
 } from "../../../shared/auth/keys.ts";
-import { NOW, NOW_S, tokens, USER_ID, userClaims } from "../../fixtures/caller_tokens.ts";
+import { localAuthDeps, NOW_S, tokens, USER_ID, userClaims } from "../../fixtures/caller_tokens.ts";
 import { type AuthEnv, AuthHttpException, requireCaller } from "../../../shared/auth/middleware.ts";
 import {
-  type AuthDeps,
   AuthError,
   type Caller,
   createVerifier,
@@ -43,16 +42,6 @@ function makeApp(verify: (credentials: Credentials) => Promise<Caller>) {
   return app;
 }
 
-function deps(overrides: Partial<AuthDeps> = {}): AuthDeps {
-  return {
-    url: "http://127.0.0.1:1",
-    jwks: { keys: [] },
-    legacy: { jwtSecret: LOCAL_JWT_SECRET },
-    clock: () => NOW,
-    ...overrides,
-  };
-}
-
 async function post(app: Hono<AuthEnv>, authorization?: string) {
   const headers = new Headers();
   if (authorization !== undefined) headers.set("Authorization", authorization);
@@ -62,7 +51,7 @@ async function post(app: Hono<AuthEnv>, authorization?: string) {
 }
 
 Deno.test("requireCaller() answers each kind of request with the right status", async (t) => {
-  const app = makeApp(createVerifier(deps()));
+  const app = makeApp(createVerifier(localAuthDeps()));
   const tk = await tokens();
   const expired = await signHs256(userClaims("admin", { exp: NOW_S - 1 }), LOCAL_JWT_SECRET);
   const wrongSecret = await signHs256(userClaims("admin"), "x".repeat(40));
@@ -138,7 +127,7 @@ Deno.test("requireCaller() answers each kind of request with the right status", 
 
 Deno.test("requireCaller() puts the verified caller in the context for the handler", async () => {
   const { admin } = await tokens();
-  const { res, body } = await post(makeApp(createVerifier(deps())), `Bearer ${admin}`);
+  const { res, body } = await post(makeApp(createVerifier(localAuthDeps())), `Bearer ${admin}`);
   assert.equal(res.status, 200);
   assert.deepEqual(body, { kind: "admin", subject: USER_ID });
 });
@@ -147,7 +136,7 @@ Deno.test("requireCaller() refuses an oversized header without calling verify", 
   let calls = 0;
   const verify = (credentials: Credentials) => {
     calls++;
-    return createVerifier(deps())(credentials);
+    return createVerifier(localAuthDeps())(credentials);
   };
   const app = makeApp(verify);
   assert.equal((await post(app, `Bearer ${"A".repeat(100 * 1024)}`)).res.status, 401);
@@ -161,7 +150,7 @@ Deno.test("requireCaller() admits only the kinds listed in allow", async (t) => 
   app.onError((err, c) => c.json({}, err instanceof HTTPException ? err.status : 500));
   app.get(
     "/any",
-    requireCaller({ verify: createVerifier(deps()), allow: ["anon", "user"] }),
+    requireCaller({ verify: createVerifier(localAuthDeps()), allow: ["anon", "user"] }),
     (c) => c.text(c.get("caller").kind),
   );
   const tk = await tokens();
@@ -180,7 +169,7 @@ Deno.test("requireCaller() answers 503 auth_unavailable when the JWKS cannot be 
   const pair = await generateSigningKeyPair();
   const realS = Math.floor(Date.now() / 1000);
   const token = await signWithJwk(userClaims("admin", { exp: realS + 600 }), pair.privateJwk);
-  const app = makeApp(createVerifier(deps({ jwks: new URL(await closedJwksUrl()) })));
+  const app = makeApp(createVerifier(localAuthDeps({ jwks: new URL(await closedJwksUrl()) })));
   const { res, body } = await post(app, `Bearer ${token}`);
   assert.equal(res.status, 503);
   assert.deepEqual(body, {
@@ -206,7 +195,7 @@ Deno.test("requireCaller() carries the challenge header on the exception's own r
   ) => (err instanceof HTTPException ? err.getResponse() : new Response(null, { status: 500 })));
   app.get(
     "/x",
-    requireCaller({ verify: createVerifier(deps()), allow: ["admin"] }),
+    requireCaller({ verify: createVerifier(localAuthDeps()), allow: ["admin"] }),
     (c) => c.text("ok"),
   );
   const res = await app.request("/x");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { base64url, decodeJwt, SignJWT } from "jose";
 import { closedJwksUrl, startJwksServer } from "./_jwks_server.ts";
+import { localAuthDeps, NOW, NOW_S } from "../../fixtures/caller_tokens.ts";
 import {
   generateSigningKeyPair,
   LOCAL_JWT_SECRET,
@@ -21,19 +22,7 @@ function verifyToken(token: string, deps: AuthDeps): Promise<Caller> {
   return createVerifier(deps)({ token, apikey: null });
 }
 
-const NOW = new Date("2026-12-01T12:00:00Z");
-const NOW_S = Math.floor(NOW.getTime() / 1000);
 const USER_ID = "8d3a1f7e-3c1b-4d6e-9a53-0f6c2b7d9e11";
-
-function hsDeps(overrides: Partial<AuthDeps> = {}): AuthDeps {
-  return {
-    url: "http://127.0.0.1:1",
-    jwks: { keys: [] },
-    legacy: { jwtSecret: LOCAL_JWT_SECRET },
-    clock: () => NOW,
-    ...overrides,
-  };
-}
 
 function userClaims(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -198,7 +187,7 @@ Deno.test("verifyToken() refuses invalid tokens as unauthorized", async (t) => {
   ];
   for (const c of cases) {
     await t.step(`refuses ${c.name}`, async () => {
-      const error = await refusal(await c.token(), c.deps ?? hsDeps());
+      const error = await refusal(await c.token(), c.deps ?? localAuthDeps());
       assert.equal(error.code, "unauthorized");
       assert.equal(error.status, 401);
       assert.match(error.message, c.message);
@@ -237,7 +226,7 @@ Deno.test("verifyToken() refuses genuine tokens without a usable role as forbidd
   ];
   for (const c of cases) {
     await t.step(`refuses ${c.name}`, async () => {
-      const error = await refusal(await signHs256(c.claims, LOCAL_JWT_SECRET), hsDeps());
+      const error = await refusal(await signHs256(c.claims, LOCAL_JWT_SECRET), localAuthDeps());
       assert.equal(error.code, "forbidden");
       assert.equal(error.status, 403);
       assert.match(error.message, c.message);
@@ -310,7 +299,7 @@ Deno.test("verifyToken() classifies valid HS256 tokens by role and app_metadata"
   ];
   for (const c of cases) {
     await t.step(`accepts ${c.name} as ${c.kind}`, async () => {
-      const caller = await verifyToken(await c.token(), hsDeps());
+      const caller = await verifyToken(await c.token(), localAuthDeps());
       assert.equal(caller.kind, c.kind);
       assert.equal(caller.subject, c.subject);
       assert.equal(typeof caller.role, "string");
@@ -324,15 +313,18 @@ Deno.test("verifyToken() takes time from the injected clock", async () => {
     adminClaims({ nbf: NOW_S + 600, exp: NOW_S + 1200 }),
     LOCAL_JWT_SECRET,
   );
-  assert.equal((await refusal(token, hsDeps())).code, "unauthorized");
+  assert.equal((await refusal(token, localAuthDeps())).code, "unauthorized");
   const later = new Date((NOW_S + 900) * 1000);
-  assert.equal((await verifyToken(token, hsDeps({ clock: () => later }))).kind, "admin");
+  assert.equal((await verifyToken(token, localAuthDeps({ clock: () => later }))).kind, "admin");
   const afterExpiry = new Date((NOW_S + 1300) * 1000);
-  assert.match((await refusal(token, hsDeps({ clock: () => afterExpiry }))).message, /expired/);
+  assert.match(
+    (await refusal(token, localAuthDeps({ clock: () => afterExpiry }))).message,
+    /expired/,
+  );
 });
 
 Deno.test("verifyToken() honours a configured audience for user tokens", async () => {
-  const deps = hsDeps({ audience: "policy-monitor" });
+  const deps = localAuthDeps({ audience: "policy-monitor" });
   const token = await signHs256(adminClaims({ aud: "policy-monitor" }), LOCAL_JWT_SECRET);
   assert.equal((await verifyToken(token, deps)).kind, "admin");
   const usual = await signHs256(adminClaims(), LOCAL_JWT_SECRET);
@@ -346,7 +338,7 @@ Deno.test("verifyToken() verifies asymmetric tokens against the project's JWKS",
   const realS = Math.floor(Date.now() / 1000);
   const adminClaims = (extra: Record<string, unknown> = {}) => adminClaimsAt(realS, extra);
   const userClaims = () => adminClaimsAt(realS, { app_metadata: { provider: "email" } });
-  const deps = hsDeps({ jwks: { keys: [es.publicJwk, rs.publicJwk] } });
+  const deps = localAuthDeps({ jwks: { keys: [es.publicJwk, rs.publicJwk] } });
   {
     await t.step("accepts an admin token signed ES256 by a JWKS key", async () => {
       const caller = await verifyToken(await signWithJwk(adminClaims(), es.privateJwk), deps);
@@ -418,7 +410,7 @@ Deno.test("verifyToken() verifies asymmetric tokens against the project's JWKS",
 Deno.test("verifyToken() reports an unreachable JWKS as auth_unavailable, not the caller's fault", async () => {
   const es = await generateSigningKeyPair({ kid: "es-key-2" });
   const realS = Math.floor(Date.now() / 1000);
-  const deps = hsDeps({ jwks: new URL(await closedJwksUrl()) });
+  const deps = localAuthDeps({ jwks: new URL(await closedJwksUrl()) });
   const error = await refusal(await signWithJwk(adminClaimsAt(realS), es.privateJwk), deps);
   assert.equal(error.code, "auth_unavailable");
   assert.equal(error.status, 503);
@@ -456,7 +448,7 @@ Deno.test("verifyToken() fetches the JWKS from its URL when it is not given inli
   const server = startJwksServer({ kind: "keys", keys: [es.publicJwk] });
   try {
     const realS = Math.floor(Date.now() / 1000);
-    const deps = hsDeps({ jwks: new URL(server.url) });
+    const deps = localAuthDeps({ jwks: new URL(server.url) });
     const caller = await verifyToken(await signWithJwk(adminClaimsAt(realS), es.privateJwk), deps);
     assert.equal(caller.kind, "admin");
     assert.ok(server.hits() >= 1);
