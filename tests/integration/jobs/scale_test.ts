@@ -234,9 +234,13 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
     for (const release of hooks) release();
     site.delayMs = 0;
     // The dead sender's alerts are 'sending' until their lease (ALERT_LEASE_MS) ends: end it.
+    // One whose held request outlived ALERT_TIMEOUT_MS before the kill (a loaded machine:
+    // seen as 8 of 10 delivered) is 'failed' with its backoff (ALERT_BACKOFF_BASE_MS): end
+    // that too, so the rescuer sends every one.
     await sql`update public.alerts a set next_attempt_at = now() - interval '1 second'
       from public.policy_changes c
-      where a.policy_change_id = c.id and c.source_id = any(${ids}) and a.status = 'sending'`;
+      where a.policy_change_id = c.id and c.source_id = any(${ids})
+        and a.status in ('sending', 'failed')`;
     const [held] = await sql`select count(*)::int as n from public.job_run_sources
       where run_id = ${started.run_id} and status = 'claimed'`;
     const statuses = await sql`select status, claimed_by, error_message from public.job_run_sources
