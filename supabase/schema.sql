@@ -574,6 +574,7 @@ CREATE TABLE public.job_run_sources (
     finished_at timestamp with time zone,
     fetch_id uuid DEFAULT gen_random_uuid() NOT NULL,
     host text DEFAULT ''::text NOT NULL,
+    slot integer,
     content jsonb,
     CONSTRAINT job_run_sources_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT job_run_sources_duration_ms_check CHECK (((duration_ms IS NULL) OR (duration_ms >= 0))),
@@ -677,6 +678,12 @@ COMMENT ON COLUMN public.job_run_sources.fetch_id IS 'Idempotency key of this it
 --
 
 COMMENT ON COLUMN public.job_run_sources.host IS 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.';
+
+--
+-- Name: COLUMN job_run_sources.slot; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_run_sources.slot IS 'Which of its host''s request slots (1 … per-host limit) the claim put the item in: a host has at most that many slots in use (items claimed with a live lease) across all invocations, and one invocation runs the items of a slot one after the other, so the next one starts as soon as the previous one ends (no claim round trip in between).';
 
 --
 -- Name: COLUMN job_run_sources.content; Type: COMMENT; Schema: public; Owner: postgres
@@ -1530,10 +1537,10 @@ ALTER FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[
 COMMENT ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) IS 'Adds the work items of a run: due sources pending (with their host, and a private.run_hosts row per host), the others skipped; sets total_items and sources_skipped.';
 
 --
--- Name: job_claim_items(uuid, text, integer, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0, p_max_attempts integer DEFAULT 3) RETURNS jsonb
+CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0, p_max_attempts integer DEFAULT 3, p_slot_depth integer DEFAULT 1) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1544,12 +1551,22 @@ declare
   v_host record;
   v_cap integer;
   v_delay integer;
+  v_slots integer[];
+  v_used integer[];
+  v_mine integer[];
+  v_mine_used integer[];
   v_busy integer;
+  v_free integer;
   v_ids uuid[] := '{}';
   v_starts integer[] := '{}';
+  v_item_slots integer[] := '{}';
   v_got uuid[];
   v_now timestamptz := clock_timestamp();
 begin
+  if p_slot_depth is null or p_slot_depth < 1 then
+    raise exception 'Cannot claim items of run %: p_slot_depth must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
   if p_max_attempts is null or p_max_attempts < 1 then
     raise exception 'Cannot claim items of run %: p_max_attempts must be at least 1', p_run_id
       using errcode = '22023';
@@ -1578,16 +1595,42 @@ begin
     exit when v_left <= 0;
     v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
     v_delay := greatest(coalesce(p_delay_ms, 0), v_host.delay_ms);
-    select count(*) into v_busy from public.job_run_sources s
-    where s.run_id = p_run_id and s.host = v_host.host and s.status = 'claimed'
-      and s.lease_until >= v_now;
-    continue when v_busy >= v_cap;
+    -- The host's request slots with room for this claimer, one entry per free place, round
+    -- robin: while the host is within its cap, this claimer's own slots (what its items
+    -- there leave of p_slot_depth), and as many unused slots as the cap leaves (p_slot_depth
+    -- places each). A claimed item with a live lease holds its slot; read under the host
+    -- row's lock, so two claimers never take the same slot.
+    select coalesce(array_agg(s.slot) filter (where s.slot is not null), '{}'), count(*) filter (where s.slot is not null)
+             + coalesce(sum(s.used) filter (where s.slot is null), 0),
+           coalesce(array_agg(s.slot) filter (where s.mine), '{}'),
+           coalesce(array_agg(s.used) filter (where s.mine), '{}')
+      into v_used, v_busy, v_mine, v_mine_used
+    from (
+      select i.slot, count(*)::int as used,
+             bool_and(i.claimed_by = p_claimed_by) and i.slot is not null as mine
+      from public.job_run_sources i
+      where i.run_id = p_run_id and i.host = v_host.host and i.status = 'claimed'
+        and i.lease_until >= v_now
+      group by i.slot
+    ) s;
+    v_free := least(greatest(v_cap - v_busy, 0), v_left);
+    select coalesce(array_agg(n.slot order by n.place, n.slot), '{}') into v_slots
+    from (
+      select m.slot, generate_series(m.used + 1, p_slot_depth) as place
+      from unnest(v_mine, v_mine_used) as m(slot, used)
+      where v_busy <= v_cap
+      union all
+      select f.slot, generate_series(1, p_slot_depth)
+      from (select g.slot from generate_series(1, v_busy + v_free) as g(slot)
+            where g.slot <> all (v_used) order by g.slot limit v_free) f
+    ) n;
+    continue when cardinality(v_slots) = 0;
     select array_agg(x.source_id) into v_got from (
       select s.source_id from public.job_run_sources s
       where s.run_id = p_run_id and s.host = v_host.host
         and (s.status = 'pending'
              or (s.status = 'claimed' and s.lease_until < v_now and s.attempts < p_max_attempts))
-      limit least(v_cap - v_busy, v_left)
+      limit least(cardinality(v_slots), v_left)
       for update of s skip locked
     ) x;
     if v_got is null then
@@ -1600,6 +1643,7 @@ begin
       continue;
     end if;
     v_ids := v_ids || v_got;
+    v_item_slots := v_item_slots || v_slots[1:cardinality(v_got)];
     -- The k-th item of this host starts k × delay from now (start_in_ms).
     v_starts := v_starts || array(select (g - 1) * v_delay from generate_series(1, cardinality(v_got)) g);
     v_left := v_left - cardinality(v_got);
@@ -1613,11 +1657,11 @@ begin
     return '[]'::jsonb;
   end if;
   with picked as (
-    select p_run_id as run_id, t.source_id, t.start_in_ms
-    from unnest(v_ids, v_starts) as t(source_id, start_in_ms)
+    select p_run_id as run_id, t.source_id, t.start_in_ms, t.slot
+    from unnest(v_ids, v_starts, v_item_slots) as t(source_id, start_in_ms, slot)
   ), claimed as (
     update public.job_run_sources s set
-      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by,
+      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by, slot = p.slot,
       lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
       -- A claim taken over from a dead invocation keeps why the item is tried again.
       error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
@@ -1649,6 +1693,8 @@ begin
       'prior_policy_change_id', pc.id,
       'prior_snapshot_id', sn.id,
       'start_in_ms', coalesce(c.start_in_ms, 0),
+      'host', c.host,
+      'slot', c.slot,
       'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
   from handed c
@@ -1658,13 +1704,13 @@ begin
   return v_items;
 end $$;
 
-ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) OWNER TO postgres;
+ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) OWNER TO postgres;
 
 --
--- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 --
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
@@ -3690,11 +3736,11 @@ REVOKE ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipp
 GRANT ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]) TO service_role;
 
 --
--- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer) TO service_role;
+REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) TO service_role;
 
 --
 -- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb); Type: ACL; Schema: public; Owner: postgres

@@ -28,7 +28,8 @@ export type JobConfig =
     | "FETCH_PER_HOST_CONCURRENCY"
     | "FETCH_POLITENESS_DELAY_MS"
     | "ALERT_FAILING_THRESHOLD"
-  >;
+  >
+  & Partial<Pick<Config, "JOB_HOST_SLOT_DEPTH">>;
 
 /** The alert engine as the job sees it. */
 export interface JobAlerts {

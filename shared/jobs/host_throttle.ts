@@ -56,10 +56,16 @@ export function recordThrottles(
 /**
  * Tells the database at once when a host answers 429/503 with a Retry-After (the
  * listener of {@link recordThrottles}), so every invocation of the run slows that host. A
- * failed report is logged: the run goes on with the host's usual limits.
+ * failed report is logged: the run goes on with the host's usual limits. `local` hears
+ * it first, in this invocation.
  */
-export function reportThrottles(deps: JobDeps, runId: string): void {
+export function reportThrottles(
+  deps: JobDeps,
+  runId: string,
+  local?: (throttle: HostThrottle) => void,
+): void {
   deps.onThrottle?.((t) => {
+    local?.(t); // this invocation's own queued items of the host (shared/jobs/slot_lanes.ts)
     deps.logger.warn("Host of {url} asked to slow down (Retry-After {retry_after_ms} ms)", {
       run_id: runId,
       url: redactText(t.url),

@@ -8,6 +8,7 @@
  */
 import { errorMessage } from "../errors.ts";
 import { alertsBeforeRun } from "./before_run.ts";
+import { slotLanes } from "./slot_lanes.ts";
 import { invocationBudget } from "./budget.ts";
 import { reportThrottles } from "./host_throttle.ts";
 import { startLeaseHeartbeat } from "./lease_heartbeat.ts";
@@ -129,7 +130,8 @@ export async function processDailyFetchRun(
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
-  reportThrottles(deps, runId);
+  const lanes = slotLanes();
+  reportThrottles(deps, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
   const heartbeat = startLeaseHeartbeat(
     {
       store,
@@ -148,7 +150,7 @@ export async function processDailyFetchRun(
         const { open, held } = await store.countOpenItems(runId, deps.clock());
         return open <= held;
       },
-      process: (item) => processSourceItem(deps, item),
+      process: (item) => processSourceItem(deps, item, lanes),
       complete: (done) => completeSourceItems(deps, runId, done, summary),
       handOver: () => _handOver(deps, runId, budget.usage()),
     }, {

@@ -21,6 +21,8 @@ import {
   toItemOutcome,
 } from "./source_task.ts";
 import type { ClaimedItem } from "./store.ts";
+import { type SlotLanes, slotLanes } from "./slot_lanes.ts";
+import { DEFAULT_CONFIG } from "../config.ts";
 
 /** A processed item: its outcome and the bookkeeping still to write with it. */
 export interface ItemDone {
@@ -44,6 +46,7 @@ export async function claimSourceItems(
   const hosts = {
     perHost: config.FETCH_PER_HOST_CONCURRENCY,
     delayMs: config.FETCH_POLITENESS_DELAY_MS,
+    slotDepth: config.JOB_HOST_SLOT_DEPTH ?? DEFAULT_CONFIG.JOB_HOST_SLOT_DEPTH,
   };
   for (;;) {
     const claimed = await store.claimItems(
@@ -62,12 +65,24 @@ export async function claimSourceItems(
   }
 }
 
-/** Processes one claimed item; never throws for the source's failure. */
-export async function processSourceItem(deps: JobDeps, item: ClaimedItem): Promise<ItemDone> {
+/**
+ * Processes one claimed item; never throws for the source's failure. Its fetch waits for
+ * the one before it in its host's request slot (`lanes`: one per invocation), and for its
+ * start_in_ms from now.
+ */
+export async function processSourceItem(
+  deps: JobDeps,
+  item: ClaimedItem,
+  lanes: SlotLanes = slotLanes(),
+): Promise<ItemDone> {
   // An item's start_in_ms is its host's politeness delay across invocations (the claim
-  // spaced the starts of each host): wait it out first.
-  if (item.start_in_ms) await sleep(item.start_in_ms);
-  const fetched = await fetchItem(deps, item);
+  // spaced the starts of each host), counted from its claim, i.e. now.
+  const startAt = performance.now() + (item.start_in_ms ?? 0);
+  const fetched = await lanes.run(item, async () => {
+    const wait = startAt - performance.now();
+    if (wait > 0) await sleep(wait);
+    return await fetchItem(deps, item);
+  });
   // A pipeline that threw still counts as a failed check of its source.
   let patch: SourceBookkeeping | null = null;
   if (fetched.result) {

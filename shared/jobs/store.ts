@@ -47,6 +47,9 @@ export interface ClaimedItem {
   poisoned?: boolean;
   /** Wait this long before fetching: the politeness delay of its host, across invocations. */
   start_in_ms?: number;
+  /** Host (private.url_host) and request slot the claim put the item in: see {@link HostLimits.slotDepth}. */
+  host?: string;
+  slot?: number | null;
 }
 
 /** Per-host limits of a claim, applied across all invocations of the run. */
@@ -55,6 +58,13 @@ export interface HostLimits {
   perHost: number;
   /** Time between two starts on one host (FETCH_POLITENESS_DELAY_MS). */
   delayMs: number;
+  /**
+   * Items one claimer may hold per request slot of a host (JOB_HOST_SLOT_DEPTH; default 1):
+   * a host has at most `perHost` slots in use across all invocations, and the items of one
+   * slot are fetched one after the other, so a slot's next item starts as soon as the
+   * previous one ends, without a completion and a claim in between.
+   */
+  slotDepth?: number;
 }
 
 /** Outcome of one item, written by {@link JobStore.completeItems}. */

@@ -50,6 +50,8 @@ const ClaimedSchema: z.ZodType<ClaimedItem[]> = z.array(z.object({
   prior_policy_change_id: z.string().nullable(),
   prior_snapshot_id: z.string().nullable(),
   start_in_ms: z.number().int().min(0).optional(),
+  host: z.string().optional(),
+  slot: z.number().int().min(1).nullable().optional(),
   poisoned: z.boolean().optional(),
 }));
 
@@ -152,6 +154,7 @@ export function createSupabaseJobStore(db: Db): JobStore {
         p_per_host: hosts?.perHost ?? null,
         p_delay_ms: hosts?.delayMs ?? 0,
         p_max_attempts: maxAttempts,
+        p_slot_depth: hosts?.slotDepth ?? 1,
       }, ClaimedSchema);
     },
 

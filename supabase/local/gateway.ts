@@ -36,6 +36,16 @@ function errorResponse(status: number, code: string, message: string): Response 
   return Response.json({ error: { code, message } }, { status });
 }
 
+/**
+ * Upstream connections are not kept idle for long: PostgREST (warp) closes an idle
+ * keep-alive connection on its own clock, and a request the pool sends on a socket that is
+ * being closed fails before it reaches PostgREST ("fetch failed": seen under load as a 502
+ * to the job's writes). Hosted Kong retries such a connection failure (its service
+ * `retries`, default 5); dropping idle sockets after 2 s avoids it instead of re-sending a
+ * streamed body.
+ */
+const upstreamClient = Deno.createHttpClient({ poolIdleTimeout: 2_000 });
+
 async function proxy(req: Request, upstream: string): Promise<Response> {
   const headers = new Headers(req.headers);
   for (const h of HOP_BY_HOP) headers.delete(h);
@@ -47,12 +57,14 @@ async function proxy(req: Request, upstream: string): Promise<Response> {
       headers,
       body: req.body,
       redirect: "manual",
+      client: upstreamClient,
     });
     const out = new Headers(res.headers);
     for (const h of HOP_BY_HOP) out.delete(h);
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
   } catch (e) {
-    const message = errorMessage(e);
+    const cause = e instanceof Error && e.cause !== undefined ? ` (${errorMessage(e.cause)})` : "";
+    const message = `${errorMessage(e)}${cause}`;
     console.error(`gateway: upstream ${new URL(upstream).port} failed: ${message}`);
     return errorResponse(502, "bad_gateway", "Upstream service unavailable");
   }

@@ -71,6 +71,7 @@ create table if not exists public.job_run_sources (
   finished_at timestamptz,
   fetch_id uuid not null default gen_random_uuid(),
   host text not null default '',
+  slot integer,
   content jsonb,
   primary key (run_id, source_id)
 );
@@ -91,6 +92,7 @@ select private.describe('public.job_run_sources',
     'claimed_by', 'Invocation that holds the lease.',
     'finished_at', 'When the outcome was written.',
     'host', 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.',
+    'slot', 'Which of its host''s request slots (1 … per-host limit) the claim put the item in: a host has at most that many slots in use (items claimed with a live lease) across all invocations, and one invocation runs the items of a slot one after the other, so the next one starts as soon as the previous one ends (no claim round trip in between).',
     'content', 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.',
     'fetch_id', 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.'));
 create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
@@ -272,7 +274,8 @@ comment on function public.job_add_items(uuid, uuid[], uuid[]) is 'Adds the work
 -- ---------------------------------------------------------------------------
 create or replace function public.job_claim_items(
   p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer,
-  p_per_host integer default null, p_delay_ms integer default 0, p_max_attempts integer default 3
+  p_per_host integer default null, p_delay_ms integer default 0, p_max_attempts integer default 3,
+  p_slot_depth integer default 1
 ) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -282,12 +285,22 @@ declare
   v_host record;
   v_cap integer;
   v_delay integer;
+  v_slots integer[];
+  v_used integer[];
+  v_mine integer[];
+  v_mine_used integer[];
   v_busy integer;
+  v_free integer;
   v_ids uuid[] := '{}';
   v_starts integer[] := '{}';
+  v_item_slots integer[] := '{}';
   v_got uuid[];
   v_now timestamptz := clock_timestamp();
 begin
+  if p_slot_depth is null or p_slot_depth < 1 then
+    raise exception 'Cannot claim items of run %: p_slot_depth must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
   if p_max_attempts is null or p_max_attempts < 1 then
     raise exception 'Cannot claim items of run %: p_max_attempts must be at least 1', p_run_id
       using errcode = '22023';
@@ -316,16 +329,42 @@ begin
     exit when v_left <= 0;
     v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
     v_delay := greatest(coalesce(p_delay_ms, 0), v_host.delay_ms);
-    select count(*) into v_busy from public.job_run_sources s
-    where s.run_id = p_run_id and s.host = v_host.host and s.status = 'claimed'
-      and s.lease_until >= v_now;
-    continue when v_busy >= v_cap;
+    -- The host's request slots with room for this claimer, one entry per free place, round
+    -- robin: while the host is within its cap, this claimer's own slots (what its items
+    -- there leave of p_slot_depth), and as many unused slots as the cap leaves (p_slot_depth
+    -- places each). A claimed item with a live lease holds its slot; read under the host
+    -- row's lock, so two claimers never take the same slot.
+    select coalesce(array_agg(s.slot) filter (where s.slot is not null), '{}'), count(*) filter (where s.slot is not null)
+             + coalesce(sum(s.used) filter (where s.slot is null), 0),
+           coalesce(array_agg(s.slot) filter (where s.mine), '{}'),
+           coalesce(array_agg(s.used) filter (where s.mine), '{}')
+      into v_used, v_busy, v_mine, v_mine_used
+    from (
+      select i.slot, count(*)::int as used,
+             bool_and(i.claimed_by = p_claimed_by) and i.slot is not null as mine
+      from public.job_run_sources i
+      where i.run_id = p_run_id and i.host = v_host.host and i.status = 'claimed'
+        and i.lease_until >= v_now
+      group by i.slot
+    ) s;
+    v_free := least(greatest(v_cap - v_busy, 0), v_left);
+    select coalesce(array_agg(n.slot order by n.place, n.slot), '{}') into v_slots
+    from (
+      select m.slot, generate_series(m.used + 1, p_slot_depth) as place
+      from unnest(v_mine, v_mine_used) as m(slot, used)
+      where v_busy <= v_cap
+      union all
+      select f.slot, generate_series(1, p_slot_depth)
+      from (select g.slot from generate_series(1, v_busy + v_free) as g(slot)
+            where g.slot <> all (v_used) order by g.slot limit v_free) f
+    ) n;
+    continue when cardinality(v_slots) = 0;
     select array_agg(x.source_id) into v_got from (
       select s.source_id from public.job_run_sources s
       where s.run_id = p_run_id and s.host = v_host.host
         and (s.status = 'pending'
              or (s.status = 'claimed' and s.lease_until < v_now and s.attempts < p_max_attempts))
-      limit least(v_cap - v_busy, v_left)
+      limit least(cardinality(v_slots), v_left)
       for update of s skip locked
     ) x;
     if v_got is null then
@@ -338,6 +377,7 @@ begin
       continue;
     end if;
     v_ids := v_ids || v_got;
+    v_item_slots := v_item_slots || v_slots[1:cardinality(v_got)];
     -- The k-th item of this host starts k × delay from now (start_in_ms).
     v_starts := v_starts || array(select (g - 1) * v_delay from generate_series(1, cardinality(v_got)) g);
     v_left := v_left - cardinality(v_got);
@@ -351,11 +391,11 @@ begin
     return '[]'::jsonb;
   end if;
   with picked as (
-    select p_run_id as run_id, t.source_id, t.start_in_ms
-    from unnest(v_ids, v_starts) as t(source_id, start_in_ms)
+    select p_run_id as run_id, t.source_id, t.start_in_ms, t.slot
+    from unnest(v_ids, v_starts, v_item_slots) as t(source_id, start_in_ms, slot)
   ), claimed as (
     update public.job_run_sources s set
-      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by,
+      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by, slot = p.slot,
       lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
       -- A claim taken over from a dead invocation keeps why the item is tried again.
       error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
@@ -387,6 +427,8 @@ begin
       'prior_policy_change_id', pc.id,
       'prior_snapshot_id', sn.id,
       'start_in_ms', coalesce(c.start_in_ms, 0),
+      'host', c.host,
+      'slot', c.slot,
       'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
   from handed c
@@ -395,7 +437,7 @@ begin
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
 end $$;
-comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host items in flight (claimed, live lease) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 -- ---------------------------------------------------------------------------
 -- Poison items: an item whose invocation died (killed, out of memory, over its budget)
@@ -609,7 +651,7 @@ select private.service_role_only(array[
   'public.job_expire_stale_runs(text)',
   'public.job_start_run(text, text, jsonb, integer)',
   'public.job_add_items(uuid, uuid[], uuid[])',
-  'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer)',
+  'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer)',
   'public.job_renew_leases(uuid, text, integer)',
   'public.job_slow_host(uuid, text, integer)',
   'public.job_complete_items(uuid, jsonb)',

@@ -1,8 +1,9 @@
 -- Per-host limits of a run, decided by job_claim_items for every invocation: the host key
 -- of a URL, no host above p_per_host items in flight whoever claims, the politeness delay
--- spacing a host's starts, a host done for the run, and a 429's slow-down (job_slow_host).
+-- spacing a host's starts, a host done for the run, a 429's slow-down (job_slow_host), and
+-- request slots (p_slot_depth): items of one claimer queued behind each other in a slot.
 begin;
-select plan(14);
+select plan(21);
 
 select is(private.url_host('https://User:pw@WWW.Example.org:443/a?b#c'), 'www.example.org',
   'host key: lower case, no user info, no default port');
@@ -74,6 +75,48 @@ select is((select (max_in_flight, delay_ms) from private.run_hosts
   row(1, 1000), 'the host is down to one in flight, a second apart (at most)');
 select is(job_slow_host, false, 'a host not in the run is not slowed')
 from public.job_slow_host('50000000-0000-4000-8000-100000000000', 'https://other.example/', 1000);
+
+-- Request slots: per_host 2, depth 2 — a claimer holds at most two items per slot, no
+-- host has more than two slots in use, and a slot stays its claimer's until it is empty.
+-- (A second run over the ten sources of big.example.)
+insert into public.job_runs (id, job_name, trigger)
+values ('52000000-0000-4000-8000-100000000000', 'host-slots-tap', 'manual');
+select public.job_add_items('52000000-0000-4000-8000-100000000000',
+  array(select id from public.sources where url like 'https://big.example/%'), '{}');
+select is((select array_agg((i ->> 'slot')::int order by (i ->> 'slot')::int)
+           from jsonb_array_elements(public.job_claim_items(
+             '52000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2)) i),
+  array[1, 1, 2, 2], 'two slots of two items each, round robin');
+select is(public.job_claim_items('52000000-0000-4000-8000-100000000000', 'b', 10, 60000, 2, 0, 3, 2),
+  '[]'::jsonb, 'another claimer gets nothing while both slots are in use');
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '52000000-0000-4000-8000-100000000000'
+  and source_id = (select source_id from public.job_run_sources
+                   where run_id = '52000000-0000-4000-8000-100000000000' and slot = 1
+                     and status = 'claimed' order by source_id limit 1);
+select is(public.job_claim_items('52000000-0000-4000-8000-100000000000', 'b', 10, 60000, 2, 0, 3, 2),
+  '[]'::jsonb, 'a slot with an item left stays its claimer''s');
+select is((select array_agg((i ->> 'slot')::int)
+           from jsonb_array_elements(public.job_claim_items(
+             '52000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2)) i),
+  array[1], 'its claimer refills it, up to the depth');
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '52000000-0000-4000-8000-100000000000' and slot = 2;
+select is((select array_agg((i ->> 'slot')::int)
+           from jsonb_array_elements(public.job_claim_items(
+             '52000000-0000-4000-8000-100000000000', 'b', 10, 60000, 2, 0, 3, 2)) i),
+  array[2, 2], 'an emptied slot goes to any claimer');
+select ok(public.job_slow_host('52000000-0000-4000-8000-100000000000',
+  'https://big.example/x', 1000), 'slowed to one in flight');
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '52000000-0000-4000-8000-100000000000' and slot = 1
+  and source_id = (select source_id from public.job_run_sources
+                   where run_id = '52000000-0000-4000-8000-100000000000' and slot = 1
+                     and status = 'claimed' order by source_id limit 1);
+update private.run_hosts set not_before = now() - interval '1 second'
+where run_id = '52000000-0000-4000-8000-100000000000';
+select is(public.job_claim_items('52000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2),
+  '[]'::jsonb, 'over the lowered limit (two slots in use, one allowed), nobody refills a slot');
 
 select * from finish();
 rollback;

@@ -115,7 +115,7 @@ select throws_ok(
   $$select public.job_claim_items((select run_id from t2), 'inv-6', 10, 60000, p_max_attempts => 0)$$,
   '22023', null, 'p_max_attempts below 1 is refused');
 select ok(not has_function_privilege('authenticated',
-  'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer)', 'execute'),
+  'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer)', 'execute'),
   'only the service role may claim');
 
 select * from finish();

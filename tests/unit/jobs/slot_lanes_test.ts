@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { slotLanes } from "../../../shared/jobs/slot_lanes.ts";
+
+/** A piece of work that records when it ran and ends when told. */
+function gatedWork(log: string[], name: string) {
+  let end = () => {};
+  const ended = new Promise<void>((r) => (end = r));
+  return {
+    end,
+    work: async () => {
+      log.push(`start ${name}`);
+      await ended;
+      log.push(`end ${name}`);
+      return name;
+    },
+  };
+}
+
+Deno.test("slotLanes() runs a slot's items one after the other and other slots at once", async () => {
+  const lanes = slotLanes();
+  const log: string[] = [];
+  const a1 = gatedWork(log, "a1"), a2 = gatedWork(log, "a2"), b1 = gatedWork(log, "b1");
+  const p = [
+    lanes.run({ host: "h.example", slot: 1 }, a1.work),
+    lanes.run({ host: "h.example", slot: 1 }, a2.work),
+    lanes.run({ host: "h.example", slot: 2 }, b1.work),
+  ];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, ["start a1", "start b1"], "a2 waits for a1; slot 2 does not");
+  assert.equal(lanes.busy, 2);
+  a1.end();
+  await p[0];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, ["start a1", "start b1", "end a1", "start a2"]);
+  a2.end();
+  b1.end();
+  assert.deepEqual(await Promise.all(p), ["a1", "a2", "b1"]);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(lanes.busy, 0, "idle lanes are forgotten");
+});
+
+Deno.test("slotLanes() goes on after a failed item and runs slot-less items at once", async () => {
+  const lanes = slotLanes();
+  const failed = lanes.run({ host: "h", slot: 1 }, () => Promise.reject(new Error("boom")));
+  const next = lanes.run({ host: "h", slot: 1 }, () => Promise.resolve("next"));
+  await assert.rejects(failed, /boom/);
+  assert.equal(await next, "next");
+  const log: string[] = [];
+  const x = gatedWork(log, "x"), y = gatedWork(log, "y");
+  const both = [lanes.run({ slot: null }, x.work), lanes.run({}, y.work)];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, ["start x", "start y"]);
+  x.end();
+  y.end();
+  await Promise.all(both);
+});
+
+Deno.test("slotLanes().slow() runs the host's queued items one at a time, spaced, in every slot", async () => {
+  const lanes = slotLanes();
+  lanes.slow("https://h.example/page?x=1", 60); // first start 60 + 60 ms from now, then 60 apart
+  const t0 = performance.now();
+  const starts: Array<[string, number]> = [];
+  const work = (name: string) => () => {
+    starts.push([name, performance.now() - t0]);
+    return Promise.resolve();
+  };
+  await Promise.all([
+    lanes.run({ host: "h.example", slot: 1 }, work("h1")),
+    lanes.run({ host: "h.example", slot: 2 }, work("h2")),
+    lanes.run({ host: "other.example", slot: 1 }, work("other")),
+  ]);
+  assert.deepEqual(starts.map(([n]) => n), ["other", "h1", "h2"], "another host is not slowed");
+  const [, h1] = starts[1]!, [, h2] = starts[2]!;
+  // Lower bounds only: the waits are timers, which never end early.
+  assert.ok(h1 >= 119, `first start of the slowed host at ${h1} ms`);
+  assert.ok(h2 - h1 >= 59, `then spaced: ${h2 - h1} ms`);
+  lanes.slow("not a url", 1000); // ignored
+});
