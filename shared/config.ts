@@ -104,14 +104,22 @@ export const ConfigSchema = z.object({
   // Stop claiming after this much CPU where the runtime gives a CPU reading (plain Deno).
   JOB_INVOCATION_CPU_MS: int(1_500, 50, 3_600_000),
   // Where it gives none (the hosted edge runtime: process.cpuUsage() is 0), CPU is estimated
-  // from items (shared/jobs/budget.ts): measured CPU per item (docs/benchmarks.md) times a
-  // safety factor, against a budget that leaves room for two invocations in one worker,
-  // which the runtime ends at 2 s of CPU.
-  // 7.5: the worst run of the bench (baseline, N = 2000): the workers' CPU minus their boots,
-  // per source (docs/benchmarks.md, "Budget calibration").
-  JOB_CPU_MS_PER_ITEM: z.coerce.number().positive().max(10_000).default(7.5),
+  // (shared/jobs/budget.ts): each finished item is charged its measured compute spans plus a
+  // fixed overhead, each item in flight the running mean of those charges (started from
+  // JOB_CPU_MS_PER_ITEM, weighted as JOB_CPU_PRIOR_ITEMS items), times a safety factor,
+  // against a budget that leaves room for two invocations in one worker, which the runtime
+  // ends at 2 s of CPU. Calibrated from outside the function (docs/benchmarks.md, "Budget
+  // calibration"): 30 ≈ what a real page costs in the function (23.5 ms a source on the
+  // corpus); 12 = the function's CPU per source beyond the pages' compute, the larger of the
+  // two benches' (corpus 23.5 − 12.4 ms; synthetic 4.4 − 2.8 ms).
+  JOB_CPU_MS_PER_ITEM: z.coerce.number().positive().max(10_000).default(30),
+  JOB_CPU_OVERHEAD_MS_PER_ITEM: z.coerce.number().min(0).max(10_000).default(12),
+  JOB_CPU_PRIOR_ITEMS: z.coerce.number().min(0).max(10_000).default(4),
   JOB_CPU_SAFETY_FACTOR: z.coerce.number().min(1).max(100).default(1.5),
   JOB_INVOCATION_CPU_ESTIMATE_MS: int(800, 10, 3_600_000),
+  // The same estimate of the items in flight of all invocations in one worker together (a
+  // worker retired at its 1 s soft limit finishes them before its 2 s end).
+  JOB_WORKER_IN_FLIGHT_CPU_MS: int(800, 10, 3_600_000),
   // The edge runtime's wall clock of a worker (150 s free plan, 400 s paid): an invocation
   // claims no batch that could end after it.
   JOB_WORKER_WALL_MS: int(150_000, 1_000, 3_600_000),

@@ -40,6 +40,7 @@ import {
 import { HOSTS } from "./bench_site.ts";
 import { clearHistory, seedHistory } from "./bench_history.ts";
 import { waitForNoRunningRun } from "../tests/integration/_stack.ts";
+import { edgeCpuSince, linesSince, logOffsets } from "./edge_cpu.ts";
 
 const SITE_PORT = PORTS.benchSite;
 const LATENCY_MS = 100;
@@ -126,16 +127,6 @@ function workersCpu(supervisor: number): number {
   return total;
 }
 
-/** Lines appended to a log file since `offset`. */
-function linesSince(file: string, offset: number): string[] {
-  try {
-    const bytes = Deno.readFileSync(file);
-    return new TextDecoder().decode(bytes.subarray(offset)).split("\n").filter((l) => l !== "");
-  } catch {
-    return [];
-  }
-}
-
 function sizeOf(file: string): number {
   try {
     return Deno.statSync(file).size;
@@ -180,6 +171,17 @@ interface RunFigures {
   outsideMaxCpuMs: number;
   outsideMeanCpuMs: number;
   outsideMaxAnonMb: number;
+  /**
+   * The workers' own CPU (main thread, since boot: what the runtime's CPU limit counts),
+   * from outside: per worker, its last window's end − its first window's arrival in the run.
+   */
+  workersCpuMs: number;
+  /** The most CPU one worker had used since its boot at a window's end (the kill is at 2 s). */
+  maxWorkerCpuMs: number;
+  /** Σ of the invocations' measured compute spans (their log lines), what the budget charged. */
+  computeMs: number;
+  /** Items of the invocations whose closing lines were read. */
+  computedItems: number;
   /** Lines written to limits.log during the run. */
   kills: number;
   maxInvocationRssMb: number;
@@ -195,12 +197,8 @@ async function ourRun(
   expected: number,
   serviceKey: string,
 ): Promise<RunFigures> {
-  const logFiles = [...Deno.readDirSync(LOG_DIR)].filter((e) => e.name.startsWith("functions"))
-    .map((e) => `${LOG_DIR}/${e.name}`);
-  const offsets = new Map(logFiles.map((f) => [f, Deno.statSync(f).size]));
-  const requestsLog = `${LOG_DIR}/edge-requests.log`;
   const limitsLog = `${LOG_DIR}/limits.log`;
-  const requests0 = sizeOf(requestsLog);
+  const offsets = logOffsets();
   const limits0 = sizeOf(limitsLog);
   let cpu0 = cpuNow();
   let tx0 = await transactions();
@@ -240,38 +238,10 @@ async function ourRun(
   const wall = (performance.now() - t0) / 1000;
   const tx1 = await transactions();
   const cpu1 = cpuNow();
-  let maxCpu = 0;
-  let maxRss = 0;
-  let maxHeap = 0;
-  let invocations = 0;
-  for (const f of logFiles) {
-    const file = await Deno.open(f);
-    await file.seek(offsets.get(f) ?? 0, Deno.SeekMode.Start);
-    const text = new TextDecoder().decode(
-      await new Response(file.readable).arrayBuffer(),
-    );
-    for (const line of text.split("\n")) {
-      if (!line.includes("Invocation") || !line.includes(started.run_id)) {
-        continue;
-      }
-      try {
-        const p = JSON.parse(line).properties;
-        invocations++;
-        maxCpu = Math.max(maxCpu, p.cpu_ms ?? 0);
-        maxRss = Math.max(maxRss, (p.rss_bytes ?? 0) / 1048576);
-        maxHeap = Math.max(maxHeap, (p.heap_used_bytes ?? 0) / 1048576);
-      } catch { /* not JSON */ }
-    }
-  }
   // Background work of the last invocations may still be closing its request windows.
   await new Promise((r) => setTimeout(r, 1_500));
-  const windows = linesSince(requestsLog, requests0).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as { path: string; cpu_ms: number; isolate_mb_peak: number }];
-    } catch {
-      return [];
-    }
-  }).filter((w) => /\/jobs\/(daily-fetch|runs\/[^/]+\/continue)$/.test(w.path));
+  const cost = edgeCpuSince(offsets, started.run_id);
+  const windows = cost.jobWindows;
   const kills = linesSince(limitsLog, limits0).length;
   const cpu: Cpu = {
     functions: cpu1.functions - cpu0.functions,
@@ -284,22 +254,36 @@ async function ourRun(
     rate: n / wall,
     cpu,
     cpuPerSourceMs: ((cpu.functions + cpu.postgrest + cpu.postgres) / n) * 1000,
-    invocations,
-    maxInvocationCpuMs: maxCpu,
+    invocations: cost.invocations,
+    maxInvocationCpuMs: cost.maxInvocationCpuMs,
     outsideInvocations: windows.length,
     outsideMaxCpuMs: Math.max(0, ...windows.map((w) => w.cpu_ms)),
     outsideMeanCpuMs: windows.length
       ? windows.reduce((t, w) => t + w.cpu_ms, 0) / windows.length
       : 0,
     outsideMaxAnonMb: Math.max(0, ...windows.map((w) => w.isolate_mb_peak)),
+    workersCpuMs: cost.workersCpuMs,
+    maxWorkerCpuMs: cost.maxWorkerCpuMs,
+    computeMs: cost.computeMs,
+    computedItems: cost.handled,
     kills,
-    maxInvocationRssMb: maxRss,
-    maxInvocationHeapMb: maxHeap,
+    maxInvocationRssMb: cost.maxInvocationRssMb,
+    maxInvocationHeapMb: cost.maxInvocationHeapMb,
     roundTripsPerSource: (tx1 - tx0) / n,
     changes: Number(run.changes_detected),
     expected,
     failed: Number(run.sources_failed),
   };
+}
+
+/** A row of the budget calibration table: what the workers spent against what was measured. */
+function calibrationRow(o: RunFigures, label: string): string {
+  const outside = o.workersCpuMs / o.n;
+  // The log's rate gate may drop closing lines: their own items are the denominator.
+  const compute = o.computedItems > 0 ? o.computeMs / o.computedItems : 0;
+  return `| ${o.n} | ${label} | ${fmt(o.workersCpuMs / 1000, 2)} | ${fmt(o.maxWorkerCpuMs, 0)} | ${
+    fmt(outside, 2)
+  } / ${fmt(compute, 2)} / ${fmt(outside - compute, 2)} | ${o.outsideInvocations} | ${o.kills} |`;
 }
 
 /** The runs of one N: ours (labelled) and urlwatch's. */
@@ -611,6 +595,16 @@ if (import.meta.main) {
         "",
       );
     }
+  }
+  rows.push(
+    "",
+    "Budget calibration (shared/jobs/budget.ts), from outside: the workers' own CPU since boot over the run, per source, against the compute spans the invocations measured and charged:",
+    "",
+    "| N | run | workers' CPU s (main thread, since boot) | max CPU ms of one worker (kill at 2000) | per source: outside ms / compute ms / rest ms | invocations | kills (limits.log) |",
+    "|---|---|---|---|---|---|---|",
+  );
+  for (const r of results) {
+    for (const [i, o] of r.ours.entries()) rows.push(calibrationRow(o, r.labels[i]!));
   }
   rows.push(...historyLines(results));
   if (results.length >= 2) {

@@ -13,12 +13,24 @@
  *
  * - it handled `JOB_INVOCATION_MAX_ITEMS` items;
  * - CPU: where a real reading exists (a non-zero `cpuMs()`: plain Deno, tests) it reached
- *   `JOB_INVOCATION_CPU_MS`; where none does, its estimate — items ×
- *   `JOB_CPU_MS_PER_ITEM` (7.5, measured by the stack from outside the function: the
- *   workers' CPU minus their boots, per source, docs/benchmarks.md "Budget calibration") ×
- *   `JOB_CPU_SAFETY_FACTOR` (1.5) — would pass `JOB_INVOCATION_CPU_ESTIMATE_MS` (800: 71
- *   sources, ~530 ms real, so a worker the runtime retired at its 1 s soft limit with
- *   invocations still running stays under 2 s);
+ *   `JOB_INVOCATION_CPU_MS`; where none does, its estimate would pass
+ *   `JOB_INVOCATION_CPU_ESTIMATE_MS` (800: with the safety factor ~530 ms real, so a worker
+ *   the runtime retired at its 1 s soft limit with two invocations still running stays under
+ *   2 s). The estimate is what the items really cost where the function can measure it:
+ *   each finished item is charged its measured compute ({@link InvocationBudget.settle}: the
+ *   pipeline's synchronous stages — extract, normalise and fingerprint, detect and diff —
+ *   timed with `performance.now()` spans that hold no await, an upper bound of their CPU on
+ *   the one thread they run on, even where `process.cpuUsage()` reads 0; `compute_ms` of
+ *   PipelineTimings) plus `JOB_CPU_OVERHEAD_MS_PER_ITEM` (the fetch, JSON and
+ *   database calls around them, calibrated from outside the function: docs/benchmarks.md
+ *   "Budget calibration"); each item still in flight is charged the running mean of those
+ *   charges, started from `JOB_CPU_MS_PER_ITEM` as if `JOB_CPU_PRIOR_ITEMS` items had cost
+ *   that, so that one cheap page does not let a claim take a batch of expensive ones. Every
+ *   charge is multiplied by `JOB_CPU_SAFETY_FACTOR` (1.5), and a claim takes no more items
+ *   than the mean says fit in what is left, nor more than fit in what the isolate's
+ *   invocations together hold in flight (`JOB_WORKER_IN_FLIGHT_CPU_MS`, 800: the runtime
+ *   counts CPU per worker, and a handover or a parallel invocation lands in the same worker
+ *   until it is retired, which then finishes what it holds);
  * - it ran `JOB_INVOCATION_WALL_MS`, or, in the edge runtime (`EdgeRuntime` defined), the
  *   worker's age (`performance.now()`, from the isolate's start) leaves less than one more
  *   batch (`FETCH_TIMEOUT_MS`) before `JOB_WORKER_WALL_MS`;
@@ -41,7 +53,10 @@ type RequiredBudgetConfig = Pick<
 type OptionalBudgetConfig = Pick<
   Config,
   | "JOB_CPU_MS_PER_ITEM"
+  | "JOB_CPU_OVERHEAD_MS_PER_ITEM"
+  | "JOB_CPU_PRIOR_ITEMS"
   | "JOB_CPU_SAFETY_FACTOR"
+  | "JOB_WORKER_IN_FLIGHT_CPU_MS"
   | "JOB_INVOCATION_CPU_ESTIMATE_MS"
   | "JOB_WORKER_WALL_MS"
   | "JOB_INVOCATION_MAX_HEAP_MB"
@@ -63,19 +78,30 @@ export type BudgetStop =
 
 /** What the invocation used so far. */
 export interface BudgetUsage {
+  /** Items claimed (finished or in flight). */
   handled: number;
   elapsed_ms: number;
   /** Measured CPU where there is a reading, else the estimate (see `cpu_measured`). */
   cpu_ms: number;
   cpu_measured: boolean;
+  /** Items finished ({@link InvocationBudget.settle}d). */
+  settled: number;
+  /** Their measured compute spans, summed (what the estimate charges beyond its overheads). */
+  compute_ms: number;
   /** Why the budget is spent, once it is. */
   stop: BudgetStop | null;
 }
 
 /** The running budget of one invocation. */
 export interface InvocationBudget {
-  /** Counts `n` more claimed items. */
+  /** Counts `n` more claimed items (in flight until {@link settle}d). */
   spend(n: number): void;
+  /**
+   * One claimed item is finished; `computeMs` is its measured synchronous compute (the
+   * pipeline's `timings.compute_ms`). Without a CPU reading, the estimate charges it that
+   * plus the per-item overhead instead of the running mean.
+   */
+  settle(computeMs: number): void;
   /** True when this invocation must stop claiming (never once {@link unbound}). */
   spent(): boolean;
   /** How many items the next claim may take at most (`Infinity` when unbound). */
@@ -132,40 +158,95 @@ export function runtimeProbes(
 }
 
 /**
+ * The items in flight of every invocation in one isolate (worker), which share its CPU:
+ * the runtime retires a worker at its soft limit and ends it at 2 s with what it still runs,
+ * so what a worker holds in flight, whichever invocation holds it, must fit in what is left
+ * after a retirement. One per isolate by default ({@link ISOLATE}); tests make their own.
+ */
+export interface IsolateLedger {
+  /** The budgets of this isolate with items in flight: each gives its estimate of them (ms). */
+  holders: Set<() => number>;
+}
+
+/** This isolate's ledger: module state is per isolate in the edge runtime. */
+export const ISOLATE: IsolateLedger = { holders: new Set() };
+
+/** A fresh ledger (tests; a process that is not one isolate). */
+export function isolateLedger(): IsolateLedger {
+  return { holders: new Set() };
+}
+
+/**
  * Starts the budget of an invocation now.
  * @example
  * const budget = invocationBudget(config, clock, processCpuMs);
- * while (!budget.spent()) { const items = await claim(budget.itemsLeft()); budget.spend(items.length); }
+ * while (!budget.spent()) {
+ *   const items = await claim(budget.itemsLeft());
+ *   budget.spend(items.length);
+ *   for (const item of items) budget.settle((await pipeline(item)).timings.compute_ms);
+ * }
  */
 export function invocationBudget(
   config: BudgetConfig,
   clock: Clock,
   cpuMs: () => number = () => 0,
   probes: BudgetProbes = runtimeProbes(),
+  isolate: IsolateLedger = ISOLATE,
 ): InvocationBudget {
   const c = { ...DEFAULT_CONFIG, ...config };
-  const perItem = c.JOB_CPU_MS_PER_ITEM * c.JOB_CPU_SAFETY_FACTOR;
+  const safety = c.JOB_CPU_SAFETY_FACTOR;
   const t0 = clock().getTime();
   const cpu0 = cpuMs();
   let handled = 0;
+  let settled = 0;
+  /** Σ measured compute spans of the settled items. */
+  let computeMs = 0;
   let bounded = true;
   let stop: BudgetStop | null = null;
   const realCpu = () => cpuMs() - cpu0;
+  /** What the settled items cost: their compute and one overhead each. */
+  const settledMs = () => computeMs + settled * c.JOB_CPU_OVERHEAD_MS_PER_ITEM;
+  /** The running mean cost of an item, from the prior until measurements outweigh it. */
+  const meanMs = () =>
+    (c.JOB_CPU_PRIOR_ITEMS * c.JOB_CPU_MS_PER_ITEM + settledMs()) /
+    (c.JOB_CPU_PRIOR_ITEMS + settled);
+  /** The estimate of the items in flight: the mean each, × safety. */
+  const inFlightMs = () => (handled - settled) * meanMs() * safety;
+  /** The estimate: settled items as measured, items in flight at the mean; × safety. */
+  const estimateMs = () => settledMs() * safety + inFlightMs();
+  /** Counts this budget's items in flight in the isolate's ledger while it has some. */
+  const register = () => {
+    if (handled > settled) isolate.holders.add(inFlightMs);
+    else isolate.holders.delete(inFlightMs);
+  };
   const usage = (): BudgetUsage => {
     const real = realCpu();
     return {
       handled,
       elapsed_ms: clock().getTime() - t0,
-      cpu_ms: Math.round(real > 0 ? real : handled * perItem),
+      cpu_ms: Math.round(real > 0 ? real : estimateMs()),
       cpu_measured: real > 0,
+      settled,
+      compute_ms: Math.round(computeMs),
       stop,
     };
   };
   const cpuItemsLeft = (): number =>
-    realCpu() > 0 ? Infinity : Math.floor(
-      (c.JOB_INVOCATION_CPU_ESTIMATE_MS - handled * perItem) /
-        perItem,
-    );
+    realCpu() > 0
+      ? Infinity
+      : Math.floor((c.JOB_INVOCATION_CPU_ESTIMATE_MS - estimateMs()) / (meanMs() * safety));
+  /**
+   * Room in the isolate: what every invocation in it holds in flight stays within
+   * `JOB_WORKER_IN_FLIGHT_CPU_MS`; one item at least when this one holds none (it must be
+   * able to go on, and it is not spent: handing over would only land in the same worker).
+   */
+  const isolateItemsLeft = (): number => {
+    if (realCpu() > 0) return Infinity;
+    let held = 0;
+    for (const estimate of isolate.holders) held += estimate();
+    const room = Math.floor((c.JOB_WORKER_IN_FLIGHT_CPU_MS - held) / (meanMs() * safety));
+    return handled > settled ? room : Math.max(1, room);
+  };
   const why = (): BudgetStop | null => {
     const real = realCpu();
     if (probes.shutdownReason() !== null) return "shutdown";
@@ -182,6 +263,14 @@ export function invocationBudget(
   return {
     spend(n) {
       handled += n;
+      register();
+    },
+    settle(ms) {
+      // More settles than claims would be a caller's bug: never a negative number in flight.
+      if (settled >= handled) return;
+      settled++;
+      computeMs += Math.max(0, ms);
+      register();
     },
     spent() {
       if (!bounded) return false;
@@ -190,7 +279,10 @@ export function invocationBudget(
     },
     itemsLeft() {
       if (!bounded) return Infinity;
-      return Math.max(0, Math.min(c.JOB_INVOCATION_MAX_ITEMS - handled, cpuItemsLeft()));
+      return Math.max(
+        0,
+        Math.min(c.JOB_INVOCATION_MAX_ITEMS - handled, cpuItemsLeft(), isolateItemsLeft()),
+      );
     },
     unbound() {
       bounded = false;

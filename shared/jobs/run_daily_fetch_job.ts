@@ -150,7 +150,16 @@ export async function processDailyFetchRun(
         const { open, held } = await store.countOpenItems(runId, deps.clock());
         return open <= held;
       },
-      process: (item) => processSourceItem(deps, item, lanes),
+      process: async (item) => {
+        let computeMs = 0;
+        try {
+          const done = await processSourceItem(deps, item, lanes);
+          computeMs = done.computeMs;
+          return done;
+        } finally {
+          budget.settle(computeMs); // what it cost replaces the estimate of an item in flight
+        }
+      },
       complete: (done) => completeSourceItems(deps, runId, done, summary),
       handOver: () => _handOver(deps, runId, budget.usage()),
     }, {
@@ -185,6 +194,7 @@ export async function processDailyFetchRun(
     handled: usage.handled,
     wall_ms: usage.elapsed_ms,
     cpu_ms: usage.cpu_ms,
+    compute_ms: usage.compute_ms,
     rss_bytes: memory?.rss ?? null,
     heap_used_bytes: memory?.heapUsed ?? null,
   });

@@ -28,6 +28,8 @@ import { DEFAULT_CONFIG } from "../config.ts";
 export interface ItemDone {
   outcome: SourceOutcome;
   bookkeeping: SourceBookkeeping | null;
+  /** The pipeline's measured synchronous compute (`timings.compute_ms`), charged to the budget. */
+  computeMs: number;
 }
 
 /**
@@ -105,7 +107,11 @@ export async function processSourceItem(
       });
     }
   }
-  return { outcome: await finishItem(deps, fetched, healthDue), bookkeeping: patch };
+  return {
+    outcome: await finishItem(deps, fetched, healthDue),
+    bookkeeping: patch,
+    computeMs: fetched.result?.timings.compute_ms ?? 0,
+  };
 }
 
 /**

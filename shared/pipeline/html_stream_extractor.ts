@@ -437,6 +437,17 @@ const A_ARIA_HIDDEN = 16;
 const A_START = 32;
 const A_TYPE = 64;
 const A_ARIA_MODAL = 128;
+/** The attributes read, by name (their lengths are the ones onattribname looks up). */
+const ATTRIBUTE_CODES = new Map<string, number>([
+  ["class", A_CLASS],
+  ["id", A_ID],
+  ["role", A_ROLE],
+  ["hidden", A_HIDDEN],
+  ["aria-hidden", A_ARIA_HIDDEN],
+  ["start", A_START],
+  ["type", A_TYPE],
+  ["aria-modal", A_ARIA_MODAL],
+]);
 
 /** Candidate slot not found yet / found on `<html>` or `<body>` (the whole document). */
 const UNSET = -2;
@@ -627,32 +638,7 @@ class _StreamParser implements TokenizerCallbacks {
       length === 2 || length === 4 || length === 5 || length === 6 || length === 10 ||
       length === 11
     ) {
-      switch (this.html.slice(start, end).toLowerCase()) {
-        case "class":
-          code = A_CLASS;
-          break;
-        case "id":
-          code = A_ID;
-          break;
-        case "role":
-          code = A_ROLE;
-          break;
-        case "hidden":
-          code = A_HIDDEN;
-          break;
-        case "aria-hidden":
-          code = A_ARIA_HIDDEN;
-          break;
-        case "start":
-          code = A_START;
-          break;
-        case "type":
-          code = A_TYPE;
-          break;
-        case "aria-modal":
-          code = A_ARIA_MODAL;
-          break;
-      }
+      code = ATTRIBUTE_CODES.get(this.html.slice(start, end).toLowerCase()) ?? 0;
     }
     // Like HTML5, the first of duplicate attributes wins.
     if (code & this.seen) code = 0;

@@ -30,6 +30,7 @@ import type { SleepFn } from "../sleep.ts";
 import type {
   PipelineResult,
   PipelineStore,
+  PipelineTimings,
   RecordSnapshotInput,
   RecordSnapshotResult,
   SourceBookkeeping,
@@ -144,6 +145,7 @@ export function emptyPipelineResult(sourceId: string, fetchId: string): PendingP
       normalise_ms: 0,
       detect_ms: 0,
       store_ms: 0,
+      compute_ms: 0,
     },
   };
 }
@@ -166,6 +168,7 @@ export async function runFetchPipeline(
   const lap = _stopwatch(deps.clock);
   const result = emptyPipelineResult(source.id, fetchId);
   const timings = result.timings;
+  const clock = _computeClock(timings);
   let bookkeeping: SourceBookkeeping;
   let bookkeepingWritten = false;
   const log = { sourceId: source.id, url: displayUrl(source.url), fetchId };
@@ -220,7 +223,10 @@ export async function runFetchPipeline(
       );
       deps.logger.debug("Source {sourceId} not modified (304)", log);
     } else {
-      const extracted = await _extract(outcome, source, deps.config);
+      const extracted = await clock.stage(
+        () => _extract(outcome, source, deps.config),
+        (e) => e.kind === "pdf",
+      );
       lease?.release(); // the body is not needed any more
       if (extracted.unknownCharset) {
         deps.logger.warn("Source {sourceId} declares unknown charset {charset}; decoded as UTF-8", {
@@ -229,7 +235,7 @@ export async function runFetchPipeline(
         });
       }
       timings.extract_ms = lap();
-      const { text, hash } = await _monitoredText(extracted, ignorePatterns);
+      const { text, hash } = await _monitoredText(extracted, ignorePatterns, clock);
       if (text === "") {
         throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
       }
@@ -257,7 +263,7 @@ export async function runFetchPipeline(
             );
           }
           // A stub fetch after fetch is the page's text now: the fifth time, it is recorded.
-          const stub = previous === null ? null : stubReason(previous, text);
+          const stub = previous === null ? null : clock.sync(() => stubReason(previous, text));
           if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
             throw new PipelineError("parse", stub);
           }
@@ -265,14 +271,18 @@ export async function runFetchPipeline(
             const history = await deps.store.getRecentContents(source.id, HISTORY_SNAPSHOTS);
             // A newest snapshot other than the previous one: this row is stale (a retry after
             // another write); the snapshot write decides (replays or refuses), not history.
-            if (history[0] === previous) furniture = isFurnitureChange(previous, text, history);
+            if (history[0] === previous) {
+              furniture = clock.sync(() => isFurnitureChange(previous, text, history));
+            }
           }
-          const change = diffTexts(previous ?? "", text, {
-            contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
-            maxChars: deps.config.FETCH_DIFF_MAX_CHARS,
-            timeoutMs: deps.config.FETCH_DIFF_TIMEOUT_MS,
-            newHeader: fetchedAt.toISOString(),
-          });
+          const change = clock.sync(() =>
+            diffTexts(previous ?? "", text, {
+              contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
+              maxChars: deps.config.FETCH_DIFF_MAX_CHARS,
+              timeoutMs: deps.config.FETCH_DIFF_TIMEOUT_MS,
+              newHeader: fetchedAt.toISOString(),
+            })
+          );
           diff = change.diff;
           result.summary = change.summary;
         }
@@ -289,10 +299,17 @@ export async function runFetchPipeline(
             { url: source.url, etag: null, lastModified: null },
             { ...fetcherDeps, budgetLease: againLease },
           );
-          const confirmed = again.notModified
-            ? null
-            : await _monitoredText(await _extract(again, source, deps.config), ignorePatterns);
-          unconfirmed = confirmed?.hash !== hash;
+          // The same bytes of the same type extract to the same text (extraction is a
+          // function of them): confirmed without a second extraction, the costliest stage
+          // (a PDF's is ~0.5 s of CPU, a quarter of a worker's limit).
+          const same = !again.notModified && again.contentType === outcome.contentType &&
+            _sameBytes(again.body, outcome.body);
+          const confirmed = again.notModified || same ? null : await _monitoredText(
+            await clock.stage(() => _extract(again, source, deps.config), (e) => e.kind === "pdf"),
+            ignorePatterns,
+            clock,
+          );
+          unconfirmed = !same && confirmed?.hash !== hash;
         } catch (error) {
           // The next check decides; the first fetch was fine, so this one is not a failure.
           unconfirmed = true;
@@ -384,6 +401,46 @@ export async function runFetchPipeline(
   return { ...result, bookkeeping, bookkeeping_written: bookkeepingWritten };
 }
 
+/** Whether two bodies are the same bytes. */
+function _sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Times the synchronous compute of a run into `timings.compute_ms`: `performance.now()`
+ * spans that hold no await, so no other work of the isolate runs inside them.
+ */
+function _computeClock(timings: PipelineTimings) {
+  return {
+    /** A synchronous call: all of it. */
+    sync<T>(f: () => T): T {
+      const t = performance.now();
+      try {
+        return f();
+      } finally {
+        timings.compute_ms += performance.now() - t;
+      }
+    },
+    /**
+     * An async call: what runs before its first await (an async function runs that far
+     * when called), or all of it when `whole(value)` says it awaits inside its own work
+     * (then an upper bound: others' work may run in its awaits).
+     */
+    async stage<T>(start: () => Promise<T>, whole: (value: T) => boolean): Promise<T> {
+      const t = performance.now();
+      const pending = start();
+      const sync = performance.now() - t;
+      const value = await pending;
+      timings.compute_ms += whole(value) ? performance.now() - t : sync;
+      return value;
+    },
+  };
+}
+
+type ComputeClock = ReturnType<typeof _computeClock>;
+
 /** A fetched body as text: the source's selector, the configured caps. */
 function _extract(
   document: FetchedDocument,
@@ -406,9 +463,14 @@ function _extract(
 async function _monitoredText(
   extracted: Extracted,
   ignorePatterns: readonly IgnorePattern[],
+  clock: ComputeClock,
 ): Promise<{ text: string; hash: string }> {
-  const text = await normaliseTextYielding(extracted.text, ignorePatterns);
-  return { text, hash: await sha256Hex(changeFingerprint(text)) };
+  // With patterns, the whole normalisation counts (it yields between them).
+  const text = await clock.stage(
+    () => normaliseTextYielding(extracted.text, ignorePatterns),
+    () => ignorePatterns.length > 0,
+  );
+  return { text, hash: await clock.sync(() => sha256Hex(changeFingerprint(text))) };
 }
 
 /** Calls the store's transactional write; its failures are `internal` (not the site's fault). */

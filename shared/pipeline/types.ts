@@ -96,6 +96,15 @@ export interface PipelineTimings {
   detect_ms: number;
   /** Database writes. */
   store_ms: number;
+  /**
+   * The synchronous compute of the run (extraction, normalisation, fingerprint, detection
+   * and diff, a confirmation's too): `performance.now()` spans that contain no await, so
+   * no other work of the isolate runs inside them and their wall time bounds their CPU on
+   * the one thread they run on, where the runtime gives no CPU reading (hosted). The job's
+   * budget charges it (shared/jobs/budget.ts). A PDF's extraction awaits inside its library:
+   * its whole wall time is counted, an upper bound.
+   */
+  compute_ms: number;
 }
 
 /** Which part of the document was monitored: the operator's view of a blind spot. */

@@ -535,6 +535,10 @@ export class EdgeSlot {
       status: win.status,
       wall_ms: Date.now() - win.startedAt,
       cpu_ms: Math.max(0, ticks - win.cpuTicks) * TICK_MS,
+      // The worker's own CPU since its boot (what the CPU limit counts) at the window's
+      // arrival and end: per worker, last end − first arrival is what a run cost it.
+      worker_cpu_ms_open: Math.max(0, win.cpuTicks - w.cpuTicks0) * TICK_MS,
+      worker_cpu_ms: Math.max(0, ticks - w.cpuTicks0) * TICK_MS,
       isolate_mb_peak: Math.round(win.isolatePeakMb),
       overlapped: win.overlapped,
       ended_by: endedBy,

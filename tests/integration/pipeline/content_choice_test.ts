@@ -91,6 +91,32 @@ Deno.test("runFetchPipeline() records a change only when a second fetch agrees",
   });
 });
 
+Deno.test("runFetchPipeline() confirms a change from the same bytes, or from other bytes with the same text", async () => {
+  let requests = 0;
+  let padded = false; // the confirmation's body: other bytes (whitespace), the same text
+  let word = "stable";
+  const respond = () => {
+    requests++;
+    const pad = padded && requests % 2 === 0 ? "\n\n" : "";
+    return `<main>${POLICY}<p>Today's ${word}</p>${pad}</main>`;
+  };
+  await withServedSource(respond, async (check, s) => {
+    assert.equal((await check()).baseline, true);
+    word = "changed";
+    let before = requests;
+    const same = await check();
+    assert.equal(requests - before, 2, "a confirmation fetch");
+    assert.equal(same.changed, true, "the same bytes again confirm it");
+    word = "changed again";
+    padded = true;
+    before = requests;
+    const other = await check();
+    assert.equal(requests - before, 2);
+    assert.equal(other.changed, true, "other bytes with the same text confirm it");
+    assert.equal((await s.policyChanges()).length, 2);
+  });
+});
+
 Deno.test("runFetchPipeline() records a change undone, and ignores a block that keeps flipping", async () => {
   let body = "";
   await withServedSource(() => body, async (check, s) => {

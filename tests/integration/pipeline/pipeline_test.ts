@@ -60,6 +60,7 @@ Deno.test("runFetchPipeline() stores the first fetch as a baseline, not a change
     assert.equal(result.changed, false);
     assert.equal(result.policy_change_id, null);
     assert.ok(result.snapshot_id);
+    assert.ok(result.timings.compute_ms > 0, "its extraction and fingerprint were timed");
     assert.equal((await store.snapshots()).length, 1);
     assert.equal((await store.policyChanges()).length, 0);
     const row = await store.source(source.id);
@@ -163,6 +164,7 @@ Deno.test("runFetchPipeline() takes the ETag 304 path without extracting or writ
     assert.equal(second.http_status, 304);
     assert.equal(second.content_hash, null); // nothing was extracted, normalised or hashed
     assert.equal(second.timings.extract_ms, 0);
+    assert.equal(second.timings.compute_ms, 0, "no compute charged for a 304");
     assert.equal(site.stats.statuses.get("/etag 304"), 1);
     assert.equal(store.calls.recordSnapshot, calls.recordSnapshot);
     assert.equal(store.calls.getSnapshotContent, calls.getSnapshotContent);

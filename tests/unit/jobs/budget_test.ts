@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
-import { type BudgetProbes, invocationBudget, runtimeProbes } from "../../../shared/jobs/budget.ts";
+import {
+  type BudgetProbes,
+  invocationBudget,
+  type IsolateLedger,
+  isolateLedger,
+  runtimeProbes,
+} from "../../../shared/jobs/budget.ts";
 
 const T0 = new Date("2026-12-01T02:00:00Z").getTime();
 
 function setup(
   over: Partial<BudgetProbes> & { cpu?: number } = {},
   config: Partial<typeof DEFAULT_CONFIG> = {},
+  isolate: IsolateLedger = isolateLedger(),
 ) {
   let now = T0;
   let cpu = 0;
@@ -21,6 +28,7 @@ function setup(
     () => new Date(now),
     () => cpu,
     probes,
+    isolate,
   );
   return {
     budget,
@@ -43,8 +51,109 @@ Deno.test("invocationBudget() without a CPU reading stops on the estimate of ite
     elapsed_ms: 0,
     cpu_ms: 800,
     cpu_measured: false,
+    settled: 0,
+    compute_ms: 0,
     stop: "cpu_estimate",
   });
+});
+
+/** Prior 10 ms an item (as if 4 items had cost it), 2 ms overhead, × 2, against 800 ms. */
+const CHARGED = {
+  JOB_CPU_MS_PER_ITEM: 10,
+  JOB_CPU_OVERHEAD_MS_PER_ITEM: 2,
+  JOB_CPU_PRIOR_ITEMS: 4,
+  JOB_CPU_SAFETY_FACTOR: 2,
+  JOB_INVOCATION_CPU_ESTIMATE_MS: 800,
+};
+
+Deno.test("invocationBudget() charges a finished item its measured compute plus the overhead, and items in flight the running mean", async (t) => {
+  await t.step("before any measurement, every item costs the prior", () => {
+    const { budget } = setup({}, CHARGED);
+    assert.equal(budget.itemsLeft(), 40); // 800 / (10 × 2)
+    budget.spend(10);
+    assert.equal(budget.usage().cpu_ms, 200);
+    assert.equal(budget.itemsLeft(), 30);
+  });
+  await t.step("expensive pages raise the mean and stop the claims", () => {
+    const { budget } = setup({}, CHARGED);
+    budget.spend(10);
+    for (let i = 0; i < 4; i++) budget.settle(48);
+    // Settled: 4 × (48 + 2) = 200; mean (4 × 10 + 200) / 8 = 30; in flight 6 × 30 = 180.
+    assert.equal(budget.usage().cpu_ms, 760); // (200 + 180) × 2
+    assert.equal(budget.itemsLeft(), 0); // 40 left < one item at 30 × 2
+    assert.equal(budget.spent(), true);
+    const { handled, settled, compute_ms, stop } = budget.usage();
+    assert.deepEqual({ handled, settled, compute_ms, stop }, {
+      handled: 10,
+      settled: 4,
+      compute_ms: 192,
+      stop: "cpu_estimate",
+    });
+  });
+  await t.step("cheap pages lower the mean and let the next claim take more", () => {
+    const { budget } = setup({}, CHARGED);
+    budget.spend(10);
+    for (let i = 0; i < 10; i++) budget.settle(0);
+    // Settled: 10 × 2 = 20 → 40 with safety; mean (40 + 20) / 14 = 4.29 → 8.57 an item.
+    assert.equal(budget.usage().cpu_ms, 40);
+    assert.equal(budget.itemsLeft(), 88); // floor(760 / 8.57), against 30 unmeasured
+    assert.equal(budget.spent(), false);
+  });
+  await t.step("one cheap page does not open a claim for a batch priced by it alone", () => {
+    const weighted = setup({}, CHARGED);
+    weighted.budget.spend(1);
+    weighted.budget.settle(0);
+    // mean (40 + 2) / 5 = 8.4 → floor((800 − 4) / 16.8)
+    assert.equal(weighted.budget.itemsLeft(), 47);
+    const unweighted = setup({}, { ...CHARGED, JOB_CPU_PRIOR_ITEMS: 0 });
+    unweighted.budget.spend(1);
+    unweighted.budget.settle(0);
+    assert.equal(unweighted.budget.itemsLeft(), 199); // mean 2 → floor(796 / 4)
+  });
+  await t.step("a settle without a claim in flight is not counted", () => {
+    const { budget } = setup({}, CHARGED);
+    budget.spend(1);
+    budget.settle(5);
+    budget.settle(500);
+    assert.equal(budget.usage().settled, 1);
+    assert.equal(budget.usage().compute_ms, 5);
+    assert.equal(budget.usage().cpu_ms, 14); // (5 + 2) × 2
+  });
+});
+
+Deno.test("invocationBudget() keeps what all invocations of one isolate hold in flight within JOB_WORKER_IN_FLIGHT_CPU_MS", () => {
+  const isolate = isolateLedger();
+  const config = { ...CHARGED, JOB_WORKER_IN_FLIGHT_CPU_MS: 800 };
+  const a = setup({}, config, isolate).budget;
+  const b = setup({}, config, isolate).budget;
+  a.spend(30); // 30 × 10 × 2 = 600 in flight
+  assert.equal(a.itemsLeft(), 10, "its own budget: 200 left");
+  assert.equal(b.itemsLeft(), 10, "the isolate's: 200 left");
+  a.spend(10); // the isolate is full
+  assert.equal(a.itemsLeft(), 0);
+  assert.equal(b.itemsLeft(), 1, "one item still, for an invocation that holds none");
+  assert.equal(b.spent(), false, "a full isolate is no reason to hand over");
+  b.spend(1);
+  assert.equal(b.itemsLeft(), 0);
+  for (let i = 0; i < 40; i++) a.settle(0); // all of a's items done: 40 × 2 ms each
+  assert.equal(a.spent(), false);
+  assert.equal(a.usage().cpu_ms, 160);
+  // b's mean is still the prior's (10): 780 / 20 → 39 (its own budget allows 39 as well).
+  assert.equal(b.itemsLeft(), 39);
+  const other = setup({}, config).budget; // another isolate is not held back
+  assert.equal(other.itemsLeft(), 40);
+});
+
+Deno.test("invocationBudget() with a real CPU reading ignores the charges", () => {
+  const { budget, burn } = setup({}, { ...CHARGED, JOB_INVOCATION_CPU_MS: 1_500 });
+  burn(100);
+  budget.spend(10);
+  for (let i = 0; i < 10; i++) budget.settle(1_000); // 10 s of spans: the reading rules
+  assert.equal(budget.spent(), false);
+  assert.equal(budget.itemsLeft(), DEFAULT_CONFIG.JOB_INVOCATION_MAX_ITEMS - 10); // items only
+  assert.equal(budget.usage().cpu_ms, 100);
+  assert.equal(budget.usage().cpu_measured, true);
+  assert.equal(budget.usage().compute_ms, 10_000);
 });
 
 Deno.test("invocationBudget() uses a real CPU reading where there is one, against JOB_INVOCATION_CPU_MS", () => {

@@ -10,10 +10,11 @@ import {
 const NO_PROBES = { workerAgeMs: () => 0, memoryBytes: () => 0, shutdownReason: () => null };
 
 function budget(maxItems = 1_000_000) {
+  let cpu = 0;
   return invocationBudget(
     { ...DEFAULT_CONFIG, JOB_INVOCATION_MAX_ITEMS: maxItems, JOB_INVOCATION_CPU_MS: 3_600_000 },
     () => new Date(),
-    () => 1, // a real (non-zero) CPU reading: no estimate
+    () => ++cpu, // a real CPU reading that moves (1 ms a look): no estimate
     NO_PROBES,
   );
 }

@@ -10,33 +10,44 @@ const extractText = (text: string, contentType: string) =>
 const isClass = (errorClass: string) => (error: unknown) =>
   error instanceof PipelineError && error.errorClass === errorClass;
 
-Deno.test("extractDocument() reads HTML through the HTML extractor", async () => {
-  const out = await extractText(
+// [test name, body, Content-Type, kind, media type, text]: each kind through its extractor.
+const KINDS: Array<[string, string, string, string, string, string]> = [
+  [
+    "extractDocument() reads HTML through the HTML extractor",
     "<html><body><nav>Menu</nav><main><p>Rule</p></main></body></html>",
     "text/html; charset=utf-8",
-  );
-  assert.equal(out.kind, "html");
-  assert.equal(out.mediaType, "text/html");
-  assert.equal(out.text.trim(), "Rule");
-});
-
-Deno.test("extractDocument() reads plain text as it is", async () => {
-  const out = await extractText("Rule 1\nRule 2", "text/plain");
-  assert.equal(out.kind, "text");
-  assert.equal(out.text, "Rule 1\nRule 2");
-});
-
-Deno.test("extractDocument() pretty-prints JSON so a diff shows the changed field", async () => {
-  const out = await extractText(
+    "html",
+    "text/html",
+    "Rule",
+  ],
+  [
+    "extractDocument() reads plain text as it is",
+    "Rule 1\nRule 2",
+    "text/plain",
+    "text",
+    "text/plain",
+    "Rule 1\nRule 2",
+  ],
+  [
+    "extractDocument() pretty-prints JSON so a diff shows the changed field",
     '{"fees":{"visa":719},"updated":"2026-11-28"}',
     "application/vnd.api+json",
-  );
-  assert.equal(out.kind, "json");
-  assert.equal(out.text, '{\n  "fees": {\n    "visa": 719\n  },\n  "updated": "2026-11-28"\n}');
-  await assert.rejects(
-    extractText("{oops", "application/json"),
-    isClass("parse"),
-  );
+    "json",
+    "application/vnd.api+json",
+    '{\n  "fees": {\n    "visa": 719\n  },\n  "updated": "2026-11-28"\n}',
+  ],
+];
+for (const [name, body, contentType, kind, mediaType, text] of KINDS) {
+  Deno.test(name, async () => {
+    const out = await extractText(body, contentType);
+    assert.equal(out.kind, kind);
+    assert.equal(out.mediaType, mediaType);
+    assert.equal(out.text, text);
+  });
+}
+
+Deno.test("extractDocument() refuses JSON it cannot parse as parse", async () => {
+  await assert.rejects(extractText("{oops", "application/json"), isClass("parse"));
 });
 
 Deno.test("extractDocument() recognises a PDF by its magic bytes whatever the server calls it", async () => {
