@@ -64,7 +64,8 @@ export async function queueRun(sql: postgres.Sql, n: number): Promise<QueueFigur
       await sql`insert into public.sources ${sql(rows.slice(i, i + 5000))}`;
     }
     const t0 = performance.now();
-    const started = await store.startRun("daily-fetch", "manual", { force: true }, 7_200_000);
+    // Not "daily-fetch": the resume watchdog (pg_cron, every minute) would send the function to fetch these.
+    const started = await store.startRun("queue-bench", "manual", { force: true }, 7_200_000);
     if (started.conflict) throw new Error(`Cannot start: run ${started.runningRunId} is running`);
     runId = started.run.id;
     const [sources, intervals] = await Promise.all([
@@ -84,9 +85,14 @@ export async function queueRun(sql: postgres.Sql, n: number): Promise<QueueFigur
     const hosts = {
       perHost: DEFAULT_CONFIG.FETCH_PER_HOST_CONCURRENCY,
       delayMs: DEFAULT_CONFIG.FETCH_POLITENESS_DELAY_MS,
+      slotDepth: DEFAULT_CONFIG.JOB_HOST_SLOT_DEPTH,
     };
+    // The first failure stops every loop; the cleanup waits for all of them (a delete of
+    // the run while a completion is in flight deadlocks with it) and reports that failure.
+    let failure: unknown = null;
     const invocation = async (k: number) => {
       for (;;) {
+        if (failure !== null) return;
         const items = await store.claimItems(
           runId,
           `queue-${k}`,
@@ -128,7 +134,11 @@ export async function queueRun(sql: postgres.Sql, n: number): Promise<QueueFigur
         await store.completeItems(runId, outcomes, patches);
       }
     };
-    await Promise.all(Array.from({ length: INVOCATIONS }, (_, k) => invocation(k)));
+    await Promise.all(Array.from({ length: INVOCATIONS }, (_, k) =>
+      invocation(k).catch((error) => {
+        failure ??= error;
+      })));
+    if (failure !== null) throw failure;
     const run = await store.getRun(runId);
     return {
       n,

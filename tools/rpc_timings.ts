@@ -80,10 +80,10 @@ if (import.meta.main) {
       where query ~ '"public"\\."[a-z_]+"\\('
       group by 1 order by max_ms desc`;
     const reads = await sql<{ query: string; calls: number; max_ms: number }[]>`
-      select left(regexp_replace(query, '\s+', ' ', 'g'), 110) as query, calls::int,
+      select left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query, calls::int,
              round(max_exec_time::numeric, 1)::float8 as max_ms
       from extensions.pg_stat_statements
-      where query !~ '"public"\."[a-z_]+"\(' and query ~* '(job_|sources|snapshots|alerts)'
+      where query !~ '"public"\\."[a-z_]+"\\(' and query ~* '(job_|sources|snapshots|alerts)'
       order by max_exec_time desc limit 5`;
     const cancelled = await timeoutsSince(offset);
     console.log(`\nRPCs of the job at N = ${N} (pg_stat_statements, execution time per call):\n`);

@@ -291,6 +291,7 @@ declare
   v_mine_used integer[];
   v_busy integer;
   v_free integer;
+  v_depth integer;
   v_ids uuid[] := '{}';
   v_starts integer[] := '{}';
   v_item_slots integer[] := '{}';
@@ -348,13 +349,17 @@ begin
       group by i.slot
     ) s;
     v_free := least(greatest(v_cap - v_busy, 0), v_left);
+    -- With a politeness delay every start is scheduled (start_in_ms): an item queued behind
+    -- a slow one in its slot would start late, close to the next scheduled start. One item
+    -- per slot then (the delay, not the slot, bounds the host).
+    v_depth := case when v_delay > 0 then 1 else p_slot_depth end;
     select coalesce(array_agg(n.slot order by n.place, n.slot), '{}') into v_slots
     from (
-      select m.slot, generate_series(m.used + 1, p_slot_depth) as place
+      select m.slot, generate_series(m.used + 1, v_depth) as place
       from unnest(v_mine, v_mine_used) as m(slot, used)
       where v_busy <= v_cap
       union all
-      select f.slot, generate_series(1, p_slot_depth)
+      select f.slot, generate_series(1, v_depth)
       from (select g.slot from generate_series(1, v_busy + v_free) as g(slot)
             where g.slot <> all (v_used) order by g.slot limit v_free) f
     ) n;
@@ -437,7 +442,7 @@ begin
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
 end $$;
-comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, one when the host has a politeness delay, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 -- ---------------------------------------------------------------------------
 -- Poison items: an item whose invocation died (killed, out of memory, over its budget)

@@ -3,7 +3,7 @@
 -- spacing a host's starts, a host done for the run, a 429's slow-down (job_slow_host), and
 -- request slots (p_slot_depth): items of one claimer queued behind each other in a slot.
 begin;
-select plan(21);
+select plan(22);
 
 select is(private.url_host('https://User:pw@WWW.Example.org:443/a?b#c'), 'www.example.org',
   'host key: lower case, no user info, no default port');
@@ -117,6 +117,13 @@ update private.run_hosts set not_before = now() - interval '1 second'
 where run_id = '52000000-0000-4000-8000-100000000000';
 select is(public.job_claim_items('52000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2),
   '[]'::jsonb, 'over the lowered limit (two slots in use, one allowed), nobody refills a slot');
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '52000000-0000-4000-8000-100000000000' and status = 'claimed';
+update private.run_hosts set not_before = now() - interval '1 second'
+where run_id = '52000000-0000-4000-8000-100000000000';
+select is(jsonb_array_length(public.job_claim_items(
+  '52000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2)), 1,
+  'with a politeness delay (here the slowed host''s), a slot holds one item: starts stay on schedule');
 
 select * from finish();
 rollback;

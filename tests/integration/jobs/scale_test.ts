@@ -233,10 +233,6 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
     site.heldHooks = null;
     for (const release of hooks) release();
     site.delayMs = 0;
-    // The dead sender's alerts are 'sending' until their lease (ALERT_LEASE_MS) ends: end it.
-    await sql`update public.alerts a set next_attempt_at = now() - interval '1 second'
-      from public.policy_changes c
-      where a.policy_change_id = c.id and c.source_id = any(${ids}) and a.status = 'sending'`;
     const [held] = await sql`select count(*)::int as n from public.job_run_sources
       where run_id = ${started.run_id} and status = 'claimed'`;
     const statuses = await sql`select status, claimed_by, error_message from public.job_run_sources
@@ -245,6 +241,15 @@ Deno.test("a killed invocation's items are claimed again after the lease; nothin
     assert.equal(site.deliveries.length, 0, "nothing was delivered before the kill");
     // Another invocation: nothing to claim until the lease (4 s) expires; then all of it.
     await new Promise((r) => setTimeout(r, 4_200));
+    // The dead sender's alerts are 'sending' until their lease (ALERT_LEASE_MS) ends: end it,
+    // now that PostgREST has surely finished a claim the dead process sent just before the
+    // kill (it still commits). The stack's alerts-deliver cron pass (every 5 min, all
+    // subscriptions) may have claimed some too: its requests were held, then refused (503),
+    // so those are 'failed' until their backoff ends: end that too.
+    await sql`update public.alerts a set next_attempt_at = now() - interval '1 second'
+      from public.policy_changes c
+      where a.policy_change_id = c.id and c.source_id = any(${ids})
+        and a.status in ('sending', 'failed')`;
     const result = await processDailyFetchRun({ ...deps, invocationId: "rescuer" }, started.run_id);
     assert.equal(result.status, "succeeded", JSON.stringify(result.errors));
     assert.equal(result.sources_processed, 30);

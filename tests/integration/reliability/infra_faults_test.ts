@@ -336,7 +336,7 @@ Deno.test("function workers killed (SIGKILL) mid-run: the next cron call resumes
 });
 
 Deno.test({
-  // Regression test of a fixed bug, (shared/jobs/service.ts resumeIfStalled, supabase/migrations/*_schedule.sql): a run
+  // Regression test of a fixed bug (shared/jobs/service.ts resumeIfStalled, supabase/migrations/*_schedule.sql): a run
   // whose invocation died is only resumed when someone POSTs after its leases expired. The
   // only caller on a schedule is pg_cron, once a night: the run stays `running` until the
   // next night, whose POST gets 409 (it resumes yesterday's run; that night's run never
@@ -484,7 +484,7 @@ async function deliverPass(
 }
 
 Deno.test({
-  // Regression test of a fixed bug, (shared/alerts/http_delivery.ts:71): a delivery whose fetch throws keeps only the
+  // Regression test of a fixed bug (shared/alerts/http_delivery.ts _describe()): a delivery whose fetch throws keeps only the
   // outer error's message, and Deno's is always "fetch failed" (the reason is in its
   // cause chain): alerts.error reads "Cannot deliver alert … by webhook: http://host:
   // fetch failed" whether the receiver refused the connection, its name did not resolve
@@ -509,7 +509,7 @@ Deno.test({
 });
 
 Deno.test({
-  // Regression test of a fixed bug, (shared/jobs/service.ts resumeIfStalled; supabase/migrations/*_jobs.sql
+  // Regression test of a fixed bug (shared/jobs/service.ts resumeIfStalled; supabase/migrations/*_jobs.sql
   // job_start_run): a run whose invocation died and whose sources were then deleted (their
   // work items go with them) has no open item left, so resumeIfStalled finds nothing to
   // resume and nothing finalises it: every start is refused with 409 until deadline_at
@@ -535,7 +535,7 @@ Deno.test({
 });
 
 Deno.test({
-  // Regression test of a fixed bug, (supabase/local/stack.ts codeHash(): it hashes processEnv(), which holds PATH, HOME
+  // Regression test of a fixed bug (supabase/local/stack.ts codeHash(): it hashes processEnv(), which holds PATH, HOME
   // and DENO_DIR, not only the tuning variables): `deno task` puts its own directories on
   // PATH, so `deno task stack:start` and `deno run -A supabase/local/stack.ts start` (what
   // tools/test.ts and tests/integration/stack/stack_test.ts use) compute different hashes and

@@ -57,6 +57,7 @@ function field(line: string, name: string): string {
 function oneKill(lines: string[], limit: string, min?: number): string {
   assert.equal(lines.length, 1, lines.join("\n"));
   const line = lines[0]!;
+  console.log(`limits.log: ${line}`); // the kill as an operator reads it
   assert.equal(field(line, "limit"), limit);
   if (min !== undefined) assert.ok(parseInt(field(line, "measured")) >= min, line);
   return line;
