@@ -168,7 +168,11 @@ export interface IsolateLedger {
   holders: Set<() => number>;
 }
 
-/** This isolate's ledger: module state is per isolate in the edge runtime. */
+/**
+ * This isolate's ledger: module state is per isolate (worker) in the edge runtime, the
+ * default there. Elsewhere (plain Deno: tests, a process running many invocations that
+ * stand for many workers) each budget gets its own.
+ */
 export const ISOLATE: IsolateLedger = { holders: new Set() };
 
 /** A fresh ledger (tests; a process that is not one isolate). */
@@ -191,7 +195,7 @@ export function invocationBudget(
   clock: Clock,
   cpuMs: () => number = () => 0,
   probes: BudgetProbes = runtimeProbes(),
-  isolate: IsolateLedger = ISOLATE,
+  isolate: IsolateLedger = ("EdgeRuntime" in globalThis) ? ISOLATE : isolateLedger(),
 ): InvocationBudget {
   const c = { ...DEFAULT_CONFIG, ...config };
   const safety = c.JOB_CPU_SAFETY_FACTOR;
