@@ -42,6 +42,13 @@
  */
 import { type Config, DEFAULT_CONFIG } from "../config.ts";
 import type { Clock } from "../types.ts";
+import {
+  type BudgetProbes,
+  ISOLATE,
+  type IsolateLedger,
+  isolateLedger,
+  runtimeProbes,
+} from "./runtime_probes.ts";
 
 /** The limits every caller gives. */
 type RequiredBudgetConfig = Pick<
@@ -109,75 +116,6 @@ export interface InvocationBudget {
   /** Lifts every limit: the handover failed, so this invocation finishes the run itself. */
   unbound(): void;
   usage(): BudgetUsage;
-}
-
-/** What the budget reads from the runtime besides the clock and CPU; injectable for tests. */
-export interface BudgetProbes {
-  /** Milliseconds since the isolate (worker) started; 0 outside the edge runtime. */
-  workerAgeMs(): number;
-  /** Heap + external memory of the isolate in bytes; 0 outside the edge runtime. */
-  memoryBytes(): number;
-  /** The reason of the runtime's shutdown notice once it arrived, else null. */
-  shutdownReason(): string | null;
-}
-
-/** The shutdown reason heard on each event target (globalThis in the runtime). */
-const heard = new WeakMap<EventTarget, { reason: string | null }>();
-
-/**
- * The runtime's readings, as the edge function sees them. Outside the edge runtime
- * (`EdgeRuntime` undefined: plain Deno, tests) there is no worker wall clock, memory limit or
- * shutdown notice to heed, so those read 0 / null.
- */
-export function runtimeProbes(
-  options: { target?: EventTarget; inEdgeRuntime?: boolean } = {},
-): BudgetProbes {
-  const target = options.target ?? globalThis;
-  const edge = options.inEdgeRuntime ?? "EdgeRuntime" in globalThis;
-  let state = heard.get(target);
-  if (state === undefined && edge) {
-    // One listener per target: the notice is about the whole worker, every invocation in it.
-    const created = { reason: null as string | null };
-    state = created;
-    heard.set(target, created);
-    target.addEventListener("beforeunload", (event) => {
-      created.reason = String(
-        (event as CustomEvent<{ reason?: unknown }>).detail?.reason ?? "unknown",
-      );
-    });
-  }
-  return {
-    workerAgeMs: () => (edge ? performance.now() : 0),
-    memoryBytes: () => {
-      if (!edge) return 0;
-      const m = Deno.memoryUsage();
-      return m.heapUsed + m.external;
-    },
-    shutdownReason: () => (edge ? state?.reason ?? null : null),
-  };
-}
-
-/**
- * The items in flight of every invocation in one isolate (worker), which share its CPU:
- * the runtime retires a worker at its soft limit and ends it at 2 s with what it still runs,
- * so what a worker holds in flight, whichever invocation holds it, must fit in what is left
- * after a retirement. One per isolate by default ({@link ISOLATE}); tests make their own.
- */
-export interface IsolateLedger {
-  /** The budgets of this isolate with items in flight: each gives its estimate of them (ms). */
-  holders: Set<() => number>;
-}
-
-/**
- * This isolate's ledger: module state is per isolate (worker) in the edge runtime, the
- * default there. Elsewhere (plain Deno: tests, a process running many invocations that
- * stand for many workers) each budget gets its own.
- */
-export const ISOLATE: IsolateLedger = { holders: new Set() };
-
-/** A fresh ledger (tests; a process that is not one isolate). */
-export function isolateLedger(): IsolateLedger {
-  return { holders: new Set() };
 }
 
 /**

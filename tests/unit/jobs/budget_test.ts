@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
+import { invocationBudget } from "../../../shared/jobs/budget.ts";
 import {
   type BudgetProbes,
-  invocationBudget,
   type IsolateLedger,
   isolateLedger,
   runtimeProbes,
-} from "../../../shared/jobs/budget.ts";
+} from "../../../shared/jobs/runtime_probes.ts";
 
 const T0 = new Date("2026-12-01T02:00:00Z").getTime();
 
