@@ -268,11 +268,15 @@ async function startPostgres(): Promise<string> {
     return dataDir;
   }
   say(`starting postgres on 127.0.0.1:${PORTS.postgres}`);
+  // The port of this stack's offset, not the one initdb wrote in postgresql.conf: a data
+  // directory made under another STACK_PORT_OFFSET would otherwise start on that port.
   const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, [
     "-D",
     dataDir,
     "-l",
     logFile,
+    "-o",
+    `-p ${PORTS.postgres}`,
     "-w",
     "-t",
     "60",
