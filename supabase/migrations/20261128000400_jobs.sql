@@ -647,6 +647,7 @@ declare
   v_open integer;
   v_held integer;
   v_full text[];
+  v_got integer;
 begin
   -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
   if jsonb_typeof(p_outcomes) = 'array' and jsonb_array_length(p_outcomes) > 0 then
@@ -656,10 +657,12 @@ begin
     v_items := public.job_claim_items(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
       p_delay_ms, p_max_attempts, p_slot_depth);
   end if;
-  if jsonb_array_length(v_items) > 0 then
-    -- Hosts of the claimed items whose request slots are all in use now: whoever waits for
-    -- them waits for one of these items' completion, which the claimer then sends at once
-    -- (report_at_once) instead of gathering it with others.
+  select count(*) filter (where not (e ->> 'poisoned')::boolean)::int into v_got
+  from jsonb_array_elements(v_items) e;
+  if v_got > 0 and v_got < p_limit then
+    -- The claim came short: hosts limit the run now. The claimed items' hosts whose request
+    -- slots are all in use are what the next claims wait for: their items are reported at
+    -- once (report_at_once) instead of gathered with others.
     select coalesce(array_agg(h.host), '{}') into v_full
     from private.run_hosts h
     where h.run_id = p_run_id
@@ -673,8 +676,7 @@ begin
   end if;
   -- Asked (p_limit not null) and nothing to work on: how many items are left, and how many
   -- of them a live lease holds (the claimer stops, polls or hands over on these).
-  if p_limit is not null and not exists (select 1 from jsonb_array_elements(v_items) e
-                                         where not (e ->> 'poisoned')::boolean) then
+  if p_limit is not null and v_got = 0 then
     select count(*)::int, (count(*) filter (where s.status = 'claimed'
                                              and s.lease_until > clock_timestamp()))::int
       into v_open, v_held
@@ -683,7 +685,7 @@ begin
   end if;
   return v_done || jsonb_build_object('items', v_items, 'open', v_open, 'held', v_held);
 end $$;
-comment on function public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer) is 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once: its host''s request slots are all in use, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds; only when p_limit is not null and no item was claimed, else null)}.';
+comment on function public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer) is 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when the claim came short of p_limit and its host''s request slots are all in use: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds; only when p_limit is not null and no item was claimed, else null)}.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_fail_run(p_run_id uuid, p_error text)

@@ -1,9 +1,10 @@
 -- One round trip of an invocation (job_complete_and_claim): outcomes recorded first (their
 -- host slots free again), then the next items claimed, in one transaction; a claim alone
--- does not write the run's row; report_at_once on items whose host is full; the items left
+-- does not write the run's row; report_at_once on items whose host is full when the claim
+-- came short; the items left
 -- counted only when asked and nothing was claimed; the last outcome finalises the run.
 begin;
-select plan(16);
+select plan(17);
 
 insert into public.sources (id, name, url)
 select ('52000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'exchange test ' || g,
@@ -73,6 +74,12 @@ select ok((select (a -> 'open') = 'null'::jsonb
            from (select public.job_complete_and_claim('52000000-0000-4000-8000-100000000000',
                    '[]', null, 'inv-b', null, 60000, 1, 0, 3, 1) as a) x),
   'p_limit null: no claim and no count');
+
+select is((select array[count(*)::int, count(*) filter (where (e ->> 'report_at_once')::boolean)::int]
+           from jsonb_array_elements(public.job_complete_and_claim(
+             '52000000-0000-4000-8000-100000000000', '[]', null, 'inv-d', 1, 60000, 2, 0, 3, 1)
+             -> 'items') e), array[1, 0],
+  'a claim that got all it asked for: hosts do not limit the run, nothing is reported at once');
 
 -- 4. The last outcomes finalise the run, once; no claim after that.
 update public.job_run_sources set status = 'claimed', attempts = 1, claimed_by = 'inv-a',
