@@ -1718,10 +1718,10 @@ ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit 
 COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, one when the host has a politeness delay, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 --
--- Name: job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0, p_max_attempts integer DEFAULT 3, p_slot_depth integer DEFAULT 1) RETURNS jsonb
+CREATE FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0, p_max_attempts integer DEFAULT 3, p_slot_depth integer DEFAULT 1, p_count boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1758,9 +1758,9 @@ begin
     select jsonb_agg(e || jsonb_build_object('report_at_once', (e ->> 'host') = any (v_full)))
       into v_items from jsonb_array_elements(v_items) e;
   end if;
-  -- Asked (p_limit not null) and nothing to work on: how many items are left, and how many
-  -- of them a live lease holds (the claimer stops, polls or hands over on these).
-  if p_limit is not null and v_got = 0 then
+  -- Asked (p_count), or a claim found nothing: how many items are left, and how many of
+  -- them a live lease holds (the claimer stops, polls or hands over on these).
+  if p_count or (p_limit is not null and v_got = 0) then
     select count(*)::int, (count(*) filter (where s.status = 'claimed'
                                              and s.lease_until > clock_timestamp()))::int
       into v_open, v_held
@@ -1770,13 +1770,13 @@ begin
   return v_done || jsonb_build_object('items', v_items, 'open', v_open, 'held', v_held);
 end $$;
 
-ALTER FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) OWNER TO postgres;
+ALTER FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) OWNER TO postgres;
 
 --
--- Name: FUNCTION job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when the claim came short of p_limit and its host''s request slots are all in use: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds; only when p_limit is not null and no item was claimed, else null)}.';
+COMMENT ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) IS 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when the claim came short of p_limit and its host''s request slots are all in use: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds, after this claim; when p_count, or when p_limit is not null and no item was claimed, else null)}.';
 
 --
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
@@ -3809,11 +3809,11 @@ REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, 
 GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) TO service_role;
 
 --
--- Name: FUNCTION job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) TO service_role;
+REVOKE ALL ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) TO service_role;
 
 --
 -- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb); Type: ACL; Schema: public; Owner: postgres

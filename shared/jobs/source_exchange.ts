@@ -15,7 +15,11 @@ import type { Exchanged } from "./work_loop.ts";
 /** An invocation's round trips on one run. */
 export interface SourceExchange {
   /** Records `done` and claims up to `limit` items (see WorkLoopTask.exchange). */
-  exchange(done: ItemDone[], limit: number | null): Promise<Exchanged<ClaimedItem>>;
+  exchange(
+    done: ItemDone[],
+    limit: number | null,
+    count: boolean,
+  ): Promise<Exchanged<ClaimedItem>>;
   /** The run as the last recorded outcomes left it; null before any. */
   lastRun(): JobRunRow | null;
 }
@@ -42,13 +46,14 @@ export function sourceExchange(
   let run: JobRunRow | null = null;
   return {
     lastRun: () => run,
-    async exchange(done, limit) {
+    async exchange(done, limit, count) {
       let outcomes = done.map((d) => toItemOutcome(d.outcome));
       let bookkeeping = done.flatMap((d) => (d.bookkeeping ? [d.bookkeeping] : []));
       for (;;) {
         const answer = await store.completeAndClaim(runId, outcomes, bookkeeping, {
           ...claim,
           limit,
+          count,
         });
         if (outcomes.length > 0) {
           run = answer.run ?? run;
@@ -63,7 +68,7 @@ export function sourceExchange(
         const items = answer.items.filter((i) => !i.poisoned);
         if (items.length > 0 || poisoned.length === 0) {
           const left = answer.left;
-          return { items, drained: left !== null && left.open <= left.held };
+          return { items, drained: left === null ? null : left.open <= left.held };
         }
         outcomes = [];
         bookkeeping = [];

@@ -69,6 +69,8 @@ export interface ClaimRequest {
   leaseMs: number;
   maxAttempts: number;
   hosts?: HostLimits;
+  /** Count the items left after the claim even when it claimed some. */
+  count?: boolean;
 }
 
 /** Answer of {@link JobStore.completeAndClaim}. */
@@ -82,8 +84,8 @@ export interface CompleteAndClaimResult {
   /** The claimed items (poisoned ones marked, as {@link JobStore.claimItems} returns them). */
   items: ClaimedItem[];
   /**
-   * When a count was asked (limit not null) and no item was claimed: the run's unfinished
-   * items, and how many of them a live lease holds; else null.
+   * When a count was asked (`count`), or a claim (limit not null) found nothing: the run's
+   * unfinished items after the claim, and how many of them a live lease holds; else null.
    */
   left: { open: number; held: number } | null;
 }

@@ -28,11 +28,12 @@ export interface Exchanged<Item> {
   /** The claimed items; empty: none is claimable now. */
   items: Item[];
   /**
-   * Only read when a count was asked (limit not null) and no item was claimed: true when
-   * no item is left to claim (every one is done or held by a live lease, ours included),
-   * false when some wait for their turn (host limits, politeness delay).
+   * When counted (`count` asked, limit 0, or a claim that found nothing; else null): true
+   * when no item is left to claim (every one is done or held by a live lease, ours
+   * included), false when some wait for their turn (host limits, politeness delay) or for
+   * a claim.
    */
-  drained: boolean;
+  drained: boolean | null;
 }
 
 /** What the loop drives. */
@@ -40,9 +41,11 @@ export interface WorkLoopTask<Item, Done> {
   /**
    * One round trip to the queue: records `done` (at most `batchSize`, possibly none), then
    * claims up to `limit` items with a lease. `limit` 0: claims none but says whether the
-   * run is drained; null: only records.
+   * run is drained; null: only records. `count`: say whether it is drained after the claim
+   * even when it claimed some (asked by the claim that may spend the budget, so that
+   * deciding on a handover takes no round trip of its own).
    */
-  exchange(done: Done[], limit: number | null): Promise<Exchanged<Item>>;
+  exchange(done: Done[], limit: number | null, count: boolean): Promise<Exchanged<Item>>;
   /** Processes one claimed item; never throws for the item's own failure. */
   process(item: Item): Promise<Done>;
   /**
@@ -159,20 +162,21 @@ export async function runWorkLoop<Item, Done>(
   };
 
   /** The next round trip, if one is due now: what it records and how much it claims. */
-  const nextExchange = (): { group: number; limit: number | null } | null => {
+  const nextExchange = (): { group: number; limit: number | null; count: boolean } | null => {
     if (exchanging) return null;
     const group = completeFailed ? 0 : Math.min(finished.length, batchSize);
     const heldAfter = held - group;
     const open = end === null && error === null;
-    if (open && budget.spent() && !spentAsked) return { group, limit: 0 };
-    const room = Math.min(concurrency - heldAfter, batchSize, budget.itemsLeft());
+    if (open && budget.spent() && !spentAsked) return { group, limit: 0, count: true };
+    const itemsLeft = budget.itemsLeft();
+    const room = Math.min(concurrency - heldAfter, batchSize, itemsLeft);
     const claim = open && !handingOver && !budget.spent() && (!blocked || group > 0) &&
       room >= (heldAfter > 0 ? minClaim : 1);
-    if (claim) return { group, limit: room };
+    if (claim) return { group, limit: room, count: room >= itemsLeft };
     if (group === 0) return null;
     const due = processing === 0 || finished.length >= batchSize ||
       finished.some((f) => f.atOnce) || timers.now() - finished[0]!.at >= withinMs;
-    return due ? { group, limit: null } : null;
+    return due ? { group, limit: null, count: false } : null;
   };
 
   /** Wakes the loop when the oldest finished item has waited its longest. */
@@ -196,11 +200,15 @@ export async function runWorkLoop<Item, Done>(
     });
   };
 
-  const exchange = async (group: Array<{ done: Done }>, limit: number | null): Promise<void> => {
+  const exchange = async (
+    group: Array<{ done: Done }>,
+    limit: number | null,
+    count: boolean,
+  ): Promise<void> => {
     const askedSpent = limit === 0;
     let answer: Exchanged<Item>;
     try {
-      answer = await task.exchange(group.map((g) => g.done), limit);
+      answer = await task.exchange(group.map((g) => g.done), limit, count);
     } catch (cause) {
       if (group.length > 0) completeFailed = true;
       throw cause;
@@ -220,6 +228,12 @@ export async function runWorkLoop<Item, Done>(
       held += answer.items.length;
       setBlocked(false);
       for (const item of answer.items) startItem(item);
+      if (budget.spent() && answer.drained !== null) {
+        // This claim spent the budget and says what is left: decide on the handover now.
+        spentAsked = true;
+        if (answer.drained) end = "handed_over";
+        else handOver();
+      }
     } else if (held > 0) {
       // The rest of the run is held (by us or others): stop claiming, finish ours.
       if (answer.drained) end = "drained";
@@ -245,7 +259,7 @@ export async function runWorkLoop<Item, Done>(
       if (next) {
         exchanging = true;
         const group = finished.splice(0, next.group);
-        exchange(group, next.limit).catch(fail).finally(() => {
+        exchange(group, next.limit, next.count).catch(fail).finally(() => {
           exchanging = false;
           changed();
         });

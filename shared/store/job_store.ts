@@ -211,6 +211,7 @@ export function createSupabaseJobStore(db: Db): JobStore {
           p_delay_ms: claim.hosts?.delayMs ?? 0,
           p_max_attempts: claim.maxAttempts,
           p_slot_depth: claim.hosts?.slotDepth ?? 1,
+          p_count: claim.count ?? false,
         },
         ExchangeSchema,
       );

@@ -638,7 +638,7 @@ comment on function public.job_complete_items(uuid, jsonb, jsonb) is 'job_comple
 create or replace function public.job_complete_and_claim(
   p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer,
   p_lease_ms integer, p_per_host integer default null, p_delay_ms integer default 0,
-  p_max_attempts integer default 3, p_slot_depth integer default 1
+  p_max_attempts integer default 3, p_slot_depth integer default 1, p_count boolean default false
 ) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -674,9 +674,9 @@ begin
     select jsonb_agg(e || jsonb_build_object('report_at_once', (e ->> 'host') = any (v_full)))
       into v_items from jsonb_array_elements(v_items) e;
   end if;
-  -- Asked (p_limit not null) and nothing to work on: how many items are left, and how many
-  -- of them a live lease holds (the claimer stops, polls or hands over on these).
-  if p_limit is not null and v_got = 0 then
+  -- Asked (p_count), or a claim found nothing: how many items are left, and how many of
+  -- them a live lease holds (the claimer stops, polls or hands over on these).
+  if p_count or (p_limit is not null and v_got = 0) then
     select count(*)::int, (count(*) filter (where s.status = 'claimed'
                                              and s.lease_until > clock_timestamp()))::int
       into v_open, v_held
@@ -685,7 +685,7 @@ begin
   end if;
   return v_done || jsonb_build_object('items', v_items, 'open', v_open, 'held', v_held);
 end $$;
-comment on function public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer) is 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when the claim came short of p_limit and its host''s request slots are all in use: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds; only when p_limit is not null and no item was claimed, else null)}.';
+comment on function public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean) is 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when the claim came short of p_limit and its host''s request slots are all in use: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds, after this claim; when p_count, or when p_limit is not null and no item was claimed, else null)}.';
 
 -- ---------------------------------------------------------------------------
 create or replace function public.job_fail_run(p_run_id uuid, p_error text)
@@ -718,6 +718,6 @@ select private.service_role_only(array[
   'public.job_slow_host(uuid, text, integer)',
   'public.job_complete_items(uuid, jsonb)',
   'public.job_complete_items(uuid, jsonb, jsonb)',
-  'public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer)',
+  'public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean)',
   'public.job_fail_run(uuid, text)'
 ]::regprocedure[]);

@@ -4,7 +4,7 @@
 -- came short; the items left
 -- counted only when asked and nothing was claimed; the last outcome finalises the run.
 begin;
-select plan(17);
+select plan(18);
 
 insert into public.sources (id, name, url)
 select ('52000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'exchange test ' || g,
@@ -81,6 +81,11 @@ select is((select array[count(*)::int, count(*) filter (where (e ->> 'report_at_
              -> 'items') e), array[1, 0],
   'a claim that got all it asked for: hosts do not limit the run, nothing is reported at once');
 
+select is((select array[jsonb_array_length(a -> 'items'), (a ->> 'open')::int, (a ->> 'held')::int]
+           from (select public.job_complete_and_claim('52000000-0000-4000-8000-100000000000',
+                   '[]', null, 'inv-e', 1, 60000, 3, 0, 3, 1, true) as a) x),
+  array[1, 5, 4], 'p_count: the items left are counted after the claim, even when it took some');
+
 -- 4. The last outcomes finalise the run, once; no claim after that.
 update public.job_run_sources set status = 'claimed', attempts = 1, claimed_by = 'inv-a',
   lease_until = now() + interval '1 minute'
@@ -99,7 +104,7 @@ select is((select a -> 'run' ->> 'status' from answer where n = 4), 'succeeded',
 select is((select array[(a ->> 'open')::int, (a ->> 'held')::int] from answer where n = 4),
   array[0, 0], 'nothing left');
 select ok(not has_function_privilege('authenticated',
-  'public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer)',
+  'public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean)',
   'execute'), 'only the service role calls it');
 
 select * from finish();

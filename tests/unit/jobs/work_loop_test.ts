@@ -34,6 +34,7 @@ interface Trip {
   limit: number | null;
   claimed: number[];
   at: number;
+  count?: boolean;
 }
 
 /**
@@ -45,13 +46,14 @@ function queue(count: number, ms: (i: number) => number, now: () => number = () 
   const pending = Array.from({ length: count }, (_, i) => i);
   const log = { trips: [] as Trip[], handOvers: 0, maxHeld: 0, held: 0 };
   const task: WorkLoopTask<number, number> = {
-    exchange(done, limit) {
+    exchange(done, limit, count) {
       log.held -= done.length;
       const claimed = pending.splice(0, limit ?? 0);
-      log.trips.push({ done, limit, claimed, at: now() });
+      log.trips.push({ done, limit, claimed, at: now(), ...(count ? { count } : {}) });
       log.held += claimed.length;
       log.maxHeld = Math.max(log.maxHeld, log.held);
-      return Promise.resolve({ items: claimed, drained: pending.length === 0 });
+      const counted = count || (limit !== null && claimed.length === 0);
+      return Promise.resolve({ items: claimed, drained: counted ? pending.length === 0 : null });
     },
     process: (i) => new Promise((r) => setTimeout(() => r(i), ms(i))),
     handOver() {
@@ -145,7 +147,12 @@ Deno.test("runWorkLoop() hands over once the budget is spent, and returns after 
   assert.equal(end, "handed_over");
   assert.equal(log.handOvers, 1);
   assert.equal(claims().reduce((a, t) => a + t.claimed.length, 0), 25, "claims stop at the budget");
-  assert.equal(log.trips.filter((t) => t.limit === 0).length, 1, "one look at what is left");
+  assert.equal(
+    claims().at(-1)?.count,
+    true,
+    "the claim that spent the budget counted what is left",
+  );
+  assert.equal(log.trips.filter((t) => t.limit === 0).length, 0, "no round trip of its own");
   assert.equal(completed().length, 25, "what was claimed is completed");
   assert.equal(pending.length, 75);
 });
@@ -204,10 +211,10 @@ Deno.test("runWorkLoop() completes the items in hand when a claim fails, then th
   const { task, completed } = queue(20, () => 10);
   let trips = 0;
   const exchange = task.exchange;
-  task.exchange = (done, limit) =>
+  task.exchange = (done, limit, count) =>
     ++trips === 2
       ? Promise.reject(new Error("Cannot claim items: timeout"))
-      : exchange(done, limit);
+      : exchange(done, limit, count);
   await assert.rejects(
     runWorkLoop(task, loopOptions(4, { concurrency: 8 })),
     /Cannot claim items: timeout/,
@@ -218,10 +225,10 @@ Deno.test("runWorkLoop() completes the items in hand when a claim fails, then th
 Deno.test("runWorkLoop() stops at a failed completion and throws its error", async () => {
   const { task } = queue(20, () => 1);
   const exchange = task.exchange;
-  task.exchange = (done, limit) =>
+  task.exchange = (done, limit, count) =>
     done.length > 0
       ? Promise.reject(new Error("Cannot complete items: 503"))
-      : exchange(done, limit);
+      : exchange(done, limit, count);
   await assert.rejects(
     runWorkLoop(task, loopOptions(4, { concurrency: 8 })),
     /Cannot complete items: 503/,
@@ -257,20 +264,21 @@ Deno.test("runWorkLoop() lets a finished item wait for others at most completeWi
     loopOptions(64, { budget: budget(3), completeWithinMs: 1000, timers }),
   );
   await settle();
-  // The claim took all three (the budget's limit), and the budget being spent, one look
-  // at what is left (nothing: no handover).
-  assert.deepEqual(log.trips.map((t) => [t.done, t.limit]), [[[], 3], [[], 0]]);
+  // The claim took all three (the budget's limit) and counted what is left: nothing, so
+  // no handover and no other look.
+  assert.deepEqual(log.trips.map((t) => [t.done, t.limit, t.count]), [[[], 3, true]]);
+  assert.equal(log.handOvers, 0);
   await hand.finish(0);
   await timers.advance(300);
   await hand.finish(1);
   await timers.advance(600);
-  assert.equal(log.trips.length, 2, "900 ms after the first finished: still gathering");
+  assert.equal(log.trips.length, 1, "900 ms after the first finished: still gathering");
   await timers.advance(100);
-  assert.deepEqual(log.trips[2], { done: [0, 1], limit: null, claimed: [], at: 1000 });
+  assert.deepEqual(log.trips[1], { done: [0, 1], limit: null, claimed: [], at: 1000 });
   await hand.finish(2);
-  assert.deepEqual(log.trips[3], { done: [2], limit: null, claimed: [], at: 1000 });
+  assert.deepEqual(log.trips[2], { done: [2], limit: null, claimed: [], at: 1000 });
   assert.equal(await loop, "handed_over");
-  assert.equal(log.trips.length, 4, "nothing else was sent: the last one went when none was left");
+  assert.equal(log.trips.length, 3, "nothing else was sent: the last one went when none was left");
 });
 
 Deno.test("runWorkLoop() sends an item others wait for at once, with what finished before it", async () => {
@@ -286,9 +294,9 @@ Deno.test("runWorkLoop() sends an item others wait for at once, with what finish
   await settle();
   await hand.finish(0);
   await timers.advance(10);
-  assert.equal(log.trips.length, 2, "item 0 waits");
+  assert.equal(log.trips.length, 1, "item 0 waits");
   await hand.finish(1);
-  assert.deepEqual(log.trips.slice(2).map((t) => t.done), [[0, 1]]);
+  assert.deepEqual(log.trips.slice(1).map((t) => t.done), [[0, 1]]);
   await hand.finish(2);
   assert.equal(await loop, "handed_over");
 });
@@ -329,12 +337,12 @@ Deno.test("runWorkLoop() sends what finished when a full batch is waiting, befor
     loopOptions(2, { concurrency: 4, budget: budget(4), completeWithinMs: 60_000, timers }),
   );
   await settle();
-  assert.deepEqual(log.trips.map((t) => t.claimed.length), [2, 2, 0], "two claims, one look");
+  assert.deepEqual(log.trips.map((t) => t.claimed.length), [2, 2], "two claims");
   await hand.finish(3);
   await hand.finish(1);
-  assert.deepEqual(log.trips.slice(3).map((t) => t.done), [[3, 1]], "a batch of 2 goes at once");
+  assert.deepEqual(log.trips.slice(2).map((t) => t.done), [[3, 1]], "a batch of 2 goes at once");
   await hand.finish(0);
   await hand.finish(2);
   assert.equal(await loop, "handed_over");
-  assert.deepEqual(log.trips.slice(4).map((t) => t.done), [[0, 2]]);
+  assert.deepEqual(log.trips.slice(3).map((t) => t.done), [[0, 2]]);
 });
