@@ -233,6 +233,8 @@ export interface FaultyJobStore extends JobStore {
    * outcomes) rejects with `error`; round trips that only claim go through.
    */
   failNextCompletion(error: Error): void;
+  /** How many times each method was called (faults included). */
+  calls: Partial<Record<keyof JobStore, number>>;
 }
 
 /** Wraps a real store: fault injection, and a hook on the bookkeeping sent with outcomes. */
@@ -245,8 +247,10 @@ export function faultyJobStore(
     { error: Error; remaining: number; when?: (args: unknown[]) => boolean }
   >();
   const wrapped = {} as Record<keyof JobStore, unknown>;
+  const calls: Partial<Record<keyof JobStore, number>> = {};
   for (const method of Object.keys(real) as Array<keyof JobStore>) {
     wrapped[method] = (...args: unknown[]) => {
+      calls[method] = (calls[method] ?? 0) + 1;
       const fault = faults.get(method);
       if (fault && (fault.when?.(args) ?? true)) {
         fault.remaining -= 1;
@@ -261,6 +265,7 @@ export function faultyJobStore(
     };
   }
   return Object.assign(wrapped as unknown as JobStore, {
+    calls,
     failNext(method: keyof JobStore, error: Error, times = 1) {
       faults.set(method, { error, remaining: times });
     },
