@@ -12,13 +12,8 @@ import {
   processDailyFetchRun,
   startDailyFetchRun,
 } from "../../../shared/jobs/run_daily_fetch_job.ts";
-import {
-  batchLog,
-  claimSourceItems,
-  completeSourceItems,
-  processSourceItem,
-  runSlotLanes,
-} from "../../../shared/jobs/source_batch.ts";
+import { processSourceItem, runSlotLanes } from "../../../shared/jobs/source_batch.ts";
+import { toItemOutcome } from "../../../shared/jobs/source_task.ts";
 import type { ClaimedItem } from "../../../shared/jobs/store.ts";
 import { policyPage } from "../../fixtures/fault_server.ts";
 import { serviceDb, sqlClient } from "../_stack.ts";
@@ -292,7 +287,11 @@ Deno.test("an item queued in another invocation's slot does not start inside a 4
     assert.equal(started.status, "running", JSON.stringify(started));
     runId = started.run_id;
     const claim = async (d: typeof a) => {
-      const items = await claimSourceItems(d, runId, d.invocationId, 1);
+      const items = await d.store.claimItems(runId, d.invocationId, 1, 60_000, 3, {
+        perHost: 2,
+        delayMs: 0,
+        slotDepth: 2,
+      });
       assert.equal(items.length, 1, `${d.invocationId} claimed ${items.length}`);
       return items[0]!;
     };
@@ -307,7 +306,8 @@ Deno.test("an item queued in another invocation's slot does not start inside a 4
       reportThrottles(d, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
       return items.map(async (item) => {
         const done = await processSourceItem(d, item, lanes);
-        await completeSourceItems(d, runId, [done], batchLog(d, 10));
+        const bookkeeping = done.bookkeeping ? [done.bookkeeping] : [];
+        await d.store.completeItems(runId, [toItemOutcome(done.outcome)], bookkeeping);
       });
     };
     await Promise.all([...work(a, [a1, a2]), ...work(b, [b1, b2])]);
