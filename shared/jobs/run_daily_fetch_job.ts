@@ -8,7 +8,6 @@
  */
 import { errorMessage } from "../errors.ts";
 import { alertsBeforeRun } from "./before_run.ts";
-import { slotLanes } from "./slot_lanes.ts";
 import { invocationBudget } from "./budget.ts";
 import { reportThrottles } from "./host_throttle.ts";
 import { startLeaseHeartbeat } from "./lease_heartbeat.ts";
@@ -21,7 +20,7 @@ import {
   unreadableRunResult,
   withError,
 } from "./job_result.ts";
-import { batchLog, type ItemDone, processSourceItem } from "./source_batch.ts";
+import { batchLog, type ItemDone, processSourceItem, runSlotLanes } from "./source_batch.ts";
 import { sourceExchange } from "./source_exchange.ts";
 import type { ClaimedItem, JobRunRow } from "./store.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
@@ -127,7 +126,7 @@ export async function processDailyFetchRun(
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
   const round = sourceExchange(deps, runId, invocationId, summary);
-  const lanes = slotLanes();
+  const lanes = runSlotLanes(deps, runId);
   reportThrottles(deps, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
   const heartbeat = startLeaseHeartbeat(
     {

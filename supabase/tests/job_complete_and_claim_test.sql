@@ -75,16 +75,26 @@ select ok((select (a -> 'open') = 'null'::jsonb
                    '[]', null, 'inv-b', null, 60000, 1, 0, 3, 1) as a) x),
   'p_limit null: no claim and no count');
 
+-- Another run on 20 hosts of one item each: none holds 1/16 of the run, and a claim that
+-- got all it asked for says hosts do not limit the run: nothing is reported at once.
+insert into public.sources (id, name, url)
+select ('52000000-0000-4000-8000-' || lpad((100 + g)::text, 12, '0'))::uuid,
+       'exchange test wide ' || g, 'https://wide' || g || '.example/p'
+from generate_series(1, 20) g;
+insert into public.job_runs (id, job_name, trigger)
+values ('52000000-0000-4000-8000-200000000000', 'exchange-tap-wide', 'manual');
+select public.job_add_items('52000000-0000-4000-8000-200000000000',
+  array(select id from public.sources where name like 'exchange test wide %'), '{}');
 select is((select array[count(*)::int, count(*) filter (where (e ->> 'report_at_once')::boolean)::int]
            from jsonb_array_elements(public.job_complete_and_claim(
-             '52000000-0000-4000-8000-100000000000', '[]', null, 'inv-d', 1, 60000, 2, 0, 3, 1)
-             -> 'items') e), array[1, 0],
-  'a claim that got all it asked for: hosts do not limit the run, nothing is reported at once');
+             '52000000-0000-4000-8000-200000000000', '[]', null, 'inv-w', 3, 60000, 1, 0, 3, 1)
+             -> 'items') e), array[3, 0],
+  'a claim that got all it asked for, on hosts of under 1/16 of the run: nothing is reported at once');
 
 select is((select array[jsonb_array_length(a -> 'items'), (a ->> 'open')::int, (a ->> 'held')::int]
            from (select public.job_complete_and_claim('52000000-0000-4000-8000-100000000000',
                    '[]', null, 'inv-e', 1, 60000, 3, 0, 3, 1, true) as a) x),
-  array[1, 5, 4], 'p_count: the items left are counted after the claim, even when it took some');
+  array[1, 5, 3], 'p_count: the items left are counted after the claim, even when it took some');
 
 -- 4. The last outcomes finalise the run, once; no claim after that.
 update public.job_run_sources set status = 'claimed', attempts = 1, claimed_by = 'inv-a',
