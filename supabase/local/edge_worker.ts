@@ -148,7 +148,10 @@ if (profileDir) {
   await post("Profiler.enable");
   await post("Profiler.setSamplingInterval", { interval: 500 });
   await post("Profiler.start");
+  let stopping = false;
   Deno.addSignalListener("SIGTERM", async () => {
+    if (stopping) return; // a second notice while the profile is written
+    stopping = true;
     const { profile } = await post("Profiler.stop") as { profile: unknown };
     await Deno.mkdir(profileDir, { recursive: true });
     await Deno.writeTextFile(
