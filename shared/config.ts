@@ -93,11 +93,12 @@ export const ConfigSchema = z.object({
   JOB_LEASE_RENEW_MS: int(10_000, 50, 3_600_000),
   // Claims of one item per run: after this many whose invocation died, the item fails as poison.
   JOB_ITEM_MAX_ATTEMPTS: int(3, 1, 100),
-  // Items an invocation holds per request slot of a host (job_claim_items p_slot_depth): the
-  // next item of a slot starts when the previous one ends, without a claim round trip. 1 by
-  // default: an item queued in another invocation's slot does not hear of a 429 from the
-  // host before it starts (docs/benchmarks.md "Host request slots"); 2 for big single hosts.
-  JOB_HOST_SLOT_DEPTH: int(1, 1, 64),
+  // Items an invocation holds per request slot of a host holding at least 1/16 of the run's
+  // items (job_claim_items p_slot_depth; one on the other hosts): the next item of a slot
+  // starts when the previous one ends, after one small RPC (job_slot_start: a 429 another
+  // invocation got holds it too) instead of a completion and a claim (docs/benchmarks.md
+  // "Host request slots").
+  JOB_HOST_SLOT_DEPTH: int(2, 1, 64),
   JOB_BATCH_SIZE: int(64, 1, 10_000),
   JOB_INVOCATION_MAX_ITEMS: int(2_000, 1, 1_000_000),
   // An invocation stops claiming after this wall time; a batch already claimed may still

@@ -1506,16 +1506,20 @@ CREATE FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid
     AS $$
 declare v_run public.job_runs;
 begin
-  insert into public.job_run_sources (run_id, source_id, status, host)
-  select p_run_id, src.id, 'pending', private.url_host(src.url)
-  from unnest(coalesce(p_due, '{}')) as d(id)
-  join public.sources src on src.id = d.id
-  on conflict do nothing;
-  insert into private.run_hosts (run_id, host)
-  select distinct p_run_id, s.host from public.job_run_sources s
-  where s.run_id = p_run_id and s.status = 'pending'
-  on conflict (run_id, host) do update set not_before = '-infinity'
-    where private.run_hosts.not_before = 'infinity';
+  -- Items may come in chunks (large runs): each chunk adds its items to their hosts' counts.
+  with added as (
+    insert into public.job_run_sources (run_id, source_id, status, host)
+    select p_run_id, src.id, 'pending', private.url_host(src.url)
+    from unnest(coalesce(p_due, '{}')) as d(id)
+    join public.sources src on src.id = d.id
+    on conflict do nothing
+    returning host
+  )
+  insert into private.run_hosts as h (run_id, host, items)
+  select p_run_id, a.host, count(*)::int from added a group by a.host
+  on conflict (run_id, host) do update set
+    items = h.items + excluded.items,
+    not_before = case when h.not_before = 'infinity' then '-infinity' else h.not_before end;
   insert into public.job_run_sources (run_id, source_id, status, finished_at)
   select p_run_id, id, 'skipped', now() from unnest(coalesce(p_skipped, '{}')) as id
   on conflict do nothing;
@@ -1587,7 +1591,9 @@ begin
   -- claimed (another claimer skips it), its in-flight count is read under that lock, and
   -- its next start moves by the politeness delay. Only hosts due now are looked at.
   for v_host in
-    select h.host, h.max_in_flight, h.delay_ms, h.not_before from private.run_hosts h
+    select h.host, h.max_in_flight, h.delay_ms, h.not_before, h.items,
+           r.total_items - r.sources_skipped as due
+    from private.run_hosts h
     join public.job_runs r on r.id = h.run_id and r.status = 'running'
     where h.run_id = p_run_id and h.not_before <= v_now
     order by h.not_before, h.host
@@ -1617,8 +1623,11 @@ begin
     v_free := least(greatest(v_cap - v_busy, 0), v_left);
     -- With a politeness delay every start is scheduled (start_in_ms): an item queued behind
     -- a slow one in its slot would start late, close to the next scheduled start. One item
-    -- per slot then (the delay, not the slot, bounds the host).
-    v_depth := case when v_delay > 0 then 1 else p_slot_depth end;
+    -- per slot then (the delay, not the slot, bounds the host). Items are queued in a slot
+    -- only on a host holding at least 1/16 of the run's items, the run's bottleneck (a
+    -- queued item asks job_slot_start before it starts: a round trip the others are spared).
+    v_depth := case when v_delay > 0 or v_host.items * 16 < v_host.due then 1
+                    else p_slot_depth end;
     select coalesce(array_agg(n.slot order by n.place, n.slot), '{}') into v_slots
     from (
       select m.slot, generate_series(m.used + 1, v_depth) as place
@@ -1715,7 +1724,7 @@ ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit 
 -- Name: FUNCTION job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, one when the host has a politeness delay, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer on a host holding at least 1/16 of the run''s items, one on the others and when the host has a politeness delay, claimed with a live lease, which it fetches one after the other, each queued one asking job_slot_start first; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 --
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
@@ -1915,6 +1924,45 @@ ALTER FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease
 --
 
 COMMENT ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) IS 'Heartbeat of a live invocation (shared/jobs/lease_heartbeat.ts, every JOB_LEASE_RENEW_MS): extends to at least now + p_lease_ms the leases of the items of the run it still holds, so leases can be short and an expired one means its invocation died. Returns how many leases it renewed.';
+
+--
+-- Name: job_slot_start(uuid, text); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_slot_start(p_run_id uuid, p_host text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+-- A slot's queued item (claimed behind another item of its claimer in the same request
+-- slot) is about to start, now that the one before it ended: its host may have been slowed
+-- since its claim by a 429/503 that another invocation got. Then its start is scheduled as
+-- a claim's would be (the host's next start, not_before, moves a delay on), so it waits
+-- out the Retry-After like every claim after the answer. An unslowed host is only read.
+declare
+  v_now timestamptz := clock_timestamp();
+  v_start timestamptz;
+  v_delay integer;
+begin
+  select greatest(h.not_before, v_now), h.delay_ms into v_start, v_delay
+  from private.run_hosts h
+  where h.run_id = p_run_id and h.host = p_host
+    and h.slowed_at is not null and h.not_before <> 'infinity'
+  for update;
+  if v_start is null then
+    return 0;
+  end if;
+  update private.run_hosts set not_before = v_start + make_interval(secs => v_delay / 1000.0)
+  where run_id = p_run_id and host = p_host;
+  return ceil(extract(epoch from v_start - v_now) * 1000)::integer;
+end $$;
+
+ALTER FUNCTION public.job_slot_start(p_run_id uuid, p_host text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_slot_start(p_run_id uuid, p_host text); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_slot_start(p_run_id uuid, p_host text) IS 'Asked by a request slot''s queued item of p_host (its claimer''s next in that slot) before it starts: ms to wait first. 0 unless a 429/503 with Retry-After slowed the host (job_slow_host); then the start is scheduled after the host''s next start (not_before), which moves a delay on, as for a claim.';
 
 --
 -- Name: job_slow_host(uuid, text, integer); Type: FUNCTION; Schema: public; Owner: postgres
@@ -2400,7 +2448,9 @@ CREATE TABLE private.run_hosts (
     max_in_flight integer,
     delay_ms integer DEFAULT 0 NOT NULL,
     slowed_at timestamp with time zone,
+    items integer DEFAULT 0 NOT NULL,
     CONSTRAINT run_hosts_delay_ms_check CHECK ((delay_ms >= 0)),
+    CONSTRAINT run_hosts_items_check CHECK ((items >= 0)),
     CONSTRAINT run_hosts_max_in_flight_check CHECK (((max_in_flight IS NULL) OR (max_in_flight >= 1)))
 );
 
@@ -2447,6 +2497,12 @@ COMMENT ON COLUMN private.run_hosts.delay_ms IS 'Politeness delay raised for the
 --
 
 COMMENT ON COLUMN private.run_hosts.slowed_at IS 'When a 429/503 with Retry-After last slowed this host.';
+
+--
+-- Name: COLUMN run_hosts.items; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_hosts.items IS 'How many of the run''s due items are on this host (job_add_items): a host holding at least 1/16 of them is the run''s bottleneck, and only such a host has its request slots hold more than one item of a claimer (job_claim_items p_slot_depth).';
 
 --
 -- Name: run_invocations; Type: TABLE; Schema: private; Owner: postgres
@@ -3781,6 +3837,13 @@ GRANT ALL ON FUNCTION public.job_fail_run(p_run_id uuid, p_error text) TO servic
 
 REVOKE ALL ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.job_renew_leases(p_run_id uuid, p_claimed_by text, p_lease_ms integer) TO service_role;
+
+--
+-- Name: FUNCTION job_slot_start(p_run_id uuid, p_host text); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_slot_start(p_run_id uuid, p_host text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_slot_start(p_run_id uuid, p_host text) TO service_role;
 
 --
 -- Name: FUNCTION job_slow_host(p_run_id uuid, p_url text, p_retry_after_ms integer); Type: ACL; Schema: public; Owner: postgres

@@ -4,7 +4,9 @@
  * PostgREST request of the service role runs under)? Resets `pg_stat_statements`, runs the
  * bench (`tools/bench_run.ts --n N`: a baseline and a change run over N sources), then prints
  * per RPC the calls, mean and max execution time, and the statement-timeout cancellations
- * Postgres logged meanwhile. Not a test: figures for docs/benchmarks.md.
+ * Postgres logged meanwhile. Not a test: figures for docs/benchmarks.md. Other options go to
+ * the bench as they are: `--n 10000,100000 --no-skew --no-urlwatch` times the RPCs of both
+ * sizes together (issue 14 item 3).
  *
  * `--queue-only` runs the job's queue instead of the bench (tools/bench_queue.ts: the run's
  * start and every claim, heartbeat and completion over N sources on a skewed host mix,
@@ -17,7 +19,8 @@ import { ADMIN_DB_URL, LOG_DIR, REPO_ROOT } from "../supabase/local/ports.ts";
 import { queueRun } from "./bench_queue.ts";
 
 const nArg = Deno.args[Deno.args.indexOf("--n") + 1];
-const N = Deno.args.includes("--n") && nArg ? Number(nArg) : 20000;
+/** N of the queue-only run; the bench takes a list (`--n 10000,100000`). */
+const N = Deno.args.includes("--n") && nArg ? Number(nArg.split(",").at(-1)) : 20000;
 const TIMEOUT_MS = 8000;
 const QUEUE_ONLY = Deno.args.includes("--queue-only");
 
@@ -64,7 +67,13 @@ if (import.meta.main) {
       );
     } else {
       const bench = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", `${REPO_ROOT}/tools/bench_run.ts`, "--n", String(N)],
+        // The bench's own options pass through (e.g. `--n 10000,100000 --no-skew`).
+        args: [
+          "run",
+          "-A",
+          `${REPO_ROOT}/tools/bench_run.ts`,
+          ...(Deno.args.includes("--n") ? Deno.args : ["--n", String(N), ...Deno.args]),
+        ],
         stdout: "inherit",
         stderr: "inherit",
       }).output();

@@ -8,7 +8,6 @@
  */
 import { errorMessage } from "../errors.ts";
 import { alertsBeforeRun } from "./before_run.ts";
-import { slotLanes } from "./slot_lanes.ts";
 import { invocationBudget } from "./budget.ts";
 import { reportThrottles } from "./host_throttle.ts";
 import { startLeaseHeartbeat } from "./lease_heartbeat.ts";
@@ -27,6 +26,7 @@ import {
   completeSourceItems,
   type ItemDone,
   processSourceItem,
+  runSlotLanes,
 } from "./source_batch.ts";
 import type { ClaimedItem, JobRunRow } from "./store.ts";
 import { type JobResult, RunInProgressError, type RunOptions } from "./types.ts";
@@ -130,7 +130,7 @@ export async function processDailyFetchRun(
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
-  const lanes = slotLanes();
+  const lanes = runSlotLanes(deps, runId);
   reportThrottles(deps, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
   const heartbeat = startLeaseHeartbeat(
     {

@@ -9,9 +9,10 @@
  * A host that asked this invocation to slow down (429/503 with Retry-After: {@link
  * SlotLanes.slow}) is also slowed here, as job_slow_host slows it in the database: its
  * items already claimed run one at a time, the first min(Retry-After, 10 s) after the
- * answer, then min(Retry-After, 1 s) apart. Another invocation learns of it at its next
- * claim, so at most its items already queued (JOB_HOST_SLOT_DEPTH − 1 per slot) still
- * start without the delay.
+ * answer, then min(Retry-After, 1 s) apart. Another invocation learns of it from the
+ * database: its claims, and each of its queued items (one that waited in its slot behind
+ * another) asks before it starts ({@link SlotLanesOptions.beforeQueued}: job_slot_start),
+ * since the host may have been slowed after that item's claim.
  * @module
  */
 import { sleep } from "../sleep.ts";
@@ -27,6 +28,16 @@ export interface SlotLanes {
   readonly busy: number;
 }
 
+/** Options of {@link slotLanes}. */
+export interface SlotLanesOptions {
+  /**
+   * Asked before a queued item starts (one that waited in its slot for the item before it):
+   * resolves to how long to wait first (its host may have been slowed since its claim, by a
+   * 429 another invocation got). Not asked for the first item of a slot: its claim is fresh.
+   */
+  beforeQueued?: (host: string) => Promise<number>;
+}
+
 interface _Slowed {
   spacingMs: number;
   nextStart: number;
@@ -39,7 +50,8 @@ interface _Slowed {
  * const lanes = slotLanes();
  * await Promise.all(items.map((item) => lanes.run(item, () => fetchItem(deps, item))));
  */
-export function slotLanes(): SlotLanes {
+export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
+  const { beforeQueued } = options;
   const tails = new Map<string, Promise<void>>();
   const slowed = new Map<string, _Slowed>();
   const gated = <T>(host: string, work: () => Promise<T>): Promise<T> => {
@@ -59,7 +71,12 @@ export function slotLanes(): SlotLanes {
       const { host, slot } = item;
       if (slot === null || slot === undefined || host === undefined) return work();
       const key = `${host} ${slot}`;
-      const result = (tails.get(key) ?? Promise.resolve()).then(() => gated(host, work));
+      const before = tails.get(key);
+      const result = (before ?? Promise.resolve()).then(async () => {
+        const wait = before !== undefined && beforeQueued ? await beforeQueued(host) : 0;
+        if (wait > 0) await sleep(wait);
+        return await gated(host, work);
+      });
       const tail = result.then(() => {}, () => {}); // a failed item does not stop its lane
       tails.set(key, tail);
       tail.then(() => {

@@ -68,6 +68,32 @@ export async function claimSourceItems(
 }
 
 /**
+ * The request slots of one invocation on run `runId` (shared/jobs/slot_lanes.ts), whose
+ * queued items ask the database before they start (job_slot_start): a host slowed by a 429
+ * that another invocation got holds them too. A failed ask is logged and the item starts
+ * (its slot still bounds the host; only a slow-down of that moment is missed).
+ */
+export function runSlotLanes(deps: JobDeps, runId: string): SlotLanes {
+  const { store, logger } = deps;
+  const slotStart = store.slotStart?.bind(store);
+  if (slotStart === undefined) return slotLanes();
+  return slotLanes({
+    beforeQueued: async (host) => {
+      try {
+        return await slotStart(runId, host);
+      } catch (error) {
+        logger.error("Cannot ask whether host {host} of run {run_id} was slowed: {error}", {
+          run_id: runId,
+          host,
+          error: errorMessage(error),
+        });
+        return 0;
+      }
+    },
+  });
+}
+
+/**
  * Processes one claimed item; never throws for the source's failure. Its fetch waits for
  * the one before it in its host's request slot (`lanes`: one per invocation), and for its
  * start_in_ms from now.

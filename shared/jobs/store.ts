@@ -59,10 +59,12 @@ export interface HostLimits {
   /** Time between two starts on one host (FETCH_POLITENESS_DELAY_MS). */
   delayMs: number;
   /**
-   * Items one claimer may hold per request slot of a host (JOB_HOST_SLOT_DEPTH; default 1):
-   * a host has at most `perHost` slots in use across all invocations, and the items of one
-   * slot are fetched one after the other, so a slot's next item starts as soon as the
-   * previous one ends, without a completion and a claim in between.
+   * Items one claimer may hold per request slot of a host (JOB_HOST_SLOT_DEPTH; default 1
+   * here, 2 in the config) on a host holding at least 1/16 of the run's items (one on the
+   * others): a host has at most `perHost` slots in use across all invocations, and the
+   * items of one slot are fetched one after the other, so a slot's next item starts as soon
+   * as the previous one ends (after {@link JobStore.slotStart}), without a completion and a
+   * claim in between.
    */
   slotDepth?: number;
 }
@@ -117,6 +119,11 @@ export interface JobStore {
   renewLeases(runId: string, claimedBy: string, leaseMs: number): Promise<number>;
   /** A 429/503 with Retry-After from `url`'s host: slow that host for the rest of the run. */
   slowHost?(runId: string, url: string, retryAfterMs: number): Promise<void>;
+  /**
+   * A request slot's queued item of `host` is about to start: ms to wait first (0 unless
+   * the host was slowed by a 429/503 with Retry-After; then its start is scheduled).
+   */
+  slotStart?(runId: string, host: string): Promise<number>;
   /**
    * Records outcomes (moving the run's counters, finalising it when nothing is left) and,
    * in the same write, the sources' bookkeeping patches when given.

@@ -174,6 +174,13 @@ export function createSupabaseJobStore(db: Db): JobStore {
       }, z.boolean());
     },
 
+    slotStart(runId, host): Promise<number> {
+      return callRpc(db, `Cannot start a queued item of run ${runId}`, "job_slot_start", {
+        p_run_id: runId,
+        p_host: host,
+      }, z.number().int().min(0));
+    },
+
     completeItems(runId, outcomes: ItemOutcome[], bookkeeping) {
       return callRpc(db, `Cannot record outcomes of run ${runId}`, "job_complete_items", {
         p_run_id: runId,

@@ -2,7 +2,8 @@
  * The local stand-in for Supabase's API gateway at http://127.0.0.1:54321:
  * `/rest/v1/*` → PostgREST, `/functions/v1/<fn>/*` → the function server (the function
  * sees `/<fn>/*`, as on the edge runtime), `/auth/v1/.well-known/jwks.json` → the
- * project's public signing keys. Streams bodies both ways.
+ * project's public signing keys. Streams responses; request bodies to PostgREST up to 8 MB
+ * are buffered and sent again when the connection fails, as Kong does (see proxyBuffered).
  *
  * API keys on `/rest/v1`, as Supabase's gateway treats them (self-hosted Supabase's
  * docker/volumes/api/kong-entrypoint.sh writes the same rule for Kong): an Authorization
@@ -40,13 +41,24 @@ function errorResponse(status: number, code: string, message: string): Response 
  * Upstream connections are not kept idle for long: PostgREST (warp) closes an idle
  * keep-alive connection on its own clock, and a request the pool sends on a socket that is
  * being closed fails before it reaches PostgREST ("fetch failed": seen under load as a 502
- * to the job's writes). Hosted Kong retries such a connection failure (its service
- * `retries`, default 5); dropping idle sockets after 2 s avoids it instead of re-sending a
- * streamed body.
+ * to the job's writes). Dropping idle sockets after 2 s makes it rare; the retries below
+ * (as Kong's) cover the rest.
  */
 const upstreamClient = Deno.createHttpClient({ poolIdleTimeout: 2_000 });
 
-async function proxy(req: Request, upstream: string): Promise<Response> {
+/**
+ * Attempts of a buffered request whose connection to PostgREST failed: hosted Kong retries
+ * a failed connection to its upstream (the service's `retries`, default 5, i.e. up to 6
+ * attempts) and buffers request bodies by default (route `request_buffering`, default true:
+ * Kong PR #6057), so a request the socket race lost is sent again. The RPCs sent again are
+ * the job's, which are written to be replayed (claims by attempt, snapshots by fetch id).
+ */
+export const UPSTREAM_ATTEMPTS = 6;
+/** Larger (or unknown-length) bodies are streamed once, never buffered here. */
+const BUFFER_LIMIT = 8 * 1_048_576;
+
+/** One attempt: the upstream's response, or the connection failure (its message). */
+async function _forward(req: Request, upstream: string): Promise<Response | string> {
   const headers = new Headers(req.headers);
   for (const h of HOP_BY_HOP) headers.delete(h);
   headers.set("accept-encoding", "identity");
@@ -64,10 +76,49 @@ async function proxy(req: Request, upstream: string): Promise<Response> {
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
   } catch (e) {
     const cause = e instanceof Error && e.cause !== undefined ? ` (${errorMessage(e.cause)})` : "";
-    const message = `${errorMessage(e)}${cause}`;
-    console.error(`gateway: upstream ${new URL(upstream).port} failed: ${message}`);
-    return errorResponse(502, "bad_gateway", "Upstream service unavailable");
+    return `${errorMessage(e)}${cause}`;
   }
+}
+
+function _badGateway(upstream: string, message: string, attempts: number): Response {
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+  console.error(`gateway: upstream ${new URL(upstream).port} failed${tries}: ${message}`);
+  return errorResponse(502, "bad_gateway", "Upstream service unavailable");
+}
+
+/** Proxies `req` once, streaming its body (a connection failure is a 502). */
+async function proxy(req: Request, upstream: string): Promise<Response> {
+  const res = await _forward(req, upstream);
+  return typeof res === "string" ? _badGateway(upstream, res, 1) : res;
+}
+
+/**
+ * Proxies `req` with its body buffered, sending it again on a connection failure (up to
+ * {@link UPSTREAM_ATTEMPTS} attempts, at once, as Kong does); a body over 8 MB or of unknown
+ * length is streamed once instead.
+ */
+export async function proxyBuffered(req: Request, upstream: string): Promise<Response> {
+  const length = Number(req.headers.get("content-length") ?? (req.body ? NaN : 0));
+  if (!(length <= BUFFER_LIMIT)) return await proxy(req, upstream);
+  const body = req.body ? new Uint8Array(await req.arrayBuffer()) : null;
+  let failure = "";
+  for (let attempt = 1; attempt <= UPSTREAM_ATTEMPTS; attempt++) {
+    const res = await _forward(
+      new Request(req.url, { method: req.method, headers: req.headers, body }),
+      upstream,
+    );
+    if (typeof res !== "string") {
+      if (attempt > 1) {
+        console.error(
+          `gateway: upstream ${new URL(upstream).port} answered attempt ${attempt} ` +
+            `after: ${failure}`,
+        );
+      }
+      return res;
+    }
+    failure = res;
+  }
+  return _badGateway(upstream, failure, UPSTREAM_ATTEMPTS);
 }
 
 const WORKERS = [PORTS.functions, PORTS.functions2];
@@ -156,7 +207,10 @@ export async function handle(req: Request): Promise<Response> {
       // @ts-ignore: Deno needs duplex for a streamed request body
       duplex: "half",
     });
-    return await proxy(forwarded, `http://127.0.0.1:${PORTS.postgrest}${rest}${url.search}`);
+    return await proxyBuffered(
+      forwarded,
+      `http://127.0.0.1:${PORTS.postgrest}${rest}${url.search}`,
+    );
   }
   const fn = path.match(/^\/functions\/v1(\/[^/]+(?:\/.*)?)$/);
   if (fn?.[1]) {

@@ -270,7 +270,7 @@ async function startPostgres(): Promise<string> {
   say(`starting postgres on 127.0.0.1:${PORTS.postgres}`);
   // The port of this stack's offset, not the one initdb wrote in postgresql.conf: a data
   // directory made under another STACK_PORT_OFFSET would otherwise start on that port.
-  const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, [
+  const pgCtlStart = asPostgres(`${PG_BIN}/pg_ctl`, [
     "-D",
     dataDir,
     "-l",
@@ -282,8 +282,42 @@ async function startPostgres(): Promise<string> {
     "60",
     "start",
   ]);
-  await run(cmd, args, { quiet: true });
-  return dataDir;
+  for (let attempt = 1;; attempt++) {
+    const logAt = (await Deno.stat(logFile)).size;
+    try {
+      await run(...pgCtlStart, { quiet: true });
+      return dataDir;
+    } catch (e) {
+      // The port is taken by a client socket of the machine (our ports lie in Linux's
+      // ephemeral range; see reservePorts): Postgres's own hint is to wait and retry.
+      const log = (await Deno.readTextFile(logFile)).slice(logAt);
+      if (attempt >= 5 || !log.includes("Address already in use")) throw e;
+      say(`port ${PORTS.postgres} is in use; retrying in 2 s (attempt ${attempt + 1} of 5)`);
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  }
+}
+
+/** The kernel's list of ports it never hands out as a client socket's local port. */
+const RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports";
+
+/**
+ * Keeps this stack's ports out of Linux's ephemeral range (32768–60999 by default, which
+ * holds every offset's ports): under many connections a client socket may otherwise take
+ * one before its service binds it ("Address already in use", seen while a 100,000-source
+ * bench ran beside a stack start). Adds the range to `ip_local_reserved_ports` when it may
+ * (root); otherwise says so and goes on (services then rely on the start retries).
+ */
+export async function reservePorts(): Promise<void> {
+  const ports = Object.values(PORTS);
+  const range = `${Math.min(...ports)}-${Math.max(...ports) + 1}`;
+  try {
+    const current = (await Deno.readTextFile(RESERVED_PORTS)).trim();
+    if (current.split(",").includes(range)) return;
+    await Deno.writeTextFile(RESERVED_PORTS, current ? `${current},${range}` : range);
+  } catch (e) {
+    say(`cannot reserve ports ${range} (${errorMessage(e)}); a client socket may take one`);
+  }
 }
 
 async function psqlFile(file: string, dbUrl = DB_URL): Promise<void> {
@@ -815,6 +849,7 @@ export async function start(): Promise<void> {
   await Deno.mkdir(LOG_DIR, { recursive: true });
   await Deno.mkdir(PID_DIR, { recursive: true });
   await ensurePackages();
+  await reservePorts();
   const keys = await ensureKeys();
   const dataDir = await startPostgres();
   const drift = await databaseDrift();

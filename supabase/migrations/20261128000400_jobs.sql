@@ -125,6 +125,7 @@ create table if not exists private.run_hosts (
   max_in_flight integer check (max_in_flight is null or max_in_flight >= 1),
   delay_ms integer not null default 0 check (delay_ms >= 0),
   slowed_at timestamptz,
+  items integer not null default 0 check (items >= 0),
   primary key (run_id, host)
 );
 select private.describe('private.run_hosts',
@@ -135,7 +136,8 @@ select private.describe('private.run_hosts',
     'not_before', 'No item of this host is claimed before this (politeness delay, Retry-After); infinity once the host has no item left.',
     'max_in_flight', 'Per-host limit lowered for the rest of the run (1 after a 429/503 with Retry-After); null: FETCH_PER_HOST_CONCURRENCY.',
     'delay_ms', 'Politeness delay raised for the rest of the run by a Retry-After (the larger of this and FETCH_POLITENESS_DELAY_MS applies).',
-    'slowed_at', 'When a 429/503 with Retry-After last slowed this host.'));
+    'slowed_at', 'When a 429/503 with Retry-After last slowed this host.',
+    'items', 'How many of the run''s due items are on this host (job_add_items): a host holding at least 1/16 of them is the run''s bottleneck, and only such a host has its request slots hold more than one item of a claimer (job_claim_items p_slot_depth).'));
 create index if not exists run_hosts_due_idx on private.run_hosts (run_id, not_before);
 alter table private.run_hosts enable row level security;
 
@@ -248,16 +250,20 @@ create or replace function public.job_add_items(
 language plpgsql security definer set search_path = '' as $$
 declare v_run public.job_runs;
 begin
-  insert into public.job_run_sources (run_id, source_id, status, host)
-  select p_run_id, src.id, 'pending', private.url_host(src.url)
-  from unnest(coalesce(p_due, '{}')) as d(id)
-  join public.sources src on src.id = d.id
-  on conflict do nothing;
-  insert into private.run_hosts (run_id, host)
-  select distinct p_run_id, s.host from public.job_run_sources s
-  where s.run_id = p_run_id and s.status = 'pending'
-  on conflict (run_id, host) do update set not_before = '-infinity'
-    where private.run_hosts.not_before = 'infinity';
+  -- Items may come in chunks (large runs): each chunk adds its items to their hosts' counts.
+  with added as (
+    insert into public.job_run_sources (run_id, source_id, status, host)
+    select p_run_id, src.id, 'pending', private.url_host(src.url)
+    from unnest(coalesce(p_due, '{}')) as d(id)
+    join public.sources src on src.id = d.id
+    on conflict do nothing
+    returning host
+  )
+  insert into private.run_hosts as h (run_id, host, items)
+  select p_run_id, a.host, count(*)::int from added a group by a.host
+  on conflict (run_id, host) do update set
+    items = h.items + excluded.items,
+    not_before = case when h.not_before = 'infinity' then '-infinity' else h.not_before end;
   insert into public.job_run_sources (run_id, source_id, status, finished_at)
   select p_run_id, id, 'skipped', now() from unnest(coalesce(p_skipped, '{}')) as id
   on conflict do nothing;
@@ -321,7 +327,9 @@ begin
   -- claimed (another claimer skips it), its in-flight count is read under that lock, and
   -- its next start moves by the politeness delay. Only hosts due now are looked at.
   for v_host in
-    select h.host, h.max_in_flight, h.delay_ms, h.not_before from private.run_hosts h
+    select h.host, h.max_in_flight, h.delay_ms, h.not_before, h.items,
+           r.total_items - r.sources_skipped as due
+    from private.run_hosts h
     join public.job_runs r on r.id = h.run_id and r.status = 'running'
     where h.run_id = p_run_id and h.not_before <= v_now
     order by h.not_before, h.host
@@ -351,8 +359,11 @@ begin
     v_free := least(greatest(v_cap - v_busy, 0), v_left);
     -- With a politeness delay every start is scheduled (start_in_ms): an item queued behind
     -- a slow one in its slot would start late, close to the next scheduled start. One item
-    -- per slot then (the delay, not the slot, bounds the host).
-    v_depth := case when v_delay > 0 then 1 else p_slot_depth end;
+    -- per slot then (the delay, not the slot, bounds the host). Items are queued in a slot
+    -- only on a host holding at least 1/16 of the run's items, the run's bottleneck (a
+    -- queued item asks job_slot_start before it starts: a round trip the others are spared).
+    v_depth := case when v_delay > 0 or v_host.items * 16 < v_host.due then 1
+                    else p_slot_depth end;
     select coalesce(array_agg(n.slot order by n.place, n.slot), '{}') into v_slots
     from (
       select m.slot, generate_series(m.used + 1, v_depth) as place
@@ -442,7 +453,7 @@ begin
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
 end $$;
-comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer, one when the host has a politeness delay, claimed with a live lease, which it fetches one after the other; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
+comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer on a host holding at least 1/16 of the run''s items, one on the others and when the host has a politeness delay, claimed with a live lease, which it fetches one after the other, each queued one asking job_slot_start first; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 -- ---------------------------------------------------------------------------
 -- Poison items: an item whose invocation died (killed, out of memory, over its budget)
@@ -555,6 +566,34 @@ end $$;
 comment on function public.job_slow_host(uuid, text, integer) is 'A 429/503 with Retry-After from the host of p_url: for the rest of the run, every invocation claims that host''s items one at a time, at least min(Retry-After, 1 s) apart, the first one that long after the throttled request''s own retry (at min(Retry-After, 10 s)). Returns false when the host is not one of the run''s.';
 
 -- ---------------------------------------------------------------------------
+create or replace function public.job_slot_start(p_run_id uuid, p_host text)
+returns integer
+language plpgsql security definer set search_path = '' as $$
+-- A slot's queued item (claimed behind another item of its claimer in the same request
+-- slot) is about to start, now that the one before it ended: its host may have been slowed
+-- since its claim by a 429/503 that another invocation got. Then its start is scheduled as
+-- a claim's would be (the host's next start, not_before, moves a delay on), so it waits
+-- out the Retry-After like every claim after the answer. An unslowed host is only read.
+declare
+  v_now timestamptz := clock_timestamp();
+  v_start timestamptz;
+  v_delay integer;
+begin
+  select greatest(h.not_before, v_now), h.delay_ms into v_start, v_delay
+  from private.run_hosts h
+  where h.run_id = p_run_id and h.host = p_host
+    and h.slowed_at is not null and h.not_before <> 'infinity'
+  for update;
+  if v_start is null then
+    return 0;
+  end if;
+  update private.run_hosts set not_before = v_start + make_interval(secs => v_delay / 1000.0)
+  where run_id = p_run_id and host = p_host;
+  return ceil(extract(epoch from v_start - v_now) * 1000)::integer;
+end $$;
+comment on function public.job_slot_start(uuid, text) is 'Asked by a request slot''s queued item of p_host (its claimer''s next in that slot) before it starts: ms to wait first. 0 unless a 429/503 with Retry-After slowed the host (job_slow_host); then the start is scheduled after the host''s next start (not_before), which moves a delay on, as for a claim.';
+
+-- ---------------------------------------------------------------------------
 create or replace function public.job_complete_items(p_run_id uuid, p_outcomes jsonb)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
@@ -659,6 +698,7 @@ select private.service_role_only(array[
   'public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer)',
   'public.job_renew_leases(uuid, text, integer)',
   'public.job_slow_host(uuid, text, integer)',
+  'public.job_slot_start(uuid, text)',
   'public.job_complete_items(uuid, jsonb)',
   'public.job_complete_items(uuid, jsonb, jsonb)',
   'public.job_fail_run(uuid, text)'

@@ -1,9 +1,11 @@
 -- Per-host limits of a run, decided by job_claim_items for every invocation: the host key
 -- of a URL, no host above p_per_host items in flight whoever claims, the politeness delay
 -- spacing a host's starts, a host done for the run, a 429's slow-down (job_slow_host), and
--- request slots (p_slot_depth): items of one claimer queued behind each other in a slot.
+-- request slots (p_slot_depth): items of one claimer queued behind each other in a slot,
+-- only on a host holding at least 1/16 of the run's items, and a queued item's start after
+-- a slow-down (job_slot_start).
 begin;
-select plan(22);
+select plan(30);
 
 select is(private.url_host('https://User:pw@WWW.Example.org:443/a?b#c'), 'www.example.org',
   'host key: lower case, no user info, no default port');
@@ -19,6 +21,9 @@ select public.job_add_items('50000000-0000-4000-8000-100000000000',
   array(select id from public.sources where name like 'host limits %'), '{}');
 select is((select count(*)::int from private.run_hosts
            where run_id = '50000000-0000-4000-8000-100000000000'), 2, 'one run_hosts row per host');
+select is((select array_agg(items order by host) from private.run_hosts
+           where run_id = '50000000-0000-4000-8000-100000000000'), array[10, 2],
+  'each host counts its items');
 
 -- Invocation a takes 3 of big (limit 3) and both of small; b finds big full.
 select is(jsonb_array_length(public.job_claim_items(
@@ -124,6 +129,43 @@ where run_id = '52000000-0000-4000-8000-100000000000';
 select is(jsonb_array_length(public.job_claim_items(
   '52000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2)), 1,
   'with a politeness delay (here the slowed host''s), a slot holds one item: starts stay on schedule');
+
+-- A queued item of a slowed host asks before it starts: it is scheduled, a delay apart.
+select cmp_ok(public.job_slot_start('52000000-0000-4000-8000-100000000000', 'big.example'),
+  '<=', 1000, 'a queued start of a slowed host waits for its turn (the claim''s start is next)');
+select ok((select not_before > now() + interval '0.9 seconds' from private.run_hosts
+           where run_id = '52000000-0000-4000-8000-100000000000' and host = 'big.example'),
+  'and the host''s next start moves a delay on');
+select cmp_ok(public.job_slot_start('52000000-0000-4000-8000-100000000000', 'big.example'),
+  '>=', 1900, 'the next queued start comes a delay after it');
+
+-- Items added in chunks add up; only a host holding 1/16 of the run's items queues items
+-- in its slots (31 sources on many.example, 2 on few.example; depth 2, one slot each).
+insert into public.sources (id, name, url)
+select ('53000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'host share ' || g,
+       case when g <= 31 then 'https://many.example/p' || g else 'https://few.example/p' || g end
+from generate_series(1, 33) g;
+insert into public.job_runs (id, job_name, trigger)
+values ('53000000-0000-4000-8000-100000000000', 'host-share-tap', 'manual');
+select public.job_add_items('53000000-0000-4000-8000-100000000000',
+  array(select id from public.sources where name like 'host share %' order by id limit 20), '{}');
+select public.job_add_items('53000000-0000-4000-8000-100000000000',
+  array(select id from public.sources where name like 'host share %' order by id offset 20), '{}');
+select is((select array_agg(items order by host) from private.run_hosts
+           where run_id = '53000000-0000-4000-8000-100000000000'), array[2, 31],
+  'chunks of items add to their hosts'' counts');
+select is(public.job_slot_start('53000000-0000-4000-8000-100000000000', 'many.example'), 0,
+  'a queued start of a host nobody slowed goes at once');
+select is((select not_before from private.run_hosts
+           where run_id = '53000000-0000-4000-8000-100000000000' and host = 'many.example'),
+  '-infinity'::timestamptz, 'and writes nothing');
+select is((select jsonb_object_agg(h.host, h.n) from (
+             select i ->> 'host' as host, count(*)::int as n
+             from jsonb_array_elements(public.job_claim_items(
+               '53000000-0000-4000-8000-100000000000', 'a', 10, 60000, 1, 0, 3, 2)) i
+             group by 1) h),
+  '{"many.example": 2, "few.example": 1}'::jsonb,
+  'the run''s big host queues two in its slot, a host with 2 of 33 items one');
 
 select * from finish();
 rollback;

@@ -7,10 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { captureLogger } from "../../../shared/log.ts";
+import { reportThrottles } from "../../../shared/jobs/host_throttle.ts";
 import {
   processDailyFetchRun,
   startDailyFetchRun,
 } from "../../../shared/jobs/run_daily_fetch_job.ts";
+import { processSourceItem, runSlotLanes } from "../../../shared/jobs/source_batch.ts";
+import { toItemOutcome } from "../../../shared/jobs/source_task.ts";
+import type { ClaimedItem } from "../../../shared/jobs/store.ts";
 import { policyPage } from "../../fixtures/fault_server.ts";
 import { serviceDb, sqlClient } from "../_stack.ts";
 import { stackJobDeps } from "./_stack_job.ts";
@@ -209,4 +213,127 @@ Deno.test("a 429 with Retry-After slows its host for every invocation for the re
   assert.equal(peak(after), 1);
   assert.ok(after[0]!.start - throttledAt >= 750, "nothing new inside the Retry-After");
   assert.ok(Math.min(...gaps) >= 750, `gaps ${gaps.map(Math.round)}`);
+});
+
+Deno.test("an item queued in another invocation's slot does not start inside a 429's Retry-After", async () => {
+  // Two invocations, two slots of one host, two items per slot (depth 2): a1 then a2 in
+  // a's slot, b1 then b2 in b's. b1 is answered 429 with Retry-After: 1; a1 is answered
+  // only once the database knows of the slow-down, so a2 starts after it, heard or not.
+  const db = await serviceDb();
+  const sql = sqlClient();
+  const tag = crypto.randomUUID().slice(0, 8);
+  const jobName = `host-queued-${tag}`;
+  const requests: Array<{ path: string; start: number; end: number; status: number }> = [];
+  let runId = "";
+  let throttled = "", held = "";
+  const arrived = new Set<string>();
+  /** Polls `ready` every 10 ms, for 10 s at most (then the assertions tell what was missing). */
+  const until = async (ready: () => boolean | Promise<boolean>) => {
+    for (let i = 0; i < 1_000 && !(await ready()); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    const start = performance.now();
+    const first = !arrived.has(path);
+    arrived.add(path);
+    let status = 200;
+    try {
+      if (path === throttled && first) {
+        await until(() => arrived.has(held)); // a1 is in flight when b1 hears 429
+        status = 429;
+        return new Response("slow down", { status, headers: { "retry-after": "1" } });
+      }
+      if (path === held) {
+        await until(async () => {
+          const [h] = await sql`select slowed_at from private.run_hosts where run_id = ${runId}`;
+          return Boolean(h?.slowed_at);
+        });
+      }
+      return new Response(policyPage(`Policy ${path}`, [`Clause of ${path}`]), {
+        headers: { "content-type": "text/html; charset=utf-8" },
+      });
+    } finally {
+      requests.push({ path, start, end: performance.now(), status });
+    }
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const rows = Array.from({ length: 4 }, (_, i) => ({
+    name: `host queued ${tag} ${i}`,
+    url: `${base}/p/${tag}-${i}`,
+    render: "static",
+  }));
+  const { data, error } = await db.from("sources").insert(rows).select("id");
+  assert.equal(error, null, error?.message);
+  const ids = data!.map((r) => r.id as string);
+  const logger = captureLogger();
+  const deps = (name: string) => ({
+    ...stackJobDeps(db, {
+      FETCH_PER_HOST_CONCURRENCY: 2,
+      FETCH_POLITENESS_DELAY_MS: 0,
+      JOB_HOST_SLOT_DEPTH: 2,
+    }, { logger }),
+    jobName,
+    invocationId: `${jobName}-${name}`,
+  });
+  const a = deps("a"), b = deps("b");
+  try {
+    const started = await startDailyFetchRun(a, {
+      trigger: "manual",
+      force: true,
+      source_ids: ids,
+    });
+    assert.equal(started.status, "running", JSON.stringify(started));
+    runId = started.run_id;
+    const claim = async (d: typeof a) => {
+      const items = await d.store.claimItems(runId, d.invocationId, 1, 60_000, 3, {
+        perHost: 2,
+        delayMs: 0,
+        slotDepth: 2,
+      });
+      assert.equal(items.length, 1, `${d.invocationId} claimed ${items.length}`);
+      return items[0]!;
+    };
+    // One at a time: a and b each take a free slot, then a second place in their own.
+    const a1 = await claim(a), b1 = await claim(b), a2 = await claim(a), b2 = await claim(b);
+    assert.deepEqual([a1.slot, a2.slot, b1.slot, b2.slot], [1, 1, 2, 2]);
+    const path = (item: ClaimedItem) => new URL(item.source.url).pathname;
+    throttled = path(b1);
+    held = path(a1);
+    const work = (d: typeof a, items: ClaimedItem[]) => {
+      const lanes = runSlotLanes(d, runId);
+      reportThrottles(d, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
+      return items.map(async (item) => {
+        const done = await processSourceItem(d, item, lanes);
+        const bookkeeping = done.bookkeeping ? [done.bookkeeping] : [];
+        await d.store.completeItems(runId, [toItemOutcome(done.outcome)], bookkeeping);
+      });
+    };
+    await Promise.all([...work(a, [a1, a2]), ...work(b, [b1, b2])]);
+    const answered = requests.find((r) => r.status === 429)!;
+    const start = (p: string) => requests.filter((r) => r.path === p).map((r) => r.start);
+    const after = requests.filter((r) => r.start > answered.end)
+      .map((r) =>
+        `${r.path === path(a2) ? "a2" : r.path === path(b2) ? "b2" : r.path} at ${
+          Math.round(r.start - answered.end)
+        } ms`
+      );
+    console.log(`after the 429: ${after.join(", ")}`);
+    const [run] = await sql`select status, sources_succeeded from public.job_runs
+      where id = ${runId}`;
+    assert.equal(run!.status, "succeeded");
+    assert.equal(run!.sources_succeeded, 4);
+    assert.ok(start(held)[0]! < answered.end, "a1 was in flight at the 429");
+    // Every start after the 429 keeps its Retry-After (1 s; the throttled item's own
+    // retry comes first, at the Retry-After), a2 too, though queued before the answer.
+    for (const s of [start(path(a2))[0]!, start(path(b2))[0]!, ...start(throttled).slice(1)]) {
+      assert.ok(s - answered.end >= 750, `after the 429: ${after.join(", ")}`);
+    }
+  } finally {
+    await server.shutdown();
+    await db.from("sources").delete().in("id", ids);
+    await sql`delete from public.job_runs where job_name = ${jobName}`;
+    await sql.end();
+  }
 });

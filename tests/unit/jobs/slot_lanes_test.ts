@@ -76,3 +76,37 @@ Deno.test("slotLanes().slow() runs the host's queued items one at a time, spaced
   assert.ok(h2 - h1 >= 59, `then spaced: ${h2 - h1} ms`);
   lanes.slow("not a url", 1000); // ignored
 });
+
+Deno.test("slotLanes() asks before a queued item starts, never before a slot's first one", async () => {
+  const asked: string[] = [];
+  const log: string[] = [];
+  let answer = 0;
+  const lanes = slotLanes({
+    beforeQueued: (host) => {
+      asked.push(host);
+      log.push(`asked ${host}`);
+      return Promise.resolve(answer);
+    },
+  });
+  const a1 = gatedWork(log, "a1"), a2 = gatedWork(log, "a2"), b1 = gatedWork(log, "b1");
+  const p = [
+    lanes.run({ host: "h.example", slot: 1 }, a1.work),
+    lanes.run({ host: "h.example", slot: 1 }, a2.work),
+    lanes.run({ host: "h.example", slot: 2 }, b1.work),
+  ];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(asked, [], "the first item of each slot starts without asking");
+  answer = 50; // the host was slowed meanwhile: wait 50 ms
+  a1.end();
+  await p[0];
+  const ended = performance.now();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, ["start a1", "start b1", "end a1", "asked h.example"]);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(log.slice(4), ["start a2"], "a2 starts after the wait it was given");
+  assert.ok(performance.now() - ended >= 49, "lower bound: a timer never ends early");
+  a2.end();
+  b1.end();
+  assert.deepEqual(await Promise.all(p), ["a1", "a2", "b1"]);
+  assert.deepEqual(asked, ["h.example"]);
+});
