@@ -91,6 +91,10 @@ export const ConfigSchema = z.object({
   // it), so an expired lease means a dead invocation (shared/jobs/lease_heartbeat.ts).
   JOB_LEASE_MS: int(30_000, 1_000, 3_600_000),
   JOB_LEASE_RENEW_MS: int(10_000, 50, 3_600_000),
+  // Longest a finished item waits to share its completion's round trip with others
+  // (shared/jobs/work_loop.ts; never more than a third of JOB_LEASE_MS); 0: completions go
+  // out as soon as the round trip before returned.
+  JOB_COMPLETE_WITHIN_MS: int(1_000, 0, 60_000),
   // Claims of one item per run: after this many whose invocation died, the item fails as poison.
   JOB_ITEM_MAX_ATTEMPTS: int(3, 1, 100),
   // Items an invocation holds per request slot of a host holding at least 1/16 of the run's

@@ -1727,6 +1727,70 @@ ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit 
 COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) IS 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer on a host holding at least 1/16 of the run''s items, one on the others and when the host has a politeness delay, claimed with a live lease, which it fetches one after the other, each queued one asking job_slot_start first; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
 --
+-- Name: job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0, p_max_attempts integer DEFAULT 3, p_slot_depth integer DEFAULT 1, p_count boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_done jsonb := jsonb_build_object('completed', 0, 'finalised', false, 'run', null);
+  v_items jsonb := '[]'::jsonb;
+  v_open integer;
+  v_held integer;
+  v_full text[];
+  v_got integer;
+begin
+  -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
+  if jsonb_typeof(p_outcomes) = 'array' and jsonb_array_length(p_outcomes) > 0 then
+    v_done := public.job_complete_items(p_run_id, p_outcomes, p_bookkeeping);
+  end if;
+  if coalesce(p_limit, 0) > 0 and not (v_done ->> 'finalised')::boolean then
+    v_items := public.job_claim_items(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
+      p_delay_ms, p_max_attempts, p_slot_depth);
+  end if;
+  select count(*) filter (where not (e ->> 'poisoned')::boolean)::int into v_got
+  from jsonb_array_elements(v_items) e;
+  if v_got > 0 then
+    -- Hosts the next claims wait for: the claimed items' hosts whose request slots are all
+    -- in use, when the claim came short (hosts limit the run now) or the host holds at
+    -- least 1/16 of the run's items (the run's bottleneck, as job_claim_items has it). Their
+    -- items are reported at once (report_at_once) instead of gathered with others.
+    select coalesce(array_agg(h.host), '{}') into v_full
+    from private.run_hosts h
+    join public.job_runs r on r.id = h.run_id
+    where h.run_id = p_run_id
+      and h.host in (select e ->> 'host' from jsonb_array_elements(v_items) e)
+      and (v_got < p_limit or h.items * 16 >= r.total_items - r.sources_skipped)
+      and (select count(*) from public.job_run_sources s
+           where s.run_id = p_run_id and s.host = h.host and s.status = 'claimed'
+             and s.lease_until >= clock_timestamp())
+          >= least(coalesce(p_per_host, 2147483647), coalesce(h.max_in_flight, 2147483647));
+    select jsonb_agg(e || jsonb_build_object('report_at_once', (e ->> 'host') = any (v_full)))
+      into v_items from jsonb_array_elements(v_items) e;
+  end if;
+  -- Asked (p_count), or a claim found nothing: how many items are left, and how many of
+  -- them a live lease holds (the claimer stops, polls or hands over on these).
+  if p_count or (p_limit is not null and v_got = 0) then
+    select count(*)::int, (count(*) filter (where s.status = 'claimed'
+                                             and s.lease_until > clock_timestamp()))::int
+      into v_open, v_held
+    from public.job_run_sources s
+    where s.run_id = p_run_id and s.status in ('pending', 'claimed');
+  end if;
+  return v_done || jsonb_build_object('items', v_items, 'open', v_open, 'held', v_held);
+end $$;
+
+ALTER FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) IS 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when its host''s request slots are all in use and the claim came short of p_limit or the host holds at least 1/16 of the run''s items: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds, after this claim; when p_count, or when p_limit is not null and no item was claimed, else null)}.';
+
+--
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -3802,6 +3866,13 @@ GRANT ALL ON FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skippe
 
 REVOKE ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) TO service_role;
+
+--
+-- Name: FUNCTION job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) TO service_role;
 
 --
 -- Name: FUNCTION job_complete_items(p_run_id uuid, p_outcomes jsonb); Type: ACL; Schema: public; Owner: postgres

@@ -29,7 +29,7 @@ export type JobConfig =
     | "FETCH_POLITENESS_DELAY_MS"
     | "ALERT_FAILING_THRESHOLD"
   >
-  & Partial<Pick<Config, "JOB_HOST_SLOT_DEPTH">>;
+  & Partial<Pick<Config, "JOB_HOST_SLOT_DEPTH" | "JOB_COMPLETE_WITHIN_MS">>;
 
 /** The alert engine as the job sees it. */
 export interface JobAlerts {

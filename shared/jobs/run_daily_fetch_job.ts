@@ -20,15 +20,10 @@ import {
   unreadableRunResult,
   withError,
 } from "./job_result.ts";
-import {
-  batchLog,
-  claimSourceItems,
-  completeSourceItems,
-  type ItemDone,
-  processSourceItem,
-  runSlotLanes,
-} from "./source_batch.ts";
+import { batchLog, type ItemDone, processSourceItem, runSlotLanes } from "./source_batch.ts";
+import { sourceExchange } from "./source_exchange.ts";
 import type { ClaimedItem, JobRunRow } from "./store.ts";
+import { DEFAULT_CONFIG } from "../config.ts";
 import { type JobResult, RunInProgressError, type RunOptions } from "./types.ts";
 import { runWorkLoop } from "./work_loop.ts";
 
@@ -130,6 +125,7 @@ export async function processDailyFetchRun(
   const invocationId = deps.invocationId ?? crypto.randomUUID();
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
+  const round = sourceExchange(deps, runId, invocationId, summary);
   const lanes = runSlotLanes(deps, runId);
   reportThrottles(deps, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
   const heartbeat = startLeaseHeartbeat(
@@ -145,11 +141,8 @@ export async function processDailyFetchRun(
   try {
     if (options.beforeRun ?? true) await alertsBeforeRun(deps, runId);
     await runWorkLoop<ClaimedItem, ItemDone>({
-      claim: (size) => claimSourceItems(deps, runId, invocationId, size),
-      drained: async () => {
-        const { open, held } = await store.countOpenItems(runId, deps.clock());
-        return open <= held;
-      },
+      exchange: round.exchange,
+      reportAtOnce: (item) => item.report_at_once === true,
       process: async (item) => {
         let computeMs = 0;
         try {
@@ -160,13 +153,16 @@ export async function processDailyFetchRun(
           budget.settle(computeMs); // what it cost replaces the estimate of an item in flight
         }
       },
-      complete: (done) => completeSourceItems(deps, runId, done, summary),
       handOver: () => _handOver(deps, runId, budget.usage()),
     }, {
       batchSize: config.JOB_BATCH_SIZE,
       concurrency: config.FETCH_GLOBAL_CONCURRENCY,
       // Hosts at their limit or in their politeness delay: look again soon.
       pollMs: Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250),
+      completeWithinMs: Math.min(
+        config.JOB_COMPLETE_WITHIN_MS ?? DEFAULT_CONFIG.JOB_COMPLETE_WITHIN_MS,
+        config.JOB_LEASE_MS / 3,
+      ),
       budget,
     });
     summary.flush();
@@ -198,19 +194,21 @@ export async function processDailyFetchRun(
     rss_bytes: memory?.rss ?? null,
     heap_used_bytes: memory?.heapUsed ?? null,
   });
-  const run = await store.getRun(runId).catch(() => null);
+  // The run as this invocation's last completion left it (read again when it completed none).
+  const run = round.lastRun() ?? await store.getRun(runId).catch(() => null);
   return run ? toJobResult(run) : unreadableRunResult(runId, deps.clock(), "run not found");
 }
 
-/** The budget is spent: hand the items nobody holds over; false when that failed. */
+/**
+ * The budget is spent and items are left that nobody holds: hand them over; false when
+ * that failed.
+ */
 async function _handOver(
   deps: JobDeps,
   runId: string,
   usage: ReturnType<ReturnType<typeof invocationBudget>["usage"]>,
 ): Promise<boolean> {
-  // Every item left is in hand (here or elsewhere), or the run is over: nothing to hand over.
-  const { open, held } = await deps.store.countOpenItems(runId, deps.clock());
-  if (open <= held || !deps.handover) return true;
+  if (!deps.handover) return true;
   deps.logger.info("Handing run {run_id} over to another invocation after {handled} sources", {
     run_id: runId,
     ...usage,

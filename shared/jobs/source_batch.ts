@@ -1,9 +1,9 @@
 /**
  * The daily-fetch job's side of the work loop: one claimed source at a time
- * ({@link processSourceItem}: fetch it, finish it), and the write of a group of finished
- * ones ({@link completeSourceItems}: outcomes and bookkeeping in one RPC). A source whose
- * failing/recovered alert may be due has its bookkeeping written first, on its own: that
- * alert reads it.
+ * ({@link processSourceItem}: fetch it, finish it; its outcome and bookkeeping are written
+ * with others in the loop's next round trip, shared/jobs/source_exchange.ts). A source
+ * whose failing/recovered alert may be due has its bookkeeping written first, on its own:
+ * that alert reads it.
  * @module
  */
 import { errorMessage } from "../errors.ts";
@@ -11,16 +11,14 @@ import { failureBookkeeping } from "../pipeline/bookkeeping.ts";
 import { sleep } from "../sleep.ts";
 import type { SourceBookkeeping } from "../pipeline/types.ts";
 import type { JobDeps } from "./deps.ts";
-import { logRunCompleted } from "./job_result.ts";
 import {
   fetchFailure,
   fetchItem,
   finishItem,
   mayTransition,
   type SourceOutcome,
-  toItemOutcome,
 } from "./source_task.ts";
-import type { ClaimedItem } from "./store.ts";
+import type { ClaimedItem, HostLimits } from "./store.ts";
 import { type SlotLanes, slotLanes } from "./slot_lanes.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
 
@@ -32,39 +30,13 @@ export interface ItemDone {
   computeMs: number;
 }
 
-/**
- * Claims up to `size` items within the run's per-host limits (decided in the database,
- * across all invocations); items the claim failed as poison get their alerts here and are
- * not returned. An empty answer: none is claimable now (the work loop then waits for a
- * completion, or asks whether the run is drained and polls).
- */
-export async function claimSourceItems(
-  deps: JobDeps,
-  runId: string,
-  invocationId: string,
-  size: number,
-): Promise<ClaimedItem[]> {
-  const { store, config } = deps;
-  const hosts = {
+/** The per-host limits of the job's claims (shared by all invocations of a run). */
+export function hostLimits(config: JobDeps["config"]): HostLimits {
+  return {
     perHost: config.FETCH_PER_HOST_CONCURRENCY,
     delayMs: config.FETCH_POLITENESS_DELAY_MS,
     slotDepth: config.JOB_HOST_SLOT_DEPTH ?? DEFAULT_CONFIG.JOB_HOST_SLOT_DEPTH,
   };
-  for (;;) {
-    const claimed = await store.claimItems(
-      runId,
-      invocationId,
-      size,
-      config.JOB_LEASE_MS,
-      config.JOB_ITEM_MAX_ATTEMPTS,
-      hosts,
-    );
-    const poisoned = claimed.filter((i) => i.poisoned);
-    await _poisoned(deps, poisoned);
-    const items = claimed.filter((i) => !i.poisoned);
-    // Only poison failures this time: claim again at once (others may be claimable now).
-    if (items.length > 0 || poisoned.length === 0) return items;
-  }
 }
 
 /**
@@ -140,26 +112,6 @@ export async function processSourceItem(
   };
 }
 
-/**
- * Writes a group of processed items, outcomes and bookkeeping in one RPC, and adds them to
- * the invocation's summary lines.
- */
-export async function completeSourceItems(
-  deps: JobDeps,
-  runId: string,
-  done: ItemDone[],
-  log: BatchLog,
-): Promise<void> {
-  const outcomes = done.map((d) => toItemOutcome(d.outcome));
-  const bookkeeping = done.flatMap((d) => (d.bookkeeping ? [d.bookkeeping] : []));
-  const result = await deps.store.completeItems(runId, outcomes, bookkeeping);
-  log.add(done.map((d) => d.outcome));
-  if (result.finalised) {
-    log.flush();
-    logRunCompleted(deps.logger, result.run);
-  }
-}
-
 /** Summary lines of an invocation's outcomes: one per `every` sources, and one at the end. */
 export interface BatchLog {
   add(outcomes: SourceOutcome[]): void;
@@ -208,7 +160,7 @@ function _logBatch(deps: JobDeps, outcomes: SourceOutcome[]): void {
  * Items the database failed as poison (their outcome and bookkeeping are written): log
  * them and send their sources' failing alerts, as for any failure.
  */
-async function _poisoned(deps: JobDeps, items: ClaimedItem[]): Promise<void> {
+export async function alertPoisoned(deps: JobDeps, items: ClaimedItem[]): Promise<void> {
   for (const item of items) {
     deps.logger.error(
       "Source {source_id} failed as poison: each of its {attempts} attempts' invocations died",

@@ -50,6 +50,44 @@ export interface ClaimedItem {
   /** Host (private.url_host) and request slot the claim put the item in: see {@link HostLimits.slotDepth}. */
   host?: string;
   slot?: number | null;
+  /**
+   * Set by {@link JobStore.completeAndClaim}: every request slot of the item's host is in
+   * use, so whoever waits for that host waits for this item's completion; the work loop
+   * sends it at once instead of gathering it with others.
+   */
+  report_at_once?: boolean;
+}
+
+/** The claim half of {@link JobStore.completeAndClaim}. */
+export interface ClaimRequest {
+  claimedBy: string;
+  /**
+   * Items to claim at most; 0: none, but count the items left; null: neither (only
+   * complete).
+   */
+  limit: number | null;
+  leaseMs: number;
+  maxAttempts: number;
+  hosts?: HostLimits;
+  /** Count the items left after the claim even when it claimed some. */
+  count?: boolean;
+}
+
+/** Answer of {@link JobStore.completeAndClaim}. */
+export interface CompleteAndClaimResult {
+  /** Outcomes recorded (those of lost claims are not). */
+  completed: number;
+  /** True when this call finalised the run (its last item). */
+  finalised: boolean;
+  /** The run after the outcomes were recorded; null when there were none. */
+  run: JobRunRow | null;
+  /** The claimed items (poisoned ones marked, as {@link JobStore.claimItems} returns them). */
+  items: ClaimedItem[];
+  /**
+   * When a count was asked (`count`), or a claim (limit not null) found nothing: the run's
+   * unfinished items after the claim, and how many of them a live lease holds; else null.
+   */
+  left: { open: number; held: number } | null;
 }
 
 /** Per-host limits of a claim, applied across all invocations of the run. */
@@ -133,6 +171,17 @@ export interface JobStore {
     outcomes: ItemOutcome[],
     bookkeeping?: SourceBookkeeping[],
   ): Promise<{ completed: number; finalised: boolean; run: JobRunRow }>;
+  /**
+   * One round trip of the work loop, in one transaction: records `outcomes` with their
+   * `bookkeeping` (as {@link completeItems}, nothing written when there are none), then
+   * claims as {@link claimItems} does.
+   */
+  completeAndClaim(
+    runId: string,
+    outcomes: ItemOutcome[],
+    bookkeeping: SourceBookkeeping[],
+    claim: ClaimRequest,
+  ): Promise<CompleteAndClaimResult>;
   failRun(runId: string, message: string): Promise<JobRunRow>;
   getRun(runId: string): Promise<JobRunRow | null>;
   listRuns(jobName: string, limit: number): Promise<JobRunRow[]>;

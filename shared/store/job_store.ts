@@ -53,9 +53,22 @@ const ClaimedSchema: z.ZodType<ClaimedItem[]> = z.array(z.object({
   host: z.string().optional(),
   slot: z.number().int().min(1).nullable().optional(),
   poisoned: z.boolean().optional(),
+  report_at_once: z.boolean().optional(),
 }));
 
 const CompletedSchema = z.object({ completed: count, finalised: z.boolean(), run: RunSchema });
+
+const ExchangeSchema = z.object({
+  completed: count,
+  finalised: z.boolean(),
+  run: RunSchema.nullable(),
+  items: ClaimedSchema,
+  open: count.nullable(),
+  held: count.nullable(),
+}).transform(({ open, held, ...rest }) => ({
+  ...rest,
+  left: open === null || held === null ? null : { open, held },
+}));
 
 const CandidateSchema: z.ZodType<DueCandidate> = z.object({
   id: z.string(),
@@ -187,6 +200,28 @@ export function createSupabaseJobStore(db: Db): JobStore {
         p_outcomes: outcomes,
         ...(bookkeeping && bookkeeping.length > 0 ? { p_bookkeeping: bookkeeping } : {}),
       }, CompletedSchema);
+    },
+
+    completeAndClaim(runId, outcomes, bookkeeping, claim) {
+      return callRpc(
+        db,
+        `Cannot record outcomes and claim items of run ${runId}`,
+        "job_complete_and_claim",
+        {
+          p_run_id: runId,
+          p_outcomes: outcomes,
+          p_bookkeeping: bookkeeping.length > 0 ? bookkeeping : null,
+          p_claimed_by: claim.claimedBy,
+          p_limit: claim.limit,
+          p_lease_ms: claim.leaseMs,
+          p_per_host: claim.hosts?.perHost ?? null,
+          p_delay_ms: claim.hosts?.delayMs ?? 0,
+          p_max_attempts: claim.maxAttempts,
+          p_slot_depth: claim.hosts?.slotDepth ?? 1,
+          p_count: claim.count ?? false,
+        },
+        ExchangeSchema,
+      );
     },
 
     failRun(runId, message): Promise<JobRunRow> {

@@ -670,6 +670,66 @@ end $$;
 comment on function public.job_complete_items(uuid, jsonb, jsonb) is 'job_complete_items(run, outcomes) plus the sources'' bookkeeping patches (update_source_bookkeeping) in the same transaction: one write per batch.';
 
 -- ---------------------------------------------------------------------------
+-- One round trip of an invocation's work loop (shared/jobs/work_loop.ts): what finished is
+-- completed first (its host slots are free again), then the next items are claimed, in one
+-- transaction, so that an unchanged source costs a share of one request instead of a
+-- completion and a claim of its own.
+create or replace function public.job_complete_and_claim(
+  p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer,
+  p_lease_ms integer, p_per_host integer default null, p_delay_ms integer default 0,
+  p_max_attempts integer default 3, p_slot_depth integer default 1, p_count boolean default false
+) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_done jsonb := jsonb_build_object('completed', 0, 'finalised', false, 'run', null);
+  v_items jsonb := '[]'::jsonb;
+  v_open integer;
+  v_held integer;
+  v_full text[];
+  v_got integer;
+begin
+  -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
+  if jsonb_typeof(p_outcomes) = 'array' and jsonb_array_length(p_outcomes) > 0 then
+    v_done := public.job_complete_items(p_run_id, p_outcomes, p_bookkeeping);
+  end if;
+  if coalesce(p_limit, 0) > 0 and not (v_done ->> 'finalised')::boolean then
+    v_items := public.job_claim_items(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
+      p_delay_ms, p_max_attempts, p_slot_depth);
+  end if;
+  select count(*) filter (where not (e ->> 'poisoned')::boolean)::int into v_got
+  from jsonb_array_elements(v_items) e;
+  if v_got > 0 then
+    -- Hosts the next claims wait for: the claimed items' hosts whose request slots are all
+    -- in use, when the claim came short (hosts limit the run now) or the host holds at
+    -- least 1/16 of the run's items (the run's bottleneck, as job_claim_items has it). Their
+    -- items are reported at once (report_at_once) instead of gathered with others.
+    select coalesce(array_agg(h.host), '{}') into v_full
+    from private.run_hosts h
+    join public.job_runs r on r.id = h.run_id
+    where h.run_id = p_run_id
+      and h.host in (select e ->> 'host' from jsonb_array_elements(v_items) e)
+      and (v_got < p_limit or h.items * 16 >= r.total_items - r.sources_skipped)
+      and (select count(*) from public.job_run_sources s
+           where s.run_id = p_run_id and s.host = h.host and s.status = 'claimed'
+             and s.lease_until >= clock_timestamp())
+          >= least(coalesce(p_per_host, 2147483647), coalesce(h.max_in_flight, 2147483647));
+    select jsonb_agg(e || jsonb_build_object('report_at_once', (e ->> 'host') = any (v_full)))
+      into v_items from jsonb_array_elements(v_items) e;
+  end if;
+  -- Asked (p_count), or a claim found nothing: how many items are left, and how many of
+  -- them a live lease holds (the claimer stops, polls or hands over on these).
+  if p_count or (p_limit is not null and v_got = 0) then
+    select count(*)::int, (count(*) filter (where s.status = 'claimed'
+                                             and s.lease_until > clock_timestamp()))::int
+      into v_open, v_held
+    from public.job_run_sources s
+    where s.run_id = p_run_id and s.status in ('pending', 'claimed');
+  end if;
+  return v_done || jsonb_build_object('items', v_items, 'open', v_open, 'held', v_held);
+end $$;
+comment on function public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean) is 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when its host''s request slots are all in use and the claim came short of p_limit or the host holds at least 1/16 of the run''s items: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds, after this claim; when p_count, or when p_limit is not null and no item was claimed, else null)}.';
+
+-- ---------------------------------------------------------------------------
 create or replace function public.job_fail_run(p_run_id uuid, p_error text)
 returns public.job_runs
 language plpgsql security definer set search_path = '' as $$
@@ -701,5 +761,6 @@ select private.service_role_only(array[
   'public.job_slot_start(uuid, text)',
   'public.job_complete_items(uuid, jsonb)',
   'public.job_complete_items(uuid, jsonb, jsonb)',
+  'public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean)',
   'public.job_fail_run(uuid, text)'
 ]::regprocedure[]);

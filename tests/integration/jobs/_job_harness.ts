@@ -228,6 +228,13 @@ export interface FaultyJobStore extends JobStore {
   /** Every call of `method` rejects with `error` until {@link heal}. */
   failAlways(method: keyof JobStore, error: Error): void;
   heal(method: keyof JobStore): void;
+  /**
+   * The next round trip of the work loop that records outcomes (completeAndClaim with
+   * outcomes) rejects with `error`; round trips that only claim go through.
+   */
+  failNextCompletion(error: Error): void;
+  /** How many times each method was called (faults included). */
+  calls: Partial<Record<keyof JobStore, number>>;
 }
 
 /** Wraps a real store: fault injection, and a hook on the bookkeeping sent with outcomes. */
@@ -235,17 +242,22 @@ export function faultyJobStore(
   real: JobStore,
   onBookkeeping: (patches: SourceBookkeeping[]) => void,
 ): FaultyJobStore {
-  const faults = new Map<keyof JobStore, { error: Error; remaining: number }>();
+  const faults = new Map<
+    keyof JobStore,
+    { error: Error; remaining: number; when?: (args: unknown[]) => boolean }
+  >();
   const wrapped = {} as Record<keyof JobStore, unknown>;
+  const calls: Partial<Record<keyof JobStore, number>> = {};
   for (const method of Object.keys(real) as Array<keyof JobStore>) {
     wrapped[method] = (...args: unknown[]) => {
+      calls[method] = (calls[method] ?? 0) + 1;
       const fault = faults.get(method);
-      if (fault) {
+      if (fault && (fault.when?.(args) ?? true)) {
         fault.remaining -= 1;
         if (fault.remaining <= 0) faults.delete(method);
         return Promise.reject(fault.error);
       }
-      if (method === "completeItems") {
+      if (method === "completeItems" || method === "completeAndClaim") {
         const patches = args[2] as SourceBookkeeping[] | undefined;
         if (patches && patches.length > 0) onBookkeeping(patches);
       }
@@ -253,6 +265,7 @@ export function faultyJobStore(
     };
   }
   return Object.assign(wrapped as unknown as JobStore, {
+    calls,
     failNext(method: keyof JobStore, error: Error, times = 1) {
       faults.set(method, { error, remaining: times });
     },
@@ -261,6 +274,13 @@ export function faultyJobStore(
     },
     heal(method: keyof JobStore) {
       faults.delete(method);
+    },
+    failNextCompletion(error: Error) {
+      faults.set("completeAndClaim", {
+        error,
+        remaining: 1,
+        when: (args) => (args[1] as unknown[]).length > 0,
+      });
     },
   });
 }

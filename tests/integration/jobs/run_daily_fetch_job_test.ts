@@ -442,7 +442,7 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
     "recording outcomes rejects: the result says so and the run stays running",
     async () => {
       await using h = await jobHarness({ sources: three() });
-      h.store.failNext("completeItems", new Error("Cannot record outcomes: connection reset"));
+      h.store.failNextCompletion(new Error("Cannot record outcomes: connection reset"));
       const result = await h.run({ trigger: "cron" });
       assert.deepEqual([result.status, result.sources_processed], ["running", 0]);
       assert.deepEqual(result.errors, [
@@ -459,7 +459,7 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
   await t.step("the run cannot even be read back: a result that names the run", async () => {
     await using h = await jobHarness({ sources: three() });
     const started = await h.start({ trigger: "cron" });
-    h.store.failNext("completeItems", new Error("connection reset"));
+    h.store.failNextCompletion(new Error("connection reset"));
     h.store.failNext("getRun", new Error("connection refused"));
     const result = await h.process(started.run_id);
     assert.deepEqual([result.run_id, result.status], [started.run_id, "running"]);
@@ -776,7 +776,7 @@ Deno.test("processDailyFetchRun() lets the next invocation finish a batch whose 
     sources: three(),
     script: { "src-a": "changed", "src-b": "timeout" },
   });
-  h.store.failNext("completeItems", new Error("Cannot record outcomes: connection reset"));
+  h.store.failNextCompletion(new Error("Cannot record outcomes: connection reset"));
   const first = await h.run({ trigger: "cron" });
   assert.equal(first.status, "running");
   const firstFetchIds = h.pipeline.calls.map((c) => `${c.alias}:${c.fetch_id}`).sort();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../../shared/config.ts";
 import { invocationBudget } from "../../../shared/jobs/budget.ts";
 import {
+  type LoopTimers,
   runWorkLoop,
   type WorkLoopOptions,
   type WorkLoopTask,
@@ -27,65 +28,145 @@ function loopOptions(batchSize: number, overrides: Partial<WorkLoopOptions> = {}
   return { batchSize, concurrency: batchSize, pollMs: 10, budget: budget(), ...overrides };
 }
 
+/** One round trip the loop made: what it completed, the claim's limit, what it got. */
+interface Trip {
+  done: number[];
+  limit: number | null;
+  claimed: number[];
+  at: number;
+  count?: boolean;
+}
+
 /**
- * A queue of `items` numbers; processing item i takes `ms(i)`. Records the claims, the
- * completions and the most items held at once.
+ * A queue of `count` numbers; processing item i takes `ms(i)`. Records the round trips and
+ * the most items held at once. `drained`: nothing left to claim (the loop's own items are
+ * held by it).
  */
-function queue(count: number, ms: (i: number) => number) {
+function queue(count: number, ms: (i: number) => number, now: () => number = () => 0) {
   const pending = Array.from({ length: count }, (_, i) => i);
-  const log = {
-    claims: [] as number[],
-    completions: [] as number[][],
-    handOvers: 0,
-    maxHeld: 0,
-    held: 0,
-  };
+  const log = { trips: [] as Trip[], handOvers: 0, maxHeld: 0, held: 0 };
   const task: WorkLoopTask<number, number> = {
-    claim(limit) {
-      const items = pending.splice(0, limit);
-      log.claims.push(items.length);
-      log.held += items.length;
-      log.maxHeld = Math.max(log.maxHeld, log.held);
-      return Promise.resolve(items);
-    },
-    drained: () => Promise.resolve(pending.length === 0),
-    process: (i) => new Promise((r) => setTimeout(() => r(i), ms(i))),
-    complete(done) {
-      log.completions.push(done);
+    exchange(done, limit, count) {
       log.held -= done.length;
-      return Promise.resolve();
+      const claimed = pending.splice(0, limit ?? 0);
+      log.trips.push({ done, limit, claimed, at: now(), ...(count ? { count } : {}) });
+      log.held += claimed.length;
+      log.maxHeld = Math.max(log.maxHeld, log.held);
+      const counted = count || (limit !== null && claimed.length === 0);
+      return Promise.resolve({ items: claimed, drained: counted ? pending.length === 0 : null });
     },
+    process: (i) => new Promise((r) => setTimeout(() => r(i), ms(i))),
     handOver() {
       log.handOvers++;
       return Promise.resolve(true);
     },
   };
-  return { task, log, pending };
+  const completed = () => log.trips.flatMap((t) => t.done);
+  const claims = () => log.trips.filter((t) => t.limit !== null && t.limit > 0);
+  return { task, log, pending, completed, claims };
+}
+
+/** Timers the test moves by hand; the loop's own `await`s run between the steps. */
+function manualTimers(): LoopTimers & { advance(ms: number): Promise<void> } {
+  let now = 0;
+  let next = 1;
+  const due = new Map<number, { at: number; fn: () => void }>();
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const id = next++;
+      due.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimeout(handle) {
+      due.delete(handle as number);
+    },
+    async advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        await settle();
+        const first = [...due.entries()].sort((a, b) => a[1].at - b[1].at)[0];
+        if (!first || first[1].at > until) break;
+        due.delete(first[0]);
+        now = first[1].at;
+        first[1].fn();
+      }
+      now = until;
+      await settle();
+    },
+  };
+}
+
+/** Lets every pending promise reaction run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+/** Items whose processing the test ends by hand. */
+function handProcessed() {
+  const waiting = new Map<number, (i: number) => void>();
+  return {
+    process: (i: number) => new Promise<number>((r) => waiting.set(i, r)),
+    async finish(i: number) {
+      const resolve = waiting.get(i);
+      assert.ok(resolve, `item ${i} is being processed`);
+      waiting.delete(i);
+      resolve(i);
+      await settle();
+    },
+  };
 }
 
 Deno.test("runWorkLoop() does not wait for a slow item: the others are claimed and completed meanwhile", async () => {
-  const { task, log } = queue(40, (i) => (i === 0 ? 400 : 5));
+  const { task, log, completed } = queue(40, (i) => (i === 0 ? 400 : 5));
   const end = await runWorkLoop(task, loopOptions(4));
   assert.equal(end, "drained");
-  const order = log.completions.flat();
+  const order = completed();
   assert.equal(order.length, 40);
   assert.equal(order.at(-1), 0, "the slow item is completed last, after the 39 others");
   assert.ok(log.maxHeld <= 4, `held ${log.maxHeld} > concurrency 4`);
-  assert.ok(log.completions.every((c) => c.length <= 4));
+  assert.ok(log.trips.every((t) => t.done.length <= 4));
+});
+
+Deno.test("runWorkLoop() completes what finished and claims the next items in the same round trip", async () => {
+  const { task, log, completed } = queue(40, () => 5);
+  const end = await runWorkLoop(task, loopOptions(4));
+  assert.equal(end, "drained");
+  assert.deepEqual(completed().sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+  const both = log.trips.filter((t) => t.done.length > 0 && (t.limit ?? 0) > 0);
+  assert.ok(
+    both.length >= 9,
+    `at least 9 of ${log.trips.length} round trips complete and claim: ${both.length}`,
+  );
+  assert.ok(log.trips.length <= 41, `one round trip per item at most: ${log.trips.length}`);
 });
 
 Deno.test("runWorkLoop() hands over once the budget is spent, and returns after the items in hand are completed", async () => {
-  const { task, log, pending } = queue(100, () => 20);
+  const { task, log, pending, completed, claims } = queue(100, () => 20);
   const end = await runWorkLoop(task, loopOptions(10, { budget: budget(25) }));
   assert.equal(end, "handed_over");
   assert.equal(log.handOvers, 1);
-  assert.equal(log.claims.reduce((a, b) => a + b, 0), 25, "claims stop at the budget");
-  assert.equal(log.completions.flat().length, 25, "what was claimed is completed");
+  assert.equal(claims().reduce((a, t) => a + t.claimed.length, 0), 25, "claims stop at the budget");
+  assert.equal(
+    claims().at(-1)?.count,
+    true,
+    "the claim that spent the budget counted what is left",
+  );
+  assert.equal(log.trips.filter((t) => t.limit === 0).length, 0, "no round trip of its own");
+  assert.equal(completed().length, 25, "what was claimed is completed");
   assert.equal(pending.length, 75);
 });
 
+Deno.test("runWorkLoop() does not hand over when the queue says nothing is left to claim", async () => {
+  const { task, log, completed } = queue(10, () => 5);
+  const end = await runWorkLoop(task, loopOptions(10, { budget: budget(10) }));
+  assert.equal(end, "handed_over");
+  assert.equal(log.handOvers, 0, "every item left is in hand");
+  assert.equal(completed().length, 10);
+});
+
 Deno.test("runWorkLoop() goes on without limits when the handover fails", async () => {
-  const { task, log } = queue(30, () => 1);
+  const { task, log, completed } = queue(30, () => 1);
   task.handOver = () => {
     log.handOvers++;
     return Promise.resolve(false);
@@ -93,22 +174,21 @@ Deno.test("runWorkLoop() goes on without limits when the handover fails", async 
   const end = await runWorkLoop(task, loopOptions(5, { budget: budget(10) }));
   assert.equal(end, "drained");
   assert.equal(log.handOvers, 1);
-  assert.equal(log.completions.flat().length, 30);
+  assert.equal(completed().length, 30);
 });
 
 Deno.test("runWorkLoop() polls while items wait for their turn, until the queue says drained", async () => {
-  let releasedAt = 0;
-  let drainedCalls = 0;
+  let answers = 0;
+  let counted = 0;
   const items = [1, 2, 3];
   const task: WorkLoopTask<number, number> = {
     // Nothing claimable for the first three claims (say, their host is at its limit).
-    claim: (limit) => Promise.resolve(++releasedAt > 3 ? items.splice(0, limit) : []),
-    drained() {
-      drainedCalls++;
-      return Promise.resolve(items.length === 0);
+    exchange(_done, limit) {
+      const claimed = ++answers > 3 ? items.splice(0, limit ?? 0) : [];
+      if (limit !== null && claimed.length === 0) counted++;
+      return Promise.resolve({ items: claimed, drained: items.length === 0 });
     },
     process: (i) => Promise.resolve(i),
-    complete: () => Promise.resolve(),
     handOver: () => Promise.resolve(true),
   };
   const slept: number[] = [];
@@ -124,25 +204,31 @@ Deno.test("runWorkLoop() polls while items wait for their turn, until the queue 
   );
   assert.equal(end, "drained");
   assert.deepEqual(slept, [25, 25, 25]);
-  assert.equal(drainedCalls, 4, "three polls, then the empty claim at the end");
+  assert.equal(counted, 4, "three polls, then the empty claim at the end");
 });
 
 Deno.test("runWorkLoop() completes the items in hand when a claim fails, then throws the claim's error", async () => {
-  const { task, log } = queue(20, () => 10);
-  let claims = 0;
-  const claim = task.claim;
-  task.claim = (limit) =>
-    ++claims === 2 ? Promise.reject(new Error("Cannot claim items: timeout")) : claim(limit);
+  const { task, completed } = queue(20, () => 10);
+  let trips = 0;
+  const exchange = task.exchange;
+  task.exchange = (done, limit, count) =>
+    ++trips === 2
+      ? Promise.reject(new Error("Cannot claim items: timeout"))
+      : exchange(done, limit, count);
   await assert.rejects(
     runWorkLoop(task, loopOptions(4, { concurrency: 8 })),
     /Cannot claim items: timeout/,
   );
-  assert.equal(log.completions.flat().length, 4, "the first claim's items are completed");
+  assert.equal(completed().length, 4, "the first claim's items are completed");
 });
 
 Deno.test("runWorkLoop() stops at a failed completion and throws its error", async () => {
   const { task } = queue(20, () => 1);
-  task.complete = () => Promise.reject(new Error("Cannot complete items: 503"));
+  const exchange = task.exchange;
+  task.exchange = (done, limit, count) =>
+    done.length > 0
+      ? Promise.reject(new Error("Cannot complete items: 503"))
+      : exchange(done, limit, count);
   await assert.rejects(
     runWorkLoop(task, loopOptions(4, { concurrency: 8 })),
     /Cannot complete items: 503/,
@@ -155,16 +241,108 @@ Deno.test("runWorkLoop() claims again after pollMs when a claim found nothing wh
   const answers: number[][] = [[0], [], [1]];
   const completed: number[] = [];
   const task: WorkLoopTask<number, number> = {
-    claim: () => Promise.resolve(answers.shift() ?? []),
-    drained: () => Promise.resolve(answers.length === 0),
-    process: (i) => new Promise((r) => setTimeout(() => r(i), i === 0 ? 500 : 1)),
-    complete(done) {
+    exchange(done, limit) {
       completed.push(...done);
-      return Promise.resolve();
+      const items = limit ? answers.shift() ?? [] : [];
+      return Promise.resolve({ items, drained: answers.length === 0 && limit !== null });
     },
+    process: (i) => new Promise((r) => setTimeout(() => r(i), i === 0 ? 500 : 1)),
     handOver: () => Promise.resolve(true),
   };
   const end = await runWorkLoop(task, loopOptions(4, { pollMs: 20 }));
   assert.equal(end, "drained");
   assert.deepEqual(completed, [1, 0]);
+});
+
+Deno.test("runWorkLoop() lets a finished item wait for others at most completeWithinMs when there is no room to claim", async () => {
+  const timers = manualTimers();
+  const { task, log } = queue(3, () => 0, timers.now);
+  const hand = handProcessed();
+  task.process = hand.process;
+  const loop = runWorkLoop(
+    task,
+    loopOptions(64, { budget: budget(3), completeWithinMs: 1000, timers }),
+  );
+  await settle();
+  // The claim took all three (the budget's limit) and counted what is left: nothing, so
+  // no handover and no other look.
+  assert.deepEqual(log.trips.map((t) => [t.done, t.limit, t.count]), [[[], 3, true]]);
+  assert.equal(log.handOvers, 0);
+  await hand.finish(0);
+  await timers.advance(300);
+  await hand.finish(1);
+  await timers.advance(600);
+  assert.equal(log.trips.length, 1, "900 ms after the first finished: still gathering");
+  await timers.advance(100);
+  assert.deepEqual(log.trips[1], { done: [0, 1], limit: null, claimed: [], at: 1000 });
+  await hand.finish(2);
+  assert.deepEqual(log.trips[2], { done: [2], limit: null, claimed: [], at: 1000 });
+  assert.equal(await loop, "handed_over");
+  assert.equal(log.trips.length, 3, "nothing else was sent: the last one went when none was left");
+});
+
+Deno.test("runWorkLoop() sends an item others wait for at once, with what finished before it", async () => {
+  const timers = manualTimers();
+  const { task, log } = queue(3, () => 0, timers.now);
+  const hand = handProcessed();
+  task.process = hand.process;
+  task.reportAtOnce = (i) => i === 1;
+  const loop = runWorkLoop(
+    task,
+    loopOptions(64, { budget: budget(3), completeWithinMs: 5000, timers }),
+  );
+  await settle();
+  await hand.finish(0);
+  await timers.advance(10);
+  assert.equal(log.trips.length, 1, "item 0 waits");
+  await hand.finish(1);
+  assert.deepEqual(log.trips.slice(1).map((t) => t.done), [[0, 1]]);
+  await hand.finish(2);
+  assert.equal(await loop, "handed_over");
+});
+
+Deno.test("runWorkLoop() stops claiming when the rest of the run is held, and gathers its last completions", async () => {
+  const timers = manualTimers();
+  const { task, log } = queue(4, () => 0, timers.now);
+  const hand = handProcessed();
+  task.process = hand.process;
+  const loop = runWorkLoop(
+    task,
+    loopOptions(4, { concurrency: 8, completeWithinMs: 1000, timers }),
+  );
+  await settle();
+  // All four claimed, then a claim for the room left finds nothing and hears that the
+  // rest is held: no more claims, no polls.
+  assert.deepEqual(log.trips.map((t) => [t.done, t.limit, t.claimed]), [
+    [[], 4, [0, 1, 2, 3]],
+    [[], 4, []],
+  ]);
+  await hand.finish(0);
+  await hand.finish(1);
+  await timers.advance(2000);
+  assert.deepEqual(log.trips.slice(2).map((t) => [t.done, t.limit]), [[[0, 1], null]]);
+  await hand.finish(2);
+  await hand.finish(3);
+  assert.equal(await loop, "drained");
+  assert.deepEqual(log.trips.slice(3).map((t) => [t.done, t.limit]), [[[2, 3], null]]);
+});
+
+Deno.test("runWorkLoop() sends what finished when a full batch is waiting, before completeWithinMs", async () => {
+  const timers = manualTimers();
+  const { task, log } = queue(4, () => 0, timers.now);
+  const hand = handProcessed();
+  task.process = hand.process;
+  const loop = runWorkLoop(
+    task,
+    loopOptions(2, { concurrency: 4, budget: budget(4), completeWithinMs: 60_000, timers }),
+  );
+  await settle();
+  assert.deepEqual(log.trips.map((t) => t.claimed.length), [2, 2], "two claims");
+  await hand.finish(3);
+  await hand.finish(1);
+  assert.deepEqual(log.trips.slice(2).map((t) => t.done), [[3, 1]], "a batch of 2 goes at once");
+  await hand.finish(0);
+  await hand.finish(2);
+  assert.equal(await loop, "handed_over");
+  assert.deepEqual(log.trips.slice(3).map((t) => t.done), [[0, 2]]);
 });

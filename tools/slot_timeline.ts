@@ -1,0 +1,140 @@
+/**
+ * `deno run -A tools/slot_timeline.ts [--n 800] [--runs 2]`: where a one-host run loses
+ * time against its politeness floor (issue 14 item 2). Runs the daily-fetch job through
+ * the stack (POST → gateway → function workers) over N pages of ONE local host (100 ms
+ * latency, ~40 KB), records every request at that host, and splits the host's idle slot
+ * time into: the ramp (POST → first request), gaps between two fetches of one request
+ * slot by the same invocation, gaps where the slot passed to another invocation (a
+ * handover or a worker boot), and the tail (last fetch → run finalised). Not a test.
+ * The function's tuning variables (e.g. `JOB_HOST_SLOT_DEPTH=1`) come from THIS process's
+ * environment: its stack start restarts the functions when they differ.
+ * @module
+ */
+import postgres from "postgres";
+import { start } from "../supabase/local/stack.ts";
+import { readKeys } from "../supabase/local/keys.ts";
+import { DB_URL, SUPABASE_URL } from "../supabase/local/ports.ts";
+import { waitForNoRunningRun } from "../tests/integration/_stack.ts";
+
+const args = Deno.args;
+const arg = (name: string, fallback: number) =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback;
+const N = arg("--n", 800);
+const RUNS = arg("--runs", 2);
+const LATENCY_MS = 100;
+const PER_HOST = Number(Deno.env.get("FETCH_PER_HOST_CONCURRENCY") ?? 4);
+const sql = postgres(DB_URL, { max: 2, onnotice: () => {} });
+
+const filler = Array.from(
+  { length: 400 },
+  (_, i) => `<p>Clause ${i}: the provider may process data for the purposes listed here.</p>`,
+).join("\n");
+let round = 0;
+const requests: Array<{ path: string; start: number; end: number }> = [];
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  const path = new URL(req.url).pathname;
+  const startMs = Date.now();
+  await new Promise((r) => setTimeout(r, LATENCY_MS));
+  const edited = round > 1 && Number(path.split("/").pop()) % 20 === 0 ? ` edit ${round}` : "";
+  const body = `<html><body><main><h1>Policy ${path}${edited}</h1>${filler}</main>` +
+    `<footer>${Date.now()}</footer></body></html>`;
+  requests.push({ path, start: startMs, end: Date.now() });
+  return new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } });
+});
+const base = `http://127.0.0.1:${server.addr.port}`;
+
+await start();
+const { serviceRoleKey } = await readKeys();
+await waitForNoRunningRun(Infinity, sql);
+const others = await sql`update public.sources set active = false
+  where active and name not like 'slotline %' returning id`;
+const subs = await sql`update public.subscriptions set active = false where active returning id`;
+await sql`delete from public.sources where name like 'slotline %'`;
+const rows = Array.from(
+  { length: N },
+  (_, i) => ({ name: `slotline ${i}`, url: `${base}/p/${i}` }),
+);
+await sql`insert into public.sources ${sql(rows)}`;
+
+try {
+  for (let r = 1; r <= RUNS; r++) {
+    round = r;
+    requests.length = 0;
+    const t0 = Date.now();
+    const res = await fetch(`${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${serviceRoleKey}`,
+        "content-type": "application/json",
+        prefer: "respond-async",
+      },
+      body: JSON.stringify({ force: true }),
+    });
+    const started = await res.json();
+    if (res.status !== 202) throw new Error(`HTTP ${res.status} ${JSON.stringify(started)}`);
+    let run: Record<string, unknown>;
+    for (;;) {
+      [run] = await sql`select * from public.job_runs where id = ${started.run_id}`;
+      if (run!.status !== "running") break;
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    const t1 = new Date(run!.completed_at as string).getTime();
+    const items = await sql`select s.url, i.slot, i.claimed_by, i.attempts
+      from public.job_run_sources i join public.sources s on s.id = i.source_id
+      where i.run_id = ${started.run_id}`;
+    const bySlot = new Map<string, { slot: number; by: string }>();
+    for (const i of items) {
+      bySlot.set(new URL(i.url).pathname, { slot: i.slot, by: i.claimed_by });
+    }
+    const [inv] = await sql`select count(*)::int as n from private.run_invocations
+      where run_id = ${started.run_id}`;
+    const sorted = [...requests].sort((a, b) => a.start - b.start);
+    const gaps = { same: [] as number[], handover: [] as number[] };
+    for (let s = 1; s <= PER_HOST; s++) {
+      const lane = sorted.filter((q) => bySlot.get(q.path)?.slot === s);
+      for (let k = 1; k < lane.length; k++) {
+        const gap = lane[k]!.start - lane[k - 1]!.end;
+        const same = bySlot.get(lane[k]!.path)!.by === bySlot.get(lane[k - 1]!.path)!.by;
+        (same ? gaps.same : gaps.handover).push(gap);
+      }
+    }
+    const sum = (xs: number[]) => xs.reduce((t, x) => t + x, 0);
+    const pct = (xs: number[], p: number) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : 0;
+    };
+    const wall = t1 - t0;
+    const floor = (N * LATENCY_MS) / PER_HOST;
+    const busy = sum(requests.map((q) => q.end - q.start));
+    const ramp = sorted[0]!.start - t0;
+    const tail = t1 - Math.max(...requests.map((q) => q.end));
+    console.log(
+      `run ${r} (${r === 1 ? "baseline" : "change"}): wall ${wall} ms = ${
+        (wall / floor).toFixed(2)
+      }× floor ${floor} ms; ${requests.length} requests, ${inv!.n} invocations; ` +
+        `slot time ${wall * PER_HOST} ms = busy ${busy} + idle ${wall * PER_HOST - busy}`,
+    );
+    console.log(
+      `  idle per slot: ramp ${ramp} ms, tail ${tail} ms; same-invocation gaps ${gaps.same.length}` +
+        ` Σ ${sum(gaps.same)} ms (median ${pct(gaps.same, 0.5)}, p90 ${
+          pct(gaps.same, 0.9)
+        }); handover gaps ${gaps.handover.length} Σ ${sum(gaps.handover)} ms (median ${
+          pct(gaps.handover, 0.5)
+        }, p90 ${pct(gaps.handover, 0.9)}) — Σ over ${PER_HOST} slots`,
+    );
+    const [upt] = (await Deno.readTextFile("/proc/loadavg")).split(" ");
+    console.log(`  load average ${upt}`);
+  }
+} finally {
+  await sql`delete from public.sources where name like 'slotline %'`;
+  if (others.length) {
+    await sql`update public.sources set active = true where id in ${sql(others.map((o) => o.id))}`;
+  }
+  if (subs.length) {
+    await sql`update public.subscriptions set active = true where id in ${
+      sql(subs.map((o) => o.id))
+    }`;
+  }
+  await server.shutdown();
+  await sql.end();
+}
