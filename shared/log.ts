@@ -71,13 +71,24 @@ export function redactText(text: string): string {
   return redact(text) as string;
 }
 
-/** Wraps a logger so every message and property is passed through {@link redact}. */
-export function redactingLogger(inner: Logger): Logger {
-  const wrap = (level: keyof Logger) => (message: string, properties?: Record<string, unknown>) =>
-    inner[level](
-      redact(message) as string,
-      properties && (redact(properties) as Record<string, unknown>),
-    );
+/** Levels of {@link Logger} from the lowest. */
+const LEVELS = ["debug", "info", "warn", "error"] as const;
+
+/**
+ * Wraps a logger so every message and property is passed through {@link redact}. Levels
+ * under `lowest` are dropped before that: a job logs a debug line per source, which the
+ * configured level would drop anyway after its redaction and record were made.
+ */
+export function redactingLogger(inner: Logger, lowest: keyof Logger = "debug"): Logger {
+  const from = LEVELS.indexOf(lowest);
+  const wrap = (level: keyof Logger) =>
+    LEVELS.indexOf(level) < from
+      ? () => {}
+      : (message: string, properties?: Record<string, unknown>) =>
+        inner[level](
+          redact(message) as string,
+          properties && (redact(properties) as Record<string, unknown>),
+        );
   return { debug: wrap("debug"), info: wrap("info"), warn: wrap("warn"), error: wrap("error") };
 }
 
@@ -130,6 +141,8 @@ export function logRateGate(
 }
 
 let configured = false;
+/** The level {@link setupLogging} configured; what {@link getLogger}'s loggers drop below. */
+let lowestLevel: keyof Logger = "debug";
 
 /**
  * Configures LogTape once: JSON lines (for the hosted edge runtime and log files) or
@@ -145,6 +158,8 @@ export async function setupLogging(
 ): Promise<void> {
   if (configured) return;
   configured = true;
+  const level = options.level ?? "info";
+  lowestLevel = level === "warning" ? "warn" : level;
   const formatter = options.format === "text" ? getTextFormatter() : getJsonLinesFormatter();
   const limit = options.maxEventsPer10s ?? 0;
   const gate = limit > 0 ? logRateGate(limit, 10_000, () => Date.now()) : null;
@@ -181,9 +196,12 @@ export async function setupLogging(
   });
 }
 
-/** A redacting LogTape logger under the `policy-monitor` category. */
+/**
+ * A redacting LogTape logger under the `policy-monitor` category, which drops the levels
+ * under the one {@link setupLogging} configured (all pass before it ran).
+ */
 export function getLogger(...category: string[]): Logger {
-  return redactingLogger(ltGetLogger(["policy-monitor", ...category]));
+  return redactingLogger(ltGetLogger(["policy-monitor", ...category]), lowestLevel);
 }
 
 /** One captured log line of {@link captureLogger}. */

@@ -24,7 +24,8 @@ export interface Truncated {
 }
 
 const ENCODER = new TextEncoder();
-const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+/** Made on first use: building a segmenter loads ICU's break rules (~12 ms of a worker's boot). */
+let _graphemes: Intl.Segmenter | null = null;
 /**
  * How far back a safe place to start segmenting is looked for (segmenting is fast: about
  * 10 ms for 400,000 units of emoji).
@@ -80,7 +81,8 @@ function _graphemeCut(text: string, cut: number): number {
   const trusted = start === 0 || text.charCodeAt(start) < 0x80;
   const windowText = text.slice(start, Math.min(text.length, cut + 64));
   let best = -1;
-  for (const { index } of GRAPHEMES.segment(windowText)) {
+  _graphemes ??= new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  for (const { index } of _graphemes.segment(windowText)) {
     const at = start + index;
     if (at > cut) break;
     // A window that starts mid-cluster makes its first segment unreliable.

@@ -10,7 +10,7 @@
  * Each rule returns field errors (`{path, message}`) instead of throwing.
  * @module
  */
-import { cssSelectorError as engineSelectorError } from "../pipeline/html_extractor.ts";
+import { loadDomPath } from "../pipeline/extract.ts";
 import { type AddressPolicy, checkUrl, type ResolveHost } from "../pipeline/address_guard.ts";
 import { PipelineError } from "../pipeline/errors.ts";
 import { MAX_IGNORE_PATTERNS, validateIgnorePatterns } from "../pipeline/normalise.ts";
@@ -103,14 +103,15 @@ export const MAX_SELECTOR_LENGTH = 500;
 
 /**
  * The reason cheerio (the engine the HTML extractor selects with) cannot use `selector`,
- * or null. A string cheerio would take for HTML markup (it starts with `<`) is refused too.
+ * or null (asynchronous: the engine is loaded on first use, see `loadDomPath`). A string cheerio would take for HTML markup (it starts with `<`) is refused too.
  */
-export function cssSelectorError(selector: string): string | null {
+export async function cssSelectorError(selector: string): Promise<string | null> {
   if (selector.trim() === "") return "must not be blank";
   if (selector.length > MAX_SELECTOR_LENGTH) {
     return `must be at most ${MAX_SELECTOR_LENGTH} characters`;
   }
-  return engineSelectorError(selector); // the extractor's own check (cheerio-select)
+  // The extractor's own check (cheerio-select), loaded on first use as the extractor does.
+  return (await loadDomPath()).cssSelectorError(selector);
 }
 
 /**
@@ -165,7 +166,7 @@ export async function sourceFieldErrors(
     if (error !== null) errors.push({ path: "url", message: `URL ${error}` });
   }
   if (fields.css_selector !== undefined && fields.css_selector !== null) {
-    const error = cssSelectorError(fields.css_selector);
+    const error = await cssSelectorError(fields.css_selector);
     if (error !== null) errors.push({ path: "css_selector", message: `CSS selector ${error}` });
   }
   if (fields.ignore_patterns !== undefined) {

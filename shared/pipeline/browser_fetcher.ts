@@ -23,12 +23,7 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
-import puppeteer, {
-  type Browser,
-  type ConnectionTransport,
-  type HTTPRequest,
-  type Page,
-} from "puppeteer-core";
+import type { Browser, ConnectionTransport, HTTPRequest, Page } from "puppeteer-core";
 import pLimit from "p-limit";
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger } from "../types.ts";
@@ -165,6 +160,7 @@ export function browserSeam(
         }
         ws = info.webSocketDebuggerUrl;
       }
+      const { default: puppeteer } = await _loadPuppeteer();
       return await puppeteer.connect({
         transport: await _openTransport(ws, signal),
         protocolTimeout,
@@ -172,6 +168,22 @@ export function browserSeam(
       });
     },
   };
+}
+
+let _puppeteer: Promise<typeof import("puppeteer-core")> | null = null;
+
+/**
+ * puppeteer-core, loaded by the first browser source's connection: most sources are static,
+ * and evaluating it cost every worker's boot ~35 ms of CPU (docs/benchmarks.md, "Worker boot
+ * and hot path"). A failed load is not remembered, so the next connection tries again (its
+ * error fails that source as `browser`, as a browser that cannot be reached does).
+ */
+function _loadPuppeteer(): Promise<typeof import("puppeteer-core")> {
+  _puppeteer ??= import("puppeteer-core").catch((error) => {
+    _puppeteer = null;
+    throw error;
+  });
+  return _puppeteer;
 }
 
 /**

@@ -1,10 +1,9 @@
 /**
- * Detector: the SHA-256 of the normalised text decides whether a source changed; a
- * change is described by a unified diff (jsdiff) and a short summary.
+ * Detector: the SHA-256 of the normalised text's change fingerprint decides whether a source
+ * changed; stubs and page furniture are told from changes. A change's diff and summary are
+ * text_diff.ts's (loaded on the first change).
  * @module
  */
-import { formatPatch, type StructuredPatch, structuredPatch } from "diff";
-import type { ChangeSummary } from "../types.ts";
 
 /** Hex SHA-256 of a text's UTF-8 bytes. */
 export async function sha256Hex(text: string): Promise<string> {
@@ -30,17 +29,35 @@ const DATE_LINE = new RegExp(
 /** Longest line {@link DATE_LINE} can match ("Wednesday 30 septiembre, 2026" is shorter). */
 const DATE_LINE_MAX = 40;
 
+/** True for a digit's char code. */
+function _isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/**
+ * True when `line` is only a date ({@link DATE_LINE}). The expression runs only on lines
+ * whose ends allow one: every form ends in digits after a space (" 2024"), a `-` ("-03") or a
+ * `/` or `.` ("/24", ".2024"); case folding never makes those characters.
+ */
+function _isDateLine(line: string): boolean {
+  const n = line.length;
+  if (n > DATE_LINE_MAX || n < 6 || !_isDigit(line.charCodeAt(n - 1))) return false;
+  const spaceYear = line.charCodeAt(n - 5) === 32 && _isDigit(line.charCodeAt(n - 4)) &&
+    _isDigit(line.charCodeAt(n - 3)) && _isDigit(line.charCodeAt(n - 2));
+  let separator = line.charCodeAt(n - 3) === 45; // "-"
+  for (let i = n - 5; !separator && i <= n - 3; i++) {
+    const code = line.charCodeAt(i);
+    separator = code === 47 || code === 46; // "/" or "."
+  }
+  return (spaceYear || separator) && DATE_LINE.test(line);
+}
+
 /** Drops the lines that are only a date. */
 function _withoutDateLines(text: string): string {
   const lines = text.split("\n");
   let dropped = false;
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const end = line.charCodeAt(line.length - 1); // every date form ends with a digit
-    if (
-      line.length <= DATE_LINE_MAX && line.length >= 6 && end >= 48 && end <= 57 &&
-      DATE_LINE.test(line)
-    ) {
+    if (_isDateLine(lines[i] as string)) {
       lines[i] = "";
       dropped = true;
     }
@@ -48,6 +65,40 @@ function _withoutDateLines(text: string): string {
   return dropped ? lines.join("\n") : text;
 }
 const RULE_LINE = /^-{3,}$/gm;
+/** {@link LAYOUT_PREFIX} of one line (no line terminator inside). */
+const LAYOUT_LINE_PREFIX = /^(?:#{1,6} |> ?|\s*(?:[*\-\u2022]|\d{1,4}[.)]|[a-z]{1,3}[.)]) +)/;
+/** {@link RULE_LINE} of one line. */
+const RULE_ONE_LINE = /^-{3,}$/;
+
+/**
+ * True when a line starting with `code` may have a {@link LAYOUT_PREFIX}: `#`, `>`, `*`, `-`, a
+ * digit, a lowercase letter, or what may be whitespace (control characters, space, anything
+ * past ASCII: `•` and the Unicode spaces).
+ */
+function _mayStartLayout(code: number): boolean {
+  return code <= 32 || code >= 128 || code === 35 || code === 62 || code === 42 ||
+    code === 45 || _isDigit(code) || (code >= 97 && code <= 122);
+}
+
+/**
+ * The layout prefixes, date lines and rules of {@link changeFingerprint} dropped line by line
+ * in one pass (the whole-text expressions of the same rules scanned every position of the
+ * text: 0.14 ms of a 38 KB page's 0.75 ms). For texts whose only line terminator is `\n`
+ * (what the normaliser writes). A prefix after blank lines is dropped with them by the
+ * whole-text expression (its `\s*` crosses line ends) and here without them: the texts
+ * differ in whitespace only, which the fingerprint folds to one space in the end.
+ */
+function _withoutLayoutLines(text: string): string {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i] as string;
+    if (line === "") continue;
+    if (_mayStartLayout(line.charCodeAt(0))) line = line.replace(LAYOUT_LINE_PREFIX, "");
+    if (_isDateLine(line) || (line.charCodeAt(0) === 45 && RULE_ONE_LINE.test(line))) line = "";
+    lines[i] = line;
+  }
+  return lines.join("\n");
+}
 const RELATIVE_TIME = new RegExp(
   [
     // English: "yesterday", "this week", "3 days ago", "over a week ago", "a few minutes ago"
@@ -63,25 +114,16 @@ const RELATIVE_TIME = new RegExp(
 const COPYRIGHT_YEAR = /((?:©|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?)\d{4}/giu;
 const ANY_SPACE = /\s+/g;
 // Cheap tests that every match of the rule they guard needs: most texts skip the rule's scan.
-/** Words one of which every match of RELATIVE_TIME holds (lowercase). */
-const RELATIVE_WORDS = [
-  "ago",
-  "just now",
-  "today",
-  "yesterday",
-  "this week",
-  "this month",
-  "this year",
-  "last week",
-  "last month",
-  "last year",
-  "aujourd",
-  "hier",
-  "cette semaine",
-  "cette année",
-  "ce mois",
-  "il y a",
-];
+/**
+ * Words one of which every match of RELATIVE_TIME holds, as one expression over the text in
+ * lower case: "ago", "just now", "today", "yesterday", "this/last week|month|year",
+ * "aujourd", "hier", "cette semaine", "cette année", "ce mois", "il y a". A literal
+ * alternation (no flags) matches where one of the words is a substring, so this says what
+ * sixteen `includes` said, in one scan: 0.15 ms instead of 0.5 ms on a 38 KB text under the
+ * workers' Deno 2.1.4 (tests/bench/stages.ts).
+ */
+const RELATIVE_WORDS =
+  /ago|just now|today|yesterday|(?:this|last) (?:week|month|year)|aujourd|hier|cette (?:semaine|année)|ce mois|il y a/;
 /** The fixed parts of COPYRIGHT_YEAR (lowercase). */
 const COPYRIGHT_WORDS = ["©", "(c)", "copyright"];
 /** Whitespace other than a single space: what folding to one space rewrites. */
@@ -100,12 +142,18 @@ const SPACE_RUN =
  * changeFingerprint("# Terms\n\nUpdated yesterday") === changeFingerprint("Terms Updated this week"); // true
  */
 export function changeFingerprint(text: string): string {
-  let out = text.replace(LAYOUT_PREFIX, "");
-  out = _withoutDateLines(out);
-  if (out.includes("---")) out = out.replace(RULE_LINE, "");
-  if (out.includes(" | ")) out = out.replace(CELL_SEPARATOR, " ");
+  let out: string;
+  if (text.includes("\r") || text.includes("\u2028") || text.includes("\u2029")) {
+    // Other line terminators (the expressions' `^` and `$` see them too): whole-text rules.
+    out = _withoutDateLines(text.replace(LAYOUT_PREFIX, ""));
+    if (out.includes("---")) out = out.replace(RULE_LINE, "");
+  } else {
+    out = _withoutLayoutLines(text);
+  }
+  // "|" first: a one-character search is a memchr, " | " starts with the commonest character.
+  if (out.includes("|") && out.includes(" | ")) out = out.replace(CELL_SEPARATOR, " ");
   const lower = out.toLowerCase();
-  if (RELATIVE_WORDS.some((word) => lower.includes(word))) {
+  if (RELATIVE_WORDS.test(lower)) {
     out = out.replace(RELATIVE_TIME, "\u2039time\u203a");
   }
   if (COPYRIGHT_WORDS.some((word) => lower.includes(word))) {
@@ -219,107 +267,4 @@ function _onlyLabelCopiesChanged(before: Map<string, number>, after: Map<string,
     changed = true;
   }
   return changed;
-}
-
-/** Options of {@link diffTexts}. */
-export interface DiffOptions {
-  /** Unchanged lines shown around each change (FETCH_DIFF_CONTEXT_LINES). */
-  contextLines: number;
-  /** Longest diff stored; longer ones are cut at a line end with a note (FETCH_DIFF_MAX_CHARS). */
-  maxChars: number;
-  /** Time budget of the line diff; past it the change is shown as a whole replacement (FETCH_DIFF_TIMEOUT_MS). */
-  timeoutMs: number;
-  /** Header of the old side, e.g. the previous snapshot's time. */
-  oldHeader?: string;
-  /** Header of the new side. */
-  newHeader?: string;
-}
-
-/** A change: its unified diff and summary. */
-export interface TextChange {
-  diff: string;
-  summary: ChangeSummary;
-  /** True when the diff was cut at `maxChars`. */
-  truncated: boolean;
-  /** True when the line diff ran out of time and the texts are shown replaced wholesale. */
-  coarse: boolean;
-}
-
-/** Changed lines listed in the summary, and the longest one kept. */
-const SUMMARY_LINES = 5;
-const SUMMARY_LINE_CHARS = 200;
-
-/** A single hunk replacing all of `oldText` by all of `newText`. */
-function _wholesale(oldText: string, newText: string, options: DiffOptions): StructuredPatch {
-  const oldLines = oldText === "" ? [] : oldText.split("\n");
-  const newLines = newText === "" ? [] : newText.split("\n");
-  return {
-    oldFileName: "previous",
-    newFileName: "current",
-    oldHeader: options.oldHeader ?? "",
-    newHeader: options.newHeader ?? "",
-    hunks: [{
-      oldStart: oldLines.length ? 1 : 0,
-      oldLines: oldLines.length,
-      newStart: newLines.length ? 1 : 0,
-      newLines: newLines.length,
-      lines: [...oldLines.map((l) => `-${l}`), ...newLines.map((l) => `+${l}`)],
-    }],
-  };
-}
-
-/**
- * Diffs two normalised texts line by line.
- * @example
- * const { diff, summary } = diffTexts("a\nb", "a\nc", { contextLines: 3, maxChars: 1e5, timeoutMs: 1000 });
- * // summary: { lines_added: 1, lines_removed: 1, first_changed_lines: ["-b", "+c"] }
- */
-export function diffTexts(oldText: string, newText: string, options: DiffOptions): TextChange {
-  // A final newline on both sides keeps "\ No newline at end of file" out of the diff.
-  const oldSide = oldText === "" ? "" : `${oldText}\n`;
-  const newSide = newText === "" ? "" : `${newText}\n`;
-  const fine = structuredPatch(
-    "previous",
-    "current",
-    oldSide,
-    newSide,
-    options.oldHeader,
-    options.newHeader,
-    { context: options.contextLines, timeout: options.timeoutMs },
-  );
-  const patch = fine ?? _wholesale(oldText, newText, options);
-  let added = 0;
-  let removed = 0;
-  const first: string[] = [];
-  for (const hunk of patch.hunks) {
-    for (const line of hunk.lines) {
-      const sign = line[0];
-      if (sign !== "+" && sign !== "-") continue;
-      if (sign === "+") added++;
-      else removed++;
-      if (first.length < SUMMARY_LINES && line.trim().length > 1) {
-        first.push(
-          line.length > SUMMARY_LINE_CHARS ? `${line.slice(0, SUMMARY_LINE_CHARS - 1)}…` : line,
-        );
-      }
-    }
-  }
-  let diff = formatPatch(patch, {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: true,
-  });
-  let truncated = false;
-  if (diff.length > options.maxChars) {
-    const cut = diff.lastIndexOf("\n", options.maxChars);
-    const kept = diff.slice(0, cut > 0 ? cut + 1 : options.maxChars);
-    diff = `${kept}... diff truncated: ${diff.length - kept.length} more characters\n`;
-    truncated = true;
-  }
-  return {
-    diff,
-    summary: { lines_added: added, lines_removed: removed, first_changed_lines: first },
-    truncated,
-    coarse: fine === undefined,
-  };
 }

@@ -5,8 +5,9 @@
  * @module
  */
 import { decodeBody, parseContentType } from "./charset.ts";
+import { errorMessage } from "../errors.ts";
 import { PipelineError } from "./errors.ts";
-import { extractHtmlContent } from "./html_extractor.ts";
+import { extractDefaultHtmlContent } from "./html_stream_extractor.ts";
 import { jsonText } from "./json_text.ts";
 import { DEFAULT_PDF_LIMITS, extractPdfText, type PdfLimits } from "./pdf_extractor.ts";
 
@@ -56,6 +57,27 @@ const VAGUE_TYPES = new Set([
   "binary/octet-stream",
   "application/unknown",
 ]);
+
+/**
+ * The DOM path (html_extractor.ts: cheerio, parse5 and their dependencies), loaded by the
+ * first source with a CSS selector: most sources have none, and evaluating that module
+ * graph cost ~150 ms of CPU in every worker's boot (docs/benchmarks.md, "Worker boot and
+ * hot path"). A failed load is not remembered, so the next such source tries again.
+ */
+let _domPath: Promise<typeof import("./html_extractor.ts")> | null = null;
+
+/** The DOM path's module, loaded on first use (the CSS selector checks of the API use it too). */
+export function loadDomPath(): Promise<typeof import("./html_extractor.ts")> {
+  _domPath ??= import("./html_extractor.ts").catch((error) => {
+    _domPath = null;
+    throw new PipelineError(
+      "internal",
+      `cannot load the CSS selector engine: ${errorMessage(error)}`,
+      { cause: error },
+    );
+  });
+  return _domPath;
+}
 
 /** Looks at the first bytes when the media type does not say what the body is. */
 function _sniff(body: Uint8Array): DocumentKind | null {
@@ -128,7 +150,10 @@ async function _extract(input: ExtractInput, limits: ExtractLimits): Promise<Ext
   const decoded = decodeBody(input.body, { headerCharset: charset, html: kind === "html" });
   const base = { kind, encoding: decoded.encoding, unknownCharset: decoded.unknownLabel };
   if (kind === "html") {
-    const { text, foundBy } = extractHtmlContent(decoded.text, { selector: input.selector });
+    const selector = input.selector?.trim() || null;
+    const { text, foundBy } = selector
+      ? (await loadDomPath()).extractHtmlContent(decoded.text, { selector })
+      : extractDefaultHtmlContent(decoded.text);
     return {
       ...base,
       mediaType: mediaType === "application/xhtml+xml" ? mediaType : "text/html",

@@ -35,7 +35,7 @@ import {
   SIGNUP_MAX_CHARS,
 } from "./html_rules.ts";
 import {
-  extractHtmlContentStreaming,
+  extractDefaultHtmlContent,
   type HtmlContent,
   type LayoutNode,
   MAX_HTML_DEPTH,
@@ -240,13 +240,7 @@ export function extractHtmlContent(html: string, options: HtmlExtractOptions = {
       foundBy: `the source's CSS selector ${selector}`,
     };
   }
-  try {
-    return extractHtmlContentStreaming(html);
-  } catch (error) {
-    // The tokenizer reads any input; a throw here is a bug of ours, not a bad page.
-    const detail = errorMessage(error);
-    throw new PipelineError("internal", `cannot extract HTML text: ${detail}`, { cause: error });
-  }
+  return extractDefaultHtmlContent(html);
 }
 
 /**

@@ -24,6 +24,8 @@
  * @module
  */
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
+import { errorMessage } from "../errors.ts";
+import { PipelineError } from "./errors.ts";
 import { isQuirksDoctype } from "./html_document_mode.ts";
 import { HtmlTextBuilder } from "./html_text_builder.ts";
 import {
@@ -1984,6 +1986,22 @@ export interface HtmlContent {
 function _candidateName(slot: number): string {
   const c = MAIN_CANDIDATES[slot];
   return c?.tag ? `<${c.tag}>` : c?.selector ?? "main content";
+}
+
+/**
+ * The default path of a page without a CSS selector: {@link extractHtmlContentStreaming}, a
+ * throw of it classified `internal` (the tokenizer reads any input: a throw is a bug of
+ * ours, not a bad page).
+ * @example
+ * extractDefaultHtmlContent("<main><p>x</p></main>"); // { text: "x", foundBy: "<main>" }
+ */
+export function extractDefaultHtmlContent(html: string): HtmlContent {
+  try {
+    return extractHtmlContentStreaming(html);
+  } catch (error) {
+    const detail = errorMessage(error);
+    throw new PipelineError("internal", `cannot extract HTML text: ${detail}`, { cause: error });
+  }
 }
 
 /**

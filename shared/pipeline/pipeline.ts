@@ -11,7 +11,6 @@ import { failureBookkeeping, successBookkeeping } from "./bookkeeping.ts";
 import { errorMessage, namedErrorMessage } from "../errors.ts";
 import {
   changeFingerprint,
-  diffTexts,
   HISTORY_SNAPSHOTS,
   isFurnitureChange,
   sha256Hex,
@@ -275,6 +274,7 @@ export async function runFetchPipeline(
               furniture = clock.sync(() => isFurnitureChange(previous, text, history));
             }
           }
+          const { diffTexts } = await _loadTextDiff();
           const change = clock.sync(() =>
             diffTexts(previous ?? "", text, {
               contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
@@ -399,6 +399,21 @@ export async function runFetchPipeline(
   }
   timings.total_ms = Math.max(0, deps.clock().getTime() - startedAt.getTime());
   return { ...result, bookkeeping, bookkeeping_written: bookkeepingWritten };
+}
+
+let _textDiff: Promise<typeof import("./text_diff.ts")> | null = null;
+
+/**
+ * The diff of a change (text_diff.ts and jsdiff), loaded on the first change a worker sees:
+ * most fetches find no change. A failed load is not remembered; its error fails that source
+ * as `internal`.
+ */
+function _loadTextDiff(): Promise<typeof import("./text_diff.ts")> {
+  _textDiff ??= import("./text_diff.ts").catch((error) => {
+    _textDiff = null;
+    throw error;
+  });
+  return _textDiff;
 }
 
 /** Whether two bodies are the same bytes. */

@@ -133,4 +133,33 @@ async function serveOne(
   Deno.exit(0);
 })();
 
+// `STACK_EDGE_CPU_PROFILE=<dir>` (a bench's diagnosis, off by default): the worker's whole life,
+// boot included, under V8's sampling profiler; written to <dir>/worker-<pid>.cpuprofile when
+// the supervisor ends the worker (SIGTERM after its retirement). Nothing is loaded without it.
+const profileDir = Deno.env.get("STACK_EDGE_CPU_PROFILE");
+if (profileDir) {
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (e, r) => (e ? reject(e) : resolve(r)))
+    );
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 500 });
+  await post("Profiler.start");
+  let stopping = false;
+  Deno.addSignalListener("SIGTERM", async () => {
+    if (stopping) return; // a second notice while the profile is written
+    stopping = true;
+    const { profile } = await post("Profiler.stop") as { profile: unknown };
+    await Deno.mkdir(profileDir, { recursive: true });
+    await Deno.writeTextFile(
+      `${profileDir}/worker-${Deno.pid}.cpuprofile`,
+      JSON.stringify(profile),
+    );
+    Deno.exit(0);
+  });
+}
+
 await import(new URL(entry, `file://${Deno.cwd()}/`).href);

@@ -65,6 +65,19 @@ Deno.test("redactingLogger() redacts the message and every property", () => {
   assert.equal(inner.records[0]?.text, "Retrying http://h/p?token=[REDACTED]: Bearer [REDACTED]");
 });
 
+Deno.test("redactingLogger() drops the levels under its lowest before redacting them", () => {
+  const inner = captureLogger();
+  const logger = redactingLogger(inner, "info");
+  logger.debug("Source {sourceId} unchanged", { sourceId: "a" });
+  logger.info("Batch done", { token: "t" });
+  logger.error("Failed", {});
+  assert.deepEqual(inner.records.map((r) => [r.level, r.message]), [
+    ["info", "Batch done"],
+    ["error", "Failed"],
+  ]);
+  assert.equal(inner.records[0]?.properties.token, "[REDACTED]");
+});
+
 Deno.test("logRateGate() admits the limit per window, counts the rest by level and reports them once", () => {
   let now = 0;
   const gate = logRateGate(3, 10_000, () => now);

@@ -6,7 +6,6 @@
  * @module
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { Feed } from "feed";
 import { z } from "zod";
 import type { AuthEnv } from "../../../shared/auth/middleware.ts";
 import { htmlEscape } from "../../../shared/alerts/channels/email.ts";
@@ -142,13 +141,27 @@ export function mountFeedRoute(
       limit: query.limit ?? FEED_ENTRIES.default,
     });
     const base = deps.publicUrl ?? new URL(c.req.url).origin;
-    const xml = atomOf(changes, { base, now: deps.clock() });
+    const xml = await atomOf(changes, { base, now: deps.clock() });
     return c.body(xml, 200, { "content-type": "application/atom+xml; charset=utf-8" });
   });
 }
 
-/** Renders changes as an Atom 1.0 feed (jpmonette/feed). */
-export function atomOf(changes: ChangeView[], options: { base: string; now: Date }): string {
+let _feedModule: Promise<typeof import("feed")> | null = null;
+
+/**
+ * Renders changes as an Atom 1.0 feed (jpmonette/feed). The package is loaded by the first
+ * feed request: the job's invocations, most of a worker's life, never render one, and it
+ * cost every worker's boot ~17 ms of CPU (docs/benchmarks.md, "Worker boot and hot path").
+ */
+export async function atomOf(
+  changes: ChangeView[],
+  options: { base: string; now: Date },
+): Promise<string> {
+  _feedModule ??= import("feed").catch((error) => {
+    _feedModule = null;
+    throw error;
+  });
+  const { Feed } = await _feedModule;
   const api = `${options.base}/functions/v1/api`;
   const feed = new Feed({
     title: "Policy changes",

@@ -11,8 +11,8 @@ const change = (diff: string) => ({
   diff,
 });
 
-Deno.test("atomOf() writes one escaped entry per change", () => {
-  const xml = atomOf([change("-a\n+]]><script>alert(1)</script>")], {
+Deno.test("atomOf() writes one escaped entry per change", async () => {
+  const xml = await atomOf([change("-a\n+]]><script>alert(1)</script>")], {
     base: "https://ref.supabase.co",
     now: new Date("2026-12-01T03:00:00Z"),
   });
@@ -30,8 +30,11 @@ Deno.test("atomOf() writes one escaped entry per change", () => {
   assert.match(content, /Visa &lt;rules&gt; &amp; fees/);
 });
 
-Deno.test("atomOf() of no change is a valid empty feed", () => {
-  const xml = atomOf([], { base: "http://127.0.0.1:54321", now: new Date("2026-12-01T03:00:00Z") });
+Deno.test("atomOf() of no change is a valid empty feed", async () => {
+  const xml = await atomOf([], {
+    base: "http://127.0.0.1:54321",
+    now: new Date("2026-12-01T03:00:00Z"),
+  });
   assert.match(xml, /<updated>2026-12-01T03:00:00.000Z<\/updated>/);
   assert.doesNotMatch(xml, /<entry>/);
 });

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import {
   changeFingerprint,
-  diffTexts,
   isFurnitureChange,
   sha256Hex,
   stubReason,
 } from "../../../shared/pipeline/detect.ts";
+import { diffTexts } from "../../../shared/pipeline/text_diff.ts";
 
 const OPTIONS = { contextLines: 1, maxChars: 100_000, timeoutMs: 1_000 };
 
@@ -102,6 +102,44 @@ Deno.test("changeFingerprint() ignores layout, relative times and copyright year
   for (const [a, b] of different) {
     assert.notEqual(changeFingerprint(a), changeFingerprint(b), `${a} / ${b}`);
   }
+});
+
+Deno.test("changeFingerprint() finds every form of relative time in any letter case", () => {
+  // One example of each word the rule's pre-check looks for, in upper, title and lower case.
+  const forms = [
+    "3 days ago",
+    "just now",
+    "today",
+    "yesterday",
+    "this week",
+    "this month",
+    "this year",
+    "last week",
+    "last month",
+    "last year",
+    "aujourd'hui",
+    "hier",
+    "cette semaine",
+    "cette année",
+    "ce mois-ci",
+    "il y a 2 jours",
+  ];
+  const cases = [
+    (s: string) => s,
+    (s: string) => s.toUpperCase(),
+    (s: string) => s.replace(/\b\p{L}/gu, (c) => c.toUpperCase()),
+  ];
+  for (const form of forms) {
+    for (const cased of cases) {
+      const text = `Policy text. Updated ${cased(form)}. More words.`;
+      assert.equal(
+        changeFingerprint(text),
+        "Policy text. Updated \u2039time\u203a. More words.",
+        text,
+      );
+    }
+  }
+  assert.equal(changeFingerprint("Agone days"), "Agone days"); // a pre-check hit, no match
 });
 
 Deno.test("stubReason() refuses a text under a fifth of a long predecessor, not a short one", () => {
