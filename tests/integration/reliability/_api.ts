@@ -191,12 +191,48 @@ async function _denoInRepo(args: string[]): Promise<{ code: number; output: stri
   return { code: out.code, output: decode(out.stdout) + decode(out.stderr) };
 }
 
-/** Kills a process and waits until it is gone. */
+/** Kills a process (with SIGKILL, every process under it too) and waits until they are gone. */
 export async function killAndWait(pid: number, signal: Deno.Signal = "SIGKILL"): Promise<void> {
-  Deno.kill(pid, signal);
+  // A function slot's supervisor runs its workers as child processes, which notice its death
+  // only when their stdin closes: a worker could still take an answer meanwhile (seen: it
+  // recorded the sink's 503 of the alert it was sending, after the test had killed its
+  // supervisor). The edge runtime's SIGKILL of a worker is instant: kill the tree at once.
+  const tree = signal === "SIGKILL" ? [pid, ..._descendants(pid)] : [pid];
+  for (const p of tree) {
+    try {
+      Deno.kill(p, signal);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
   await eventually(
     `process ${pid} to exit`,
-    () => Promise.resolve(processAlive(pid) ? undefined : true),
+    () => Promise.resolve(tree.some(processAlive) ? undefined : true),
     10_000,
   );
+}
+
+/** Every process under `pid` (its children, theirs…), from /proc. */
+function _descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
 }
