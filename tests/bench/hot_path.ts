@@ -21,6 +21,7 @@ import type { PipelineStore } from "../../shared/pipeline/types.ts";
 import type { Logger, Source } from "../../shared/types.ts";
 import { freePort, portOpen } from "../../supabase/local/ports.ts";
 import { type CpuProfile, profile, summarise } from "./cpu_profile.ts";
+import { NEW_SOURCE_DEFAULTS } from "../fixtures/contract.ts";
 
 const [coldN, warmN, inFlight] = [200, 1000, 32].map((d, i) => Number(Deno.args[i] ?? d)) as [
   number,
@@ -78,22 +79,10 @@ const deps = { fetch, clock: () => new Date(), logger, store, config, limiter, b
 
 function source(i: number): Source {
   return {
+    ...NEW_SOURCE_DEFAULTS,
     id: crypto.randomUUID(),
     name: `p${i}`,
     url: `http://127.0.0.${1 + (i % HOSTS)}:${port}/p/${i}`,
-    active: true,
-    check_frequency: "daily",
-    css_selector: null,
-    ignore_patterns: [],
-    render: "static",
-    etag: null,
-    last_modified: null,
-    last_hash: null,
-    last_snapshot_id: null,
-    last_checked_at: null,
-    last_success_at: null,
-    consecutive_failures: 0,
-    failing_alerted: false,
   };
 }
 

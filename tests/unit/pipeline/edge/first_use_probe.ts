@@ -13,6 +13,7 @@ import { runFetchPipeline } from "../../../../shared/pipeline/pipeline.ts";
 import type { RecordSnapshotInput } from "../../../../shared/pipeline/types.ts";
 import type { Logger, Source } from "../../../../shared/types.ts";
 import { atomOf } from "../../../../functions/api/routes/feeds.ts";
+import { NEW_SOURCE_DEFAULTS } from "../../../fixtures/contract.ts";
 
 const out: Record<string, unknown> = { version: Deno.version.deno };
 const html = new TextEncoder().encode(
@@ -46,22 +47,12 @@ const quiet = () => {};
 const logger: Logger = { debug: quiet, info: quiet, warn: quiet, error: quiet };
 let recorded: RecordSnapshotInput | null = null;
 const source: Source = {
+  ...NEW_SOURCE_DEFAULTS,
   id: crypto.randomUUID(),
   name: "probe",
   url: `http://127.0.0.1:${server.addr.port}/policy`,
-  active: true,
-  check_frequency: "daily",
-  css_selector: null,
-  ignore_patterns: [],
-  render: "static",
-  etag: null,
-  last_modified: null,
   last_hash: "0".repeat(64),
   last_snapshot_id: crypto.randomUUID(),
-  last_checked_at: null,
-  last_success_at: null,
-  consecutive_failures: 0,
-  failing_alerted: false,
 };
 const result = await runFetchPipeline(source, {
   fetch,
