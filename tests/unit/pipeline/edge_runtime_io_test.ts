@@ -11,31 +11,14 @@
 import assert from "node:assert/strict";
 import { workerEnv } from "../../../supabase/local/edge_runtime.ts";
 import { REPO_ROOT } from "../../../supabase/local/ports.ts";
+import { DENO_EDGE, runEdgeProbe } from "./edge/run_probe.ts";
 
-const DENO_EDGE = `${REPO_ROOT}/tools/npm/node_modules/deno-edge/deno`;
 /** What one worker may grow by (issue 11: "no worker grows by more than 128 MB"). */
 const GROWTH_LIMIT = 128 * 1024 * 1024;
 
 for (const path of ["fetch", "pinned"]) {
   Deno.test(`Deno 2.1.4 (${path} path): four gzip bombs at once are too_large, the worker lives and grows < 128 MB`, async () => {
-    const out = await new Deno.Command(DENO_EDGE, {
-      args: [
-        "run",
-        "-A",
-        "--config",
-        "functions/api/deno.json",
-        "tests/unit/pipeline/edge/gzip_bombs_probe.ts",
-        path,
-        "4",
-      ],
-      cwd: REPO_ROOT,
-      env: workerEnv(Deno.env.toObject()), // the stack's worker environment (cache, CA file)
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, `the probe died: ${stderr.slice(-2000)}`);
-    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    const result = await runEdgeProbe("gzip_bombs_probe.ts", [path, "4"]);
     assert.equal(result.version, "2.1.4");
     const classes = (result.classes as string[]).map((c) => c.split(":")[0]);
     assert.deepEqual(classes, ["too_large", "too_large", "too_large", "too_large"], result.classes);

@@ -7,11 +7,10 @@
  * young worker) the first use of each works.
  */
 import assert from "node:assert/strict";
-import { workerEnv } from "../../../supabase/local/edge_runtime.ts";
 import { REPO_ROOT } from "../../../supabase/local/ports.ts";
+import { runEdgeProbe } from "./edge/run_probe.ts";
 import { policyPdf } from "../../fixtures/pipeline_pages.ts";
 
-const DENO_EDGE = `${REPO_ROOT}/tools/npm/node_modules/deno-edge/deno`;
 const ON_DEMAND = ["cheerio", "diff", "unpdf", "puppeteer-core", "feed"];
 
 interface GraphModule {
@@ -80,24 +79,7 @@ Deno.test("Deno 2.1.4, fresh process: the first selector, selector check, PDF, f
   const pdf = await Deno.makeTempFile({ suffix: ".pdf" });
   try {
     await Deno.writeFile(pdf, await policyPdf({ pages: 1 }));
-    const out = await new Deno.Command(DENO_EDGE, {
-      args: [
-        "run",
-        "-A",
-        "--no-lock",
-        "--config",
-        "functions/api/deno.json",
-        "tests/unit/pipeline/edge/first_use_probe.ts",
-        pdf,
-      ],
-      cwd: REPO_ROOT,
-      env: workerEnv(Deno.env.toObject()), // the stack's worker environment (cache, CA file)
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, `the probe died: ${stderr.slice(-2000)}`);
-    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    const r = await runEdgeProbe("first_use_probe.ts", [pdf], ["--no-lock"]);
     assert.equal(r.version, "2.1.4");
     assert.equal(r.selector, "Fee: £719");
     assert.match(r.selectorError, /^is not valid: /);
