@@ -18,8 +18,8 @@ export const LOG_DIR = `${STATE_DIR}/logs`;
  * machine can each run a stack of their own. The contract ports are those of offset 0.
  */
 export const PORT_OFFSET = Number(Deno.env.get("STACK_PORT_OFFSET") ?? "0");
-if (!Number.isInteger(PORT_OFFSET) || PORT_OFFSET < 0 || PORT_OFFSET > 5000) {
-  throw new Error(`Cannot use STACK_PORT_OFFSET: not a whole number from 0 to 5000`);
+if (!Number.isInteger(PORT_OFFSET) || PORT_OFFSET < 0 || PORT_OFFSET > 6000) {
+  throw new Error(`Cannot use STACK_PORT_OFFSET: not a whole number from 0 to 6000`);
 }
 
 /** Ports of the stack's processes (the first two are Supabase's local defaults). */
