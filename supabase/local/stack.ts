@@ -308,11 +308,24 @@ const RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports";
  * bench ran beside a stack start). Adds the range to `ip_local_reserved_ports` when it may
  * (root); otherwise says so and goes on (services then rely on the start retries).
  */
+/**
+ * A sysctl's value in one read: procfs answers a read at a non-zero offset of a bitmap
+ * sysctl with nothing, and Deno.readTextFile's first read of a zero-size file is short (it
+ * read "58721-58761,58821-58861,59121-59" of three ranges here), so writing that back with a
+ * range added was refused as EINVAL and the reservation never happened.
+ */
+export async function readSysctl(path: string): Promise<string> {
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(1 << 16);
+  const n = await file.read(buffer);
+  return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+}
+
 export async function reservePorts(): Promise<void> {
   const ports = Object.values(PORTS);
   const range = `${Math.min(...ports)}-${Math.max(...ports) + 1}`;
   try {
-    const current = (await Deno.readTextFile(RESERVED_PORTS)).trim();
+    const current = (await readSysctl(RESERVED_PORTS)).trim();
     if (current.split(",").includes(range)) return;
     await Deno.writeTextFile(RESERVED_PORTS, current ? `${current},${range}` : range);
   } catch (e) {
