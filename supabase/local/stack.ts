@@ -308,11 +308,24 @@ const RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports";
  * bench ran beside a stack start). Adds the range to `ip_local_reserved_ports` when it may
  * (root); otherwise says so and goes on (services then rely on the start retries).
  */
+/**
+ * A sysctl's value in one read: procfs answers a read at a non-zero offset of a bitmap
+ * sysctl with nothing, and Deno.readTextFile's first read of a zero-size file is short (it
+ * read "58721-58761,58821-58861,59121-59" of three ranges here), so writing that back with a
+ * range added was refused as EINVAL and the reservation never happened.
+ */
+export async function readSysctl(path: string): Promise<string> {
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(1 << 16);
+  const n = await file.read(buffer);
+  return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+}
+
 export async function reservePorts(): Promise<void> {
   const ports = Object.values(PORTS);
   const range = `${Math.min(...ports)}-${Math.max(...ports) + 1}`;
   try {
-    const current = (await Deno.readTextFile(RESERVED_PORTS)).trim();
+    const current = (await readSysctl(RESERVED_PORTS)).trim();
     if (current.split(",").includes(range)) return;
     await Deno.writeTextFile(RESERVED_PORTS, current ? `${current},${range}` : range);
   } catch (e) {
@@ -660,9 +673,11 @@ function serviceCommand(
   env: Record<string, string>,
 ): [string[], number] {
   const deno = Deno.execPath();
+  // --cached-only: cacheStackCode() fetched their graphs in the foreground; a service never
+  // reaches the registry while the stack waits for its port.
   const denoRun = (
     file: string,
-  ) => [deno, "run", "-A", "--no-prompt", `${REPO_ROOT}/${file}`];
+  ) => [deno, "run", "-A", "--no-prompt", "--cached-only", `${REPO_ROOT}/${file}`];
   switch (service) {
     case "postgrest":
       return [[POSTGREST_BIN, `${STATE_DIR}/postgrest.conf`], PORTS.postgrest];
@@ -729,6 +744,38 @@ async function cacheFunction(): Promise<void> {
   });
 }
 
+/** The stack's own Deno services (serviceCommand's denoRun entry points). */
+const DENO_SERVICE_ENTRIES = [
+  "supabase/local/net_dispatcher.ts",
+  "supabase/local/demo_site.ts",
+  "supabase/local/edge_runtime.ts",
+  "supabase/local/gateway.ts",
+];
+
+/**
+ * Fetches the module graphs of the stack's Deno services (npm packuments and tarballs) in
+ * the foreground, with this process's environment and no deadline, before any of them
+ * starts. On a fresh machine a service otherwise downloaded its packages while the stack
+ * waited 30 s for its port: a slow registry then failed the start ("demo-site (port 54340)
+ * not ready after 30000 ms", a CI run of 2d97a4b; its log began with `Download
+ * https://registry.npmjs.org/pdf-lib`).
+ */
+async function cacheStackCode(): Promise<void> {
+  await run(Deno.execPath(), [
+    "cache",
+    "--quiet",
+    ...DENO_SERVICE_ENTRIES.map((file) => `${REPO_ROOT}/${file}`),
+  ], { quiet: true });
+}
+
+/** The last lines of a service's log, without terminal colours, for a start error. */
+async function logTail(logFile: string, lines = 20): Promise<string> {
+  const text = await Deno.readTextFile(logFile).catch(() => "");
+  // deno-lint-ignore no-control-regex
+  const tail = text.replace(/\x1b\[[0-9;]*m/g, "").trimEnd().split("\n").slice(-lines);
+  return tail.join("\n").trim() || "(empty)";
+}
+
 async function startService(
   service: Service,
   env: Record<string, string>,
@@ -754,26 +801,35 @@ async function startService(
   }).spawn();
   child.unref();
   await Deno.writeTextFile(`${PID_DIR}/${service}.pid`, String(child.pid));
+  const exited = async () =>
+    new Error(
+      `Cannot start the local stack: ${service} exited (see ${logFile}); its log ends:\n${await logTail(
+        logFile,
+      )}`,
+    );
   if (port > 0) {
+    let gone = false;
     try {
       // Chromium's first start (a new profile) is slow on a loaded machine; a function slot
-      // listens once its first worker has booted (module graph loaded).
+      // listens once its first worker has booted (module graph loaded). A service that
+      // exits (e.g. its port taken) fails the start at once, with its log's last lines.
       await waitFor(
         `${service} (port ${port})`,
-        () => portOpen(port),
+        async () => {
+          if (await portOpen(port)) return true;
+          gone = !alive(child.pid);
+          return gone;
+        },
         service === "chromium" ? 90_000 : service.startsWith("functions") ? 120_000 : 30_000,
       );
     } catch (error) {
       // Never leave a half-started service behind: the next start would take it as running.
       await stopService(service);
-      throw error;
+      throw new Error(`${errorMessage(error)}; ${service}'s log ends:\n${await logTail(logFile)}`);
     }
+    if (gone) throw await exited();
   } else await new Promise((r) => setTimeout(r, 300));
-  if (!alive(child.pid)) {
-    throw new Error(
-      `Cannot start the local stack: ${service} exited (see ${logFile})`,
-    );
-  }
+  if (!alive(child.pid)) throw await exited();
 }
 
 async function stopService(service: Service): Promise<void> {
@@ -886,6 +942,7 @@ export async function start(): Promise<void> {
   await Deno.writeTextFile(jwksFile, jwks, { mode: 0o600 });
   const env = await processEnv();
   chromiumProfile = await chromiumProfileDir();
+  await cacheStackCode();
   await cacheFunction();
   const hash = await codeHash();
   const hashFile = `${STATE_DIR}/functions.hash`;
