@@ -111,18 +111,23 @@ export const ConfigSchema = z.object({
   // Stop claiming after this much CPU where the runtime gives a CPU reading (plain Deno).
   JOB_INVOCATION_CPU_MS: int(1_500, 50, 3_600_000),
   // Where it gives none (the hosted edge runtime: process.cpuUsage() is 0), CPU is estimated
-  // (shared/jobs/budget.ts): each finished item is charged its measured compute spans plus a
-  // fixed overhead, each item in flight the running mean of those charges (started from
+  // (shared/jobs/budget.ts): each finished item is charged its measured compute spans, an
+  // overhead that grows with them (JOB_CPU_OVERHEAD_PER_COMPUTE_MS per ms: a larger page
+  // costs more to fetch, decode and send) and a fixed one (JOB_CPU_OVERHEAD_MS_PER_ITEM),
+  // each item in flight the running mean of those charges (started from
   // JOB_CPU_MS_PER_ITEM, weighted as JOB_CPU_PRIOR_ITEMS items), times a safety factor,
   // against a budget that leaves room for two invocations in one worker, which the runtime
   // ends at 2 s of CPU. Calibrated from outside the function (docs/benchmarks.md, "Budget
   // calibration"): 30 ≈ what a real page costs in the function (23.5–31.3 ms a source on
-  // the corpus); 10 = the function's CPU per source beyond the pages' own compute such that
-  // the charge with the safety factor covers the worst run measured where spans read true
-  // CPU ((12.4 + 10) × 1.5 = 33.6 ≥ 31.3 ms on the corpus; synthetic 4.4 − 2.8 ms). Larger
-  // costs throughput where spans read high: 19 halved the 2,000-source bench's rate here.
+  // the corpus). The two overheads are fitted so that, with the safety factor, the charge
+  // covers the worst run of BOTH kinds of page measured where spans read true CPU: corpus
+  // (12.4 × 1.6 + 2) × 1.5 = 32.8 ≥ 31.3 ms, synthetic 40 KB (2.8 × 1.6 + 2) × 1.5 = 9.7 ≥
+  // 4.4 ms (tests/unit/jobs/budget_test.ts checks both). One fixed overhead of 10 (before)
+  // covered the corpus too but charged a synthetic page 19 ms, 4× its cost: invocations
+  // were cut at ~28 sources, each cut a handover, a read of the run and claims.
   JOB_CPU_MS_PER_ITEM: z.coerce.number().positive().max(10_000).default(30),
-  JOB_CPU_OVERHEAD_MS_PER_ITEM: z.coerce.number().min(0).max(10_000).default(10),
+  JOB_CPU_OVERHEAD_MS_PER_ITEM: z.coerce.number().min(0).max(10_000).default(2),
+  JOB_CPU_OVERHEAD_PER_COMPUTE_MS: z.coerce.number().min(0).max(100).default(0.6),
   JOB_CPU_PRIOR_ITEMS: z.coerce.number().min(0).max(10_000).default(4),
   JOB_CPU_SAFETY_FACTOR: z.coerce.number().min(1).max(100).default(1.5),
   JOB_INVOCATION_CPU_ESTIMATE_MS: int(800, 10, 3_600_000),

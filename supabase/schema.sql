@@ -902,6 +902,28 @@ ALTER FUNCTION private.lock_source(p_source_id uuid, p_not_found text) OWNER TO 
 COMMENT ON FUNCTION private.lock_source(p_source_id uuid, p_not_found text) IS 'Locks a source''s row for the rest of the transaction and returns it; raises P0002 with format(p_not_found, p_source_id) when there is none.';
 
 --
+-- Name: policy_change_json(uuid); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.policy_change_json(p_change_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('id', c.id, 'source_id', c.source_id, 'snapshot_id', c.snapshot_id,
+    'previous_snapshot_id', c.previous_snapshot_id, 'detected_at', c.detected_at,
+    'diff', c.diff, 'summary', c.summary)
+  from public.policy_changes c where c.id = p_change_id
+$$;
+
+ALTER FUNCTION private.policy_change_json(p_change_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION policy_change_json(p_change_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.policy_change_json(p_change_id uuid) IS 'The policy change row as the job delivers it (the columns of shared/store/rows.ts POLICY_CHANGE_COLUMNS), or null: record_snapshot answers with it, so the job does not read back the change it just wrote.';
+
+--
 -- Name: prune_history(integer, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2130,7 +2152,8 @@ begin
     end if;
     select id into v_change_id from public.policy_changes where snapshot_id = v_snapshot.id;
     return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
-      'baseline', v_change_id is null, 'replayed', true);
+      'baseline', v_change_id is null, 'replayed', true,
+      'policy_change', private.policy_change_json(v_change_id));
   end if;
 
   if v_source.last_hash is distinct from p_previous_hash then
@@ -2168,7 +2191,8 @@ begin
   end if;
 
   return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
-    'baseline', v_change_id is null, 'replayed', false);
+    'baseline', v_change_id is null, 'replayed', false,
+    'policy_change', private.policy_change_json(v_change_id));
 end $$;
 
 ALTER FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) OWNER TO postgres;
@@ -2177,7 +2201,7 @@ ALTER FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previ
 -- Name: FUNCTION record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) IS 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed}.';
+COMMENT ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) IS 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed, policy_change} (policy_change: the change row, what alert delivery needs, or null for a baseline).';
 
 --
 -- Name: record_source_health(uuid, boolean, integer, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
@@ -3786,6 +3810,12 @@ GRANT ALL ON TABLE public.sources TO service_role;
 --
 
 REVOKE ALL ON FUNCTION private.lock_source(p_source_id uuid, p_not_found text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION policy_change_json(p_change_id uuid); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.policy_change_json(p_change_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION prune_history(p_snapshot_days integer, p_item_days integer, p_batch integer); Type: ACL; Schema: private; Owner: postgres

@@ -21,9 +21,10 @@
  *   pipeline's synchronous stages — extract, normalise and fingerprint, detect and diff —
  *   timed with `performance.now()` spans that hold no await, an upper bound of their CPU on
  *   the one thread they run on, even where `process.cpuUsage()` reads 0; `compute_ms` of
- *   PipelineTimings) plus `JOB_CPU_OVERHEAD_MS_PER_ITEM` (the fetch, JSON and
- *   database calls around them, calibrated from outside the function: docs/benchmarks.md
- *   "Budget calibration"); each item still in flight is charged the running mean of those
+ *   PipelineTimings) plus the fetch, JSON and database calls around them, which grow
+ *   with the page: `JOB_CPU_OVERHEAD_PER_COMPUTE_MS` per ms of compute plus
+ *   `JOB_CPU_OVERHEAD_MS_PER_ITEM` (calibrated from outside the function on real and
+ *   synthetic pages: docs/benchmarks.md "Budget calibration", shared/config.ts); each item still in flight is charged the running mean of those
  *   charges, started from `JOB_CPU_MS_PER_ITEM` as if `JOB_CPU_PRIOR_ITEMS` items had cost
  *   that, so that one cheap page does not let a claim take a batch of expensive ones. Every
  *   charge is multiplied by `JOB_CPU_SAFETY_FACTOR` (1.5), and a claim takes no more items
@@ -61,6 +62,7 @@ type OptionalBudgetConfig = Pick<
   Config,
   | "JOB_CPU_MS_PER_ITEM"
   | "JOB_CPU_OVERHEAD_MS_PER_ITEM"
+  | "JOB_CPU_OVERHEAD_PER_COMPUTE_MS"
   | "JOB_CPU_PRIOR_ITEMS"
   | "JOB_CPU_SAFETY_FACTOR"
   | "JOB_WORKER_IN_FLIGHT_CPU_MS"
@@ -146,8 +148,13 @@ export function invocationBudget(
   let bounded = true;
   let stop: BudgetStop | null = null;
   const realCpu = () => cpuMs() - cpu0;
-  /** What the settled items cost: their compute and one overhead each. */
-  const settledMs = () => computeMs + settled * c.JOB_CPU_OVERHEAD_MS_PER_ITEM;
+  /**
+   * What the settled items cost: their compute, the overhead that grows with it (the bytes
+   * fetched, decoded and sent with a larger page), and one fixed overhead each.
+   */
+  const settledMs = () =>
+    computeMs * (1 + c.JOB_CPU_OVERHEAD_PER_COMPUTE_MS) +
+    settled * c.JOB_CPU_OVERHEAD_MS_PER_ITEM;
   /** The running mean cost of an item, from the prior until measurements outweigh it. */
   const meanMs = () =>
     (c.JOB_CPU_PRIOR_ITEMS * c.JOB_CPU_MS_PER_ITEM + settledMs()) /

@@ -9,7 +9,7 @@ import type { AlertOutcome } from "../alerts/types.ts";
 import { errorMessage } from "../errors.ts";
 import { redactText } from "../log.ts";
 import type { ContentChoice, PipelineResult } from "../pipeline/types.ts";
-import type { ChangeSummary, Source } from "../types.ts";
+import type { ChangeSummary, PolicyChange, Source } from "../types.ts";
 import type { JobDeps } from "./deps.ts";
 import type { ClaimedItem, ItemOutcome } from "./store.ts";
 
@@ -125,7 +125,16 @@ export async function finishItem(
   let failure = fetchFailure(f);
   let alertsSent = 0;
   if (changeId) {
-    const announced = await _announceChange(deps, source, changeId, result?.summary ?? null);
+    // The change record_snapshot answered with (its read-back is one request per change);
+    // a resumed item's change is read by its id.
+    const recorded = result?.policy_change?.id === changeId ? result.policy_change : null;
+    const announced = await _announceChange(
+      deps,
+      source,
+      changeId,
+      recorded,
+      result?.summary ?? null,
+    );
     alertsSent += announced.sent;
     // The change's alerts could not even be queued: the source's work is not done (the
     // next run announces it again); report it. Queued alerts that failed are alert
@@ -201,6 +210,7 @@ async function _announceChange(
   deps: JobDeps,
   source: Source,
   changeId: string,
+  recorded: PolicyChange | null,
   summary: ChangeSummary | null,
 ): Promise<{ sent: number; error: string | null }> {
   const { logger } = deps;
@@ -211,7 +221,7 @@ async function _announceChange(
     summary,
   });
   try {
-    const change = await deps.store.getPolicyChange(changeId);
+    const change = recorded ?? await deps.store.getPolicyChange(changeId);
     if (!change) throw new Error(`policy change ${changeId} not found`);
     const outcomes = await deps.alerts.deliver(change);
     const undelivered = outcomes.filter((o) => o.status === "failed" || o.status === "dead");

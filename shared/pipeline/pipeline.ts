@@ -265,9 +265,15 @@ export async function runFetchPipeline(
       let diff: string | null = null;
       if (hash !== source.last_hash) {
         if (source.last_hash !== null) {
-          const previous = source.last_snapshot_id
-            ? await deps.store.getSnapshotContent(source.last_snapshot_id)
-            : null;
+          // One read for the previous text and the history: the newest snapshot is the
+          // previous one but for a stale source row (a retry after another write).
+          const recent = source.last_snapshot_id
+            ? await deps.store.getRecentSnapshots(source.id, HISTORY_SNAPSHOTS)
+            : [];
+          const previous = source.last_snapshot_id === null
+            ? null
+            : recent.find((s) => s.id === source.last_snapshot_id)?.content ??
+              await deps.store.getSnapshotContent(source.last_snapshot_id);
           if (previous === null) {
             deps.logger.warn(
               "Source {sourceId}: previous snapshot text is gone; diffing against nothing",
@@ -279,13 +285,11 @@ export async function runFetchPipeline(
           if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
             throw new PipelineError("parse", stub);
           }
-          if (previous !== null) {
-            const history = await deps.store.getRecentContents(source.id, HISTORY_SNAPSHOTS);
-            // A newest snapshot other than the previous one: this row is stale (a retry after
-            // another write); the snapshot write decides (replays or refuses), not history.
-            if (history[0] === previous) {
-              furniture = clock.sync(() => isFurnitureChange(previous, text, history));
-            }
+          // A newest snapshot other than the previous one: this row is stale (a retry after
+          // another write); the snapshot write decides (replays or refuses), not history.
+          if (previous !== null && recent[0]?.id === source.last_snapshot_id) {
+            const history = recent.map((s) => s.content);
+            furniture = clock.sync(() => isFurnitureChange(previous, text, history));
           }
           const { diffTexts } = await _loadTextDiff();
           const change = clock.sync(() =>
@@ -363,6 +367,7 @@ export async function runFetchPipeline(
         bookkeepingWritten = true; // the RPC moved the bookkeeping with the snapshot
         result.snapshot_id = recorded.snapshot_id;
         result.policy_change_id = recorded.policy_change_id;
+        result.policy_change = recorded.policy_change ?? null;
         result.baseline = recorded.baseline;
         result.changed = recorded.policy_change_id !== null;
         if (!result.changed) result.summary = null;

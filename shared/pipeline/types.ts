@@ -2,7 +2,7 @@
  * Shapes the pipeline exchanges with its caller (the job) and its store.
  * @module
  */
-import type { ChangeSummary, ErrorClass } from "../types.ts";
+import type { ChangeSummary, ErrorClass, PolicyChange } from "../types.ts";
 
 /**
  * What a fetch changes on its source row (`public.sources`). Keys left out are left as
@@ -60,6 +60,17 @@ export interface RecordSnapshotResult {
   policy_change_id: string | null;
   /** True when this was the source's first snapshot. */
   baseline: boolean;
+  /**
+   * The change as stored (what alert delivery needs), when there is one; absent from a store
+   * that does not answer with it (the job then reads it by `policy_change_id`).
+   */
+  policy_change?: PolicyChange | null;
+}
+
+/** A stored snapshot's id and normalised text. */
+export interface StoredText {
+  id: string;
+  content: string;
 }
 
 /** Persistence the pipeline needs; `shared/store/pipeline_store.ts` implements it on Supabase. */
@@ -67,10 +78,12 @@ export interface PipelineStore {
   /** Normalised text of a snapshot, or null when it no longer exists. */
   getSnapshotContent(snapshotId: string): Promise<string | null>;
   /**
-   * Normalised texts of the source's latest snapshots, newest first (at most `limit`): the
-   * source's history, which tells page furniture that comes and goes from a change.
+   * The source's latest snapshots (id and normalised text), newest first (at most `limit`):
+   * the source's history, which tells page furniture that comes and goes from a change; its
+   * first row is, but for a stale source row, the previous snapshot a change is diffed
+   * against (one read for both).
    */
-  getRecentContents(sourceId: string, limit: number): Promise<string[]>;
+  getRecentSnapshots(sourceId: string, limit: number): Promise<StoredText[]>;
   /**
    * Atomically: inserts the snapshot, the policy change (when there is a previous
    * snapshot), and moves the source's last_hash / last_snapshot_id and bookkeeping.
@@ -131,6 +144,8 @@ export interface PipelineResult {
   not_modified: boolean;
   /** The recorded change, when there was one. */
   policy_change_id: string | null;
+  /** The recorded change's row, when the store answered with it (see RecordSnapshotResult). */
+  policy_change?: PolicyChange | null;
   /** New snapshot, when one was stored. */
   snapshot_id: string | null;
   /** What was taken as the content, when the body was read. */

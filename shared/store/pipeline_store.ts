@@ -7,13 +7,15 @@
  * @module
  */
 import { z } from "zod";
-import type { PipelineStore, RecordSnapshotResult } from "../pipeline/types.ts";
+import type { PipelineStore, RecordSnapshotResult, StoredText } from "../pipeline/types.ts";
 import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
+import { PolicyChangeSchema } from "./rows.ts";
 
 const RecordSchema = z.object({
   snapshot_id: z.guid(),
   policy_change_id: z.guid().nullable(),
   baseline: z.boolean(),
+  policy_change: PolicyChangeSchema.nullable(),
 });
 
 /**
@@ -50,14 +52,12 @@ export function createSupabasePipelineStore(db: Db): PipelineStore {
       }, RecordSchema);
     },
 
-    async getRecentContents(sourceId, limit): Promise<string[]> {
+    async getRecentSnapshots(sourceId, limit): Promise<StoredText[]> {
       const what = `Cannot read the snapshots of source ${sourceId}`;
-      const { data, error } = await db.from("snapshots").select("content")
+      const { data, error } = await db.from("snapshots").select("id, content")
         .eq("source_id", sourceId).order("fetched_at", { ascending: false }).limit(limit);
       if (error) throw storeError(what, error);
-      return parseAnswer(what, z.array(z.object({ content: z.string() })), data).map((row) =>
-        row.content
-      );
+      return parseAnswer(what, z.array(z.object({ id: z.string(), content: z.string() })), data);
     },
 
     async updateSources(patches): Promise<void> {

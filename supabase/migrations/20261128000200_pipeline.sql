@@ -74,6 +74,17 @@ comment on function private.lock_source(uuid, text) is 'Locks a source''s row fo
 revoke all on function private.lock_source(uuid, text) from public;
 
 -- ---------------------------------------------------------------------------
+create or replace function private.policy_change_json(p_change_id uuid) returns jsonb
+language sql stable set search_path = '' as $$
+  select jsonb_build_object('id', c.id, 'source_id', c.source_id, 'snapshot_id', c.snapshot_id,
+    'previous_snapshot_id', c.previous_snapshot_id, 'detected_at', c.detected_at,
+    'diff', c.diff, 'summary', c.summary)
+  from public.policy_changes c where c.id = p_change_id
+$$;
+comment on function private.policy_change_json(uuid) is 'The policy change row as the job delivers it (the columns of shared/store/rows.ts POLICY_CHANGE_COLUMNS), or null: record_snapshot answers with it, so the job does not read back the change it just wrote.';
+revoke all on function private.policy_change_json(uuid) from public;
+
+-- ---------------------------------------------------------------------------
 create or replace function public.record_snapshot(
   p_source_id uuid,
   p_fetch_id uuid,
@@ -104,7 +115,8 @@ begin
     end if;
     select id into v_change_id from public.policy_changes where snapshot_id = v_snapshot.id;
     return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
-      'baseline', v_change_id is null, 'replayed', true);
+      'baseline', v_change_id is null, 'replayed', true,
+      'policy_change', private.policy_change_json(v_change_id));
   end if;
 
   if v_source.last_hash is distinct from p_previous_hash then
@@ -142,9 +154,10 @@ begin
   end if;
 
   return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
-    'baseline', v_change_id is null, 'replayed', false);
+    'baseline', v_change_id is null, 'replayed', false,
+    'policy_change', private.policy_change_json(v_change_id));
 end $$;
-comment on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb) is 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed}.';
+comment on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb) is 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed, policy_change} (policy_change: the change row, what alert delivery needs, or null for a baseline).';
 
 -- ---------------------------------------------------------------------------
 select private.service_role_only(array[

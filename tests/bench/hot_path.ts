@@ -68,7 +68,7 @@ const quiet = () => {};
 const logger: Logger = { debug: quiet, info: quiet, warn: quiet, error: quiet };
 const store: PipelineStore = {
   getSnapshotContent: () => Promise.resolve(null),
-  getRecentContents: () => Promise.resolve([]),
+  getRecentSnapshots: () => Promise.resolve([]),
   recordSnapshot: () =>
     Promise.resolve({ snapshot_id: crypto.randomUUID(), policy_change_id: null, baseline: true }),
   updateSources: () => Promise.resolve(),

@@ -128,8 +128,13 @@ export function pipelineResult(
 export type Behaviour =
   /** 200 with the same text. */
   | "unchanged"
-  /** 200 with a new text: records a snapshot (a change, or a baseline on a first fetch). */
+  /**
+   * 200 with a new text: records a snapshot (a change, or a baseline on a first fetch); the
+   * result carries the change row record_snapshot answered with, as the real pipeline's.
+   */
   | "changed"
+  /** As `changed`, but the result carries only the change's id (the job reads the row). */
+  | "changed_id_only"
   /** 304 to the conditional GET. */
   | "not_modified"
   /** Fails with a timeout (a PipelineResult with status failed). */
@@ -440,12 +445,14 @@ export async function jobHarness(options: HarnessOptions): Promise<JobHarness> {
             http_status: 304,
             content_hash: null,
           });
-        case "changed": {
+        case "changed":
+        case "changed_id_only": {
           const r = await recordSnapshot(source, o.fetchId);
           return pipelineResult(source, o.fetchId, at, {
             changed: r.policy_change_id !== null,
             baseline: r.baseline,
             policy_change_id: r.policy_change_id,
+            policy_change: behaviour === "changed" ? r.policy_change : undefined,
             snapshot_id: r.snapshot_id,
             summary: r.policy_change_id
               ? { lines_added: 1, lines_removed: 1, first_changed_lines: ["New rules"] }

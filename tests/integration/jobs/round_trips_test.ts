@@ -83,3 +83,25 @@ Deno.test("processDailyFetchRun() writes each finished source's bookkeeping with
     select consecutive_failures from public.sources where id = ${h.id("src-4")}`;
   assert.equal(row!.consecutive_failures, 1, "the failure's bookkeeping went with its outcome");
 });
+
+Deno.test("processDailyFetchRun() delivers a change as record_snapshot answered with it, without reading it back", async () => {
+  await using h = await jobHarness({
+    sources: sources(4),
+    script: { "src-1": "changed", "src-3": "changed_id_only" },
+    config: { FETCH_GLOBAL_CONCURRENCY: 64, JOB_COMPLETE_WITHIN_MS: 60_000 },
+  });
+  const result = await h.run({ trigger: "manual", force: true });
+  assert.deepEqual([result.status, result.changes_detected], ["succeeded", 2]);
+  // src-3's result carries only the id (a store that does not answer with the row): one read.
+  assert.equal(h.store.calls.getPolicyChange, 1);
+  const stored = await h.sql<{ id: string; source_id: string; diff: string }[]>`
+    select id, source_id, diff from public.policy_changes
+    where source_id in (${h.id("src-1")}, ${h.id("src-3")}) order by source_id`;
+  const delivered = h.alerts.delivered.map((c) => ({
+    id: c.id,
+    source_id: c.source_id,
+    diff: c.diff,
+  }))
+    .sort((a, b) => a.source_id.localeCompare(b.source_id));
+  assert.deepEqual(delivered, stored.map((r) => ({ ...r })));
+});

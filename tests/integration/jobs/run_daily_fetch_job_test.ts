@@ -416,7 +416,7 @@ Deno.test("runDailyFetchJob() never throws when its dependencies fail", async (t
         watchedSource({ id: "src-a" }),
         watchedSource({ id: "src-b", consecutive_failures: 2 }),
       ],
-      script: { "src-a": "changed", "src-b": "timeout" },
+      script: { "src-a": "changed_id_only", "src-b": "timeout" },
       alerts: { sourceHealth: () => Promise.reject(new Error("health store down")) },
     });
     h.store.failAlways("getPolicyChange", new Error("Cannot read policy change: 500"));

@@ -36,7 +36,12 @@ export interface StoredChange {
 /** The real store plus what the pipeline's tests look at. */
 export interface StackPipelineStore extends PipelineStore {
   /** Calls made through this store. */
-  calls: { getSnapshotContent: number; recordSnapshot: number; updateSources: number };
+  calls: {
+    getSnapshotContent: number;
+    getRecentSnapshots: number;
+    recordSnapshot: number;
+    updateSources: number;
+  };
   /** When set, the next recordSnapshot fails with this reason and writes nothing. */
   failNextRecord: string | null;
   /** The source's row now. */
@@ -67,7 +72,12 @@ export async function stackPipelineStore(sources: Source[]): Promise<StackPipeli
   }
   const ids = sources.map((s) => s.id);
   const real = createSupabasePipelineStore(db);
-  const calls = { getSnapshotContent: 0, recordSnapshot: 0, updateSources: 0 };
+  const calls = {
+    getSnapshotContent: 0,
+    getRecentSnapshots: 0,
+    recordSnapshot: 0,
+    updateSources: 0,
+  };
   const store: StackPipelineStore = {
     calls,
     failNextRecord: null,
@@ -75,8 +85,9 @@ export async function stackPipelineStore(sources: Source[]): Promise<StackPipeli
       calls.getSnapshotContent++;
       return real.getSnapshotContent(id);
     },
-    getRecentContents(sourceId, limit) {
-      return real.getRecentContents(sourceId, limit);
+    getRecentSnapshots(sourceId, limit) {
+      calls.getRecentSnapshots++;
+      return real.getRecentSnapshots(sourceId, limit);
     },
     recordSnapshot(input) {
       calls.recordSnapshot++;

@@ -76,13 +76,22 @@ Deno.test("runFetchPipeline() detects a one-word edit deep inside a 40 KB page a
   await withSite(async (site) => {
     const { source, store } = await baselinedPage(site);
     site.state.pageWord = "may";
+    const calls = { ...store.calls };
     const result = await runFetchPipeline(await store.source(source.id), deps(store));
     assert.equal(result.status, "ok");
     assert.equal(result.changed, true);
     assert.equal(result.baseline, false);
     assert.ok(result.policy_change_id);
+    // The previous text and the history in one read; the change comes back with the write.
+    assert.equal(store.calls.getRecentSnapshots, calls.getRecentSnapshots + 1);
+    assert.equal(store.calls.getSnapshotContent, calls.getSnapshotContent);
     const change = (await store.policyChanges()).find((c) => c.id === result.policy_change_id);
     assert.ok(change);
+    assert.deepEqual(
+      [result.policy_change?.id, result.policy_change?.diff, result.policy_change?.summary],
+      [change.id, change.diff, result.summary],
+    );
+    assert.equal(result.policy_change?.previous_snapshot_id, change.previous_snapshot_id);
     const changed = change.diff.split("\n").filter((l) =>
       /^[+-]/.test(l) && !/^(\+\+\+|---) /.test(l)
     );
@@ -309,6 +318,26 @@ Deno.test("runFetchPipeline() keeps neither row when the change write fails half
   });
 });
 
+Deno.test("runFetchPipeline() reads the previous text by its id when it is not in the history, and diffs against nothing when it is gone", async () => {
+  await withSite(async (site) => {
+    const { source, store } = await baselinedPage(site);
+    site.state.pageWord = "may";
+    // A source row whose snapshot pointer is in none of the source's snapshots.
+    const row = { ...await store.source(source.id), last_snapshot_id: crypto.randomUUID() };
+    const calls = { ...store.calls };
+    const logger = captureLogger();
+    const result = await runFetchPipeline(row, deps(store, { logger }));
+    assert.equal(store.calls.getRecentSnapshots, calls.getRecentSnapshots + 1);
+    assert.equal(store.calls.getSnapshotContent, calls.getSnapshotContent + 1);
+    assert.ok(logger.records.some((r) => r.level === "warn" && /text is gone/.test(r.text)));
+    assert.equal(result.changed, true);
+    assert.ok(
+      result.policy_change?.diff.includes(`+${markedSentence("may")}`),
+      "diffed against nothing: the whole text is added",
+    );
+  });
+});
+
 Deno.test("runFetchPipeline() refuses to record against a source another writer moved meanwhile", async () => {
   await withSite(async (site) => {
     const { source, store } = await baselinedPage(site);
@@ -316,7 +345,11 @@ Deno.test("runFetchPipeline() refuses to record against a source another writer 
     site.state.pageWord = "could";
     await runFetchPipeline(await store.source(source.id), deps(store)); // the other writer
     site.state.pageWord = "would";
+    const calls = { ...store.calls };
     const result = await runFetchPipeline(stale, deps(store));
+    // The stale row's snapshot is the second newest: found in the one read of the history.
+    assert.equal(store.calls.getRecentSnapshots, calls.getRecentSnapshots + 1);
+    assert.equal(store.calls.getSnapshotContent, calls.getSnapshotContent);
     assert.equal(result.status, "failed");
     assert.equal(result.error_class, "internal");
     assert.match(

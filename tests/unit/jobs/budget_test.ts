@@ -61,6 +61,7 @@ Deno.test("invocationBudget() without a CPU reading stops on the estimate of ite
 const CHARGED = {
   JOB_CPU_MS_PER_ITEM: 10,
   JOB_CPU_OVERHEAD_MS_PER_ITEM: 2,
+  JOB_CPU_OVERHEAD_PER_COMPUTE_MS: 0,
   JOB_CPU_PRIOR_ITEMS: 4,
   JOB_CPU_SAFETY_FACTOR: 2,
   JOB_INVOCATION_CPU_ESTIMATE_MS: 800,
@@ -119,6 +120,75 @@ Deno.test("invocationBudget() charges a finished item its measured compute plus 
     assert.equal(budget.usage().compute_ms, 5);
     assert.equal(budget.usage().cpu_ms, 14); // (5 + 2) × 2
   });
+});
+
+Deno.test("invocationBudget() charges an overhead that grows with the compute (JOB_CPU_OVERHEAD_PER_COMPUTE_MS)", () => {
+  const { budget } = setup({}, { ...CHARGED, JOB_CPU_OVERHEAD_PER_COMPUTE_MS: 0.5 });
+  budget.spend(2);
+  budget.settle(10); // 10 × 1.5 + 2 = 17
+  budget.settle(40); // 40 × 1.5 + 2 = 62
+  assert.equal(budget.usage().cpu_ms, 158); // (17 + 62) × 2
+  assert.equal(budget.usage().compute_ms, 50);
+});
+
+/**
+ * Pages measured from outside the function (docs/benchmarks.md "Budget calibration": the
+ * workers' main-thread CPU per source under the edge profile, the worst run of each kind)
+ * against their compute spans where spans read true CPU.
+ */
+const MEASURED = [
+  { pages: "corpus (real pages, changes every round)", computeMs: 12.4, worstCpuMs: 31.3 },
+  { pages: "synthetic 40 KB, young workers", computeMs: 2.8, worstCpuMs: 4.4 },
+  { pages: "synthetic 40 KB, warm", computeMs: 1.7, worstCpuMs: 4.4 },
+];
+
+Deno.test("invocationBudget()'s defaults stop before a worker can pass the hosted 2 s of CPU on the measured pages", async (t) => {
+  for (const m of MEASURED) {
+    await t.step(m.pages, () => {
+      const isolate = isolateLedger();
+      const make = () =>
+        invocationBudget(DEFAULT_CONFIG, () => new Date(T0), () => 0, {
+          workerAgeMs: () => 0,
+          memoryBytes: () => 0,
+          shutdownReason: () => null,
+        }, isolate);
+      // Each page is charged at least what it cost.
+      const one = make();
+      one.spend(1);
+      one.settle(m.computeMs);
+      assert.ok(one.usage().cpu_ms >= m.worstCpuMs, `${one.usage().cpu_ms} ms charged`);
+      // Two invocations in one worker, each after k such pages, claim all they may: what the
+      // worker holds in flight must fit in the second between the runtime's soft limit (1 s:
+      // the worker is retired, and finishes what it holds) and its end (2 s).
+      for (let k = 0; k < 40; k += 3) {
+        const pair = [make(), make()];
+        for (const budget of pair) {
+          budget.spend(k);
+          for (let i = 0; i < k; i++) budget.settle(m.computeMs);
+        }
+        let inFlight = 0;
+        for (let round = 0; round < 4; round++) {
+          for (const budget of pair) {
+            const n = budget.spent() ? 0 : budget.itemsLeft();
+            budget.spend(n);
+            inFlight += n;
+          }
+        }
+        assert.ok(inFlight * m.worstCpuMs < 1_000, `${inFlight} pages in flight after ${k}`);
+      }
+      // One invocation alone spends at most what fits before the soft limit, boot aside.
+      const alone = make();
+      let claimed = 0;
+      while (!alone.spent() && claimed < 10_000) {
+        const n = alone.itemsLeft();
+        if (n === 0) break;
+        alone.spend(n);
+        claimed += n;
+        for (let i = 0; i < n; i++) alone.settle(m.computeMs);
+      }
+      assert.ok(claimed * m.worstCpuMs < 1_000, `${claimed} pages in one invocation`);
+    });
+  }
 });
 
 Deno.test("invocationBudget() keeps what all invocations of one isolate hold in flight within JOB_WORKER_IN_FLIGHT_CPU_MS", () => {

@@ -61,7 +61,8 @@ const result = await runFetchPipeline(source, {
   config: loadConfig({ FETCH_ALLOW_LOOPBACK: "true" }),
   store: {
     getSnapshotContent: () => Promise.resolve("Rule one.\n\nRule two."),
-    getRecentContents: () => Promise.resolve(["Rule one.\n\nRule two."]),
+    getRecentSnapshots: () =>
+      Promise.resolve([{ id: source.last_snapshot_id!, content: "Rule one.\n\nRule two." }]),
     recordSnapshot: (input) => {
       recorded = input;
       return Promise.resolve({
