@@ -13,7 +13,7 @@
 import postgres from "postgres";
 import { start } from "../supabase/local/stack.ts";
 import { readKeys } from "../supabase/local/keys.ts";
-import { DB_URL, SUPABASE_URL } from "../supabase/local/ports.ts";
+import { ADMIN_DB_URL, DB_URL, SUPABASE_URL } from "../supabase/local/ports.ts";
 import { waitForNoRunningRun } from "../tests/integration/_stack.ts";
 
 const args = Deno.args;
@@ -24,6 +24,9 @@ const RUNS = arg("--runs", 2);
 const LATENCY_MS = 100;
 const PER_HOST = Number(Deno.env.get("FETCH_PER_HOST_CONCURRENCY") ?? 4);
 const sql = postgres(DB_URL, { max: 2, onnotice: () => {} });
+/** pg_stat_statements: the job's RPCs per run (the admin role reads every statement). */
+const admin = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
+const RPCS = ["job_complete_and_claim", "job_slot_start", "job_slow_host", "record_snapshot"];
 
 const filler = Array.from(
   { length: 400 },
@@ -60,6 +63,7 @@ try {
   for (let r = 1; r <= RUNS; r++) {
     round = r;
     requests.length = 0;
+    await admin`select extensions.pg_stat_statements_reset()`;
     const t0 = Date.now();
     const res = await fetch(`${SUPABASE_URL}/functions/v1/api/jobs/daily-fetch`, {
       method: "POST",
@@ -79,23 +83,43 @@ try {
       await new Promise((ok) => setTimeout(ok, 50));
     }
     const t1 = new Date(run!.completed_at as string).getTime();
-    const items = await sql`select s.url, i.slot, i.claimed_by, i.attempts
+    const items = await sql`select s.url, i.slot, i.claimed_by, i.attempts, i.finished_at
       from public.job_run_sources i join public.sources s on s.id = i.source_id
       where i.run_id = ${started.run_id}`;
-    const bySlot = new Map<string, { slot: number; by: string }>();
+    const bySlot = new Map<string, { slot: number; by: string; finished: number }>();
     for (const i of items) {
-      bySlot.set(new URL(i.url).pathname, { slot: i.slot, by: i.claimed_by });
+      bySlot.set(new URL(i.url).pathname, {
+        slot: i.slot,
+        by: i.claimed_by,
+        finished: new Date(i.finished_at).getTime(),
+      });
     }
+    const firstClaims = new Map<string, number>();
+    for (
+      const f of await sql`select invocation_id, first_claim_at from private.run_invocations
+      where run_id = ${started.run_id}`
+    ) firstClaims.set(f.invocation_id, new Date(f.first_claim_at).getTime());
     const [inv] = await sql`select count(*)::int as n from private.run_invocations
       where run_id = ${started.run_id}`;
     const sorted = [...requests].sort((a, b) => a.start - b.start);
     const gaps = { same: [] as number[], handover: [] as number[] };
+    // A handover gap, split: the predecessor's last item of the slot is completed (its
+    // slot freed: extraction, snapshot write, completion) / the successor's first claim
+    // comes later still (it was not up yet) / the successor's claim that finds the slot free.
+    const parts = { release: [] as number[], late: [] as number[], claim: [] as number[] };
     for (let s = 1; s <= PER_HOST; s++) {
       const lane = sorted.filter((q) => bySlot.get(q.path)?.slot === s);
       for (let k = 1; k < lane.length; k++) {
         const gap = lane[k]!.start - lane[k - 1]!.end;
-        const same = bySlot.get(lane[k]!.path)!.by === bySlot.get(lane[k - 1]!.path)!.by;
+        const prev = bySlot.get(lane[k - 1]!.path)!, next = bySlot.get(lane[k]!.path)!;
+        const same = next.by === prev.by;
         (same ? gaps.same : gaps.handover).push(gap);
+        if (same) continue;
+        const freed = Math.min(Math.max(prev.finished, lane[k - 1]!.end), lane[k]!.start);
+        const up = Math.min(Math.max(firstClaims.get(next.by) ?? freed, freed), lane[k]!.start);
+        parts.release.push(freed - lane[k - 1]!.end);
+        parts.late.push(up - freed);
+        parts.claim.push(lane[k]!.start - up);
       }
     }
     const sum = (xs: number[]) => xs.reduce((t, x) => t + x, 0);
@@ -122,6 +146,16 @@ try {
           pct(gaps.handover, 0.5)
         }, p90 ${pct(gaps.handover, 0.9)}) — Σ over ${PER_HOST} slots`,
     );
+    const part = (xs: number[]) => `Σ ${sum(xs)} (median ${pct(xs, 0.5)}, p90 ${pct(xs, 0.9)})`;
+    console.log(
+      `  handover gaps: slot freed (predecessor's completion) ${part(parts.release)}, ` +
+        `successor not claiming yet ${part(parts.late)}, successor's claim ${part(parts.claim)} ms`,
+    );
+    const calls = await admin`select query, calls::int from extensions.pg_stat_statements
+      where toplevel`;
+    const count = (rpc: string) =>
+      calls.filter((c) => c.query.includes(`"public"."${rpc}"(`)).reduce((t, c) => t + c.calls, 0);
+    console.log(`  RPC calls: ${RPCS.map((rpc) => `${rpc} ${count(rpc)}`).join(", ")}`);
     const [upt] = (await Deno.readTextFile("/proc/loadavg")).split(" ");
     console.log(`  load average ${upt}`);
   }
@@ -137,4 +171,5 @@ try {
   }
   await server.shutdown();
   await sql.end();
+  await admin.end();
 }

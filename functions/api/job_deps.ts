@@ -78,6 +78,7 @@ export function createJobDeps(wiring: JobWiring): JobDeps {
       }, {
         fetchId: options.fetchId,
         writeBookkeeping: false,
+        requestSlot: options.requestSlot,
       }),
     writeBookkeeping: (patches) => pipelineStore.updateSources(patches),
     alerts: bindAlertEngine({ fetch, clock, logger, store: createSupabaseAlertStore(db), config }),

@@ -5,6 +5,7 @@
  */
 import type { AlertOutcome, OperationalEvent } from "../alerts/types.ts";
 import type { Config } from "../config.ts";
+import type { PipelineOptions } from "../pipeline/pipeline.ts";
 import type { PipelineResult, SourceBookkeeping } from "../pipeline/types.ts";
 import type { Clock, Logger, PolicyChange, Source } from "../types.ts";
 import type { BudgetConfig } from "./budget.ts";
@@ -42,8 +43,14 @@ export interface JobAlerts {
 /** Dependencies of the job. */
 export interface JobDeps {
   store: JobStore;
-  /** Runs the fetch pipeline on one source without writing its bookkeeping. */
-  pipeline(source: Source, options: { fetchId: string }): Promise<PipelineResult>;
+  /**
+   * Runs the fetch pipeline on one source without writing its bookkeeping; its requests to
+   * the source's host run in `requestSlot` (PipelineOptions.requestSlot) when given.
+   */
+  pipeline(
+    source: Source,
+    options: { fetchId: string; requestSlot?: PipelineOptions["requestSlot"] },
+  ): Promise<PipelineResult>;
   /** Writes the bookkeeping of many sources at once. */
   writeBookkeeping(patches: SourceBookkeeping[]): Promise<void>;
   alerts: JobAlerts;

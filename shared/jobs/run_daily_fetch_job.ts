@@ -27,6 +27,13 @@ import { DEFAULT_CONFIG } from "../config.ts";
 import { type JobResult, RunInProgressError, type RunOptions } from "./types.ts";
 import { runWorkLoop } from "./work_loop.ts";
 
+/**
+ * Poll of an invocation that holds nothing and found nothing claimable, without a
+ * politeness delay (ms): a handover's successor waits for the slots its predecessor frees
+ * one by one, and each slot idles until the next poll (100 ms: ~50 ms a handover).
+ */
+const IDLE_POLL_MS = 25;
+
 export type { JobAlerts, JobConfig, JobDeps } from "./deps.ts";
 export { JOB_NAME } from "./deps.ts";
 export { toJobResult } from "./job_result.ts";
@@ -141,7 +148,11 @@ export async function processDailyFetchRun(
   try {
     if (options.beforeRun ?? true) await alertsBeforeRun(deps, runId);
     await runWorkLoop<ClaimedItem, ItemDone>({
-      exchange: round.exchange,
+      exchange: async (done, limit, count) => {
+        const answer = await round.exchange(done, limit, count);
+        lanes.hold(answer.items); // their slots are ours until they are finished
+        return answer;
+      },
       reportAtOnce: (item) => item.report_at_once === true,
       process: async (item) => {
         let computeMs = 0;
@@ -150,6 +161,7 @@ export async function processDailyFetchRun(
           computeMs = done.computeMs;
           return done;
         } finally {
+          lanes.release(item);
           budget.settle(computeMs); // what it cost replaces the estimate of an item in flight
         }
       },
@@ -159,6 +171,11 @@ export async function processDailyFetchRun(
       concurrency: config.FETCH_GLOBAL_CONCURRENCY,
       // Hosts at their limit or in their politeness delay: look again soon.
       pollMs: Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250),
+      // Holding nothing, without a politeness delay: waiting for request slots another
+      // invocation frees with its completions (a handover): look again sooner.
+      idlePollMs: config.FETCH_POLITENESS_DELAY_MS > 0
+        ? Math.min(Math.max(config.FETCH_POLITENESS_DELAY_MS, 100), 250)
+        : IDLE_POLL_MS,
       completeWithinMs: Math.min(
         config.JOB_COMPLETE_WITHIN_MS ?? DEFAULT_CONFIG.JOB_COMPLETE_WITHIN_MS,
         config.JOB_LEASE_MS / 3,

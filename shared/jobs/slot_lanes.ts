@@ -1,10 +1,12 @@
 /**
  * One invocation's request slots: job_claim_items gives each claimed item a slot of its
  * host (at most FETCH_PER_HOST_CONCURRENCY slots of a host are in use across all
- * invocations, and up to JOB_HOST_SLOT_DEPTH items of one claimer share a slot). The items
- * of a slot are fetched here one after the other, in claim order, so a host never has more
- * requests in flight than slots in use, and a slot's next item starts the moment the
- * previous fetch ends instead of after a completion and a new claim.
+ * invocations, and up to JOB_HOST_SLOT_DEPTH items of one claimer share a slot). The
+ * requests of a slot's items run here one after the other, in claim order (each request
+ * exchange of an item, a fetch with its retries and redirects, is one piece of work: see
+ * processSourceItem), so a host never has more requests in flight than slots in use, and
+ * a slot's next item starts the moment the previous fetch ends: not after that item's
+ * extraction and snapshot write, nor after a completion and a new claim.
  *
  * A host that asked this invocation to slow down (429/503 with Retry-After: {@link
  * SlotLanes.slow}) is also slowed here, as job_slow_host slows it in the database: its
@@ -12,7 +14,14 @@
  * answer, then min(Retry-After, 1 s) apart. Another invocation learns of it from the
  * database: its claims, and each of its queued items (one that waited in its slot behind
  * another) asks before it starts ({@link SlotLanesOptions.beforeQueued}: job_slot_start),
- * since the host may have been slowed after that item's claim.
+ * since the host may have been slowed after that item's claim. Unless, since that claim,
+ * this invocation has held every one of the host's slots ({@link SlotLanesOptions.perHost}
+ * of them; {@link SlotLanes.hold}): then no other invocation had a request in flight to
+ * the host meanwhile (a request is made only by an item that holds its slot), so none
+ * heard a 429 the database could tell of, and one it recorded before the claim would
+ * have kept the claim from taking the item (claims skip a host until its next start). The
+ * one-host runs of a large site are such hosts: one invocation holds all their slots
+ * between two handovers, and its items would otherwise each wait for a round trip.
  * @module
  */
 import { sleep } from "../sleep.ts";
@@ -24,6 +33,13 @@ export interface SlotLanes {
   run<T>(item: Pick<ClaimedItem, "host" | "slot">, work: () => Promise<T>): Promise<T>;
   /** The host of `url` answered 429/503 with this Retry-After: slow it for the rest of the run. */
   slow(url: string, retryAfterMs: number): void;
+  /**
+   * One claim's items (all of its answer, before any is released): they hold their host's
+   * slots from the claim until {@link release}d.
+   */
+  hold(items: ReadonlyArray<Pick<ClaimedItem, "host" | "slot">>): void;
+  /** The item is finished (its completion goes out next): its slot is not held by it any more. */
+  release(item: Pick<ClaimedItem, "host" | "slot">): void;
   /** Lanes with work queued or running. */
   readonly busy: number;
 }
@@ -36,6 +52,20 @@ export interface SlotLanesOptions {
    * 429 another invocation got). Not asked for the first item of a slot: its claim is fresh.
    */
   beforeQueued?: (host: string) => Promise<number>;
+  /**
+   * The slots of a host (FETCH_PER_HOST_CONCURRENCY): a queued item whose invocation held
+   * this many slots of its host from its claim on (none released) starts without asking.
+   * Default: every queued item asks.
+   */
+  perHost?: number;
+}
+
+/** The slots of one host this invocation holds (claimed items not released). */
+interface _Holding {
+  /** Items held per slot. */
+  slots: Map<number, number>;
+  /** Id of the current span during which every slot was held, none released; null: not now. */
+  full: number | null;
 }
 
 interface _Slowed {
@@ -52,8 +82,19 @@ interface _Slowed {
  */
 export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
   const { beforeQueued } = options;
+  const perHost = options.perHost ?? Infinity;
   const tails = new Map<string, Promise<void>>();
   const slowed = new Map<string, _Slowed>();
+  const holdings = new Map<string, _Holding>();
+  /** The full span each held item was claimed in (null: its host was not all ours). */
+  const claimedIn = new WeakMap<object, number | null>();
+  let spans = 0;
+  /** Whether `item` may start without asking: all its host's slots ours since its claim. */
+  const unbroken = (item: Pick<ClaimedItem, "host" | "slot">, host: string): boolean => {
+    const span = claimedIn.get(item);
+    return span !== undefined && span !== null && holdings.get(host)?.full === span &&
+      !slowed.has(host);
+  };
   const gated = <T>(host: string, work: () => Promise<T>): Promise<T> => {
     const gate = slowed.get(host);
     if (gate === undefined) return work();
@@ -73,7 +114,8 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
       const key = `${host} ${slot}`;
       const before = tails.get(key);
       const result = (before ?? Promise.resolve()).then(async () => {
-        const wait = before !== undefined && beforeQueued ? await beforeQueued(host) : 0;
+        const ask = before !== undefined && beforeQueued !== undefined && !unbroken(item, host);
+        const wait = ask ? await beforeQueued(host) : 0;
         if (wait > 0) await sleep(wait);
         return await gated(host, work);
       });
@@ -101,6 +143,35 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
         gate.spacingMs = Math.max(gate.spacingMs, spacingMs);
         gate.nextStart = Math.max(gate.nextStart, nextStart);
       }
+    },
+    hold(items) {
+      const touched = new Set<_Holding>();
+      for (const { host, slot } of items) {
+        if (host === undefined || slot === null || slot === undefined) continue;
+        let holding = holdings.get(host);
+        if (holding === undefined) holdings.set(host, holding = { slots: new Map(), full: null });
+        holding.slots.set(slot, (holding.slots.get(slot) ?? 0) + 1);
+        touched.add(holding);
+      }
+      for (const holding of touched) {
+        if (holding.full === null && holding.slots.size >= perHost) holding.full = ++spans;
+      }
+      for (const item of items) {
+        if (item.host === undefined || item.slot === null || item.slot === undefined) continue;
+        claimedIn.set(item, holdings.get(item.host)?.full ?? null);
+      }
+    },
+    release(item) {
+      const { host, slot } = item;
+      const holding = host === undefined ? undefined : holdings.get(host);
+      if (!claimedIn.delete(item) || holding === undefined || slot === null || slot === undefined) {
+        return;
+      }
+      const left = (holding.slots.get(slot) ?? 0) - 1;
+      if (left > 0) holding.slots.set(slot, left);
+      else holding.slots.delete(slot);
+      if (holding.slots.size < perHost) holding.full = null;
+      if (holding.slots.size === 0) holdings.delete(host!);
     },
     get busy() {
       return tails.size;

@@ -42,14 +42,16 @@ export function hostLimits(config: JobDeps["config"]): HostLimits {
 /**
  * The request slots of one invocation on run `runId` (shared/jobs/slot_lanes.ts), whose
  * queued items ask the database before they start (job_slot_start): a host slowed by a 429
- * that another invocation got holds them too. A failed ask is logged and the item starts
- * (its slot still bounds the host; only a slow-down of that moment is missed).
+ * that another invocation got holds them too (not asked while this invocation holds all
+ * the host's slots: SlotLanes.hold). A failed ask is logged and the item starts (its slot
+ * still bounds the host; only a slow-down of that moment is missed).
  */
 export function runSlotLanes(deps: JobDeps, runId: string): SlotLanes {
   const { store, logger } = deps;
   const slotStart = store.slotStart?.bind(store);
   if (slotStart === undefined) return slotLanes();
   return slotLanes({
+    perHost: deps.config.FETCH_PER_HOST_CONCURRENCY,
     beforeQueued: async (host) => {
       try {
         return await slotStart(runId, host);
@@ -66,9 +68,11 @@ export function runSlotLanes(deps: JobDeps, runId: string): SlotLanes {
 }
 
 /**
- * Processes one claimed item; never throws for the source's failure. Its fetch waits for
- * the one before it in its host's request slot (`lanes`: one per invocation), and for its
- * start_in_ms from now.
+ * Processes one claimed item; never throws for the source's failure. Its requests to its
+ * host run in the host's request slot of the item (`lanes`: one per invocation), each
+ * after what is queued before it there, the first one after its start_in_ms from now: the
+ * slot's next item fetches while this one extracts and records. A `browser` source holds
+ * its slot for its whole check (the page's own requests are the browser's).
  */
 export async function processSourceItem(
   deps: JobDeps,
@@ -78,11 +82,15 @@ export async function processSourceItem(
   // An item's start_in_ms is its host's politeness delay across invocations (the claim
   // spaced the starts of each host), counted from its claim, i.e. now.
   const startAt = performance.now() + (item.start_in_ms ?? 0);
-  const fetched = await lanes.run(item, async () => {
-    const wait = startAt - performance.now();
-    if (wait > 0) await sleep(wait);
-    return await fetchItem(deps, item);
-  });
+  const inSlot = <T>(work: () => Promise<T>): Promise<T> =>
+    lanes.run(item, async () => {
+      const wait = startAt - performance.now();
+      if (wait > 0) await sleep(wait);
+      return await work();
+    });
+  const fetched = item.source.render === "browser"
+    ? await inSlot(() => fetchItem(deps, item))
+    : await fetchItem(deps, item, inSlot);
   // A pipeline that threw still counts as a failed check of its source.
   let patch: SourceBookkeeping | null = null;
   if (fetched.result) {

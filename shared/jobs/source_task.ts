@@ -46,18 +46,37 @@ export interface SourceOutcome {
   content?: ContentChoice | null;
 }
 
-/** Runs the pipeline on a claimed item; a throwing pipeline becomes a crash, not a throw. */
-export async function fetchItem(deps: JobDeps, item: ClaimedItem): Promise<Fetched> {
+/**
+ * Runs the pipeline on a claimed item; a throwing pipeline becomes a crash, not a throw.
+ * Its requests to the host run in `requestSlot` when given (then its time counts from
+ * the first one's start: not the wait for the slot).
+ */
+export async function fetchItem(
+  deps: JobDeps,
+  item: ClaimedItem,
+  requestSlot?: <T>(exchange: () => Promise<T>) => Promise<T>,
+): Promise<Fetched> {
   deps.logger.debug("Processing source {source_id}: {source_name}", {
     source_id: item.source.id,
     source_name: item.source.name,
   });
   // An earlier claim of this item died after recording its change: finish its work.
   if (item.prior_policy_change_id) return { item, result: null, crash: null, ms: 0 };
-  const t0 = performance.now();
+  let t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
+  let started = false;
+  const inSlot = requestSlot &&
+    (<T>(exchange: () => Promise<T>) =>
+      requestSlot(() => {
+        if (!started) t0 = performance.now();
+        started = true;
+        return exchange();
+      }));
   try {
-    const result = await deps.pipeline(item.source, { fetchId: item.fetch_id });
+    const result = await deps.pipeline(item.source, {
+      fetchId: item.fetch_id,
+      requestSlot: inSlot,
+    });
     return { item, result, crash: null, ms: ms() };
   } catch (error) {
     return { item, result: null, crash: errorMessage(error), ms: ms() };

@@ -7,17 +7,21 @@
  * No waves: items are processed one by one as they are claimed. Each round trip to the
  * queue ({@link WorkLoopTask.exchange}) completes what finished and claims what there is
  * room for, in one request, one at a time. A round trip goes out when there is room for a
- * claim (at least a quarter of a batch, or anything when nothing is held; the items that
- * finished count as room: their completion goes first), when the last claim found nothing
- * and an item of ours finished (its completion may free what that claim found taken: the
- * database's per-host slots are released when an item is completed), and otherwise for
- * completions alone: at once for an item others wait for ({@link WorkLoopTask.reportAtOnce})
- * or when nothing else is being processed, else when a batch has finished or the oldest
- * finished item has waited `completeWithinMs`. A slow item holds only its own slot, never
- * the rest of the invocation; a finished item waits at most `completeWithinMs` (well
- * inside its lease, which the invocation's heartbeat renews meanwhile), so a killed
- * invocation loses at most that much finished work (the next claimer redoes it, and a
- * change it recorded is not recorded twice: the fetch id).
+ * claim (at least a quarter of a batch, or all the budget has left, or anything when
+ * nothing is held; the items that finished count as room: their completion goes first),
+ * when the last claim found nothing (or came back short) and an item of ours finished
+ * (its completion may free what that claim found taken: the database's per-host slots
+ * are released when an item is completed), and otherwise for completions alone: at once
+ * for an item others wait for ({@link WorkLoopTask.reportAtOnce}) or when nothing else is
+ * being processed, else when a batch has finished or the oldest finished item has waited
+ * `completeWithinMs`. Such a round trip claims whatever room there is too (a request slot
+ * freed by a completion is taken again at once by its claimer: the database lets it take
+ * its own slots' free places). A slow item holds only its own slot, never the rest of the
+ * invocation; a finished item waits at most `completeWithinMs` (well inside its lease,
+ * which the invocation's heartbeat renews meanwhile), so a killed invocation loses at most
+ * that much finished work (the next claimer redoes it, and a change it recorded is not
+ * recorded twice: the fetch id). An invocation that holds nothing and finds nothing
+ * claimable looks again after `idlePollMs`.
  * @module
  */
 import type { InvocationBudget } from "./budget.ts";
@@ -83,6 +87,12 @@ export interface WorkLoopOptions {
   concurrency: number;
   /** Wait before claiming again when nothing is claimable. */
   pollMs: number;
+  /**
+   * Wait before claiming again when nothing is claimable and nothing is held (e.g. a
+   * handover's new invocation waiting for the request slots its predecessor is finishing
+   * with: each poll saved is a slot idle meanwhile). Default `pollMs`.
+   */
+  idlePollMs?: number;
   /**
    * Longest a finished item waits for its completion (to share a round trip with others);
    * 0: each round trip takes what finished meanwhile (JOB_COMPLETE_WITHIN_MS).
@@ -170,13 +180,21 @@ export async function runWorkLoop<Item, Done>(
     if (open && budget.spent() && !spentAsked) return { group, limit: 0, count: true };
     const itemsLeft = budget.itemsLeft();
     const room = Math.min(concurrency - heldAfter, batchSize, itemsLeft);
-    const claim = open && !handingOver && !budget.spent() && (!blocked || group > 0) &&
-      room >= (heldAfter > 0 ? minClaim : 1);
-    if (claim) return { group, limit: room, count: room >= itemsLeft };
+    const mayClaim = open && !handingOver && !budget.spent() && (!blocked || group > 0) &&
+      room >= 1;
+    // A round trip of its own for a claim of a quarter of a batch at least, or of all the
+    // budget has left (a budget near its end must not wait until nothing is held).
+    if (mayClaim && room >= (heldAfter > 0 ? Math.min(minClaim, itemsLeft) : 1)) {
+      return { group, limit: room, count: room >= itemsLeft };
+    }
     if (group === 0) return null;
     const due = processing === 0 || finished.length >= batchSize ||
       finished.some((f) => f.atOnce) || timers.now() - finished[0]!.at >= withinMs;
-    return due ? { group, limit: null, count: false } : null;
+    if (!due) return null;
+    // Completions that go out anyway claim what there is room for, in the same request.
+    return mayClaim
+      ? { group, limit: room, count: room >= itemsLeft }
+      : { group, limit: null, count: false };
   };
 
   /** Wakes the loop when the oldest finished item has waited its longest. */
@@ -226,7 +244,9 @@ export async function runWorkLoop<Item, Done>(
     if (answer.items.length > 0) {
       budget.spend(answer.items.length);
       held += answer.items.length;
-      setBlocked(false);
+      // A claim that came back short took all there was: the next one goes with a
+      // completion of ours or after pollMs, not at once (it would find nothing).
+      setBlocked(answer.items.length < limit);
       for (const item of answer.items) startItem(item);
       if (budget.spent() && answer.drained !== null) {
         // This claim spent the budget and says what is left: decide on the handover now.
@@ -241,7 +261,7 @@ export async function runWorkLoop<Item, Done>(
     } else if (answer.drained) {
       end = "drained";
     } else {
-      await sleep(options.pollMs);
+      await sleep(options.idlePollMs ?? options.pollMs);
     }
   };
 

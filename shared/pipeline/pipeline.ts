@@ -98,6 +98,15 @@ export interface PipelineOptions {
   fetchId?: string;
   /** Write the bookkeeping patch here (default) or leave it to the caller to batch. */
   writeBookkeeping?: boolean;
+  /**
+   * Runs each of the check's request exchanges with its source's host (one fetch with its
+   * retries and redirect hops, the change's confirmation fetch) and returns what it
+   * returned: a caller that holds a request slot of the host for the check (the job: one
+   * of the host's slots across invocations) holds it only for these, not while the check
+   * extracts, compares and records. No request of the check is made outside it. Default:
+   * runs it at once.
+   */
+  requestSlot?: <T>(exchange: () => Promise<T>) => Promise<T>;
 }
 
 /** Stopwatch over the injected clock. */
@@ -171,6 +180,7 @@ export async function runFetchPipeline(
   let bookkeeping: SourceBookkeeping;
   let bookkeepingWritten = false;
   const log = { sourceId: source.id, url: displayUrl(source.url), fetchId };
+  const inSlot = options.requestSlot ?? (<T>(exchange: () => Promise<T>) => exchange());
 
   // This fetch's share of the invocation's body budget, given back once the body is read.
   const lease = deps.budget?.lease();
@@ -195,14 +205,17 @@ export async function runFetchPipeline(
     const fetchSource = source.render === "browser"
       ? renderedFetch(deps.browser, deps.config)
       : fetchDocument;
-    const outcome = await fetchSource(
-      {
-        url: source.url,
-        etag: hasSnapshot ? source.etag : null,
-        lastModified: hasSnapshot ? source.last_modified : null,
-      },
-      { ...fetcherDeps, budgetLease: lease },
-    );
+    const outcome = await inSlot(() => {
+      lap(); // waiting for the request slot is not the fetch's time
+      return fetchSource(
+        {
+          url: source.url,
+          etag: hasSnapshot ? source.etag : null,
+          lastModified: hasSnapshot ? source.last_modified : null,
+        },
+        { ...fetcherDeps, budgetLease: lease },
+      );
+    });
     timings.fetch_ms = lap();
     result.http_status = outcome.status;
     const fetchedAt = deps.clock();
@@ -299,10 +312,13 @@ export async function runFetchPipeline(
         // The second body takes its own share of the invocation's body budget.
         const againLease = deps.budget?.lease();
         try {
-          const again = await fetchSource(
-            { url: source.url, etag: null, lastModified: null },
-            { ...fetcherDeps, budgetLease: againLease },
-          );
+          const again = await inSlot(() => {
+            lap();
+            return fetchSource(
+              { url: source.url, etag: null, lastModified: null },
+              { ...fetcherDeps, budgetLease: againLease },
+            );
+          });
           // The same bytes of the same type extract to the same text (extraction is a
           // function of them): confirmed without a second extraction, the costliest stage
           // (a PDF's is ~0.5 s of CPU, a quarter of a worker's limit).

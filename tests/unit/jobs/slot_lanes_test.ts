@@ -110,3 +110,61 @@ Deno.test("slotLanes() asks before a queued item starts, never before a slot's f
   assert.deepEqual(await Promise.all(p), ["a1", "a2", "b1"]);
   assert.deepEqual(asked, ["h.example"]);
 });
+
+Deno.test("slotLanes() starts a queued item without asking while its invocation holds every slot of the host since its claim", async () => {
+  const asked: string[] = [];
+  const log: string[] = [];
+  const lanes = slotLanes({
+    perHost: 2,
+    beforeQueued: (host) => {
+      asked.push(host);
+      log.push(`asked ${host}`);
+      return Promise.resolve(0);
+    },
+  });
+  const h = (slot: number) => ({ host: "h.example", slot });
+  // One claim took both slots of h, two items each.
+  const [a1, a2, b1, b2] = [h(1), h(1), h(2), h(2)];
+  lanes.hold([a1, a2, b1, b2]);
+  const w = Object.fromEntries(["a1", "a2", "b1", "b2"].map((n) => [n, gatedWork(log, n)]));
+  const p = [
+    lanes.run(a1, w.a1!.work),
+    lanes.run(a2, w.a2!.work),
+    lanes.run(b1, w.b1!.work),
+    lanes.run(b2, w.b2!.work),
+  ];
+  w.a1!.end();
+  await p[0];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(asked, [], "a2 starts at once: no other invocation could reach h meanwhile");
+  assert.ok(log.includes("start a2"));
+  lanes.release(a1); // slot 1 still holds a2
+  w.a2!.end();
+  await p[1];
+  lanes.release(a2); // slot 1 is free: another invocation may take it and hear a 429
+  w.b1!.end();
+  await p[2];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(asked, ["h.example"], "b2 asks: its host was not all ours since its claim");
+  w.b2!.end();
+  await p[3];
+});
+
+Deno.test("slotLanes() asks for the queued items of a claim that did not take every slot, of a host it slowed, and without perHost", async () => {
+  for (const [perHost, slowed] of [[2, false], [1, true], [undefined, false]] as const) {
+    const asked: string[] = [];
+    const lanes = slotLanes({
+      perHost,
+      beforeQueued: (host) => {
+        asked.push(host);
+        return Promise.resolve(0);
+      },
+    });
+    // Two items in slot 1: with perHost 2 the claim left slot 2 to others.
+    const items = [{ host: "h.example", slot: 1 }, { host: "h.example", slot: 1 }];
+    lanes.hold(items);
+    if (slowed) lanes.slow("https://h.example/x", 0);
+    await Promise.all(items.map((item) => lanes.run(item, () => Promise.resolve())));
+    assert.deepEqual(asked, ["h.example"], `perHost ${perHost}, slowed ${slowed}`);
+  }
+});

@@ -178,33 +178,37 @@ Deno.test("runWorkLoop() goes on without limits when the handover fails", async 
 });
 
 Deno.test("runWorkLoop() polls while items wait for their turn, until the queue says drained", async () => {
-  let answers = 0;
-  let counted = 0;
-  const items = [1, 2, 3];
-  const task: WorkLoopTask<number, number> = {
-    // Nothing claimable for the first three claims (say, their host is at its limit).
-    exchange(_done, limit) {
-      const claimed = ++answers > 3 ? items.splice(0, limit ?? 0) : [];
-      if (limit !== null && claimed.length === 0) counted++;
-      return Promise.resolve({ items: claimed, drained: items.length === 0 });
-    },
-    process: (i) => Promise.resolve(i),
-    handOver: () => Promise.resolve(true),
-  };
-  const slept: number[] = [];
-  const end = await runWorkLoop(
-    task,
-    loopOptions(10, {
-      pollMs: 25,
-      sleep: (ms) => {
-        slept.push(ms);
-        return Promise.resolve();
+  // Holding nothing, it waits idlePollMs between claims (pollMs without one).
+  for (const [idlePollMs, wait] of [[undefined, 25], [5, 5]] as const) {
+    let answers = 0;
+    let counted = 0;
+    const items = [1, 2, 3];
+    const task: WorkLoopTask<number, number> = {
+      // Nothing claimable for the first three claims (say, their host is at its limit).
+      exchange(_done, limit) {
+        const claimed = ++answers > 3 ? items.splice(0, limit ?? 0) : [];
+        if (limit !== null && claimed.length === 0) counted++;
+        return Promise.resolve({ items: claimed, drained: items.length === 0 });
       },
-    }),
-  );
-  assert.equal(end, "drained");
-  assert.deepEqual(slept, [25, 25, 25]);
-  assert.equal(counted, 4, "three polls, then the empty claim at the end");
+      process: (i) => Promise.resolve(i),
+      handOver: () => Promise.resolve(true),
+    };
+    const slept: number[] = [];
+    const end = await runWorkLoop(
+      task,
+      loopOptions(10, {
+        pollMs: 25,
+        idlePollMs,
+        sleep: (ms) => {
+          slept.push(ms);
+          return Promise.resolve();
+        },
+      }),
+    );
+    assert.equal(end, "drained");
+    assert.deepEqual(slept, [wait, wait, wait]);
+    assert.equal(counted, 4, "three polls, then the empty claim at the end");
+  }
 });
 
 Deno.test("runWorkLoop() completes the items in hand when a claim fails, then throws the claim's error", async () => {
@@ -345,4 +349,58 @@ Deno.test("runWorkLoop() sends what finished when a full batch is waiting, befor
   await hand.finish(2);
   assert.equal(await loop, "handed_over");
   assert.deepEqual(log.trips.slice(3).map((t) => t.done), [[0, 2]]);
+});
+
+Deno.test("runWorkLoop() claims with a completion that goes out anyway, for the room there is", async () => {
+  const timers = manualTimers();
+  const { task, log } = queue(20, () => 0, timers.now);
+  const hand = handProcessed();
+  task.process = hand.process;
+  task.reportAtOnce = () => true; // a host whose slots are all in use: each completion at once
+  const loop = runWorkLoop(task, loopOptions(8, { completeWithinMs: 1000, timers }));
+  await settle();
+  assert.deepEqual(log.trips.map((t) => [t.done, t.limit, t.claimed.length]), [[[], 8, 8]]);
+  await hand.finish(0);
+  // Room for one (less than a quarter of the batch): claimed with the completion.
+  assert.deepEqual(log.trips.slice(1).map((t) => [t.done, t.limit, t.claimed]), [[[0], 1, [8]]]);
+  for (let i = 1; i < 20; i++) await hand.finish(i);
+  assert.equal(await loop, "drained");
+});
+
+Deno.test("runWorkLoop() claims what the budget has left while it holds items, and not again at once after a short claim", async () => {
+  const timers = manualTimers();
+  const { task, log } = queue(40, () => 0, timers.now);
+  const hand = handProcessed();
+  task.process = hand.process;
+  // The queue gives at most 4 items a claim (one host's slots).
+  const exchange = task.exchange;
+  const limits: Array<number | null> = []; // what the loop asked for
+  task.exchange = (done, limit, count) => {
+    limits.push(limit);
+    return exchange(done, limit === null ? null : Math.min(limit, 4), count);
+  };
+  const loop = runWorkLoop(
+    task,
+    loopOptions(64, { budget: budget(10), completeWithinMs: 1000, pollMs: 100, timers }),
+  );
+  await settle();
+  assert.deepEqual([limits, log.trips.map((t) => t.claimed.length)], [[10], [4]]);
+  await timers.advance(50);
+  assert.equal(log.trips.length, 1, "a short claim took all there was: no claim of its own");
+  await hand.finish(0);
+  // 6 left in the budget (less than a quarter of a batch of 64), 3 items held: claimed now,
+  // not once all of them are done.
+  assert.deepEqual(limits[1], 6);
+  assert.deepEqual(log.trips[1], {
+    done: [0],
+    limit: 4,
+    claimed: [4, 5, 6, 7],
+    at: 50,
+    count: true,
+  });
+  for (const i of [1, 2, 3, 4, 5, 6, 7]) await hand.finish(i);
+  await timers.advance(1000);
+  assert.ok(log.trips.some((t) => t.claimed.includes(9)), "the budget's last two were claimed");
+  for (const i of [8, 9]) await hand.finish(i);
+  assert.equal(await loop, "handed_over");
 });
