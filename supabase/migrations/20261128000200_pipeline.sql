@@ -9,7 +9,9 @@
 create or replace function public.update_source_bookkeeping(p_patches jsonb)
 returns integer
 language plpgsql security definer set search_path = '' as $$
-declare v_count integer;
+declare
+  v_count integer;
+  v_ids uuid[];
 begin
   if p_patches is null or jsonb_typeof(p_patches) <> 'array' then
     raise exception 'Cannot update source bookkeeping: p_patches must be a JSON array'
@@ -23,10 +25,15 @@ begin
       using errcode = '22023';
   end if;
 
+  -- The ids as an array: `id = any (v_ids)` is a primary-key lookup whatever the table's
+  -- size (a join with jsonb_array_elements, estimated at 100 rows, was planned as a
+  -- sequential scan of sources once they were many: h16b, bench_queue at 10,000 sources).
+  v_ids := array(select distinct (e->>'id')::uuid from jsonb_array_elements(p_patches) as e);
+
   -- Lock the rows in id order, so two batches (or a batch and record_snapshot) never
   -- wait on each other in a cycle.
   perform 1 from public.sources s
-    where s.id in (select (e->>'id')::uuid from jsonb_array_elements(p_patches) as e)
+    where s.id = any (v_ids)
     order by s.id
     for update;
 
@@ -48,7 +55,7 @@ begin
     consecutive_failures = case when x.p ? 'consecutive_failures'
       then (x.p->>'consecutive_failures')::integer else s.consecutive_failures end
   from patches x
-  where s.id = x.id
+  where s.id = any (v_ids) and s.id = x.id
     -- A late patch (an invocation whose lease expired) never overwrites a newer check.
     and (s.last_checked_at is null or (x.p->>'last_checked_at')::timestamptz >= s.last_checked_at);
   get diagnostics v_count = row_count;
