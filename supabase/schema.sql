@@ -498,6 +498,262 @@ ALTER FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) OWNE
 COMMENT ON FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) IS 'Migrations: enables RLS on a public table and grants the API roles table access (Supabase''s defaults, spelled out); with p_admin_read, adds the policy "Admin users can read <table>" (select, authenticated, app_metadata.role = admin).';
 
 --
+-- Name: job_claim_next(uuid, text, integer, integer, integer, integer, integer, integer, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_items jsonb;
+  v_poisoned uuid[] := coalesce(p_poisoned, '{}');
+  v_left integer := greatest(p_limit, 0);
+  v_host record;
+  v_cap integer;
+  v_delay integer;
+  v_slots integer[];
+  v_used integer[];
+  v_mine integer[];
+  v_mine_used integer[];
+  v_busy integer;
+  v_free integer;
+  v_depth integer;
+  v_ids uuid[] := '{}';
+  v_starts integer[] := '{}';
+  v_item_slots integer[] := '{}';
+  v_got uuid[];
+  v_now timestamptz := clock_timestamp();
+begin
+  if p_slot_depth is null or p_slot_depth < 1 then
+    raise exception 'Cannot claim items of run %: p_slot_depth must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  if p_max_attempts is null or p_max_attempts < 1 then
+    raise exception 'Cannot claim items of run %: p_max_attempts must be at least 1', p_run_id
+      using errcode = '22023';
+  end if;
+  -- Per-host limits across all invocations: a host's row is locked while its items are
+  -- claimed (another claimer skips it), its in-flight count is read under that lock, and
+  -- its next start moves by the politeness delay. Only hosts due now are looked at.
+  for v_host in
+    select h.host, h.max_in_flight, h.delay_ms, h.not_before, h.items,
+           r.total_items - r.sources_skipped as due
+    from private.run_hosts h
+    join public.job_runs r on r.id = h.run_id and r.status = 'running'
+    where h.run_id = p_run_id and h.not_before <= v_now
+    order by h.not_before, h.host
+    for update of h skip locked
+  loop
+    exit when v_left <= 0;
+    v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
+    v_delay := greatest(coalesce(p_delay_ms, 0), v_host.delay_ms);
+    -- The host's request slots with room for this claimer, one entry per free place, round
+    -- robin: while the host is within its cap, this claimer's own slots (what its items
+    -- there leave of p_slot_depth), and as many unused slots as the cap leaves (p_slot_depth
+    -- places each). A claimed item with a live lease holds its slot; read under the host
+    -- row's lock, so two claimers never take the same slot.
+    select coalesce(array_agg(s.slot) filter (where s.slot is not null), '{}'), count(*) filter (where s.slot is not null)
+             + coalesce(sum(s.used) filter (where s.slot is null), 0),
+           coalesce(array_agg(s.slot) filter (where s.mine), '{}'),
+           coalesce(array_agg(s.used) filter (where s.mine), '{}')
+      into v_used, v_busy, v_mine, v_mine_used
+    from (
+      select i.slot, count(*)::int as used,
+             bool_and(i.claimed_by = p_claimed_by) and i.slot is not null as mine
+      from public.job_run_sources i
+      where i.run_id = p_run_id and i.host = v_host.host and i.status = 'claimed'
+        and i.lease_until >= v_now
+      group by i.slot
+    ) s;
+    v_free := least(greatest(v_cap - v_busy, 0), v_left);
+    -- With a politeness delay every start is scheduled (start_in_ms): an item queued behind
+    -- a slow one in its slot would start late, close to the next scheduled start. One item
+    -- per slot then (the delay, not the slot, bounds the host). Items are queued in a slot
+    -- only on a host holding at least 1/16 of the run's items, the run's bottleneck (a
+    -- queued item asks job_slot_start before it starts: a round trip the others are spared).
+    v_depth := case when v_delay > 0 or v_host.items * 16 < v_host.due then 1
+                    else p_slot_depth end;
+    select coalesce(array_agg(n.slot order by n.place, n.slot), '{}') into v_slots
+    from (
+      select m.slot, generate_series(m.used + 1, v_depth) as place
+      from unnest(v_mine, v_mine_used) as m(slot, used)
+      where v_busy <= v_cap
+      union all
+      select f.slot, generate_series(1, v_depth)
+      from (select g.slot from generate_series(1, v_busy + v_free) as g(slot)
+            where g.slot <> all (v_used) order by g.slot limit v_free) f
+    ) n;
+    continue when cardinality(v_slots) = 0;
+    -- The host's next items, from the heads of its two ranges of job_run_sources_open_idx:
+    -- first claims whose invocation died (lease expired), then pending items in index
+    -- order; neither reads more of the run than the host's claimed items and what it takes.
+    select array_agg(x.source_id) into v_got from (
+      select s.source_id from public.job_run_sources s
+      where s.run_id = p_run_id and s.status = 'claimed' and s.host = v_host.host
+        and s.lease_until < v_now and s.attempts < p_max_attempts
+      limit least(cardinality(v_slots), v_left)
+      for update of s skip locked
+    ) x;
+    if coalesce(cardinality(v_got), 0) < least(cardinality(v_slots), v_left) then
+      select coalesce(v_got, '{}') || array_agg(x.source_id) into v_got from (
+        select s.source_id from public.job_run_sources s
+        where s.run_id = p_run_id and s.status = 'pending' and s.host = v_host.host
+        order by s.source_id
+        limit least(cardinality(v_slots), v_left) - coalesce(cardinality(v_got), 0)
+        for update of s skip locked
+      ) x;
+    end if;
+    if coalesce(cardinality(v_got), 0) = 0 then
+      -- Nothing claimable: a host with no open item is done for this run.
+      if v_busy = 0
+         and not exists (select 1 from public.job_run_sources s
+           where s.run_id = p_run_id and s.host = v_host.host and s.status = 'pending')
+         and not exists (select 1 from public.job_run_sources s
+           where s.run_id = p_run_id and s.host = v_host.host and s.status = 'claimed') then
+        update private.run_hosts set not_before = 'infinity'
+        where run_id = p_run_id and host = v_host.host;
+      end if;
+      continue;
+    end if;
+    v_ids := v_ids || v_got;
+    v_item_slots := v_item_slots || v_slots[1:cardinality(v_got)];
+    -- The k-th item of this host starts k × delay from now (start_in_ms).
+    v_starts := v_starts || array(select (g - 1) * v_delay from generate_series(1, cardinality(v_got)) g);
+    v_left := v_left - cardinality(v_got);
+    if v_delay > 0 then
+      update private.run_hosts set
+        not_before = v_now + make_interval(secs => cardinality(v_got) * v_delay / 1000.0)
+      where run_id = p_run_id and host = v_host.host;
+    end if;
+  end loop;
+  -- Count each invocation once (a primary key lookup, not a scan of the run's items),
+  -- after the hosts' loop: the run's row is locked from here to the commit only.
+  insert into private.run_invocations (run_id, invocation_id)
+  select p_run_id, p_claimed_by where p_claimed_by is not null
+  on conflict do nothing;
+  if found then
+    update public.job_runs set invocations = invocations + 1
+    where id = p_run_id and status = 'running';
+  end if;
+  if cardinality(v_ids) = 0 and cardinality(v_poisoned) = 0 then
+    return '[]'::jsonb;
+  end if;
+  with picked as (
+    select p_run_id as run_id, t.source_id, t.start_in_ms, t.slot
+    from unnest(v_ids, v_starts, v_item_slots) as t(source_id, start_in_ms, slot)
+  ), claimed as (
+    update public.job_run_sources s set
+      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by, slot = p.slot,
+      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
+      -- A claim taken over from a dead invocation keeps why the item is tried again.
+      error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
+    from picked p
+    -- by primary key (the planner's estimate of the run's rows does not matter)
+    where s.run_id = p_run_id and s.source_id = any (v_ids) and s.source_id = p.source_id
+    returning s.*, p.start_in_ms
+  ), handed as (
+    select c.*, false as poisoned from claimed c
+    union all
+    -- Failed just now: returned (marked) so the job sends their source-failing alerts.
+    -- (by primary key: a source's items of other runs, a year of them, are not looked at)
+    select s.*, null::integer, true from unnest(v_poisoned) as p(source_id)
+    join public.job_run_sources s on s.run_id = p_run_id and s.source_id = p.source_id
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'source', jsonb_build_object(
+        'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
+        'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
+        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
+        'etag', src.etag,
+        'last_modified', src.last_modified, 'last_hash', src.last_hash,
+        'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
+        'last_success_at', src.last_success_at,
+        'consecutive_failures', src.consecutive_failures,
+        'failing_alerted', src.failing_alerted),
+      'attempt', c.attempts,
+      'fetch_id', c.fetch_id,
+      'lease_until', c.lease_until,
+      'prior_policy_change_id', pc.id,
+      'prior_snapshot_id', sn.id,
+      'start_in_ms', coalesce(c.start_in_ms, 0),
+      'host', c.host,
+      'slot', c.slot,
+      'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
+  into v_items
+  from handed c
+  join public.sources src on src.id = c.source_id
+  left join public.snapshots sn on sn.fetch_id = c.fetch_id
+  left join public.policy_changes pc on pc.snapshot_id = sn.id;
+  return v_items;
+end $$;
+
+ALTER FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]) IS 'job_claim_items after its poison step: claims the items (p_poisoned: sources of the items just failed as poison, returned marked).';
+
+--
+-- Name: job_count_outcomes(uuid, jsonb); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_count_outcomes(p_run_id uuid, p_tally jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_done integer;
+  v_run public.job_runs;
+  v_finalised boolean := false;
+begin
+  update public.job_runs r set
+    sources_processed = r.sources_processed + (p_tally ->> 'n')::int,
+    sources_succeeded = r.sources_succeeded + (p_tally ->> 'ok')::int,
+    sources_failed = r.sources_failed + (p_tally ->> 'failed')::int,
+    changes_detected = r.changes_detected + (p_tally ->> 'changes')::int,
+    alerts_sent = r.alerts_sent + (p_tally ->> 'alerts')::int,
+    errors = r.errors || (p_tally -> 'errs')
+  where r.id = p_run_id and r.status = 'running'
+  returning r.* into v_run;
+  if v_run.id is null then
+    select * into v_run from public.job_runs where id = p_run_id;
+  else
+    v_done := (p_tally ->> 'n')::int;
+  end if;
+
+  -- The last item finalises the run, exactly once (status = 'running' guards it). After
+  -- outcomes, only when its counters say no item is left (private.job_open_items: no look
+  -- at the items per completion); without any (a call to finalise a run whose items are
+  -- gone), always; either way confirmed by a look at its open items.
+  if (coalesce((p_tally ->> 'n')::int, 0) = 0 or private.job_open_items(v_run) <= 0)
+     and not exists (select 1 from public.job_run_sources s
+                     where s.run_id = p_run_id and s.status in ('pending', 'claimed')) then
+    update public.job_runs r set
+      status = case
+        when r.sources_failed > 0 and r.sources_succeeded = 0 then 'failed'
+        when r.sources_failed > 0 then 'partial'
+        else 'succeeded' end,
+      completed_at = now()
+    where r.id = p_run_id and r.status = 'running';
+    v_finalised := found;
+  end if;
+  select * into v_run from public.job_runs where id = p_run_id;
+  return jsonb_build_object('completed', coalesce(v_done, 0), 'finalised', v_finalised,
+                            'run', to_jsonb(v_run));
+end $$;
+
+ALTER FUNCTION private.job_count_outcomes(p_run_id uuid, p_tally jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_count_outcomes(p_run_id uuid, p_tally jsonb); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_count_outcomes(p_run_id uuid, p_tally jsonb) IS 'Second step of a completion: moves the run''s counters by the tally of private.job_record_outcomes and finalises the run when no item is left (exactly once). Returns {completed, finalised, run}.';
+
+--
 -- Name: job_fail_poison_items(uuid, integer); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -553,6 +809,33 @@ ALTER FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integ
 --
 
 COMMENT ON FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer) IS 'Finalises as failed (class poison) every item of a running run whose lease expired after its p_max_attempts-th claim, with the source''s bookkeeping (failure streak, last error, last check). Called by job_claim_items. Returns the sources of the items it failed.';
+
+--
+-- Name: job_item_gone(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_item_gone() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+-- security definer: whoever deletes a source (the service role, an operator through the API)
+-- has no right on schema private.
+begin
+  -- Only a running run counts its open items (a run being deleted is no longer found).
+  if exists (select 1 from public.job_runs r where r.id = old.run_id and r.status = 'running') then
+    insert into private.run_items_gone as g (run_id, items) values (old.run_id, 1)
+    on conflict (run_id) do update set items = g.items + 1;
+  end if;
+  return null;
+end $$;
+
+ALTER FUNCTION private.job_item_gone() OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_item_gone(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_item_gone() IS 'Trigger of job_run_sources: an open item deleted (its source was deleted mid-run) is counted in private.run_items_gone, so the run''s open count stays exact.';
 
 --
 -- Name: job_run_sources; Type: TABLE; Schema: public; Owner: postgres
@@ -711,6 +994,219 @@ ALTER FUNCTION private.job_lost_claim(p_item public.job_run_sources) OWNER TO po
 --
 
 COMMENT ON FUNCTION private.job_lost_claim(p_item public.job_run_sources) IS 'Why a claimed item whose lease expired is tried again: which attempt and invocation stopped, and when its lease ended (job_run_sources.error_message while it is retried; the last one is quoted in a poison failure).';
+
+--
+-- Name: job_runs; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.job_runs (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    job_name text DEFAULT 'daily-fetch'::text NOT NULL,
+    trigger text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    deadline_at timestamp with time zone DEFAULT (now() + '02:00:00'::interval) NOT NULL,
+    options jsonb DEFAULT '{}'::jsonb NOT NULL,
+    total_items integer DEFAULT 0 NOT NULL,
+    sources_processed integer DEFAULT 0 NOT NULL,
+    sources_succeeded integer DEFAULT 0 NOT NULL,
+    sources_failed integer DEFAULT 0 NOT NULL,
+    sources_skipped integer DEFAULT 0 NOT NULL,
+    changes_detected integer DEFAULT 0 NOT NULL,
+    alerts_sent integer DEFAULT 0 NOT NULL,
+    errors jsonb DEFAULT '[]'::jsonb NOT NULL,
+    invocations integer DEFAULT 0 NOT NULL,
+    CONSTRAINT job_runs_alerts_sent_check CHECK ((alerts_sent >= 0)),
+    CONSTRAINT job_runs_changes_detected_check CHECK ((changes_detected >= 0)),
+    CONSTRAINT job_runs_completed CHECK (((status = 'running'::text) = (completed_at IS NULL))),
+    CONSTRAINT job_runs_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
+    CONSTRAINT job_runs_invocations_check CHECK ((invocations >= 0)),
+    CONSTRAINT job_runs_sources_failed_check CHECK ((sources_failed >= 0)),
+    CONSTRAINT job_runs_sources_processed_check CHECK ((sources_processed >= 0)),
+    CONSTRAINT job_runs_sources_skipped_check CHECK ((sources_skipped >= 0)),
+    CONSTRAINT job_runs_sources_succeeded_check CHECK ((sources_succeeded >= 0)),
+    CONSTRAINT job_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
+    CONSTRAINT job_runs_total_items_check CHECK ((total_items >= 0)),
+    CONSTRAINT job_runs_trigger_check CHECK ((trigger = ANY (ARRAY['cron'::text, 'manual'::text])))
+);
+
+ALTER TABLE public.job_runs OWNER TO postgres;
+
+--
+-- Name: TABLE job_runs; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.job_runs IS 'One row per run of a job (daily-fetch). Counters move while the run works, so Studio shows progress.';
+
+--
+-- Name: COLUMN job_runs.id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.id IS 'Run id (run_id in the API).';
+
+--
+-- Name: COLUMN job_runs.job_name; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.job_name IS 'Job name, e.g. daily-fetch.';
+
+--
+-- Name: COLUMN job_runs.trigger; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.trigger IS 'cron (pg_cron) or manual (API call).';
+
+--
+-- Name: COLUMN job_runs.status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.status IS 'running, succeeded, partial (some sources failed) or failed.';
+
+--
+-- Name: COLUMN job_runs.started_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.started_at IS 'When the run started.';
+
+--
+-- Name: COLUMN job_runs.completed_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.completed_at IS 'When the run was finalised; null while running.';
+
+--
+-- Name: COLUMN job_runs.deadline_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.deadline_at IS 'A run still running after this is finalised failed by the watchdog.';
+
+--
+-- Name: COLUMN job_runs.options; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.options IS 'Options of the call: force, source_ids.';
+
+--
+-- Name: COLUMN job_runs.total_items; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.total_items IS 'Number of sources the run had to look at.';
+
+--
+-- Name: COLUMN job_runs.sources_processed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_processed IS 'Sources fetched (succeeded + failed).';
+
+--
+-- Name: COLUMN job_runs.sources_succeeded; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_succeeded IS 'Sources fetched successfully.';
+
+--
+-- Name: COLUMN job_runs.sources_failed; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_failed IS 'Sources whose fetch failed.';
+
+--
+-- Name: COLUMN job_runs.sources_skipped; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.sources_skipped IS 'Active sources not due by check_frequency.';
+
+--
+-- Name: COLUMN job_runs.changes_detected; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.changes_detected IS 'Policy changes recorded by the run.';
+
+--
+-- Name: COLUMN job_runs.alerts_sent; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.alerts_sent IS 'Alerts delivered by the run.';
+
+--
+-- Name: COLUMN job_runs.errors; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.errors IS 'Error messages, e.g. "source <id> (<name>): timeout: ...".';
+
+--
+-- Name: COLUMN job_runs.invocations; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.job_runs.invocations IS 'How many function invocations worked on the run.';
+
+--
+-- Name: job_open_items(public.job_runs); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_open_items(p_run public.job_runs) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select case when p_run.status <> 'running' then 0
+    else p_run.total_items - p_run.sources_skipped - p_run.sources_processed
+         - coalesce((select g.items from private.run_items_gone g where g.run_id = p_run.id), 0)
+    end
+$$;
+
+ALTER FUNCTION private.job_open_items(p_run public.job_runs) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_open_items(p_run public.job_runs); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_open_items(p_run public.job_runs) IS 'Items of the run not finished yet (pending or claimed), from its counters: 0 once it is finalised.';
+
+--
+-- Name: job_record_outcomes(uuid, jsonb); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  with o as (
+    select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
+      source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
+      policy_change_id uuid, error_class text, error_message text, duration_ms integer,
+      alerts_sent integer, error_text text, content jsonb)
+  ), upd as (
+    update public.job_run_sources s set
+      status = o.status, changed = coalesce(o.changed, false),
+      baseline = coalesce(o.baseline, false), policy_change_id = o.policy_change_id,
+      error_class = o.error_class, error_message = o.error_message,
+      duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
+    from o
+    -- by primary key (the planner's estimate of the run's rows does not matter)
+    where s.run_id = p_run_id and s.source_id = any (array(select o.source_id from o))
+      and s.source_id = o.source_id
+      and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
+      and o.status in ('succeeded', 'failed')
+    returning o.*
+  )
+  select jsonb_build_object(
+    'n', count(*),
+    'ok', count(*) filter (where status = 'succeeded'),
+    'failed', count(*) filter (where status = 'failed'),
+    'changes', count(*) filter (where changed),
+    'alerts', coalesce(sum(alerts_sent), 0),
+    'errs', coalesce(jsonb_agg(error_text) filter (where error_text is not null), '[]'::jsonb))
+  from upd
+$$;
+
+ALTER FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_record_outcomes(p_run_id uuid, p_outcomes jsonb); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) IS 'First step of a completion: writes the outcomes of claimed items that are still claimed by that attempt (a lost claim''s outcome is ignored) and returns their tally {n, ok, failed, changes, alerts, errs} for private.job_count_outcomes.';
 
 --
 -- Name: sources; Type: TABLE; Schema: public; Owner: postgres
@@ -1373,152 +1869,6 @@ ALTER FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status 
 COMMENT ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]) IS 'Outbox step 3: records the result of attempt p_attempt (sent, failed with the next attempt time, or dead). Returns {recorded, reports}: recorded false, changing nothing, when the row is no longer that claim (its lease expired and another engine claimed it); reports, the alert_dead rows queued when the alert was given up (to the operational subscriptions, only p_subscription_ids unless null, in this transaction).';
 
 --
--- Name: job_runs; Type: TABLE; Schema: public; Owner: postgres
---
-
-CREATE TABLE public.job_runs (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    job_name text DEFAULT 'daily-fetch'::text NOT NULL,
-    trigger text NOT NULL,
-    status text DEFAULT 'running'::text NOT NULL,
-    started_at timestamp with time zone DEFAULT now() NOT NULL,
-    completed_at timestamp with time zone,
-    deadline_at timestamp with time zone DEFAULT (now() + '02:00:00'::interval) NOT NULL,
-    options jsonb DEFAULT '{}'::jsonb NOT NULL,
-    total_items integer DEFAULT 0 NOT NULL,
-    sources_processed integer DEFAULT 0 NOT NULL,
-    sources_succeeded integer DEFAULT 0 NOT NULL,
-    sources_failed integer DEFAULT 0 NOT NULL,
-    sources_skipped integer DEFAULT 0 NOT NULL,
-    changes_detected integer DEFAULT 0 NOT NULL,
-    alerts_sent integer DEFAULT 0 NOT NULL,
-    errors jsonb DEFAULT '[]'::jsonb NOT NULL,
-    invocations integer DEFAULT 0 NOT NULL,
-    CONSTRAINT job_runs_alerts_sent_check CHECK ((alerts_sent >= 0)),
-    CONSTRAINT job_runs_changes_detected_check CHECK ((changes_detected >= 0)),
-    CONSTRAINT job_runs_completed CHECK (((status = 'running'::text) = (completed_at IS NULL))),
-    CONSTRAINT job_runs_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
-    CONSTRAINT job_runs_invocations_check CHECK ((invocations >= 0)),
-    CONSTRAINT job_runs_sources_failed_check CHECK ((sources_failed >= 0)),
-    CONSTRAINT job_runs_sources_processed_check CHECK ((sources_processed >= 0)),
-    CONSTRAINT job_runs_sources_skipped_check CHECK ((sources_skipped >= 0)),
-    CONSTRAINT job_runs_sources_succeeded_check CHECK ((sources_succeeded >= 0)),
-    CONSTRAINT job_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
-    CONSTRAINT job_runs_total_items_check CHECK ((total_items >= 0)),
-    CONSTRAINT job_runs_trigger_check CHECK ((trigger = ANY (ARRAY['cron'::text, 'manual'::text])))
-);
-
-ALTER TABLE public.job_runs OWNER TO postgres;
-
---
--- Name: TABLE job_runs; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON TABLE public.job_runs IS 'One row per run of a job (daily-fetch). Counters move while the run works, so Studio shows progress.';
-
---
--- Name: COLUMN job_runs.id; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.id IS 'Run id (run_id in the API).';
-
---
--- Name: COLUMN job_runs.job_name; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.job_name IS 'Job name, e.g. daily-fetch.';
-
---
--- Name: COLUMN job_runs.trigger; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.trigger IS 'cron (pg_cron) or manual (API call).';
-
---
--- Name: COLUMN job_runs.status; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.status IS 'running, succeeded, partial (some sources failed) or failed.';
-
---
--- Name: COLUMN job_runs.started_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.started_at IS 'When the run started.';
-
---
--- Name: COLUMN job_runs.completed_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.completed_at IS 'When the run was finalised; null while running.';
-
---
--- Name: COLUMN job_runs.deadline_at; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.deadline_at IS 'A run still running after this is finalised failed by the watchdog.';
-
---
--- Name: COLUMN job_runs.options; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.options IS 'Options of the call: force, source_ids.';
-
---
--- Name: COLUMN job_runs.total_items; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.total_items IS 'Number of sources the run had to look at.';
-
---
--- Name: COLUMN job_runs.sources_processed; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.sources_processed IS 'Sources fetched (succeeded + failed).';
-
---
--- Name: COLUMN job_runs.sources_succeeded; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.sources_succeeded IS 'Sources fetched successfully.';
-
---
--- Name: COLUMN job_runs.sources_failed; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.sources_failed IS 'Sources whose fetch failed.';
-
---
--- Name: COLUMN job_runs.sources_skipped; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.sources_skipped IS 'Active sources not due by check_frequency.';
-
---
--- Name: COLUMN job_runs.changes_detected; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.changes_detected IS 'Policy changes recorded by the run.';
-
---
--- Name: COLUMN job_runs.alerts_sent; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.alerts_sent IS 'Alerts delivered by the run.';
-
---
--- Name: COLUMN job_runs.errors; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.errors IS 'Error messages, e.g. "source <id> (<name>): timeout: ...".';
-
---
--- Name: COLUMN job_runs.invocations; Type: COMMENT; Schema: public; Owner: postgres
---
-
-COMMENT ON COLUMN public.job_runs.invocations IS 'How many function invocations worked on the run.';
-
---
 -- Name: job_add_items(uuid, uuid[], uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -1526,9 +1876,14 @@ CREATE FUNCTION public.job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare v_run public.job_runs;
+declare
+  v_run public.job_runs;
+  v_due integer;
+  v_skipped integer;
 begin
-  -- Items may come in chunks (large runs): each chunk adds its items to their hosts' counts.
+  -- Items may come in chunks (large runs): each chunk adds its items to their hosts' counts
+  -- and to the run's (what it inserted, not a count of the run's items: a chunk costs the
+  -- same however many came before it).
   with added as (
     insert into public.job_run_sources (run_id, source_id, status, host)
     select p_run_id, src.id, 'pending', private.url_host(src.url)
@@ -1536,19 +1891,21 @@ begin
     join public.sources src on src.id = d.id
     on conflict do nothing
     returning host
+  ), hosts as (
+    insert into private.run_hosts as h (run_id, host, items)
+    select p_run_id, a.host, count(*)::int from added a group by a.host
+    on conflict (run_id, host) do update set
+      items = h.items + excluded.items,
+      not_before = case when h.not_before = 'infinity' then '-infinity' else h.not_before end
   )
-  insert into private.run_hosts as h (run_id, host, items)
-  select p_run_id, a.host, count(*)::int from added a group by a.host
-  on conflict (run_id, host) do update set
-    items = h.items + excluded.items,
-    not_before = case when h.not_before = 'infinity' then '-infinity' else h.not_before end;
+  select count(*)::int into v_due from added;
   insert into public.job_run_sources (run_id, source_id, status, finished_at)
   select p_run_id, id, 'skipped', now() from unnest(coalesce(p_skipped, '{}')) as id
   on conflict do nothing;
+  get diagnostics v_skipped = row_count;
   update public.job_runs r set
-    total_items = (select count(*) from public.job_run_sources s where s.run_id = p_run_id),
-    sources_skipped = (select count(*) from public.job_run_sources s
-                       where s.run_id = p_run_id and s.status = 'skipped')
+    total_items = r.total_items + v_due + v_skipped,
+    sources_skipped = r.sources_skipped + v_skipped
   where r.id = p_run_id
   returning * into v_run;
   return v_run;
@@ -1570,174 +1927,13 @@ CREATE FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-  v_items jsonb;
-  v_poisoned uuid[];
-  v_left integer := greatest(p_limit, 0);
-  v_host record;
-  v_cap integer;
-  v_delay integer;
-  v_slots integer[];
-  v_used integer[];
-  v_mine integer[];
-  v_mine_used integer[];
-  v_busy integer;
-  v_free integer;
-  v_depth integer;
-  v_ids uuid[] := '{}';
-  v_starts integer[] := '{}';
-  v_item_slots integer[] := '{}';
-  v_got uuid[];
-  v_now timestamptz := clock_timestamp();
+declare v_poisoned uuid[];
 begin
-  if p_slot_depth is null or p_slot_depth < 1 then
-    raise exception 'Cannot claim items of run %: p_slot_depth must be at least 1', p_run_id
-      using errcode = '22023';
-  end if;
-  if p_max_attempts is null or p_max_attempts < 1 then
-    raise exception 'Cannot claim items of run %: p_max_attempts must be at least 1', p_run_id
-      using errcode = '22023';
-  end if;
   -- Items whose last allowed claim died are finalised, not claimed again (this may
   -- finalise the run: they are still returned, marked, for their alerts).
   v_poisoned := private.job_fail_poison_items(p_run_id, p_max_attempts);
-  -- Count each invocation once (a primary key lookup, not a scan of the run's items).
-  insert into private.run_invocations (run_id, invocation_id)
-  select p_run_id, p_claimed_by where p_claimed_by is not null
-  on conflict do nothing;
-  if found then
-    update public.job_runs set invocations = invocations + 1
-    where id = p_run_id and status = 'running';
-  end if;
-  -- Per-host limits across all invocations: a host's row is locked while its items are
-  -- claimed (another claimer skips it), its in-flight count is read under that lock, and
-  -- its next start moves by the politeness delay. Only hosts due now are looked at.
-  for v_host in
-    select h.host, h.max_in_flight, h.delay_ms, h.not_before, h.items,
-           r.total_items - r.sources_skipped as due
-    from private.run_hosts h
-    join public.job_runs r on r.id = h.run_id and r.status = 'running'
-    where h.run_id = p_run_id and h.not_before <= v_now
-    order by h.not_before, h.host
-    for update of h skip locked
-  loop
-    exit when v_left <= 0;
-    v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
-    v_delay := greatest(coalesce(p_delay_ms, 0), v_host.delay_ms);
-    -- The host's request slots with room for this claimer, one entry per free place, round
-    -- robin: while the host is within its cap, this claimer's own slots (what its items
-    -- there leave of p_slot_depth), and as many unused slots as the cap leaves (p_slot_depth
-    -- places each). A claimed item with a live lease holds its slot; read under the host
-    -- row's lock, so two claimers never take the same slot.
-    select coalesce(array_agg(s.slot) filter (where s.slot is not null), '{}'), count(*) filter (where s.slot is not null)
-             + coalesce(sum(s.used) filter (where s.slot is null), 0),
-           coalesce(array_agg(s.slot) filter (where s.mine), '{}'),
-           coalesce(array_agg(s.used) filter (where s.mine), '{}')
-      into v_used, v_busy, v_mine, v_mine_used
-    from (
-      select i.slot, count(*)::int as used,
-             bool_and(i.claimed_by = p_claimed_by) and i.slot is not null as mine
-      from public.job_run_sources i
-      where i.run_id = p_run_id and i.host = v_host.host and i.status = 'claimed'
-        and i.lease_until >= v_now
-      group by i.slot
-    ) s;
-    v_free := least(greatest(v_cap - v_busy, 0), v_left);
-    -- With a politeness delay every start is scheduled (start_in_ms): an item queued behind
-    -- a slow one in its slot would start late, close to the next scheduled start. One item
-    -- per slot then (the delay, not the slot, bounds the host). Items are queued in a slot
-    -- only on a host holding at least 1/16 of the run's items, the run's bottleneck (a
-    -- queued item asks job_slot_start before it starts: a round trip the others are spared).
-    v_depth := case when v_delay > 0 or v_host.items * 16 < v_host.due then 1
-                    else p_slot_depth end;
-    select coalesce(array_agg(n.slot order by n.place, n.slot), '{}') into v_slots
-    from (
-      select m.slot, generate_series(m.used + 1, v_depth) as place
-      from unnest(v_mine, v_mine_used) as m(slot, used)
-      where v_busy <= v_cap
-      union all
-      select f.slot, generate_series(1, v_depth)
-      from (select g.slot from generate_series(1, v_busy + v_free) as g(slot)
-            where g.slot <> all (v_used) order by g.slot limit v_free) f
-    ) n;
-    continue when cardinality(v_slots) = 0;
-    select array_agg(x.source_id) into v_got from (
-      select s.source_id from public.job_run_sources s
-      where s.run_id = p_run_id and s.host = v_host.host
-        and (s.status = 'pending'
-             or (s.status = 'claimed' and s.lease_until < v_now and s.attempts < p_max_attempts))
-      limit least(cardinality(v_slots), v_left)
-      for update of s skip locked
-    ) x;
-    if v_got is null then
-      -- Nothing claimable: a host with no open item is done for this run.
-      if v_busy = 0 and not exists (select 1 from public.job_run_sources s
-          where s.run_id = p_run_id and s.host = v_host.host and s.status in ('pending', 'claimed')) then
-        update private.run_hosts set not_before = 'infinity'
-        where run_id = p_run_id and host = v_host.host;
-      end if;
-      continue;
-    end if;
-    v_ids := v_ids || v_got;
-    v_item_slots := v_item_slots || v_slots[1:cardinality(v_got)];
-    -- The k-th item of this host starts k × delay from now (start_in_ms).
-    v_starts := v_starts || array(select (g - 1) * v_delay from generate_series(1, cardinality(v_got)) g);
-    v_left := v_left - cardinality(v_got);
-    if v_delay > 0 then
-      update private.run_hosts set
-        not_before = v_now + make_interval(secs => cardinality(v_got) * v_delay / 1000.0)
-      where run_id = p_run_id and host = v_host.host;
-    end if;
-  end loop;
-  if cardinality(v_ids) = 0 and cardinality(v_poisoned) = 0 then
-    return '[]'::jsonb;
-  end if;
-  with picked as (
-    select p_run_id as run_id, t.source_id, t.start_in_ms, t.slot
-    from unnest(v_ids, v_starts, v_item_slots) as t(source_id, start_in_ms, slot)
-  ), claimed as (
-    update public.job_run_sources s set
-      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by, slot = p.slot,
-      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
-      -- A claim taken over from a dead invocation keeps why the item is tried again.
-      error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
-    from picked p
-    where s.run_id = p.run_id and s.source_id = p.source_id
-    returning s.*, p.start_in_ms
-  ), handed as (
-    select c.*, false as poisoned from claimed c
-    union all
-    -- Failed just now: returned (marked) so the job sends their source-failing alerts.
-    -- (by primary key: a source's items of other runs, a year of them, are not looked at)
-    select s.*, null::integer, true from unnest(v_poisoned) as p(source_id)
-    join public.job_run_sources s on s.run_id = p_run_id and s.source_id = p.source_id
-  )
-  select coalesce(jsonb_agg(jsonb_build_object(
-      'source', jsonb_build_object(
-        'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
-        'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
-        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
-        'etag', src.etag,
-        'last_modified', src.last_modified, 'last_hash', src.last_hash,
-        'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
-        'last_success_at', src.last_success_at,
-        'consecutive_failures', src.consecutive_failures,
-        'failing_alerted', src.failing_alerted),
-      'attempt', c.attempts,
-      'fetch_id', c.fetch_id,
-      'lease_until', c.lease_until,
-      'prior_policy_change_id', pc.id,
-      'prior_snapshot_id', sn.id,
-      'start_in_ms', coalesce(c.start_in_ms, 0),
-      'host', c.host,
-      'slot', c.slot,
-      'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
-  into v_items
-  from handed c
-  join public.sources src on src.id = c.source_id
-  left join public.snapshots sn on sn.fetch_id = c.fetch_id
-  left join public.policy_changes pc on pc.snapshot_id = sn.id;
-  return v_items;
+  return private.job_claim_next(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
+    p_delay_ms, p_max_attempts, p_slot_depth, v_poisoned);
 end $$;
 
 ALTER FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer) OWNER TO postgres;
@@ -1758,19 +1954,34 @@ CREATE FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p
     AS $$
 declare
   v_done jsonb := jsonb_build_object('completed', 0, 'finalised', false, 'run', null);
+  v_tally jsonb;
+  v_poisoned uuid[];
   v_items jsonb := '[]'::jsonb;
   v_open integer;
   v_held integer;
+  v_claimed integer;
   v_full text[];
   v_got integer;
+  v_claims boolean := coalesce(p_limit, 0) > 0;
+  v_records boolean := jsonb_typeof(p_outcomes) = 'array' and jsonb_array_length(p_outcomes) > 0;
 begin
-  -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
-  if jsonb_typeof(p_outcomes) = 'array' and jsonb_array_length(p_outcomes) > 0 then
-    v_done := public.job_complete_items(p_run_id, p_outcomes, p_bookkeeping);
+  -- The run's row, which every completion writes, is written last (its lock is held to the
+  -- commit): poison items first (rare; they move the counters themselves), then the
+  -- outcomes' rows (their host slots free again), the claim, and the counters (then only
+  -- the count of the items left, when asked, reads them).
+  if v_claims then
+    v_poisoned := private.job_fail_poison_items(p_run_id, p_max_attempts);
   end if;
-  if coalesce(p_limit, 0) > 0 and not (v_done ->> 'finalised')::boolean then
-    v_items := public.job_claim_items(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
-      p_delay_ms, p_max_attempts, p_slot_depth);
+  if v_records then
+    if p_bookkeeping is not null and jsonb_typeof(p_bookkeeping) = 'array'
+       and jsonb_array_length(p_bookkeeping) > 0 then
+      perform public.update_source_bookkeeping(p_bookkeeping);
+    end if;
+    v_tally := private.job_record_outcomes(p_run_id, p_outcomes);
+  end if;
+  if v_claims then
+    v_items := private.job_claim_next(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
+      p_delay_ms, p_max_attempts, p_slot_depth, v_poisoned);
   end if;
   select count(*) filter (where not (e ->> 'poisoned')::boolean)::int into v_got
   from jsonb_array_elements(v_items) e;
@@ -1792,14 +2003,21 @@ begin
     select jsonb_agg(e || jsonb_build_object('report_at_once', (e ->> 'host') = any (v_full)))
       into v_items from jsonb_array_elements(v_items) e;
   end if;
+  -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
+  if v_records then
+    v_done := private.job_count_outcomes(p_run_id, v_tally);
+  end if;
   -- Asked (p_count), or a claim found nothing: how many items are left, and how many of
-  -- them a live lease holds (the claimer stops, polls or hands over on these).
+  -- them a live lease holds (the claimer stops, polls or hands over on these): from the
+  -- run's counters (private.job_open_items) and its claimed items, not a count of its
+  -- open items.
   if p_count or (p_limit is not null and v_got = 0) then
-    select count(*)::int, (count(*) filter (where s.status = 'claimed'
-                                             and s.lease_until > clock_timestamp()))::int
-      into v_open, v_held
+    select count(*) filter (where s.lease_until > clock_timestamp())::int, count(*)::int
+      into v_held, v_claimed
     from public.job_run_sources s
-    where s.run_id = p_run_id and s.status in ('pending', 'claimed');
+    where s.run_id = p_run_id and s.status = 'claimed';
+    select greatest(private.job_open_items(r), v_claimed) into v_open
+    from public.job_runs r where r.id = p_run_id;
   end if;
   return v_done || jsonb_build_object('items', v_items, 'open', v_open, 'held', v_held);
 end $$;
@@ -1820,62 +2038,10 @@ CREATE FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb) RETUR
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-  v_done integer;
-  v_run public.job_runs;
-  v_finalised boolean := false;
+declare v_tally jsonb;
 begin
-  with o as (
-    select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
-      source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
-      policy_change_id uuid, error_class text, error_message text, duration_ms integer,
-      alerts_sent integer, error_text text, content jsonb)
-  ), upd as (
-    update public.job_run_sources s set
-      status = o.status, changed = coalesce(o.changed, false),
-      baseline = coalesce(o.baseline, false), policy_change_id = o.policy_change_id,
-      error_class = o.error_class, error_message = o.error_message,
-      duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
-    from o
-    where s.run_id = p_run_id and s.source_id = o.source_id
-      and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
-      and o.status in ('succeeded', 'failed')
-    returning o.*
-  )
-  update public.job_runs r set
-    sources_processed = r.sources_processed + a.n,
-    sources_succeeded = r.sources_succeeded + a.ok,
-    sources_failed = r.sources_failed + a.failed,
-    changes_detected = r.changes_detected + a.changes,
-    alerts_sent = r.alerts_sent + a.alerts,
-    errors = r.errors || a.errs
-  from (
-    select count(*)::int as n,
-           count(*) filter (where status = 'succeeded')::int as ok,
-           count(*) filter (where status = 'failed')::int as failed,
-           count(*) filter (where changed)::int as changes,
-           coalesce(sum(alerts_sent), 0)::int as alerts,
-           coalesce(jsonb_agg(error_text) filter (where error_text is not null), '[]'::jsonb) as errs
-    from upd
-  ) a
-  where r.id = p_run_id and r.status = 'running'
-  returning a.n into v_done;
-
-  -- The last item finalises the run, exactly once (status = 'running' guards it).
-  if not exists (select 1 from public.job_run_sources s
-                 where s.run_id = p_run_id and s.status in ('pending', 'claimed')) then
-    update public.job_runs r set
-      status = case
-        when r.sources_failed > 0 and r.sources_succeeded = 0 then 'failed'
-        when r.sources_failed > 0 then 'partial'
-        else 'succeeded' end,
-      completed_at = now()
-    where r.id = p_run_id and r.status = 'running';
-    v_finalised := found;
-  end if;
-  select * into v_run from public.job_runs where id = p_run_id;
-  return jsonb_build_object('completed', coalesce(v_done, 0), 'finalised', v_finalised,
-                            'run', to_jsonb(v_run));
+  v_tally := private.job_record_outcomes(p_run_id, p_outcomes);
+  return private.job_count_outcomes(p_run_id, v_tally);
 end $$;
 
 ALTER FUNCTION public.job_complete_items(p_run_id uuid, p_outcomes jsonb) OWNER TO postgres;
@@ -2636,6 +2802,36 @@ COMMENT ON COLUMN private.run_invocations.invocation_id IS 'Invocation id passed
 COMMENT ON COLUMN private.run_invocations.first_claim_at IS 'When the invocation first claimed items.';
 
 --
+-- Name: run_items_gone; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.run_items_gone (
+    run_id uuid NOT NULL,
+    items integer DEFAULT 0 NOT NULL,
+    CONSTRAINT run_items_gone_items_check CHECK ((items >= 0))
+);
+
+ALTER TABLE private.run_items_gone OWNER TO postgres;
+
+--
+-- Name: TABLE run_items_gone; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.run_items_gone IS 'Open work items (pending or claimed) of a running run whose source was deleted (on delete cascade): the run''s open items are total_items - sources_skipped - sources_processed - items (private.job_open_items).';
+
+--
+-- Name: COLUMN run_items_gone.run_id; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_items_gone.run_id IS 'Run.';
+
+--
+-- Name: COLUMN run_items_gone.items; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON COLUMN private.run_items_gone.items IS 'How many of its open items went with their sources.';
+
+--
 -- Name: watchdog_state; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -3276,6 +3472,13 @@ ALTER TABLE ONLY private.run_invocations
     ADD CONSTRAINT run_invocations_pkey PRIMARY KEY (run_id, invocation_id);
 
 --
+-- Name: run_items_gone run_items_gone_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.run_items_gone
+    ADD CONSTRAINT run_items_gone_pkey PRIMARY KEY (run_id);
+
+--
 -- Name: watchdog_state watchdog_state_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
 --
 
@@ -3417,16 +3620,10 @@ CREATE INDEX alerts_subscription_idx ON public.alerts USING btree (subscription_
 CREATE INDEX job_run_sources_change_idx ON public.job_run_sources USING btree (policy_change_id) WHERE (policy_change_id IS NOT NULL);
 
 --
--- Name: job_run_sources_host_idx; Type: INDEX; Schema: public; Owner: postgres
+-- Name: job_run_sources_open_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 
-CREATE INDEX job_run_sources_host_idx ON public.job_run_sources USING btree (run_id, host, status);
-
---
--- Name: job_run_sources_pending_idx; Type: INDEX; Schema: public; Owner: postgres
---
-
-CREATE INDEX job_run_sources_pending_idx ON public.job_run_sources USING btree (run_id, status);
+CREATE INDEX job_run_sources_open_idx ON public.job_run_sources USING btree (run_id, status, host, source_id) WHERE (status = ANY (ARRAY['pending'::text, 'claimed'::text]));
 
 --
 -- Name: job_run_sources_source_idx; Type: INDEX; Schema: public; Owner: postgres
@@ -3489,6 +3686,12 @@ CREATE INDEX sources_last_snapshot_idx ON public.sources USING btree (last_snaps
 CREATE INDEX subscriptions_source_idx ON public.subscriptions USING btree (source_id) WHERE active;
 
 --
+-- Name: job_run_sources job_run_sources_gone; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER job_run_sources_gone AFTER DELETE ON public.job_run_sources FOR EACH ROW WHEN ((old.status = ANY (ARRAY['pending'::text, 'claimed'::text]))) EXECUTE FUNCTION private.job_item_gone();
+
+--
 -- Name: sources sources_validate; Type: TRIGGER; Schema: public; Owner: postgres
 --
 
@@ -3507,6 +3710,13 @@ ALTER TABLE ONLY private.run_hosts
 
 ALTER TABLE ONLY private.run_invocations
     ADD CONSTRAINT run_invocations_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.job_runs(id) ON DELETE CASCADE;
+
+--
+-- Name: run_items_gone run_items_gone_run_id_fkey; Type: FK CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.run_items_gone
+    ADD CONSTRAINT run_items_gone_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.job_runs(id) ON DELETE CASCADE;
 
 --
 -- Name: alerts alerts_policy_change_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
@@ -3622,6 +3832,12 @@ ALTER TABLE private.run_hosts ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE private.run_invocations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: run_items_gone; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.run_items_gone ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: watchdog_state; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -3785,10 +4001,28 @@ REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_k
 REVOKE ALL ON FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) FROM PUBLIC;
 
 --
+-- Name: FUNCTION job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION job_count_outcomes(p_run_id uuid, p_tally jsonb); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_count_outcomes(p_run_id uuid, p_tally jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION job_fail_poison_items(p_run_id uuid, p_max_attempts integer); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION job_item_gone(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_item_gone() FROM PUBLIC;
 
 --
 -- Name: TABLE job_run_sources; Type: ACL; Schema: public; Owner: postgres
@@ -3803,6 +4037,26 @@ GRANT ALL ON TABLE public.job_run_sources TO service_role;
 --
 
 REVOKE ALL ON FUNCTION private.job_lost_claim(p_item public.job_run_sources) FROM PUBLIC;
+
+--
+-- Name: TABLE job_runs; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.job_runs TO anon;
+GRANT ALL ON TABLE public.job_runs TO authenticated;
+GRANT ALL ON TABLE public.job_runs TO service_role;
+
+--
+-- Name: FUNCTION job_open_items(p_run public.job_runs); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_open_items(p_run public.job_runs) FROM PUBLIC;
+
+--
+-- Name: FUNCTION job_record_outcomes(p_run_id uuid, p_outcomes jsonb); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) FROM PUBLIC;
 
 --
 -- Name: TABLE sources; Type: ACL; Schema: public; Owner: postgres
@@ -3881,14 +4135,6 @@ GRANT ALL ON FUNCTION public.enqueue_policy_change_alerts(p_policy_change_id uui
 
 REVOKE ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.finish_alert(p_alert_id uuid, p_attempt integer, p_status text, p_error text, p_next_attempt_at timestamp with time zone, p_now timestamp with time zone, p_subscription_ids uuid[]) TO service_role;
-
---
--- Name: TABLE job_runs; Type: ACL; Schema: public; Owner: postgres
---
-
-GRANT ALL ON TABLE public.job_runs TO anon;
-GRANT ALL ON TABLE public.job_runs TO authenticated;
-GRANT ALL ON TABLE public.job_runs TO service_role;
 
 --
 -- Name: FUNCTION job_add_items(p_run_id uuid, p_due uuid[], p_skipped uuid[]); Type: ACL; Schema: public; Owner: postgres

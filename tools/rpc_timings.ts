@@ -62,7 +62,7 @@ if (import.meta.main) {
       const q = await queueRun(sql, N);
       console.log(
         `queue at N = ${q.n}: start (list + add items) ${(q.startMs / 1000).toFixed(1)} s, ` +
-          `drain ${(q.drainMs / 1000).toFixed(1)} s in ${q.batches} batches, run ${q.status}; ` +
+          `drain ${(q.drainMs / 1000).toFixed(1)} s in ${q.calls} round trips, run ${q.status}; ` +
           `load average ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
       );
     } else {

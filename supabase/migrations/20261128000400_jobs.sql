@@ -95,8 +95,16 @@ select private.describe('public.job_run_sources',
     'slot', 'Which of its host''s request slots (1 … per-host limit) the claim put the item in: a host has at most that many slots in use (items claimed with a live lease) across all invocations, and one invocation runs the items of a slot one after the other, so the next one starts as soon as the previous one ends (no claim round trip in between).',
     'content', 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.',
     'fetch_id', 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.'));
-create index if not exists job_run_sources_pending_idx on public.job_run_sources (run_id, status);
-create index if not exists job_run_sources_host_idx on public.job_run_sources (run_id, host, status);
+-- The run's open items only (an item leaves it when it is finished), one entry per item
+-- (source_id in the key: an entry of a claimed or finished item is marked dead by the next
+-- scan that passes it and not read again, where a shared key would keep it in a list with
+-- live ones until the next vacuum). What a claim or a completion reads of it does not grow
+-- with the items a run holds: a host's queue (its pending items, next ones first, in
+-- source_id order), its claimed items (its slots in use, with live leases, and the claims
+-- whose invocation died) and whether any item is left.
+create index if not exists job_run_sources_open_idx
+  on public.job_run_sources (run_id, status, host, source_id)
+  where status in ('pending', 'claimed');
 -- Deleting a source or a policy change checks these foreign keys: without the indexes each
 -- one scanned the whole run history.
 create index if not exists job_run_sources_source_idx on public.job_run_sources (source_id);
@@ -117,6 +125,50 @@ select private.describe('private.run_invocations',
     'invocation_id', 'Invocation id passed to job_claim_items.',
     'first_claim_at', 'When the invocation first claimed items.'));
 alter table private.run_invocations enable row level security;
+
+-- A run's open items are counted, not looked for: total_items - sources_skipped -
+-- sources_processed, less the open items whose source was deleted while the run ran (their
+-- work item goes with them: counted here by a trigger). Whether a run is finished, and how
+-- many items are left, then costs the same whatever a run holds.
+create table if not exists private.run_items_gone (
+  run_id uuid primary key references public.job_runs (id) on delete cascade,
+  items integer not null default 0 check (items >= 0)
+);
+select private.describe('private.run_items_gone',
+  'Open work items (pending or claimed) of a running run whose source was deleted (on delete cascade): the run''s open items are total_items - sources_skipped - sources_processed - items (private.job_open_items).',
+  jsonb_build_object(
+    'run_id', 'Run.',
+    'items', 'How many of its open items went with their sources.'));
+alter table private.run_items_gone enable row level security;
+
+create or replace function private.job_item_gone() returns trigger
+language plpgsql security definer set search_path = '' as $$
+-- security definer: whoever deletes a source (the service role, an operator through the API)
+-- has no right on schema private.
+begin
+  -- Only a running run counts its open items (a run being deleted is no longer found).
+  if exists (select 1 from public.job_runs r where r.id = old.run_id and r.status = 'running') then
+    insert into private.run_items_gone as g (run_id, items) values (old.run_id, 1)
+    on conflict (run_id) do update set items = g.items + 1;
+  end if;
+  return null;
+end $$;
+comment on function private.job_item_gone() is 'Trigger of job_run_sources: an open item deleted (its source was deleted mid-run) is counted in private.run_items_gone, so the run''s open count stays exact.';
+revoke all on function private.job_item_gone() from public;
+
+create or replace trigger job_run_sources_gone after delete on public.job_run_sources
+  for each row when (old.status in ('pending', 'claimed'))
+  execute function private.job_item_gone();
+
+create or replace function private.job_open_items(p_run public.job_runs) returns integer
+language sql stable set search_path = '' as $$
+  select case when p_run.status <> 'running' then 0
+    else p_run.total_items - p_run.sources_skipped - p_run.sources_processed
+         - coalesce((select g.items from private.run_items_gone g where g.run_id = p_run.id), 0)
+    end
+$$;
+comment on function private.job_open_items(public.job_runs) is 'Items of the run not finished yet (pending or claimed), from its counters: 0 once it is finalised.';
+revoke all on function private.job_open_items(public.job_runs) from public;
 
 create table if not exists private.run_hosts (
   run_id uuid not null references public.job_runs (id) on delete cascade,
@@ -248,9 +300,14 @@ create or replace function public.job_add_items(
   p_run_id uuid, p_due uuid[], p_skipped uuid[]
 ) returns public.job_runs
 language plpgsql security definer set search_path = '' as $$
-declare v_run public.job_runs;
+declare
+  v_run public.job_runs;
+  v_due integer;
+  v_skipped integer;
 begin
-  -- Items may come in chunks (large runs): each chunk adds its items to their hosts' counts.
+  -- Items may come in chunks (large runs): each chunk adds its items to their hosts' counts
+  -- and to the run's (what it inserted, not a count of the run's items: a chunk costs the
+  -- same however many came before it).
   with added as (
     insert into public.job_run_sources (run_id, source_id, status, host)
     select p_run_id, src.id, 'pending', private.url_host(src.url)
@@ -258,19 +315,21 @@ begin
     join public.sources src on src.id = d.id
     on conflict do nothing
     returning host
+  ), hosts as (
+    insert into private.run_hosts as h (run_id, host, items)
+    select p_run_id, a.host, count(*)::int from added a group by a.host
+    on conflict (run_id, host) do update set
+      items = h.items + excluded.items,
+      not_before = case when h.not_before = 'infinity' then '-infinity' else h.not_before end
   )
-  insert into private.run_hosts as h (run_id, host, items)
-  select p_run_id, a.host, count(*)::int from added a group by a.host
-  on conflict (run_id, host) do update set
-    items = h.items + excluded.items,
-    not_before = case when h.not_before = 'infinity' then '-infinity' else h.not_before end;
+  select count(*)::int into v_due from added;
   insert into public.job_run_sources (run_id, source_id, status, finished_at)
   select p_run_id, id, 'skipped', now() from unnest(coalesce(p_skipped, '{}')) as id
   on conflict do nothing;
+  get diagnostics v_skipped = row_count;
   update public.job_runs r set
-    total_items = (select count(*) from public.job_run_sources s where s.run_id = p_run_id),
-    sources_skipped = (select count(*) from public.job_run_sources s
-                       where s.run_id = p_run_id and s.status = 'skipped')
+    total_items = r.total_items + v_due + v_skipped,
+    sources_skipped = r.sources_skipped + v_skipped
   where r.id = p_run_id
   returning * into v_run;
   return v_run;
@@ -278,15 +337,18 @@ end $$;
 comment on function public.job_add_items(uuid, uuid[], uuid[]) is 'Adds the work items of a run: due sources pending (with their host, and a private.run_hosts row per host), the others skipped; sets total_items and sources_skipped.';
 
 -- ---------------------------------------------------------------------------
-create or replace function public.job_claim_items(
+-- The claim proper, after the poison items were failed (p_poisoned: their sources, returned
+-- marked). job_complete_and_claim fails them before it records its outcomes: a poison item
+-- that was the run's last open one finalises the run with counters that include them.
+create or replace function private.job_claim_next(
   p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer,
-  p_per_host integer default null, p_delay_ms integer default 0, p_max_attempts integer default 3,
-  p_slot_depth integer default 1
+  p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer,
+  p_poisoned uuid[]
 ) returns jsonb
-language plpgsql security definer set search_path = '' as $$
+language plpgsql set search_path = '' as $$
 declare
   v_items jsonb;
-  v_poisoned uuid[];
+  v_poisoned uuid[] := coalesce(p_poisoned, '{}');
   v_left integer := greatest(p_limit, 0);
   v_host record;
   v_cap integer;
@@ -311,17 +373,6 @@ begin
   if p_max_attempts is null or p_max_attempts < 1 then
     raise exception 'Cannot claim items of run %: p_max_attempts must be at least 1', p_run_id
       using errcode = '22023';
-  end if;
-  -- Items whose last allowed claim died are finalised, not claimed again (this may
-  -- finalise the run: they are still returned, marked, for their alerts).
-  v_poisoned := private.job_fail_poison_items(p_run_id, p_max_attempts);
-  -- Count each invocation once (a primary key lookup, not a scan of the run's items).
-  insert into private.run_invocations (run_id, invocation_id)
-  select p_run_id, p_claimed_by where p_claimed_by is not null
-  on conflict do nothing;
-  if found then
-    update public.job_runs set invocations = invocations + 1
-    where id = p_run_id and status = 'running';
   end if;
   -- Per-host limits across all invocations: a host's row is locked while its items are
   -- claimed (another claimer skips it), its in-flight count is read under that lock, and
@@ -375,18 +426,32 @@ begin
             where g.slot <> all (v_used) order by g.slot limit v_free) f
     ) n;
     continue when cardinality(v_slots) = 0;
+    -- The host's next items, from the heads of its two ranges of job_run_sources_open_idx:
+    -- first claims whose invocation died (lease expired), then pending items in index
+    -- order; neither reads more of the run than the host's claimed items and what it takes.
     select array_agg(x.source_id) into v_got from (
       select s.source_id from public.job_run_sources s
-      where s.run_id = p_run_id and s.host = v_host.host
-        and (s.status = 'pending'
-             or (s.status = 'claimed' and s.lease_until < v_now and s.attempts < p_max_attempts))
+      where s.run_id = p_run_id and s.status = 'claimed' and s.host = v_host.host
+        and s.lease_until < v_now and s.attempts < p_max_attempts
       limit least(cardinality(v_slots), v_left)
       for update of s skip locked
     ) x;
-    if v_got is null then
+    if coalesce(cardinality(v_got), 0) < least(cardinality(v_slots), v_left) then
+      select coalesce(v_got, '{}') || array_agg(x.source_id) into v_got from (
+        select s.source_id from public.job_run_sources s
+        where s.run_id = p_run_id and s.status = 'pending' and s.host = v_host.host
+        order by s.source_id
+        limit least(cardinality(v_slots), v_left) - coalesce(cardinality(v_got), 0)
+        for update of s skip locked
+      ) x;
+    end if;
+    if coalesce(cardinality(v_got), 0) = 0 then
       -- Nothing claimable: a host with no open item is done for this run.
-      if v_busy = 0 and not exists (select 1 from public.job_run_sources s
-          where s.run_id = p_run_id and s.host = v_host.host and s.status in ('pending', 'claimed')) then
+      if v_busy = 0
+         and not exists (select 1 from public.job_run_sources s
+           where s.run_id = p_run_id and s.host = v_host.host and s.status = 'pending')
+         and not exists (select 1 from public.job_run_sources s
+           where s.run_id = p_run_id and s.host = v_host.host and s.status = 'claimed') then
         update private.run_hosts set not_before = 'infinity'
         where run_id = p_run_id and host = v_host.host;
       end if;
@@ -403,6 +468,15 @@ begin
       where run_id = p_run_id and host = v_host.host;
     end if;
   end loop;
+  -- Count each invocation once (a primary key lookup, not a scan of the run's items),
+  -- after the hosts' loop: the run's row is locked from here to the commit only.
+  insert into private.run_invocations (run_id, invocation_id)
+  select p_run_id, p_claimed_by where p_claimed_by is not null
+  on conflict do nothing;
+  if found then
+    update public.job_runs set invocations = invocations + 1
+    where id = p_run_id and status = 'running';
+  end if;
   if cardinality(v_ids) = 0 and cardinality(v_poisoned) = 0 then
     return '[]'::jsonb;
   end if;
@@ -416,7 +490,8 @@ begin
       -- A claim taken over from a dead invocation keeps why the item is tried again.
       error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
     from picked p
-    where s.run_id = p.run_id and s.source_id = p.source_id
+    -- by primary key (the planner's estimate of the run's rows does not matter)
+    where s.run_id = p_run_id and s.source_id = any (v_ids) and s.source_id = p.source_id
     returning s.*, p.start_in_ms
   ), handed as (
     select c.*, false as poisoned from claimed c
@@ -452,6 +527,23 @@ begin
   left join public.snapshots sn on sn.fetch_id = c.fetch_id
   left join public.policy_changes pc on pc.snapshot_id = sn.id;
   return v_items;
+end $$;
+comment on function private.job_claim_next(uuid, text, integer, integer, integer, integer, integer, integer, uuid[]) is 'job_claim_items after its poison step: claims the items (p_poisoned: sources of the items just failed as poison, returned marked).';
+revoke all on function private.job_claim_next(uuid, text, integer, integer, integer, integer, integer, integer, uuid[]) from public;
+
+create or replace function public.job_claim_items(
+  p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer,
+  p_per_host integer default null, p_delay_ms integer default 0, p_max_attempts integer default 3,
+  p_slot_depth integer default 1
+) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare v_poisoned uuid[];
+begin
+  -- Items whose last allowed claim died are finalised, not claimed again (this may
+  -- finalise the run: they are still returned, marked, for their alerts).
+  v_poisoned := private.job_fail_poison_items(p_run_id, p_max_attempts);
+  return private.job_claim_next(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
+    p_delay_ms, p_max_attempts, p_slot_depth, v_poisoned);
 end $$;
 comment on function public.job_claim_items(uuid, text, integer, integer, integer, integer, integer, integer) is 'Claims up to p_limit pending (or lease-expired) items of a running run for one invocation, with everything the pipeline needs (source, last hash, etag) in one round trip, keeping every host under p_per_host request slots in use (a slot holds up to p_slot_depth items of one claimer on a host holding at least 1/16 of the run''s items, one on the others and when the host has a politeness delay, claimed with a live lease, which it fetches one after the other, each queued one asking job_slot_start first; slot in each item) across all invocations and spacing its starts by the politeness delay (start_in_ms: wait this long before fetching). prior_policy_change_id is set when an earlier, dead claim already recorded this item''s change. An item is claimed at most p_max_attempts times (JOB_ITEM_MAX_ATTEMPTS): when the lease of its last claim expired, it is failed with class poison instead (private.job_fail_poison_items) and returned with poisoned = true (not to process: the job only sends its source-failing alert, as for any failure).';
 
@@ -594,14 +686,12 @@ end $$;
 comment on function public.job_slot_start(uuid, text) is 'Asked by a request slot''s queued item of p_host (its claimer''s next in that slot) before it starts: ms to wait first. 0 unless a 429/503 with Retry-After slowed the host (job_slow_host); then the start is scheduled after the host''s next start (not_before), which moves a delay on, as for a claim.';
 
 -- ---------------------------------------------------------------------------
-create or replace function public.job_complete_items(p_run_id uuid, p_outcomes jsonb)
+-- A completion in two steps, so that one round trip (job_complete_and_claim) can claim in
+-- between: the items' outcomes first (their rows only), the run's counters last (its row
+-- is the one every completion writes: locked from there to the commit, so that is kept short).
+create or replace function private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb)
 returns jsonb
-language plpgsql security definer set search_path = '' as $$
-declare
-  v_done integer;
-  v_run public.job_runs;
-  v_finalised boolean := false;
-begin
+language sql set search_path = '' as $$
   with o as (
     select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
       source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
@@ -614,33 +704,55 @@ begin
       error_class = o.error_class, error_message = o.error_message,
       duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
     from o
-    where s.run_id = p_run_id and s.source_id = o.source_id
+    -- by primary key (the planner's estimate of the run's rows does not matter)
+    where s.run_id = p_run_id and s.source_id = any (array(select o.source_id from o))
+      and s.source_id = o.source_id
       and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
       and o.status in ('succeeded', 'failed')
     returning o.*
   )
-  update public.job_runs r set
-    sources_processed = r.sources_processed + a.n,
-    sources_succeeded = r.sources_succeeded + a.ok,
-    sources_failed = r.sources_failed + a.failed,
-    changes_detected = r.changes_detected + a.changes,
-    alerts_sent = r.alerts_sent + a.alerts,
-    errors = r.errors || a.errs
-  from (
-    select count(*)::int as n,
-           count(*) filter (where status = 'succeeded')::int as ok,
-           count(*) filter (where status = 'failed')::int as failed,
-           count(*) filter (where changed)::int as changes,
-           coalesce(sum(alerts_sent), 0)::int as alerts,
-           coalesce(jsonb_agg(error_text) filter (where error_text is not null), '[]'::jsonb) as errs
-    from upd
-  ) a
-  where r.id = p_run_id and r.status = 'running'
-  returning a.n into v_done;
+  select jsonb_build_object(
+    'n', count(*),
+    'ok', count(*) filter (where status = 'succeeded'),
+    'failed', count(*) filter (where status = 'failed'),
+    'changes', count(*) filter (where changed),
+    'alerts', coalesce(sum(alerts_sent), 0),
+    'errs', coalesce(jsonb_agg(error_text) filter (where error_text is not null), '[]'::jsonb))
+  from upd
+$$;
+comment on function private.job_record_outcomes(uuid, jsonb) is 'First step of a completion: writes the outcomes of claimed items that are still claimed by that attempt (a lost claim''s outcome is ignored) and returns their tally {n, ok, failed, changes, alerts, errs} for private.job_count_outcomes.';
+revoke all on function private.job_record_outcomes(uuid, jsonb) from public;
 
-  -- The last item finalises the run, exactly once (status = 'running' guards it).
-  if not exists (select 1 from public.job_run_sources s
-                 where s.run_id = p_run_id and s.status in ('pending', 'claimed')) then
+create or replace function private.job_count_outcomes(p_run_id uuid, p_tally jsonb)
+returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_done integer;
+  v_run public.job_runs;
+  v_finalised boolean := false;
+begin
+  update public.job_runs r set
+    sources_processed = r.sources_processed + (p_tally ->> 'n')::int,
+    sources_succeeded = r.sources_succeeded + (p_tally ->> 'ok')::int,
+    sources_failed = r.sources_failed + (p_tally ->> 'failed')::int,
+    changes_detected = r.changes_detected + (p_tally ->> 'changes')::int,
+    alerts_sent = r.alerts_sent + (p_tally ->> 'alerts')::int,
+    errors = r.errors || (p_tally -> 'errs')
+  where r.id = p_run_id and r.status = 'running'
+  returning r.* into v_run;
+  if v_run.id is null then
+    select * into v_run from public.job_runs where id = p_run_id;
+  else
+    v_done := (p_tally ->> 'n')::int;
+  end if;
+
+  -- The last item finalises the run, exactly once (status = 'running' guards it). After
+  -- outcomes, only when its counters say no item is left (private.job_open_items: no look
+  -- at the items per completion); without any (a call to finalise a run whose items are
+  -- gone), always; either way confirmed by a look at its open items.
+  if (coalesce((p_tally ->> 'n')::int, 0) = 0 or private.job_open_items(v_run) <= 0)
+     and not exists (select 1 from public.job_run_sources s
+                     where s.run_id = p_run_id and s.status in ('pending', 'claimed')) then
     update public.job_runs r set
       status = case
         when r.sources_failed > 0 and r.sources_succeeded = 0 then 'failed'
@@ -653,6 +765,17 @@ begin
   select * into v_run from public.job_runs where id = p_run_id;
   return jsonb_build_object('completed', coalesce(v_done, 0), 'finalised', v_finalised,
                             'run', to_jsonb(v_run));
+end $$;
+comment on function private.job_count_outcomes(uuid, jsonb) is 'Second step of a completion: moves the run''s counters by the tally of private.job_record_outcomes and finalises the run when no item is left (exactly once). Returns {completed, finalised, run}.';
+revoke all on function private.job_count_outcomes(uuid, jsonb) from public;
+
+create or replace function public.job_complete_items(p_run_id uuid, p_outcomes jsonb)
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare v_tally jsonb;
+begin
+  v_tally := private.job_record_outcomes(p_run_id, p_outcomes);
+  return private.job_count_outcomes(p_run_id, v_tally);
 end $$;
 comment on function public.job_complete_items(uuid, jsonb) is 'Records the outcomes of claimed items (ignoring items whose claim was lost), moves the run''s counters, and finalises the run when no item is left (exactly once). Returns {completed, finalised, run}.';
 
@@ -682,19 +805,34 @@ create or replace function public.job_complete_and_claim(
 language plpgsql security definer set search_path = '' as $$
 declare
   v_done jsonb := jsonb_build_object('completed', 0, 'finalised', false, 'run', null);
+  v_tally jsonb;
+  v_poisoned uuid[];
   v_items jsonb := '[]'::jsonb;
   v_open integer;
   v_held integer;
+  v_claimed integer;
   v_full text[];
   v_got integer;
+  v_claims boolean := coalesce(p_limit, 0) > 0;
+  v_records boolean := jsonb_typeof(p_outcomes) = 'array' and jsonb_array_length(p_outcomes) > 0;
 begin
-  -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
-  if jsonb_typeof(p_outcomes) = 'array' and jsonb_array_length(p_outcomes) > 0 then
-    v_done := public.job_complete_items(p_run_id, p_outcomes, p_bookkeeping);
+  -- The run's row, which every completion writes, is written last (its lock is held to the
+  -- commit): poison items first (rare; they move the counters themselves), then the
+  -- outcomes' rows (their host slots free again), the claim, and the counters (then only
+  -- the count of the items left, when asked, reads them).
+  if v_claims then
+    v_poisoned := private.job_fail_poison_items(p_run_id, p_max_attempts);
   end if;
-  if coalesce(p_limit, 0) > 0 and not (v_done ->> 'finalised')::boolean then
-    v_items := public.job_claim_items(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
-      p_delay_ms, p_max_attempts, p_slot_depth);
+  if v_records then
+    if p_bookkeeping is not null and jsonb_typeof(p_bookkeeping) = 'array'
+       and jsonb_array_length(p_bookkeeping) > 0 then
+      perform public.update_source_bookkeeping(p_bookkeeping);
+    end if;
+    v_tally := private.job_record_outcomes(p_run_id, p_outcomes);
+  end if;
+  if v_claims then
+    v_items := private.job_claim_next(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
+      p_delay_ms, p_max_attempts, p_slot_depth, v_poisoned);
   end if;
   select count(*) filter (where not (e ->> 'poisoned')::boolean)::int into v_got
   from jsonb_array_elements(v_items) e;
@@ -716,14 +854,21 @@ begin
     select jsonb_agg(e || jsonb_build_object('report_at_once', (e ->> 'host') = any (v_full)))
       into v_items from jsonb_array_elements(v_items) e;
   end if;
+  -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
+  if v_records then
+    v_done := private.job_count_outcomes(p_run_id, v_tally);
+  end if;
   -- Asked (p_count), or a claim found nothing: how many items are left, and how many of
-  -- them a live lease holds (the claimer stops, polls or hands over on these).
+  -- them a live lease holds (the claimer stops, polls or hands over on these): from the
+  -- run's counters (private.job_open_items) and its claimed items, not a count of its
+  -- open items.
   if p_count or (p_limit is not null and v_got = 0) then
-    select count(*)::int, (count(*) filter (where s.status = 'claimed'
-                                             and s.lease_until > clock_timestamp()))::int
-      into v_open, v_held
+    select count(*) filter (where s.lease_until > clock_timestamp())::int, count(*)::int
+      into v_held, v_claimed
     from public.job_run_sources s
-    where s.run_id = p_run_id and s.status in ('pending', 'claimed');
+    where s.run_id = p_run_id and s.status = 'claimed';
+    select greatest(private.job_open_items(r), v_claimed) into v_open
+    from public.job_runs r where r.id = p_run_id;
   end if;
   return v_done || jsonb_build_object('items', v_items, 'open', v_open, 'held', v_held);
 end $$;
