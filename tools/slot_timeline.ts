@@ -5,7 +5,12 @@
  * latency, ~40 KB), records every request at that host, and splits the host's idle slot
  * time into: the ramp (POST → first request), gaps between two fetches of one request
  * slot by the same invocation, gaps where the slot passed to another invocation (a
- * handover or a worker boot), and the tail (last fetch → run finalised). Not a test.
+ * handover or a worker boot), and the tail (last fetch → run finalised). A handover gap is
+ * split again: until the predecessor's last item of the slot was completed (its extraction,
+ * snapshot write and completion: the database frees the slot then), until the successor
+ * claimed for the first time (it was not up yet), and the successor's claim that found the
+ * slot free. Each run also prints its calls of the job's RPCs (pg_stat_statements, reset
+ * before the run; job_slot_start: the asks of queued items). Not a test.
  * The function's tuning variables (e.g. `JOB_HOST_SLOT_DEPTH=1`) come from THIS process's
  * environment: its stack start restarts the functions when they differ.
  * @module

@@ -24,9 +24,13 @@
  *   PipelineTimings) plus the fetch, JSON and database calls around them, which grow
  *   with the page: `JOB_CPU_OVERHEAD_PER_COMPUTE_MS` per ms of compute plus
  *   `JOB_CPU_OVERHEAD_MS_PER_ITEM` (calibrated from outside the function on real and
- *   synthetic pages: docs/benchmarks.md "Budget calibration", shared/config.ts); each item still in flight is charged the running mean of those
- *   charges, started from `JOB_CPU_MS_PER_ITEM` as if `JOB_CPU_PRIOR_ITEMS` items had cost
- *   that, so that one cheap page does not let a claim take a batch of expensive ones. Every
+ *   synthetic pages: docs/benchmarks.md "Budget calibration", shared/config.ts); each
+ *   item still in flight is charged the running mean of those charges, started from a
+ *   prior as if `JOB_CPU_PRIOR_ITEMS` items had cost it, so that one cheap page does not
+ *   let a claim take a batch of expensive ones: `JOB_CPU_MS_PER_ITEM` in a young worker,
+ *   the mean charge of what the worker's earlier invocations finished in a warm one (the
+ *   first claim of an invocation is sized by it, and a handover lands in the same worker
+ *   until it is retired). Every
  *   charge is multiplied by `JOB_CPU_SAFETY_FACTOR` (1.5), and a claim takes no more items
  *   than the mean says fit in what is left, nor more than fit in what the isolate's
  *   invocations together hold in flight (`JOB_WORKER_IN_FLIGHT_CPU_MS`, 800: the runtime
@@ -156,9 +160,16 @@ export function invocationBudget(
     computeMs * (1 + c.JOB_CPU_OVERHEAD_PER_COMPUTE_MS) +
     settled * c.JOB_CPU_OVERHEAD_MS_PER_ITEM;
   /** The running mean cost of an item, from the prior until measurements outweigh it. */
+  /**
+   * The prior: the mean charge of what the isolate's invocations finished before this one
+   * started, once they finished JOB_CPU_PRIOR_ITEMS items; else JOB_CPU_MS_PER_ITEM. Fixed
+   * at the start: this invocation's own items are counted by its running mean.
+   */
+  const priorMs = isolate.settled.items >= c.JOB_CPU_PRIOR_ITEMS && isolate.settled.items > 0
+    ? isolate.settled.ms / isolate.settled.items
+    : c.JOB_CPU_MS_PER_ITEM;
   const meanMs = () =>
-    (c.JOB_CPU_PRIOR_ITEMS * c.JOB_CPU_MS_PER_ITEM + settledMs()) /
-    (c.JOB_CPU_PRIOR_ITEMS + settled);
+    (c.JOB_CPU_PRIOR_ITEMS * priorMs + settledMs()) / (c.JOB_CPU_PRIOR_ITEMS + settled);
   /** The estimate of the items in flight: the mean each, × safety. */
   const inFlightMs = () => (handled - settled) * meanMs() * safety;
   /** The estimate: settled items as measured, items in flight at the mean; × safety. */
@@ -219,6 +230,9 @@ export function invocationBudget(
       if (settled >= handled) return;
       settled++;
       computeMs += Math.max(0, ms);
+      isolate.settled.items++;
+      isolate.settled.ms += Math.max(0, ms) * (1 + c.JOB_CPU_OVERHEAD_PER_COMPUTE_MS) +
+        c.JOB_CPU_OVERHEAD_MS_PER_ITEM;
       register();
     },
     spent() {

@@ -62,21 +62,23 @@ export function recordThrottles(
 export function reportThrottles(
   deps: JobDeps,
   runId: string,
-  local?: (throttle: HostThrottle) => void,
+  local?: (throttle: HostThrottle, reported: Promise<unknown>) => void,
 ): void {
   deps.onThrottle?.((t) => {
-    local?.(t); // this invocation's own queued items of the host (shared/jobs/slot_lanes.ts)
     deps.logger.warn("Host of {url} asked to slow down (Retry-After {retry_after_ms} ms)", {
       run_id: runId,
       url: redactText(t.url),
       retry_after_ms: t.retryAfterMs,
     });
-    deps.store.slowHost?.(runId, t.url, t.retryAfterMs).catch((error) => {
+    const reported = deps.store.slowHost?.(runId, t.url, t.retryAfterMs).catch((error) => {
       deps.logger.error("Cannot slow the host of {url} for run {run_id}: {error}", {
         run_id: runId,
         url: redactText(t.url),
         error: errorMessage(error),
       });
-    });
+    }) ?? Promise.resolve();
+    // This invocation's own queued items of the host (shared/jobs/slot_lanes.ts); `reported`
+    // settles once the database knows.
+    local?.(t, reported);
   });
 }

@@ -134,7 +134,7 @@ export async function processDailyFetchRun(
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
   const round = sourceExchange(deps, runId, invocationId, summary);
   const lanes = runSlotLanes(deps, runId);
-  reportThrottles(deps, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
+  reportThrottles(deps, runId, (t, reported) => lanes.slow(t.url, t.retryAfterMs, reported));
   const heartbeat = startLeaseHeartbeat(
     {
       store,

@@ -71,6 +71,12 @@ export function runtimeProbes(
 export interface IsolateLedger {
   /** The budgets of this isolate with items in flight: each gives its estimate of them (ms). */
   holders: Set<() => number>;
+  /**
+   * What the items this isolate's invocations finished were charged (before the safety
+   * factor): a later invocation in the worker starts from their mean, not from the constant
+   * prior (a run's pages cost alike, and this worker measured them).
+   */
+  settled: { items: number; ms: number };
 }
 
 /**
@@ -78,9 +84,9 @@ export interface IsolateLedger {
  * default there. Elsewhere (plain Deno: tests, a process running many invocations that
  * stand for many workers) each budget gets its own.
  */
-export const ISOLATE: IsolateLedger = { holders: new Set() };
+export const ISOLATE: IsolateLedger = { holders: new Set(), settled: { items: 0, ms: 0 } };
 
 /** A fresh ledger (tests; a process that is not one isolate). */
 export function isolateLedger(): IsolateLedger {
-  return { holders: new Set() };
+  return { holders: new Set(), settled: { items: 0, ms: 0 } };
 }

@@ -31,8 +31,12 @@ import type { ClaimedItem } from "./store.ts";
 export interface SlotLanes {
   /** Runs `work` after the work queued before it in the same slot (at once without a slot). */
   run<T>(item: Pick<ClaimedItem, "host" | "slot">, work: () => Promise<T>): Promise<T>;
-  /** The host of `url` answered 429/503 with this Retry-After: slow it for the rest of the run. */
-  slow(url: string, retryAfterMs: number): void;
+  /**
+   * The host of `url` answered 429/503 with this Retry-After: slow it for the rest of the
+   * run. `reported` settles once the database knows (job_slow_host): from then on each
+   * start of the host here is scheduled there too ({@link SlotLanesOptions.beforeQueued}).
+   */
+  slow(url: string, retryAfterMs: number, reported?: Promise<unknown>): void;
   /**
    * One claim's items (all of its answer, before any is released): they hold their host's
    * slots from the claim until {@link release}d.
@@ -72,6 +76,8 @@ interface _Slowed {
   spacingMs: number;
   nextStart: number;
   tail: Promise<void>;
+  /** The database knows of the slow-down(s) (their reports settled). */
+  reported: Promise<unknown>;
 }
 
 /**
@@ -101,6 +107,12 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
     const result = gate.tail.then(async () => {
       const wait = gate.nextStart - performance.now();
       if (wait > 0) await sleep(wait);
+      // Every start of a slowed host is scheduled in the database too, once it knows of
+      // the slow-down: another invocation's later claim of the host then waits a delay
+      // after it (the database's next start would otherwise lag behind this one's).
+      await gate.reported;
+      const more = beforeQueued ? await beforeQueued(host) : 0;
+      if (more > 0) await sleep(more);
       gate.nextStart = performance.now() + gate.spacingMs;
       return await work();
     });
@@ -114,7 +126,9 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
       const key = `${host} ${slot}`;
       const before = tails.get(key);
       const result = (before ?? Promise.resolve()).then(async () => {
-        const ask = before !== undefined && beforeQueued !== undefined && !unbroken(item, host);
+        // A host slowed here: its gate asks for every start (below).
+        const ask = before !== undefined && beforeQueued !== undefined &&
+          !slowed.has(host) && !unbroken(item, host);
         const wait = ask ? await beforeQueued(host) : 0;
         if (wait > 0) await sleep(wait);
         return await gated(host, work);
@@ -126,7 +140,7 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
       });
       return result;
     },
-    slow(url, retryAfterMs) {
+    slow(url, retryAfterMs, reported = Promise.resolve()) {
       let host: string;
       try {
         host = new URL(url).host;
@@ -137,11 +151,14 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
       const spacingMs = Math.min(wait, 1_000);
       // The throttled request's own retry (the fetcher's) takes the first start.
       const nextStart = performance.now() + wait + spacingMs;
+      const settled = reported.then(() => {}, () => {});
       const gate = slowed.get(host);
-      if (gate === undefined) slowed.set(host, { spacingMs, nextStart, tail: Promise.resolve() });
-      else {
+      if (gate === undefined) {
+        slowed.set(host, { spacingMs, nextStart, tail: Promise.resolve(), reported: settled });
+      } else {
         gate.spacingMs = Math.max(gate.spacingMs, spacingMs);
         gate.nextStart = Math.max(gate.nextStart, nextStart);
+        gate.reported = Promise.all([gate.reported, settled]);
       }
     },
     hold(items) {

@@ -303,7 +303,7 @@ Deno.test("an item queued in another invocation's slot does not start inside a 4
     held = path(a1);
     const work = (d: typeof a, items: ClaimedItem[]) => {
       const lanes = runSlotLanes(d, runId);
-      reportThrottles(d, runId, (t) => lanes.slow(t.url, t.retryAfterMs));
+      reportThrottles(d, runId, (t, reported) => lanes.slow(t.url, t.retryAfterMs, reported));
       return items.map(async (item) => {
         const done = await processSourceItem(d, item, lanes);
         const bookkeeping = done.bookkeeping ? [done.bookkeeping] : [];

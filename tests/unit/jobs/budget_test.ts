@@ -131,6 +131,26 @@ Deno.test("invocationBudget() charges an overhead that grows with the compute (J
   assert.equal(budget.usage().compute_ms, 50);
 });
 
+Deno.test("invocationBudget() of a later invocation in a warm worker starts from the mean charge of what the worker finished", () => {
+  const isolate = isolateLedger();
+  const first = setup({}, CHARGED, isolate).budget;
+  assert.equal(first.itemsLeft(), 40, "a young worker: the prior, 800 / (10 × 2)");
+  first.spend(3);
+  for (let i = 0; i < 3; i++) first.settle(2); // 3 × (2 + 2) = 12 ms charged
+  // Fewer than JOB_CPU_PRIOR_ITEMS (4) finished: a next invocation still starts from the prior.
+  assert.equal(setup({}, CHARGED, isolate).budget.itemsLeft(), 40);
+  first.spend(1);
+  first.settle(2); // 4 finished, 4 ms each
+  const later = setup({}, CHARGED, isolate).budget;
+  assert.equal(later.itemsLeft(), 100, "800 / (4 × 2)");
+  // Its own items move its mean as before: an expensive page raises it.
+  later.spend(1);
+  later.settle(48); // (4 × 4 + 50) / 5 = 13.2 → 26.4 an item; 800 − 100 left
+  assert.equal(later.itemsLeft(), 26);
+  // Another isolate's history is not this one's.
+  assert.equal(setup({}, CHARGED).budget.itemsLeft(), 40);
+});
+
 /**
  * Pages measured from outside the function (docs/benchmarks.md "Budget calibration": the
  * workers' main-thread CPU per source under the edge profile, the worst run of each kind)
