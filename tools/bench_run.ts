@@ -65,10 +65,10 @@ const URLWATCH_MAX_N = args.includes("--no-urlwatch")
   ? Infinity
   : 2000;
 const historyArg = Number(args[args.indexOf("--history") + 1]);
-/** `--history K`: K change runs with a year of history (and K clean ones). */
+/** `--history K`: K change runs with a year of history (and K clean ones); `--history` alone: 1. */
 const HISTORY_ROUNDS = !args.includes("--history")
   ? 0
-  : Number.isInteger(historyArg) && historyArg > 0
+  : Number.isInteger(historyArg) && historyArg >= 0
   ? historyArg
   : 1;
 
