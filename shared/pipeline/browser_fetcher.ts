@@ -22,6 +22,7 @@
  * not loaded at all (the text does not need them).
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import { errorMessage } from "../errors.ts";
 import type { Browser, ConnectionTransport, HTTPRequest, Page } from "puppeteer-core";
 import pLimit from "p-limit";
@@ -170,21 +171,13 @@ export function browserSeam(
   };
 }
 
-let _puppeteer: Promise<typeof import("puppeteer-core")> | null = null;
-
 /**
  * puppeteer-core, loaded by the first browser source's connection: most sources are static,
  * and evaluating it cost every worker's boot ~35 ms of CPU (docs/benchmarks.md, "Worker boot
  * and hot path"). A failed load is not remembered, so the next connection tries again (its
  * error fails that source as `browser`, as a browser that cannot be reached does).
  */
-function _loadPuppeteer(): Promise<typeof import("puppeteer-core")> {
-  _puppeteer ??= import("puppeteer-core").catch((error) => {
-    _puppeteer = null;
-    throw error;
-  });
-  return _puppeteer;
-}
+const _loadPuppeteer = lazyImport(() => import("puppeteer-core"));
 
 /**
  * A CDP transport over the runtime's own WebSocket (Deno, Supabase's edge runtime), not the

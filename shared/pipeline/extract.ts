@@ -4,6 +4,7 @@
  * `unsupported_content` failure.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import { decodeBody, parseContentType } from "./charset.ts";
 import { errorMessage } from "../errors.ts";
 import { PipelineError } from "./errors.ts";
@@ -64,20 +65,16 @@ const VAGUE_TYPES = new Set([
  * graph cost ~150 ms of CPU in every worker's boot (docs/benchmarks.md, "Worker boot and
  * hot path"). A failed load is not remembered, so the next such source tries again.
  */
-let _domPath: Promise<typeof import("./html_extractor.ts")> | null = null;
-
 /** The DOM path's module, loaded on first use (the CSS selector checks of the API use it too). */
-export function loadDomPath(): Promise<typeof import("./html_extractor.ts")> {
-  _domPath ??= import("./html_extractor.ts").catch((error) => {
-    _domPath = null;
-    throw new PipelineError(
+export const loadDomPath: () => Promise<typeof import("./html_extractor.ts")> = lazyImport(
+  () => import("./html_extractor.ts"),
+  (error) =>
+    new PipelineError(
       "internal",
       `cannot load the CSS selector engine: ${errorMessage(error)}`,
       { cause: error },
-    );
-  });
-  return _domPath;
-}
+    ),
+);
 
 /** Looks at the first bytes when the media type does not say what the body is. */
 function _sniff(body: Uint8Array): DocumentKind | null {

@@ -22,6 +22,7 @@
  * (their bytes only inflate after decryption); the page, text and time caps still apply.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import type { getDocumentProxy } from "unpdf";
 import { PipelineError } from "./errors.ts";
 import { errorMessage } from "../errors.ts";
@@ -51,23 +52,18 @@ interface _Unpdf {
   getDocumentProxy: typeof getDocumentProxy;
 }
 
-let _loading: Promise<_Unpdf> | null = null;
-
 /**
  * unpdf (pdf.js, several MB of code) is loaded on the first PDF, not when the pipeline
  * starts: a function invocation that fetches no PDF pays neither its start-up time nor
  * its memory. A failed load is not remembered, so the next PDF tries again.
  */
-function _loadUnpdf(): Promise<_Unpdf> {
-  _loading ??= import("unpdf").catch((error) => {
-    _loading = null;
-    const detail = errorMessage(error);
-    throw new PipelineError("internal", `cannot load the PDF reader: ${detail}`, {
+const _loadUnpdf: () => Promise<_Unpdf> = lazyImport(
+  () => import("unpdf"),
+  (error) =>
+    new PipelineError("internal", `cannot load the PDF reader: ${errorMessage(error)}`, {
       cause: error,
-    });
-  });
-  return _loading;
-}
+    }),
+);
 
 const _yield = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 

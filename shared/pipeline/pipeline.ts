@@ -3,6 +3,7 @@
  * record (snapshot + policy change in one transaction) → bookkeeping.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import type { Config } from "../config.ts";
 import type { Clock, FetchFn, Logger, Source } from "../types.ts";
 import { defaultResolveHost, type ResolveHost } from "./address_guard.ts";
@@ -422,20 +423,12 @@ export async function runFetchPipeline(
   return { ...result, bookkeeping, bookkeeping_written: bookkeepingWritten };
 }
 
-let _textDiff: Promise<typeof import("./text_diff.ts")> | null = null;
-
 /**
  * The diff of a change (text_diff.ts and jsdiff), loaded on the first change a worker sees:
  * most fetches find no change. A failed load is not remembered; its error fails that source
  * as `internal`.
  */
-function _loadTextDiff(): Promise<typeof import("./text_diff.ts")> {
-  _textDiff ??= import("./text_diff.ts").catch((error) => {
-    _textDiff = null;
-    throw error;
-  });
-  return _textDiff;
-}
+const _loadTextDiff = lazyImport(() => import("./text_diff.ts"));
 
 /** Whether two bodies are the same bytes. */
 function _sameBytes(a: Uint8Array, b: Uint8Array): boolean {

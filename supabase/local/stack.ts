@@ -68,6 +68,15 @@ const SERVICES = [
 ] as const;
 type Service = typeof SERVICES[number];
 
+/** Entry points of the stack's own Deno services (run by serviceCommand, cached by cacheStackCode). */
+const DENO_SERVICE_ENTRIES = {
+  "net-dispatcher": "supabase/local/net_dispatcher.ts",
+  "demo-site": "supabase/local/demo_site.ts",
+  functions: "supabase/local/edge_runtime.ts",
+  "functions-2": "supabase/local/edge_runtime.ts",
+  gateway: "supabase/local/gateway.ts",
+} as const satisfies Partial<Record<Service, string>>;
+
 function say(message: string): void {
   console.log(`[stack] ${message}`);
 }
@@ -302,13 +311,6 @@ async function startPostgres(): Promise<string> {
 const RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 
 /**
- * Keeps this stack's ports out of Linux's ephemeral range (32768–60999 by default, which
- * holds every offset's ports): under many connections a client socket may otherwise take
- * one before its service binds it ("Address already in use", seen while a 100,000-source
- * bench ran beside a stack start). Adds the range to `ip_local_reserved_ports` when it may
- * (root); otherwise says so and goes on (services then rely on the start retries).
- */
-/**
  * A sysctl's value in one read: procfs answers a read at a non-zero offset of a bitmap
  * sysctl with nothing, and Deno.readTextFile's first read of a zero-size file is short (it
  * read "58721-58761,58821-58861,59121-59" of three ranges here), so writing that back with a
@@ -321,6 +323,13 @@ export async function readSysctl(path: string): Promise<string> {
   return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
 }
 
+/**
+ * Keeps this stack's ports out of Linux's ephemeral range (32768–60999 by default, which
+ * holds every offset's ports): under many connections a client socket may otherwise take
+ * one before its service binds it ("Address already in use", seen while a 100,000-source
+ * bench ran beside a stack start). Adds the range to `ip_local_reserved_ports` when it may
+ * (root); otherwise says so and goes on (services then rely on the start retries).
+ */
 export async function reservePorts(): Promise<void> {
   const ports = Object.values(PORTS);
   const range = `${Math.min(...ports)}-${Math.max(...ports) + 1}`;
@@ -684,9 +693,9 @@ function serviceCommand(
     case "chromium":
       return [chromiumCommand(env), PORTS.browser];
     case "net-dispatcher":
-      return [denoRun("supabase/local/net_dispatcher.ts"), 0];
+      return [denoRun(DENO_SERVICE_ENTRIES[service]), 0];
     case "demo-site":
-      return [denoRun("supabase/local/demo_site.ts"), PORTS.demo];
+      return [denoRun(DENO_SERVICE_ENTRIES[service]), PORTS.demo];
     case "functions":
     case "functions-2": {
       // The edge-runtime profile (edge_runtime.ts): a supervisor on the port runs the real
@@ -697,7 +706,7 @@ function serviceCommand(
       const port = service === "functions" ? PORTS.functions : PORTS.functions2;
       Object.assign(env, edgeEnv());
       return [[
-        ...denoRun("supabase/local/edge_runtime.ts"),
+        ...denoRun(DENO_SERVICE_ENTRIES[service]),
         service,
         String(port),
         FUNCTION_ENTRY,
@@ -708,7 +717,7 @@ function serviceCommand(
       ], port];
     }
     case "gateway":
-      return [denoRun("supabase/local/gateway.ts"), PORTS.gateway];
+      return [denoRun(DENO_SERVICE_ENTRIES[service]), PORTS.gateway];
   }
 }
 
@@ -744,14 +753,6 @@ async function cacheFunction(): Promise<void> {
   });
 }
 
-/** The stack's own Deno services (serviceCommand's denoRun entry points). */
-const DENO_SERVICE_ENTRIES = [
-  "supabase/local/net_dispatcher.ts",
-  "supabase/local/demo_site.ts",
-  "supabase/local/edge_runtime.ts",
-  "supabase/local/gateway.ts",
-];
-
 /**
  * Fetches the module graphs of the stack's Deno services (npm packuments and tarballs) in
  * the foreground, with this process's environment and no deadline, before any of them
@@ -764,7 +765,7 @@ async function cacheStackCode(): Promise<void> {
   await run(Deno.execPath(), [
     "cache",
     "--quiet",
-    ...DENO_SERVICE_ENTRIES.map((file) => `${REPO_ROOT}/${file}`),
+    ...new Set(Object.values(DENO_SERVICE_ENTRIES).map((file) => `${REPO_ROOT}/${file}`)),
   ], { quiet: true });
 }
 

@@ -18,6 +18,7 @@ import {
   FeedTokenViewSchema,
 } from "../../../shared/operators/schemas.ts";
 import { UuidSchema } from "../../../shared/schemas.ts";
+import { lazyImport } from "../../../shared/lazy_import.ts";
 import { ApiError } from "../errors.ts";
 import { bearerRoute, BODY_ERRORS, errorResponse, itemRoute, json } from "../openapi_parts.ts";
 import { found, type OperatorDeps, saving } from "./_shared.ts";
@@ -146,7 +147,7 @@ export function mountFeedRoute(
   });
 }
 
-let _feedModule: Promise<typeof import("feed")> | null = null;
+const _loadFeed = lazyImport(() => import("feed"));
 
 /**
  * Renders changes as an Atom 1.0 feed (jpmonette/feed). The package is loaded by the first
@@ -157,11 +158,7 @@ export async function atomOf(
   changes: ChangeView[],
   options: { base: string; now: Date },
 ): Promise<string> {
-  _feedModule ??= import("feed").catch((error) => {
-    _feedModule = null;
-    throw error;
-  });
-  const { Feed } = await _feedModule;
+  const { Feed } = await _loadFeed();
   const api = `${options.base}/functions/v1/api`;
   const feed = new Feed({
     title: "Policy changes",
