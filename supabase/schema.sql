@@ -504,7 +504,7 @@ COMMENT ON FUNCTION private.expose_table(p_table regclass, p_admin_read boolean)
 CREATE FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
-    SET plan_cache_mode TO 'auto'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare v_items jsonb;
 begin
@@ -518,8 +518,8 @@ begin
       -- A claim taken over from a dead invocation keeps why the item is tried again.
       error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
     from picked p
-    -- by primary key (the planner's estimate of the run's rows does not matter)
-    where s.run_id = p_run_id and s.source_id = any (p_ids) and s.source_id = p.source_id
+    -- by primary key: a nested loop over the picked items, whatever the run holds
+    where s.run_id = p_run_id and s.source_id = p.source_id
     returning s.*, p.start_in_ms
   ), handed as (
     select c.*, false as poisoned from claimed c
@@ -563,7 +563,7 @@ ALTER FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_leas
 -- Name: FUNCTION job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]) IS 'Last step of private.job_claim_next: marks the picked items claimed (p_starts: start_in_ms, p_slots: request slot, per item) and returns them with the poison items just failed (p_poisoned), as job_claim_items answers. Its plans are the plan cache''s choice (plan_cache_mode auto), not generic ones.';
+COMMENT ON FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]) IS 'Last step of private.job_claim_next: marks the picked items claimed (p_starts: start_in_ms, p_slots: request slot, per item) and returns them with the poison items just failed (p_poisoned), as job_claim_items answers.';
 
 --
 -- Name: job_claim_next(uuid, text, integer, integer, integer, integer, integer, integer, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1195,7 +1195,7 @@ COMMENT ON FUNCTION private.job_open_items(p_run public.job_runs) IS 'Items of t
 CREATE FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
-    SET plan_cache_mode TO 'auto'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare v_tally jsonb;
 begin
@@ -1211,10 +1211,12 @@ begin
       error_class = o.error_class, error_message = o.error_message,
       duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
     from o
-    -- by primary key (the planner's estimate of the run's rows does not matter)
-    where s.run_id = p_run_id and s.source_id = any (array(select o.source_id from o))
-      and s.source_id = o.source_id
-      and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
+    -- by primary key: a nested loop over the outcomes, whatever the run holds. The claim is
+    -- still ours: `(…) is true`, not a plain `s.status = 'claimed'`, which would let the
+    -- generic plan scan the run's claimed items (job_run_sources_open_idx, estimated at a
+    -- few rows) for each outcome.
+    where s.run_id = p_run_id and s.source_id = o.source_id
+      and (s.status = 'claimed') is true and s.attempts = o.attempt
       and o.status in ('succeeded', 'failed')
     returning o.*
   )
