@@ -1,6 +1,7 @@
 /**
- * HTML to readable text in one pass, without a DOM: htmlparser2's tokenizer feeds a small
- * tree builder that keeps only a stack of open elements. Whether an element is dropped is
+ * HTML to readable text in one pass, without a DOM: htmlparser2's tokenizer (its runs of
+ * plain text skipped by string search: html_tokenizer.ts) feeds a small tree builder that
+ * keeps only a stack of open elements. Whether an element is dropped is
  * decided when it opens (tag, `hidden`, overlays, advert and consent names, chrome tags
  * and roles, page-level header/footer) from the rules in `html_rules.ts`; the text of what
  * is kept is recorded as a flat list of open/close/text events, and at the end the
@@ -23,11 +24,12 @@
  * a second `<body>` tag.
  * @module
  */
-import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
+import type { TokenizerCallbacks } from "htmlparser2";
 import { errorMessage } from "../errors.ts";
 import { PipelineError } from "./errors.ts";
 import { isQuirksDoctype } from "./html_document_mode.ts";
 import { HtmlTextBuilder } from "./html_text_builder.ts";
+import { FastTokenizer } from "./html_tokenizer.ts";
 import {
   articleIsContent,
   CHROME_ROLES,
@@ -1943,7 +1945,7 @@ function _parse(html: string): _StreamParser {
   // HTML5 input preprocessing: one kind of line break.
   if (html.includes("\r")) html = html.replace(/\r\n?/g, "\n");
   const parser = new _StreamParser(html, html.includes("\0"));
-  const tokenizer = new Tokenizer({ decodeEntities: true }, parser);
+  const tokenizer = new FastTokenizer({ decodeEntities: true }, parser);
   tokenizer.write(html);
   tokenizer.end();
   return parser;

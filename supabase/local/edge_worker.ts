@@ -162,4 +162,11 @@ if (profileDir) {
   });
 }
 
+// A bundle (EDGE_BUNDLED=1: what the stack builds, as a deploy does) needs the Node globals
+// Deno 2.1.4 gives npm modules only (edge_node_globals.ts).
+if (Deno.env.get("EDGE_BUNDLED") === "1") {
+  const { installNodeGlobals } = await import("./edge_node_globals.ts");
+  installNodeGlobals();
+}
+
 await import(new URL(entry, `file://${Deno.cwd()}/`).href);

@@ -54,6 +54,8 @@ const FUNCTION_CONFIG = `${REPO_ROOT}/functions/api/deno.json`;
 const PID_DIR = `${STATE_DIR}/pids`;
 /** Lock file of the function's graph in deno-edge's format (cacheFunction writes it). */
 const EDGE_LOCK = `${STATE_DIR}/edge.lock`;
+/** The function's bundles, one folder per state of its sources (bundleFunction writes them). */
+const EDGE_BUNDLES = `${STATE_DIR}/edge-bundle`;
 const isRoot = Deno.uid() === 0;
 
 /** The processes the stack supervises besides Postgres, in start order. */
@@ -580,8 +582,8 @@ async function waitFor(
   );
 }
 
-/** Hash of the sources the function server runs, to restart it when they change. */
-async function codeHash(): Promise<string> {
+/** Paths and modification times of the `.ts`/`.json` files under `dirs` (and of `files`). */
+async function sourceStamps(dirs: string[], files: string[] = []): Promise<string[]> {
   const parts: string[] = [];
   const walk = async (dir: string) => {
     for await (const e of Deno.readDir(dir)) {
@@ -592,12 +594,21 @@ async function codeHash(): Promise<string> {
       }
     }
   };
-  for (const d of ["functions", "shared", "supabase/local"]) {
-    await walk(`${REPO_ROOT}/${d}`);
+  for (const d of dirs) await walk(`${REPO_ROOT}/${d}`);
+  for (const f of files) {
+    parts.push(f, (await Deno.stat(`${REPO_ROOT}/${f}`)).mtime?.toISOString() ?? "");
   }
-  parts.push(
-    (await Deno.stat(`${REPO_ROOT}/deno.json`)).mtime?.toISOString() ?? "",
-  );
+  return parts;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Hash of the sources the function server runs, to restart it when they change. */
+async function codeHash(): Promise<string> {
+  const parts = await sourceStamps(["functions", "shared", "supabase/local"], ["deno.json"]);
   // Tuning variables passed to the function server: a change restarts it too.
   // (Only the tuning variables: PATH and HOME differ between `deno task` and `deno run`.)
   parts.push(
@@ -608,11 +619,7 @@ async function codeHash(): Promise<string> {
         .sort(),
     ),
   );
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(parts.join("\n")),
-  );
-  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+  return await sha256Hex(parts.join("\n"));
 }
 
 /**
@@ -709,7 +716,7 @@ function serviceCommand(
         ...denoRun(DENO_SERVICE_ENTRIES[service]),
         service,
         String(port),
-        FUNCTION_ENTRY,
+        edgeBundle || FUNCTION_ENTRY,
         FUNCTION_CONFIG,
         DENO_EDGE,
         `${LOG_DIR}/limits.log`,
@@ -728,6 +735,7 @@ function edgeEnv(): Record<string, string> {
   return {
     EDGE_DENO_DIR: Deno.env.get("EDGE_DENO_DIR") ?? `${home}/.cache/deno-edge`,
     EDGE_LOCK_FILE: EDGE_LOCK,
+    ...(edgeBundle ? { EDGE_BUNDLED: "1" } : {}),
     ...(cert ? { DENO_CERT: cert } : {}),
   };
 }
@@ -751,6 +759,93 @@ async function cacheFunction(): Promise<void> {
     env: workerEnv({ ...(await processEnv()), ...edgeEnv() }),
     quiet: true,
   });
+}
+
+/**
+ * Arguments of `deno bundle` (the project's Deno) for a function's entry point: ESM for Deno,
+ * a chunk per dynamic import (loaded on first use), npm packages inside, node built-ins left
+ * to the runtime, versions as the project's lock pins them. Tests bundle their probes with the
+ * same arguments.
+ */
+export function bundleArgs(entry: string, config: string, outdir: string, lock: string): string[] {
+  return [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--code-splitting",
+    "--config",
+    config,
+    "--lock",
+    lock,
+    "--outdir",
+    outdir,
+    entry,
+  ];
+}
+
+/**
+ * A lock file for a bundle: a copy of the project's deno.lock (the versions the tests run),
+ * which `deno bundle` may rewrite to the function's graph; functions/api/deno.lock stays as
+ * committed.
+ */
+export async function bundleLock(path: string): Promise<string> {
+  await Deno.copyFile(`${REPO_ROOT}/deno.lock`, path);
+  return path;
+}
+
+/** The bundle's entry the workers boot (bundleFunction), or "" to boot from the sources. */
+let edgeBundle = "";
+
+/**
+ * Bundles the function as a deploy does, so workers boot what hosted boots: the CLI bundles a
+ * function's module graph at `supabase functions deploy` and the runtime boots that bundle
+ * (supabase.com/docs/guides/functions/limits: the 20 MB size limit is "after bundling using
+ * CLI"; supabase/edge-runtime#343 loads its entries lazily). Without it each worker resolved the
+ * npm graph from edge.lock and loaded ~400 files at boot: 340–460 ms of its process CPU here,
+ * against 130–190 ms for the bundle. `deno bundle` (the project's Deno, esbuild) writes one
+ * entry and a chunk per dynamic import (`--code-splitting`), so what the function loads on
+ * first use stays unloaded until then; node built-ins stay imports of the runtime's own. One
+ * folder per state of the sources (their modification times), written whole before use; older
+ * folders go once the functions run the new one. `STACK_EDGE_BUNDLE=off` boots the sources, as
+ * before (per-module CPU profiles need it).
+ */
+async function bundleFunction(): Promise<void> {
+  if ((Deno.env.get("STACK_EDGE_BUNDLE") ?? "on").toLowerCase() === "off") {
+    edgeBundle = "";
+    return;
+  }
+  const stamps = await sourceStamps(["functions", "shared"], ["deno.json"]);
+  const dir = `${EDGE_BUNDLES}/${(await sha256Hex(stamps.join("\n"))).slice(0, 16)}`;
+  const entry = `${dir}/index.js`;
+  if (!(await exists(entry))) {
+    await Deno.mkdir(EDGE_BUNDLES, { recursive: true });
+    const tmp = `${dir}.tmp`;
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    const lock = await bundleLock(`${dir}.lock`);
+    try {
+      await run(Deno.execPath(), bundleArgs(FUNCTION_ENTRY, FUNCTION_CONFIG, tmp, lock), {
+        quiet: true,
+      });
+    } finally {
+      await Deno.remove(lock).catch(() => {});
+    }
+    if (!(await exists(`${tmp}/index.js`))) {
+      throw new Error(`Cannot bundle the function: deno bundle wrote no ${tmp}/index.js`);
+    }
+    await Deno.rename(tmp, dir);
+  }
+  edgeBundle = entry;
+}
+
+/** Removes the bundles other than the one the functions now run. */
+async function pruneBundles(): Promise<void> {
+  const keep = edgeBundle ? edgeBundle.slice(0, edgeBundle.lastIndexOf("/")) : "";
+  if (!(await exists(EDGE_BUNDLES))) return;
+  for await (const e of Deno.readDir(EDGE_BUNDLES)) {
+    const path = `${EDGE_BUNDLES}/${e.name}`;
+    if (path !== keep) await Deno.remove(path, { recursive: true }).catch(() => {});
+  }
 }
 
 /**
@@ -945,6 +1040,7 @@ export async function start(): Promise<void> {
   chromiumProfile = await chromiumProfileDir();
   await cacheStackCode();
   await cacheFunction();
+  await bundleFunction();
   const hash = await codeHash();
   const hashFile = `${STATE_DIR}/functions.hash`;
   const oldHash = await Deno.readTextFile(hashFile).catch(() => "");
@@ -969,6 +1065,7 @@ export async function start(): Promise<void> {
     await startService(service, env);
   }
   await Deno.writeTextFile(hashFile, hash);
+  await pruneBundles();
   // New migrations may have added tables or functions: let PostgREST reload its cache.
   const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
   try {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PORTS, REPO_ROOT } from "../../../supabase/local/ports.ts";
+import { PORTS, REPO_ROOT, STATE_DIR } from "../../../supabase/local/ports.ts";
 import {
   anonDb,
   DEMO_URL,
@@ -218,4 +218,51 @@ Deno.test("net.http_get records a connection error without a status", async () =
   } finally {
     await sql.end();
   }
+});
+
+/** The files a bundle's entry loads before it runs: its static imports of its own chunks. */
+async function staticClosure(dir: string, entry: string): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const todo = [entry];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const code = await Deno.readTextFile(`${dir}/${file}`);
+    // `import … from "./chunk.js"` and `import "./chunk.js"`, not `import("./chunk.js")`.
+    for (const m of code.matchAll(/(?:\bfrom|^import)\s*"\.\/([^"]+)"/gm)) todo.push(m[1]!);
+  }
+  return seen;
+}
+
+Deno.test("the function's workers boot the bundle a deploy builds; lazy packages stay out of its entry", async () => {
+  const supervisor = Number((await Deno.readTextFile(`${STATE_DIR}/pids/functions.pid`)).trim());
+  const children: number[] = [];
+  for await (const t of Deno.readDir(`/proc/${supervisor}/task`)) {
+    const list = await Deno.readTextFile(`/proc/${supervisor}/task/${t.name}/children`);
+    children.push(...list.trim().split(/\s+/).filter((x) => x !== "").map(Number));
+  }
+  assert.ok(children.length > 0, "the functions slot has a worker process");
+  const worker = children[0]!;
+  const args = (await Deno.readTextFile(`/proc/${worker}/cmdline`)).split("\0");
+  assert.ok(args.includes("--no-config") && args.includes("--no-lock"), args.join(" "));
+  const environ = (await Deno.readTextFile(`/proc/${worker}/environ`)).split("\0");
+  const entry = environ.find((e) => e.startsWith("EDGE_WORKER_ENTRY="))?.slice(18) ?? "";
+  assert.match(entry, /\/edge-bundle\/[0-9a-f]{16}\/index\.js$/);
+
+  const dir = entry.slice(0, entry.lastIndexOf("/"));
+  const closure = await staticClosure(dir, "index.js");
+  const loaded = await Promise.all([...closure].map((f) => Deno.readTextFile(`${dir}/${f}`)));
+  // esbuild names each module's origin in a comment: `// …/npm/<registry>/<pkg>/<version>/…`.
+  const holds = (pkg: string) => {
+    const origin = new RegExp(`^// \\S*/npm/[^/\\s]+/${pkg}/\\d`, "m");
+    return loaded.some((code) => origin.test(code));
+  };
+  for (const pkg of ["cheerio", "parse5", "undici", "unpdf", "puppeteer-core", "feed", "diff"]) {
+    assert.ok(!holds(pkg), `${pkg} is in the bundle's entry`);
+  }
+  assert.ok(holds("hono") && holds("@supabase/supabase-js"), "the entry holds the packages");
+  // …and each of them is in a chunk of its own that the entry imports on first use.
+  const all = await Array.fromAsync(Deno.readDir(dir));
+  assert.ok(all.some((e) => e.name.startsWith("html_extractor-")), all.map((e) => e.name).join());
 });

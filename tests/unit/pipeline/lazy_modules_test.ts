@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "../../../supabase/local/ports.ts";
-import { runEdgeProbe } from "./edge/run_probe.ts";
+import { runBundledEdgeProbe, runEdgeProbe } from "./edge/run_probe.ts";
 import { policyPdf } from "../../fixtures/pipeline_pages.ts";
 
 const ON_DEMAND = ["cheerio", "diff", "unpdf", "puppeteer-core", "feed"];
@@ -75,22 +75,39 @@ Deno.test("a worker's boot loads none of the packages only some requests need; d
   }
 });
 
-Deno.test("Deno 2.1.4, fresh process: the first selector, selector check, PDF, feed, change and browser connection work", async () => {
+/** What the first use of each lazily loaded package answers in a young worker. */
+// deno-lint-ignore no-explicit-any
+function assertFirstUses(r: any): void {
+  assert.equal(r.version, "2.1.4");
+  assert.equal(r.selector, "Fee: £719");
+  assert.match(r.selectorError, /^is not valid: /);
+  assert.match(r.pdf, /\w{4}/);
+  assert.equal(r.feed, true);
+  assert.deepEqual(r.change, { status: "ok", changed: true, error: null });
+  assert.match(r.diff, /^\+Rule two, amended\.$/m);
+  // The package loaded; only the connection to a browser that is not there failed.
+  assert.doesNotMatch(r.browser, /module|import|resolve/i);
+  assert.match(r.browser, /WebSocket|connect|closed|refused/i);
+}
+
+async function withPdf(fn: (pdf: string) => Promise<void>): Promise<void> {
   const pdf = await Deno.makeTempFile({ suffix: ".pdf" });
   try {
     await Deno.writeFile(pdf, await policyPdf({ pages: 1 }));
-    const r = await runEdgeProbe("first_use_probe.ts", [pdf], ["--no-lock"]);
-    assert.equal(r.version, "2.1.4");
-    assert.equal(r.selector, "Fee: £719");
-    assert.match(r.selectorError, /^is not valid: /);
-    assert.match(r.pdf, /\w{4}/);
-    assert.equal(r.feed, true);
-    assert.deepEqual(r.change, { status: "ok", changed: true, error: null });
-    assert.match(r.diff, /^\+Rule two, amended\.$/m);
-    // The package loaded; only the connection to a browser that is not there failed.
-    assert.doesNotMatch(r.browser, /module|import|resolve/i);
-    assert.match(r.browser, /WebSocket|connect|closed|refused/i);
+    await fn(pdf);
   } finally {
     await Deno.remove(pdf);
   }
+}
+
+Deno.test("Deno 2.1.4, fresh process: the first selector, selector check, PDF, feed, change and browser connection work", async () => {
+  await withPdf(async (pdf) => {
+    assertFirstUses(await runEdgeProbe("first_use_probe.ts", [pdf], ["--no-lock"]));
+  });
+});
+
+Deno.test("Deno 2.1.4, fresh process, from a bundle as the stack's workers boot: the same first uses work", async () => {
+  await withPdf(async (pdf) => {
+    assertFirstUses(await runBundledEdgeProbe("first_use_probe.ts", [pdf]));
+  });
 });

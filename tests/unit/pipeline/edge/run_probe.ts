@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { workerEnv } from "../../../../supabase/local/edge_runtime.ts";
 import { REPO_ROOT } from "../../../../supabase/local/ports.ts";
+import { bundleArgs, bundleLock } from "../../../../supabase/local/stack.ts";
 
 /** The stack's worker binary. */
 export const DENO_EDGE = `${REPO_ROOT}/tools/npm/node_modules/deno-edge/deno`;
@@ -21,18 +22,53 @@ export async function runEdgeProbe(
   flags: string[] = [],
   // deno-lint-ignore no-explicit-any
 ): Promise<any> {
+  return await runUnderDenoEdge([
+    ...flags,
+    "--config",
+    "functions/api/deno.json",
+    `tests/unit/pipeline/edge/${probe}`,
+    ...args,
+  ], {});
+}
+
+/**
+ * Bundles `tests/unit/pipeline/edge/<probe>` as the stack bundles the function
+ * (supabase/local/stack.ts bundleArgs) and runs the bundle as a worker boots one: no config,
+ * no lock, the Node globals of edge_node_globals.ts (bundled_entry.ts).
+ */
+// deno-lint-ignore no-explicit-any
+export async function runBundledEdgeProbe(probe: string, args: string[]): Promise<any> {
+  const dir = await Deno.makeTempDir({ prefix: "edge-probe-bundle-" });
+  try {
+    const bundled = await new Deno.Command(Deno.execPath(), {
+      args: bundleArgs(
+        `${REPO_ROOT}/tests/unit/pipeline/edge/${probe}`,
+        `${REPO_ROOT}/functions/api/deno.json`,
+        `${dir}/out`,
+        await bundleLock(`${dir}/bundle.lock`),
+      ),
+      cwd: REPO_ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(bundled.success, new TextDecoder().decode(bundled.stderr).slice(-2000));
+    const entry = `${dir}/out/${probe.replace(/\.ts$/, ".js")}`;
+    return await runUnderDenoEdge(
+      ["--no-config", "--no-lock", "tests/unit/pipeline/edge/bundled_entry.ts", ...args],
+      { EDGE_PROBE_BUNDLE: entry },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+async function runUnderDenoEdge(argv: string[], env: Record<string, string>): Promise<any> {
   const out = await new Deno.Command(DENO_EDGE, {
-    args: [
-      "run",
-      "-A",
-      ...flags,
-      "--config",
-      "functions/api/deno.json",
-      `tests/unit/pipeline/edge/${probe}`,
-      ...args,
-    ],
+    args: ["run", "-A", ...argv],
     cwd: REPO_ROOT,
-    env: workerEnv(Deno.env.toObject()), // the stack's worker environment (cache, CA file)
+    // the stack's worker environment (cache, CA file)
+    env: { ...workerEnv(Deno.env.toObject()), ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
