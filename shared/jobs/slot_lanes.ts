@@ -21,7 +21,15 @@
  * heard a 429 the database could tell of, and one it recorded before the claim would
  * have kept the claim from taking the item (claims skip a host until its next start). The
  * one-host runs of a large site are such hosts: one invocation holds all their slots
- * between two handovers, and its items would otherwise each wait for a round trip.
+ * between two handovers, and its items would otherwise each wait for a round trip. Once a
+ * claim gives it every slot, the items it held before (claimed while another invocation
+ * still held slots there) start without asking too: an exchange that heard a 429 ends only
+ * once the database knows of it, so the other invocation's slot was freed after that, and
+ * the claim that took it found the host unslowed (a slowed host gives one slot).
+ *
+ * An invocation that claims no more (its budget is spent) frees a slot others wait for at
+ * its item's last request ({@link SlotLanesOptions.freeSlot}: job_slot_release), not at the
+ * item's completion, when nothing of its own follows in that slot.
  * @module
  */
 import { sleep } from "../sleep.ts";
