@@ -498,15 +498,83 @@ ALTER FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) OWNE
 COMMENT ON FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) IS 'Migrations: enables RLS on a public table and grants the API roles table access (Supabase''s defaults, spelled out); with p_admin_read, adds the policy "Admin users can read <table>" (select, authenticated, app_metadata.role = admin).';
 
 --
+-- Name: job_claim_answer(uuid, text, integer, timestamp with time zone, uuid[], integer[], integer[], uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+declare v_items jsonb;
+begin
+  with picked as (
+    select p_run_id as run_id, t.source_id, t.start_in_ms, t.slot
+    from unnest(p_ids, p_starts, p_slots) as t(source_id, start_in_ms, slot)
+  ), claimed as (
+    update public.job_run_sources s set
+      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by, slot = p.slot,
+      lease_until = p_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
+      -- A claim taken over from a dead invocation keeps why the item is tried again.
+      error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
+    from picked p
+    -- by primary key: a nested loop over the picked items, whatever the run holds
+    where s.run_id = p_run_id and s.source_id = p.source_id
+    returning s.*, p.start_in_ms
+  ), handed as (
+    select c.*, false as poisoned from claimed c
+    union all
+    -- Failed just now: returned (marked) so the job sends their source-failing alerts.
+    -- (by primary key: a source's items of other runs, a year of them, are not looked at)
+    select s.*, null::integer, true from unnest(p_poisoned) as p(source_id)
+    join public.job_run_sources s on s.run_id = p_run_id and s.source_id = p.source_id
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'source', jsonb_build_object(
+        'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
+        'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
+        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
+        'etag', src.etag,
+        'last_modified', src.last_modified, 'last_hash', src.last_hash,
+        'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
+        'last_success_at', src.last_success_at,
+        'consecutive_failures', src.consecutive_failures,
+        'failing_alerted', src.failing_alerted),
+      'attempt', c.attempts,
+      'fetch_id', c.fetch_id,
+      'lease_until', c.lease_until,
+      'prior_policy_change_id', pc.id,
+      'prior_snapshot_id', sn.id,
+      'start_in_ms', coalesce(c.start_in_ms, 0),
+      'host', c.host,
+      'slot', c.slot,
+      'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
+  into v_items
+  from handed c
+  join public.sources src on src.id = c.source_id
+  left join public.snapshots sn on sn.fetch_id = c.fetch_id
+  left join public.policy_changes pc on pc.snapshot_id = sn.id;
+  return v_items;
+end $$;
+
+ALTER FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]) IS 'Last step of private.job_claim_next: marks the picked items claimed (p_starts: start_in_ms, p_slots: request slot, per item) and returns them with the poison items just failed (p_poisoned), as job_claim_items answers.';
+
+--
 -- Name: job_claim_next(uuid, text, integer, integer, integer, integer, integer, integer, uuid[]); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
 CREATE FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
-  v_items jsonb;
   v_poisoned uuid[] := coalesce(p_poisoned, '{}');
   v_left integer := greatest(p_limit, 0);
   v_host record;
@@ -639,53 +707,8 @@ begin
   if cardinality(v_ids) = 0 and cardinality(v_poisoned) = 0 then
     return '[]'::jsonb;
   end if;
-  with picked as (
-    select p_run_id as run_id, t.source_id, t.start_in_ms, t.slot
-    from unnest(v_ids, v_starts, v_item_slots) as t(source_id, start_in_ms, slot)
-  ), claimed as (
-    update public.job_run_sources s set
-      status = 'claimed', attempts = s.attempts + 1, claimed_by = p_claimed_by, slot = p.slot,
-      lease_until = v_now + make_interval(secs => (p_lease_ms + p.start_in_ms) / 1000.0),
-      -- A claim taken over from a dead invocation keeps why the item is tried again.
-      error_message = case when s.status = 'claimed' then private.job_lost_claim(s) end
-    from picked p
-    -- by primary key (the planner's estimate of the run's rows does not matter)
-    where s.run_id = p_run_id and s.source_id = any (v_ids) and s.source_id = p.source_id
-    returning s.*, p.start_in_ms
-  ), handed as (
-    select c.*, false as poisoned from claimed c
-    union all
-    -- Failed just now: returned (marked) so the job sends their source-failing alerts.
-    -- (by primary key: a source's items of other runs, a year of them, are not looked at)
-    select s.*, null::integer, true from unnest(v_poisoned) as p(source_id)
-    join public.job_run_sources s on s.run_id = p_run_id and s.source_id = p.source_id
-  )
-  select coalesce(jsonb_agg(jsonb_build_object(
-      'source', jsonb_build_object(
-        'id', src.id, 'name', src.name, 'url', src.url, 'active', src.active,
-        'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
-        'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
-        'etag', src.etag,
-        'last_modified', src.last_modified, 'last_hash', src.last_hash,
-        'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
-        'last_success_at', src.last_success_at,
-        'consecutive_failures', src.consecutive_failures,
-        'failing_alerted', src.failing_alerted),
-      'attempt', c.attempts,
-      'fetch_id', c.fetch_id,
-      'lease_until', c.lease_until,
-      'prior_policy_change_id', pc.id,
-      'prior_snapshot_id', sn.id,
-      'start_in_ms', coalesce(c.start_in_ms, 0),
-      'host', c.host,
-      'slot', c.slot,
-      'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
-  into v_items
-  from handed c
-  join public.sources src on src.id = c.source_id
-  left join public.snapshots sn on sn.fetch_id = c.fetch_id
-  left join public.policy_changes pc on pc.snapshot_id = sn.id;
-  return v_items;
+  return private.job_claim_answer(p_run_id, p_claimed_by, p_lease_ms, v_now, v_ids, v_starts,
+    v_item_slots, v_poisoned);
 end $$;
 
 ALTER FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]) OWNER TO postgres;
@@ -703,6 +726,7 @@ COMMENT ON FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_l
 CREATE FUNCTION private.job_count_outcomes(p_run_id uuid, p_tally jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_done integer;
@@ -760,6 +784,7 @@ COMMENT ON FUNCTION private.job_count_outcomes(p_run_id uuid, p_tally jsonb) IS 
 CREATE FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer) RETURNS uuid[]
     LANGUAGE plpgsql
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_outcomes jsonb;
@@ -1168,9 +1193,12 @@ COMMENT ON FUNCTION private.job_open_items(p_run public.job_runs) IS 'Items of t
 --
 
 CREATE FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+declare v_tally jsonb;
+begin
   with o as (
     select * from jsonb_to_recordset(coalesce(p_outcomes, '[]'::jsonb)) as x(
       source_id uuid, attempt integer, status text, changed boolean, baseline boolean,
@@ -1183,10 +1211,12 @@ CREATE FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) RET
       error_class = o.error_class, error_message = o.error_message,
       duration_ms = o.duration_ms, content = o.content, lease_until = null, finished_at = now()
     from o
-    -- by primary key (the planner's estimate of the run's rows does not matter)
-    where s.run_id = p_run_id and s.source_id = any (array(select o.source_id from o))
-      and s.source_id = o.source_id
-      and s.status = 'claimed' and s.attempts = o.attempt   -- the claim is still ours
+    -- by primary key: a nested loop over the outcomes, whatever the run holds. The claim is
+    -- still ours: `(…) is true`, not a plain `s.status = 'claimed'`, which would let the
+    -- generic plan scan the run's claimed items (job_run_sources_open_idx, estimated at a
+    -- few rows) for each outcome.
+    where s.run_id = p_run_id and s.source_id = o.source_id
+      and (s.status = 'claimed') is true and s.attempts = o.attempt
       and o.status in ('succeeded', 'failed')
     returning o.*
   )
@@ -1197,8 +1227,10 @@ CREATE FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) RET
     'changes', count(*) filter (where changed),
     'alerts', coalesce(sum(alerts_sent), 0),
     'errs', coalesce(jsonb_agg(error_text) filter (where error_text is not null), '[]'::jsonb))
-  from upd
-$$;
+  into v_tally
+  from upd;
+  return v_tally;
+end $$;
 
 ALTER FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) OWNER TO postgres;
 
@@ -1951,6 +1983,7 @@ COMMENT ON FUNCTION public.job_claim_items(p_run_id uuid, p_claimed_by text, p_l
 CREATE FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer DEFAULT NULL::integer, p_delay_ms integer DEFAULT 0, p_max_attempts integer DEFAULT 3, p_slot_depth integer DEFAULT 1, p_count boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_done jsonb := jsonb_build_object('completed', 0, 'finalised', false, 'run', null);
@@ -1983,8 +2016,8 @@ begin
     v_items := private.job_claim_next(p_run_id, p_claimed_by, p_limit, p_lease_ms, p_per_host,
       p_delay_ms, p_max_attempts, p_slot_depth, v_poisoned);
   end if;
-  select count(*) filter (where not (e ->> 'poisoned')::boolean)::int into v_got
-  from jsonb_array_elements(v_items) e;
+  -- What the claim handed out: its items and the poison items (every one is returned).
+  v_got := jsonb_array_length(v_items) - coalesce(cardinality(v_poisoned), 0);
   if v_got > 0 then
     -- Hosts the next claims wait for: the claimed items' hosts whose request slots are all
     -- in use, when the claim came short (hosts limit the run now) or the host holds at
@@ -2000,8 +2033,12 @@ begin
            where s.run_id = p_run_id and s.host = h.host and s.status = 'claimed'
              and s.lease_until >= clock_timestamp())
           >= least(coalesce(p_per_host, 2147483647), coalesce(h.max_in_flight, 2147483647));
-    select jsonb_agg(e || jsonb_build_object('report_at_once', (e ->> 'host') = any (v_full)))
-      into v_items from jsonb_array_elements(v_items) e;
+    -- Only the items of those hosts are marked (rebuilding the answer costs ~0.8 ms per 64).
+    if cardinality(v_full) > 0 then
+      select jsonb_agg(case when (e ->> 'host') = any (v_full)
+                            then e || '{"report_at_once": true}'::jsonb else e end)
+        into v_items from jsonb_array_elements(v_items) e;
+    end if;
   end if;
   -- Nothing to record: no write of the run's row (a claim alone does not contend on it).
   if v_records then
@@ -2028,7 +2065,7 @@ ALTER FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_
 -- Name: FUNCTION job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) IS 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (each with report_at_once when its host''s request slots are all in use and the claim came short of p_limit or the host holds at least 1/16 of the run''s items: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds, after this claim; when p_count, or when p_limit is not null and no item was claimed, else null)}.';
+COMMENT ON FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p_bookkeeping jsonb, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_count boolean) IS 'One round trip of an invocation: records p_outcomes with p_bookkeeping (job_complete_items; skipped when there are none), then claims up to p_limit items (job_claim_items with the same host arguments; none when p_limit is null or 0, or the run was just finalised), in one transaction. Returns {completed, finalised, run (null when nothing was recorded), items (report_at_once true on those whose host''s request slots are all in use and the claim came short of p_limit or the host holds at least 1/16 of the run''s items: the next claims wait for that host, so its completion should not wait), open, held (the run''s unfinished items and those a live lease holds, after this claim; when p_count, or when p_limit is not null and no item was claimed, else null)}.';
 
 --
 -- Name: job_complete_items(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
@@ -2300,6 +2337,7 @@ COMMENT ON FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_opti
 CREATE FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_source public.sources;
@@ -2530,6 +2568,7 @@ COMMENT ON FUNCTION public.sign_alert_body(p_subscription_id uuid, p_body text) 
 CREATE FUNCTION public.update_source_bookkeeping(p_patches jsonb) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_count integer;
@@ -3999,6 +4038,12 @@ REVOKE ALL ON FUNCTION private.enqueue_operational_alerts(p_kind text, p_event_k
 --
 
 REVOKE ALL ON FUNCTION private.expose_table(p_table regclass, p_admin_read boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamp with time zone, p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION job_claim_next(p_run_id uuid, p_claimed_by text, p_limit integer, p_lease_ms integer, p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer, p_poisoned uuid[]); Type: ACL; Schema: private; Owner: postgres

@@ -28,6 +28,7 @@ import { createSupabaseJobStore } from "../shared/store/job_store.ts";
 import { readKeys } from "../supabase/local/keys.ts";
 import { ADMIN_DB_URL, SUPABASE_URL } from "../supabase/local/ports.ts";
 import { start } from "../supabase/local/stack.ts";
+import { postgrestCpu, stackPostgresCpu } from "./proc_cpu.ts";
 
 const HOSTS = 64;
 
@@ -80,6 +81,8 @@ export interface QueueFigures {
   calls: number;
   status: string;
   phases: Phase[];
+  /** CPU seconds of this stack's PostgREST and Postgres during the drain. */
+  cpu: { postgrest: number; postgres: number };
 }
 
 const PHASES = [
@@ -120,7 +123,7 @@ function topNested(a: Totals, b: Totals): Array<{ query: string; msPerCall: numb
  * completion of what it claimed with the next claim and the open count) on run `runId`,
  * rolled back: the run is left as it was.
  */
-async function explainRoundTrip(runId: string, label: string): Promise<string> {
+async function explainRoundTrip(runId: string, label: string, limit: number): Promise<string> {
   const notices: string[] = [];
   const sql = postgres(ADMIN_DB_URL, {
     max: 1,
@@ -149,12 +152,12 @@ async function explainRoundTrip(runId: string, label: string): Promise<string> {
         ]
       ) await tx`select set_config(${"auto_explain." + name}, ${value!}, true)`;
       const [first] = await tx<{ answer: { items: ClaimedItem[] } }[]>`
-        select public.job_complete_and_claim(${runId}, '[]'::jsonb, null, 'explain', 8, 30000,
+        select public.job_complete_and_claim(${runId}, '[]'::jsonb, null, 'explain', ${limit}, 30000,
           ${hosts[0]!}, ${hosts[1]!}, ${hosts[2]!}, ${hosts[3]!}, false) as answer`;
       notices.push("--- second round trip: completes the first one's items, claims, counts");
       const done = first!.answer.items.map((i) => outcome(i));
       await tx`select public.job_complete_and_claim(${runId}, ${JSON.stringify(done)}::jsonb,
-        ${JSON.stringify(done.map((d) => patch(d.source_id)))}::jsonb, 'explain', 8, 30000,
+        ${JSON.stringify(done.map((d) => patch(d.source_id)))}::jsonb, 'explain', ${limit}, 30000,
         ${hosts[0]!}, ${hosts[1]!}, ${hosts[2]!}, ${hosts[3]!}, true)`;
       throw new Rollback();
     }).catch((e) => {
@@ -264,12 +267,15 @@ export async function queueRun(
         sampling = sampling.then(async () => {
           totals.set(at, await execTotals(sql));
           if (phase && options.explainFile) {
-            plans.push(await explainRoundTrip(runId, `${phase.label}, ${done} of ${n} done`));
+            plans.push(
+              await explainRoundTrip(runId, `${phase.label}, ${done} of ${n} done`, options.limit),
+            );
           }
         });
       }
     };
     sample();
+    const cpu0 = { postgrest: postgrestCpu(), postgres: stackPostgresCpu() };
     const t1 = performance.now();
     // The first failure stops every loop; the cleanup waits for all of them (a delete of
     // the run while a completion is in flight deadlocks with it) and reports that failure.
@@ -307,6 +313,10 @@ export async function queueRun(
     );
     if (failure !== null) throw failure;
     const drainMs = performance.now() - t1;
+    const cpu = {
+      postgrest: postgrestCpu() - cpu0.postgrest,
+      postgres: stackPostgresCpu() - cpu0.postgres,
+    };
     await sampling;
     const run = await store.getRun(runId);
     const phases = PHASES.map((p) => {
@@ -328,7 +338,15 @@ export async function queueRun(
     if (options.explainFile) {
       await Deno.writeTextFile(options.explainFile, plans.join("\n"), { append: true });
     }
-    return { n, startMs, drainMs, calls: calls.length, status: run?.status ?? "unknown", phases };
+    return {
+      n,
+      startMs,
+      drainMs,
+      calls: calls.length,
+      status: run?.status ?? "unknown",
+      phases,
+      cpu,
+    };
   } finally {
     if (runId) await sql`delete from public.job_runs where id = ${runId}`;
     await sql`delete from public.sources where name like 'queue %'`;
@@ -385,6 +403,13 @@ if (import.meta.main) {
           } | ${load()} |`,
         );
       }
+      console.log(
+        `  ${n}: drain CPU s PostgREST / Postgres ${q.cpu.postgrest.toFixed(2)} / ${
+          q.cpu.postgres.toFixed(2)
+        } (ms per item ${(q.cpu.postgrest * 1000 / n).toFixed(3)} / ${
+          (q.cpu.postgres * 1000 / n).toFixed(3)
+        }), ${(q.calls / n).toFixed(3)} calls per item`,
+      );
       for (const p of q.phases) {
         for (const t of p.top.filter((t) => t.msPerCall >= 0.05)) {
           console.log(`  ${n} ${p.label}: ${t.msPerCall.toFixed(2)} ms per call in ${t.query}`);

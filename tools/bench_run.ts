@@ -43,10 +43,10 @@ import { HOSTS } from "./bench_site.ts";
 import { clearHistory, seedHistory } from "./bench_history.ts";
 import { waitForNoRunningRun } from "../tests/integration/_stack.ts";
 import { edgeCpuSince, linesSince, logOffsets } from "./edge_cpu.ts";
+import { pidOf, postgrestCpu, stackPostgresCpu, statTimes } from "./proc_cpu.ts";
 
 const SITE_PORT = PORTS.benchSite;
 const LATENCY_MS = 100;
-const TICK = 100; // clock ticks per second (USER_HZ)
 
 const args = Deno.args;
 const nArg = args[args.indexOf("--n") + 1];
@@ -78,31 +78,6 @@ interface Cpu {
   functions: number;
   postgrest: number;
   postgres: number;
-}
-
-function statTimes(
-  pid: number,
-): { self: number; children: number; comm: string; ppid: number } | null {
-  try {
-    const raw = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const comm = raw.slice(raw.indexOf("(") + 1, raw.lastIndexOf(")"));
-    const f = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
-    // f[0] is field 3 (state): utime = field 14 → f[11]
-    return {
-      comm,
-      ppid: Number(f[1]),
-      self: (Number(f[11]) + Number(f[12])) / TICK,
-      children: (Number(f[13]) + Number(f[14])) / TICK,
-    };
-  } catch {
-    return null;
-  }
-}
-
-function pidOf(service: string): number {
-  return Number(
-    Deno.readTextFileSync(`${STATE_DIR}/pids/${service}.pid`).trim(),
-  );
 }
 
 function functionPids(): number[] {
@@ -138,18 +113,12 @@ function sizeOf(file: string): number {
 }
 
 function cpuNow(): Cpu {
-  let pg = 0;
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const s = statTimes(Number(e.name));
-    if (!s || s.comm !== "postgres") continue;
-    const parent = statTimes(s.ppid);
-    pg += s.self + (parent?.comm === "postgres" ? 0 : s.children); // postmaster: + reaped backends
-  }
+  // This stack's Postgres only: other stacks on the machine run their own postmasters.
+  const pg = stackPostgresCpu();
   const fn = functionPids().reduce((t, p) => t + workersCpu(p), 0);
   return {
     functions: fn,
-    postgrest: statTimes(pidOf("postgrest"))?.self ?? 0,
+    postgrest: postgrestCpu(),
     postgres: pg,
   };
 }

@@ -819,6 +819,7 @@ async function bundleFunction(): Promise<void> {
   const dir = `${EDGE_BUNDLES}/${(await sha256Hex(stamps.join("\n"))).slice(0, 16)}`;
   const entry = `${dir}/index.js`;
   if (!(await exists(entry))) {
+    await Deno.mkdir(EDGE_BUNDLES, { recursive: true });
     const tmp = `${dir}.tmp`;
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     const lock = await bundleLock(`${dir}.lock`);
