@@ -11,6 +11,11 @@
  * claimed for the first time (it was not up yet), and the successor's claim that found the
  * slot free. Each run also prints its calls of the job's RPCs (pg_stat_statements, reset
  * before the run; job_slot_start: the asks of queued items). Not a test.
+ * `--skew`: the skewed mix of tools/bench_run.ts instead (half of the N pages on the host
+ * above, the other half spread over 63 more hosts, 127.0.0.2 … 64): the split is of the
+ * largest host's slots, the floor its pages × latency ÷ slots, and each invocation's share
+ * of that host's items is printed too (an invocation that took few of them passed its
+ * slots on after few fetches).
  * The function's tuning variables (e.g. `JOB_HOST_SLOT_DEPTH=1`) come from THIS process's
  * environment: its stack start restarts the functions when they differ.
  * @module
@@ -26,30 +31,53 @@ const arg = (name: string, fallback: number) =>
   args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback;
 const N = arg("--n", 800);
 const RUNS = arg("--runs", 2);
+const SKEW = args.includes("--skew");
+/** Pages on the largest host (the one the split is of). */
+const BIG = SKEW ? Math.ceil(N / 2) : N;
+const SMALL_HOSTS = 63;
 const LATENCY_MS = 100;
 const PER_HOST = Number(Deno.env.get("FETCH_PER_HOST_CONCURRENCY") ?? 4);
 const sql = postgres(DB_URL, { max: 2, onnotice: () => {} });
 /** pg_stat_statements: the job's RPCs per run (the admin role reads every statement). */
 const admin = postgres(ADMIN_DB_URL, { max: 1, onnotice: () => {} });
-const RPCS = ["job_complete_and_claim", "job_slot_start", "job_slow_host", "record_snapshot"];
+const RPCS = [
+  "job_complete_and_claim",
+  "job_slot_start",
+  "job_slot_release",
+  "job_slow_host",
+  "record_snapshot",
+];
 
 const filler = Array.from(
   { length: 400 },
   (_, i) => `<p>Clause ${i}: the provider may process data for the purposes listed here.</p>`,
 ).join("\n");
 let round = 0;
+/** Requests at the largest host. */
 const requests: Array<{ path: string; start: number; end: number }> = [];
-const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+const handler = (big: boolean) => async (req: Request) => {
   const path = new URL(req.url).pathname;
   const startMs = Date.now();
   await new Promise((r) => setTimeout(r, LATENCY_MS));
   const edited = round > 1 && Number(path.split("/").pop()) % 20 === 0 ? ` edit ${round}` : "";
   const body = `<html><body><main><h1>Policy ${path}${edited}</h1>${filler}</main>` +
     `<footer>${Date.now()}</footer></body></html>`;
-  requests.push({ path, start: startMs, end: Date.now() });
+  if (big) requests.push({ path, start: startMs, end: Date.now() });
   return new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } });
-});
+};
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler(true));
 const base = `http://127.0.0.1:${server.addr.port}`;
+const smallServers = SKEW
+  ? Array.from(
+    { length: SMALL_HOSTS },
+    (_, h) => Deno.serve({ hostname: `127.0.0.${h + 2}`, port: 0, onListen() {} }, handler(false)),
+  )
+  : [];
+const pageUrl = (i: number): string => {
+  if (i < BIG) return `${base}/p/${i}`;
+  const s = smallServers[i % SMALL_HOSTS]!;
+  return `http://${s.addr.hostname}:${s.addr.port}/p/${i}`;
+};
 
 await start();
 const { serviceRoleKey } = await readKeys();
@@ -60,7 +88,7 @@ const subs = await sql`update public.subscriptions set active = false where acti
 await sql`delete from public.sources where name like 'slotline %'`;
 const rows = Array.from(
   { length: N },
-  (_, i) => ({ name: `slotline ${i}`, url: `${base}/p/${i}` }),
+  (_, i) => ({ name: `slotline ${i}`, url: pageUrl(i) }),
 );
 await sql`insert into public.sources ${sql(rows)}`;
 
@@ -92,7 +120,14 @@ try {
       from public.job_run_sources i join public.sources s on s.id = i.source_id
       where i.run_id = ${started.run_id}`;
     const bySlot = new Map<string, { slot: number; by: string; finished: number }>();
+    /** Per invocation: items of the largest host, items of the others. */
+    const shares = new Map<string, [number, number]>();
     for (const i of items) {
+      const isBig = new URL(i.url).host === new URL(base).host;
+      const share = shares.get(i.claimed_by) ?? [0, 0];
+      share[isBig ? 0 : 1]++;
+      shares.set(i.claimed_by, share);
+      if (!isBig) continue;
       bySlot.set(new URL(i.url).pathname, {
         slot: i.slot,
         by: i.claimed_by,
@@ -133,12 +168,12 @@ try {
       return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : 0;
     };
     const wall = t1 - t0;
-    const floor = (N * LATENCY_MS) / PER_HOST;
+    const floor = (BIG * LATENCY_MS) / PER_HOST;
     const busy = sum(requests.map((q) => q.end - q.start));
     const ramp = sorted[0]!.start - t0;
     const tail = t1 - Math.max(...requests.map((q) => q.end));
     console.log(
-      `run ${r} (${r === 1 ? "baseline" : "change"}): wall ${wall} ms = ${
+      `run ${r} (${r === 1 ? "baseline" : "change"}${SKEW ? ", skewed" : ""}): wall ${wall} ms = ${
         (wall / floor).toFixed(2)
       }× floor ${floor} ms; ${requests.length} requests, ${inv!.n} invocations; ` +
         `slot time ${wall * PER_HOST} ms = busy ${busy} + idle ${wall * PER_HOST - busy}`,
@@ -156,6 +191,18 @@ try {
       `  handover gaps: slot freed (predecessor's completion) ${part(parts.release)}, ` +
         `successor not claiming yet ${part(parts.late)}, successor's claim ${part(parts.claim)} ms`,
     );
+    if (SKEW) {
+      const order = [...shares.entries()].sort((a, b) =>
+        (firstClaims.get(a[0]) ?? 0) - (firstClaims.get(b[0]) ?? 0)
+      );
+      const holders = order.filter(([, [b]]) => b > 0).length;
+      console.log(
+        `  invocations holding the largest host: ${holders} of ${order.length}; items per ` +
+          `invocation, largest host/others, by first claim: ${
+            order.map(([, [b, o]]) => `${b}/${o}`).join(" ")
+          }`,
+      );
+    }
     const calls = await admin`select query, calls::int from extensions.pg_stat_statements
       where toplevel`;
     const count = (rpc: string) =>
@@ -175,6 +222,7 @@ try {
     }`;
   }
   await server.shutdown();
+  for (const s of smallServers) await s.shutdown();
   await sql.end();
   await admin.end();
 }

@@ -133,7 +133,7 @@ export async function processDailyFetchRun(
   const budget = invocationBudget(config, deps.clock, deps.cpuMs);
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
   const round = sourceExchange(deps, runId, invocationId, summary);
-  const lanes = runSlotLanes(deps, runId);
+  const lanes = runSlotLanes(deps, runId, () => budget.spent());
   reportThrottles(deps, runId, (t, reported) => lanes.slow(t.url, t.retryAfterMs, reported));
   const heartbeat = startLeaseHeartbeat(
     {

@@ -27,10 +27,17 @@
 import { sleep } from "../sleep.ts";
 import type { ClaimedItem } from "./store.ts";
 
+/** An item as the lanes see it (tests pass host and slot only). */
+export type LaneItem = Pick<ClaimedItem, "host" | "slot"> & Partial<ClaimedItem>;
+
 /** Runs work in its item's slot lane. */
 export interface SlotLanes {
-  /** Runs `work` after the work queued before it in the same slot (at once without a slot). */
-  run<T>(item: Pick<ClaimedItem, "host" | "slot">, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` after the work queued before it in the same slot (at once without a slot).
+   * `last`: the item's last request to its host (then its slot may be freed at once:
+   * {@link SlotLanesOptions.freeSlot}; a later request of the item throws).
+   */
+  run<T>(item: LaneItem, work: () => Promise<T>, last?: boolean): Promise<T>;
   /**
    * The host of `url` answered 429/503 with this Retry-After: slow it for the rest of the
    * run. `reported` settles once the database knows (job_slow_host): from then on each
@@ -41,9 +48,9 @@ export interface SlotLanes {
    * One claim's items (all of its answer, before any is released): they hold their host's
    * slots from the claim until {@link release}d.
    */
-  hold(items: ReadonlyArray<Pick<ClaimedItem, "host" | "slot">>): void;
+  hold(items: ReadonlyArray<LaneItem>): void;
   /** The item is finished (its completion goes out next): its slot is not held by it any more. */
-  release(item: Pick<ClaimedItem, "host" | "slot">): void;
+  release(item: LaneItem): void;
   /** Lanes with work queued or running. */
   readonly busy: number;
 }
@@ -62,12 +69,24 @@ export interface SlotLanesOptions {
    * Default: every queued item asks.
    */
   perHost?: number;
+  /**
+   * Frees a held item's slot in the database now (job_slot_release), after its `last`
+   * request, when `closing()` says this invocation claims nothing more and nothing is
+   * queued behind it in its slot: the slot passes to another invocation without waiting for
+   * the item's extraction, snapshot write and completion. Asked only for items `mayFree`
+   * accepts (default none).
+   */
+  freeSlot?: (item: LaneItem) => void;
+  closing?: () => boolean;
+  mayFree?: (item: LaneItem) => boolean;
 }
 
 /** The slots of one host this invocation holds (claimed items not released). */
 interface _Holding {
   /** Items held per slot. */
   slots: Map<number, number>;
+  /** The items held. */
+  items: Set<object>;
   /** Id of the current span during which every slot was held, none released; null: not now. */
   full: number | null;
 }
@@ -87,7 +106,12 @@ interface _Slowed {
  * await Promise.all(items.map((item) => lanes.run(item, () => fetchItem(deps, item))));
  */
 export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
-  const { beforeQueued } = options;
+  const { beforeQueued, freeSlot, closing, mayFree } = options;
+  /** Items whose slot was freed in the database: they make no request any more. */
+  const freed = new WeakSet<object>();
+  /** The last work queued in each lane (a number of `queued`): nothing follows it there. */
+  const lastQueued = new Map<string, number>();
+  let queued = 0;
   const perHost = options.perHost ?? Infinity;
   const tails = new Map<string, Promise<void>>();
   const slowed = new Map<string, _Slowed>();
@@ -96,7 +120,7 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
   const claimedIn = new WeakMap<object, number | null>();
   let spans = 0;
   /** Whether `item` may start without asking: all its host's slots ours since its claim. */
-  const unbroken = (item: Pick<ClaimedItem, "host" | "slot">, host: string): boolean => {
+  const unbroken = (item: LaneItem, host: string): boolean => {
     const span = claimedIn.get(item);
     return span !== undefined && span !== null && holdings.get(host)?.full === span &&
       !slowed.has(host);
@@ -119,24 +143,64 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
     gate.tail = result.then(() => {}, () => {});
     return result;
   };
+  const release = (item: LaneItem): void => {
+    const { host, slot } = item;
+    const holding = host === undefined ? undefined : holdings.get(host);
+    if (!claimedIn.delete(item) || holding === undefined || slot === null || slot === undefined) {
+      return;
+    }
+    holding.items.delete(item);
+    const left = (holding.slots.get(slot) ?? 0) - 1;
+    if (left > 0) holding.slots.set(slot, left);
+    else holding.slots.delete(slot);
+    if (holding.slots.size < perHost) holding.full = null;
+    if (holding.slots.size === 0) holdings.delete(host!);
+  };
   return {
-    run(item, work) {
+    run(item, work, last = false) {
       const { host, slot } = item;
+      if (freed.has(item)) {
+        return Promise.reject(
+          new Error(`Cannot make another request of an item whose request slot was freed`),
+        );
+      }
       if (slot === null || slot === undefined || host === undefined) return work();
       const key = `${host} ${slot}`;
       const before = tails.get(key);
+      const place = ++queued;
+      lastQueued.set(key, place);
       const result = (before ?? Promise.resolve()).then(async () => {
         // A host slowed here: its gate asks for every start (below).
         const ask = before !== undefined && beforeQueued !== undefined &&
           !slowed.has(host) && !unbroken(item, host);
         const wait = ask ? await beforeQueued(host) : 0;
         if (wait > 0) await sleep(wait);
-        return await gated(host, work);
+        try {
+          return await gated(host, work);
+        } finally {
+          // A slow-down heard in this exchange (or before) is in the database before the
+          // slot's next start here and before the item's completion frees the slot there:
+          // an invocation that then holds all of the host's slots may rely on it.
+          await slowed.get(host)?.reported;
+          if (
+            last && freeSlot !== undefined && closing?.() === true &&
+            lastQueued.get(key) === place &&
+            claimedIn.has(item) && (mayFree?.(item) ?? false)
+          ) {
+            // Nothing of ours follows in this slot: it is not ours from here on (here as in
+            // the database), so the host is not all ours any more either.
+            freed.add(item);
+            release(item);
+            freeSlot(item);
+          }
+        }
       });
       const tail = result.then(() => {}, () => {}); // a failed item does not stop its lane
       tails.set(key, tail);
       tail.then(() => {
-        if (tails.get(key) === tail) tails.delete(key);
+        if (tails.get(key) !== tail) return;
+        tails.delete(key);
+        lastQueued.delete(key);
       });
       return result;
     },
@@ -166,30 +230,30 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
       for (const { host, slot } of items) {
         if (host === undefined || slot === null || slot === undefined) continue;
         let holding = holdings.get(host);
-        if (holding === undefined) holdings.set(host, holding = { slots: new Map(), full: null });
+        if (holding === undefined) {
+          holdings.set(host, holding = { slots: new Map(), items: new Set(), full: null });
+        }
         holding.slots.set(slot, (holding.slots.get(slot) ?? 0) + 1);
         touched.add(holding);
       }
-      for (const holding of touched) {
-        if (holding.full === null && holding.slots.size >= perHost) holding.full = ++spans;
-      }
       for (const item of items) {
         if (item.host === undefined || item.slot === null || item.slot === undefined) continue;
-        claimedIn.set(item, holdings.get(item.host)?.full ?? null);
+        const holding = holdings.get(item.host)!;
+        holding.items.add(item);
+        claimedIn.set(item, holding.full);
+      }
+      for (const holding of touched) {
+        if (holding.full !== null || holding.slots.size < perHost) continue;
+        // Every slot of the host is ours from now on: the claim that gave us the last one
+        // found the host unslowed, and every other invocation had released its slots,
+        // each after the database knew of any slow-down it heard (see run()). So no other
+        // invocation can hear a 429 until we release one: the items we held before (claimed
+        // while others held slots too) start without asking from now on as well.
+        holding.full = ++spans;
+        for (const item of holding.items) claimedIn.set(item, holding.full);
       }
     },
-    release(item) {
-      const { host, slot } = item;
-      const holding = host === undefined ? undefined : holdings.get(host);
-      if (!claimedIn.delete(item) || holding === undefined || slot === null || slot === undefined) {
-        return;
-      }
-      const left = (holding.slots.get(slot) ?? 0) - 1;
-      if (left > 0) holding.slots.set(slot, left);
-      else holding.slots.delete(slot);
-      if (holding.slots.size < perHost) holding.full = null;
-      if (holding.slots.size === 0) holdings.delete(host!);
-    },
+    release,
     get busy() {
       return tails.size;
     },

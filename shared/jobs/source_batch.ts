@@ -46,12 +46,32 @@ export function hostLimits(config: JobDeps["config"]): HostLimits {
  * the host's slots: SlotLanes.hold). A failed ask is logged and the item starts (its slot
  * still bounds the host; only a slow-down of that moment is missed).
  */
-export function runSlotLanes(deps: JobDeps, runId: string): SlotLanes {
+export function runSlotLanes(
+  deps: JobDeps,
+  runId: string,
+  closing: () => boolean = () => false,
+): SlotLanes {
   const { store, logger } = deps;
   const slotStart = store.slotStart?.bind(store);
+  const slotRelease = store.slotRelease?.bind(store);
   if (slotStart === undefined) return slotLanes();
   return slotLanes({
     perHost: deps.config.FETCH_PER_HOST_CONCURRENCY,
+    // A slot others wait for (its host's slots all in use) passes on at its last request
+    // once this invocation claims no more (its budget is spent).
+    closing,
+    mayFree: (item) => item.report_at_once === true && item.source !== undefined,
+    freeSlot: slotRelease &&
+      ((item) => {
+        slotRelease(runId, item.source!.id, item.attempt ?? 0).catch((error) => {
+          // Its completion frees it a moment later.
+          logger.error("Cannot free the request slot of source {source_id}: {error}", {
+            run_id: runId,
+            source_id: item.source!.id,
+            error: errorMessage(error),
+          });
+        });
+      }),
     beforeQueued: async (host) => {
       try {
         return await slotStart(runId, host);
@@ -82,12 +102,15 @@ export async function processSourceItem(
   // An item's start_in_ms is its host's politeness delay across invocations (the claim
   // spaced the starts of each host), counted from its claim, i.e. now.
   const startAt = performance.now() + (item.start_in_ms ?? 0);
+  // The item's only request exchange: a browser check's (the whole check), or a first
+  // snapshot's fetch (a change is confirmed by a second fetch only against a previous text).
+  const single = item.source.render === "browser" || item.source.last_hash === null;
   const inSlot = <T>(work: () => Promise<T>): Promise<T> =>
     lanes.run(item, async () => {
       const wait = startAt - performance.now();
       if (wait > 0) await sleep(wait);
       return await work();
-    });
+    }, single);
   const fetched = item.source.render === "browser"
     ? await inSlot(() => fetchItem(deps, item))
     : await fetchItem(deps, item, inSlot);

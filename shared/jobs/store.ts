@@ -163,6 +163,11 @@ export interface JobStore {
    */
   slotStart?(runId: string, host: string): Promise<number>;
   /**
+   * The claimed item (`attempt`) made its last request to its host and its claimer queues
+   * nothing more in its request slot: free the slot now, before the item's completion.
+   */
+  slotRelease?(runId: string, sourceId: string, attempt: number): Promise<void>;
+  /**
    * Records outcomes (moving the run's counters, finalising it when nothing is left) and,
    * in the same write, the sources' bookkeeping patches when given.
    */

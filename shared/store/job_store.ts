@@ -194,6 +194,20 @@ export function createSupabaseJobStore(db: Db): JobStore {
       }, z.number().int().min(0));
     },
 
+    async slotRelease(runId, sourceId, attempt): Promise<void> {
+      await callRpc(
+        db,
+        `Cannot free the request slot of source ${sourceId} in run ${runId}`,
+        "job_slot_release",
+        {
+          p_run_id: runId,
+          p_source_id: sourceId,
+          p_attempt: attempt,
+        },
+        z.boolean().nullable(),
+      );
+    },
+
     completeItems(runId, outcomes: ItemOutcome[], bookkeeping) {
       return callRpc(db, `Cannot record outcomes of run ${runId}`, "job_complete_items", {
         p_run_id: runId,

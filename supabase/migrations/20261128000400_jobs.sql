@@ -92,7 +92,7 @@ select private.describe('public.job_run_sources',
     'claimed_by', 'Invocation that holds the lease.',
     'finished_at', 'When the outcome was written.',
     'host', 'Host of the source''s URL (private.url_host): claims keep every host under its per-host limit across all invocations of the run.',
-    'slot', 'Which of its host''s request slots (1 … per-host limit) the claim put the item in: a host has at most that many slots in use (items claimed with a live lease) across all invocations, and one invocation runs the items of a slot one after the other, so the next one starts as soon as the previous one ends (no claim round trip in between).',
+    'slot', 'Which of its host''s request slots (1 … per-host limit) the claim put the item in: a host has at most that many slots in use (items claimed with a live lease) across all invocations, and one invocation runs the items of a slot one after the other, so the next one starts as soon as the previous one ends (no claim round trip in between). Null on a claimed item whose requests are over (job_slot_release): its slot is free.',
     'content', 'What was monitored, when the body was read: {found_by (the source''s CSS selector, the element taken as the main content, or the document kind), chars (length of the normalised text)}; shows a blind spot.',
     'fetch_id', 'Idempotency key of this item''s fetch: a snapshot written with it belongs to this item, so a re-claimed item never records a second change.'));
 -- The run's open items only (an item leaves it when it is finished), one entry per item
@@ -435,6 +435,8 @@ declare
   v_item_slots integer[] := '{}';
   v_got uuid[];
   v_now timestamptz := clock_timestamp();
+  v_bottleneck boolean;
+  v_holds_bottleneck boolean := false;
 begin
   if p_slot_depth is null or p_slot_depth < 1 then
     raise exception 'Cannot claim items of run %: p_slot_depth must be at least 1', p_run_id
@@ -446,17 +448,30 @@ begin
   end if;
   -- Per-host limits across all invocations: a host's row is locked while its items are
   -- claimed (another claimer skips it), its in-flight count is read under that lock, and
-  -- its next start moves by the politeness delay. Only hosts due now are looked at.
+  -- its next start moves by the politeness delay. Only hosts due now are looked at, the
+  -- hosts holding the most items first: the run's bottleneck (the largest host sets its
+  -- floor) is never left waiting while a claim's room goes to hosts that can wait.
   for v_host in
     select h.host, h.max_in_flight, h.delay_ms, h.not_before, h.items,
            r.total_items - r.sources_skipped as due
     from private.run_hosts h
     join public.job_runs r on r.id = h.run_id and r.status = 'running'
     where h.run_id = p_run_id and h.not_before <= v_now
-    order by h.not_before, h.host
+    order by h.items desc, h.not_before, h.host
     for update of h skip locked
   loop
     exit when v_left <= 0;
+    -- A host holding at least 1/16 of the run's items is the run's bottleneck (its pages
+    -- set the run's floor). A claimer holding request slots of a bottleneck host takes no
+    -- items of the other hosts while another invocation works on those: its budget goes to
+    -- the bottleneck, so the bottleneck's slots pass to another invocation (idle meanwhile)
+    -- as seldom as the budgets allow. Hosts come largest first: the bottlenecks are past.
+    v_bottleneck := v_host.items * 16 >= v_host.due;
+    exit when not v_bottleneck and v_holds_bottleneck and exists (
+      select 1 from public.job_run_sources s
+      join private.run_hosts o on o.run_id = s.run_id and o.host = s.host
+      where s.run_id = p_run_id and s.status = 'claimed' and s.lease_until >= v_now
+        and s.claimed_by <> p_claimed_by and o.items * 16 < v_host.due);
     v_cap := least(coalesce(p_per_host, 2147483647), coalesce(v_host.max_in_flight, 2147483647));
     v_delay := greatest(coalesce(p_delay_ms, 0), v_host.delay_ms);
     -- The host's request slots with room for this claimer, one entry per free place, round
@@ -464,20 +479,20 @@ begin
     -- there leave of p_slot_depth), and as many unused slots as the cap leaves (p_slot_depth
     -- places each). A claimed item with a live lease holds its slot; read under the host
     -- row's lock, so two claimers never take the same slot.
-    select coalesce(array_agg(s.slot) filter (where s.slot is not null), '{}'), count(*) filter (where s.slot is not null)
-             + coalesce(sum(s.used) filter (where s.slot is null), 0),
+    -- (A claimed item without a slot made its last request: job_slot_release.)
+    select coalesce(array_agg(s.slot), '{}'), count(*)::int,
            coalesce(array_agg(s.slot) filter (where s.mine), '{}'),
            coalesce(array_agg(s.used) filter (where s.mine), '{}')
       into v_used, v_busy, v_mine, v_mine_used
     from (
-      select i.slot, count(*)::int as used,
-             bool_and(i.claimed_by = p_claimed_by) and i.slot is not null as mine
+      select i.slot, count(*)::int as used, bool_and(i.claimed_by = p_claimed_by) as mine
       from public.job_run_sources i
       where i.run_id = p_run_id and i.host = v_host.host and i.status = 'claimed'
-        and i.lease_until >= v_now
+        and i.lease_until >= v_now and i.slot is not null
       group by i.slot
     ) s;
     v_free := least(greatest(v_cap - v_busy, 0), v_left);
+    v_holds_bottleneck := v_holds_bottleneck or (v_bottleneck and cardinality(v_mine) > 0);
     -- With a politeness delay every start is scheduled (start_in_ms): an item queued behind
     -- a slow one in its slot would start late, close to the next scheduled start. One item
     -- per slot then (the delay, not the slot, bounds the host). Items are queued in a slot
@@ -528,6 +543,7 @@ begin
       continue;
     end if;
     v_ids := v_ids || v_got;
+    v_holds_bottleneck := v_holds_bottleneck or v_bottleneck;
     v_item_slots := v_item_slots || v_slots[1:cardinality(v_got)];
     -- The k-th item of this host starts k × delay from now (start_in_ms).
     v_starts := v_starts || array(select (g - 1) * v_delay from generate_series(1, cardinality(v_got)) g);
@@ -709,6 +725,20 @@ begin
   return ceil(extract(epoch from v_start - v_now) * 1000)::integer;
 end $$;
 comment on function public.job_slot_start(uuid, text) is 'Asked by a request slot''s queued item of p_host (its claimer''s next in that slot) before it starts: ms to wait first. 0 unless a 429/503 with Retry-After slowed the host (job_slow_host); then the start is scheduled after the host''s next start (not_before), which moves a delay on, as for a claim.';
+
+-- ---------------------------------------------------------------------------
+create or replace function public.job_slot_release(p_run_id uuid, p_source_id uuid, p_attempt integer)
+returns boolean
+language sql security definer set search_path = '' as $$
+  -- The item made its last request to its host (its claimer will not queue another one in
+  -- its slot): the slot is free for any claimer from now, before the item's extraction,
+  -- snapshot write and completion. The item stays claimed (its lease, its outcome to come).
+  update public.job_run_sources s set slot = null
+  where s.run_id = p_run_id and s.source_id = p_source_id and s.status = 'claimed'
+    and s.attempts = p_attempt and s.slot is not null
+  returning true
+$$;
+comment on function public.job_slot_release(uuid, uuid, integer) is 'Frees the request slot of a claimed item (attempt p_attempt) whose requests are over, before its completion: the next claim of its host, by any invocation, may take the slot. Returns null when the item is not claimed by that attempt or holds no slot.';
 
 -- ---------------------------------------------------------------------------
 -- A completion in two steps, so that one round trip (job_complete_and_claim) can claim in
@@ -941,6 +971,7 @@ select private.service_role_only(array[
   'public.job_renew_leases(uuid, text, integer)',
   'public.job_slow_host(uuid, text, integer)',
   'public.job_slot_start(uuid, text)',
+  'public.job_slot_release(uuid, uuid, integer)',
   'public.job_complete_items(uuid, jsonb)',
   'public.job_complete_items(uuid, jsonb, jsonb)',
   'public.job_complete_and_claim(uuid, jsonb, jsonb, text, integer, integer, integer, integer, integer, integer, boolean)',

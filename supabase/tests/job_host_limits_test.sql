@@ -3,9 +3,10 @@
 -- spacing a host's starts, a host done for the run, a 429's slow-down (job_slow_host), and
 -- request slots (p_slot_depth): items of one claimer queued behind each other in a slot,
 -- only on a host holding at least 1/16 of the run's items, and a queued item's start after
--- a slow-down (job_slot_start).
+-- a slow-down (job_slot_start); claims take the largest host first, and a claimer holding
+-- slots of the run's bottleneck leaves the other hosts to the other invocations.
 begin;
-select plan(30);
+select plan(37);
 
 select is(private.url_host('https://User:pw@WWW.Example.org:443/a?b#c'), 'www.example.org',
   'host key: lower case, no user info, no default port');
@@ -166,6 +167,57 @@ select is((select jsonb_object_agg(h.host, h.n) from (
              group by 1) h),
   '{"many.example": 2, "few.example": 1}'::jsonb,
   'the run''s big host queues two in its slot, a host with 2 of 33 items one');
+
+-- The largest host first, and a bottleneck's claimer leaves the other hosts to others: 20
+-- sources on z.example (the bottleneck: at least 1/16 of the items), 2 on each of 12 small
+-- hosts that sort before it; per_host 2, depth 2.
+insert into public.sources (id, name, url)
+select ('54000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'host order ' || g,
+       case when g <= 20 then 'https://z.example/p' || g
+            else 'https://a' || ((g - 21) / 2) || '.example/p' || g end
+from generate_series(1, 44) g;
+insert into public.job_runs (id, job_name, trigger)
+values ('54000000-0000-4000-8000-100000000000', 'host-order-tap', 'manual');
+select public.job_add_items('54000000-0000-4000-8000-100000000000',
+  array(select id from public.sources where name like 'host order %'), '{}');
+select is((select array_agg(distinct i ->> 'host')
+           from jsonb_array_elements(public.job_claim_items(
+             '54000000-0000-4000-8000-100000000000', 'a', 3, 60000, 2, 0, 3, 2)) i),
+  array['z.example'], 'a claim takes the largest host''s items first');
+select is((select count(*)::int
+           from jsonb_array_elements(public.job_claim_items(
+             '54000000-0000-4000-8000-100000000000', 'b', 5, 60000, 2, 0, 3, 2)) i
+           where i ->> 'host' <> 'z.example'), 5,
+  'another claimer finds the bottleneck''s slots in use and takes the small hosts');
+select is((select array_agg(i ->> 'host')
+           from jsonb_array_elements(public.job_claim_items(
+             '54000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2)) i),
+  array['z.example'],
+  'the bottleneck''s claimer refills its slots and leaves the small hosts to the other one');
+update public.job_run_sources set status = 'succeeded', lease_until = null
+where run_id = '54000000-0000-4000-8000-100000000000' and claimed_by = 'b';
+select ok((select count(*) from jsonb_array_elements(public.job_claim_items(
+             '54000000-0000-4000-8000-100000000000', 'a', 10, 60000, 2, 0, 3, 2)) i
+           where i ->> 'host' <> 'z.example') > 0,
+  'with nobody else on the small hosts it takes them too');
+
+-- job_slot_release: an item whose requests are over frees its slot before its completion.
+select is(public.job_slot_release('54000000-0000-4000-8000-100000000000',
+  (select source_id from public.job_run_sources where run_id = '54000000-0000-4000-8000-100000000000'
+     and host = 'z.example' and slot = 1 order by source_id limit 1), 99), null,
+  'a release by another attempt than the claim''s does nothing');
+select public.job_slot_release('54000000-0000-4000-8000-100000000000', source_id, attempts)
+from public.job_run_sources where run_id = '54000000-0000-4000-8000-100000000000'
+  and host = 'z.example' and slot = 1 and status = 'claimed';
+select is((select array_agg((i ->> 'slot')::int)
+           from jsonb_array_elements(public.job_claim_items(
+             '54000000-0000-4000-8000-100000000000', 'c', 1, 60000, 2, 0, 3, 2)) i
+           where i ->> 'host' = 'z.example'), array[1],
+  'the freed slot goes to another claimer while its items are still claimed');
+select is((select count(*)::int from public.job_run_sources
+           where run_id = '54000000-0000-4000-8000-100000000000' and host = 'z.example'
+             and status = 'claimed' and claimed_by = 'a' and slot is null), 2,
+  'and they stay claimed, without a slot');
 
 select * from finish();
 rollback;

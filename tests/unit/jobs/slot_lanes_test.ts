@@ -189,3 +189,119 @@ Deno.test("slotLanes() asks for every start of a host it slowed, once the databa
   await Promise.all(runs);
   assert.deepEqual([asked, started], [["h.example", "h.example"], [0, 1]]);
 });
+
+Deno.test("slotLanes() stops asking for the items it held before, once a claim gives it every slot of the host", async () => {
+  const asked: string[] = [];
+  const lanes = slotLanes({
+    perHost: 2,
+    beforeQueued: (host) => {
+      asked.push(host);
+      return Promise.resolve(0);
+    },
+  });
+  const log: string[] = [];
+  // A first claim took slot 1 only (another invocation held slot 2): two items queued there.
+  const [a1, a2] = [{ host: "h.example", slot: 1 }, { host: "h.example", slot: 1 }];
+  lanes.hold([a1, a2]);
+  const w1 = gatedWork(log, "a1"), w2 = gatedWork(log, "a2");
+  const p = [lanes.run(a1, w1.work), lanes.run(a2, w2.work)];
+  // Then slot 2 came free and the next claim took it: h is all ours from now on.
+  const b1 = { host: "h.example", slot: 2 };
+  lanes.hold([b1]);
+  w1.end();
+  await p[0];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(asked, [], "a2, claimed while slot 2 was another's, starts without asking");
+  assert.ok(log.includes("start a2"));
+  w2.end();
+  await p[1];
+  await lanes.run(b1, () => Promise.resolve());
+});
+
+Deno.test("slotLanes() ends an exchange that heard a slow-down only once the database knows of it", async () => {
+  const lanes = slotLanes({ perHost: 1, beforeQueued: () => Promise.resolve(0) });
+  const item = { host: "h.example", slot: 1 };
+  lanes.hold([item]);
+  const reported = Promise.withResolvers<void>();
+  let done = false;
+  // The exchange itself gets the 429 (the throttle listener slows the host meanwhile).
+  const run = lanes.run(item, () => {
+    lanes.slow("https://h.example/x", 0, reported.promise);
+    return Promise.resolve("429");
+  }).then((r) => {
+    done = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(done, false, "the item (and its completion, which frees the slot) waits");
+  reported.resolve();
+  assert.equal(await run, "429");
+});
+
+Deno.test("slotLanes() frees a slot at its item's last request once the invocation claims no more, if nothing of its own follows there", async () => {
+  const freed: string[] = [];
+  const asked: string[] = [];
+  let closing = false;
+  const lanes = slotLanes({
+    perHost: 2,
+    beforeQueued: (host) => {
+      asked.push(host);
+      return Promise.resolve(0);
+    },
+    closing: () => closing,
+    mayFree: (item) => item.report_at_once === true,
+    freeSlot: (item) => freed.push(item.fetch_id!),
+  });
+  const item = (slot: number, id: string) => ({
+    host: "h.example",
+    slot,
+    fetch_id: id,
+    report_at_once: true,
+  });
+  const [a1, a2, b1, b2] = [item(1, "a1"), item(1, "a2"), item(2, "b1"), item(2, "b2")];
+  lanes.hold([a1, a2, b1, b2]); // every slot ours
+  await lanes.run(a1, () => Promise.resolve(), true);
+  assert.deepEqual(freed, [], "still claiming: its own next claim refills the slot");
+  closing = true;
+  const next = lanes.run(b1, () => Promise.resolve(), true);
+  const queued = lanes.run(b2, () => Promise.resolve(), true); // b2 follows b1 in slot 2
+  await next;
+  assert.deepEqual(freed, [], "b2 follows b1 in its slot: not freed");
+  await queued;
+  assert.deepEqual(freed, ["b2"], "the last item of slot 2 frees it");
+  assert.deepEqual(asked, [], "b2 did not ask: the host was all ours until b2 freed its slot");
+  await assert.rejects(
+    lanes.run(b2, () => Promise.resolve("again")),
+    /Cannot make another request/,
+    "a freed item makes no request any more",
+  );
+  await lanes.run(a2, () => Promise.resolve(), false);
+  assert.deepEqual(freed, ["b2"], "not its last request: not freed");
+  const c = { ...item(1, "c"), report_at_once: false };
+  lanes.hold([c]);
+  await lanes.run(c, () => Promise.resolve(), true);
+  assert.deepEqual(freed, ["b2"], "nobody waits for its host: not freed");
+});
+
+Deno.test("slotLanes() asks again for a host whose slot it freed: the host is not all its own any more", async () => {
+  const asked: string[] = [];
+  const lanes = slotLanes({
+    perHost: 2,
+    beforeQueued: (host) => {
+      asked.push(host);
+      return Promise.resolve(0);
+    },
+    closing: () => true,
+    mayFree: () => true,
+    freeSlot: () => {},
+  });
+  const [a1, b1, b2] = [{ host: "h", slot: 1 }, { host: "h", slot: 2 }, { host: "h", slot: 2 }];
+  lanes.hold([a1, b1, b2]);
+  let endB1 = () => {};
+  const b1Done = lanes.run(b1, () => new Promise<void>((r) => (endB1 = r)), true);
+  const b2Done = lanes.run(b2, () => Promise.resolve(), true);
+  await lanes.run(a1, () => Promise.resolve(), true); // frees slot 1: another may take it
+  endB1();
+  await Promise.all([b1Done, b2Done]);
+  assert.deepEqual(asked, ["h"], "b2 asks before it starts");
+});
