@@ -8,10 +8,8 @@
  *     --lock .stack/edge.lock --frozen --config functions/api/deno.json tests/bench/edge_boot.ts
  * @module
  */
+import { threadMs } from "./thread_cpu.ts";
 import { profile, summarise } from "./cpu_profile.ts";
-
-const threadMs = () =>
-  Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
 
 const startup = threadMs();
 const t0 = threadMs();

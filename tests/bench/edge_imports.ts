@@ -12,17 +12,7 @@
  *     tests/bench/edge_imports.ts hono zod @supabase/supabase-js functions/api/index.ts
  * @module
  */
-const threadMs = () =>
-  Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
-/** CPU of every thread of this process (the runtime's GC, compiler and I/O threads too). */
-const processMs = () =>
-  [...Deno.readDirSync("/proc/self/task")].reduce((t, e) => {
-    try {
-      return t + Number(Deno.readTextFileSync(`/proc/self/task/${e.name}/schedstat`).split(" ")[0]);
-    } catch {
-      return t; // a thread that ended
-    }
-  }, 0) / 1e6;
+import { processMs, threadMs } from "./thread_cpu.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const specifiers = Deno.args.filter((a) => a !== "--child");

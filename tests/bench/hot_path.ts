@@ -13,6 +13,7 @@
  *     --lock .stack/edge.lock --frozen --config functions/api/deno.json tests/bench/hot_path.ts
  * @module
  */
+import { processMs, threadMs } from "./thread_cpu.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { ByteBudget } from "../../shared/pipeline/byte_budget.ts";
 import { HostLimiter } from "../../shared/pipeline/host_limiter.ts";
@@ -29,17 +30,6 @@ const [coldN, warmN, inFlight] = [200, 1000, 32].map((d, i) => Number(Deno.args[
   number,
 ];
 const HOSTS = 64;
-const threadMs = () =>
-  Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
-/** CPU of every thread of this process (the runtime's GC and compiler threads too). */
-const processMs = () =>
-  [...Deno.readDirSync("/proc/self/task")].reduce((t, e) => {
-    try {
-      return t + Number(Deno.readTextFileSync(`/proc/self/task/${e.name}/schedstat`).split(" ")[0]);
-    } catch {
-      return t; // a thread that ended
-    }
-  }, 0) / 1e6;
 
 const port = freePort();
 const root = new URL("../../", import.meta.url).pathname;

@@ -11,6 +11,7 @@
  *     --lock .stack/edge.lock --frozen --config functions/api/deno.json tests/bench/stages.ts
  * @module
  */
+import { threadMs } from "./thread_cpu.ts";
 import { benchSitePage } from "../fixtures/bench_page.ts";
 
 // `STAGES_ROOT=/path/to/another/checkout`: that tree's pipeline, for a before → after.
@@ -26,8 +27,6 @@ const { normaliseText }: typeof import("../../shared/pipeline/normalise.ts") = a
 );
 const { changeFingerprint, sha256Hex } = detect;
 
-const threadMs = () =>
-  Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
 const calls = Number(Deno.args[0] ?? 400);
 const HTML = "text/html; charset=utf-8";
 // 30 pages, and each call's text made new (a counter appended), so no result cache of the
