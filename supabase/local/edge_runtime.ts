@@ -168,10 +168,10 @@ const HOP_BY_HOP = [
   "content-length",
 ];
 
-/** CPU ticks (utime + stime) of a process's main thread, or null when it is gone. */
-function mainThreadTicks(pid: number): number | null {
+/** CPU ticks (utime + stime) of a `/proc/…/stat` file, or null when its process is gone. */
+function statTicks(path: string): number | null {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/stat`);
+    const stat = Deno.readTextFileSync(path);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]);
   } catch {
@@ -179,16 +179,10 @@ function mainThreadTicks(pid: number): number | null {
   }
 }
 
-/** CPU ticks (utime + stime) of a whole process, every thread, or null when it is gone. */
-function processTicks(pid: number): number | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return null;
-  }
-}
+/** CPU ticks of a process's main thread, or null when it is gone. */
+const mainThreadTicks = (pid: number) => statTicks(`/proc/${pid}/task/${pid}/stat`);
+/** CPU ticks of a whole process, every thread, or null when it is gone. */
+const processTicks = (pid: number) => statTicks(`/proc/${pid}/stat`);
 
 /**
  * Anonymous resident memory of a process in MB (`RssAnon`: heap, malloc arenas, JIT code),
@@ -277,7 +271,8 @@ export class EdgeSlot {
     }).spawn();
     let exited = false;
     child.status.then(() => (exited = true));
-    const until = Date.now() + 120_000;
+    const spawnedAt = Date.now();
+    const until = spawnedAt + 120_000;
     while (!(await portOpen(port))) {
       if (exited) throw new Error(`Cannot boot a worker of ${this.options.name}: it exited`);
       if (Date.now() > until) {
@@ -288,7 +283,6 @@ export class EdgeSlot {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    const bootMs = Date.now() - (until - 120_000);
     const worker: Worker = {
       seq: ++this.#seq,
       child,
@@ -313,7 +307,7 @@ export class EdgeSlot {
     console.error(
       `[edge-runtime] ${this.options.name}: worker ${worker.seq} booted from ${
         this.options.bundled ? "the bundle" : "the sources"
-      } in ${bootMs} ms: cpu ${worker.cpuTicks0 * TICK_MS} ms main thread, ${
+      } in ${Date.now() - spawnedAt} ms: cpu ${worker.cpuTicks0 * TICK_MS} ms main thread, ${
         (processTicks(child.pid) ?? 0) * TICK_MS
       } ms all threads`,
     );

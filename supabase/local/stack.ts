@@ -10,6 +10,7 @@
 import postgres from "postgres";
 import { workerEnv } from "./edge_runtime.ts";
 import { errorMessage } from "../../shared/errors.ts";
+import { sha256Hex } from "../../shared/pipeline/detect.ts";
 import {
   ensureKeys,
   keyWorld,
@@ -189,15 +190,7 @@ async function pgDataDir(): Promise<string> {
     }).output();
     if (!ok.success) {
       // A parent we must not open up (e.g. /root): keep the data under /var/tmp instead.
-      const hash = Array.from(
-        new Uint8Array(
-          await crypto.subtle.digest(
-            "SHA-256",
-            new TextEncoder().encode(STATE_DIR),
-          ),
-        ).slice(0, 6),
-      ).map((b) => b.toString(16).padStart(2, "0")).join("");
-      return `/var/tmp/policy-monitor-${hash}/pgdata`;
+      return `/var/tmp/policy-monitor-${(await sha256Hex(STATE_DIR)).slice(0, 12)}/pgdata`;
     }
   }
   return preferred;
@@ -601,11 +594,6 @@ async function sourceStamps(dirs: string[], files: string[] = []): Promise<strin
   return parts;
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Hash of the sources the function server runs, to restart it when they change. */
 async function codeHash(): Promise<string> {
   const parts = await sourceStamps(["functions", "shared", "supabase/local"], ["deno.json"]);
@@ -647,12 +635,7 @@ async function chromiumProfileDir(): Promise<string> {
   if (await usable(preferred)) return preferred;
   await run("chmod", ["o+x", STATE_DIR]);
   if (await usable(preferred)) return preferred;
-  const hash = Array.from(
-    new Uint8Array(
-      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(STATE_DIR)),
-    ).slice(0, 6),
-  ).map((b) => b.toString(16).padStart(2, "0")).join("");
-  const fallback = `/var/tmp/policy-monitor-${hash}/chromium`;
+  const fallback = `/var/tmp/policy-monitor-${(await sha256Hex(STATE_DIR)).slice(0, 12)}/chromium`;
   await Deno.mkdir(fallback, { recursive: true });
   await run("chown", ["nobody", fallback]);
   return fallback;
@@ -762,36 +745,36 @@ async function cacheFunction(): Promise<void> {
 }
 
 /**
- * Arguments of `deno bundle` (the project's Deno) for a function's entry point: ESM for Deno,
- * a chunk per dynamic import (loaded on first use), npm packages inside, node built-ins left
- * to the runtime, versions as the project's lock pins them. Tests bundle their probes with the
- * same arguments.
+ * Bundles a function's entry point with `deno bundle` (the project's Deno) into `outdir`: ESM for
+ * Deno, a chunk per dynamic import (loaded on first use), npm packages inside, node built-ins
+ * left to the runtime, versions as the project's deno.lock pins them (a copy beside `outdir`,
+ * which the bundler may rewrite: functions/api/deno.lock stays as committed). Returns the
+ * bundle's entry file. Tests bundle their probes with it.
  */
-export function bundleArgs(entry: string, config: string, outdir: string, lock: string): string[] {
-  return [
-    "bundle",
-    "--quiet",
-    "--platform",
-    "deno",
-    "--code-splitting",
-    "--config",
-    config,
-    "--lock",
-    lock,
-    "--outdir",
-    outdir,
-    entry,
-  ];
-}
-
-/**
- * A lock file for a bundle: a copy of the project's deno.lock (the versions the tests run),
- * which `deno bundle` may rewrite to the function's graph; functions/api/deno.lock stays as
- * committed.
- */
-export async function bundleLock(path: string): Promise<string> {
-  await Deno.copyFile(`${REPO_ROOT}/deno.lock`, path);
-  return path;
+export async function bundleModule(entry: string, config: string, outdir: string): Promise<string> {
+  const lock = `${outdir}.lock`;
+  await Deno.copyFile(`${REPO_ROOT}/deno.lock`, lock);
+  try {
+    await run(Deno.execPath(), [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      "--config",
+      config,
+      "--lock",
+      lock,
+      "--outdir",
+      outdir,
+      entry,
+    ], { quiet: true });
+  } finally {
+    await Deno.remove(lock).catch(() => {});
+  }
+  const out = `${outdir}/${entry.slice(entry.lastIndexOf("/") + 1).replace(/\.ts$/, ".js")}`;
+  if (!(await exists(out))) throw new Error(`Cannot bundle ${entry}: deno bundle wrote no ${out}`);
+  return out;
 }
 
 /** The bundle's entry the workers boot (bundleFunction), or "" to boot from the sources. */
@@ -822,17 +805,7 @@ async function bundleFunction(): Promise<void> {
     await Deno.mkdir(EDGE_BUNDLES, { recursive: true });
     const tmp = `${dir}.tmp`;
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    const lock = await bundleLock(`${dir}.lock`);
-    try {
-      await run(Deno.execPath(), bundleArgs(FUNCTION_ENTRY, FUNCTION_CONFIG, tmp, lock), {
-        quiet: true,
-      });
-    } finally {
-      await Deno.remove(lock).catch(() => {});
-    }
-    if (!(await exists(`${tmp}/index.js`))) {
-      throw new Error(`Cannot bundle the function: deno bundle wrote no ${tmp}/index.js`);
-    }
+    await bundleModule(FUNCTION_ENTRY, FUNCTION_CONFIG, tmp);
     await Deno.rename(tmp, dir);
   }
   edgeBundle = entry;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { workerEnv } from "../../../../supabase/local/edge_runtime.ts";
 import { REPO_ROOT } from "../../../../supabase/local/ports.ts";
-import { bundleArgs, bundleLock } from "../../../../supabase/local/stack.ts";
+import { bundleModule } from "../../../../supabase/local/stack.ts";
 
 /** The stack's worker binary. */
 export const DENO_EDGE = `${REPO_ROOT}/tools/npm/node_modules/deno-edge/deno`;
@@ -33,26 +33,18 @@ export async function runEdgeProbe(
 
 /**
  * Bundles `tests/unit/pipeline/edge/<probe>` as the stack bundles the function
- * (supabase/local/stack.ts bundleArgs) and runs the bundle as a worker boots one: no config,
+ * (supabase/local/stack.ts bundleModule) and runs the bundle as a worker boots one: no config,
  * no lock, the Node globals of edge_node_globals.ts (bundled_entry.ts).
  */
 // deno-lint-ignore no-explicit-any
 export async function runBundledEdgeProbe(probe: string, args: string[]): Promise<any> {
   const dir = await Deno.makeTempDir({ prefix: "edge-probe-bundle-" });
   try {
-    const bundled = await new Deno.Command(Deno.execPath(), {
-      args: bundleArgs(
-        `${REPO_ROOT}/tests/unit/pipeline/edge/${probe}`,
-        `${REPO_ROOT}/functions/api/deno.json`,
-        `${dir}/out`,
-        await bundleLock(`${dir}/bundle.lock`),
-      ),
-      cwd: REPO_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(bundled.success, new TextDecoder().decode(bundled.stderr).slice(-2000));
-    const entry = `${dir}/out/${probe.replace(/\.ts$/, ".js")}`;
+    const entry = await bundleModule(
+      `${REPO_ROOT}/tests/unit/pipeline/edge/${probe}`,
+      `${REPO_ROOT}/functions/api/deno.json`,
+      `${dir}/out`,
+    );
     return await runUnderDenoEdge(
       ["--no-config", "--no-lock", "tests/unit/pipeline/edge/bundled_entry.ts", ...args],
       { EDGE_PROBE_BUNDLE: entry },
