@@ -3187,6 +3187,7 @@ CREATE TABLE public.policy_changes (
     summary jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT policy_changes_summary_check CHECK ((jsonb_typeof(summary) = 'object'::text))
 );
+ALTER TABLE ONLY public.policy_changes ALTER COLUMN diff SET COMPRESSION lz4;
 
 ALTER TABLE public.policy_changes OWNER TO postgres;
 
@@ -3252,6 +3253,7 @@ CREATE TABLE public.snapshots (
     fetched_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT snapshots_content_hash_check CHECK ((content_hash ~ '^[0-9a-f]{64}$'::text))
 );
+ALTER TABLE ONLY public.snapshots ALTER COLUMN content SET COMPRESSION lz4;
 
 ALTER TABLE public.snapshots OWNER TO postgres;
 

@@ -49,12 +49,19 @@ function denoCounts(text: string): { passed: number; failed: number } | null {
 function proveCounts(text: string): { passed: number; failed: number } | null {
   const total = text.match(/Files=\d+, Tests=(\d+)/);
   if (!total) return null;
-  const failed = [...text.matchAll(/Failed: (\d+)\)/g)].reduce(
-    (n, m) => n + Number(m[1]),
-    0,
-  );
-  const badFiles = [...text.matchAll(/Wstat: \d+ \(exited \d+\) Tests: 0/g)].length;
-  return { passed: Number(total[1]) - failed, failed: failed + badFiles };
+  // One line per file of the "Test Summary Report": its failed tests, and a file that
+  // exited non-zero or broke its plan (died midway: Failed 0) counts as one failure.
+  let failed = 0;
+  for (
+    const m of text.matchAll(
+      /\(Wstat: (\d+)[^)]*\)? Tests: \d+ Failed: (\d+)\)([^\n]*\n(?:\s+[^\n]*\n)*)/g,
+    )
+  ) {
+    const tests = Number(m[2]);
+    const broke = Number(m[1]) !== 0 || /Parse errors/.test(m[3] ?? "");
+    failed += tests > 0 ? tests : broke ? 1 : 0;
+  }
+  return { passed: Math.max(0, Number(total[1]) - failed), failed };
 }
 
 async function pgTapFiles(): Promise<string[]> {

@@ -202,7 +202,10 @@ create table if not exists public.snapshots (
   source_id uuid not null references public.sources (id) on delete cascade,
   fetch_id uuid not null unique,
   content_hash text not null check (content_hash ~ '^[0-9a-f]{64}$'),
-  content text not null,
+  -- lz4, not the default pglz (hosted Postgres is built with lz4: supabase/postgres#483): a
+  -- ~37 KB text is written ~4× faster (2.0 → 0.46 ms) and read ~1.5× faster, stored ~10 %
+  -- larger (docs/storage.md).
+  content text compression lz4 not null,
   content_type text,
   fetched_at timestamptz not null default now()
 );
@@ -233,7 +236,7 @@ create table if not exists public.policy_changes (
   snapshot_id uuid unique references public.snapshots (id) on delete cascade,
   previous_snapshot_id uuid references public.snapshots (id) on delete set null,
   detected_at timestamptz not null default now(),
-  diff text not null default '',
+  diff text compression lz4 not null default '',
   summary jsonb not null default '{}'::jsonb check (jsonb_typeof(summary) = 'object')
 );
 select private.describe('public.policy_changes',
