@@ -336,15 +336,17 @@ export async function runFetchPipeline(
             // (a PDF's is ~0.5 s of CPU, a quarter of a worker's limit).
             const same = !again.notModified && again.contentType === outcome.contentType &&
               _sameBytes(again.body, outcome.body);
-            const confirmed = again.notModified || same ? null : await _monitoredText(
-              await clock.stage(
-                () => _extract(again, source, deps.config),
-                (e) => e.kind === "pdf",
-              ),
-              ignorePatterns,
-              clock,
+            const againExtracted = again.notModified || same ? null : await clock.stage(
+              () => _extract(again, source, deps.config),
+              (e) => e.kind === "pdf",
             );
-            unconfirmed = !same && confirmed?.hash !== hash;
+            // Other bytes (a page's noise) that extract to the same text: the same hash,
+            // without normalising again.
+            const sameText = againExtracted?.text === extracted.text;
+            const confirmed = againExtracted === null || sameText
+              ? null
+              : await _monitoredText(againExtracted, ignorePatterns, clock);
+            unconfirmed = !same && !sameText && confirmed?.hash !== hash;
           } catch (error) {
             // The next check decides; the first fetch was fine, so this one is not a failure.
             unconfirmed = true;
