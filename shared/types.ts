@@ -65,6 +65,11 @@ export interface Source {
   etag: string | null;
   last_modified: string | null;
   last_hash: string | null;
+  /**
+   * `<key>:<chars>` of the text extracted at a check that normalised to a hash
+   * (shared/pipeline/text_key.ts); absent or null: none.
+   */
+  text_key?: string | null;
   last_snapshot_id: string | null;
   last_checked_at: string | null;
   last_success_at: string | null;

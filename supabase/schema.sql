@@ -535,7 +535,7 @@ begin
         'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
         'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
         'etag', src.etag,
-        'last_modified', src.last_modified, 'last_hash', src.last_hash,
+        'last_modified', src.last_modified, 'last_hash', src.last_hash, 'text_key', src.text_key,
         'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
         'last_success_at', src.last_success_at,
         'consecutive_failures', src.consecutive_failures,
@@ -1272,6 +1272,7 @@ CREATE TABLE public.sources (
     etag text,
     last_modified text,
     last_hash text,
+    text_key text,
     last_snapshot_id uuid,
     last_checked_at timestamp with time zone,
     last_success_at timestamp with time zone,
@@ -1288,6 +1289,7 @@ CREATE TABLE public.sources (
     CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
+    CONSTRAINT sources_text_key_check CHECK (((text_key IS NULL) OR (text_key ~ '^[0-9a-f]{64}:[0-9]{1,9}$'::text))),
     CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048))),
     CONSTRAINT sources_url_host_valid CHECK ((url ~* '^https?://(\[[0-9a-f:.]+\]|([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)(:[0-9]{1,5})?([/?#]\S*)?$'::text))
 );
@@ -1365,6 +1367,12 @@ COMMENT ON COLUMN public.sources.last_modified IS 'Last-Modified of the last 200
 --
 
 COMMENT ON COLUMN public.sources.last_hash IS 'SHA-256 (hex) of the normalised text of the latest snapshot.';
+
+--
+-- Name: COLUMN sources.text_key; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.sources.text_key IS 'What lets a check of an unchanged page skip normalisation: "<key>:<chars>", key the SHA-256 (hex) of the text extracted at a check, the version of the normaliser, the ignore patterns and the hash that text normalised to, chars the normalised text''s length (shared/pipeline/text_key.ts). A later check whose extracted text gives the same key with the source''s current last_hash has that hash. Null: none yet.';
 
 --
 -- Name: COLUMN sources.last_snapshot_id; Type: COMMENT; Schema: public; Owner: postgres
@@ -2666,7 +2674,8 @@ begin
     last_error_class = case when x.p ? 'last_error_class'
       then x.p->>'last_error_class' else s.last_error_class end,
     consecutive_failures = case when x.p ? 'consecutive_failures'
-      then (x.p->>'consecutive_failures')::integer else s.consecutive_failures end
+      then (x.p->>'consecutive_failures')::integer else s.consecutive_failures end,
+    text_key = case when x.p ? 'text_key' then x.p->>'text_key' else s.text_key end
   from patches x
   where s.id = any (v_ids) and s.id = x.id
     -- A late patch (an invocation whose lease expired) never overwrites a newer check.
@@ -2681,7 +2690,7 @@ ALTER FUNCTION public.update_source_bookkeeping(p_patches jsonb) OWNER TO postgr
 -- Name: FUNCTION update_source_bookkeeping(p_patches jsonb); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.update_source_bookkeeping(p_patches jsonb) IS 'Applies many source bookkeeping patches in one call: a JSON array of {id, last_checked_at, last_success_at?, etag?, last_modified?, last_error?, last_error_class?, consecutive_failures?}; keys left out keep their value. A patch older than the row''s last_checked_at is skipped. Returns the number of sources updated.';
+COMMENT ON FUNCTION public.update_source_bookkeeping(p_patches jsonb) IS 'Applies many source bookkeeping patches in one call: a JSON array of {id, last_checked_at, last_success_at?, etag?, last_modified?, last_error?, last_error_class?, consecutive_failures?, text_key?}; keys left out keep their value. A patch older than the row''s last_checked_at is skipped. Returns the number of sources updated.';
 
 --
 -- Name: cron_dispatches; Type: TABLE; Schema: private; Owner: postgres

@@ -25,6 +25,7 @@ import type { ByteBudget } from "./byte_budget.ts";
 import type { HostLimiter } from "./host_limiter.ts";
 import { type PinnedConnect, pinnedConnect } from "./pinned_connect.ts";
 import { compileIgnorePatterns, normaliseTextYielding } from "./normalise.ts";
+import { parseTextKey, storedTextKey, textKey } from "./text_key.ts";
 import type { IgnorePattern } from "./ignore_patterns.ts";
 import type { SleepFn } from "../sleep.ts";
 import type {
@@ -248,140 +249,159 @@ export async function runFetchPipeline(
         });
       }
       timings.extract_ms = lap();
-      const { text, hash } = await _monitoredText(extracted, ignorePatterns, clock);
-      if (text === "") {
-        throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
-      }
-      result.content = { found_by: extracted.foundBy, chars: text.length };
-      timings.normalise_ms = lap();
-      result.content_hash = hash;
-      bookkeeping = successBookkeeping(source, fetchedAt, {
-        etag: outcome.etag,
-        lastModified: outcome.lastModified,
-      });
-
-      // Furniture by the source's history (lines that come and go): not a change, and
-      // the previous snapshot stays the one later fetches compare with.
-      let furniture = false;
-      let diff: string | null = null;
-      if (hash !== source.last_hash) {
-        if (source.last_hash !== null) {
-          // One read for the previous text and the history: the newest snapshot is the
-          // previous one but for a stale source row (a retry after another write).
-          const recent = source.last_snapshot_id
-            ? await deps.store.getRecentSnapshots(source.id, HISTORY_SNAPSHOTS)
-            : [];
-          const previous = source.last_snapshot_id === null
-            ? null
-            : recent.find((s) => s.id === source.last_snapshot_id)?.content ??
-              await deps.store.getSnapshotContent(source.last_snapshot_id);
-          if (previous === null) {
-            deps.logger.warn(
-              "Source {sourceId}: previous snapshot text is gone; diffing against nothing",
-              log,
-            );
-          }
-          // A stub fetch after fetch is the page's text now: the fifth time, it is recorded.
-          const stub = previous === null ? null : clock.sync(() => stubReason(previous, text));
-          if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
-            throw new PipelineError("parse", stub);
-          }
-          // A newest snapshot other than the previous one: this row is stale (a retry after
-          // another write); the snapshot write decides (replays or refuses), not history.
-          if (previous !== null && recent[0]?.id === source.last_snapshot_id) {
-            const history = recent.map((s) => s.content);
-            furniture = clock.sync(() => isFurnitureChange(previous, text, history));
-          }
-          const { diffTexts } = await _loadTextDiff();
-          const change = clock.sync(() =>
-            diffTexts(previous ?? "", text, {
-              contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
-              maxChars: deps.config.FETCH_DIFF_MAX_CHARS,
-              timeoutMs: deps.config.FETCH_DIFF_TIMEOUT_MS,
-              newHeader: fetchedAt.toISOString(),
-            })
-          );
-          diff = change.diff;
-          result.summary = change.summary;
-        }
-        timings.detect_ms = lap();
-      }
-      // A change is confirmed by a second fetch before it is recorded: a page that changes
-      // between two fetches a moment apart (rotating content, an A/B test) is not a change.
-      let unconfirmed = false;
-      if (!furniture && hash !== source.last_hash && source.last_hash !== null) {
-        // The second body takes its own share of the invocation's body budget.
-        const againLease = deps.budget?.lease();
-        try {
-          const again = await inSlot(() => {
-            lap();
-            return fetchSource(
-              { url: source.url, etag: null, lastModified: null },
-              { ...fetcherDeps, budgetLease: againLease },
-            );
-          });
-          // The same bytes of the same type extract to the same text (extraction is a
-          // function of them): confirmed without a second extraction, the costliest stage
-          // (a PDF's is ~0.5 s of CPU, a quarter of a worker's limit).
-          const same = !again.notModified && again.contentType === outcome.contentType &&
-            _sameBytes(again.body, outcome.body);
-          const confirmed = again.notModified || same ? null : await _monitoredText(
-            await clock.stage(() => _extract(again, source, deps.config), (e) => e.kind === "pdf"),
-            ignorePatterns,
-            clock,
-          );
-          unconfirmed = !same && confirmed?.hash !== hash;
-        } catch (error) {
-          // The next check decides; the first fetch was fine, so this one is not a failure.
-          unconfirmed = true;
-          deps.logger.warn("Source {sourceId}: the confirmation fetch failed: {error}", {
-            ...log,
-            error: errorMessage(error),
-          });
-        } finally {
-          againLease?.release();
-        }
-        timings.fetch_ms += lap();
-      }
-      if (furniture || unconfirmed) {
-        result.summary = null;
-        deps.logger.info(
-          unconfirmed
-            ? "Source {sourceId}: change not confirmed by a second fetch; not recorded"
-            : "Source {sourceId}: only page furniture changed; not recorded",
-          log,
-        );
-      } else if (hash !== source.last_hash) {
-        const recorded = await _record(deps.store, {
-          source_id: source.id,
-          fetch_id: fetchId,
-          previous_hash: source.last_hash,
-          content_hash: hash,
-          content: text,
-          content_type: extracted.mediaType,
-          diff,
-          summary: result.summary,
-          fetched_at: fetchedAt.toISOString(),
-          bookkeeping,
-        });
-        timings.store_ms = lap();
-        bookkeepingWritten = true; // the RPC moved the bookkeeping with the snapshot
-        result.snapshot_id = recorded.snapshot_id;
-        result.policy_change_id = recorded.policy_change_id;
-        result.policy_change = recorded.policy_change ?? null;
-        result.alerts = recorded.alerts ?? null;
-        result.baseline = recorded.baseline;
-        result.changed = recorded.policy_change_id !== null;
-        if (!result.changed) result.summary = null;
-        deps.logger.info(
-          result.changed
-            ? "Source {sourceId} changed: policy change {changeId}"
-            : "Source {sourceId}: baseline stored",
-          { ...log, changeId: recorded.policy_change_id, snapshotId: recorded.snapshot_id },
-        );
+      const validators = { etag: outcome.etag, lastModified: outcome.lastModified };
+      // The same text as at a check whose text normalised to last_hash: that hash (text_key.ts).
+      const lastKey = source.last_hash === null
+        ? null
+        : await textKey(extracted.text, source.ignore_patterns, source.last_hash);
+      const stored = lastKey === null ? null : parseTextKey(source.text_key);
+      if (stored !== null && stored.key === lastKey) {
+        result.content = { found_by: extracted.foundBy, chars: stored.chars };
+        result.content_hash = source.last_hash;
+        timings.normalise_ms = lap();
+        bookkeeping = successBookkeeping(source, fetchedAt, validators);
+        deps.logger.debug("Source {sourceId} unchanged (the same text as before)", log);
       } else {
-        timings.detect_ms = lap();
-        deps.logger.debug("Source {sourceId} unchanged", log);
+        const { text, hash } = await _monitoredText(extracted, ignorePatterns, clock);
+        if (text === "") {
+          throw new PipelineError("parse", `no text found in the ${extracted.mediaType} document`);
+        }
+        result.content = { found_by: extracted.foundBy, chars: text.length };
+        timings.normalise_ms = lap();
+        result.content_hash = hash;
+        bookkeeping = successBookkeeping(source, fetchedAt, validators);
+
+        // Furniture by the source's history (lines that come and go): not a change, and
+        // the previous snapshot stays the one later fetches compare with.
+        let furniture = false;
+        let diff: string | null = null;
+        if (hash !== source.last_hash) {
+          if (source.last_hash !== null) {
+            // One read for the previous text and the history: the newest snapshot is the
+            // previous one but for a stale source row (a retry after another write).
+            const recent = source.last_snapshot_id
+              ? await deps.store.getRecentSnapshots(source.id, HISTORY_SNAPSHOTS)
+              : [];
+            const previous = source.last_snapshot_id === null
+              ? null
+              : recent.find((s) => s.id === source.last_snapshot_id)?.content ??
+                await deps.store.getSnapshotContent(source.last_snapshot_id);
+            if (previous === null) {
+              deps.logger.warn(
+                "Source {sourceId}: previous snapshot text is gone; diffing against nothing",
+                log,
+              );
+            }
+            // A stub fetch after fetch is the page's text now: the fifth time, it is recorded.
+            const stub = previous === null ? null : clock.sync(() => stubReason(previous, text));
+            if (stub !== null && source.consecutive_failures < STUB_CONFIRMATIONS - 1) {
+              throw new PipelineError("parse", stub);
+            }
+            // A newest snapshot other than the previous one: this row is stale (a retry after
+            // another write); the snapshot write decides (replays or refuses), not history.
+            if (previous !== null && recent[0]?.id === source.last_snapshot_id) {
+              const history = recent.map((s) => s.content);
+              furniture = clock.sync(() => isFurnitureChange(previous, text, history));
+            }
+            const { diffTexts } = await _loadTextDiff();
+            const change = clock.sync(() =>
+              diffTexts(previous ?? "", text, {
+                contextLines: deps.config.FETCH_DIFF_CONTEXT_LINES,
+                maxChars: deps.config.FETCH_DIFF_MAX_CHARS,
+                timeoutMs: deps.config.FETCH_DIFF_TIMEOUT_MS,
+                newHeader: fetchedAt.toISOString(),
+              })
+            );
+            diff = change.diff;
+            result.summary = change.summary;
+          }
+          timings.detect_ms = lap();
+        }
+        // A change is confirmed by a second fetch before it is recorded: a page that changes
+        // between two fetches a moment apart (rotating content, an A/B test) is not a change.
+        let unconfirmed = false;
+        if (!furniture && hash !== source.last_hash && source.last_hash !== null) {
+          // The second body takes its own share of the invocation's body budget.
+          const againLease = deps.budget?.lease();
+          try {
+            const again = await inSlot(() => {
+              lap();
+              return fetchSource(
+                { url: source.url, etag: null, lastModified: null },
+                { ...fetcherDeps, budgetLease: againLease },
+              );
+            });
+            // The same bytes of the same type extract to the same text (extraction is a
+            // function of them): confirmed without a second extraction, the costliest stage
+            // (a PDF's is ~0.5 s of CPU, a quarter of a worker's limit).
+            const same = !again.notModified && again.contentType === outcome.contentType &&
+              _sameBytes(again.body, outcome.body);
+            const confirmed = again.notModified || same ? null : await _monitoredText(
+              await clock.stage(
+                () => _extract(again, source, deps.config),
+                (e) => e.kind === "pdf",
+              ),
+              ignorePatterns,
+              clock,
+            );
+            unconfirmed = !same && confirmed?.hash !== hash;
+          } catch (error) {
+            // The next check decides; the first fetch was fine, so this one is not a failure.
+            unconfirmed = true;
+            deps.logger.warn("Source {sourceId}: the confirmation fetch failed: {error}", {
+              ...log,
+              error: errorMessage(error),
+            });
+          } finally {
+            againLease?.release();
+          }
+          timings.fetch_ms += lap();
+        }
+        if (furniture || unconfirmed) {
+          result.summary = null;
+          deps.logger.info(
+            unconfirmed
+              ? "Source {sourceId}: change not confirmed by a second fetch; not recorded"
+              : "Source {sourceId}: only page furniture changed; not recorded",
+            log,
+          );
+        } else if (hash !== source.last_hash) {
+          // Recorded: the hash is the source's last_hash from now on.
+          const key = await textKey(extracted.text, source.ignore_patterns, hash);
+          bookkeeping.text_key = storedTextKey(key, text.length);
+          const recorded = await _record(deps.store, {
+            source_id: source.id,
+            fetch_id: fetchId,
+            previous_hash: source.last_hash,
+            content_hash: hash,
+            content: text,
+            content_type: extracted.mediaType,
+            diff,
+            summary: result.summary,
+            fetched_at: fetchedAt.toISOString(),
+            bookkeeping,
+          });
+          timings.store_ms = lap();
+          bookkeepingWritten = true; // the RPC moved the bookkeeping with the snapshot
+          result.snapshot_id = recorded.snapshot_id;
+          result.policy_change_id = recorded.policy_change_id;
+          result.policy_change = recorded.policy_change ?? null;
+          result.alerts = recorded.alerts ?? null;
+          result.baseline = recorded.baseline;
+          result.changed = recorded.policy_change_id !== null;
+          if (!result.changed) result.summary = null;
+          deps.logger.info(
+            result.changed
+              ? "Source {sourceId} changed: policy change {changeId}"
+              : "Source {sourceId}: baseline stored",
+            { ...log, changeId: recorded.policy_change_id, snapshotId: recorded.snapshot_id },
+          );
+        } else {
+          timings.detect_ms = lap();
+          // Unchanged: the key of this text with the hash it has (and had), for the next check.
+          if (lastKey !== null) bookkeeping.text_key = storedTextKey(lastKey, text.length);
+          deps.logger.debug("Source {sourceId} unchanged", log);
+        }
       }
     }
   } catch (thrown) {

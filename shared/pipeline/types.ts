@@ -27,6 +27,11 @@ export interface SourceBookkeeping {
   last_error_class: ErrorClass | null;
   /** 0 after a success; the previous count + 1 after a failure. */
   consecutive_failures: number;
+  /**
+   * The stored key of this check's extracted text (shared/pipeline/text_key.ts), when its
+   * hash is the source's `last_hash` after the check; absent: the stored one stays.
+   */
+  text_key?: string;
 }
 
 /** What {@link PipelineStore.recordSnapshot} writes in one transaction. */

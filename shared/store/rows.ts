@@ -42,6 +42,7 @@ export const SourceSchema: z.ZodType<Source> = z.object({
   etag: z.string().nullable(),
   last_modified: z.string().nullable(),
   last_hash: z.string().nullable(),
+  text_key: z.string().nullable().optional(),
   last_snapshot_id: z.string().nullable(),
   last_checked_at: z.string().nullable(),
   last_success_at: z.string().nullable(),

@@ -54,7 +54,8 @@ begin
     last_error_class = case when x.p ? 'last_error_class'
       then x.p->>'last_error_class' else s.last_error_class end,
     consecutive_failures = case when x.p ? 'consecutive_failures'
-      then (x.p->>'consecutive_failures')::integer else s.consecutive_failures end
+      then (x.p->>'consecutive_failures')::integer else s.consecutive_failures end,
+    text_key = case when x.p ? 'text_key' then x.p->>'text_key' else s.text_key end
   from patches x
   where s.id = any (v_ids) and s.id = x.id
     -- A late patch (an invocation whose lease expired) never overwrites a newer check.
@@ -62,7 +63,7 @@ begin
   get diagnostics v_count = row_count;
   return v_count;
 end $$;
-comment on function public.update_source_bookkeeping(jsonb) is 'Applies many source bookkeeping patches in one call: a JSON array of {id, last_checked_at, last_success_at?, etag?, last_modified?, last_error?, last_error_class?, consecutive_failures?}; keys left out keep their value. A patch older than the row''s last_checked_at is skipped. Returns the number of sources updated.';
+comment on function public.update_source_bookkeeping(jsonb) is 'Applies many source bookkeeping patches in one call: a JSON array of {id, last_checked_at, last_success_at?, etag?, last_modified?, last_error?, last_error_class?, consecutive_failures?, text_key?}; keys left out keep their value. A patch older than the row''s last_checked_at is skipped. Returns the number of sources updated.';
 
 -- ---------------------------------------------------------------------------
 -- The lock that serialises the writers of one source (record_snapshot, and the alert

@@ -384,7 +384,7 @@ begin
         'check_frequency', src.check_frequency, 'css_selector', src.css_selector,
         'ignore_patterns', to_jsonb(src.ignore_patterns), 'render', src.render,
         'etag', src.etag,
-        'last_modified', src.last_modified, 'last_hash', src.last_hash,
+        'last_modified', src.last_modified, 'last_hash', src.last_hash, 'text_key', src.text_key,
         'last_snapshot_id', src.last_snapshot_id, 'last_checked_at', src.last_checked_at,
         'last_success_at', src.last_success_at,
         'consecutive_failures', src.consecutive_failures,

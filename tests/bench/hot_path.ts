@@ -5,7 +5,9 @@
  * tools/bench_site.ts in its own process (64 loopback hosts, 40 KB pages whose script and
  * footer change on every request). Prints the main thread's CPU per source (schedstat) for
  * the first sources of a fresh process (cold code, as a young worker runs them) and once
- * warm; `PROFILE=cold|warm` also prints a CPU profile of that phase (tests/bench/cpu_profile.ts).
+ * warm (each source with the text key its baseline stored, so unchanged text skips
+ * normalisation as in the job; `TEXT_KEY=off`: without, every check normalises);
+ * `PROFILE=cold|warm` also prints a CPU profile of that phase (tests/bench/cpu_profile.ts).
  * Works under Deno 2.9.6 and under the workers' Deno 2.1.4:
  *
  *   deno run -A tests/bench/hot_path.ts [cold_n=200] [warm_n=1000] [in_flight=32]
@@ -91,9 +93,14 @@ async function run(sources: Source[]): Promise<Cost> {
     while (next < sources.length) {
       const s = sources[next++]!;
       const r = await runFetchPipeline(s, deps, { writeBookkeeping: false });
-      if (r.status !== "ok" || r.changed) failed++;
-      else if (s.last_hash === null) s.last_hash = r.content_hash;
-      else if (r.content_hash !== s.last_hash) failed++;
+      if (r.status !== "ok" || r.changed) {
+        failed++;
+      } else if (s.last_hash === null) {
+        s.last_hash = r.content_hash;
+        s.text_key = r.bookkeeping.text_key ?? null; // as record_snapshot stores it
+      } else if (r.content_hash !== s.last_hash) {
+        failed++;
+      }
     }
   }));
   return { cpuMs: threadMs() - t0, processMs: processMs() - p0, failed };
@@ -116,9 +123,9 @@ async function phase(name: string, sources: Source[]): Promise<void> {
 
 const all = Array.from({ length: coldN + warmN }, (_, i) => source(i));
 if (Deno.args[3] === "hashes") {
-  // The child's job: every page's monitored hash, as a baseline run stored it.
+  // The child's job: every page's monitored hash and text key, as a baseline run stored them.
   await run(all);
-  console.log(JSON.stringify(all.map((s) => s.last_hash)));
+  console.log(JSON.stringify(all.map((s) => [s.last_hash, s.text_key ?? null])));
 } else {
   // The hashes come from a child process, so this one's code is still cold when it starts
   // checking: every page then is an unchanged check, as in a change run.
@@ -137,7 +144,10 @@ if (Deno.args[3] === "hashes") {
     stderr: "inherit",
   }).output();
   const hashes = JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").pop()!);
-  all.forEach((s, i) => (s.last_hash = hashes[i]));
+  all.forEach((s, i) => {
+    [s.last_hash, s.text_key] = hashes[i];
+    if (Deno.env.get("TEXT_KEY") === "off") s.text_key = null; // every check normalises
+  });
   console.log(`Deno ${Deno.version.deno}, ${inFlight} in flight over ${HOSTS} hosts`);
   await phase("cold", all.slice(0, coldN));
   await phase("warm", all.slice(coldN));

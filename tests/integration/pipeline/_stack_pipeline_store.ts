@@ -12,7 +12,7 @@ import type { Source } from "../../../shared/types.ts";
 import { serviceDb } from "../_stack.ts";
 
 const SOURCE_COLUMNS = "id, name, url, active, check_frequency, render, css_selector, " +
-  "ignore_patterns, etag, last_modified, last_hash, last_snapshot_id, last_checked_at, " +
+  "ignore_patterns, etag, last_modified, last_hash, text_key, last_snapshot_id, last_checked_at, " +
   "last_success_at, consecutive_failures, failing_alerted, last_error, last_error_class";
 
 /** A `sources` row as stored. */

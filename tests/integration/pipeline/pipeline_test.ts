@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { captureLogger } from "../../../shared/log.ts";
-import { type PipelineDeps, runFetchPipeline } from "../../../shared/pipeline/pipeline.ts";
+import { extractDocument } from "../../../shared/pipeline/extract.ts";
+import {
+  extractLimits,
+  type PipelineDeps,
+  runFetchPipeline,
+} from "../../../shared/pipeline/pipeline.ts";
+import { parseTextKey, storedTextKey, textKey } from "../../../shared/pipeline/text_key.ts";
 import type { ErrorClass, Source } from "../../../shared/types.ts";
 import { markedSentence, PDF_PARAGRAPH, policyPdf } from "../../fixtures/pipeline_pages.ts";
 import {
@@ -126,6 +132,69 @@ Deno.test("runFetchPipeline() sees no change over 5 fetches of a page whose scri
     assert.match(text, /Last updated: 28 November 2026/);
     assert.match(text, /\(2026-01-01 onwards\)/);
     assert.match(text, /Full rules: https:\/\/gov\.example\/rules$/m);
+  });
+});
+
+Deno.test("runFetchPipeline() takes an unchanged page's hash from the key of its extracted text", async () => {
+  await withSite(async (site) => {
+    const { source, store } = await setup(site.url("/page"));
+    const first = await runFetchPipeline(source, deps(store));
+    const row = await store.source(source.id);
+    const stored = parseTextKey(row.text_key);
+    assert.ok(stored, "the baseline stored its text key");
+    assert.equal(stored.chars, first.content?.chars);
+    // Another fetch: the same extracted text, the same key (a page whose noise is in its
+    // text, /noisy, has another key each time: it is normalised, and its new key stored).
+    const second = await runFetchPipeline(row, deps(store));
+    assert.deepEqual([second.status, second.changed], ["ok", false]);
+    assert.equal(second.content_hash, first.content_hash);
+    assert.deepEqual(second.content, first.content);
+    assert.equal((await store.source(source.id)).text_key, row.text_key);
+    // The key alone decides: a key made for another hash with this text gives that hash,
+    // without the text being normalised.
+    const page = await fetch(site.url("/page"));
+    const extracted = await extractDocument({
+      body: new Uint8Array(await page.arrayBuffer()),
+      contentType: page.headers.get("content-type"),
+      selector: null,
+      limits: extractLimits(testConfig()),
+    });
+    const other = "f".repeat(64);
+    const forged = await runFetchPipeline(
+      {
+        ...row,
+        last_hash: other,
+        text_key: storedTextKey(await textKey(extracted.text, [], other), 7),
+      },
+      deps(store),
+      { writeBookkeeping: false },
+    );
+    assert.deepEqual([forged.status, forged.content_hash, forged.content?.chars], ["ok", other, 7]);
+    assert.equal(forged.bookkeeping.text_key, undefined, "nothing new to store");
+  });
+});
+
+Deno.test("runFetchPipeline() normalises when the text key was made for another hash or other ignore patterns", async () => {
+  await withSite(async (site) => {
+    const { source, store } = await baselinedPage(site);
+    const row = await store.source(source.id);
+    assert.ok(parseTextKey(row.text_key));
+    // A last_hash moved by another writer: the stored key does not answer for it.
+    const moved = await runFetchPipeline({ ...row, last_hash: "e".repeat(64) }, deps(store));
+    assert.equal(moved.status, "failed");
+    assert.match(moved.error_message ?? "", /but the fetch compared against e{64}/);
+    // Other ignore patterns: the text normalises to another hash, a change to record.
+    site.state.pageWord = "must";
+    const patterns = await runFetchPipeline(
+      { ...(await store.source(source.id)), ignore_patterns: ["certified"] },
+      deps(store),
+    );
+    assert.equal(patterns.status, "ok");
+    assert.equal(patterns.changed, true);
+    const after = await store.source(source.id);
+    assert.equal(after.last_hash, patterns.content_hash);
+    assert.notEqual(after.text_key, row.text_key, "the recorded change stored its text's key");
+    assert.equal(parseTextKey(after.text_key)?.chars, patterns.content?.chars);
   });
 });
 
