@@ -2380,10 +2380,10 @@ ALTER FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options j
 COMMENT ON FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer) IS 'Starts a run (status running) after expiring stale runs and finalising running runs with no item left; returns {conflict: true, running_run_id} when a run of the job is in progress.';
 
 --
--- Name: record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamp with time zone, jsonb); Type: FUNCTION; Schema: public; Owner: postgres
+-- Name: record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamp with time zone, jsonb, boolean); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
-CREATE FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) RETURNS jsonb
+CREATE FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb, p_queue_alerts boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
@@ -2392,6 +2392,7 @@ declare
   v_source public.sources;
   v_snapshot public.snapshots;
   v_change_id uuid;
+  v_alerts jsonb;
 begin
   -- The idempotency check and the previous-hash check below see every earlier write.
   v_source := private.lock_source(p_source_id, 'Cannot record snapshot: source %s not found');
@@ -2404,9 +2405,14 @@ begin
         p_fetch_id, v_snapshot.source_id, p_source_id using errcode = '22023';
     end if;
     select id into v_change_id from public.policy_changes where snapshot_id = v_snapshot.id;
+    -- Queued again (adds nothing when the first call queued them): every alert of the change.
+    if p_queue_alerts and v_change_id is not null then
+      v_alerts := private.queue_alerts('policy_change', v_change_id, null, p_source_id, null,
+        coalesce(p_fetched_at, now()), null, null);
+    end if;
     return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
       'baseline', v_change_id is null, 'replayed', true,
-      'policy_change', private.policy_change_json(v_change_id));
+      'policy_change', private.policy_change_json(v_change_id), 'alerts', v_alerts);
   end if;
 
   if v_source.last_hash is distinct from p_previous_hash then
@@ -2433,6 +2439,12 @@ begin
     values (p_source_id, v_snapshot.id, v_source.last_snapshot_id, coalesce(p_fetched_at, now()),
             p_diff, coalesce(p_summary, '{}'::jsonb))
     returning id into v_change_id;
+    -- The outbox rows of the change, in the change's transaction (what
+    -- enqueue_policy_change_alerts queues, due at the fetch's time).
+    if p_queue_alerts then
+      v_alerts := private.queue_alerts('policy_change', v_change_id, null, p_source_id, null,
+        coalesce(p_fetched_at, now()), null, null);
+    end if;
   end if;
 
   update public.sources
@@ -2445,16 +2457,16 @@ begin
 
   return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
     'baseline', v_change_id is null, 'replayed', false,
-    'policy_change', private.policy_change_json(v_change_id));
+    'policy_change', private.policy_change_json(v_change_id), 'alerts', v_alerts);
 end $$;
 
-ALTER FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) OWNER TO postgres;
+ALTER FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb, p_queue_alerts boolean) OWNER TO postgres;
 
 --
--- Name: FUNCTION record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb); Type: COMMENT; Schema: public; Owner: postgres
+-- Name: FUNCTION record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb, p_queue_alerts boolean); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) IS 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed, policy_change} (policy_change: the change row, what alert delivery needs, or null for a baseline).';
+COMMENT ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb, p_queue_alerts boolean) IS 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch; with p_queue_alerts, also queues the change''s alerts as enqueue_policy_change_alerts does (one pending row per active subscription of the source or of all sources, due at p_fetched_at), so that the job needs no request of its own for them. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed, policy_change, alerts} (policy_change: the change row, what alert delivery needs, or null for a baseline; alerts: with p_queue_alerts and a change, every alert row of the change as enqueue_policy_change_alerts returns them, a replay included; else null).';
 
 --
 -- Name: record_source_health(uuid, boolean, integer, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: public; Owner: postgres
@@ -4317,11 +4329,11 @@ REVOKE ALL ON FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_o
 GRANT ALL ON FUNCTION public.job_start_run(p_job_name text, p_trigger text, p_options jsonb, p_deadline_ms integer) TO service_role;
 
 --
--- Name: FUNCTION record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb); Type: ACL; Schema: public; Owner: postgres
+-- Name: FUNCTION record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb, p_queue_alerts boolean); Type: ACL; Schema: public; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb) TO service_role;
+REVOKE ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb, p_queue_alerts boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_previous_hash text, p_content_hash text, p_content text, p_content_type text, p_diff text, p_summary jsonb, p_fetched_at timestamp with time zone, p_bookkeeping jsonb, p_queue_alerts boolean) TO service_role;
 
 --
 -- Name: FUNCTION record_source_health(p_source_id uuid, p_succeeded boolean, p_threshold integer, p_now timestamp with time zone, p_subscription_ids uuid[]); Type: ACL; Schema: public; Owner: postgres

@@ -48,7 +48,8 @@ export function processCpuMs(): number {
 /** Builds the job's dependencies for one invocation. */
 export function createJobDeps(wiring: JobWiring): JobDeps {
   const { db, fetch, clock, logger, config } = wiring;
-  const pipelineStore = createSupabasePipelineStore(db);
+  // A change's alerts are queued in the change's own transaction (one request less each).
+  const pipelineStore = createSupabasePipelineStore(db, { queueChangeAlerts: true });
   // One host limiter per invocation: per-host concurrency and politeness across sources.
   const limiter = new HostLimiter({
     perHost: config.FETCH_PER_HOST_CONCURRENCY,

@@ -49,7 +49,8 @@ function _pass(deps: AlertDeps, changes = new Map<string, PolicyChange>()): _Pas
  * Announces a recorded policy change to every active subscription covering its source
  * (and every all-sources subscription): queues one outbox row per subscription, then
  * sends the rows that are due. Calling it again for the same change sends nothing more.
- * Never throws.
+ * `queued`: the change's rows, already queued with the change (record_snapshot's
+ * `p_queue_alerts`): they are sent without queueing them again. Never throws.
  * @example
  * const outcomes = await deliverAlerts(change, deps);
  * const alertsSent = outcomes.filter((o) => o.status === "sent").length;
@@ -57,13 +58,16 @@ function _pass(deps: AlertDeps, changes = new Map<string, PolicyChange>()): _Pas
 export async function deliverAlerts(
   change: PolicyChange,
   deps: AlertDeps,
+  queued?: QueuedAlert[] | null,
 ): Promise<AlertOutcome[]> {
+  const pass = _pass(deps, new Map([[change.id, change]]));
+  if (queued) return await _deliverWithReports(queued, deps, pass);
   return await _queueAndDeliver(
     "policy_change",
     `Cannot queue alerts of policy change ${change.id}`,
     () => deps.store.enqueueChangeAlerts(change.id, deps.clock()),
     deps,
-    _pass(deps, new Map([[change.id, change]])),
+    pass,
   );
 }
 
@@ -544,7 +548,7 @@ function _engineFailure(
 
 /** The engine's four operations bound to one set of dependencies (see {@link bindAlertEngine}). */
 export interface BoundAlertEngine {
-  deliver(change: PolicyChange): Promise<AlertOutcome[]>;
+  deliver(change: PolicyChange, queued?: QueuedAlert[] | null): Promise<AlertOutcome[]>;
   retryPending(): Promise<AlertOutcome[]>;
   sourceHealth(source: Pick<Source, "id">, succeeded: boolean): Promise<AlertOutcome[]>;
   operational(event: OperationalEvent): Promise<AlertOutcome[]>;
@@ -560,7 +564,7 @@ export interface BoundAlertEngine {
 export function bindAlertEngine(deps: AlertDeps): BoundAlertEngine {
   const shared: AlertDeps = { ...deps, limit: deps.limit ?? pLimit(deps.config.ALERT_CONCURRENCY) };
   return {
-    deliver: (change) => deliverAlerts(change, shared),
+    deliver: (change, queued) => deliverAlerts(change, shared, queued),
     retryPending: () => retryPendingAlerts(shared),
     sourceHealth: (source, succeeded) => handleSourceHealth(source, succeeded, shared),
     operational: (event) => deliverOperationalAlert(event, shared),

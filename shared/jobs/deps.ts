@@ -3,7 +3,7 @@
  * real ones; tests wire the real store on the local stack and fakes at the true seams.
  * @module
  */
-import type { AlertOutcome, OperationalEvent } from "../alerts/types.ts";
+import type { AlertOutcome, OperationalEvent, QueuedAlert } from "../alerts/types.ts";
 import type { Config } from "../config.ts";
 import type { PipelineOptions } from "../pipeline/pipeline.ts";
 import type { PipelineResult, SourceBookkeeping } from "../pipeline/types.ts";
@@ -34,7 +34,11 @@ export type JobConfig =
 
 /** The alert engine as the job sees it. */
 export interface JobAlerts {
-  deliver(change: PolicyChange): Promise<AlertOutcome[]>;
+  /**
+   * Sends a change's alerts: `queued`, when the store queued them with the change (see
+   * RecordSnapshotResult.alerts), else queues them first.
+   */
+  deliver(change: PolicyChange, queued?: QueuedAlert[] | null): Promise<AlertOutcome[]>;
   retryPending(): Promise<AlertOutcome[]>;
   sourceHealth(source: Source, succeeded: boolean): Promise<AlertOutcome[]>;
   operational(event: OperationalEvent): Promise<AlertOutcome[]>;

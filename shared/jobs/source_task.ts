@@ -5,7 +5,7 @@
  * Nothing here claims, completes or counts: the work loop and the store do that.
  * @module
  */
-import type { AlertOutcome } from "../alerts/types.ts";
+import type { AlertOutcome, QueuedAlert } from "../alerts/types.ts";
 import { errorMessage } from "../errors.ts";
 import { redactText } from "../log.ts";
 import type { ContentChoice, PipelineResult } from "../pipeline/types.ts";
@@ -134,6 +134,8 @@ export async function finishItem(
       changeId,
       recorded,
       result?.summary ?? null,
+      // Queued with the change (record_snapshot): sent without a request to queue them.
+      recorded ? result?.alerts ?? null : null,
     );
     alertsSent += announced.sent;
     // The change's alerts could not even be queued: the source's work is not done (the
@@ -212,6 +214,7 @@ async function _announceChange(
   changeId: string,
   recorded: PolicyChange | null,
   summary: ChangeSummary | null,
+  queued: QueuedAlert[] | null,
 ): Promise<{ sent: number; error: string | null }> {
   const { logger } = deps;
   logger.debug("Change detected for source {source_id}", {
@@ -223,7 +226,7 @@ async function _announceChange(
   try {
     const change = recorded ?? await deps.store.getPolicyChange(changeId);
     if (!change) throw new Error(`policy change ${changeId} not found`);
-    const outcomes = await deps.alerts.deliver(change);
+    const outcomes = await deps.alerts.deliver(change, queued);
     const undelivered = outcomes.filter((o) => o.status === "failed" || o.status === "dead");
     for (const o of undelivered) {
       logger.error("Alert {alert_id} of change {policy_change_id} {status}: {error}", {

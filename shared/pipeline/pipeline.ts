@@ -388,6 +388,7 @@ export async function runFetchPipeline(
           result.snapshot_id = recorded.snapshot_id;
           result.policy_change_id = recorded.policy_change_id;
           result.policy_change = recorded.policy_change ?? null;
+          result.alerts = recorded.alerts ?? null;
           result.baseline = recorded.baseline;
           result.changed = recorded.policy_change_id !== null;
           if (!result.changed) result.summary = null;

@@ -2,6 +2,7 @@
  * Shapes the pipeline exchanges with its caller (the job) and its store.
  * @module
  */
+import type { QueuedAlert } from "../alerts/types.ts";
 import type { ChangeSummary, ErrorClass, PolicyChange } from "../types.ts";
 
 /**
@@ -70,6 +71,11 @@ export interface RecordSnapshotResult {
    * that does not answer with it (the job then reads it by `policy_change_id`).
    */
   policy_change?: PolicyChange | null;
+  /**
+   * The change's alerts, when the store queued them with it (in the same transaction);
+   * null or absent: not queued here (the job queues them itself).
+   */
+  alerts?: QueuedAlert[] | null;
 }
 
 /** A stored snapshot's id and normalised text. */
@@ -151,6 +157,8 @@ export interface PipelineResult {
   policy_change_id: string | null;
   /** The recorded change's row, when the store answered with it (see RecordSnapshotResult). */
   policy_change?: PolicyChange | null;
+  /** The change's alerts, when the store queued them with it (see RecordSnapshotResult). */
+  alerts?: QueuedAlert[] | null;
   /** New snapshot, when one was stored. */
   snapshot_id: string | null;
   /** What was taken as the content, when the body was read. */

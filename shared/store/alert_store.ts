@@ -19,26 +19,14 @@ import type {
 } from "../alerts/types.ts";
 import type { PolicyChange } from "../types.ts";
 import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
-import { POLICY_CHANGE_COLUMNS, PolicyChangeSchema, Timestamp } from "./rows.ts";
-
-const Kind = z.enum([
-  "policy_change",
-  "source_failing",
-  "source_recovered",
-  "run_missed",
-  "alert_dead",
-]);
-const Channel = z.enum(["webhook", "slack", "email"]);
-
-const QueuedSchema = z.object({
-  id: z.string(),
-  subscription_id: z.string(),
-  channel: Channel,
-  kind: Kind,
-  status: z.enum(["pending", "sending", "sent", "failed", "dead"]),
-  attempts: z.number().int(),
-  next_attempt_at: Timestamp,
-});
+import {
+  AlertChannelSchema as Channel,
+  AlertKindSchema as Kind,
+  POLICY_CHANGE_COLUMNS,
+  PolicyChangeSchema,
+  QueuedAlertSchema as QueuedSchema,
+  Timestamp,
+} from "./rows.ts";
 
 const ClaimSchema = z.object({
   claimed: z.array(z.object({

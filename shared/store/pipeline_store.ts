@@ -9,14 +9,26 @@
 import { z } from "zod";
 import type { PipelineStore, RecordSnapshotResult, StoredText } from "../pipeline/types.ts";
 import { callRpc, type Db, parseAnswer, storeError } from "./client.ts";
-import { PolicyChangeSchema } from "./rows.ts";
+import { PolicyChangeSchema, QueuedAlertSchema } from "./rows.ts";
 
 const RecordSchema = z.object({
   snapshot_id: z.guid(),
   policy_change_id: z.guid().nullable(),
   baseline: z.boolean(),
   policy_change: PolicyChangeSchema.nullable(),
+  alerts: z.array(QueuedAlertSchema).nullable(),
 });
+
+/** Options of {@link createSupabasePipelineStore}. */
+export interface PipelineStoreOptions {
+  /**
+   * A recorded change's alerts are queued in its own transaction (`record_snapshot`'s
+   * `p_queue_alerts`, to every active subscription of the source or of all sources, as
+   * `enqueue_policy_change_alerts` does) and returned in `alerts`: the daily-fetch job
+   * delivers them without a request of its own to queue them. Default false.
+   */
+  queueChangeAlerts?: boolean;
+}
 
 /**
  * A {@link PipelineStore} backed by the project's database; `db` must be a service-role
@@ -25,7 +37,11 @@ const RecordSchema = z.object({
  * const store = createSupabasePipelineStore(serviceClient(url, serviceRoleKey));
  * const result = await runFetchPipeline(source, { ...deps, store });
  */
-export function createSupabasePipelineStore(db: Db): PipelineStore {
+export function createSupabasePipelineStore(
+  db: Db,
+  options: PipelineStoreOptions = {},
+): PipelineStore {
+  const queueAlerts = options.queueChangeAlerts ?? false;
   return {
     async getSnapshotContent(snapshotId): Promise<string | null> {
       const what = `Cannot read snapshot ${snapshotId}`;
@@ -49,6 +65,7 @@ export function createSupabasePipelineStore(db: Db): PipelineStore {
         p_summary: input.summary,
         p_fetched_at: input.fetched_at,
         p_bookkeeping: bookkeeping,
+        p_queue_alerts: queueAlerts,
       }, RecordSchema);
     },
 

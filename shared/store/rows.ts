@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { type PolicyChange, RENDER_MODES, type Source } from "../types.ts";
+import type { QueuedAlert } from "../alerts/types.ts";
 
 /** A timestamp column, as an ISO string in UTC. */
 export const Timestamp = z.string().transform((s) => new Date(s).toISOString());
@@ -47,4 +48,26 @@ export const SourceSchema: z.ZodType<Source> = z.object({
   last_success_at: z.string().nullable(),
   consecutive_failures: z.number().int(),
   failing_alerted: z.boolean(),
+});
+
+/** Kinds of an outbox row (alerts.kind). */
+export const AlertKindSchema = z.enum([
+  "policy_change",
+  "source_failing",
+  "source_recovered",
+  "run_missed",
+  "alert_dead",
+]);
+/** Channels of a subscription (subscriptions.channel). */
+export const AlertChannelSchema = z.enum(["webhook", "slack", "email"]);
+
+/** An outbox row as the enqueue RPCs (and record_snapshot) return it (QueuedAlert). */
+export const QueuedAlertSchema: z.ZodType<QueuedAlert> = z.object({
+  id: z.string(),
+  subscription_id: z.string(),
+  channel: AlertChannelSchema,
+  kind: AlertKindSchema,
+  status: z.enum(["pending", "sending", "sent", "failed", "dead"]),
+  attempts: z.number().int(),
+  next_attempt_at: Timestamp,
 });

@@ -104,7 +104,8 @@ create or replace function public.record_snapshot(
   p_diff text,
   p_summary jsonb,
   p_fetched_at timestamptz,
-  p_bookkeeping jsonb
+  p_bookkeeping jsonb,
+  p_queue_alerts boolean default false
 ) returns jsonb
 -- Generic plans: every statement reads or writes by a key (source, fetch, snapshot).
 language plpgsql security definer set search_path = '' set plan_cache_mode = force_generic_plan as $$
@@ -112,6 +113,7 @@ declare
   v_source public.sources;
   v_snapshot public.snapshots;
   v_change_id uuid;
+  v_alerts jsonb;
 begin
   -- The idempotency check and the previous-hash check below see every earlier write.
   v_source := private.lock_source(p_source_id, 'Cannot record snapshot: source %s not found');
@@ -124,9 +126,14 @@ begin
         p_fetch_id, v_snapshot.source_id, p_source_id using errcode = '22023';
     end if;
     select id into v_change_id from public.policy_changes where snapshot_id = v_snapshot.id;
+    -- Queued again (adds nothing when the first call queued them): every alert of the change.
+    if p_queue_alerts and v_change_id is not null then
+      v_alerts := private.queue_alerts('policy_change', v_change_id, null, p_source_id, null,
+        coalesce(p_fetched_at, now()), null, null);
+    end if;
     return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
       'baseline', v_change_id is null, 'replayed', true,
-      'policy_change', private.policy_change_json(v_change_id));
+      'policy_change', private.policy_change_json(v_change_id), 'alerts', v_alerts);
   end if;
 
   if v_source.last_hash is distinct from p_previous_hash then
@@ -153,6 +160,12 @@ begin
     values (p_source_id, v_snapshot.id, v_source.last_snapshot_id, coalesce(p_fetched_at, now()),
             p_diff, coalesce(p_summary, '{}'::jsonb))
     returning id into v_change_id;
+    -- The outbox rows of the change, in the change's transaction (what
+    -- enqueue_policy_change_alerts queues, due at the fetch's time).
+    if p_queue_alerts then
+      v_alerts := private.queue_alerts('policy_change', v_change_id, null, p_source_id, null,
+        coalesce(p_fetched_at, now()), null, null);
+    end if;
   end if;
 
   update public.sources
@@ -165,12 +178,12 @@ begin
 
   return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
     'baseline', v_change_id is null, 'replayed', false,
-    'policy_change', private.policy_change_json(v_change_id));
+    'policy_change', private.policy_change_json(v_change_id), 'alerts', v_alerts);
 end $$;
-comment on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb) is 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed, policy_change} (policy_change: the change row, what alert delivery needs, or null for a baseline).';
+comment on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb, boolean) is 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch; with p_queue_alerts, also queues the change''s alerts as enqueue_policy_change_alerts does (one pending row per active subscription of the source or of all sources, due at p_fetched_at), so that the job needs no request of its own for them. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed, policy_change, alerts} (policy_change: the change row, what alert delivery needs, or null for a baseline; alerts: with p_queue_alerts and a change, every alert row of the change as enqueue_policy_change_alerts returns them, a replay included; else null).';
 
 -- ---------------------------------------------------------------------------
 select private.service_role_only(array[
   'public.update_source_bookkeeping(jsonb)',
-  'public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb)'
+  'public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb, boolean)'
 ]::regprocedure[]);

@@ -315,6 +315,27 @@ Deno.test("deliverAlerts() sends at most ALERT_CONCURRENCY requests at a time", 
   assert.equal(maxInFlight, 2);
 });
 
+Deno.test("deliverAlerts() sends the rows queued with the change without queueing them again", async () => {
+  await using h = await alertHarness();
+  await using hooks = startAlertSink();
+  const { change } = await world(h);
+  await h.subscribe({ target: `${hooks.url}/hook`, secret: SECRET });
+  const deps = h.deps();
+  // What record_snapshot's p_queue_alerts answers: the change's rows, queued with it.
+  const queued = await h.store.enqueueChangeAlerts(change.id, deps.clock());
+  assert.equal(queued.length, 1);
+  // A queueing request would fail: none is made.
+  h.store.failNext("enqueueChangeAlerts", new Error("no request expected"));
+  const outcomes = await deliverAlerts(change, deps, queued);
+  assert.deepEqual(outcomes.map((o) => [o.alert_id, o.status]), [[queued[0]!.id, "sent"]]);
+  assert.equal(hooks.requests.length, 1);
+  await assertSignedWith(hooks.requests[0]!, SECRET, deps.clock());
+  // The failure armed above is still pending: deliverAlerts without rows queues, and fails.
+  const unqueued = await deliverAlerts(change, deps);
+  assert.deepEqual(statuses(unqueued), ["failed"]);
+  await assertNothingDueADayLater(deps);
+});
+
 Deno.test("the engine reports store failures as outcomes instead of throwing", async (t) => {
   await using h = await alertHarness();
   await using hooks = startAlertSink();
