@@ -114,70 +114,66 @@ declare
   v_snapshot public.snapshots;
   v_change_id uuid;
   v_alerts jsonb;
+  v_replayed boolean;
 begin
   -- The idempotency check and the previous-hash check below see every earlier write.
   v_source := private.lock_source(p_source_id, 'Cannot record snapshot: source %s not found');
 
   -- A retry of the same fetch returns what the first call wrote, and writes nothing.
   select * into v_snapshot from public.snapshots where fetch_id = p_fetch_id;
-  if found then
+  v_replayed := found;
+  if v_replayed then
     if v_snapshot.source_id <> p_source_id then
       raise exception 'Cannot record snapshot: fetch % belongs to source %, not %',
         p_fetch_id, v_snapshot.source_id, p_source_id using errcode = '22023';
     end if;
     select id into v_change_id from public.policy_changes where snapshot_id = v_snapshot.id;
-    -- Queued again (adds nothing when the first call queued them): every alert of the change.
-    if p_queue_alerts and v_change_id is not null then
-      v_alerts := private.queue_alerts('policy_change', v_change_id, null, p_source_id, null,
-        coalesce(p_fetched_at, now()), null, null);
+  else
+    if v_source.last_hash is distinct from p_previous_hash then
+      raise exception 'Cannot record snapshot of source %: last_hash is % but the fetch compared against %',
+        p_source_id, coalesce(v_source.last_hash, 'null'), coalesce(p_previous_hash, 'null')
+        using errcode = 'PT409', hint = 'Another writer recorded a snapshot meanwhile; fetch again.';
     end if;
-    return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
-      'baseline', v_change_id is null, 'replayed', true,
-      'policy_change', private.policy_change_json(v_change_id), 'alerts', v_alerts);
-  end if;
+    if p_content_hash is not distinct from p_previous_hash then
+      raise exception 'Cannot record snapshot of source %: the content did not change', p_source_id
+        using errcode = '22023';
+    end if;
+    if p_previous_hash is not null and p_diff is null then
+      raise exception 'Cannot record policy change of source %: diff is missing', p_source_id
+        using errcode = '22023';
+    end if;
 
-  if v_source.last_hash is distinct from p_previous_hash then
-    raise exception 'Cannot record snapshot of source %: last_hash is % but the fetch compared against %',
-      p_source_id, coalesce(v_source.last_hash, 'null'), coalesce(p_previous_hash, 'null')
-      using errcode = 'PT409', hint = 'Another writer recorded a snapshot meanwhile; fetch again.';
-  end if;
-  if p_content_hash is not distinct from p_previous_hash then
-    raise exception 'Cannot record snapshot of source %: the content did not change', p_source_id
-      using errcode = '22023';
-  end if;
-  if p_previous_hash is not null and p_diff is null then
-    raise exception 'Cannot record policy change of source %: diff is missing', p_source_id
-      using errcode = '22023';
-  end if;
+    insert into public.snapshots (source_id, fetch_id, content_hash, content, content_type, fetched_at)
+    values (p_source_id, p_fetch_id, p_content_hash, p_content, p_content_type,
+            coalesce(p_fetched_at, now()))
+    returning * into v_snapshot;
 
-  insert into public.snapshots (source_id, fetch_id, content_hash, content, content_type, fetched_at)
-  values (p_source_id, p_fetch_id, p_content_hash, p_content, p_content_type,
-          coalesce(p_fetched_at, now()))
-  returning * into v_snapshot;
+    if p_previous_hash is not null then
+      insert into public.policy_changes (source_id, snapshot_id, previous_snapshot_id, detected_at, diff, summary)
+      values (p_source_id, v_snapshot.id, v_source.last_snapshot_id, coalesce(p_fetched_at, now()),
+              p_diff, coalesce(p_summary, '{}'::jsonb))
+      returning id into v_change_id;
+    end if;
 
-  if p_previous_hash is not null then
-    insert into public.policy_changes (source_id, snapshot_id, previous_snapshot_id, detected_at, diff, summary)
-    values (p_source_id, v_snapshot.id, v_source.last_snapshot_id, coalesce(p_fetched_at, now()),
-            p_diff, coalesce(p_summary, '{}'::jsonb))
-    returning id into v_change_id;
-    -- The outbox rows of the change, in the change's transaction (what
-    -- enqueue_policy_change_alerts queues, due at the fetch's time).
-    if p_queue_alerts then
-      v_alerts := private.queue_alerts('policy_change', v_change_id, null, p_source_id, null,
-        coalesce(p_fetched_at, now()), null, null);
+    update public.sources
+      set last_hash = p_content_hash, last_snapshot_id = v_snapshot.id
+      where id = p_source_id;
+    if p_bookkeeping is not null then
+      perform public.update_source_bookkeeping(
+        jsonb_build_array(p_bookkeeping || jsonb_build_object('id', p_source_id)));
     end if;
   end if;
 
-  update public.sources
-    set last_hash = p_content_hash, last_snapshot_id = v_snapshot.id
-    where id = p_source_id;
-  if p_bookkeeping is not null then
-    perform public.update_source_bookkeeping(
-      jsonb_build_array(p_bookkeeping || jsonb_build_object('id', p_source_id)));
+  -- The change's outbox rows, in the change's transaction (what enqueue_policy_change_alerts
+  -- queues, due at the fetch's time); on a replay they are queued already: nothing is added
+  -- and every row of the change is returned.
+  if p_queue_alerts and v_change_id is not null then
+    v_alerts := private.queue_alerts('policy_change', v_change_id, null, p_source_id, null,
+      coalesce(p_fetched_at, now()), null, null);
   end if;
 
   return jsonb_build_object('snapshot_id', v_snapshot.id, 'policy_change_id', v_change_id,
-    'baseline', v_change_id is null, 'replayed', false,
+    'baseline', v_change_id is null, 'replayed', v_replayed,
     'policy_change', private.policy_change_json(v_change_id), 'alerts', v_alerts);
 end $$;
 comment on function public.record_snapshot(uuid, uuid, text, text, text, text, text, jsonb, timestamptz, jsonb, boolean) is 'In one transaction: inserts a snapshot, the policy change from the previous snapshot (none for a baseline, when p_previous_hash is null), moves sources.last_hash / last_snapshot_id and applies the bookkeeping patch; with p_queue_alerts, also queues the change''s alerts as enqueue_policy_change_alerts does (one pending row per active subscription of the source or of all sources, due at p_fetched_at), so that the job needs no request of its own for them. Idempotent on p_fetch_id (a retry returns the first write''s ids with replayed = true). Fails with PT409 (HTTP 409) when the source''s last_hash is no longer p_previous_hash. Returns {snapshot_id, policy_change_id, baseline, replayed, policy_change, alerts} (policy_change: the change row, what alert delivery needs, or null for a baseline; alerts: with p_queue_alerts and a change, every alert row of the change as enqueue_policy_change_alerts returns them, a replay included; else null).';
