@@ -196,6 +196,47 @@ try {
         (firstClaims.get(a[0]) ?? 0) - (firstClaims.get(b[0]) ?? 0)
       );
       const holders = order.filter(([, [b]]) => b > 0).length;
+      // Per tenth of the run: how busy the largest host's slots were, and how many of the
+      // other hosts' items finished (where in the run the largest host lost its time).
+      const tenth = wall / 10;
+      const busyIn = Array.from({ length: 10 }, () => 0);
+      for (const q of requests) {
+        for (let b = 0; b < 10; b++) {
+          const lo = t0 + b * tenth, hi = lo + tenth;
+          busyIn[b]! += Math.max(0, Math.min(q.end, hi) - Math.max(q.start, lo));
+        }
+      }
+      const smallIn = Array.from({ length: 10 }, () => 0);
+      for (const i of items) {
+        if (new URL(i.url).host === new URL(base).host) continue;
+        const b = Math.floor((new Date(i.finished_at).getTime() - t0) / tenth);
+        smallIn[Math.min(9, Math.max(0, b))]!++;
+      }
+      console.log(
+        `  per tenth of the run: largest host's slots busy ${
+          busyIn.map((b) => `${Math.round((100 * b) / (tenth * PER_HOST))}%`).join(" ")
+        }; other hosts' items finished ${smallIn.join(" ")}`,
+      );
+      if (args.includes("--who")) {
+        // Each invocation's first claim and the span of its requests at the largest host
+        // (ms from the POST), in the first third of the run.
+        const span = new Map<string, [number, number, number]>();
+        for (const q of requests) {
+          const by = bySlot.get(q.path)?.by;
+          if (by === undefined) continue;
+          const s = span.get(by) ?? [Infinity, 0, 0];
+          span.set(by, [Math.min(s[0], q.start - t0), Math.max(s[1], q.end - t0), s[2] + 1]);
+        }
+        console.log(
+          `  first claim → largest host's requests (ms): ${
+            order.filter(([id]) => (firstClaims.get(id) ?? 0) - t0 < wall / 3).map(([id]) => {
+              const s = span.get(id);
+              const first = (firstClaims.get(id) ?? 0) - t0;
+              return s ? `${first}→[${s[0]}–${s[1]}:${s[2]}]` : `${first}→-`;
+            }).join(" ")
+          }`,
+        );
+      }
       console.log(
         `  invocations holding the largest host: ${holders} of ${order.length}; items per ` +
           `invocation, largest host/others, by first claim: ${
