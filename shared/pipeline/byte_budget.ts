@@ -15,6 +15,8 @@
 export interface BudgetLease {
   /** Waits until `bytes` more are granted; rejects with the signal's reason. */
   take(bytes: number, signal?: AbortSignal): Promise<void>;
+  /** Takes `bytes` at once when {@link take} would grant them without waiting; else false. */
+  tryTake(bytes: number): boolean;
   /** Bytes held. */
   held(): number;
   /** Gives every held byte back (idempotent; the lease can take again). */
@@ -63,6 +65,7 @@ export class ByteBudget {
       bytes: 0,
       held: () => lease.bytes,
       take: (bytes, signal) => this.#take(lease, bytes, signal),
+      tryTake: (bytes) => this.#tryTake(lease, bytes),
       release: () => this.#release(lease),
     };
     return lease;
@@ -86,12 +89,15 @@ export class ByteBudget {
     this.#holders.add(lease);
   }
 
+  #tryTake(lease: _Lease, bytes: number): boolean {
+    if (this.#waiters.length > 0 || !this.#canGrant(lease, bytes)) return false;
+    this.#grant(lease, bytes);
+    return true;
+  }
+
   #take(lease: _Lease, bytes: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#waiters.length === 0 && this.#canGrant(lease, bytes)) {
-      this.#grant(lease, bytes);
-      return Promise.resolve();
-    }
+    if (this.#tryTake(lease, bytes)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: _Waiter = {
         lease,

@@ -298,8 +298,10 @@ async function _attempt(
         throw new PipelineError("parse", `unexpected HTTP ${status} from ${displayUrl(url)}`);
       }
       const lease = deps.budgetLease;
+      // Bytes granted at once need no wait (and no excluded time); only a wait is awaited.
       const take = lease
-        ? (bytes: number) => timer.excluding(() => lease.take(bytes, signal))
+        ? (bytes: number) =>
+          lease.tryTake(bytes) ? undefined : timer.excluding(() => lease.take(bytes, signal))
         : undefined;
       const body = await _readCapped(response, config.FETCH_MAX_BYTES, signal, take);
       return {
@@ -351,7 +353,7 @@ async function _readCapped(
   response: Response,
   maxBytes: number,
   signal: AbortSignal,
-  take?: (bytes: number) => Promise<void>,
+  take?: (bytes: number) => Promise<void> | undefined,
 ): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -382,7 +384,8 @@ async function _readCapped(
     // the runtime instead of a read, a promise and a copy per chunk; the runtime's reader
     // ends it at that length. The body budget takes the declared bytes before it is read; an
     // abort (the deadline, the invocation's signal) fails the read as it fails a chunk's.
-    if (take) await take(declared);
+    const waiting = take?.(declared);
+    if (waiting) await waiting;
     const whole = new Uint8Array(await response.arrayBuffer());
     if (signal.aborted) throw signal.reason;
     if (whole.byteLength > maxBytes) {
@@ -408,7 +411,8 @@ async function _readCapped(
       if (total > maxBytes) {
         throw new PipelineError("too_large", `body exceeds the cap of ${maxBytes} bytes`);
       }
-      if (take) await take(value.byteLength);
+      const waiting = take?.(value.byteLength);
+      if (waiting) await waiting;
       // Deno 2.1.4's fetch (the hosted runtime's) hands out 4 KB views of 64 KB buffers when
       // it inflates a body itself: kept as they come, 10 MB of text held 160 MB (two gzip
       // bombs ended a 256 MB worker). A view of a much larger buffer is copied to its size.

@@ -83,6 +83,28 @@ Deno.test("ByteBudget makes readers wait past the budget and lets the oldest hol
   assert.equal(budget.used(), 0);
 });
 
+Deno.test("ByteBudget.tryTake grants what take would grant at once, and never jumps a waiter", async () => {
+  const budget = new ByteBudget(100);
+  const a = budget.lease();
+  const b = budget.lease();
+  assert.equal(a.tryTake(80), true);
+  assert.equal(b.tryTake(50), false); // over the budget and b holds nothing: it would wait
+  assert.equal(budget.used(), 80);
+  let bGranted = false;
+  const bTake = b.take(50).then(() => (bGranted = true));
+  await tick();
+  assert.equal(bGranted, false);
+  assert.equal(budget.lease().tryTake(1), false); // b waits first
+  assert.equal(a.tryTake(40), false); // a waiter is queued: only take lets the oldest pass
+  a.release();
+  await bTake;
+  assert.equal(budget.used(), 50);
+  assert.equal(b.tryTake(50), true);
+  assert.equal(b.held(), 100);
+  b.release();
+  assert.equal(budget.used(), 0);
+});
+
 Deno.test("ByteBudget gives a waiting reader's place up when its fetch is aborted", async () => {
   const budget = new ByteBudget(10);
   const a = budget.lease();
