@@ -112,7 +112,6 @@ const RELATIVE_TIME = new RegExp(
 );
 /** "© 2025", "Copyright 2019-2025", "(c) 2024 Acme": the year follows the calendar. */
 const COPYRIGHT_YEAR = /((?:©|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?)\d{4}/giu;
-const ANY_SPACE = /\s+/g;
 // Cheap tests that every match of the rule they guard needs: most texts skip the rule's scan.
 /**
  * Words one of which every match of RELATIVE_TIME holds, as one expression over the text in
@@ -179,21 +178,66 @@ export const STUB_CONFIRMATIONS = 5;
  * stubReason("a long policy ...".repeat(100), "Too many requests"); // "the text shrank ..."
  */
 export function stubReason(previous: string, current: string): string | null {
-  const before = previous.replace(ANY_SPACE, "").length;
-  const after = current.replace(ANY_SPACE, "").length;
+  if (previous.length < STUB_MIN_PREVIOUS) return null; // fewer characters without spaces too
+  const after = nonSpaceLength(current);
+  // The previous text has at most its length without spaces: most fetches stop here.
+  if (after >= previous.length * STUB_RATIO) return null;
+  const before = nonSpaceLength(previous);
   if (before < STUB_MIN_PREVIOUS || after >= before * STUB_RATIO) return null;
   return `the text shrank from ${before} to ${after} characters: an error, block or consent ` +
     `page rather than the policy; not recorded as a change`;
 }
 
+/**
+ * The length of a text without its white space, `text.replace(/\s+/g, "").length`, without
+ * building that text (the replace took 0.29 ms of a 38 KB page under the workers' Deno 2.1.4).
+ * @example
+ * nonSpaceLength("a b\u00a0c\n"); // 3
+ */
+export function nonSpaceLength(text: string): number {
+  let spaces = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x20 && c < 0xa0) continue; // the common case: no space below U+00A0 but these
+    if (_isJsSpace(c)) spaces++;
+  }
+  return text.length - spaces;
+}
+
+/** Whether a UTF-16 code unit is matched by `\s` (WhiteSpace and LineTerminator of ECMAScript). */
+function _isJsSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0x1680) return c === 0xa0;
+  return c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
 /** Snapshots of a source read to tell its furniture from its policy. */
 export const HISTORY_SNAPSHOTS = 12;
 
-/** A text's lines, each by its {@link changeFingerprint}, with how often each occurs. */
-function _lineCounts(text: string): Map<string, number> {
+/**
+ * {@link changeFingerprint} of lines, each distinct line computed once: the texts one
+ * {@link isFurnitureChange} compares (the fetch, the previous text, up to
+ * {@link HISTORY_SNAPSHOTS} snapshots) are mostly the same lines, and a 38 KB page has about
+ * half as many distinct lines as lines.
+ */
+function _lineKeys(): (line: string) => string {
+  const keys = new Map<string, string>();
+  return (line) => {
+    let key = keys.get(line);
+    if (key === undefined) {
+      key = changeFingerprint(line);
+      keys.set(line, key);
+    }
+    return key;
+  };
+}
+
+/** A text's lines, each by its {@link changeFingerprint} (`keyOf`), with how often each occurs. */
+function _lineCounts(text: string, keyOf: (line: string) => string): Map<string, number> {
   const lines = new Map<string, number>();
   for (const line of text.split("\n")) {
-    const key = changeFingerprint(line);
+    const key = keyOf(line);
     if (key !== "") lines.set(key, (lines.get(key) ?? 0) + 1);
   }
   return lines;
@@ -223,8 +267,9 @@ export const FURNITURE_FLIPS = 3;
  * isFurnitureChange("P\nBanner A", "P\nBanner B", ["P\nBanner A", "P\nBanner B", "P\nBanner A"]); // true
  */
 export function isFurnitureChange(previous: string, current: string, history: string[]): boolean {
-  const before = _lineCounts(previous);
-  const after = _lineCounts(current);
+  const keyOf = _lineKeys();
+  const before = _lineCounts(previous, keyOf);
+  const after = _lineCounts(current, keyOf);
   if (_onlyLabelCopiesChanged(before, after)) return true;
   if (history.length < FURNITURE_FLIPS - 1) return false; // too few snapshots to flip
   let older: Map<string, number>[] | null = null;
@@ -233,7 +278,7 @@ export function isFurnitureChange(previous: string, current: string, history: st
     for (const key of line.keys()) {
       if (present.has(key)) continue;
       changed++;
-      older ??= history.map(_lineCounts);
+      older ??= history.map((text) => _lineCounts(text, keyOf));
       if (_flips(key, older, after.has(key)) < FURNITURE_FLIPS) return false;
     }
   }

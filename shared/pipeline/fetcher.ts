@@ -123,7 +123,13 @@ export async function fetchDocument(
   const deadline = new AbortController();
   // I/O time, not wall time: another source's CPU work and our own queueing do not count.
   const timer = new IoDeadline(timeoutMs, () => deadline.abort(new DeadlineExceeded(timeoutMs)));
-  const signal = deps.signal ? AbortSignal.any([deadline.signal, deps.signal]) : deadline.signal;
+  // The caller's abort ends the fetch too, with its reason (what AbortSignal.any would give,
+  // without a dependent signal per fetch).
+  const outer = deps.signal;
+  const onOuterAbort = () => deadline.abort(outer?.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener("abort", onOuterAbort, { once: true });
+  const signal = deadline.signal;
   const deadlineAt = deps.clock().getTime() + timeoutMs;
   const sleep = deps.sleep ?? realSleep;
   const counters = { requests: 0 };
@@ -169,6 +175,7 @@ export async function fetchDocument(
     }
   } finally {
     timer.clear();
+    outer?.removeEventListener("abort", onOuterAbort);
   }
 }
 
@@ -194,14 +201,16 @@ async function _attempt(
   // identity: Deno's fetch would otherwise inflate gzip ahead of the reader, so a gzip bomb
   // cost ~110 MB per fetch whatever the cap; a body encoded anyway is inflated here, one
   // chunk at a time, inside the cap (_readCapped).
-  const headers = new Headers({
+  // A record, not a Headers: fetch validates a record's names and values once, and walks a
+  // Headers object as a sequence of pairs after it was validated when built.
+  const headers: Record<string, string> = {
     "user-agent": config.FETCH_USER_AGENT,
     accept: ACCEPT,
     "accept-encoding": "identity",
-  });
+  };
   const conditional = Boolean(request.etag || request.lastModified);
-  if (request.etag) headers.set("if-none-match", request.etag);
-  if (request.lastModified) headers.set("if-modified-since", request.lastModified);
+  if (request.etag) headers["if-none-match"] = request.etag;
+  if (request.lastModified) headers["if-modified-since"] = request.lastModified;
   const policy = addressPolicy(config);
 
   for (let redirects = 0;;) {
@@ -218,7 +227,8 @@ async function _attempt(
     }
     const limiter = deps.limiter;
     const release = limiter
-      ? await timer.excluding(() => limiter.acquire(url.host, signal))
+      ? limiter.tryAcquire(url.host) ??
+        await timer.excluding(() => limiter.acquire(url.host, signal))
       : undefined;
     try {
       counters.requests++;
@@ -312,6 +322,12 @@ async function _discard(response: Response): Promise<void> {
   }
 }
 
+/**
+ * Largest declared body read in one piece (_readCapped); a larger one is read chunk by
+ * chunk, each chunk taken from the body budget as it arrives.
+ */
+const WHOLE_READ_MAX_BYTES = 1024 * 1024;
+
 /** Largest piece of a compressed body given to the inflater at once (see _readCapped). */
 const INFLATE_PIECE_BYTES = 2048;
 
@@ -361,6 +377,19 @@ async function _readCapped(
     throw new PipelineError("unsupported_content", `content-encoding ${encoding} is not supported`);
   }
   const decoding = stream !== response.body;
+  if (!decoding && Number.isFinite(declared) && declared <= WHOLE_READ_MAX_BYTES) {
+    // A declared length within the cap (checked above): the body in one read, one call into
+    // the runtime instead of a read, a promise and a copy per chunk; the runtime's reader
+    // ends it at that length. The body budget takes the declared bytes before it is read; an
+    // abort (the deadline, the invocation's signal) fails the read as it fails a chunk's.
+    if (take) await take(declared);
+    const whole = new Uint8Array(await response.arrayBuffer());
+    if (signal.aborted) throw signal.reason;
+    if (whole.byteLength > maxBytes) {
+      throw new PipelineError("too_large", `body exceeds the cap of ${maxBytes} bytes`);
+    }
+    return whole;
+  }
   const reader = stream.getReader();
   // An abort cancels the reader, which ends a pending read. (Not a Promise.race of each
   // read with one never-settling abort promise: every race stays subscribed to it and keeps

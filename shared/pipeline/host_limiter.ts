@@ -77,6 +77,26 @@ export class HostLimiter {
     return release;
   }
 
+  /**
+   * A slot on `host` at once, as {@link acquire} would grant it without waiting (a free
+   * slot, the politeness delay since the previous start passed), or null: then call
+   * {@link acquire}.
+   */
+  tryAcquire(host: string): (() => void) | null {
+    const state = this.#state(host);
+    if (state.active >= this.#options.perHost) return null;
+    const now = this.#options.clock().getTime();
+    if (state.nextStartAt > now) return null;
+    state.active++;
+    state.nextStartAt = now + this.#options.politenessDelayMs;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#release(host, state);
+    };
+  }
+
   #state(host: string): _HostState {
     let state = this.#hosts.get(host);
     if (!state) {

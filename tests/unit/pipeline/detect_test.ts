@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import {
   changeFingerprint,
   isFurnitureChange,
+  nonSpaceLength,
   sha256Hex,
   stubReason,
 } from "../../../shared/pipeline/detect.ts";
 import { diffTexts } from "../../../shared/pipeline/text_diff.ts";
+import { seeded } from "../../fixtures/bench_page.ts";
 
 const OPTIONS = { contextLines: 1, maxChars: 100_000, timeoutMs: 1_000 };
 
@@ -147,6 +149,33 @@ Deno.test("stubReason() refuses a text under a fifth of a long predecessor, not 
   assert.match(stubReason(policy, "Too many requests") ?? "", /shrank from \d+ to 15 characters/);
   assert.equal(stubReason(policy, policy.slice(0, policy.length / 2)), null);
   assert.equal(stubReason("Short page.", "Gone"), null);
+});
+
+Deno.test("nonSpaceLength() counts what a \\s replace leaves, for every UTF-16 code unit", () => {
+  for (let c = 0; c <= 0xffff; c++) {
+    const text = `a${String.fromCharCode(c)}b`;
+    assert.equal(nonSpaceLength(text), text.replace(/\s+/g, "").length, `U+${c.toString(16)}`);
+  }
+  const random = seeded(7);
+  const pieces = [
+    " ",
+    "\n",
+    "\t",
+    "\u00a0",
+    "\u2009",
+    "\u3000",
+    "\ufeff",
+    "x",
+    "£",
+    "é",
+    "\u{1f600}",
+    "ab",
+  ];
+  for (let k = 0; k < 200; k++) {
+    const text = Array.from({ length: 50 }, () => pieces[Math.floor(random() * pieces.length)])
+      .join("");
+    assert.equal(nonSpaceLength(text), text.replace(/\s+/g, "").length, JSON.stringify(text));
+  }
 });
 
 Deno.test("isFurnitureChange() takes a line that keeps flipping for furniture, not one change undone", () => {

@@ -165,6 +165,35 @@ Deno.test("fetchDocument() times out a body that drips slowly, even though bytes
   });
 });
 
+Deno.test("fetchDocument() ends when the caller's signal aborts, with its reason, and leaves no listener", async () => {
+  await withPipelineSite(async (site) => {
+    const outer = new AbortController();
+    let listeners = 0;
+    const add = outer.signal.addEventListener.bind(outer.signal);
+    const remove = outer.signal.removeEventListener.bind(outer.signal);
+    outer.signal.addEventListener = ((...a: Parameters<typeof add>) => {
+      listeners++;
+      add(...a);
+    }) as typeof add;
+    outer.signal.removeEventListener = ((...a: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...a);
+    }) as typeof remove;
+    const d = { ...deps(), signal: outer.signal };
+    const ok = await fetchDocument({ url: site.url("/text") }, d);
+    assert.equal(ok.status, 200);
+    assert.equal(listeners, 0); // a finished fetch does not keep the caller's signal busy
+    const pending = fetchDocument({ url: site.url("/drip") }, d);
+    setTimeout(() => outer.abort(new DOMException("invocation budget spent", "TimeoutError")), 200);
+    const error = await pipelineFailure(pending, "timeout");
+    assert.match(error.message, /invocation budget spent/);
+    // Already aborted: nothing is fetched.
+    assert.equal(site.stats.requests.get("/text"), 1);
+    await pipelineFailure(fetchDocument({ url: site.url("/text") }, d), "timeout");
+    assert.equal(site.stats.requests.get("/text"), 1);
+  });
+});
+
 Deno.test("fetchDocument() cuts a 50 MB body at the 10 MB cap without downloading the rest", async () => {
   await withPipelineSite(async (site) => {
     const config = testConfig();

@@ -69,3 +69,33 @@ Deno.test("HostLimiter drops a queued request whose signal aborts, without losin
   assert.equal(limiter.active("gov.example"), 1);
   again();
 });
+
+Deno.test("HostLimiter.tryAcquire grants what acquire would grant at once, and nothing else", async () => {
+  let now = 1_000;
+  const clock = () => new Date(now);
+  const limiter = new HostLimiter({ perHost: 2, politenessDelayMs: 100, clock });
+  const a = limiter.tryAcquire("gov.example");
+  assert.ok(a);
+  assert.equal(limiter.active("gov.example"), 1);
+  assert.equal(limiter.tryAcquire("gov.example"), null); // the politeness delay has not passed
+  assert.equal(limiter.active("gov.example"), 1);
+  now += 100;
+  const b = limiter.tryAcquire("gov.example");
+  assert.ok(b);
+  now += 100;
+  assert.equal(limiter.tryAcquire("gov.example"), null); // both slots in use
+  let third = false;
+  const c = limiter.acquire("gov.example").then((release) => {
+    third = true;
+    return release;
+  });
+  await tick();
+  assert.equal(third, false);
+  a();
+  a(); // releasing twice frees one slot only
+  const releaseC = await c; // the freed slot went to the waiting acquire
+  assert.equal(limiter.active("gov.example"), 2);
+  b();
+  releaseC();
+  assert.equal(limiter.active("gov.example"), 0);
+});
