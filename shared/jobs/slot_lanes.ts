@@ -6,9 +6,7 @@
  * exchange of an item, a fetch with its retries and redirects, is one piece of work: see
  * processSourceItem), so a host never has more requests in flight than slots in use, and
  * a slot's next item starts the moment the previous fetch ends: not after that item's
- * extraction and snapshot write, nor after a completion and a new claim. (The item whose
- * request ended goes on in a later task of the event loop: its extraction is synchronous,
- * 5–40 ms a page, and ran before the slot's next request started when it went on at once.)
+ * extraction and snapshot write, nor after a completion and a new claim.
  *
  * A host that asked this invocation to slow down (429/503 with Retry-After: {@link
  * SlotLanes.slow}) is also slowed here, as job_slow_host slows it in the database: its
@@ -89,11 +87,6 @@ export interface SlotLanesOptions {
   freeSlot?: (item: LaneItem) => void;
   closing?: () => boolean;
   mayFree?: (item: LaneItem) => boolean;
-}
-
-/** Resolves in a later task of the event loop (after the reactions queued now have run). */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The slots of one host this invocation holds (claimed items not released). */
@@ -217,12 +210,7 @@ export function slotLanes(options: SlotLanesOptions = {}): SlotLanes {
         tails.delete(key);
         lastQueued.delete(key);
       });
-      // The caller goes on (its item's extraction, synchronous for milliseconds) in a later
-      // task: the slot's next item starts its request first, not after that extraction.
-      return result.then(
-        (value) => nextTask().then(() => value),
-        (error) => nextTask().then(() => Promise.reject(error)),
-      );
+      return result;
     },
     slow(url, retryAfterMs, reported = Promise.resolve()) {
       let host: string;
