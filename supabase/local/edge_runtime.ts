@@ -18,7 +18,10 @@
  * (crates/base/src/worker/supervisor/strategy_per_worker.rs): CPU time is accumulated over
  * the worker's life, across every request and background task it runs (so concurrent
  * requests share one budget: the stack charges each of them the worker's whole CPU, the
- * conservative reading); reaching half of the wall clock, the CPU soft limit or half of the
+ * conservative reading); reaching half of the wall clock, the CPU soft limit (half the hard
+ * one by default: 1 s, as the Supabase CLI's own emulation of hosted creates its user workers,
+ * `cpuTimeSoftLimitMs: 1000, cpuTimeHardLimitMs: 2000` in supabase/cli
+ * internal/functions/serve/templates/main.ts) or half of the
  * memory limit retires the worker (new requests go to a fresh worker; a retired worker is
  * dropped once its requests and `EdgeRuntime.waitUntil` tasks are done, after a
  * `beforeunload` event); reaching a hard limit terminates the worker with every request it
