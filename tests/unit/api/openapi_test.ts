@@ -1,12 +1,23 @@
 import assert from "node:assert/strict";
-import { assertNoStack, errorBody, makeTestApp, NOW, tokens } from "./_helpers.ts";
+import { Hono } from "hono";
+import { mountApiDocs } from "../../../functions/api/api_docs.ts";
+import {
+  assertNoStack,
+  errorBody,
+  makeTestApp,
+  NOW,
+  tokens,
+} from "./_helpers.ts";
 
 type Doc = {
   openapi: string;
   info: { title: string; version: string };
   servers?: { url: string }[];
   paths: Record<string, Record<string, Record<string, unknown>>>;
-  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, unknown>;
+    securitySchemes: Record<string, unknown>;
+  };
 };
 
 Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, without auth", async () => {
@@ -44,16 +55,28 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: (doc.components.securitySchemes.BearerAuth as { description: string })
-      .description,
+    description:
+      (doc.components.securitySchemes.BearerAuth as { description: string })
+        .description,
   });
-  for (const name of ["DailyFetchRequest", "JobResult", "RunDetails", "RunList", "Error"]) {
+  for (
+    const name of [
+      "DailyFetchRequest",
+      "JobResult",
+      "RunDetails",
+      "RunList",
+      "Error",
+    ]
+  ) {
     assert.ok(name in doc.components.schemas, `component ${name}`);
   }
 
   const post = doc.paths["/api/jobs/daily-fetch"]?.post as {
     security: unknown;
-    requestBody: { required?: boolean; content: Record<string, { schema: { $ref: string } }> };
+    requestBody: {
+      required?: boolean;
+      content: Record<string, { schema: { $ref: string } }>;
+    };
     responses: Record<string, unknown>;
   };
   assert.deepEqual(post.security, [{ BearerAuth: [] }]);
@@ -62,7 +85,9 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
     post.requestBody.content["application/json"]?.schema.$ref,
     "#/components/schemas/DailyFetchRequest",
   );
-  for (const status of ["200", "202", "400", "401", "403", "409", "413", "415"]) {
+  for (
+    const status of ["200", "202", "400", "401", "403", "409", "413", "415"]
+  ) {
     assert.ok(status in post.responses, `daily-fetch documents ${status}`);
   }
   const body = doc.components.schemas.DailyFetchRequest as {
@@ -70,13 +95,20 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
     properties: Record<string, unknown>;
   };
   assert.equal(body.additionalProperties, false);
-  assert.deepEqual(Object.keys(body.properties).sort(), ["force", "source_ids", "trigger"]);
+  assert.deepEqual(Object.keys(body.properties).sort(), [
+    "force",
+    "source_ids",
+    "trigger",
+  ]);
 
   const getRun = doc.paths["/api/jobs/runs/{run_id}"]?.get as {
     parameters: { name: string; in: string }[];
     responses: Record<string, unknown>;
   };
-  assert.deepEqual(getRun.parameters.map((p) => [p.name, p.in]), [["run_id", "path"]]);
+  assert.deepEqual(getRun.parameters.map((p) => [p.name, p.in]), [[
+    "run_id",
+    "path",
+  ]]);
   assert.ok("404" in getRun.responses);
   const health = doc.paths["/api/health"]?.get as { security?: unknown };
   assert.equal(health.security, undefined);
@@ -109,8 +141,47 @@ Deno.test("GET /api/docs serves Swagger UI from the pinned package, offline, und
     new URL(import.meta.resolve("swagger-ui-dist/swagger-ui-bundle.js")),
   );
   assert.equal(js, pinned);
-  assert.equal((await app.request("/api/docs-assets/swagger-ui.css")).status, 200);
+  assert.equal(
+    (await app.request("/api/docs-assets/swagger-ui.css")).status,
+    200,
+  );
   assert.equal((await app.request("/api/docs-assets/nope.js")).status, 404);
+});
+
+Deno.test("an asset the function cannot find answers 503 unavailable, not 500 (a bundle without the import map)", async () => {
+  // The stack's edge profile boots a bundle: `import.meta.resolve` of the package path throws.
+  const unresolvable = new Hono();
+  mountApiDocs(unresolvable, "t", (specifier) => {
+    throw new TypeError(
+      `Relative import path "${specifier}" not prefixed with / or ./ or ../`,
+    );
+  });
+  // Resolved, but the file is not there (a deploy without the static files).
+  const missing = new Hono();
+  mountApiDocs(
+    missing,
+    "t",
+    (specifier) => new URL(`./no-such-dir/${specifier}`, import.meta.url).href,
+  );
+  for (const app of [unresolvable, missing]) {
+    for (const name of ["swagger-ui.css", "swagger-ui-bundle.js"]) {
+      const res = await app.request(`/docs-assets/${name}`);
+      assert.equal(res.status, 503);
+      const body = await res.json() as {
+        error: { code: string; message: string };
+      };
+      assert.equal(body.error.code, "unavailable");
+      assert.match(
+        body.error.message,
+        new RegExp(`asset ${name.replace(".", "\\.")} is not bundled`),
+      );
+      assertNoStack(JSON.stringify(body));
+    }
+    // The page and its start-up script do not depend on the package's files.
+    assert.equal((await app.request("/docs")).status, 200);
+    assert.equal((await app.request("/docs-assets/init.js")).status, 200);
+    assert.equal((await app.request("/docs-assets/nope.js")).status, 404);
+  }
 });
 
 Deno.test("GET /api/health reports a reachable database without auth", async () => {
@@ -145,10 +216,21 @@ Deno.test("unknown routes and methods answer a JSON 404", async (t) => {
 Deno.test("absurd headers and paths give 4xx, never 5xx", async (t) => {
   const tk = await tokens();
   const auth = `Bearer ${tk.admin}`;
-  const cases: Array<{ name: string; path?: string; method?: string; headers: HeadersInit }> = [
-    { name: "a 100 KB Authorization header", headers: { Authorization: "x".repeat(100_000) } },
-    { name: "a bearer token of binary junk", headers: { Authorization: "Bearer \u00ff\u00fe.." } },
-    { name: "a token with many dots", headers: { Authorization: `Bearer ${".".repeat(5000)}` } },
+  const cases: Array<
+    { name: string; path?: string; method?: string; headers: HeadersInit }
+  > = [
+    {
+      name: "a 100 KB Authorization header",
+      headers: { Authorization: "x".repeat(100_000) },
+    },
+    {
+      name: "a bearer token of binary junk",
+      headers: { Authorization: "Bearer \u00ff\u00fe.." },
+    },
+    {
+      name: "a token with many dots",
+      headers: { Authorization: `Bearer ${".".repeat(5000)}` },
+    },
     {
       name: "a JWT header that is not JSON",
       headers: { Authorization: `Bearer ${btoa("{nope")}.${btoa("{}")}.sig` },
@@ -156,14 +238,24 @@ Deno.test("absurd headers and paths give 4xx, never 5xx", async (t) => {
     {
       name: "a 100 KB Prefer header",
       method: "POST",
-      headers: { Authorization: `Bearer ${tk.user}`, Prefer: "respond-async,".repeat(8000) },
+      headers: {
+        Authorization: `Bearer ${tk.user}`,
+        Prefer: "respond-async,".repeat(8000),
+      },
     },
     {
       name: "a content type of 10 KB",
       method: "POST",
-      headers: { Authorization: auth, "Content-Type": `application/json;${"a=b;".repeat(2000)}` },
+      headers: {
+        Authorization: auth,
+        "Content-Type": `application/json;${"a=b;".repeat(2000)}`,
+      },
     },
-    { name: "a path of 20 KB", path: `/api/jobs/runs/${"%2F".repeat(7000)}`, headers: {} },
+    {
+      name: "a path of 20 KB",
+      path: `/api/jobs/runs/${"%2F".repeat(7000)}`,
+      headers: {},
+    },
     {
       name: "a query of 20 KB",
       path: `/api/jobs/runs?${"limit=1&".repeat(2500)}`,
