@@ -78,13 +78,7 @@ const METADATA_NAMES = new Set(["metadata.google.internal", "metadata", "metadat
  * classifyAddress("169.254.169.254"); // "metadata"
  */
 export function classifyAddress(address: string): AddressKind {
-  let kind = _kinds.get(address);
-  if (kind === undefined) {
-    kind = _classify(address);
-    if (_kinds.size >= _MEMO_SIZE) _kinds.clear();
-    _kinds.set(address, kind);
-  }
-  return kind;
+  return _memoised(_kinds, address, _classify);
 }
 
 /**
@@ -96,15 +90,20 @@ const _MEMO_SIZE = 4096;
 const _kinds = new Map<string, AddressKind>();
 const _literals = new Map<string, boolean>();
 
+/** `compute(key)`, remembered in `memo` (emptied when it holds `_MEMO_SIZE` keys). */
+function _memoised<T>(memo: Map<string, T>, key: string, compute: (key: string) => T): T {
+  let value = memo.get(key);
+  if (value === undefined) {
+    value = compute(key);
+    if (memo.size >= _MEMO_SIZE) memo.clear();
+    memo.set(key, value);
+  }
+  return value;
+}
+
 /** Whether a host (brackets stripped) is an IP literal, as `ipaddr.isValid` says. */
 function _isLiteral(host: string): boolean {
-  let literal = _literals.get(host);
-  if (literal === undefined) {
-    literal = ipaddr.isValid(host);
-    if (_literals.size >= _MEMO_SIZE) _literals.clear();
-    _literals.set(host, literal);
-  }
-  return literal;
+  return _memoised(_literals, host, (h) => ipaddr.isValid(h));
 }
 
 function _classify(address: string): AddressKind {

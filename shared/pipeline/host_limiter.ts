@@ -59,12 +59,7 @@ export class HostLimiter {
     const state = this.#state(host);
     if (state.active >= this.#options.perHost) await this.#queue(state, signal);
     else state.active++;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.#release(host, state);
-    };
+    const release = this.#releaser(host, state);
     try {
       const now = this.#options.clock().getTime();
       const startAt = Math.max(now, state.nextStartAt);
@@ -89,6 +84,11 @@ export class HostLimiter {
     if (state.nextStartAt > now) return null;
     state.active++;
     state.nextStartAt = now + this.#options.politenessDelayMs;
+    return this.#releaser(host, state);
+  }
+
+  /** The release of one granted slot: gives it back once, however often it is called. */
+  #releaser(host: string, state: _HostState): () => void {
     let released = false;
     return () => {
       if (released) return;
