@@ -630,9 +630,16 @@ begin
       'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
   from handed c
-  join public.sources src on src.id = c.source_id
-  left join public.snapshots sn on sn.fetch_id = c.fetch_id
-  left join public.policy_changes pc on pc.snapshot_id = sn.id;
+  -- One primary-key or unique-key probe per item, whatever the tables hold: as plain joins
+  -- the generic plan hashed the whole of sources (and snapshots) for a claim of 16 items
+  -- (`limit 1` keeps each lookup a parameterised probe). Only an item claimed before (or
+  -- failed as poison) can have a snapshot of its fetch already.
+  cross join lateral (select * from public.sources s1 where s1.id = c.source_id limit 1) src
+  left join lateral (select s2.id from public.snapshots s2
+                     where (c.poisoned or c.attempts > 1) and s2.fetch_id = c.fetch_id
+                     limit 1) sn on true
+  left join lateral (select p1.id from public.policy_changes p1 where p1.snapshot_id = sn.id
+                     limit 1) pc on true;
   return v_items;
 end $$;
 
@@ -673,6 +680,7 @@ declare
   v_now timestamptz := clock_timestamp();
   v_bottleneck boolean;
   v_holds_bottleneck boolean := false;
+  v_full text[];
 begin
   if p_slot_depth is null or p_slot_depth < 1 then
     raise exception 'Cannot claim items of run %: p_slot_depth must be at least 1', p_run_id
@@ -687,12 +695,31 @@ begin
   -- its next start moves by the politeness delay. Only hosts due now are looked at, the
   -- hosts holding the most items first: the run's bottleneck (the largest host sets its
   -- floor) is never left waiting while a claim's room goes to hosts that can wait.
+  -- Hosts whose request slots are all in use are not locked and read one by one: on many
+  -- equal hosts a claim walked ~23 mostly full ones from the same start (the lock alone is
+  -- a row write). One look at the run's claimed items (the open index's claimed range: as
+  -- long as the slots in use) lists them first (v_full). It is a hint, read without the
+  -- hosts' locks: what a claim takes is still decided under each host's lock below, and a
+  -- host that frees a slot meanwhile waits for the next claim. A host where this claimer
+  -- holds a slot stays in (its slots may have room for queued items: p_slot_depth).
+  select coalesce(array_agg(b.host), '{}') into v_full
+  from (
+    select i.host, count(distinct i.slot)::int as slots,
+           bool_or(i.claimed_by = p_claimed_by) as mine
+    from public.job_run_sources i
+    where i.run_id = p_run_id and i.status = 'claimed' and i.lease_until >= v_now
+      and i.slot is not null
+    group by i.host
+  ) b
+  join private.run_hosts h on h.run_id = p_run_id and h.host = b.host
+  where not b.mine
+    and b.slots >= least(coalesce(p_per_host, 2147483647), coalesce(h.max_in_flight, 2147483647));
   for v_host in
     select h.host, h.max_in_flight, h.delay_ms, h.not_before, h.items,
            r.total_items - r.sources_skipped as due
     from private.run_hosts h
     join public.job_runs r on r.id = h.run_id and r.status = 'running'
-    where h.run_id = p_run_id and h.not_before <= v_now
+    where h.run_id = p_run_id and h.not_before <= v_now and h.host <> all (v_full)
     order by h.items desc, h.not_before, h.host
     for update of h skip locked
   loop
@@ -3758,7 +3785,7 @@ CREATE INDEX job_run_sources_open_idx ON public.job_run_sources USING btree (run
 -- Name: job_run_sources_source_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 
-CREATE INDEX job_run_sources_source_idx ON public.job_run_sources USING btree (source_id);
+CREATE INDEX job_run_sources_source_idx ON public.job_run_sources USING btree (source_id, run_id);
 
 --
 -- Name: job_runs_completed_idx; Type: INDEX; Schema: public; Owner: postgres

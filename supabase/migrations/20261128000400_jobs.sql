@@ -106,8 +106,10 @@ create index if not exists job_run_sources_open_idx
   on public.job_run_sources (run_id, status, host, source_id)
   where status in ('pending', 'claimed');
 -- Deleting a source or a policy change checks these foreign keys: without the indexes each
--- one scanned the whole run history.
-create index if not exists job_run_sources_source_idx on public.job_run_sources (source_id);
+-- one scanned the whole run history. run_id second: a lookup of one item by (run_id,
+-- source_id) finds one entry whichever of this index and the primary key the generic plan
+-- takes (it took this one, then read the source's items of every run kept, 30 days of them).
+create index if not exists job_run_sources_source_idx on public.job_run_sources (source_id, run_id);
 create index if not exists job_run_sources_change_idx on public.job_run_sources (policy_change_id)
   where policy_change_id is not null;
 select private.expose_table('public.job_run_sources', p_admin_read => true);
@@ -400,9 +402,16 @@ begin
       'poisoned', c.poisoned) order by c.poisoned desc, c.start_in_ms, c.source_id), '[]'::jsonb)
   into v_items
   from handed c
-  join public.sources src on src.id = c.source_id
-  left join public.snapshots sn on sn.fetch_id = c.fetch_id
-  left join public.policy_changes pc on pc.snapshot_id = sn.id;
+  -- One primary-key or unique-key probe per item, whatever the tables hold: as plain joins
+  -- the generic plan hashed the whole of sources (and snapshots) for a claim of 16 items
+  -- (`limit 1` keeps each lookup a parameterised probe). Only an item claimed before (or
+  -- failed as poison) can have a snapshot of its fetch already.
+  cross join lateral (select * from public.sources s1 where s1.id = c.source_id limit 1) src
+  left join lateral (select s2.id from public.snapshots s2
+                     where (c.poisoned or c.attempts > 1) and s2.fetch_id = c.fetch_id
+                     limit 1) sn on true
+  left join lateral (select p1.id from public.policy_changes p1 where p1.snapshot_id = sn.id
+                     limit 1) pc on true;
   return v_items;
 end $$;
 comment on function private.job_claim_answer(uuid, text, integer, timestamptz, uuid[], integer[], integer[], uuid[]) is 'Last step of private.job_claim_next: marks the picked items claimed (p_starts: start_in_ms, p_slots: request slot, per item) and returns them with the poison items just failed (p_poisoned), as job_claim_items answers.';
@@ -437,6 +446,7 @@ declare
   v_now timestamptz := clock_timestamp();
   v_bottleneck boolean;
   v_holds_bottleneck boolean := false;
+  v_full text[];
 begin
   if p_slot_depth is null or p_slot_depth < 1 then
     raise exception 'Cannot claim items of run %: p_slot_depth must be at least 1', p_run_id
@@ -451,12 +461,31 @@ begin
   -- its next start moves by the politeness delay. Only hosts due now are looked at, the
   -- hosts holding the most items first: the run's bottleneck (the largest host sets its
   -- floor) is never left waiting while a claim's room goes to hosts that can wait.
+  -- Hosts whose request slots are all in use are not locked and read one by one: on many
+  -- equal hosts a claim walked ~23 mostly full ones from the same start (the lock alone is
+  -- a row write). One look at the run's claimed items (the open index's claimed range: as
+  -- long as the slots in use) lists them first (v_full). It is a hint, read without the
+  -- hosts' locks: what a claim takes is still decided under each host's lock below, and a
+  -- host that frees a slot meanwhile waits for the next claim. A host where this claimer
+  -- holds a slot stays in (its slots may have room for queued items: p_slot_depth).
+  select coalesce(array_agg(b.host), '{}') into v_full
+  from (
+    select i.host, count(distinct i.slot)::int as slots,
+           bool_or(i.claimed_by = p_claimed_by) as mine
+    from public.job_run_sources i
+    where i.run_id = p_run_id and i.status = 'claimed' and i.lease_until >= v_now
+      and i.slot is not null
+    group by i.host
+  ) b
+  join private.run_hosts h on h.run_id = p_run_id and h.host = b.host
+  where not b.mine
+    and b.slots >= least(coalesce(p_per_host, 2147483647), coalesce(h.max_in_flight, 2147483647));
   for v_host in
     select h.host, h.max_in_flight, h.delay_ms, h.not_before, h.items,
            r.total_items - r.sources_skipped as due
     from private.run_hosts h
     join public.job_runs r on r.id = h.run_id and r.status = 'running'
-    where h.run_id = p_run_id and h.not_before <= v_now
+    where h.run_id = p_run_id and h.not_before <= v_now and h.host <> all (v_full)
     order by h.items desc, h.not_before, h.host
     for update of h skip locked
   loop
