@@ -82,13 +82,16 @@ export function decodeBody(
   bytes: Uint8Array,
   options: { headerCharset: string | null; html: boolean },
 ): Decoded {
+  // In order, the next one looked for only when none before it named a known encoding (most
+  // pages declare theirs in the header: the `<meta>` prescan decodes and searches 1 KB).
   const labels = [
-    _bomCharset(bytes),
-    options.headerCharset,
-    options.html ? _metaLabel(sniffMetaCharset(bytes)) : null,
+    () => _bomCharset(bytes),
+    () => options.headerCharset,
+    () => options.html ? _metaLabel(sniffMetaCharset(bytes)) : null,
   ];
   let unknownLabel: string | null = null;
-  for (const label of labels) {
+  for (const labelOf of labels) {
+    const label = labelOf();
     if (!label) continue;
     const decoder = _decoder(label);
     if (decoder) return { text: decoder.decode(bytes), encoding: decoder.encoding, unknownLabel };

@@ -76,15 +76,43 @@ export const loadDomPath: () => Promise<typeof import("./html_extractor.ts")> = 
     ),
 );
 
-/** Looks at the first bytes when the media type does not say what the body is. */
-function _sniff(body: Uint8Array): DocumentKind | null {
-  const head = new TextDecoder("windows-1252").decode(body.subarray(0, 512)).replace(
-    /^\uFEFF|^ï»¿/,
-    "",
-  )
-    .trimStart().toLowerCase();
-  if (head.startsWith("%pdf-")) return "pdf";
-  if (head.startsWith("<!doctype html") || head.startsWith("<html")) return "html";
+/** Bytes the head of a body may start with before its magic: white space once decoded as windows-1252. */
+const _LEADING_SPACE = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0]);
+/** How far into a body {@link sniffDocumentKind} looks. */
+const SNIFF_BYTES = 512;
+
+/** Whether `bytes[at..end)` starts with the lower-case ASCII `word`, ASCII letters in any case. */
+function _startsWithAscii(bytes: Uint8Array, at: number, end: number, word: string): boolean {
+  if (end - at < word.length) return false;
+  for (let k = 0; k < word.length; k++) {
+    const want = word.charCodeAt(k);
+    const b = bytes[at + k] as number;
+    if (b !== want && !(want >= 0x61 && want <= 0x7a && b === want - 0x20)) return false;
+  }
+  return true;
+}
+
+/**
+ * Looks at the first bytes when the media type does not say what the body is (and for a PDF
+ * served as something else): the first 512 bytes read as windows-1252, a UTF-8 byte-order
+ * mark and leading white space skipped, start with `%PDF-`, `<!doctype html` or `<html` in any
+ * case. Read on the bytes (every check of every source runs it): windows-1252 gives ASCII to
+ * ASCII bytes and no other byte lower-cases to an ASCII letter, and its white space is the
+ * bytes of {@link _LEADING_SPACE} (tests/unit/pipeline/extract_test.ts checks it against
+ * decoding).
+ * @example
+ * sniffDocumentKind(new TextEncoder().encode("  %PDF-1.7")); // "pdf"
+ */
+export function sniffDocumentKind(body: Uint8Array): DocumentKind | null {
+  const end = Math.min(body.length, SNIFF_BYTES);
+  let at = end >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  while (at < end && _LEADING_SPACE.has(body[at] as number)) at++;
+  if (_startsWithAscii(body, at, end, "%pdf-")) return "pdf";
+  if (
+    _startsWithAscii(body, at, end, "<!doctype html") || _startsWithAscii(body, at, end, "<html")
+  ) {
+    return "html";
+  }
   return null;
 }
 
@@ -119,7 +147,7 @@ export async function extractDocument(input: ExtractInput): Promise<Extracted> {
 
 async function _extract(input: ExtractInput, limits: ExtractLimits): Promise<Extracted> {
   const { mediaType, charset } = parseContentType(input.contentType);
-  const sniffed = _sniff(input.body);
+  const sniffed = sniffDocumentKind(input.body);
   // A PDF served as text/html or octet-stream is still a PDF: trust its magic bytes.
   const kind = sniffed === "pdf"
     ? "pdf"

@@ -61,3 +61,19 @@ Deno.test("decodeBody() falls back to UTF-8 for an unknown charset label and rep
   assert.equal(decoded.text, "£719");
   assert.equal(decoded.unknownLabel, "klingon-8");
 });
+
+Deno.test("decodeBody() lets the header win over <meta>, and reads <meta> when the header's label is unknown", () => {
+  const page = new Uint8Array([
+    ...ascii('<html><head><meta charset="utf-8"></head><body>'),
+    0xa3,
+    ...ascii("719</body></html>"),
+  ]);
+  const byHeader = decodeBody(page, { headerCharset: "iso-8859-1", html: true });
+  assert.equal(byHeader.encoding, "windows-1252");
+  assert.match(byHeader.text, /£719/);
+  assert.equal(byHeader.unknownLabel, null);
+  const byMeta = decodeBody(page, { headerCharset: "klingon-8", html: true });
+  assert.equal(byMeta.encoding, "utf-8");
+  assert.match(byMeta.text, /\uFFFD719/);
+  assert.equal(byMeta.unknownLabel, "klingon-8");
+});

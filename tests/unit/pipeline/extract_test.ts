@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PipelineError } from "../../../shared/pipeline/errors.ts";
-import { extractDocument } from "../../../shared/pipeline/extract.ts";
+import { extractDocument, sniffDocumentKind } from "../../../shared/pipeline/extract.ts";
 import { policyPdf } from "../../fixtures/pipeline_pages.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -76,4 +76,81 @@ Deno.test("extractDocument() refuses other content as unsupported_content", asyn
     extractText("just bytes", "application/octet-stream"),
     isClass("unsupported_content"),
   );
+});
+
+/** What sniffDocumentKind computed before it read bytes: the head decoded as windows-1252. */
+function sniffByDecoding(body: Uint8Array): string | null {
+  const head = new TextDecoder("windows-1252").decode(body.subarray(0, 512)).replace(
+    /^\uFEFF|^ï»¿/,
+    "",
+  )
+    .trimStart().toLowerCase();
+  if (head.startsWith("%pdf-")) return "pdf";
+  if (head.startsWith("<!doctype html") || head.startsWith("<html")) return "html";
+  return null;
+}
+
+Deno.test("sniffDocumentKind() reads the bytes as decoding the head as windows-1252 did", () => {
+  // Heads made of the pieces that matter (a BOM, every byte that decodes to white space or
+  // near it, the magics in mixed case, bytes that lower-case to non-ASCII letters) at random,
+  // and every single byte before each magic.
+  const pieces = [
+    [0xef, 0xbb, 0xbf],
+    [0xef, 0xbb],
+    [0x09],
+    [0x0a],
+    [0x0b],
+    [0x0c],
+    [0x0d],
+    [0x20],
+    [0xa0],
+    [0x85],
+    [0x1c],
+    [0x00],
+    [0xc0],
+    [0x8a],
+    ...[
+      "%PDF-",
+      "%pdf-",
+      "%PdF-",
+      "%PD",
+      "<!DOCTYPE html",
+      "<!doctype HTML",
+      "<!doctype  html",
+      "<HTML",
+      "<html",
+      "<htm",
+      "<Html>",
+    ]
+      .map((w) => [...utf8(w)]),
+    [...utf8("x")],
+  ];
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const bodies: Uint8Array[] = [new Uint8Array(0)];
+  for (let i = 0; i < 20_000; i++) {
+    const bytes: number[] = [];
+    for (let k = random(6); k >= 0; k--) bytes.push(...pieces[random(pieces.length)]!);
+    bodies.push(new Uint8Array(bytes));
+  }
+  for (let b = 0; b < 256; b++) {
+    for (const magic of ["%PDF-1", "<html>", "<!doctype html>"]) {
+      bodies.push(new Uint8Array([b, ...utf8(magic)]));
+      bodies.push(new Uint8Array([0xef, 0xbb, 0xbf, b, ...utf8(magic)]));
+    }
+  }
+  // The 512-byte window: a magic that starts or ends past it is not seen.
+  for (const pad of [500, 506, 507, 508, 512]) {
+    bodies.push(new Uint8Array([...new Array(pad).fill(0x20), ...utf8("%PDF-1.7")]));
+  }
+  let kinds = 0;
+  for (const body of bodies) {
+    const want = sniffByDecoding(body);
+    if (want !== null) kinds++;
+    assert.equal(sniffDocumentKind(body), want, `bytes ${[...body].join(",")}`);
+  }
+  assert.ok(kinds > 1_000, `only ${kinds} heads had a kind`);
 });
