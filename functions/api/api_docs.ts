@@ -59,8 +59,7 @@ function _page(title: string): string {
 }
 
 /** Relative, so the page finds the document behind any prefix (…/api/docs → …/api/openapi.json). */
-const INIT =
-  `window.ui = SwaggerUIBundle({ url: "./openapi.json", dom_id: "#swagger-ui" });\n`;
+const INIT = `window.ui = SwaggerUIBundle({ url: "./openapi.json", dom_id: "#swagger-ui" });\n`;
 
 /** How an asset's package path becomes a URL: `import.meta.resolve` by default. */
 export type ResolveAsset = (specifier: string) => string;

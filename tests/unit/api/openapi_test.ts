@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { mountApiDocs } from "../../../functions/api/api_docs.ts";
-import {
-  assertNoStack,
-  errorBody,
-  makeTestApp,
-  NOW,
-  tokens,
-} from "./_helpers.ts";
+import { assertNoStack, errorBody, makeTestApp, NOW, tokens } from "./_helpers.ts";
 
 type Doc = {
   openapi: string;
@@ -55,9 +49,8 @@ Deno.test("GET /api/openapi.json is an OpenAPI 3.1 document of every route, with
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description:
-      (doc.components.securitySchemes.BearerAuth as { description: string })
-        .description,
+    description: (doc.components.securitySchemes.BearerAuth as { description: string })
+      .description,
   });
   for (
     const name of [
