@@ -198,6 +198,7 @@ CREATE FUNCTION private.apply_source_bookkeeping(p_patches jsonb, p_last_hash te
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   v_count integer;
@@ -584,6 +585,7 @@ CREATE FUNCTION private.job_claim_answer(p_run_id uuid, p_claimed_by text, p_lea
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare v_items jsonb;
 begin
@@ -659,6 +661,7 @@ CREATE FUNCTION private.job_claim_next(p_run_id uuid, p_claimed_by text, p_limit
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   v_poisoned uuid[] := coalesce(p_poisoned, '{}');
@@ -849,6 +852,7 @@ CREATE FUNCTION private.job_count_outcomes(p_run_id uuid, p_tally jsonb) RETURNS
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   v_done integer;
@@ -907,6 +911,7 @@ CREATE FUNCTION private.job_fail_poison_items(p_run_id uuid, p_max_attempts inte
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   v_outcomes jsonb;
@@ -1318,6 +1323,7 @@ CREATE FUNCTION private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb) RET
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare v_tally jsonb;
 begin
@@ -2114,6 +2120,7 @@ CREATE FUNCTION public.job_complete_and_claim(p_run_id uuid, p_outcomes jsonb, p
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   v_done jsonb := jsonb_build_object('completed', 0, 'finalised', false, 'run', null);
@@ -2493,6 +2500,7 @@ CREATE FUNCTION public.record_snapshot(p_source_id uuid, p_fetch_id uuid, p_prev
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   v_source public.sources;

@@ -11,7 +11,7 @@ create or replace function private.apply_source_bookkeeping(
 ) returns integer
 -- Generic plans (planned once per connection): every statement reads sources by primary key
 -- (the plans made per call cost more than running them: h17b, N = 2,000 change run).
-language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan as $$
+language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare
   v_count integer;
   v_ids uuid[];
@@ -126,7 +126,7 @@ create or replace function public.record_snapshot(
   p_queue_alerts boolean default false
 ) returns jsonb
 -- Generic plans: every statement reads or writes by a key (source, fetch, snapshot).
-language plpgsql security definer set search_path = '' set plan_cache_mode = force_generic_plan as $$
+language plpgsql security definer set search_path = '' set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare
   v_source public.sources;
   v_snapshot public.snapshots;

@@ -349,14 +349,20 @@ comment on function public.job_add_items(uuid, uuid[], uuid[]) is 'Adds the work
 -- functions they call too. Their statements are written so that the generic plan is the
 -- one wanted at any size: a set of items is joined to job_run_sources on its primary key
 -- (a nested loop over the set: checked with EXPLAIN at 20,000 and 100,000 items with old
--- runs' items beside them).
+-- runs' items beside them). And `set enable_seqscan = off`: a generic plan is made with the
+-- statistics of the moment, and statistics taken while job_run_sources was nearly empty (a
+-- new project, after a prune, the bench between its runs) made the full-hosts hint of
+-- job_complete_and_claim a sequential scan of the run's items for each of its 64 hosts
+-- (43 ms a claim instead of 1.6 at N = 2,000, and growing with the run); the queue's reads
+-- all have an index, so they take it whatever the statistics say (docs/benchmarks.md,
+-- "Plans that do not depend on statistics, session 10").
 
 -- The claimed items as the job gets them (job_claim_items' answer), claimed by primary key.
 create or replace function private.job_claim_answer(
   p_run_id uuid, p_claimed_by text, p_lease_ms integer, p_now timestamptz,
   p_ids uuid[], p_starts integer[], p_slots integer[], p_poisoned uuid[]
 ) returns jsonb
-language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan as $$
+language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare v_items jsonb;
 begin
   with picked as (
@@ -425,7 +431,7 @@ create or replace function private.job_claim_next(
   p_per_host integer, p_delay_ms integer, p_max_attempts integer, p_slot_depth integer,
   p_poisoned uuid[]
 ) returns jsonb
-language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan as $$
+language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare
   v_poisoned uuid[] := coalesce(p_poisoned, '{}');
   v_left integer := greatest(p_limit, 0);
@@ -639,7 +645,7 @@ revoke all on function private.job_lost_claim(public.job_run_sources) from publi
 
 create or replace function private.job_fail_poison_items(p_run_id uuid, p_max_attempts integer)
 returns uuid[]
-language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan as $$
+language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare
   v_outcomes jsonb;
   v_patches jsonb;
@@ -776,7 +782,7 @@ comment on function public.job_slot_release(uuid, uuid, integer) is 'Frees the r
 create or replace function private.job_record_outcomes(p_run_id uuid, p_outcomes jsonb)
 returns jsonb
 -- plpgsql, not sql: a SQL function's statement is planned anew at every call.
-language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan as $$
+language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare v_tally jsonb;
 begin
   with o as (
@@ -816,7 +822,7 @@ revoke all on function private.job_record_outcomes(uuid, jsonb) from public;
 
 create or replace function private.job_count_outcomes(p_run_id uuid, p_tally jsonb)
 returns jsonb
-language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan as $$
+language plpgsql set search_path = '' set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare
   v_done integer;
   v_run public.job_runs;
@@ -894,7 +900,7 @@ create or replace function public.job_complete_and_claim(
   p_max_attempts integer default 3, p_slot_depth integer default 1, p_count boolean default false
 ) returns jsonb
 language plpgsql security definer set search_path = ''
-set plan_cache_mode = force_generic_plan as $$
+set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
 declare
   v_done jsonb := jsonb_build_object('completed', 0, 'finalised', false, 'run', null);
   v_tally jsonb;
