@@ -120,7 +120,7 @@ export async function seedHistory(
   // A year of history has been vacuumed many times over: vacuumed here too, so that the
   // autovacuum of the rows just inserted (insert-triggered since Postgres 13: seen on the
   // seeded alerts in the middle of a measured run) does not run during the bench's run.
-  await _vacuumHistoryTables(sql);
+  await vacuumRunTables(sql);
   return await historyCounts(sql);
 }
 
@@ -148,11 +148,15 @@ export async function clearHistory(sql: postgres.Sql): Promise<void> {
   await sql`delete from public.sources where name like 'history %'`;
   // The dead rows of a year of history, vacuumed now rather than by autovacuum during the
   // bench's next (clean) run.
-  await _vacuumHistoryTables(sql);
+  await vacuumRunTables(sql);
 }
 
-/** `vacuum analyze` of the tables the history fills. */
-async function _vacuumHistoryTables(sql: postgres.Sql): Promise<void> {
+/**
+ * `vacuum analyze` of the tables a run and the history fill: after seeding or clearing the
+ * history, and after a bench deletes its sources (their snapshots, run items and changes go
+ * with them), so that no measured run carries the dead rows of the one before it.
+ */
+export async function vacuumRunTables(sql: postgres.Sql): Promise<void> {
   await sql`vacuum analyze public.sources, public.snapshots, public.policy_changes,
     public.alerts, public.job_runs, public.job_run_sources`;
 }

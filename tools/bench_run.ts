@@ -40,7 +40,7 @@ import {
   SUPABASE_URL,
 } from "../supabase/local/ports.ts";
 import { HOSTS } from "./bench_site.ts";
-import { clearHistory, seedHistory } from "./bench_history.ts";
+import { clearHistory, seedHistory, vacuumRunTables } from "./bench_history.ts";
 import { waitForNoRunningRun } from "../tests/integration/_stack.ts";
 import { edgeCpuSince, linesSince, logOffsets } from "./edge_cpu.ts";
 import { pidOf, postgrestCpu, stackPostgresCpu, statTimes } from "./proc_cpu.ts";
@@ -376,6 +376,10 @@ function pageUrl(i: number, n = 0, mix: HostMix = "uniform"): string {
 
 async function setupSources(n: number, mix: HostMix = "uniform"): Promise<void> {
   await sql`delete from public.sources where name like 'bench %'`;
+  // The deleted sources' rows are dead until autovacuum (one-minute naptime) comes by, which
+  // a sequence of 40-second benches outran: after ~25 runs snapshots held 278 MB and
+  // job_run_sources 206 MB of them (docs/benchmarks.md, session 10).
+  await vacuumRunTables(sql);
   const rows = Array.from({ length: n }, (_, i) => ({
     name: `bench ${i}`,
     url: pageUrl(i, n, mix),
@@ -520,6 +524,7 @@ if (import.meta.main) {
   } finally {
     if (HISTORY_ROUNDS > 0) await clearHistory(sql);
     await sql`delete from public.sources where name like 'bench %'`;
+    await vacuumRunTables(sql);
     if (others.length > 0) {
       await sql`update public.sources set active = true where id = any(${others.map((o) => o.id)})`;
     }
