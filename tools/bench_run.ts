@@ -522,9 +522,10 @@ if (import.meta.main) {
       skewed.push({ mix, n, largest: largestHost(n, mix), floor, runs: figures });
     }
   } finally {
-    if (HISTORY_ROUNDS > 0) await clearHistory(sql);
     await sql`delete from public.sources where name like 'bench %'`;
-    await vacuumRunTables(sql);
+    // clearHistory vacuums the run tables after its own deletes, and so after ours.
+    if (HISTORY_ROUNDS > 0) await clearHistory(sql);
+    else await vacuumRunTables(sql);
     if (others.length > 0) {
       await sql`update public.sources set active = true where id = any(${others.map((o) => o.id)})`;
     }
