@@ -1401,7 +1401,7 @@ CREATE TABLE public.sources (
     CONSTRAINT sources_last_hash_check CHECK (((last_hash IS NULL) OR (last_hash ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT sources_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT sources_render_check CHECK ((render = ANY (ARRAY['static'::text, 'browser'::text]))),
-    CONSTRAINT sources_text_key_check CHECK (((text_key IS NULL) OR (text_key ~ '^[0-9a-f]{64}:[0-9]{1,9}$'::text))),
+    CONSTRAINT sources_text_key_check CHECK (((text_key IS NULL) OR (text_key ~ '^(?:[0-9a-f]{16}|[0-9a-f]{64}):[0-9]{1,9}$'::text))),
     CONSTRAINT sources_url_check CHECK (((url ~* '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(url) <= 2048))),
     CONSTRAINT sources_url_host_valid CHECK ((url ~* '^https?://(\[[0-9a-f:.]+\]|([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)(:[0-9]{1,5})?([/?#]\S*)?$'::text))
 );
@@ -1484,7 +1484,7 @@ COMMENT ON COLUMN public.sources.last_hash IS 'SHA-256 (hex) of the normalised t
 -- Name: COLUMN sources.text_key; Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON COLUMN public.sources.text_key IS 'What lets a check of an unchanged page skip normalisation: "<key>:<chars>", key the SHA-256 (hex) of the text extracted at a check, the version of the normaliser, the ignore patterns and the hash that text normalised to, chars the normalised text''s length (shared/pipeline/text_key.ts). A later check whose extracted text gives the same key with the source''s current last_hash has that hash. Null: none yet.';
+COMMENT ON COLUMN public.sources.text_key IS 'What lets a check of an unchanged page skip normalisation: "<key>:<chars>", key the XXH64 (16 hex digits; 64 hex digits: a SHA-256 key written before 2026-12-02, read as a miss) of the text extracted at a check, the version of the normaliser, the ignore patterns and the hash that text normalised to, chars the normalised text''s length (shared/pipeline/text_key.ts). A later check whose extracted text gives the same key with the source''s current last_hash has that hash. Null: none yet.';
 
 --
 -- Name: COLUMN sources.last_snapshot_id; Type: COMMENT; Schema: public; Owner: postgres

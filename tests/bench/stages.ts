@@ -1,7 +1,7 @@
 /**
  * CPU per stage of the pipeline's hot path on one bench-site page (an unchanged noisy 40 KB
  * page of tools/bench_site.ts, as a change run fetches 1,900 of 2,000): decoding and
- * extraction, normalisation, the change fingerprint, the hash. Thread CPU
+ * extraction, normalisation, the change fingerprint, the hash, the text key. Thread CPU
  * (`/proc/thread-self/schedstat`) per call once warm, the first call's apart (cold code, as a
  * young worker runs it). Under Deno 2.9.6 and the workers' Deno 2.1.4:
  *
@@ -26,6 +26,9 @@ const { normaliseText }: typeof import("../../shared/pipeline/normalise.ts") = a
   `file://${root}/shared/pipeline/normalise.ts`
 );
 const { changeFingerprint, sha256Hex } = detect;
+const { textKey }: typeof import("../../shared/pipeline/text_key.ts") = await import(
+  `file://${root}/shared/pipeline/text_key.ts`
+);
 
 const calls = Number(Deno.args[0] ?? 400);
 const HTML = "text/html; charset=utf-8";
@@ -68,3 +71,5 @@ await stage(
 await stage("normaliseText", () => normaliseText(fresh(texts)));
 await stage("changeFingerprint", () => changeFingerprint(fresh(normalised)));
 await stage("sha256Hex", () => sha256Hex(fresh(fingerprints)));
+// What every check of an unchanged page computes (the key of its extracted text).
+await stage("textKey", () => textKey(fresh(texts), [], "a".repeat(64)));
