@@ -28,7 +28,7 @@
  *   item still in flight is charged the running mean of those charges, started from a
  *   prior as if `JOB_CPU_PRIOR_ITEMS` items had cost it, so that one cheap page does not
  *   let a claim take a batch of expensive ones: `JOB_CPU_MS_PER_ITEM` in a young worker,
- *   the mean charge of what the worker's earlier invocations finished in a warm one (the
+ *   the mean charge of what the worker's earlier invocations of the run finished in a warm one (the
  *   first claim of an invocation is sized by it, and a handover lands in the same worker
  *   until it is retired). Every
  *   charge is multiplied by `JOB_CPU_SAFETY_FACTOR` (1.5), and a claim takes no more items
@@ -140,6 +140,7 @@ export function invocationBudget(
   cpuMs: () => number = () => 0,
   probes: BudgetProbes = runtimeProbes(),
   isolate: IsolateLedger = ("EdgeRuntime" in globalThis) ? ISOLATE : isolateLedger(),
+  runId: string | null = null,
 ): InvocationBudget {
   const c = { ...DEFAULT_CONFIG, ...config };
   const safety = c.JOB_CPU_SAFETY_FACTOR;
@@ -161,13 +162,17 @@ export function invocationBudget(
     settled * c.JOB_CPU_OVERHEAD_MS_PER_ITEM;
   /** The running mean cost of an item, from the prior until measurements outweigh it. */
   /**
-   * The prior: the mean charge of what the isolate's invocations finished before this one
-   * started, once they finished JOB_CPU_PRIOR_ITEMS items; else JOB_CPU_MS_PER_ITEM. Fixed
-   * at the start: this invocation's own items are counted by its running mean.
+   * The prior: the mean charge of what the isolate's invocations of this run finished
+   * before this one started, once they finished JOB_CPU_PRIOR_ITEMS items; else
+   * JOB_CPU_MS_PER_ITEM. Fixed at the start: this invocation's own items are counted by its
+   * running mean. Only this run's: a worker that measured a run of small pages (3–5 ms each)
+   * gave that mean to the next run's first invocation, whose first claims then took ~100
+   * real pages at once (the corpus bench right after bench:run, session 12: one worker
+   * ended at 2,020 ms of CPU, killed).
    */
-  const priorMs = isolate.settled.items >= c.JOB_CPU_PRIOR_ITEMS && isolate.settled.items > 0
-    ? isolate.settled.ms / isolate.settled.items
-    : c.JOB_CPU_MS_PER_ITEM;
+  const warm = isolate.settled.run === runId && isolate.settled.items >= c.JOB_CPU_PRIOR_ITEMS &&
+    isolate.settled.items > 0;
+  const priorMs = warm ? isolate.settled.ms / isolate.settled.items : c.JOB_CPU_MS_PER_ITEM;
   const meanMs = () =>
     (c.JOB_CPU_PRIOR_ITEMS * priorMs + settledMs()) / (c.JOB_CPU_PRIOR_ITEMS + settled);
   /** The estimate of the items in flight: the mean each, × safety. */
@@ -230,6 +235,7 @@ export function invocationBudget(
       if (settled >= handled) return;
       settled++;
       computeMs += Math.max(0, ms);
+      if (isolate.settled.run !== runId) isolate.settled = { run: runId, items: 0, ms: 0 };
       isolate.settled.items++;
       isolate.settled.ms += Math.max(0, ms) * (1 + c.JOB_CPU_OVERHEAD_PER_COMPUTE_MS) +
         c.JOB_CPU_OVERHEAD_MS_PER_ITEM;

@@ -72,11 +72,13 @@ export interface IsolateLedger {
   /** The budgets of this isolate with items in flight: each gives its estimate of them (ms). */
   holders: Set<() => number>;
   /**
-   * What the items this isolate's invocations finished were charged (before the safety
-   * factor): a later invocation in the worker starts from their mean, not from the constant
-   * prior (a run's pages cost alike, and this worker measured them).
+   * What the items this isolate's invocations of one run (`run`) finished were charged
+   * (before the safety factor): a later invocation of that run in the worker starts from
+   * their mean, not from the constant prior (a run's pages cost alike, and this worker
+   * measured them). Another run's pages may not: an invocation of another run starts from
+   * the prior, and its first finished item starts the ledger anew for its run.
    */
-  settled: { items: number; ms: number };
+  settled: { run: string | null; items: number; ms: number };
 }
 
 /**
@@ -84,9 +86,12 @@ export interface IsolateLedger {
  * default there. Elsewhere (plain Deno: tests, a process running many invocations that
  * stand for many workers) each budget gets its own.
  */
-export const ISOLATE: IsolateLedger = { holders: new Set(), settled: { items: 0, ms: 0 } };
+export const ISOLATE: IsolateLedger = {
+  holders: new Set(),
+  settled: { run: null, items: 0, ms: 0 },
+};
 
 /** A fresh ledger (tests; a process that is not one isolate). */
 export function isolateLedger(): IsolateLedger {
-  return { holders: new Set(), settled: { items: 0, ms: 0 } };
+  return { holders: new Set(), settled: { run: null, items: 0, ms: 0 } };
 }

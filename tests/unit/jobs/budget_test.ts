@@ -14,6 +14,7 @@ function setup(
   over: Partial<BudgetProbes> & { cpu?: number } = {},
   config: Partial<typeof DEFAULT_CONFIG> = {},
   isolate: IsolateLedger = isolateLedger(),
+  runId: string | null = null,
 ) {
   let now = T0;
   let cpu = 0;
@@ -29,6 +30,7 @@ function setup(
     () => cpu,
     probes,
     isolate,
+    runId,
   );
   return {
     budget,
@@ -149,6 +151,22 @@ Deno.test("invocationBudget() of a later invocation in a warm worker starts from
   assert.equal(later.itemsLeft(), 26);
   // Another isolate's history is not this one's.
   assert.equal(setup({}, CHARGED).budget.itemsLeft(), 40);
+});
+
+Deno.test("invocationBudget() of another run in a warm worker starts from the prior, not from the last run's mean", () => {
+  const isolate = isolateLedger();
+  const small = setup({}, CHARGED, isolate, "run-a").budget;
+  small.spend(10);
+  for (let i = 0; i < 10; i++) small.settle(0); // 10 pages of a run of small ones: 2 ms each
+  assert.equal(setup({}, CHARGED, isolate, "run-a").budget.itemsLeft(), 200, "800 / (2 × 2)");
+  // The next run's first invocation in that worker (session 12: the corpus bench's pages after
+  // bench:run's): sized by the prior, as in a young worker, not 200 items at once.
+  const other = setup({}, CHARGED, isolate, "run-b").budget;
+  assert.equal(other.itemsLeft(), 40, "800 / (10 × 2)");
+  other.spend(4);
+  for (let i = 0; i < 4; i++) other.settle(28); // 30 ms each: the ledger is run-b's now
+  assert.equal(setup({}, CHARGED, isolate, "run-b").budget.itemsLeft(), 13, "800 / (30 × 2)");
+  assert.equal(setup({}, CHARGED, isolate, "run-a").budget.itemsLeft(), 40, "run-a's mean is gone");
 });
 
 /**
