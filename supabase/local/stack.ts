@@ -268,6 +268,19 @@ async function startPostgres(): Promise<string> {
     await initCluster(dataDir, PORTS.postgres, parent);
   }
   if (await pgIsRunning(dataDir)) {
+    // postmaster.pid's fourth line is the port it listens on. A checkout has one data
+    // directory: its Postgres started under another STACK_PORT_OFFSET listens elsewhere, and
+    // going on would fail later with a bare ECONNREFUSED.
+    const pidLines = (await Deno.readTextFile(`${dataDir}/postmaster.pid`).catch(() => ""))
+      .split("\n");
+    const port = Number(pidLines[3]);
+    if (Number.isInteger(port) && port > 0 && port !== PORTS.postgres) {
+      throw new Error(
+        `this checkout's postgres is running on port ${port}, not ${PORTS.postgres} ` +
+          `(started with another STACK_PORT_OFFSET): stop it first (deno task stack:stop; ` +
+          `any offset stops it), or use that offset`,
+      );
+    }
     say("postgres already running");
     return dataDir;
   }
