@@ -27,10 +27,10 @@
  *   synthetic pages: docs/benchmarks.md "Budget calibration", shared/config.ts); each
  *   item still in flight is charged the running mean of those charges, started from a
  *   prior as if `JOB_CPU_PRIOR_ITEMS` items had cost it, so that one cheap page does not
- *   let a claim take a batch of expensive ones: `JOB_CPU_MS_PER_ITEM` in a young worker,
- *   the mean charge of what the worker's earlier invocations of the run finished in a warm one (the
- *   first claim of an invocation is sized by it, and a handover lands in the same worker
- *   until it is retired). Every
+ *   let a claim take a batch of expensive ones: `JOB_CPU_MS_PER_ITEM` in a young worker
+ *   or at a run's first invocation in it, the mean charge of what the worker's earlier
+ *   invocations of the run finished in a warm one (the first claim of an invocation is
+ *   sized by it, and a handover lands in the same worker until it is retired). Every
  *   charge is multiplied by `JOB_CPU_SAFETY_FACTOR` (1.5), and a claim takes no more items
  *   than the mean says fit in what is left, nor more than fit in what the isolate's
  *   invocations together hold in flight (`JOB_WORKER_IN_FLIGHT_CPU_MS`, 800: the runtime
@@ -160,7 +160,6 @@ export function invocationBudget(
   const settledMs = () =>
     computeMs * (1 + c.JOB_CPU_OVERHEAD_PER_COMPUTE_MS) +
     settled * c.JOB_CPU_OVERHEAD_MS_PER_ITEM;
-  /** The running mean cost of an item, from the prior until measurements outweigh it. */
   /**
    * The prior: the mean charge of what the isolate's invocations of this run finished
    * before this one started, once they finished JOB_CPU_PRIOR_ITEMS items; else
@@ -173,6 +172,7 @@ export function invocationBudget(
   const warm = isolate.settled.run === runId && isolate.settled.items >= c.JOB_CPU_PRIOR_ITEMS &&
     isolate.settled.items > 0;
   const priorMs = warm ? isolate.settled.ms / isolate.settled.items : c.JOB_CPU_MS_PER_ITEM;
+  /** The running mean cost of an item, from the prior until measurements outweigh it. */
   const meanMs = () =>
     (c.JOB_CPU_PRIOR_ITEMS * priorMs + settledMs()) / (c.JOB_CPU_PRIOR_ITEMS + settled);
   /** The estimate of the items in flight: the mean each, × safety. */
