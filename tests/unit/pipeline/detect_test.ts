@@ -149,6 +149,31 @@ Deno.test("stubReason() refuses a text under a fifth of a long predecessor, not 
   assert.match(stubReason(policy, "Too many requests") ?? "", /shrank from \d+ to 15 characters/);
   assert.equal(stubReason(policy, policy.slice(0, policy.length / 2)), null);
   assert.equal(stubReason("Short page.", "Gone"), null);
+  // Just under and at a fifth of the predecessor's length without spaces (its length counts
+  // first, then the words): the boundary is the same with the count that stops early.
+  const fifth = Math.ceil(policy.replace(/\s+/g, "").length / 5);
+  assert.match(stubReason(policy, "x".repeat(fifth - 1)) ?? "", /shrank/);
+  assert.equal(stubReason(policy, "x".repeat(fifth)), null);
+  assert.equal(stubReason(policy, " y".repeat(fifth)), null);
+});
+
+Deno.test("nonSpaceLength() with enough stops at it and never says less than the text has up to there", () => {
+  assert.equal(nonSpaceLength("a b c d", 2), 2);
+  assert.equal(nonSpaceLength("a b c d", 4), 4);
+  assert.equal(nonSpaceLength("a b c d", 5), 4, "fewer: the whole count");
+  assert.equal(nonSpaceLength("a b c d", 0.5), 1);
+  assert.equal(nonSpaceLength("   ", 1), 0);
+  const random = seeded(11);
+  for (let k = 0; k < 200; k++) {
+    const text = Array.from({ length: 50 }, () => (random() < 0.4 ? " \u00a0\n"[k % 3] : "w")).join(
+      "",
+    );
+    const whole = nonSpaceLength(text);
+    const enough = Math.floor(random() * 60);
+    const got = nonSpaceLength(text, enough);
+    assert.equal(got >= enough, whole >= enough, `${k}: ${got} vs ${whole}, enough ${enough}`);
+    assert.ok(got <= whole);
+  }
 });
 
 Deno.test("nonSpaceLength() counts what a \\s replace leaves, for every UTF-16 code unit", () => {
