@@ -141,7 +141,7 @@ interface RunFigures {
   outsideInvocations: number;
   outsideMaxCpuMs: number;
   outsideMeanCpuMs: number;
-  outsideMaxAnonMb: number;
+  outsideMaxIsolateMb: number;
   /**
    * The workers' own CPU (main thread, since boot: what the runtime's CPU limit counts),
    * from outside: per worker, its last window's end − its first window's arrival in the run.
@@ -242,7 +242,7 @@ async function ourRun(
     outsideMeanCpuMs: windows.length
       ? windows.reduce((t, w) => t + w.cpu_ms, 0) / windows.length
       : 0,
-    outsideMaxAnonMb: Math.max(0, ...windows.map((w) => w.isolate_mb_peak)),
+    outsideMaxIsolateMb: Math.max(0, ...windows.map((w) => w.isolate_mb_peak)),
     workersCpuMs: cost.workersCpuMs,
     maxWorkerCpuMs: cost.maxWorkerCpuMs,
     computeMs: cost.computeMs,
@@ -555,7 +555,7 @@ if (import.meta.main) {
           fmt(o.cpuPerSourceMs, 2)
         } | ${o.outsideInvocations} | ${fmt(o.outsideMaxCpuMs, 0)} / ${
           fmt(o.outsideMeanCpuMs, 0)
-        } | ${fmt(o.outsideMaxAnonMb, 0)} | ${o.kills} | ${fmt(o.maxInvocationHeapMb, 0)} | ${
+        } | ${fmt(o.outsideMaxIsolateMb, 0)} | ${o.kills} | ${fmt(o.maxInvocationHeapMb, 0)} | ${
           fmt(o.roundTripsPerSource, 3)
         } | ${o.maxPerHost} | ${o.changes} (${o.expected})${
           o.failed ? `, ${o.failed} failed` : ""
@@ -609,8 +609,8 @@ if (import.meta.main) {
         }× the N = ${small.n} one (target ≤ ${fmt(large.n / small.n, 1)}×, issue 14); ` +
           `max heap of an invocation ${fmt(small.maxInvocationHeapMb, 0)} → ${
             fmt(large.maxInvocationHeapMb, 0)
-          } MB; worker isolate memory ${fmt(small.outsideMaxAnonMb, 0)} → ${
-            fmt(large.outsideMaxAnonMb, 0)
+          } MB; worker isolate memory ${fmt(small.outsideMaxIsolateMb, 0)} → ${
+            fmt(large.outsideMaxIsolateMb, 0)
           } MB; most in flight to one host ${small.maxPerHost} → ${large.maxPerHost}`,
       );
     }

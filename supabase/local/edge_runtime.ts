@@ -530,7 +530,10 @@ export class EdgeSlot {
       path,
       startedAt: Date.now(),
       cpuTicks: mainThreadTicks(w.pid) ?? w.cpuTicks0 + w.cpuMs / TICK_MS,
-      isolatePeakMb: w.rssMb,
+      // The isolate's last reading (0 before its first: readings come every 100 ms), never
+      // the process's anonymous RSS, which counts the runtime's own allocations too (up to
+      // ~100 MB more in a baseline run's windows): the peak is of what the limit applies to.
+      isolatePeakMb: w.isolateMb,
       status: null,
       answered: false,
       overlapped: w.windows.size > 0,
