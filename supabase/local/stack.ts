@@ -308,11 +308,57 @@ async function startPostgres(): Promise<string> {
       // The port is taken by a client socket of the machine (our ports lie in Linux's
       // ephemeral range; see reservePorts): Postgres's own hint is to wait and retry.
       const log = (await Deno.readTextFile(logFile)).slice(logAt);
-      if (attempt >= 5 || !log.includes("Address already in use")) throw e;
+      if (!log.includes("Address already in use")) throw e;
+      // A listener does not go away by waiting: another stack (another checkout's, or one
+      // left running by its tests) or another server holds the port.
+      if (await portListening(PORTS.postgres)) {
+        throw new Error(
+          `port ${PORTS.postgres} (postgres) is taken by a listening socket of another process: ` +
+            `stop the other stack (deno task stack:stop in its checkout) or start this one ` +
+            `with another STACK_PORT_OFFSET`,
+        );
+      }
+      if (attempt >= 5) throw e;
       say(`port ${PORTS.postgres} is in use; retrying in 2 s (attempt ${attempt + 1} of 5)`);
       await new Promise((r) => setTimeout(r, 2_000));
     }
   }
+}
+
+/**
+ * Whether a TCP socket of this machine listens on `port` (IPv4 or IPv6), read from the
+ * kernel's socket tables (`/proc/net/tcp*`: local address `ADDR:PORT` in hex, state `0A`
+ * is LISTEN). False where the tables cannot be read.
+ */
+export async function portListening(port: number, tables = ["/proc/net/tcp", "/proc/net/tcp6"]) {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of tables) {
+    const text = await _readWhole(table).catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state === "0A" && local?.endsWith(`:${hex}`)) return true;
+    }
+  }
+  return false;
+}
+
+/** A /proc file read to its end, read by read (its size reads 0: see readSysctl). */
+async function _readWhole(path: string): Promise<string> {
+  using file = await Deno.open(path);
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const buffer = new Uint8Array(1 << 16);
+    const n = await file.read(buffer);
+    if (n === null) break;
+    chunks.push(buffer.subarray(0, n));
+  }
+  const whole = new Uint8Array(chunks.reduce((size, c) => size + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    whole.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(whole);
 }
 
 /** The kernel's list of ports it never hands out as a client socket's local port. */
