@@ -333,7 +333,7 @@ async function startPostgres(): Promise<string> {
 export async function portListening(port: number, tables = ["/proc/net/tcp", "/proc/net/tcp6"]) {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
   for (const table of tables) {
-    const text = await _readWhole(table).catch(() => "");
+    const text = await readProcFile(table).catch(() => "");
     for (const line of text.split("\n").slice(1)) {
       const [, local, , state] = line.trim().split(/\s+/);
       if (state === "0A" && local?.endsWith(`:${hex}`)) return true;
@@ -342,39 +342,34 @@ export async function portListening(port: number, tables = ["/proc/net/tcp", "/p
   return false;
 }
 
-/** A /proc file read to its end, read by read (its size reads 0: see readSysctl). */
-async function _readWhole(path: string): Promise<string> {
-  using file = await Deno.open(path);
-  const chunks: Uint8Array[] = [];
-  for (;;) {
-    const buffer = new Uint8Array(1 << 16);
-    const n = await file.read(buffer);
-    if (n === null) break;
-    chunks.push(buffer.subarray(0, n));
-  }
-  const whole = new Uint8Array(chunks.reduce((size, c) => size + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    whole.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(whole);
-}
-
 /** The kernel's list of ports it never hands out as a client socket's local port. */
 const RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 
 /**
- * A sysctl's value in one read: procfs answers a read at a non-zero offset of a bitmap
- * sysctl with nothing, and Deno.readTextFile's first read of a zero-size file is short (it
- * read "58721-58761,58821-58861,59121-59" of three ranges here), so writing that back with a
- * range added was refused as EINVAL and the reservation never happened.
+ * A /proc file whole (a sysctl's value, a socket table), read by read to its end: its size
+ * reads 0, and Deno.readTextFile's first read of a zero-size file is short (it read
+ * "58721-58761,58821-58861,59121-59" of three ranges of a sysctl here, so writing that
+ * back with a range added was refused as EINVAL and the reservation never happened).
+ * procfs answers a read past a bitmap sysctl's value with nothing, which ends the loop.
  */
-export async function readSysctl(path: string): Promise<string> {
+export async function readProcFile(path: string): Promise<string> {
   using file = await Deno.open(path);
-  const buffer = new Uint8Array(1 << 16);
-  const n = await file.read(buffer);
-  return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const buffer = new Uint8Array(1 << 16);
+    const n = await file.read(buffer);
+    if (n === null || n === 0) break;
+    chunks.push(buffer.subarray(0, n));
+    size += n;
+  }
+  const whole = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(whole);
 }
 
 /**
@@ -388,7 +383,7 @@ export async function reservePorts(): Promise<void> {
   const ports = Object.values(PORTS);
   const range = `${Math.min(...ports)}-${Math.max(...ports) + 1}`;
   try {
-    const current = (await readSysctl(RESERVED_PORTS)).trim();
+    const current = (await readProcFile(RESERVED_PORTS)).trim();
     if (current.split(",").includes(range)) return;
     await Deno.writeTextFile(RESERVED_PORTS, current ? `${current},${range}` : range);
   } catch (e) {
