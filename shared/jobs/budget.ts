@@ -124,10 +124,28 @@ export interface InvocationBudget {
   usage(): BudgetUsage;
 }
 
+/** What {@link invocationBudget} reads besides its config and clock (the seams tests set). */
+export interface InvocationBudgetOptions {
+  /**
+   * The isolate's CPU milliseconds, when the runtime gives a reading (hosted gives none:
+   * `() => 0`, the default, and the budget charges its estimate instead).
+   */
+  cpuMs?: () => number;
+  /** The worker's age, memory and shutdown notice (default: the runtime's). */
+  probes?: BudgetProbes;
+  /**
+   * What this isolate's invocations hold and finished (default: the module's ledger in the
+   * edge runtime, a fresh one elsewhere).
+   */
+  isolate?: IsolateLedger;
+  /** The run this invocation works on: a warm worker's prior is only this run's mean. */
+  runId?: string | null;
+}
+
 /**
  * Starts the budget of an invocation now.
  * @example
- * const budget = invocationBudget(config, clock, processCpuMs);
+ * const budget = invocationBudget(config, clock, { runId });
  * while (!budget.spent()) {
  *   const items = await claim(budget.itemsLeft());
  *   budget.spend(items.length);
@@ -137,11 +155,14 @@ export interface InvocationBudget {
 export function invocationBudget(
   config: BudgetConfig,
   clock: Clock,
-  cpuMs: () => number = () => 0,
-  probes: BudgetProbes = runtimeProbes(),
-  isolate: IsolateLedger = ("EdgeRuntime" in globalThis) ? ISOLATE : isolateLedger(),
-  runId: string | null = null,
+  options: InvocationBudgetOptions = {},
 ): InvocationBudget {
+  const {
+    cpuMs = () => 0,
+    probes = runtimeProbes(),
+    isolate = ("EdgeRuntime" in globalThis) ? ISOLATE : isolateLedger(),
+    runId = null,
+  } = options;
   const c = { ...DEFAULT_CONFIG, ...config };
   const safety = c.JOB_CPU_SAFETY_FACTOR;
   const t0 = clock().getTime();

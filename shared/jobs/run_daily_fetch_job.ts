@@ -130,7 +130,7 @@ export async function processDailyFetchRun(
 ): Promise<JobResult> {
   const { store, logger, config } = deps;
   const invocationId = deps.invocationId ?? crypto.randomUUID();
-  const budget = invocationBudget(config, deps.clock, deps.cpuMs, undefined, undefined, runId);
+  const budget = invocationBudget(config, deps.clock, { cpuMs: deps.cpuMs, runId });
   const summary = batchLog(deps, config.JOB_BATCH_SIZE);
   const round = sourceExchange(deps, runId, invocationId, summary);
   const lanes = runSlotLanes(deps, runId, () => budget.spent());

@@ -27,10 +27,7 @@ function setup(
   const budget = invocationBudget(
     { ...DEFAULT_CONFIG, JOB_CPU_MS_PER_ITEM: 2.5, JOB_CPU_SAFETY_FACTOR: 2, ...config },
     () => new Date(now),
-    () => cpu,
-    probes,
-    isolate,
-    runId,
+    { cpuMs: () => cpu, probes, isolate, runId },
   );
   return {
     budget,
@@ -185,11 +182,10 @@ Deno.test("invocationBudget()'s defaults stop before a worker can pass the hoste
     await t.step(m.pages, () => {
       const isolate = isolateLedger();
       const make = () =>
-        invocationBudget(DEFAULT_CONFIG, () => new Date(T0), () => 0, {
-          workerAgeMs: () => 0,
-          memoryBytes: () => 0,
-          shutdownReason: () => null,
-        }, isolate);
+        invocationBudget(DEFAULT_CONFIG, () => new Date(T0), {
+          probes: { workerAgeMs: () => 0, memoryBytes: () => 0, shutdownReason: () => null },
+          isolate,
+        });
       // Each page is charged at least what it cost.
       const one = make();
       one.spend(1);

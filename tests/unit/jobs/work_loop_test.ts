@@ -15,8 +15,8 @@ function budget(maxItems = 1_000_000) {
   return invocationBudget(
     { ...DEFAULT_CONFIG, JOB_INVOCATION_MAX_ITEMS: maxItems, JOB_INVOCATION_CPU_MS: 3_600_000 },
     () => new Date(),
-    () => ++cpu, // a real CPU reading that moves (1 ms a look): no estimate
-    NO_PROBES,
+    // A real CPU reading that moves (1 ms a look): no estimate.
+    { cpuMs: () => ++cpu, probes: NO_PROBES },
   );
 }
 
