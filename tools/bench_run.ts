@@ -469,13 +469,15 @@ if (import.meta.main) {
         console.log(`ours change run with a year of history: ${fmt(withHistory.wall)} s`);
         entry.ours.push(withHistory);
         entry.labels.push(HISTORY_LABEL);
-        const idle = performance.now();
+        const cleared = performance.now();
         await clearHistory(sql);
         // The workers idled through the seed before the run with history: the clean run gets
         // the same idle (the clear, then a wait), as a worker idle for ~20 s costs more CPU in
         // the next run than a busy one (session 15: 2.13–2.27 against 1.78–2.06 ms per
         // source for the same clean run after a 21 s or a 7 s idle).
-        await new Promise((r) => setTimeout(r, Math.max(0, seedMs - (performance.now() - idle))));
+        await new Promise((r) =>
+          setTimeout(r, Math.max(0, seedMs - (performance.now() - cleared)))
+        );
         const clean = await ourRun(n, await edit(), serviceRoleKey);
         console.log(`ours change run (clean, after the same idle): ${fmt(clean.wall)} s`);
         entry.ours.push(clean);

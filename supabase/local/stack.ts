@@ -346,30 +346,15 @@ export async function portListening(port: number, tables = ["/proc/net/tcp", "/p
 const RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 
 /**
- * A /proc file whole (a sysctl's value, a socket table), read by read to its end: its size
+ * A /proc file whole (a sysctl's value, a socket table), read to its end: its size
  * reads 0, and Deno.readTextFile's first read of a zero-size file is short (it read
  * "58721-58761,58821-58861,59121-59" of three ranges of a sysctl here, so writing that
  * back with a range added was refused as EINVAL and the reservation never happened).
- * procfs answers a read past a bitmap sysctl's value with nothing, which ends the loop.
+ * procfs answers a read past a bitmap sysctl's value with nothing, which ends the stream.
  */
 export async function readProcFile(path: string): Promise<string> {
-  using file = await Deno.open(path);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const buffer = new Uint8Array(1 << 16);
-    const n = await file.read(buffer);
-    if (n === null || n === 0) break;
-    chunks.push(buffer.subarray(0, n));
-    size += n;
-  }
-  const whole = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, at);
-    at += chunk.length;
-  }
-  return new TextDecoder().decode(whole);
+  // The file's stream reads until a read returns nothing, and closes the file.
+  return await new Response((await Deno.open(path)).readable).text();
 }
 
 /**
